@@ -1,0 +1,169 @@
+"""Settings from the environment, and the translation of `SSJ_DATABASE_URL` for eventsourcing.
+
+`SSJ_DATABASE_URL` is the one switch between the embedded default (`sqlite:///path`) and
+production (`postgresql://user:password@host:port/dbname?schema=...`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ssj.errors import ConfigurationError
+
+DEFAULT_CHECKPOINT_EVERY_EVENTS = 1000
+DEFAULT_CHECKPOINT_EVERY_SECONDS = 3600.0
+DEFAULT_LOCK_TIMEOUT_SECONDS = 10
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get("SSJ_DATA_DIR"):
+        return Path(environ["SSJ_DATA_DIR"]).expanduser()
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "ssj"
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed `SSJ_DATABASE_URL`."""
+
+    scheme: str  # "sqlite" or "postgresql"
+    path: str = ""  # sqlite file
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+    schema: str = "public"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.scheme == "postgresql"
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        bad = ConfigurationError(
+            f"数据库地址无效：{url!r}（应为 sqlite:///路径 或 postgresql://用户@主机:端口/库名）",
+            f"invalid database URL {url!r} (expected sqlite:///path or "
+            "postgresql://user@host:port/dbname)",
+        )
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise bad from None
+        if parts.scheme == "sqlite":
+            # sqlite:///abs/path and sqlite:////abs/path are absolute; sqlite:///./rel is relative.
+            path = unquote(url[len("sqlite://") :].split("?", 1)[0])
+            if path.startswith("//"):
+                path = path[1:]
+            if path.startswith(("/./", "/../")):
+                path = path[1:]
+            if not path.startswith(("/", ".")) or path.rstrip("/") in ("", "."):
+                raise bad
+            return cls(scheme="sqlite", path=path)
+        if parts.scheme in ("postgresql", "postgres"):
+            dbname = unquote(parts.path.lstrip("/"))
+            if not dbname:
+                raise bad
+            query = parse_qs(parts.query)
+            try:
+                port = parts.port or 5432
+            except ValueError:
+                raise bad from None
+            host = unquote(parts.hostname or "") or query.get("host", [""])[0] or "127.0.0.1"
+            return cls(
+                scheme="postgresql",
+                host=host,
+                port=port,
+                user=unquote(parts.username or "") or os.environ.get("USER", "postgres"),
+                password=unquote(parts.password or ""),
+                dbname=dbname,
+                schema=query.get("schema", ["public"])[0],
+            )
+        raise bad
+
+    def redacted(self) -> str:
+        if self.is_postgres:
+            return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+        return f"sqlite:///{self.path}"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"环境变量 {name} 应为整数，实际为 {raw!r}",
+            f"environment variable {name} must be an integer, got {raw!r}",
+        ) from None
+    if value < 0:
+        raise ConfigurationError(
+            f"环境变量 {name} 不能为负数", f"environment variable {name} must not be negative"
+        )
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "y", "yes", "true", "on"):
+        return True
+    if raw in ("0", "n", "no", "false", "off"):
+        return False
+    raise ConfigurationError(
+        f"环境变量 {name} 应为 yes 或 no，实际为 {raw!r}",
+        f"environment variable {name} must be yes or no, got {raw!r}",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a ledger process needs to know; built once per process from the environment."""
+
+    database: DatabaseURL
+    data_dir: Path
+    keys_dir: Path
+    log_origin: str = "ssj.local/ledger"
+    checkpoint_every_events: int = DEFAULT_CHECKPOINT_EVERY_EVENTS
+    checkpoint_every_seconds: float = DEFAULT_CHECKPOINT_EVERY_SECONDS
+    lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS
+    create_tables: bool = True
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = default_data_dir(env)
+        url = env.get("SSJ_DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'ssj.sqlite'}"
+        database = DatabaseURL.parse(url)
+        keys_dir = Path(env.get("SSJ_KEYS_DIR", "") or data_dir / "keys").expanduser()
+        origin = env.get("SSJ_LOG_ORIGIN", "").strip() or "ssj.local/ledger"
+        if any(c.isspace() for c in origin) or "+" in origin:
+            raise ConfigurationError(
+                f"日志来源名 SSJ_LOG_ORIGIN 不能含空白或“+”：{origin!r}",
+                f"SSJ_LOG_ORIGIN must not contain whitespace or '+': {origin!r}",
+            )
+        return cls(
+            database=database,
+            data_dir=data_dir,
+            keys_dir=keys_dir,
+            log_origin=origin,
+            checkpoint_every_events=_int(
+                env, "SSJ_CHECKPOINT_EVERY_EVENTS", DEFAULT_CHECKPOINT_EVERY_EVENTS
+            ),
+            checkpoint_every_seconds=float(
+                _int(env, "SSJ_CHECKPOINT_EVERY_SECONDS", int(DEFAULT_CHECKPOINT_EVERY_SECONDS))
+            ),
+            lock_timeout_seconds=_int(env, "SSJ_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_SECONDS),
+            # Production PostgreSQL is migrated by `ssj db migrate` and runs without DDL.
+            create_tables=_bool(
+                env, "SSJ_CREATE_TABLES", default=not database.is_postgres
+            ),
+        )

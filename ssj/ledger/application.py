@@ -1,0 +1,259 @@
+"""The ledger: one eventsourcing application, one total order, for every bounded context.
+
+Every `save` must name its actor; the chained recorder turns each stored event into a signed,
+chained, Merkle-logged envelope in the same transaction. Checkpoints (signed tree heads) are
+issued on demand and automatically every N events or T seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
+
+from ssj.config import Settings
+from ssj.errors import ConfigurationError, NotFoundError, SigningKeyError, ValidationError
+from ssj.ledger import merkle
+from ssj.ledger.checkpoint import Checkpoint
+from ssj.ledger.envelope import SYSTEM, Actor
+from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
+from ssj.ledger.keys import KeyStore, LedgerSigner
+from ssj.ledger.postgres import ChainedPostgresRecorder
+from ssj.ledger.sqlite import ChainedSQLiteRecorder
+
+LedgerRecorder = ChainedSQLiteRecorder | ChainedPostgresRecorder
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """Translate ssj settings into the environment eventsourcing's factories read."""
+    db = settings.database
+    create = "y" if settings.create_tables else "n"
+    if db.is_postgres:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "ssj.ledger.postgres:ChainedPostgresRecorder",
+            "POSTGRES_DBNAME": db.dbname,
+            "POSTGRES_HOST": db.host,
+            "POSTGRES_PORT": str(db.port),
+            "POSTGRES_USER": db.user,
+            "POSTGRES_PASSWORD": db.password,
+            "POSTGRES_SCHEMA": db.schema,
+            "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "CREATE_TABLE": create,
+        }
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "ssj.ledger.sqlite:ChainedSQLiteRecorder",
+        "SQLITE_DBNAME": db.path,
+        "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
+        "CREATE_TABLE": create,
+    }
+
+
+class Ledger(Application):
+    """The single event log of ssj; every bounded context saves through it."""
+
+    name = "ssj"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        if not self.settings.database.is_postgres:
+            from pathlib import Path
+
+            Path(self.settings.database.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            super().__init__(eventsourcing_env(self.settings))
+            self.recorder.check_schema()
+        except (PersistenceError, OSError) as e:
+            raise ConfigurationError(
+                f"无法打开数据库 {self.settings.database.redacted()}：{e}",
+                f"cannot open database {self.settings.database.redacted()}: {e}",
+            ) from None
+        self.keystore = KeyStore(self.settings.keys_dir)
+        self.recorder.configure_signer(None, None, self._load_signer)
+        self._checkpointing = False
+        self._last_checkpoint_size: int | None = None
+        self._last_checkpoint_time = time.monotonic()
+
+    @property
+    def ledger_recorder(self) -> LedgerRecorder:
+        return cast(LedgerRecorder, self.recorder)
+
+    # Keys ------------------------------------------------------------------------------------
+
+    def _load_signer(self) -> tuple[int | None, LedgerSigner]:
+        keyring = self.keyring()
+        return keyring.version, self.keystore.load(keyring.active_key_id)
+
+    def keyring(self) -> KeyRing:
+        try:
+            return cast(KeyRing, self.repository.get(KEYRING_ID))
+        except Exception as e:  # AggregateNotFoundError
+            if type(e).__name__ == "AggregateNotFoundError":
+                raise SigningKeyError(
+                    "账本尚未初始化（没有密钥环）：请先运行 `ssj init`",
+                    "ledger is not initialised (no key ring): run `ssj init` first",
+                ) from None
+            raise
+
+    def is_initialised(self) -> bool:
+        return self.ledger_recorder.ledger_size() > 0
+
+    def initialise(self, actor: Actor = SYSTEM) -> str:
+        """Create the first key and the genesis events; returns the key id. Idempotent."""
+        if self.is_initialised():
+            return self.keyring().active_key_id
+        signer = self.keystore.create(self.settings.log_origin)
+        keyring = KeyRing(signer.verifier_key)
+        tlog = TransparencyLog(self.settings.log_origin)
+        # The genesis key signs its own introduction (seq 0).
+        self.ledger_recorder.configure_signer(signer, None, self._load_signer)
+        self.save(keyring, tlog, actor=actor)
+        return signer.key_id
+
+    def rotate_key(self, actor: Actor, key_id: str | None = None) -> str:
+        """Make a new key (or an existing key file) the signing key; the old one retires."""
+        signer = self.keystore.load(key_id) if key_id else self.keystore.create(
+            self.settings.log_origin
+        )
+        keyring = self.keyring()
+        keyring.rotate(signer.verifier_key)
+        self.save(keyring, actor=actor)
+        return signer.key_id
+
+    def revoke_key(self, actor: Actor, key_id: str, as_of_seq: int, reason: str) -> None:
+        keyring = self.keyring()
+        size = self.ledger_recorder.ledger_size()
+        if as_of_seq > size:
+            raise ValidationError(
+                f"吊销起始序号 {as_of_seq} 超过账本长度 {size}",
+                f"as-of seq {as_of_seq} is beyond the ledger size {size}",
+            )
+        keyring.revoke(key_id, as_of_seq, reason)
+        self.save(keyring, actor=actor)
+
+    # Writing ---------------------------------------------------------------------------------
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | None,
+        actor: Actor | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        if not isinstance(actor, Actor):
+            raise ValidationError(
+                "未指明操作人：每条记录都必须记明谁做的",
+                "no actor given: every event must record who did it",
+            )
+        recordings = super().save(*objs, actor=actor, **kwargs)
+        if recordings and not self._checkpointing:
+            self._maybe_checkpoint()
+        return recordings
+
+    def _maybe_checkpoint(self) -> None:
+        head = self.ledger_recorder._cached_head
+        if head is None:
+            return
+        if self._last_checkpoint_size is None:
+            self._last_checkpoint_size = self.transparency_log().last_size
+        pending = head.size - self._last_checkpoint_size
+        due_by_count = 0 < self.settings.checkpoint_every_events <= pending
+        elapsed = time.monotonic() - self._last_checkpoint_time
+        due_by_time = pending > 0 and elapsed >= self.settings.checkpoint_every_seconds
+        if due_by_count or due_by_time:
+            self.issue_checkpoint(SYSTEM)
+
+    # Checkpoints and proofs ------------------------------------------------------------------
+
+    def transparency_log(self) -> TransparencyLog:
+        return cast(TransparencyLog, self.repository.get(TLOG_ID))
+
+    def size(self) -> int:
+        return self.ledger_recorder.ledger_size()
+
+    def issue_checkpoint(self, actor: Actor = SYSTEM) -> str:
+        """Sign a tree head over the whole ledger and record it; returns the signed note."""
+        self._checkpointing = True
+        try:
+            for _ in range(5):
+                size = self.size()
+                root = self.root(size)
+                _, signer = self._load_signer()
+                checkpoint = Checkpoint(self.settings.log_origin, size, root)
+                signed = signer.sign_note(checkpoint.to_text())
+                tlog = self.transparency_log()
+                if tlog.last_size >= size:
+                    return self.latest_checkpoint() or signed
+                tlog.issue(size, root.hex(), signed)
+                try:
+                    self.save(tlog, actor=actor)
+                except IntegrityError:
+                    continue  # another process issued one at the same time: try again
+                self._last_checkpoint_size = size
+                self._last_checkpoint_time = time.monotonic()
+                return signed
+            raise RuntimeError("could not record a checkpoint after 5 attempts")
+        finally:
+            self._checkpointing = False
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """All recorded checkpoints, oldest first, as (tree size, signed note)."""
+        events = self.events.get(TLOG_ID)
+        return [
+            (e.size, e.signed_note)  # type: ignore[attr-defined]
+            for e in events
+            if isinstance(e, TransparencyLog.CheckpointIssued)  # type: ignore[attr-defined]
+        ]
+
+    def latest_checkpoint(self) -> str | None:
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    def _check_size(self, size: int) -> int:
+        current = self.size()
+        if not 0 <= size <= current:
+            raise ValidationError(
+                f"树大小 {size} 超出账本范围（0–{current}）",
+                f"tree size {size} is outside the ledger (0-{current})",
+            )
+        return current
+
+    def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        plans = [merkle.subtree_nodes(lo, hi) for lo, hi in ranges]
+        wanted = sorted({c for plan in plans for c in plan})
+        found = self.ledger_recorder.select_nodes(wanted)
+        missing = [c for c in wanted if c not in found]
+        if missing:
+            raise NotFoundError(
+                f"默克尔节点缺失：{missing[:3]}", f"Merkle nodes missing: {missing[:3]}"
+            )
+        return [merkle.fold([found[c] for c in plan]) for plan in plans]
+
+    def root(self, size: int) -> bytes:
+        self._check_size(size)
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return self._range_hashes([(0, size)])[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValidationError(
+                f"序号 {index} 不在树大小 {size} 之内", f"seq {index} is not below tree size {size}"
+            )
+        return self._range_hashes(merkle.inclusion_ranges(index, size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        self._check_size(new_size)
+        if not 0 <= old_size <= new_size:
+            raise ValidationError(
+                f"旧树大小 {old_size} 应在 0 与 {new_size} 之间",
+                f"old size {old_size} must be between 0 and {new_size}",
+            )
+        return self._range_hashes(merkle.consistency_ranges(old_size, new_size))

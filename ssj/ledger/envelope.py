@@ -1,0 +1,116 @@
+"""The envelope: what is signed, chained and logged for every stored event.
+
+The envelope binds a stored event (by notification id, originator id and version, topic and the
+SHA-256 of its exact state bytes) to its position `seq` in one total order, to the actor who
+caused it, to the previous envelope, and to the key that signs it. Its canonical bytes (sorted-key
+compact JSON) are both the signed message and the Merkle leaf, so nothing outside them is trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from ssj.errors import ValidationError
+
+ENVELOPE_VERSION = 1
+GENESIS_PREV = bytes(32)
+ROLES = ("system", "admin", "operator", "leader", "inspector", "supervisor", "reviewer", "public")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an event: the user, the department they acted for, and their role."""
+
+    user: str
+    department: str
+    role: str
+
+    def __post_init__(self) -> None:
+        if not self.user or not self.user.strip():
+            raise ValidationError("操作人不能为空", "actor user must not be empty")
+        if self.role not in ROLES:
+            raise ValidationError(
+                f"未知角色：{self.role!r}", f"unknown role {self.role!r} (one of {', '.join(ROLES)})"
+            )
+
+    def as_dict(self) -> dict[str, str]:
+        return {"user": self.user, "department": self.department, "role": self.role}
+
+
+SYSTEM = Actor(user="ssj", department="", role="system")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    seq: int
+    notification_id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state_sha256: bytes
+    actor: Actor
+    recorded_at: str
+    prev_hash: bytes
+    key_id: str
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "v": ENVELOPE_VERSION,
+                "seq": self.seq,
+                "notification_id": self.notification_id,
+                "originator_id": self.originator_id,
+                "originator_version": self.originator_version,
+                "topic": self.topic,
+                "state_sha256": self.state_sha256.hex(),
+                "actor": self.actor.as_dict(),
+                "recorded_at": self.recorded_at,
+                "prev": self.prev_hash.hex(),
+                "key_id": self.key_id,
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        """Parse stored bytes; what they prove is judged by the verifier, not here."""
+        obj: dict[str, Any] = orjson.loads(data)
+        if obj.get("v") != ENVELOPE_VERSION:
+            raise ValueError(f"unsupported envelope version {obj.get('v')!r}")
+        actor = obj["actor"]
+        envelope = cls(
+            seq=obj["seq"],
+            notification_id=obj["notification_id"],
+            originator_id=obj["originator_id"],
+            originator_version=obj["originator_version"],
+            topic=obj["topic"],
+            state_sha256=bytes.fromhex(obj["state_sha256"]),
+            actor=Actor.__new__(Actor),
+            recorded_at=obj["recorded_at"],
+            prev_hash=bytes.fromhex(obj["prev"]),
+            key_id=obj["key_id"],
+        )
+        # Bypass Actor validation: a verifier must read whatever was stored, then judge it.
+        object.__setattr__(envelope.actor, "user", actor["user"])
+        object.__setattr__(envelope.actor, "department", actor["department"])
+        object.__setattr__(envelope.actor, "role", actor["role"])
+        return envelope
+
+
+def envelope_hash(data: bytes) -> bytes:
+    """Hash of an envelope's canonical bytes: what the next envelope's `prev` must hold."""
+    return hashlib.sha256(data).digest()
+
+
+def originator_text(originator_id: UUID | str) -> str:
+    return str(originator_id)
+
+
+def utc_now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,198 @@
+"""The chained PostgreSQL recorder: production.
+
+The library serialises writers with `LOCK TABLE ... IN EXCLUSIVE MODE` inside the insert
+transaction; `_fetch_ids_after_insert_events` is the first hook that runs after that lock, so the
+head read there is the true head. The head query is queued in the same pipeline as the lock and
+the insert, so a chained append costs no more round trips than a plain one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ssj.errors import SchemaError
+from ssj.ledger.keyring import KEYRING_ID
+from ssj.ledger.recorder import SCHEMA_VERSION, AbortTransaction, ChainedRecorderMixin
+
+ENVELOPES = "ssj_envelopes"
+NODES = "ssj_merkle_nodes"
+META = "ssj_meta"
+
+
+class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.init_chain()
+        schema = Identifier(self.datastore.schema)
+        self.t_envelopes = SQL("{}.{}").format(schema, Identifier(ENVELOPES))
+        self.t_nodes = SQL("{}.{}").format(schema, Identifier(NODES))
+        self.t_meta = SQL("{}.{}").format(schema, Identifier(META))
+        self.t_events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
+        self.sql_create_statements.extend(self.ssj_create_statements())
+        self.sql_head = SQL(
+            "SELECT h.seq, h.envelope, "
+            "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) AS kv "
+            "FROM (SELECT 1) AS one LEFT JOIN "
+            "(SELECT seq, envelope FROM {env} ORDER BY seq DESC LIMIT 1) AS h ON true"
+        ).format(events=self.t_events, env=self.t_envelopes)
+        self.sql_insert_envelopes = SQL(
+            "INSERT INTO {} (seq, notification_id, envelope, signature) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
+        ).format(self.t_envelopes)
+        self.sql_insert_nodes = SQL(
+            "INSERT INTO {} (level, idx, hash) "
+            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
+        ).format(self.t_nodes)
+
+    def ssj_create_statements(self) -> list[Composed]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, "
+                "notification_id bigint NOT NULL UNIQUE, envelope bytea NOT NULL, "
+                "signature bytea NOT NULL)"
+            ).format(self.t_envelopes),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (level smallint NOT NULL, idx bigint NOT NULL, "
+                "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
+            ).format(self.t_nodes),
+            SQL("CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value text NOT NULL)").format(
+                self.t_meta
+            ),
+            SQL(
+                "INSERT INTO {} (key, value) VALUES ('schema_version', {}) "
+                "ON CONFLICT (key) DO NOTHING"
+            ).format(self.t_meta, str(SCHEMA_VERSION)),
+        ]
+
+    def check_schema(self) -> None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                "SELECT to_regclass(%s) AS t",
+                (f'"{self.datastore.schema}"."{META}"',),
+            )
+            row = curs.fetchone()
+            if row is None or row["t"] is None:
+                raise SchemaError(
+                    "数据库未初始化：请先运行 `ssj db migrate`",
+                    "database is not initialised: run `ssj db migrate` first",
+                )
+            curs.execute(SQL("SELECT value FROM {} WHERE key = 'schema_version'").format(self.t_meta))
+            found_row = curs.fetchone()
+        found = int(found_row["value"]) if found_row else 0
+        if found > SCHEMA_VERSION:
+            raise SchemaError(
+                f"数据库结构版本 {found} 比本程序支持的 {SCHEMA_VERSION} 新，请升级 ssj",
+                f"database schema version {found} is newer than this ssj supports "
+                f"({SCHEMA_VERSION}): upgrade ssj",
+            )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        try:
+            ids = super().insert_events(stored_events, **kwargs)
+        except AbortTransaction as abort:
+            self._discard_pending()
+            raise abort.cause from None
+        except BaseException:
+            self._discard_pending()
+            raise
+        self._after_commit()
+        return ids
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        # Queue the head read behind the lock and the insert, in the same pipeline.
+        head_curs = curs.connection.cursor()
+        head_curs.execute(self.sql_head, (KEYRING_ID,), prepare=True)
+        self._local.head_curs = head_curs
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert ids is not None
+        try:
+            head_curs = self._local.head_curs
+            self._local.head_curs = None
+            row = head_curs.fetchone()
+            head_curs.close()
+            last = None if row["seq"] is None else (row["seq"], bytes(row["envelope"]))
+            ext = self._compute_extension(
+                last,
+                row["kv"],
+                stored_events,
+                ids,
+                kwargs,
+                lambda coords: self._select_nodes(curs, coords),
+            )
+        except Exception as e:
+            raise AbortTransaction(e) from e
+        env = ext.envelopes
+        curs.execute(
+            self.sql_insert_envelopes,
+            ([e[0] for e in env], [e[1] for e in env], [e[2] for e in env], [e[3] for e in env]),
+            prepare=True,
+        )
+        nodes = ext.nodes
+        curs.execute(
+            self.sql_insert_nodes,
+            ([n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes]),
+            prepare=True,
+        )
+        return ids
+
+    # Reading -------------------------------------------------------------------------------
+
+    def _select_nodes(
+        self, curs: Cursor[DictRow], coords: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        if not coords:
+            return {}
+        curs.execute(
+            SQL(
+                "SELECT n.level, n.idx, n.hash FROM {} n "
+                "JOIN unnest(%s::smallint[], %s::bigint[]) AS c(level, idx) "
+                "ON n.level = c.level AND n.idx = c.idx"
+            ).format(self.t_nodes),
+            ([c[0] for c in coords], [c[1] for c in coords]),
+        )
+        return {(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
+
+    def select_nodes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return self._select_nodes(curs, coords)
+
+    def ledger_size(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT max(seq) AS m FROM {}").format(self.t_envelopes))
+            row = curs.fetchone()
+        return 0 if row is None or row["m"] is None else int(row["m"]) + 1
+
+    def select_envelopes(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, int, bytes, bytes]]:
+        sql = SQL(
+            "SELECT seq, notification_id, envelope, signature FROM {} WHERE seq >= %s"
+        ).format(self.t_envelopes)
+        params: list[int] = [start]
+        if stop is not None:
+            sql += SQL(" AND seq < %s")
+            params.append(stop)
+        sql += SQL(" ORDER BY seq LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, params, prepare=True)
+            return [
+                (r["seq"], r["notification_id"], bytes(r["envelope"]), bytes(r["signature"]))
+                for r in curs.fetchall()
+            ]

@@ -1,0 +1,145 @@
+"""The chained SQLite recorder: the embedded default.
+
+eventsourcing runs `_insert_events` inside SQLite's write transaction, so the events, their
+envelopes and Merkle nodes commit or roll back together. The first statement is the events
+INSERT, which takes SQLite's write lock before we read the head: no other writer can interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from ssj.errors import SchemaError
+from ssj.ledger.keyring import KEYRING_ID
+from ssj.ledger.recorder import SCHEMA_VERSION, ChainedRecorderMixin
+
+ENVELOPES = "ssj_envelopes"
+NODES = "ssj_merkle_nodes"
+META = "ssj_meta"
+
+
+class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.init_chain()
+        self.sql_head = (
+            f"SELECT (SELECT seq FROM {ENVELOPES} ORDER BY seq DESC LIMIT 1), "
+            f"(SELECT envelope FROM {ENVELOPES} ORDER BY seq DESC LIMIT 1), "
+            f"(SELECT MAX(originator_version) FROM {self.events_table_name} "
+            "WHERE originator_id = ?)"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {ENVELOPES} (seq INTEGER PRIMARY KEY, "
+            "notification_id INTEGER NOT NULL UNIQUE, envelope BLOB NOT NULL, "
+            "signature BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {NODES} (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
+            "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            f"INSERT OR IGNORE INTO {META} (key, value) VALUES "
+            f"('schema_version', '{SCHEMA_VERSION}')",
+        ]
+
+    def check_schema(self) -> None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (META,)
+            )
+            if c.fetchone() is None:
+                raise SchemaError(
+                    "数据库未初始化（缺少 ssj 表）", "database is not initialised (no ssj tables)"
+                )
+            c.execute(f"SELECT value FROM {META} WHERE key = 'schema_version'")
+            row = c.fetchone()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise SchemaError(
+                f"数据库结构版本 {found} 比本程序支持的 {SCHEMA_VERSION} 新，请升级 ssj",
+                f"database schema version {found} is newer than this ssj supports "
+                f"({SCHEMA_VERSION}): upgrade ssj",
+            )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        try:
+            ids = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self._discard_pending()
+            raise
+        self._after_commit()
+        return ids
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if not stored_events:
+            return ids
+        assert ids is not None
+        c.execute(self.sql_head, (KEYRING_ID.hex,))
+        seq, envelope, keyring_version = c.fetchone()
+        last = None if seq is None else (seq, bytes(envelope))
+        ext = self._compute_extension(
+            last,
+            keyring_version,
+            stored_events,
+            ids,
+            kwargs,
+            lambda coords: self._select_nodes(c, coords),
+        )
+        c.executemany(
+            f"INSERT INTO {ENVELOPES} (seq, notification_id, envelope, signature) "
+            "VALUES (?, ?, ?, ?)",
+            ext.envelopes,
+        )
+        c.executemany(f"INSERT INTO {NODES} (level, idx, hash) VALUES (?, ?, ?)", ext.nodes)
+        return ids
+
+    # Reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _select_nodes(
+        c: SQLiteCursor, coords: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        for start in range(0, len(coords), 200):
+            part = coords[start : start + 200]
+            where = " OR ".join("(level = ? AND idx = ?)" for _ in part)
+            c.execute(
+                f"SELECT level, idx, hash FROM {NODES} WHERE {where}",
+                [x for coord in part for x in coord],
+            )
+            for level, idx, h in c.fetchall():
+                found[(level, idx)] = bytes(h)
+        return found
+
+    def select_nodes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self.datastore.transaction(commit=False) as c:
+            return self._select_nodes(c, coords)
+
+    def ledger_size(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT seq FROM {ENVELOPES} ORDER BY seq DESC LIMIT 1")
+            row = c.fetchone()
+        return 0 if row is None else int(row[0]) + 1
+
+    def select_envelopes(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, int, bytes, bytes]]:
+        sql = f"SELECT seq, notification_id, envelope, signature FROM {ENVELOPES} WHERE seq >= ?"
+        params: list[int] = [start]
+        if stop is not None:
+            sql += " AND seq < ?"
+            params.append(stop)
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in c.fetchall()]
