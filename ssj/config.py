@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ssj.errors import ConfigurationError
 
@@ -84,6 +84,14 @@ class DatabaseURL:
                 schema=query.get("schema", ["public"])[0],
             )
         raise bad
+
+    def url(self) -> str:
+        """The URL again, password included: for child processes, never for logs."""
+        if not self.is_postgres:
+            return f"sqlite:///{self.path}"
+        auth = quote(self.user, safe="") + (f":{quote(self.password, safe='')}" if self.password else "")
+        query = f"?schema={quote(self.schema)}" if self.schema != "public" else ""
+        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.dbname)}{query}"
 
     def redacted(self) -> str:
         if self.is_postgres:

@@ -8,6 +8,7 @@ the insert, so a chained append costs no more round trips than a plain one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,21 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         self.t_meta = SQL("{}.{}").format(schema, Identifier(META))
         self.t_events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
         self.sql_create_statements.extend(self.ssj_create_statements())
+        # LOCK TABLE ... IN EXCLUSIVE MODE needs UPDATE, DELETE or TRUNCATE privilege on
+        # PostgreSQL 15, which the runtime role must not have. A transaction-level advisory lock
+        # needs no privilege and serialises our writers just the same: the head read and the
+        # notification ids still happen after it, and it is held until commit.
+        lock_key = int.from_bytes(
+            hashlib.sha256(f"ssj:{self.datastore.schema}.{self.events_table_name}".encode()).digest()[
+                :8
+            ],
+            "big",
+            signed=True,
+        )
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            SQL("SELECT pg_advisory_xact_lock({0})").format(lock_key),
+        ]
         self.sql_head = SQL(
             "SELECT h.seq, h.envelope, "
             "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) AS kv "

@@ -1,0 +1,143 @@
+"""The ledger on both backends: appends, envelopes, proofs, checkpoints, keys."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+
+from ssj.config import Settings
+from ssj.errors import SigningKeyError, ValidationError
+from ssj.ledger import merkle, note
+from ssj.ledger.application import Ledger
+from ssj.ledger.checkpoint import open_checkpoint
+from ssj.ledger.envelope import Actor, Envelope, envelope_hash
+
+ALICE = Actor("alice", "city-market", "operator")
+
+
+class Thing(Aggregate):
+    @event("Created")
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @event("Renamed")
+    def rename(self, name: str) -> None:
+        self.name = name
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Ledger:
+    led = Ledger(settings)
+    led.initialise()
+    return led
+
+
+def test_envelopes_are_contiguous_chained_and_signed(ledger: Ledger) -> None:
+    things = [Thing(f"t{i}") for i in range(5)]
+    for t in things:
+        t.rename(t.name + "!")
+    ledger.save(*things, actor=ALICE)
+    ledger.save(things[0], actor=ALICE)  # nothing pending: no event
+    rows = ledger.ledger_recorder.select_envelopes(0, 100)
+    assert [r[0] for r in rows] == list(range(len(rows)))
+    assert len(rows) == 2 + 10
+    keyring = ledger.keyring()
+    verifier = note.parse_verifier_key(keyring.keys[keyring.active_key_id])
+    prev = bytes(32)
+    for seq, _nid, data, signature in rows:
+        env = Envelope.from_bytes(data)
+        assert env.seq == seq
+        assert env.prev_hash == prev
+        assert verifier.verify(data, signature)
+        prev = envelope_hash(data)
+    last = Envelope.from_bytes(rows[-1][2])
+    assert last.actor == ALICE
+    assert last.topic.endswith("Thing.Renamed")
+
+
+def test_save_without_actor_writes_nothing(ledger: Ledger) -> None:
+    size = ledger.size()
+    with pytest.raises(ValidationError):
+        ledger.save(Thing("x"))
+    assert ledger.size() == size
+
+
+def test_proofs_from_storage_match_pure_functions(ledger: Ledger) -> None:
+    for i in range(11):
+        ledger.save(Thing(f"t{i}"), actor=ALICE)
+    rows = ledger.ledger_recorder.select_envelopes(0, 1000)
+    leaves = [merkle.leaf_hash(r[2]) for r in rows]
+    n = len(leaves)
+    assert ledger.root(n) == merkle.root(leaves)
+    for size in range(1, n + 1):
+        root = merkle.root(leaves[:size])
+        assert ledger.root(size) == root
+        for index in range(size):
+            proof = ledger.inclusion_proof(index, size)
+            assert proof == merkle.inclusion_proof(index, size, leaves)
+            assert merkle.verify_inclusion(leaves[index], index, size, proof, root)
+        for old in range(size + 1):
+            proof = ledger.consistency_proof(old, size)
+            assert proof == merkle.consistency_proof(old, size, leaves)
+    with pytest.raises(ValidationError):
+        ledger.inclusion_proof(n, n)
+    with pytest.raises(ValidationError):
+        ledger.root(n + 1)
+
+
+def test_checkpoints_are_signed_notes_over_the_ledger(ledger: Ledger) -> None:
+    ledger.save(Thing("a"), Thing("b"), actor=ALICE)
+    size = ledger.size()
+    signed = ledger.issue_checkpoint()
+    keyring = ledger.keyring()
+    cp = open_checkpoint(signed, list(keyring.keys.values()))
+    assert cp.origin == ledger.settings.log_origin
+    assert cp.size == size
+    assert cp.root_hash == ledger.root(size)
+    assert ledger.checkpoints()[-1] == (size, signed)
+    assert ledger.latest_checkpoint() == signed
+
+
+def test_checkpoints_are_issued_automatically_every_n_events(settings: Settings) -> None:
+    from dataclasses import replace
+
+    led = Ledger(replace(settings, checkpoint_every_events=5))
+    led.initialise()
+    for i in range(12):
+        led.save(Thing(f"t{i}"), actor=ALICE)
+    sizes = [size for size, _ in led.checkpoints()]
+    assert len(sizes) >= 2
+    assert all(b - a >= 5 for a, b in zip([0, *sizes], sizes, strict=False))
+
+
+def test_rotation_switches_the_signing_key(ledger: Ledger) -> None:
+    old = ledger.keyring().active_key_id
+    new = ledger.rotate_key(ALICE)
+    assert new != old
+    ledger.save(Thing("after"), actor=ALICE)
+    rows = ledger.ledger_recorder.select_envelopes(0, 100)
+    rotation_seq = len(rows) - 2
+    assert Envelope.from_bytes(rows[rotation_seq][2]).key_id == old
+    assert Envelope.from_bytes(rows[-1][2]).key_id == new
+    # Another process with a stale cache must also switch: a fresh Ledger instance.
+    other = Ledger(ledger.settings)
+    other.save(Thing("other"), actor=ALICE)
+    assert Envelope.from_bytes(other.ledger_recorder.select_envelopes(0, 100)[-1][2]).key_id == new
+
+
+def test_revoking_the_active_key_is_refused(ledger: Ledger) -> None:
+    active = ledger.keyring().active_key_id
+    size = ledger.size()
+    with pytest.raises(Exception, match="rotate first"):
+        ledger.revoke_key(ALICE, active, 0, "lost laptop")
+    assert ledger.size() == size
+
+
+def test_missing_private_key_is_a_clear_error(ledger: Ledger) -> None:
+    active = ledger.keyring().active_key_id
+    ledger.keystore.path_for(active).unlink()
+    other = Ledger(ledger.settings)
+    size = other.size()
+    with pytest.raises(SigningKeyError, match="not found"):
+        other.save(Thing("x"), actor=ALICE)
+    assert other.size() == size
