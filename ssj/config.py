@@ -89,7 +89,9 @@ class DatabaseURL:
         """The URL again, password included: for child processes, never for logs."""
         if not self.is_postgres:
             return f"sqlite:///{self.path}"
-        auth = quote(self.user, safe="") + (f":{quote(self.password, safe='')}" if self.password else "")
+        auth = quote(self.user, safe="") + (
+            f":{quote(self.password, safe='')}" if self.password else ""
+        )
         query = f"?schema={quote(self.schema)}" if self.schema != "public" else ""
         return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.dbname)}{query}"
 
@@ -171,7 +173,5 @@ class Settings:
             ),
             lock_timeout_seconds=_int(env, "SSJ_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_SECONDS),
             # Production PostgreSQL is migrated by `ssj db migrate` and runs without DDL.
-            create_tables=_bool(
-                env, "SSJ_CREATE_TABLES", default=not database.is_postgres
-            ),
+            create_tables=_bool(env, "SSJ_CREATE_TABLES", default=not database.is_postgres),
         )

@@ -43,7 +43,9 @@ def require_postgres() -> None:
     if problem is None:
         return
     if IN_CI:
-        pytest.fail(f"PostgreSQL is required under CI=true but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.fail(
+            f"PostgreSQL is required under CI=true but unreachable at {PG_ADMIN_URL}: {problem}"
+        )
     pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
 
 

@@ -119,8 +119,8 @@ class Ledger(Application):
 
     def rotate_key(self, actor: Actor, key_id: str | None = None) -> str:
         """Make a new key (or an existing key file) the signing key; the old one retires."""
-        signer = self.keystore.load(key_id) if key_id else self.keystore.create(
-            self.settings.log_origin
+        signer = (
+            self.keystore.load(key_id) if key_id else self.keystore.create(self.settings.log_origin)
         )
         keyring = self.keyring()
         keyring.rotate(signer.verifier_key)

@@ -47,7 +47,8 @@ def require_actor(kwargs: dict[str, object]) -> Actor:
     actor = kwargs.get("actor")
     if not isinstance(actor, Actor):
         raise ValidationError(
-            "未指明操作人：每条记录都必须记明谁做的", "no actor given: every event must record who did it"
+            "未指明操作人：每条记录都必须记明谁做的",
+            "no actor given: every event must record who did it",
         )
     return actor
 

@@ -36,7 +36,8 @@ class Actor:
             raise ValidationError("操作人不能为空", "actor user must not be empty")
         if self.role not in ROLES:
             raise ValidationError(
-                f"未知角色：{self.role!r}", f"unknown role {self.role!r} (one of {', '.join(ROLES)})"
+                f"未知角色：{self.role!r}",
+                f"unknown role {self.role!r} (one of {', '.join(ROLES)})",
             )
 
     def as_dict(self) -> dict[str, str]:

@@ -40,7 +40,8 @@ class KeyRing(Aggregate):
         verifier = note.parse_verifier_key(verifier_key)
         if verifier.key_id in self.keys:
             raise ConflictError(
-                f"密钥 {verifier.key_id} 已在密钥环中", f"key {verifier.key_id} is already in the key ring"
+                f"密钥 {verifier.key_id} 已在密钥环中",
+                f"key {verifier.key_id} is already in the key ring",
             )
         self._rotated(verifier_key=verifier_key, retired_key_id=self.active_key_id)
 

@@ -25,9 +25,7 @@ class LedgerSigner:
     signer_key: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_private", Ed25519PrivateKey.from_private_bytes(self.signer.seed)
-        )
+        object.__setattr__(self, "_private", Ed25519PrivateKey.from_private_bytes(self.signer.seed))
 
     @property
     def key_id(self) -> str:
@@ -66,9 +64,7 @@ class KeyStore:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(signer_key + "\n")
         except OSError as e:
-            raise SigningKeyError(
-                f"无法写入密钥文件：{e}", f"cannot write key file: {e}"
-            ) from None
+            raise SigningKeyError(f"无法写入密钥文件：{e}", f"cannot write key file: {e}") from None
         return signer
 
     def path_for(self, key_id: str) -> Path:

@@ -91,8 +91,9 @@ def migrate(settings: Settings, owner: str = "ssj_owner", runtime: str = "ssj_ap
             conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sql.SQL(seq[0]), run))
         # The library's insert function bypasses the chained recorder: nobody may call it.
         for (signature,) in conn.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
-            "ON n.oid = p.pronamespace WHERE n.nspname = %s AND p.proname LIKE 'es_insert_events_%%'",
+            "SELECT p.oid::regprocedure::text FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname LIKE 'es_insert_events_%%'",
             (db.schema,),
         ).fetchall():
             conn.execute(

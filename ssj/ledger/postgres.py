@@ -42,9 +42,9 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         # needs no privilege and serialises our writers just the same: the head read and the
         # notification ids still happen after it, and it is held until commit.
         lock_key = int.from_bytes(
-            hashlib.sha256(f"ssj:{self.datastore.schema}.{self.events_table_name}".encode()).digest()[
-                :8
-            ],
+            hashlib.sha256(
+                f"ssj:{self.datastore.schema}.{self.events_table_name}".encode()
+            ).digest()[:8],
             "big",
             signed=True,
         )
@@ -99,7 +99,9 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
                     "数据库未初始化：请先运行 `ssj db migrate`",
                     "database is not initialised: run `ssj db migrate` first",
                 )
-            curs.execute(SQL("SELECT value FROM {} WHERE key = 'schema_version'").format(self.t_meta))
+            curs.execute(
+                SQL("SELECT value FROM {} WHERE key = 'schema_version'").format(self.t_meta)
+            )
             found_row = curs.fetchone()
         found = int(found_row["value"]) if found_row else 0
         if found > SCHEMA_VERSION:

@@ -48,9 +48,7 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
 
     def check_schema(self) -> None:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (META,)
-            )
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (META,))
             if c.fetchone() is None:
                 raise SchemaError(
                     "数据库未初始化（缺少 ssj 表）", "database is not initialised (no ssj tables)"
