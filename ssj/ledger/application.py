@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Recordin
 
 from ssj.config import Settings
 from ssj.errors import ConfigurationError, NotFoundError, SigningKeyError, ValidationError
-from ssj.ledger import merkle
+from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.envelope import SYSTEM, Actor
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
@@ -137,6 +137,36 @@ class Ledger(Application):
             )
         keyring.revoke(key_id, as_of_seq, reason)
         self.save(keyring, actor=actor)
+
+    def key_listing(self) -> list[dict[str, Any]]:
+        """The key ring with each key's validity in ledger positions, for `ssj keys list`."""
+        seq_of = dict(self.ledger_recorder.select_seqs(KEYRING_ID))
+        keys: dict[str, dict[str, Any]] = {}
+        for e in self.events.get(KEYRING_ID):
+            seq = seq_of.get(e.originator_version)
+            name = type(e).__name__
+            if name in ("Created", "Rotated"):
+                verifier_key: str = e.verifier_key  # type: ignore[attr-defined]
+                key_id = note.key_id(verifier_key)
+                keys[key_id] = {
+                    "key_id": key_id,
+                    "verifier_key": verifier_key,
+                    "valid_from_seq": 0 if name == "Created" else (seq or 0) + 1,
+                    "valid_to_seq": None,
+                    "revoked_as_of_seq": None,
+                    "status": "active",
+                }
+                if name == "Rotated":
+                    old = keys[e.retired_key_id]  # type: ignore[attr-defined]
+                    old["valid_to_seq"] = seq
+                    old["status"] = "retired"
+            elif name == "Revoked":
+                entry = keys[e.key_id]  # type: ignore[attr-defined]
+                entry["revoked_as_of_seq"] = e.as_of_seq  # type: ignore[attr-defined]
+                entry["status"] = "revoked"
+        for entry in keys.values():
+            entry["private_key_here"] = self.keystore.has(entry["key_id"])
+        return list(keys.values())
 
     # Writing ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -214,3 +215,16 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
                 (r["seq"], r["notification_id"], bytes(r["envelope"]), bytes(r["signature"]))
                 for r in curs.fetchall()
             ]
+
+    def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
+        """(originator_version, seq) of every event of one aggregate: where it sits in the log."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT s.originator_version AS v, e.seq FROM {} s "
+                    "JOIN {} e ON e.notification_id = s.notification_id "
+                    "WHERE s.originator_id = %s ORDER BY s.originator_version"
+                ).format(self.t_events, self.t_envelopes),
+                (originator_id,),
+            )
+            return [(r["v"], r["seq"]) for r in curs.fetchall()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
@@ -141,3 +142,14 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
             return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in c.fetchall()]
+
+    def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
+        """(originator_version, seq) of every event of one aggregate: where it sits in the log."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT s.originator_version, e.seq FROM {self.events_table_name} s "
+                f"JOIN {ENVELOPES} e ON e.notification_id = s.rowid "
+                "WHERE s.originator_id = ? ORDER BY s.originator_version",
+                (originator_id.hex,),
+            )
+            return [(r[0], r[1]) for r in c.fetchall()]

@@ -1,0 +1,230 @@
+"""Ledger commands: init, verify, checkpoint, proofs, keys, database migration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ssj.cli.common import (
+    EXIT_DAMAGE,
+    cli_actor,
+    err,
+    fail,
+    open_ledger,
+    out,
+    print_json,
+    progress_bar,
+)
+from ssj.config import Settings
+from ssj.errors import SsjError, ValidationError
+from ssj.ledger.audit import verify_ledger
+
+keys_app = typer.Typer(help="签名密钥：创建、列出、轮换、吊销 / signing keys", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 / database set-up", no_args_is_help=True)
+proof_app = typer.Typer(help="默克尔证明 / Merkle proofs (RFC 9162)", no_args_is_help=True)
+
+
+def init() -> None:
+    """初始化账本（生成首个签名密钥）/ initialise the ledger with its first signing key."""
+    ledger = open_ledger()
+    try:
+        existed = ledger.is_initialised()
+        key_id = ledger.initialise(cli_actor())
+    except SsjError as e:
+        fail(e)
+    state = "已存在 / already initialised" if existed else "已初始化 / initialised"
+    out.print(f"{state}: {ledger.settings.database.redacted()} key {key_id}", highlight=False)
+
+
+def verify(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            "-c",
+            help="外部保存的检查点文件（可多次）/ a checkpoint file kept outside the database",
+        ),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option("--key", help="信任的验证公钥（note 格式）/ trusted verifier key"),
+    ] = None,
+    jobs: Annotated[int | None, typer.Option(help="验签进程数 / signature processes")] = None,
+    json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """校验整个账本 / verify every signature, link, seq, root and checkpoint."""
+    ledger = open_ledger()
+    outside = []
+    for path in checkpoint or []:
+        try:
+            outside.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
+    with progress_bar("校验 / verifying", ledger.size()) as update:
+        report = verify_ledger(ledger, outside, key or [], jobs=jobs, progress=update)
+    first = report.first
+    if json:
+        print_json(
+            {
+                "ok": report.ok,
+                "size": report.size,
+                "root": report.root.hex(),
+                "signatures": report.signatures,
+                "checkpoints": report.checkpoints,
+                "outside_checkpoints": report.outside_checkpoints,
+                "damage": [
+                    {"seq": d.seq, "kind": d.kind, "zh": d.zh, "en": d.en, "detail": d.detail}
+                    for d in sorted(report.damage, key=lambda d: d.seq)
+                ],
+            }
+        )
+    elif first is None:
+        out.print(
+            f"账本完好 / ledger intact: {report.size} events, {report.signatures} signatures, "
+            f"{report.checkpoints} checkpoints, {report.outside_checkpoints} outside checkpoints, "
+            f"root {report.root.hex()}",
+            highlight=False,
+        )
+    if first is not None:
+        err.print(f"[bold red]损坏 / DAMAGE[/] {first.line()}", highlight=False)
+        raise typer.Exit(EXIT_DAMAGE)
+
+
+def checkpoint(
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="同时写入文件 / also write to a file")
+    ] = None,
+) -> None:
+    """签发检查点（已签名的树头）/ issue a signed checkpoint now and print it."""
+    ledger = open_ledger()
+    try:
+        signed = ledger.issue_checkpoint(cli_actor())
+    except SsjError as e:
+        fail(e)
+    if output is not None:
+        output.write_text(signed, encoding="utf-8")
+    typer.echo(signed, nl=False)
+
+
+@proof_app.command("inclusion")
+def inclusion(
+    seq: int, size: Annotated[int | None, typer.Option(help="树大小 / tree size")] = None
+) -> None:
+    """收录证明 / inclusion proof for the envelope at SEQ."""
+    ledger = open_ledger()
+    try:
+        n = ledger.size() if size is None else size
+        proof = ledger.inclusion_proof(seq, n)
+    except SsjError as e:
+        fail(e)
+    print_json({"seq": seq, "size": n, "proof": [h.hex() for h in proof]})
+
+
+@proof_app.command("consistency")
+def consistency(old_size: int, new_size: int) -> None:
+    """一致性证明 / consistency proof between two tree sizes."""
+    ledger = open_ledger()
+    try:
+        proof = ledger.consistency_proof(old_size, new_size)
+    except SsjError as e:
+        fail(e)
+    print_json({"old_size": old_size, "new_size": new_size, "proof": [h.hex() for h in proof]})
+
+
+@keys_app.command("list")
+def keys_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """列出密钥环 / list the key ring (validity in ledger seqs)."""
+    ledger = open_ledger()
+    try:
+        listing = ledger.key_listing()
+    except SsjError as e:
+        fail(e)
+    if json:
+        print_json(listing)
+        return
+    labels = {"active": "使用中 active", "retired": "已停用 retired", "revoked": "已吊销 revoked"}
+    for k in listing:
+        to = k["valid_to_seq"] if k["valid_to_seq"] is not None else "…"
+        revoked = (
+            f"  revoked as of {k['revoked_as_of_seq']}"
+            if k["revoked_as_of_seq"] is not None
+            else ""
+        )
+        here = "private key here" if k["private_key_here"] else "no private key here"
+        out.print(
+            f"{k['key_id']}  {labels[k['status']]}  seq {k['valid_from_seq']}–{to}{revoked}  ({here})",
+            highlight=False,
+        )
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[
+        str | None, typer.Option(help="密钥名 / key name (default: log origin)")
+    ] = None,
+) -> None:
+    """生成新私钥文件（尚未启用）/ generate a private key file (not yet in use)."""
+    settings = _settings()
+    from ssj.ledger.keys import KeyStore
+
+    try:
+        signer = KeyStore(settings.keys_dir).create(name or settings.log_origin)
+    except SsjError as e:
+        fail(e)
+    out.print(f"{signer.key_id}\n{signer.verifier_key}", highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    to: Annotated[
+        str | None, typer.Option(help="改用已有密钥 / switch to this existing key id")
+    ] = None,
+) -> None:
+    """轮换签名密钥 / make a new (or the given) key the signing key; the old one retires."""
+    ledger = open_ledger()
+    try:
+        key_id = ledger.rotate_key(cli_actor(), to)
+    except SsjError as e:
+        fail(e)
+    out.print(f"已轮换 / rotated: now signing with {key_id}", highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str,
+    as_of: Annotated[int, typer.Option("--as-of", help="自此序号起作废 / invalid from this seq")],
+    reason: Annotated[str, typer.Option(help="理由 / reason")],
+) -> None:
+    """吊销密钥 / revoke a key as of a seq: its later signatures fail verification."""
+    ledger = open_ledger()
+    try:
+        ledger.revoke_key(cli_actor(), key_id, as_of, reason)
+    except SsjError as e:
+        fail(e)
+    out.print(f"已吊销 / revoked {key_id} as of seq {as_of}", highlight=False)
+
+
+@db_app.command("migrate")
+def db_migrate(
+    owner: Annotated[str, typer.Option(help="属主角色 / owner role")] = "ssj_owner",
+    runtime_role: Annotated[
+        str, typer.Option(help="运行角色（仅 SELECT、INSERT）/ runtime role")
+    ] = "ssj_app",
+) -> None:
+    """创建 PostgreSQL 模式、表与角色 / create schema, tables and roles (run as a DBA)."""
+    from ssj.ledger.migrate import migrate
+
+    try:
+        for line in migrate(_settings(), owner=owner, runtime=runtime_role):
+            out.print(line, highlight=False)
+    except SsjError as e:
+        fail(e)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SsjError as e:
+        fail(e)

@@ -1,0 +1,124 @@
+"""`ssj verify`: run the streaming verifier over a ledger database.
+
+The database is read, never trusted: the recorded checkpoints are only used to know which tree
+sizes to remember, and are themselves re-checked as the stream passes them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+
+from eventsourcing.persistence import Notification
+
+from ssj.ledger import merkle, note
+from ssj.ledger.application import Ledger
+from ssj.ledger.checkpoint import Checkpoint
+from ssj.ledger.verify import (
+    EnvelopeRow,
+    LedgerVerifier,
+    Report,
+    pair_streams,
+    unverified_checkpoint,
+)
+
+PAGE = 5000
+PARALLEL_FROM = 20_000  # below this, worker start-up costs more than it saves
+
+Progress = Callable[[int, int], None]
+
+
+def _envelopes(ledger: Ledger) -> Iterator[EnvelopeRow]:
+    recorder = ledger.ledger_recorder
+    start = 0
+    while True:
+        rows = recorder.select_envelopes(start, PAGE)
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        start = rows[-1][0] + 1
+
+
+def _events(ledger: Ledger) -> Iterator[Notification]:
+    recorder = ledger.recorder
+    start = 1
+    while True:
+        rows = recorder.select_notifications(start, PAGE)
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        start = rows[-1].id + 1
+
+
+def verify_ledger(
+    ledger: Ledger,
+    outside: Sequence[str] = (),
+    trusted_keys: Sequence[str] = (),
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Verify everything; `outside` are signed checkpoints kept outside the database."""
+    total = ledger.size()
+    if jobs is None:
+        jobs = os.cpu_count() or 1 if total >= PARALLEL_FROM else 1
+    outside_cps = [unverified_checkpoint(s) for s in outside]
+    sizes = {size for size, _ in ledger.checkpoints()}
+    sizes |= {cp.size for cp in outside_cps if cp is not None}
+    verifier = LedgerVerifier(ledger.mapper, sizes, jobs=jobs)
+    done = 0
+    try:
+        for pair in pair_streams(_envelopes(ledger), _events(ledger), verifier.unsealed):
+            verifier.feed((pair,))
+            done += 1
+            if progress is not None and done % PAGE == 0:
+                progress(done, total)
+    finally:
+        report = verifier.finish()
+    if progress is not None:
+        progress(done, total)
+    _check_consistency(ledger, verifier)
+    _check_stored_root(ledger, verifier, report)
+    _check_outside(verifier, report, outside, outside_cps, trusted_keys)
+    return report
+
+
+def _check_consistency(ledger: Ledger, verifier: LedgerVerifier) -> None:
+    """Successive recorded checkpoints must be consistent, by proofs served from storage."""
+    previous: Checkpoint | None = None
+    for seq, cp in verifier.recorded:
+        if previous is not None and previous.size <= cp.size <= verifier.tree.size:
+            try:
+                proof = ledger.consistency_proof(previous.size, cp.size)
+            except Exception as e:
+                verifier.damage(seq, "merkle_nodes", str(e))
+                proof = []
+            if not merkle.verify_consistency(
+                previous.size, cp.size, previous.root_hash, cp.root_hash, proof
+            ):
+                verifier.damage(seq, "consistency", f"sizes {previous.size} -> {cp.size}")
+        previous = cp
+
+
+def _check_stored_root(ledger: Ledger, verifier: LedgerVerifier, report: Report) -> None:
+    try:
+        stored = ledger.root(report.size) if report.size <= ledger.size() else None
+    except Exception as e:
+        verifier.damage(report.size, "merkle_nodes", str(e))
+        return
+    if stored is not None and stored != report.root:
+        verifier.damage(max(report.size - 1, 0), "merkle_nodes", "root at full size")
+
+
+def _check_outside(
+    verifier: LedgerVerifier,
+    report: Report,
+    outside: Sequence[str],
+    parsed: Sequence[Checkpoint | None],
+    trusted_keys: Sequence[str],
+) -> None:
+    every_key: list[note.Verifier | str] = [s.verifier for s in verifier.keys.values()]
+    keys: Sequence[note.Verifier | str] = list(trusted_keys) or every_key
+    for signed, cp in zip(outside, parsed, strict=True):
+        report.outside_checkpoints += 1
+        at = max(cp.size - 1, 0) if cp is not None else 0
+        verifier.check_checkpoint(at, signed, keys)

@@ -1,0 +1,378 @@
+"""Checking the whole ledger without trusting the database.
+
+`LedgerVerifier` is fed envelopes and stored events in order and checks, for every seq: the
+envelope parses; seq is contiguous; the chain link; the envelope names the stored event (notification
+id, originator, version, topic) and the SHA-256 of its exact state bytes; the signing key is in the
+key ring and valid at that seq; the Ed25519 signature (in worker processes). It rebuilds the Merkle
+tree and checks every recorded checkpoint (signature and root), consistency between successive
+checkpoints from stored proofs, and optionally checkpoints held outside the database: the only way
+to catch truncation of the newest rows, or a history re-signed with another key.
+
+It is independent of storage, so the offline audit bundle reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import get_topic
+
+from ssj.ledger import merkle, note
+from ssj.ledger.checkpoint import Checkpoint, CheckpointError
+from ssj.ledger.envelope import ENVELOPE_VERSION, GENESIS_PREV
+from ssj.ledger.keyring import KeyRing, TransparencyLog
+
+EnvelopeRow = tuple[int, int, bytes, bytes]  # seq, notification_id, envelope, signature
+
+KEYRING_TOPICS: dict[str, str] = {
+    get_topic(cls): cls.__name__
+    for cls in (KeyRing.Created, KeyRing.Rotated, KeyRing.Revoked)  # type: ignore[attr-defined]
+}
+CHECKPOINT_TOPIC = get_topic(TransparencyLog.CheckpointIssued)  # type: ignore[attr-defined]
+
+KINDS: dict[str, tuple[str, str]] = {
+    "envelope": ("信封无法解析", "envelope does not parse"),
+    "gap": (
+        "序号不连续（有记录被删除或插入）",
+        "seq is not contiguous (a record was deleted or inserted)",
+    ),
+    "chain": ("哈希链断裂（前一信封哈希不符）", "chain broken (previous-envelope hash mismatch)"),
+    "missing_event": ("信封对应的事件缺失", "the event this envelope seals is missing"),
+    "unsealed_event": ("存在没有信封的事件", "an event has no envelope"),
+    "originator": (
+        "事件的聚合编号或版本与信封不符",
+        "event originator or version differs from envelope",
+    ),
+    "topic": ("事件类型（topic）与信封不符", "event topic differs from its envelope"),
+    "state": ("事件内容被改动（状态哈希不符）", "event state changed (state hash mismatch)"),
+    "genesis": ("创世记录不是密钥环的建立", "the first record is not the key ring's creation"),
+    "unknown_key": ("签名密钥不在密钥环中", "signed by a key not in the key ring"),
+    "retired_key": ("签名密钥已在此前轮换停用", "signed by a key retired before this seq"),
+    "revoked_key": ("签名密钥已被吊销", "signed by a key revoked as of this seq"),
+    "signature": ("签名无效", "invalid signature"),
+    "keyring": ("密钥环记录无效", "invalid key ring record"),
+    "checkpoint": ("检查点与账本不符", "checkpoint does not match the ledger"),
+    "consistency": ("检查点之间不一致", "checkpoints are not consistent"),
+    "truncated": (
+        "账本比外部检查点短（最新记录被删除）",
+        "ledger is shorter than an outside checkpoint (newest records deleted)",
+    ),
+    "merkle_nodes": (
+        "存储的默克尔节点与重算结果不符",
+        "stored Merkle nodes differ from the recomputed tree",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Damage:
+    seq: int
+    kind: str
+    detail: str = ""
+
+    @property
+    def zh(self) -> str:
+        return KINDS[self.kind][0]
+
+    @property
+    def en(self) -> str:
+        return KINDS[self.kind][1]
+
+    def line(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"第 {self.seq} 条：{self.zh} / seq {self.seq}: {self.en}{extra}"
+
+
+@dataclass
+class Report:
+    size: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    signatures: int = 0
+    checkpoints: int = 0
+    outside_checkpoints: int = 0
+    damage: list[Damage] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damage
+
+    @property
+    def first(self) -> Damage | None:
+        return min(self.damage, key=lambda d: d.seq) if self.damage else None
+
+
+def verify_signatures(
+    public_keys: dict[str, bytes], items: Sequence[tuple[int, str, bytes, bytes]]
+) -> list[int]:
+    """Worker: the seqs whose Ed25519 signature does not verify."""
+    keys = {k: Ed25519PublicKey.from_public_bytes(v) for k, v in public_keys.items()}
+    bad = []
+    for seq, key_id, data, signature in items:
+        try:
+            keys[key_id].verify(signature, data)
+        except (InvalidSignature, KeyError):
+            bad.append(seq)
+    return bad
+
+
+@dataclass
+class _KeyState:
+    verifier: note.Verifier
+    valid_from: int
+    valid_to: int | None = None
+    revoked_from: int | None = None
+    runs: list[list[int]] = field(default_factory=list)
+
+
+class LedgerVerifier:
+    """Streams a ledger through every check; call `feed` in seq order, then `finish`."""
+
+    MAX_DAMAGE = 1000
+
+    def __init__(
+        self,
+        mapper: Mapper[Any],
+        checkpoint_sizes: Iterable[int] = (),
+        jobs: int = 1,
+        batch: int = 4000,
+    ) -> None:
+        self.mapper = mapper
+        self.report = Report()
+        self.keys: dict[str, _KeyState] = {}
+        self.tree = merkle.CompactRange()
+        self.prev = GENESIS_PREV
+        self.expected_seq = 0
+        self.last_nid = 0
+        self.wanted_sizes = set(checkpoint_sizes)
+        self.roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+        self.recorded: list[tuple[int, Checkpoint]] = []  # (seq of record, checkpoint)
+        self.jobs = jobs
+        self.batch = batch
+        self.pending: list[tuple[int, str, bytes, bytes]] = []
+        self.futures: list[Future[list[int]]] = []
+        self.pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+
+    # Damage ------------------------------------------------------------------------------------
+
+    def damage(self, seq: int, kind: str, detail: str = "") -> None:
+        if len(self.report.damage) < self.MAX_DAMAGE:
+            self.report.damage.append(Damage(seq, kind, detail))
+
+    # Streaming ---------------------------------------------------------------------------------
+
+    def feed(self, rows: Iterable[tuple[EnvelopeRow, Notification | None]]) -> None:
+        for (seq, nid, data, signature), event in rows:
+            self._check(seq, nid, data, signature, event)
+
+    def unsealed(self, seq: int, event: Notification) -> None:
+        self.damage(seq, "unsealed_event", f"notification {event.id}")
+
+    def _check(
+        self, seq: int, nid: int, data: bytes, signature: bytes, event: Notification | None
+    ) -> None:
+        if seq != self.expected_seq:
+            self.damage(self.expected_seq, "gap", f"next stored seq is {seq}")
+        self.expected_seq = seq + 1
+        try:
+            env = orjson.loads(data)
+            env_seq = env["seq"]
+            key_id = env["key_id"]
+            if env["v"] != ENVELOPE_VERSION or not isinstance(env_seq, int):
+                raise ValueError
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            self.damage(seq, "envelope")
+            self._append_leaf(data)
+            return
+        if env_seq != seq:
+            self.damage(seq, "gap", f"envelope says seq {env_seq}")
+        if env.get("prev") != self.prev.hex():
+            self.damage(seq, "chain")
+        self.prev = hashlib.sha256(data).digest()
+        if env.get("notification_id") != nid or nid <= self.last_nid:
+            self.damage(seq, "missing_event", f"notification id {nid}")
+        self.last_nid = max(self.last_nid, nid)
+        if event is None:
+            self.damage(seq, "missing_event", f"notification {nid}")
+        else:
+            if str(event.originator_id) != env.get(
+                "originator_id"
+            ) or event.originator_version != env.get("originator_version"):
+                self.damage(seq, "originator")
+            if event.topic != env.get("topic"):
+                self.damage(seq, "topic", f"{event.topic!r} != {env.get('topic')!r}")
+            if hashlib.sha256(event.state).hexdigest() != env.get("state_sha256"):
+                self.damage(seq, "state")
+        # Key ring changes that take effect at this very seq (the genesis) come before the key
+        # check; the others after it.
+        kind = KEYRING_TOPICS.get(event.topic) if event is not None else None
+        if seq == 0 and kind != "Created":
+            self.damage(0, "genesis")
+        if event is not None and kind == "Created":
+            self._apply_keyring(seq, event, kind)
+        self._check_key(seq, key_id, data, signature)
+        if event is not None and kind in ("Rotated", "Revoked"):
+            self._apply_keyring(seq, event, kind)
+        self._append_leaf(data)
+        if event is not None and event.topic == CHECKPOINT_TOPIC:
+            self._record_checkpoint(seq, event)
+
+    def _append_leaf(self, data: bytes) -> None:
+        self.tree.append(merkle.leaf_hash(data))
+        size = self.tree.size
+        if size in self.wanted_sizes:
+            self.roots[size] = self.tree.root()
+
+    def _check_key(self, seq: int, key_id: str, data: bytes, signature: bytes) -> None:
+        state = self.keys.get(key_id)
+        if state is None or seq < state.valid_from:
+            self.damage(seq, "unknown_key", key_id)
+            return
+        if state.valid_to is not None and seq > state.valid_to:
+            self.damage(seq, "retired_key", key_id)
+        if state.revoked_from is not None and seq >= state.revoked_from:
+            self.damage(seq, "revoked_key", key_id)
+        runs = state.runs
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1][1] = seq
+        else:
+            runs.append([seq, seq])
+        self.pending.append((seq, key_id, data, signature))
+        if len(self.pending) >= self.batch:
+            self._flush_signatures()
+
+    def _apply_keyring(self, seq: int, event: Notification, kind: str) -> None:
+        try:
+            domain_event: Any = self.mapper.to_domain_event(event)
+            if kind == "Created":
+                if seq != 0 or self.keys:
+                    raise ValueError("key ring created twice")
+                verifier = note.parse_verifier_key(domain_event.verifier_key)
+                self.keys[verifier.key_id] = _KeyState(verifier, valid_from=seq)
+            elif kind == "Rotated":
+                verifier = note.parse_verifier_key(domain_event.verifier_key)
+                old = self.keys[domain_event.retired_key_id]
+                old.valid_to = seq if old.valid_to is None else min(old.valid_to, seq)
+                self.keys[verifier.key_id] = _KeyState(verifier, valid_from=seq + 1)
+            else:
+                state = self.keys[domain_event.key_id]
+                as_of = int(domain_event.as_of_seq)
+                state.revoked_from = as_of
+                # A revocation can reach back: every signature by the key since as_of is bad.
+                for start, end in state.runs:
+                    if end >= as_of:
+                        self.damage(max(start, as_of), "revoked_key", domain_event.key_id)
+                        break
+        except Exception as e:
+            self.damage(seq, "keyring", f"{type(e).__name__}: {e}")
+
+    def _record_checkpoint(self, seq: int, event: Notification) -> None:
+        try:
+            domain_event: Any = self.mapper.to_domain_event(event)
+            signed: str = domain_event.signed_note
+        except Exception as e:
+            self.damage(seq, "checkpoint", f"{type(e).__name__}: {e}")
+            return
+        self.report.checkpoints += 1
+        cp = self.check_checkpoint(seq, signed, self.verifiers_at(seq))
+        if cp is not None:
+            self.recorded.append((seq, cp))
+
+    def verifiers_at(self, seq: int) -> list[note.Verifier]:
+        return [
+            s.verifier
+            for s in self.keys.values()
+            if s.valid_from <= seq
+            and (s.valid_to is None or seq <= s.valid_to)
+            and (s.revoked_from is None or seq < s.revoked_from)
+        ]
+
+    def check_checkpoint(
+        self, seq: int, signed: str, verifiers: Sequence[note.Verifier | str]
+    ) -> Checkpoint | None:
+        """Signature, then the root at its size must be the root we rebuilt."""
+        try:
+            text = note.verify(signed, list(verifiers))
+            cp = Checkpoint.from_text(text)
+        except (note.NoteError, CheckpointError) as e:
+            self.damage(seq, "checkpoint", e.en)
+            return None
+        if cp.size > self.tree.size:
+            self.damage(self.tree.size, "truncated", f"checkpoint size {cp.size}")
+            return None
+        root = self.roots.get(cp.size)
+        if root is None:
+            self.damage(seq, "checkpoint", f"no root computed at size {cp.size}")
+        elif root != cp.root_hash:
+            self.damage(min(seq, cp.size - 1), "checkpoint", f"root at size {cp.size} differs")
+            return None
+        return cp
+
+    def _flush_signatures(self) -> None:
+        if not self.pending:
+            return
+        items, self.pending = self.pending, []
+        public = {k: s.verifier.public_key for k, s in self.keys.items()}
+        if self.pool is None:
+            for seq in verify_signatures(public, items):
+                self.damage(seq, "signature")
+            self.report.signatures += len(items)
+            return
+        self.futures.append(self.pool.submit(verify_signatures, public, items))
+        self.report.signatures += len(items)
+        # Bound memory: wait for the oldest batches once enough are in flight.
+        while len(self.futures) > 2 * self.jobs:
+            for seq in self.futures.pop(0).result():
+                self.damage(seq, "signature")
+
+    def finish(self) -> Report:
+        self._flush_signatures()
+        for future in self.futures:
+            for seq in future.result():
+                self.damage(seq, "signature")
+        self.futures = []
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        self.report.size = self.tree.size
+        self.report.root = self.tree.root()
+        return self.report
+
+
+def pair_streams(
+    envelopes: Iterator[EnvelopeRow],
+    events: Iterator[Notification],
+    on_unsealed: Callable[[int, Notification], None],
+) -> Iterator[tuple[EnvelopeRow, Notification | None]]:
+    """Match envelopes (by seq) with stored events (by notification id); report the unmatched."""
+    pending: Notification | None = next(events, None)
+    seq = -1
+    for row in envelopes:
+        seq, nid = row[0], row[1]
+        while pending is not None and pending.id < nid:
+            on_unsealed(seq, pending)
+            pending = next(events, None)
+        if pending is not None and pending.id == nid:
+            yield row, pending
+            pending = next(events, None)
+        else:
+            yield row, None
+    while pending is not None:
+        on_unsealed(seq + 1, pending)
+        pending = next(events, None)
+
+
+def unverified_checkpoint(signed: str) -> Checkpoint | None:
+    """Parse a signed checkpoint's body without trusting it, to learn which size to watch."""
+    try:
+        text, _ = note.parse_note(signed)
+        return Checkpoint.from_text(text)
+    except (note.NoteError, CheckpointError):
+        return None
