@@ -1,8 +1,10 @@
 """The envelope: what is signed, chained and logged for every stored event.
 
-The envelope binds a stored event (by notification id, originator id and version, topic and the
+The envelope binds a stored event (by originator id and version, which are unique, topic and the
 SHA-256 of its exact state bytes) to its position `seq` in one total order, to the actor who
-caused it, to the previous envelope, and to the key that signs it. Its canonical bytes (sorted-key
+caused it, to the previous envelope, and to the key that signs it. The database's notification id
+is deliberately left out: it is only assigned inside the insert, and leaving it out lets a writer
+prepare and sign envelopes before it takes the lock (see `chain`). Its canonical bytes (sorted-key
 compact JSON) are both the signed message and the Merkle leaf, so nothing outside them is trusted.
 """
 
@@ -50,7 +52,6 @@ SYSTEM = Actor(user="ssj", department="", role="system")
 @dataclass(frozen=True)
 class Envelope:
     seq: int
-    notification_id: int
     originator_id: str
     originator_version: int
     topic: str
@@ -65,7 +66,6 @@ class Envelope:
             {
                 "v": ENVELOPE_VERSION,
                 "seq": self.seq,
-                "notification_id": self.notification_id,
                 "originator_id": self.originator_id,
                 "originator_version": self.originator_version,
                 "topic": self.topic,
@@ -87,7 +87,6 @@ class Envelope:
         actor = obj["actor"]
         envelope = cls(
             seq=obj["seq"],
-            notification_id=obj["notification_id"],
             originator_id=obj["originator_id"],
             originator_version=obj["originator_version"],
             topic=obj["topic"],

@@ -115,13 +115,14 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self._before_insert(stored_events, kwargs)
         try:
             ids = super().insert_events(stored_events, **kwargs)
         except AbortTransaction as abort:
-            self._discard_pending()
+            self._discard()
             raise abort.cause from None
         except BaseException:
-            self._discard_pending()
+            self._discard()
             raise
         self._after_commit()
         return ids
@@ -145,29 +146,29 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             self._local.head_curs = None
             row = head_curs.fetchone()
             head_curs.close()
-            last = None if row["seq"] is None else (row["seq"], bytes(row["envelope"]))
-            ext = self._compute_extension(
-                last,
+            d = self._under_lock(
+                None if row["seq"] is None else (row["seq"], bytes(row["envelope"])),
                 row["kv"],
                 stored_events,
-                ids,
                 kwargs,
                 lambda coords: self._select_nodes(curs, coords),
+                lambda lo, hi: self._select_envelope_bytes(curs, lo, hi),
+                lambda: self._select_events_in(curs, KEYRING_ID),
             )
+            signatures = d.signatures()
         except Exception as e:
             raise AbortTransaction(e) from e
-        env = ext.envelopes
         curs.execute(
             self.sql_insert_envelopes,
-            ([e[0] for e in env], [e[1] for e in env], [e[2] for e in env], [e[3] for e in env]),
+            (list(range(d.start.size, d.end.size)), list(ids), d.envelopes, signatures),
             prepare=True,
         )
-        nodes = ext.nodes
-        curs.execute(
-            self.sql_insert_nodes,
-            ([n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes]),
-            prepare=True,
-        )
+        if d.nodes:
+            curs.execute(
+                self.sql_insert_nodes,
+                ([n[0] for n in d.nodes], [n[1] for n in d.nodes], [n[2] for n in d.nodes]),
+                prepare=True,
+            )
         return ids
 
     # Reading -------------------------------------------------------------------------------
@@ -187,9 +188,36 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         )
         return {(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
 
-    def select_nodes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            return self._select_nodes(curs, coords)
+    def _select_events_in(self, curs: Cursor[DictRow], originator_id: UUID) -> list[StoredEvent]:
+        curs.execute(
+            SQL(
+                "SELECT originator_version AS v, topic, state FROM {} WHERE originator_id = %s "
+                "ORDER BY originator_version"
+            ).format(self.t_events),
+            (originator_id,),
+        )
+        return [
+            StoredEvent(originator_id, r["v"], r["topic"], bytes(r["state"]))
+            for r in curs.fetchall()
+        ]
+
+    def _select_envelope_bytes(self, curs: Cursor[DictRow], lo: int, hi: int) -> list[bytes]:
+        curs.execute(
+            SQL("SELECT envelope FROM {} WHERE seq >= %s AND seq < %s ORDER BY seq").format(
+                self.t_envelopes
+            ),
+            (lo, hi),
+        )
+        return [bytes(r["envelope"]) for r in curs.fetchall()]
+
+    def node_hashes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Complete-subtree hashes for proofs, from one read transaction."""
+        with self.datastore.transaction(commit=False) as curs:
+            return self._resolve_nodes(
+                coords,
+                lambda cs: self._select_nodes(curs, cs),
+                lambda lo, hi: self._select_envelope_bytes(curs, lo, hi),
+            )
 
     def ledger_size(self) -> int:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

@@ -1,30 +1,37 @@
-"""What the SQLite and PostgreSQL chained recorders share: the head cache and the signer.
+"""What the SQLite and PostgreSQL chained recorders share: drafting, the head cache, the signer.
 
-A recorder appends a batch in three steps inside the library's write transaction: read the head
-(last envelope, key ring version), `chain.extend`, insert envelopes and Merkle nodes. The head is
-cached per process and only trusted after commit, so a rolled-back batch never poisons it.
+An append goes: draft from the cached head and start signing (no lock held); the library's insert
+transaction takes the lock and inserts the events; our hook reads the true head (last envelope,
+key ring version), keeps the draft if it still fits or drafts again, and inserts envelopes and
+Merkle nodes in the same transaction. The cache is only updated after commit, so a rolled-back
+batch never poisons it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
 from ssj.errors import SigningKeyError
-from ssj.ledger import chain
-from ssj.ledger.chain import Head
+from ssj.ledger import merkle
+from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Draft, Head, draft, require_actor
 from ssj.ledger.envelope import envelope_hash
 from ssj.ledger.keyring import KEYRING_ID
 from ssj.ledger.keys import LedgerSigner
-from ssj.ledger.merkle import subtree_nodes
 
 SCHEMA_VERSION = 1
 
-# Loads the signer for the key ring as it now stands in the database: (keyring version, signer).
-SignerLoader = Callable[[], tuple[int | None, LedgerSigner]]
+# Loads the signer from the key ring's stored events, read inside the write transaction (another
+# connection could wait behind this very transaction): returns (key ring version, signer).
+SignerLoader = Callable[[Sequence[StoredEvent]], tuple[int | None, LedgerSigner]]
+KeyringReader = Callable[[], Sequence[StoredEvent]]
+Coord = tuple[int, int]
+NodeReader = Callable[[Sequence[Coord]], dict[Coord, bytes]]
+EnvelopeReader = Callable[[int, int], list[bytes]]
 
 
 class AbortTransaction(BaseException):
@@ -40,7 +47,7 @@ class AbortTransaction(BaseException):
 
 
 class ChainedRecorderMixin:
-    """Head cache, signer selection and the computation of each append."""
+    """Drafting, head cache and signer selection for each append."""
 
     signer: LedgerSigner | None = None
     keyring_version: int | None = None
@@ -50,6 +57,7 @@ class ChainedRecorderMixin:
         self._cached_head: Head | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ssj-sign")
 
     def configure_signer(
         self, signer: LedgerSigner | None, keyring_version: int | None, loader: SignerLoader
@@ -58,59 +66,102 @@ class ChainedRecorderMixin:
         self.keyring_version = keyring_version
         self.signer_loader = loader
 
-    def _current_signer(self, keyring_version: int | None) -> LedgerSigner:
+    def _current_signer(
+        self, keyring_version: int | None, read_keyring: KeyringReader
+    ) -> LedgerSigner:
         if keyring_version != self.keyring_version or self.signer is None:
             if self.signer_loader is None:
                 raise SigningKeyError("未配置签名密钥", "no signing key configured")
-            version, signer = self.signer_loader()
+            stored = [
+                e
+                for e in read_keyring()
+                if keyring_version is not None and e.originator_version <= keyring_version
+            ]
+            version, signer = self.signer_loader(stored)
             with self._lock:
                 self.keyring_version, self.signer = version, signer
         assert self.signer is not None
         return self.signer
 
-    def _compute_extension(
+    def _before_insert(self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> None:
+        """No lock held: check the actor (nothing written without one) and draft optimistically."""
+        actor = require_actor(kwargs)
+        head, signer = self._cached_head, self.signer
+        self._local.pending = None
+        self._local.draft = (
+            draft(
+                head, stored_events, actor, signer, self._pool if len(stored_events) > 1 else None
+            )
+            if head is not None and signer is not None and stored_events
+            else None
+        )
+
+    def _under_lock(
         self,
         last: tuple[int, bytes] | None,
         keyring_version: int | None,
         stored_events: Sequence[StoredEvent],
-        notification_ids: Sequence[int],
         kwargs: dict[str, Any],
-        load_frontier: Callable[[list[tuple[int, int]]], dict[tuple[int, int], bytes]],
-    ) -> chain.Extension:
-        """Called with the lock held: `last` is (seq, envelope) of the newest envelope."""
-        actor = chain.require_actor(kwargs)
+        read_nodes: NodeReader,
+        read_envelopes: EnvelopeReader,
+        read_keyring: KeyringReader,
+    ) -> Draft:
+        """Called holding the lock: `last` is (seq, envelope) of the newest envelope."""
+        actor = require_actor(kwargs)
         # The head query already sees this batch; what signs it is the key ring before it.
         in_batch = [s.originator_version for s in stored_events if s.originator_id == KEYRING_ID]
         if in_batch:
             keyring_version = (min(in_batch) - 1) or None
-        signer = self._current_signer(keyring_version)
+        signer = self._current_signer(keyring_version, read_keyring)
+        optimistic: Draft | None = self._local.draft
+        self._local.draft = None
         if last is None:
-            head = chain.EMPTY_HEAD
+            head = EMPTY_HEAD
         else:
-            size = last[0] + 1
+            size, last_hash = last[0] + 1, envelope_hash(last[1])
             cached = self._cached_head
-            last_hash = envelope_hash(last[1])
             if cached is not None and cached.size == size and cached.last_hash == last_hash:
                 head = cached
             else:
-                coords = subtree_nodes(0, size)
-                found = load_frontier(coords)
+                coords = merkle.subtree_nodes(0, size)
+                found = self._resolve_nodes(coords, read_nodes, read_envelopes)
                 try:
-                    frontier = tuple(found[c] for c in coords)
+                    head = Head(size, last_hash, tuple(found[c] for c in coords))
                 except KeyError:
                     raise RuntimeError(
                         f"Merkle nodes missing for tree size {size}: run `ssj verify`"
                     ) from None
-                head = Head(size, last_hash, frontier)
-        extension = chain.extend(head, stored_events, notification_ids, actor, signer)
-        self._local.pending = extension.head
-        return extension
+        if (
+            optimistic is not None
+            and optimistic.start == head
+            and optimistic.key_id == signer.key_id
+        ):
+            result = optimistic
+        else:
+            result = draft(head, stored_events, actor, signer)
+        self._local.pending = result.end
+        return result
+
+    @staticmethod
+    def _resolve_nodes(
+        coords: Sequence[Coord], read_nodes: NodeReader, read_envelopes: EnvelopeReader
+    ) -> dict[Coord, bytes]:
+        """Hashes of complete subtrees: stored ones read, lower ones rebuilt from envelopes."""
+        found = read_nodes([c for c in coords if c[0] >= STORED_LEVEL])
+        for level, index in coords:
+            if level < STORED_LEVEL:
+                lo, hi = index << level, (index + 1) << level
+                datas = read_envelopes(lo, hi)
+                if len(datas) == hi - lo:
+                    found[(level, index)] = merkle.root([merkle.leaf_hash(d) for d in datas])
+        return found
 
     def _after_commit(self) -> None:
         pending = getattr(self._local, "pending", None)
         if pending is not None:
             self._cached_head = pending
-            self._local.pending = None
-
-    def _discard_pending(self) -> None:
         self._local.pending = None
+
+    def _discard(self) -> None:
+        self._local.pending = None
+        self._local.draft = None

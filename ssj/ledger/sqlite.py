@@ -38,7 +38,7 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         return [
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {ENVELOPES} (seq INTEGER PRIMARY KEY, "
-            "notification_id INTEGER NOT NULL UNIQUE, envelope BLOB NOT NULL, "
+            "notification_id INTEGER NOT NULL, envelope BLOB NOT NULL, "
             "signature BLOB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {NODES} (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
             "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
@@ -67,10 +67,11 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self._before_insert(stored_events, kwargs)
         try:
             ids = super().insert_events(stored_events, **kwargs)
         except BaseException:
-            self._discard_pending()
+            self._discard()
             raise
         self._after_commit()
         return ids
@@ -84,21 +85,22 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         assert ids is not None
         c.execute(self.sql_head, (KEYRING_ID.hex,))
         seq, envelope, keyring_version = c.fetchone()
-        last = None if seq is None else (seq, bytes(envelope))
-        ext = self._compute_extension(
-            last,
+        d = self._under_lock(
+            None if seq is None else (seq, bytes(envelope)),
             keyring_version,
             stored_events,
-            ids,
             kwargs,
             lambda coords: self._select_nodes(c, coords),
+            lambda lo, hi: self._select_envelope_bytes(c, lo, hi),
+            lambda: self._select_events_in(c, KEYRING_ID),
         )
         c.executemany(
             f"INSERT INTO {ENVELOPES} (seq, notification_id, envelope, signature) "
             "VALUES (?, ?, ?, ?)",
-            ext.envelopes,
+            zip(range(d.start.size, d.end.size), ids, d.envelopes, d.signatures(), strict=True),
         )
-        c.executemany(f"INSERT INTO {NODES} (level, idx, hash) VALUES (?, ?, ?)", ext.nodes)
+        if d.nodes:
+            c.executemany(f"INSERT INTO {NODES} (level, idx, hash) VALUES (?, ?, ?)", d.nodes)
         return ids
 
     # Reading -------------------------------------------------------------------------------
@@ -119,9 +121,29 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
                 found[(level, idx)] = bytes(h)
         return found
 
-    def select_nodes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    def _select_events_in(self, c: SQLiteCursor, originator_id: UUID) -> list[StoredEvent]:
+        c.execute(
+            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+            "WHERE originator_id = ? ORDER BY originator_version",
+            (originator_id.hex,),
+        )
+        return [StoredEvent(originator_id, r[1], r[2], bytes(r[3])) for r in c.fetchall()]
+
+    @staticmethod
+    def _select_envelope_bytes(c: SQLiteCursor, lo: int, hi: int) -> list[bytes]:
+        c.execute(
+            f"SELECT envelope FROM {ENVELOPES} WHERE seq >= ? AND seq < ? ORDER BY seq", (lo, hi)
+        )
+        return [bytes(r[0]) for r in c.fetchall()]
+
+    def node_hashes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Complete-subtree hashes for proofs, from one read transaction."""
         with self.datastore.transaction(commit=False) as c:
-            return self._select_nodes(c, coords)
+            return self._resolve_nodes(
+                coords,
+                lambda cs: self._select_nodes(c, cs),
+                lambda lo, hi: self._select_envelope_bytes(c, lo, hi),
+            )
 
     def ledger_size(self) -> int:
         with self.datastore.transaction(commit=False) as c:

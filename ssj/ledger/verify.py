@@ -30,7 +30,8 @@ from ssj.ledger.checkpoint import Checkpoint, CheckpointError
 from ssj.ledger.envelope import ENVELOPE_VERSION, GENESIS_PREV
 from ssj.ledger.keyring import KeyRing, TransparencyLog
 
-EnvelopeRow = tuple[int, int, bytes, bytes]  # seq, notification_id, envelope, signature
+# seq, notification id (an unsigned index column: used to pair, never trusted), envelope, signature
+EnvelopeRow = tuple[int, int, bytes, bytes]
 
 KEYRING_TOPICS: dict[str, str] = {
     get_topic(cls): cls.__name__
@@ -196,8 +197,8 @@ class LedgerVerifier:
         if env.get("prev") != self.prev.hex():
             self.damage(seq, "chain")
         self.prev = hashlib.sha256(data).digest()
-        if env.get("notification_id") != nid or nid <= self.last_nid:
-            self.damage(seq, "missing_event", f"notification id {nid}")
+        if nid <= self.last_nid:
+            self.damage(seq, "originator", f"notification id {nid} out of order")
         self.last_nid = max(self.last_nid, nid)
         if event is None:
             self.damage(seq, "missing_event", f"notification {nid}")

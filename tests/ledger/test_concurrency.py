@@ -1,0 +1,217 @@
+"""Concurrent writers must still produce one contiguous, chained, signed log.
+
+Writers draft envelopes from the head they last saw and only learn the true head under the
+log's lock, so the interesting failures (duplicate or skipped seqs, an event sealed twice or not
+at all, a chain link to the wrong predecessor, a reader seeing a hole) only show up when several
+writers really overlap: separate OS processes, and threads sharing one Ledger.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ssj.config import Settings
+from ssj.ledger.application import Ledger
+from ssj.ledger.audit import verify_ledger
+from ssj.ledger.envelope import GENESIS_PREV, Actor, Envelope, envelope_hash
+from ssj.ledger.keyring import KEYRING_ID, TLOG_ID
+from tests.ledger.test_ledger import Thing
+
+WRITERS = 4
+BATCHES = 20  # each batch: one new Thing, created and renamed: 40 events per writer
+CHECKPOINT_EVERY = 25  # writers also race to issue checkpoints
+
+
+def write_batches(ledger: Ledger, worker: int) -> list[str]:
+    """One writer's share: small batches; returns the ids of the Things it saved."""
+    actor = Actor(f"writer-{worker}", "concurrency", "operator")
+    ids = []
+    for batch in range(BATCHES):
+        thing = Thing(f"w{worker}-b{batch}")
+        thing.rename(f"w{worker}-b{batch}-renamed")
+        ledger.save(thing, actor=actor)
+        ids.append(str(thing.id))
+    return ids
+
+
+def _writer_process(
+    settings: Settings, worker: int, barrier: Any, results: Any
+) -> None:  # pragma: no cover - runs in a spawned child
+    """Child entry point: its own Ledger, start with the others, report ids or a traceback."""
+    try:
+        ledger = Ledger(settings)
+        barrier.wait(timeout=60)
+        ids = write_batches(ledger, worker)
+        ledger.close()
+        results.put((worker, ids, None))
+    except BaseException:
+        results.put((worker, [], traceback.format_exc()))
+
+
+def check_prefix(ledger: Ledger) -> int:
+    """What a reader sees mid-flight must be a gapless prefix in notification order."""
+    rows = ledger.ledger_recorder.select_envelopes(0, 100_000)
+    assert [r[0] for r in rows] == list(range(len(rows)))
+    nids = [r[1] for r in rows]
+    assert nids == sorted(nids) and len(set(nids)) == len(nids)
+    return len(rows)
+
+
+def read_while(ledger: Ledger, running: Callable[[], bool]) -> int:
+    """Poll as a reader until the writers are done; returns how many snapshots were checked."""
+    snapshots = 0
+    while running():
+        check_prefix(ledger)
+        snapshots += 1
+        time.sleep(0.01)
+    return snapshots
+
+
+def assert_consistent(ledger: Ledger, thing_ids: list[str], extra_events: int = 0) -> None:
+    """Contiguous seqs, one envelope per event, an unbroken chain, every Thing in order."""
+    size = check_prefix(ledger)
+    rows = ledger.ledger_recorder.select_envelopes(0, 100_000)
+    events = ledger.recorder.select_notifications(1, 100_000)
+    assert sorted(e.id for e in events) == [r[1] for r in rows]  # each event sealed exactly once
+    checkpoints = len(ledger.checkpoints())
+    assert size == len(events) == 2 + 2 * len(thing_ids) + checkpoints + extra_events
+    prev = GENESIS_PREV
+    for seq, nid, data, _ in rows:
+        env = Envelope.from_bytes(data)
+        assert (env.seq, env.prev_hash) == (seq, prev), f"seq {seq} (notification {nid})"
+        prev = envelope_hash(data)
+    for thing_id in thing_ids:
+        placed = ledger.ledger_recorder.select_seqs(UUID(thing_id))
+        assert [v for v, _ in placed] == [1, 2]
+        assert placed[0][1] < placed[1][1]
+    assert [v for v, _ in ledger.ledger_recorder.select_seqs(KEYRING_ID)] == [1]
+    assert len(ledger.ledger_recorder.select_seqs(TLOG_ID)) == 1 + checkpoints
+    report = verify_ledger(ledger, jobs=1)
+    assert report.ok, report.damage[:5]
+    assert report.checkpoints == checkpoints
+
+
+@pytest.fixture
+def writer_settings(settings: Settings) -> Settings:
+    """An initialised ledger whose writers issue checkpoints on their own, as in production."""
+    ledger = Ledger(settings)
+    ledger.initialise()
+    ledger.close()
+    return replace(settings, checkpoint_every_events=CHECKPOINT_EVERY)
+
+
+def test_writer_processes(writer_settings: Settings) -> None:
+    """Four OS processes, each with its own Ledger and head cache, append at the same time."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(WRITERS + 1)
+    results = ctx.Queue()
+    processes = [
+        ctx.Process(target=_writer_process, args=(writer_settings, w, barrier, results))
+        for w in range(WRITERS)
+    ]
+    for p in processes:
+        p.start()
+    ledger = Ledger(writer_settings)
+    try:
+        barrier.wait(timeout=60)
+        snapshots = read_while(ledger, lambda: any(p.is_alive() for p in processes))
+        outcomes = sorted(results.get(timeout=30) for _ in processes)
+        for worker, _, error in outcomes:
+            assert error is None, f"writer {worker} failed:\n{error}"
+        assert snapshots > 0
+        assert_consistent(ledger, [i for _, ids, _ in outcomes for i in ids])
+    finally:
+        ledger.close()
+        for p in processes:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+
+
+def test_writer_threads_sharing_one_ledger(writer_settings: Settings) -> None:
+    """Four threads share one Ledger: its head cache, signer and signing pool."""
+    ledger = Ledger(writer_settings)
+    start = threading.Barrier(WRITERS + 1)
+    try:
+        # Load the signer before the threads race: on SQLite a first save that loads it while
+        # another thread waits to write stalls (see test_signer_load_under_a_queued_writer).
+        warm_up = Thing("warm-up")
+        ledger.save(warm_up, actor=Actor("warm-up", "concurrency", "operator"))
+        with ThreadPoolExecutor(WRITERS) as pool:
+
+            def writer(worker: int) -> list[str]:
+                start.wait(timeout=30)
+                return write_batches(ledger, worker)
+
+            futures = [pool.submit(writer, w) for w in range(WRITERS)]
+            start.wait(timeout=30)
+            read_while(ledger, lambda: not all(f.done() for f in futures))
+            thing_ids = [i for f in futures for i in f.result()]
+        assert_consistent(ledger, thing_ids, extra_events=1)
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_signer_load_under_a_queued_writer(backend: str, request: pytest.FixtureRequest) -> None:
+    """The first save of a fresh Ledger loads the signer under the log's lock; another thread
+    that is already waiting to write must not make that save or its own fail.
+
+    This happens on the first save after start-up and after every key rotation or revocation,
+    whenever two threads of one process write at once (a web server, say).
+    """
+    settings: Settings = request.getfixturevalue(f"{backend}_settings")
+    setup = Ledger(settings)
+    setup.initialise()
+    setup.close()
+    ledger = Ledger(settings)  # fresh: the signer is not loaded yet
+    if backend == "sqlite":
+        ledger.recorder.datastore.pool.pool_timeout = 1.0  # type: ignore[attr-defined]
+    actor = Actor("race", "concurrency", "operator")
+    recorder = ledger.ledger_recorder
+    real_loader = recorder.signer_loader
+    assert real_loader is not None
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            ledger.save(Thing("second"), actor=actor)
+        except BaseException as e:
+            errors.append(e)
+
+    other = threading.Thread(target=second_writer)
+
+    def loader(*args: Any) -> Any:
+        """Runs inside the first save's write transaction: queue the second writer now."""
+        if other.ident is None:
+            other.start()
+            time.sleep(0.3)
+        return real_loader(*args)
+
+    recorder.configure_signer(None, None, loader)
+    try:
+        ledger.save(Thing("first"), actor=actor)
+        if other.ident is None:
+            other.start()
+        other.join(timeout=30)
+        if errors:
+            raise errors[0]
+        assert ledger.size() == 4
+    finally:
+        ledger.close()
