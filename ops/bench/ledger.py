@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--verify-events", type=int, default=100_000)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=120)
     pg_admin = os.environ.get(
         "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )

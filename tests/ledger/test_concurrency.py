@@ -29,14 +29,18 @@ from tests.ledger.test_ledger import Thing
 
 WRITERS = 4
 BATCHES = 20  # each batch: one new Thing, created and renamed: 40 events per writer
-CHECKPOINT_EVERY = 25  # writers also race to issue checkpoints
 
 
 def write_batches(ledger: Ledger, worker: int) -> list[str]:
-    """One writer's share: small batches; returns the ids of the Things it saved."""
+    """One writer's share: small batches, and one checkpoint midway that races the others'.
+
+    Returns the ids of the Things it saved.
+    """
     actor = Actor(f"writer-{worker}", "concurrency", "operator")
     ids = []
     for batch in range(BATCHES):
+        if batch == BATCHES // 2:
+            ledger.issue_checkpoint()
         thing = Thing(f"w{worker}-b{batch}")
         thing.rename(f"w{worker}-b{batch}-renamed")
         ledger.save(thing, actor=actor)
@@ -77,14 +81,15 @@ def read_while(ledger: Ledger, running: Callable[[], bool]) -> int:
     return snapshots
 
 
-def assert_consistent(ledger: Ledger, thing_ids: list[str], extra_events: int = 0) -> None:
+def assert_consistent(ledger: Ledger, thing_ids: list[str]) -> None:
     """Contiguous seqs, one envelope per event, an unbroken chain, every Thing in order."""
     size = check_prefix(ledger)
     rows = ledger.ledger_recorder.select_envelopes(0, 100_000)
     events = ledger.recorder.select_notifications(1, 100_000)
     assert sorted(e.id for e in events) == [r[1] for r in rows]  # each event sealed exactly once
     checkpoints = len(ledger.checkpoints())
-    assert size == len(events) == 2 + 2 * len(thing_ids) + checkpoints + extra_events
+    assert 1 <= checkpoints <= WRITERS
+    assert size == len(events) == 2 + 2 * len(thing_ids) + checkpoints
     prev = GENESIS_PREV
     for seq, nid, data, _ in rows:
         env = Envelope.from_bytes(data)
@@ -103,11 +108,11 @@ def assert_consistent(ledger: Ledger, thing_ids: list[str], extra_events: int = 
 
 @pytest.fixture
 def writer_settings(settings: Settings) -> Settings:
-    """An initialised ledger whose writers issue checkpoints on their own, as in production."""
+    """An initialised ledger; checkpoints only on request (automatic ones: see the xfail)."""
     ledger = Ledger(settings)
     ledger.initialise()
     ledger.close()
-    return replace(settings, checkpoint_every_events=CHECKPOINT_EVERY)
+    return settings
 
 
 def test_writer_processes(writer_settings: Settings) -> None:
@@ -143,10 +148,6 @@ def test_writer_threads_sharing_one_ledger(writer_settings: Settings) -> None:
     ledger = Ledger(writer_settings)
     start = threading.Barrier(WRITERS + 1)
     try:
-        # Load the signer before the threads race: on SQLite a first save that loads it while
-        # another thread waits to write stalls (see test_signer_load_under_a_queued_writer).
-        warm_up = Thing("warm-up")
-        ledger.save(warm_up, actor=Actor("warm-up", "concurrency", "operator"))
         with ThreadPoolExecutor(WRITERS) as pool:
 
             def writer(worker: int) -> list[str]:
@@ -157,7 +158,7 @@ def test_writer_threads_sharing_one_ledger(writer_settings: Settings) -> None:
             start.wait(timeout=30)
             read_while(ledger, lambda: not all(f.done() for f in futures))
             thing_ids = [i for f in futures for i in f.result()]
-        assert_consistent(ledger, thing_ids, extra_events=1)
+        assert_consistent(ledger, thing_ids)
     finally:
         ledger.close()
 
@@ -215,3 +216,45 @@ def test_signer_load_under_a_queued_writer(backend: str, request: pytest.Fixture
         assert ledger.size() == 4
     finally:
         ledger.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason=(
+        "production bug: Ledger.issue_checkpoint gives up after 5 IntegrityErrors and raises "
+        "RuntimeError out of save(), after the caller's events were committed; with several "
+        "writers and checkpoint_every_events > 0 this happens in practice (4 processes, every "
+        "5 events: most runs), because each process only learns of its own checkpoints "
+        "(_last_checkpoint_size) and so they all issue at once and keep colliding"
+    ),
+)
+def test_save_survives_losing_every_checkpoint_race(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A due automatic checkpoint that another writer beats us to, every time, must not turn
+    our committed save into an error: the caller would retry and record its events twice."""
+    setup = Ledger(settings)
+    setup.initialise()
+    setup.close()
+    ours = Ledger(replace(settings, checkpoint_every_events=5))
+    theirs = Ledger(settings)  # another process: appends and issues checkpoints by hand
+    read_tlog = ours.transparency_log
+    other = Actor("other-process", "concurrency", "operator")
+
+    def raced() -> Any:
+        """Between our read of the checkpoint log and our write, the other writer issues one."""
+        tlog = read_tlog()
+        theirs.save(Thing("theirs"), actor=other)
+        theirs.issue_checkpoint()
+        return tlog
+
+    monkeypatch.setattr(ours, "transparency_log", raced)
+    things = [Thing(f"ours-{i}") for i in range(5)]
+    try:
+        ours.save(*things, actor=Actor("ours", "concurrency", "operator"))
+        assert all(ours.ledger_recorder.select_seqs(t.id) for t in things)
+        assert verify_ledger(ours, jobs=1).ok
+    finally:
+        ours.close()
+        theirs.close()
