@@ -7,6 +7,7 @@ issued on demand and automatically every N events or T seconds.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -17,7 +18,13 @@ from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
 
 from ssj.config import Settings
-from ssj.errors import ConfigurationError, NotFoundError, SigningKeyError, ValidationError
+from ssj.errors import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    SigningKeyError,
+    ValidationError,
+)
 from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.envelope import SYSTEM, Actor
@@ -27,6 +34,7 @@ from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
 
 LedgerRecorder = ChainedSQLiteRecorder | ChainedPostgresRecorder
+logger = logging.getLogger(__name__)
 
 
 def not_initialised() -> SigningKeyError:
@@ -225,7 +233,15 @@ class Ledger(Application):
         elapsed = time.monotonic() - self._last_checkpoint_time
         due_by_time = pending > 0 and elapsed >= self.settings.checkpoint_every_seconds
         if due_by_count or due_by_time:
-            self.issue_checkpoint(SYSTEM)
+            # The caller's events are committed: a checkpoint that fails now must not look like
+            # a failed save (the caller would record its events twice). Another writer winning
+            # the race has issued one anyway; anything else is logged and retried next time.
+            try:
+                self.issue_checkpoint(SYSTEM, attempts=1)
+            except Exception:
+                logger.warning("automatic checkpoint not issued", exc_info=True)
+                self._last_checkpoint_size = None  # re-read: another writer may have issued one
+                self._last_checkpoint_time = time.monotonic()
 
     # Checkpoints and proofs ------------------------------------------------------------------
 
@@ -235,11 +251,11 @@ class Ledger(Application):
     def size(self) -> int:
         return self.ledger_recorder.ledger_size()
 
-    def issue_checkpoint(self, actor: Actor = SYSTEM) -> str:
+    def issue_checkpoint(self, actor: Actor = SYSTEM, attempts: int = 5) -> str:
         """Sign a tree head over the whole ledger and record it; returns the signed note."""
         self._checkpointing = True
         try:
-            for _ in range(5):
+            for _ in range(attempts):
                 size = self.size()
                 root = self.root(size)
                 _, signer = self._load_signer()
@@ -256,7 +272,10 @@ class Ledger(Application):
                 self._last_checkpoint_size = size
                 self._last_checkpoint_time = time.monotonic()
                 return signed
-            raise RuntimeError("could not record a checkpoint after 5 attempts")
+            raise ConflictError(
+                f"其他写入方同时签发检查点，{attempts} 次尝试均未成功",
+                f"other writers issued checkpoints at the same time: {attempts} attempts failed",
+            )
         finally:
             self._checkpointing = False
 

@@ -218,17 +218,6 @@ def test_signer_load_under_a_queued_writer(backend: str, request: pytest.Fixture
         ledger.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason=(
-        "production bug: Ledger.issue_checkpoint gives up after 5 IntegrityErrors and raises "
-        "RuntimeError out of save(), after the caller's events were committed; with several "
-        "writers and checkpoint_every_events > 0 this happens in practice (4 processes, every "
-        "5 events: most runs), because each process only learns of its own checkpoints "
-        "(_last_checkpoint_size) and so they all issue at once and keep colliding"
-    ),
-)
 def test_save_survives_losing_every_checkpoint_race(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
