@@ -21,7 +21,12 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ssj.errors import SchemaError
 from ssj.ledger.keyring import KEYRING_ID
-from ssj.ledger.recorder import SCHEMA_VERSION, AbortTransaction, ChainedRecorderMixin
+from ssj.ledger.recorder import (
+    SCHEMA_VERSION,
+    AbortTransaction,
+    ChainedRecorderMixin,
+    check_schema_version,
+)
 
 ENVELOPES = "ssj_envelopes"
 NODES = "ssj_merkle_nodes"
@@ -105,12 +110,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             )
             found_row = curs.fetchone()
         found = int(found_row["value"]) if found_row else 0
-        if found > SCHEMA_VERSION:
-            raise SchemaError(
-                f"数据库结构版本 {found} 比本程序支持的 {SCHEMA_VERSION} 新，请升级 ssj",
-                f"database schema version {found} is newer than this ssj supports "
-                f"({SCHEMA_VERSION}): upgrade ssj",
-            )
+        check_schema_version(found)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -16,7 +16,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ssj.errors import SigningKeyError
+from ssj.errors import SchemaError, SigningKeyError
 from ssj.ledger import merkle
 from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Draft, Head, draft, require_actor
 from ssj.ledger.envelope import envelope_hash
@@ -32,6 +32,16 @@ KeyringReader = Callable[[], Sequence[StoredEvent]]
 Coord = tuple[int, int]
 NodeReader = Callable[[Sequence[Coord]], dict[Coord, bytes]]
 EnvelopeReader = Callable[[int, int], list[bytes]]
+
+
+def check_schema_version(found: int) -> None:
+    """Refuse a database written by a newer ssj: its rows may mean something we cannot check."""
+    if found > SCHEMA_VERSION:
+        raise SchemaError(
+            f"数据库结构版本 {found} 比本程序支持的 {SCHEMA_VERSION} 新，请升级 ssj",
+            f"database schema version {found} is newer than this ssj supports "
+            f"({SCHEMA_VERSION}): upgrade ssj",
+        )
 
 
 class AbortTransaction(BaseException):

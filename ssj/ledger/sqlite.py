@@ -16,7 +16,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from ssj.errors import SchemaError
 from ssj.ledger.keyring import KEYRING_ID
-from ssj.ledger.recorder import SCHEMA_VERSION, ChainedRecorderMixin
+from ssj.ledger.recorder import SCHEMA_VERSION, ChainedRecorderMixin, check_schema_version
 
 ENVELOPES = "ssj_envelopes"
 NODES = "ssj_merkle_nodes"
@@ -57,12 +57,7 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
             c.execute(f"SELECT value FROM {META} WHERE key = 'schema_version'")
             row = c.fetchone()
         found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise SchemaError(
-                f"数据库结构版本 {found} 比本程序支持的 {SCHEMA_VERSION} 新，请升级 ssj",
-                f"database schema version {found} is newer than this ssj supports "
-                f"({SCHEMA_VERSION}): upgrade ssj",
-            )
+        check_schema_version(found)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
