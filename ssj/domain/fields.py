@@ -1,0 +1,90 @@
+"""Small validators shared by the registry aggregates: each raises a bilingual ValidationError
+that names the field, so importers can turn it into a row-level report."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from enum import StrEnum
+from typing import TypeVar
+
+from ssj.errors import ValidationError
+
+E = TypeVar("E", bound=StrEnum)
+REGION_CODE = re.compile(r"[1-9]\d{5}")
+
+
+class FieldError(ValidationError):
+    """A bad value in one named field."""
+
+    code = "field"
+
+    def __init__(self, field: str, zh: str, en: str) -> None:
+        super().__init__(f"{field}：{zh}", f"{field}: {en}")
+        self.field = field
+
+
+def text(field: str, value: object, *, required: bool = True, max_length: int = 500) -> str:
+    """Trimmed, NFC-normalised text (full-width spaces included)."""
+    s = unicodedata.normalize("NFC", str(value or "")).strip().strip("\u3000").strip()
+    if required and not s:
+        raise FieldError(field, "不能为空", "must not be empty")
+    if len(s) > max_length:
+        raise FieldError(field, f"超过 {max_length} 个字符", f"longer than {max_length} characters")
+    return s
+
+
+def choice(field: str, value: object, enum: type[E], labels: dict[str, E] | None = None) -> E:
+    """An enum member by value, or by one of its Chinese labels."""
+    raw = text(field, value)
+    if labels and raw in labels:
+        return labels[raw]
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join([m.value for m in enum] + list(labels or {}))
+        raise FieldError(
+            field,
+            f"无效取值“{raw}”（可选：{allowed}）",
+            f"invalid value {raw!r} (one of {allowed})",
+        ) from None
+
+
+def region_code(field: str, value: object) -> str:
+    raw = text(field, value)
+    if not REGION_CODE.fullmatch(raw):
+        raise FieldError(
+            field,
+            f"行政区划代码应为 6 位数字，实际为“{raw}”",
+            f"region code must be 6 digits, got {raw!r}",
+        )
+    return raw
+
+
+def iso_date(field: str, value: object, *, required: bool = True) -> str | None:
+    raw = text(field, value, required=required)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw.replace("/", "-").replace(".", "-")).isoformat()
+    except ValueError:
+        raise FieldError(
+            field,
+            f"日期无效“{raw}”（应为 YYYY-MM-DD）",
+            f"invalid date {raw!r} (expected YYYY-MM-DD)",
+        ) from None
+
+
+def text_list(field: str, values: Iterable[object] | str | None) -> list[str]:
+    """A list from a list, or from text separated by 、，,;； or newlines; order kept, no duplicates."""
+    if values is None:
+        return []
+    items = re.split(r"[、，,;；\n]+", values) if isinstance(values, str) else list(values)
+    seen: dict[str, None] = {}
+    for item in items:
+        s = text(field, item, required=False)
+        if s:
+            seen.setdefault(s, None)
+    return list(seen)
