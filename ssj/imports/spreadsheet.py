@@ -1,0 +1,1102 @@
+"""Read the XLSX, XLS and CSV files that provincial authorities publish into clean records.
+
+Departments do not control these files: they come with title rows, merged cells, two-level
+headers, GBK encodings and legal bases spread over several rows. Importers (items, targets,
+inspectors) need the same reading rules, so they live here, and every record keeps the row
+numbers an official sees in Excel, so that each problem can be traced back to a cell.
+
+Files. The type comes from the first bytes and must agree with the extension (.xlsx/.xlsm,
+.xls, .csv/.tsv/.txt): a PDF, HTML page or CSV renamed to .xlsx is refused, as is an empty file.
+CSV is decoded as UTF-8 (with or without BOM) if every byte is valid UTF-8, else as GB18030 (a
+superset of GBK); otherwise the error names the byte offset and line where each failed. UTF-16
+and binary files are refused. The delimiter (comma, tab or semicolon) is the one that splits the
+most sample rows into the same number of fields.
+
+Header detection. Each of the first HEADER_SCAN_ROWS rows is a candidate header row. Labels are
+compared after NFKC (full-width forms become half-width), case folding, removal of all whitespace
+(line breaks inside header cells included) and of leading/trailing "*" (required-field marks);
+a label that does not match as is also matches without one trailing note in brackets
+("成立日期（YYYY-MM-DD）" matches "成立日期"). The candidate that maps the most expected fields
+wins; on a tie, the earliest. A row r and the row below it form a two-level header when the row
+below is a sub-header row: it has at least one label of its own (not a merge from row r), every
+such label sits under a group of at least two columns in row r (a horizontally merged cell, or,
+in CSV, a label followed by empty cells that have sub-labels), and every column of such a group
+has a sub-label. A grouped column is labelled "parent/child" and also matches on "child" alone
+when no other column of the header is labelled "child"; the other columns keep the row r label.
+The two-level reading is used only if at least one field matches on a label that includes row r,
+so a title row over the real header never becomes a parent. Outside a group, a header cell
+covered by a horizontal merge from its left neighbour is no label: the merge belongs to its
+first column.
+
+Merged cells. openpyxl and xlrd store a merged value only in the top-left cell. In header rows
+the value fills the whole range. In the body it fills down the first column of the range only:
+a category (抽查类别) merged over several items applies to each of them, while a horizontal merge
+(a footer note across the sheet, say) is not copied into other fields.
+
+Records and continuation rows. Body rows whose mapped cells are all empty are skipped and end
+the current record. With a `key` field, a row continues the current record when its key cell is
+empty or is covered by a vertical merge that started on an earlier row; any other non-empty row
+starts a record. A continuation row adds its row number to the record. It may fill only
+`list_fields`: another field with a value of its own (not the same merged cell as the record's)
+is a problem and the value is dropped. A continuation row with no record to continue (right after
+the header or after an empty row) is a problem and is dropped. List fields stay aligned row by
+row: a row contributes one entry to every list field when at least one of its list cells holds a
+value not already taken by this record (a merged cell counts once per record), and each list
+field gets that row's value there, or None. So with 法律依据 merged over two rows and two 条款,
+the record reads 法律依据 [A, A] and 条款 [1, 2]; with a single list field, there are no Nones.
+Without `key` every non-empty row is a record of its own.
+
+Values. Text is NFC-normalised and stripped of whitespace at both ends (full-width and
+non-breaking spaces and zero-width characters too); an empty cell is None. Numbers are shown as
+Excel shows them at 15 significant digits, integers without ".0"; a whole number of 16 or more digits
+stored as floating point (as Excel stores numbers) is a problem: Excel may have changed its last
+digits. Excel dates become
+"YYYY-MM-DD" (with "THH:MM:SS" when there is a time of day), rounded to the second; booleans
+"TRUE"/"FALSE". Formulas (XLSX only: xlrd reads cached values from XLS files), Excel error values
+(#REF!, #N/A, ...) and any text beginning with "=" (a formula typed as text, or CSV injection)
+are problems and read as None. A problem in a merged cell is reported once, on its first row.
+
+Row numbers are 1-based as Excel shows them. In a CSV file a quoted cell may span several lines,
+and the row number counts records (what Excel shows), not lines.
+
+Streaming. CSV is read with constant memory: encoding detection decodes line by line, then the
+csv module streams the rows. XLSX is always opened with openpyxl read_only=True, whatever its
+size. Read-only worksheets do not expose merged cells, so a first streaming pass over the
+sheet's XML collects its <mergeCell> ranges (they come after the cell data). The alternative,
+read_only=False for files below a size threshold, keeps the whole workbook in memory and would
+give two code paths that behave differently; the cost here is one extra pass over the sheet XML.
+XLS files are at most 65,536 rows and xlrd loads them whole. Records are produced lazily:
+`Table.problems` is complete only once `Table.records` has been read to the end.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import posixpath
+import re
+import struct
+import unicodedata
+import warnings
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import (
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import chain, islice
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple, Protocol
+from xml.etree import ElementTree as ET
+
+import openpyxl
+import xlrd
+import xlrd.compdoc
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.exceptions import InvalidFileException
+
+from ssj.errors import ValidationError
+
+HEADER_SCAN_ROWS = 30
+MAX_COLUMNS = 1024  # columns to the right of this are ignored
+_SNIFF = 1 << 16
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_EDGE = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
+_SPACE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
+_NOTE = re.compile(r"\([^()]*\)$")
+_EXCEL_ERRORS = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
+    | {"#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"}
+)
+_EXTENSIONS = {
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xls",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+}
+_CONTENT = {
+    "xlsx": ("Excel 工作簿（.xlsx）", "an Excel workbook (.xlsx)"),
+    "xls": (
+        "Excel 97-2003 工作簿（.xls）或加密的 Office 文件",
+        "an Excel 97-2003 workbook (.xls) or an encrypted Office file",
+    ),
+    "csv": ("文本（CSV）", "plain text (CSV)"),
+    "pdf": ("PDF 文档", "a PDF document"),
+    "zip": ("ZIP 压缩包或 Word 等其他文件", "a ZIP archive or another file such as a Word one"),
+    "html": (
+        "HTML 网页（有的系统把网页存成 .xls）",
+        "an HTML page (some systems save those as .xls)",
+    ),
+    "xml": (
+        "XML 文件（可能是 Excel 2003 XML 表格）",
+        "an XML file (maybe an Excel 2003 XML sheet)",
+    ),
+    "utf16": ("UTF-16 编码的文本（Excel 的“Unicode 文本”）", "UTF-16 text (Excel's Unicode Text)"),
+    "binary": ("二进制数据", "binary data"),
+}
+_RESAVE = (
+    "请用 Excel 打开后另存为 .xlsx 或“CSV UTF-8”再导入",
+    "open it in Excel, save it as .xlsx or CSV UTF-8 and import that",
+)
+_BROKEN = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    struct.error,
+    zipfile.BadZipFile,
+    SyntaxError,  # xml.etree.ElementTree.ParseError
+    InvalidFileException,
+    xlrd.XLRDError,
+    xlrd.compdoc.CompDocError,
+)
+
+Value = str | list[str | None] | None
+
+
+class ImportFileError(ValidationError):
+    """The file as a whole cannot be read: nothing from it can be trusted, so nothing is imported."""
+
+    code = "import_file"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A defect in one cell or row; importers collect them so officials can fix all at once."""
+
+    row: int
+    column: str  # Excel column letter, e.g. "D"
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """One logical record with every source row it was read from, for row-level reports."""
+
+    rows: tuple[int, ...]
+    values: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where a canonical field was found, and the header text officials see there."""
+
+    field: str
+    index: int  # 0-based
+    label: str
+
+    @property
+    def letter(self) -> str:
+        return get_column_letter(self.index + 1)
+
+
+@dataclass(frozen=True)
+class _Bad:
+    """A cell that holds something other than a value; it reads as None and is reported."""
+
+    kind: str  # "formula", "error", "precision" or "date"
+    text: str
+
+
+class _Cell(NamedTuple):
+    value: str | _Bad
+    origin: tuple[int, int]  # (row, column index) of the cell that holds the value: merges
+
+
+_Row = list[_Cell | None]
+_Merge = tuple[int, int, int, int]  # first row, first column, last row, last column
+_Rows = Iterator[tuple[int, _Row]]
+
+
+class _Worksheet(Protocol):
+    def iter_rows(self) -> Iterator[tuple[Any, ...]]: ...
+
+
+@dataclass
+class _Source:
+    rows: _Rows
+    close: Callable[[], None]
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class _Spec:
+    fields: tuple[str, ...]
+    labels: dict[str, str]  # normalised accepted label -> field
+    accepted: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
+    key: str | None
+    list_fields: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Label:
+    index: int
+    display: str
+    full: str  # normalised; "parent/child" in a group
+    child: str | None = None
+
+
+@dataclass
+class _Draft:
+    rows: list[int]
+    values: dict[str, str | None]
+    origins: dict[str, tuple[int, int] | None]
+    lists: dict[str, list[str | None]]
+    taken: set[tuple[int, int]]  # origins of cells already in `lists`
+
+
+class Table:
+    """A header mapped to canonical fields and a one-pass stream of records.
+
+    Iterate `records` to the end (or call `close()`, or use the table as a context manager) so
+    the file is closed; `problems` raises until then, because a partial list would look clean.
+    """
+
+    def __init__(
+        self,
+        source: _Source,
+        kind: str,
+        header_rows: tuple[int, ...],
+        columns: tuple[Column, ...],
+        body: _Rows,
+        spec: _Spec,
+    ) -> None:
+        self.format = kind  # "xlsx", "xls" or "csv"
+        self.sheet = source.sheet
+        self.encoding = source.encoding
+        self.delimiter = source.delimiter
+        self.header_rows = header_rows
+        self.columns = columns
+        self._close = source.close
+        self._problems: list[Problem] = []
+        self._finished = False
+        self._stream = self._read(body, spec)
+        self.records: Iterator[Record] = self._stream
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(column.field for column in self.columns)
+
+    @property
+    def problems(self) -> list[Problem]:
+        if not self._finished:
+            raise RuntimeError("read Table.records to the end before asking for problems")
+        return self._problems
+
+    def column(self, field: str) -> Column:
+        """For importers reporting their own problems against the cell officials see."""
+        for column in self.columns:
+            if column.field == field:
+                return column
+        raise KeyError(field)
+
+    def close(self) -> None:
+        """Stop reading early; a suspended stream closes the file through its finally."""
+        self._stream.close()
+        self._close()
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read(self, rows: _Rows, spec: _Spec) -> Generator[Record, None, None]:
+        try:
+            yield from _records(rows, self.columns, spec, self._problems)
+            self._finished = True
+        finally:
+            self._close()
+
+
+def read_table(
+    path: Path,
+    *,
+    expected: Mapping[str, Sequence[str]],
+    sheet: str | None = None,
+    key: str | None = None,
+    list_fields: Collection[str] = (),
+    optional: Collection[str] = (),
+) -> Table:
+    """Open `path`, find its header and map columns to the fields of `expected`.
+
+    `expected` maps each canonical field to its accepted header labels; every field is required
+    unless named in `optional`. `key` enables continuation rows, whose values for `list_fields`
+    accumulate (see the module docstring). `sheet` picks a worksheet by name; by default, the
+    first visible one. File-level failures raise ImportFileError; cell-level ones become problems.
+    """
+    spec = _spec(expected, key, list_fields, optional)
+    path = Path(path)
+    kind = _kind(path)
+    opener = {"csv": _open_csv, "xlsx": _open_xlsx, "xls": _open_xls}[kind]
+    source = opener(path, sheet)
+    try:
+        head = list(islice(source.rows, HEADER_SCAN_ROWS + 1))
+        blank = not any(cell is not None for _, row in head for cell in row)
+        if blank and len(head) <= HEADER_SCAN_ROWS:
+            where = f"工作表“{source.sheet}”" if source.sheet else "文件"
+            raise ImportFileError(
+                f"{path.name}：{where}没有内容", f"{path.name}: the {_sheet_en(source)} is empty"
+            )
+        header_rows, columns = _find_header(head, spec, path, source)
+    except BaseException:
+        source.close()
+        raise
+    last = header_rows[-1]
+    body = chain((item for item in head if item[0] > last), source.rows)
+    return Table(source, kind, header_rows, columns, body, spec)
+
+
+def _sheet_en(source: _Source) -> str:
+    return f"sheet '{source.sheet}'" if source.sheet else "file"
+
+
+# --- expected fields ---------------------------------------------------------------------------
+
+
+def _spec(
+    expected: Mapping[str, Sequence[str]],
+    key: str | None,
+    list_fields: Collection[str],
+    optional: Collection[str],
+) -> _Spec:
+    """Caller mistakes are programming errors (ValueError), not problems with the file."""
+    if not expected:
+        raise ValueError("expected names no field")
+    labels: dict[str, str] = {}
+    for field, accepted in expected.items():
+        if isinstance(accepted, str) or not accepted:
+            raise ValueError(f"field {field!r} needs a sequence of header labels")
+        for label in accepted:
+            norm = _norm(label)
+            if labels.setdefault(norm, field) != field:
+                raise ValueError(f"label {label!r} is accepted for {labels[norm]!r} and {field!r}")
+    unknown = (set(list_fields) | set(optional) | ({key} if key else set())) - set(expected)
+    if unknown:
+        raise ValueError(f"not in expected: {sorted(unknown)}")
+    if key is not None and (key in list_fields or key in optional):
+        raise ValueError("the key field must be required and not a list field")
+    return _Spec(
+        fields=tuple(expected),
+        labels=labels,
+        accepted={field: tuple(accepted) for field, accepted in expected.items()},
+        required=tuple(field for field in expected if field not in optional),
+        key=key,
+        list_fields=frozenset(list_fields),
+    )
+
+
+def _norm(label: str) -> str:
+    folded = unicodedata.normalize("NFKC", label).casefold()
+    return _SPACE.sub("", folded).strip("*")
+
+
+def _display(label: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", label).split())
+
+
+def _lookup(label: str, spec: _Spec) -> str | None:
+    return spec.labels.get(label) or spec.labels.get(_NOTE.sub("", label))
+
+
+# --- file type -------------------------------------------------------------------------------
+
+
+def _kind(path: Path) -> str:
+    """Decide by content, and insist the name agrees: a renamed file is usually the wrong file."""
+    wanted = _EXTENSIONS.get(path.suffix.lower())
+    if wanted is None:
+        raise ImportFileError(
+            f"不支持的文件类型“{path.suffix or path.name}”：请提供 .xlsx、.xls 或 .csv 文件",
+            f"unsupported file type '{path.suffix or path.name}': use .xlsx, .xls or .csv",
+        )
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF)
+    except OSError as e:
+        raise ImportFileError(
+            f"无法读取文件 {path.name}：{e.strerror}", f"cannot read {path.name}: {e.strerror}"
+        ) from e
+    if not head:
+        raise ImportFileError(f"{path.name} 是空文件", f"{path.name} is an empty file")
+    found = _content(path, head)
+    if found != wanted:
+        zh, en = _CONTENT[found]
+        raise ImportFileError(
+            f"{path.name} 的扩展名是 {path.suffix}，但内容是{zh}；{_RESAVE[0]}",
+            f"{path.name} is named {path.suffix} but holds {en}; {_RESAVE[1]}",
+        )
+    return found
+
+
+def _content(path: Path, head: bytes) -> str:
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return "zip"
+        return "xlsx" if any(name.endswith("workbook.xml") for name in names) else "zip"
+    if head.startswith(_OLE2):
+        return "xls"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf16"
+    markup = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if markup.startswith(b"<?xml"):
+        return "xml"
+    if markup.startswith(b"<"):
+        return "html"
+    return "binary" if b"\x00" in head else "csv"
+
+
+def _broken(path: Path, error: BaseException) -> ImportFileError:
+    return ImportFileError(
+        f"无法读取 {path.name}：文件已损坏或格式不受支持（{error}）",
+        f"cannot read {path.name}: the file is damaged or in an unsupported format ({error})",
+    )
+
+
+def _pick_sheet(names: Sequence[str], visible: Sequence[bool], wanted: str | None) -> str:
+    """By default the first visible sheet: templates often hide code-list sheets in front."""
+    if wanted is None:
+        for name, shown in zip(names, visible, strict=True):
+            if shown:
+                return name
+        raise ImportFileError("工作簿中没有可见的工作表", "the workbook has no visible sheet")
+    if wanted in names:
+        return wanted
+    raise ImportFileError(
+        f"找不到工作表“{wanted}”；文件中的工作表：{'、'.join(names)}",
+        f"no sheet named '{wanted}'; the sheets are: {', '.join(names)}",
+    )
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def _clean(value: object) -> str | _Bad | None:
+    """One value as text, the way an official reads it in Excel."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, datetime):
+        return _datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return _to_second(datetime.combine(date(2000, 1, 1), value)).time().isoformat()
+    if isinstance(value, timedelta):
+        seconds = round(abs(value.total_seconds()))
+        sign = "-" if value < timedelta(0) else ""
+        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    text = _EDGE.sub("", unicodedata.normalize("NFC", str(value)))
+    if not text:
+        return None
+    if text in _EXCEL_ERRORS:
+        return _Bad("error", text)
+    if text.startswith("="):
+        return _Bad("formula", text)
+    return text
+
+
+def _number(value: float) -> str | _Bad:
+    """Excel keeps 15 significant digits, so codes typed as numbers (1 → 1.0) read back as typed."""
+    if not math.isfinite(value):
+        return _Bad("error", str(value))
+    shown = Decimal(format(value, ".15g"))
+    if shown == shown.to_integral_value():
+        if abs(value) >= 1e15:
+            return _Bad("precision", format(shown, "f"))
+        return str(int(shown))
+    return format(shown, "f")
+
+
+def _datetime(value: datetime) -> str:
+    value = _to_second(value)
+    if value.time() == time(0) and value.tzinfo is None:
+        return value.date().isoformat()
+    return value.isoformat()
+
+
+def _to_second(value: datetime) -> datetime:
+    """Excel stores times as fractions of a day, so 09:30 may read back as 09:29:59.999999."""
+    return (value + timedelta(microseconds=500_000)).replace(microsecond=0)
+
+
+def _cell(value: str | _Bad | None, row: int, column: int) -> _Cell | None:
+    return None if value is None else _Cell(value, (row, column))
+
+
+def _fill_merges(rows: Iterable[tuple[int, _Row]], merges: Iterable[_Merge]) -> _Rows:
+    """Give every cell of a merged range its top-left value, remembering where it came from."""
+    starting: dict[int, list[_Merge]] = defaultdict(list)
+    for merge in merges:
+        if merge[1] < MAX_COLUMNS and (merge[2] > merge[0] or merge[3] > merge[1]):
+            starting[merge[0]].append(merge)
+    active: list[tuple[_Merge, _Cell]] = []
+    for rownum, row in rows:
+        for merge in starting.pop(rownum, ()):
+            anchor = row[merge[1]] if merge[1] < len(row) else None
+            if anchor is not None:
+                active.append((merge, anchor))
+        for merge, anchor in active:
+            last = min(merge[3], MAX_COLUMNS - 1)
+            row.extend([None] * (last + 1 - len(row)))
+            for index in range(merge[1], last + 1):
+                if (rownum, index) != anchor.origin:
+                    row[index] = anchor
+        active = [(merge, anchor) for merge, anchor in active if merge[2] > rownum]
+        yield rownum, row
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _open_csv(path: Path, sheet: str | None) -> _Source:
+    if sheet is not None:
+        raise ImportFileError(
+            f"{path.name} 是 CSV 文件，没有工作表“{sheet}”",
+            f"{path.name} is a CSV file and has no sheet '{sheet}'",
+        )
+    encoding = _csv_encoding(path)
+    delimiter = _csv_delimiter(path, encoding)
+    handle = path.open(encoding=encoding, newline="")
+    rows = _csv_rows(handle, delimiter, path)
+    return _Source(rows, handle.close, encoding=encoding, delimiter=delimiter)
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 strictly first (GB18030 would also accept much of it, garbled), then GB18030 ⊃ GBK."""
+    with path.open("rb") as handle:
+        bom = handle.read(3) == codecs.BOM_UTF8
+    utf8 = _undecodable(path, "utf-8")
+    if utf8 is None:
+        return "utf-8-sig" if bom else "utf-8"
+    if bom:
+        raise ImportFileError(
+            f"{path.name} 以 UTF-8 标记开头，但第 {utf8[1]} 行（字节偏移 {utf8[0]}，从 0 起算）"
+            "不是有效的 UTF-8",
+            f"{path.name} starts with a UTF-8 byte order mark, but line {utf8[1]} "
+            f"(byte offset {utf8[0]}, counting from 0) is not valid UTF-8",
+        )
+    gb = _undecodable(path, "gb18030")
+    if gb is None:
+        return "gb18030"
+    raise ImportFileError(
+        f"无法识别 {path.name} 的编码：按 UTF-8 读取在第 {utf8[1]} 行（字节偏移 {utf8[0]}）出错，"
+        f"按 GB18030/GBK 读取在第 {gb[1]} 行（字节偏移 {gb[0]}）出错；字节偏移从 0 起算。"
+        "请另存为“CSV UTF-8”再导入",
+        f"cannot decode {path.name}: as UTF-8 it fails at line {utf8[1]} (byte offset {utf8[0]}), "
+        f"as GB18030/GBK at line {gb[1]} (byte offset {gb[0]}), offsets counting from 0; "
+        "save it as CSV UTF-8 and import that",
+    )
+
+
+def _undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
+    """(byte offset, line) of the first undecodable byte; line by line, as b"\\n" never occurs
+    inside a UTF-8 or GB18030 character, which keeps memory constant."""
+    offset = 0
+    with path.open("rb") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as e:
+                return offset + e.start, lineno
+            offset += len(line)
+    return None
+
+
+def _csv_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter that splits the most sample rows into the same number (>1) of fields.
+
+    csv.Sniffer gives up on title rows without delimiters; counting copes with them. Ties go to
+    more fields, then to the order comma, tab, semicolon.
+    """
+    with path.open(encoding=encoding, newline="") as handle:
+        sample = handle.read(_SNIFF)
+    if len(sample) == _SNIFF and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    best, best_score = ",", (0, 0)
+    for delimiter in (",", "\t", ";"):
+        try:
+            rows = list(islice(csv.reader(io.StringIO(sample), delimiter=delimiter), 100))
+        except csv.Error:
+            continue
+        widths = Counter(len(row) for row in rows if len(row) > 1)
+        if widths:
+            width, count = widths.most_common(1)[0]
+            if (count, width) > best_score:
+                best, best_score = delimiter, (count, width)
+    return best
+
+
+def _csv_rows(handle: io.TextIOWrapper, delimiter: str, path: Path) -> _Rows:
+    rownum = 0
+    try:
+        for rownum, fields in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
+            yield rownum, [_cell(_clean(v), rownum, i) for i, v in enumerate(fields[:MAX_COLUMNS])]
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise ImportFileError(
+            f"{path.name} 第 {rownum + 1} 行无法读取：{e}", f"{path.name} row {rownum + 1}: {e}"
+        ) from e
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _open_xlsx(path: Path, sheet: str | None) -> _Source:
+    try:
+        with warnings.catch_warnings():  # openpyxl warns about every unsupported extension
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except _BROKEN as e:
+        raise _broken(path, e) from e
+    try:
+        sheets = book.worksheets
+        name = _pick_sheet(
+            [ws.title for ws in sheets], [ws.sheet_state == "visible" for ws in sheets], sheet
+        )
+        worksheet = book[name]
+        worksheet.reset_dimensions()  # some writers record a wrong used range
+        merges = _xlsx_merges(path, name)
+    except _BROKEN as e:
+        book.close()
+        raise _broken(path, e) from e
+    except BaseException:
+        book.close()
+        raise
+    rows = _fill_merges(_xlsx_rows(worksheet, path), merges)
+    return _Source(rows, book.close, sheet=name)
+
+
+def _xlsx_rows(worksheet: _Worksheet, path: Path) -> _Rows:
+    try:
+        for rownum, cells in enumerate(worksheet.iter_rows(), start=1):
+            yield (
+                rownum,
+                [_cell(_xlsx_value(c), rownum, i) for i, c in enumerate(cells[:MAX_COLUMNS])],
+            )
+    except _BROKEN as e:
+        raise _broken(path, e) from e
+
+
+def _xlsx_value(cell: object) -> str | _Bad | None:
+    kind = getattr(cell, "data_type", "n")
+    value = getattr(cell, "value", None)
+    if kind == "f":
+        return _Bad("formula", str(getattr(value, "text", value)))
+    if kind == "e":
+        return _Bad("error", str(value))
+    return _clean(value)
+
+
+def _xlsx_merges(path: Path, title: str) -> list[_Merge]:
+    """Merged ranges of one sheet, read from its XML because read-only worksheets hide them."""
+    with zipfile.ZipFile(path) as archive:
+        book = _part(archive, "", rel_type="/officeDocument")
+        rel_id = None
+        for element in ET.fromstring(archive.read(book)).iter():
+            if _local(element.tag) == "sheet" and element.get("name") == title:
+                rel_id = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
+        part = _part(archive, book, rel_id=rel_id)
+        merges: list[_Merge] = []
+        with archive.open(part) as source:
+            data = None
+            for event, element in ET.iterparse(source, events=("start", "end")):
+                tag = _local(element.tag)
+                if event == "start":
+                    data = element if tag == "sheetData" else data
+                elif tag == "row" and data is not None:
+                    data.clear()  # constant memory: drop each row once parsed
+                elif tag == "mergeCell":
+                    first_col, first_row, last_col, last_row = range_boundaries(element.get("ref"))
+                    merges.append((first_row, first_col - 1, last_row, last_col - 1))
+        return merges
+
+
+def _part(
+    archive: zipfile.ZipFile, source: str, *, rel_id: str | None = None, rel_type: str = ""
+) -> str:
+    """Resolve an OPC relationship of `source` (the package itself when "") to a part name."""
+    folder, name = posixpath.split(source)
+    rels = posixpath.join(folder, "_rels", f"{name}.rels")
+    for element in ET.fromstring(archive.read(rels)):
+        kind = element.get("Type") or ""
+        if (rel_id and element.get("Id") == rel_id) or (rel_type and kind.endswith(rel_type)):
+            target = element.get("Target") or ""
+            if target.startswith("/"):
+                return target.lstrip("/")
+            return posixpath.normpath(posixpath.join(folder, target))
+    raise KeyError(f"{rels}: no relationship {rel_id or rel_type}")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+# --- XLS -------------------------------------------------------------------------------------
+
+
+def _open_xls(path: Path, sheet: str | None) -> _Source:
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True, logfile=io.StringIO())
+    except _BROKEN as e:
+        raise _broken(path, e) from e
+    try:
+        sheets = book.sheets()
+        name = _pick_sheet([s.name for s in sheets], [s.visibility == 0 for s in sheets], sheet)
+    except BaseException:
+        book.release_resources()
+        raise
+    worksheet = book.sheet_by_name(name)
+    merges = [(rlo + 1, clo, rhi, chi - 1) for rlo, rhi, clo, chi in worksheet.merged_cells]
+    rows = (
+        (r + 1, [_cell(_xls_value(c, book.datemode), r + 1, i) for i, c in enumerate(cells)])
+        for r, cells in ((r, worksheet.row(r)[:MAX_COLUMNS]) for r in range(worksheet.nrows))
+    )
+    return _Source(_fill_merges(rows, merges), book.release_resources, sheet=name)
+
+
+def _xls_value(cell: xlrd.sheet.Cell, datemode: int) -> str | _Bad | None:
+    kind = cell.ctype
+    if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if kind == xlrd.XL_CELL_ERROR:
+        return _Bad("error", xlrd.error_text_from_code.get(cell.value, "#ERROR"))
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return _clean(bool(cell.value))
+    if kind == xlrd.XL_CELL_DATE:
+        try:
+            parts = xlrd.xldate_as_tuple(cell.value, datemode)
+        except xlrd.xldate.XLDateError:
+            return _Bad("date", str(cell.value))
+        if parts[:3] == (0, 0, 0):
+            return _clean(time(*parts[3:]))
+        return _clean(datetime(*parts))
+    return _clean(cell.value)
+
+
+# --- header ----------------------------------------------------------------------------------
+
+
+def _find_header(
+    head: list[tuple[int, _Row]], spec: _Spec, path: Path, source: _Source
+) -> tuple[tuple[int, ...], tuple[Column, ...]]:
+    best: tuple[int, tuple[int, ...], list[_Label], dict[int, str]] | None = None
+    for i, (rownum, row) in enumerate(head[:HEADER_SCAN_ROWS]):
+        rows: tuple[int, ...] = (rownum,)
+        labels = _single_labels(row)
+        matches = _match(labels, spec)
+        if i + 1 < len(head):
+            double = _double_labels(row, head[i + 1][1], head[i + 1][0])
+            if double is not None:
+                double_matches = _match(double, spec)
+                if any(full for _, full in double_matches.values()):
+                    rows, labels, matches = (rownum, rownum + 1), double, double_matches
+        score = len({field for field, _ in matches.values()})
+        if score and (best is None or score > best[0]):
+            fields = {index: field for index, (field, _) in matches.items()}
+            best = (score, rows, labels, fields)
+    if best is None:
+        wanted = "”“".join(spec.accepted[field][0] for field in spec.required[:4])
+        raise ImportFileError(
+            f"{path.name}：在前 {HEADER_SCAN_ROWS} 行中没有找到表头（应有“{wanted}”等列）",
+            f"{path.name}: no header row in the first {HEADER_SCAN_ROWS} rows of the "
+            f"{_sheet_en(source)} (expected columns such as “{wanted}”)",
+        )
+    _, rows, labels, found = best
+    missing = [field for field in spec.required if field not in found.values()]
+    if missing:
+        seen = "、".join(label.display for label in labels) or "（无）"
+        wanted_zh = "；".join(
+            f"“{spec.accepted[f][0]}”（可写作：{'、'.join(spec.accepted[f])}）" for f in missing
+        )
+        wanted_en = "; ".join(
+            f"“{spec.accepted[f][0]}” for {f} (accepted: {', '.join(spec.accepted[f])})"
+            for f in missing
+        )
+        where = "、".join(str(r) for r in rows)
+        raise ImportFileError(
+            f"{path.name}：缺少必需的表头 {wanted_zh}。第 {where} 行的表头是：{seen}",
+            f"{path.name}: missing required header(s) {wanted_en}. "
+            f"The header in row(s) {', '.join(map(str, rows))} reads: {seen.replace('、', ', ')}",
+        )
+    by_field: dict[str, list[int]] = defaultdict(list)
+    for index, field in found.items():
+        by_field[field].append(index)
+    display = {label.index: label.display for label in labels}
+    for field, indexes in by_field.items():
+        if len(indexes) > 1:
+            letters = [get_column_letter(i + 1) for i in sorted(indexes)]
+            shown = "、".join(
+                f"{letter} 列（{display[i]}）"
+                for letter, i in zip(letters, sorted(indexes), strict=True)
+            )
+            raise ImportFileError(
+                f"{path.name}：“{spec.accepted[field][0]}”对应多列：{shown}，无法确定用哪一列",
+                f"{path.name}: several columns match “{spec.accepted[field][0]}” ({field}): "
+                f"{', '.join(letters)}; keep one",
+            )
+    columns = tuple(Column(found[i], i, display[i]) for i in sorted(found))
+    return rows, columns
+
+
+def _single_labels(row: _Row) -> list[_Label]:
+    labels = []
+    for index, cell in enumerate(row):
+        if cell is None or cell.origin[1] != index or not isinstance(cell.value, str):
+            continue
+        if norm := _norm(cell.value):
+            labels.append(_Label(index, _display(cell.value), norm))
+    return labels
+
+
+def _double_labels(parent: _Row, child: _Row, child_row: int) -> list[_Label] | None:
+    """Labels of a two-level header, or None when `child` is not a sub-header row."""
+    width = max(len(parent), len(child))
+    subs: list[str | None] = []  # the child row's own labels
+    for index in range(width):
+        cell = child[index] if index < len(child) else None
+        if cell is not None and cell.origin == (child_row, index) and isinstance(cell.value, str):
+            subs.append(cell.value)
+        else:
+            subs.append(None)
+    if not any(subs):
+        return None
+    labels = []
+    start = 0
+    while start < width:
+        head = parent[start] if start < len(parent) else None
+        if head is None:
+            if subs[start] is not None:
+                return None  # a sub-label with no group above it
+            start += 1
+            continue
+        end = start + 1
+        while end < width:
+            cell = parent[end] if end < len(parent) else None
+            same = cell is not None and cell.origin == head.origin
+            if same or (cell is None and subs[end] is not None):
+                end += 1
+            else:
+                break
+        group = head.value
+        if not isinstance(group, str):
+            return None
+        if end - start == 1:
+            if subs[start] is not None:
+                return None
+            if head.origin[1] == start and (norm := _norm(group)):
+                labels.append(_Label(start, _display(group), norm))
+        else:
+            for index in range(start, end):
+                sub = subs[index]
+                if sub is None:
+                    return None  # every column of a group needs its sub-label
+                shown = f"{_display(group)}/{_display(sub)}"
+                labels.append(_Label(index, shown, f"{_norm(group)}/{_norm(sub)}", _norm(sub)))
+        start = end
+    return labels
+
+
+def _match(labels: list[_Label], spec: _Spec) -> dict[int, tuple[str, bool]]:
+    """Column index -> (field, matched on a label that includes the parent row)."""
+    names = Counter(label.child or label.full for label in labels)
+    found: dict[int, tuple[str, bool]] = {}
+    for label in labels:
+        field = _lookup(label.full, spec)
+        if field is not None:
+            found[label.index] = (field, True)
+        elif label.child is not None and names[label.child] == 1:
+            field = _lookup(label.child, spec)
+            if field is not None:
+                found[label.index] = (field, False)
+    return found
+
+
+# --- body ------------------------------------------------------------------------------------
+
+
+def _records(
+    rows: _Rows, columns: tuple[Column, ...], spec: _Spec, problems: list[Problem]
+) -> Iterator[Record]:
+    key = next((column for column in columns if column.field == spec.key), None)
+    draft: _Draft | None = None
+    for rownum, row in rows:
+        cells = {column.field: _body_cell(row, column.index) for column in columns}
+        if all(cell is None for cell in cells.values()):
+            if draft is not None:
+                yield _record(draft, spec)
+                draft = None
+            continue
+        for column in columns:
+            cell = cells[column.field]
+            own = cell is not None and cell.origin == (rownum, column.index)
+            if own and isinstance(cell.value, _Bad):  # a merged one is reported once
+                problems.append(_bad(rownum, column, cell.value))
+        key_cell = cells[key.field] if key is not None else None
+        if key is not None and (key_cell is None or key_cell.origin[0] != rownum):
+            if draft is None:
+                problems.append(_orphan(rownum, key))
+            else:
+                _continue(draft, rownum, cells, columns, key, spec, problems)
+        else:
+            if draft is not None:
+                yield _record(draft, spec)
+            draft = _start(rownum, cells, columns, spec)
+    if draft is not None:
+        yield _record(draft, spec)
+
+
+def _body_cell(row: _Row, index: int) -> _Cell | None:
+    """In the body a merged value fills down its first column only (see module docstring)."""
+    cell = row[index] if index < len(row) else None
+    return cell if cell is not None and cell.origin[1] == index else None
+
+
+def _text(cell: _Cell | None) -> str | None:
+    return cell.value if cell is not None and isinstance(cell.value, str) else None
+
+
+def _start(
+    rownum: int, cells: dict[str, _Cell | None], columns: tuple[Column, ...], spec: _Spec
+) -> _Draft:
+    draft = _Draft(
+        rows=[rownum],
+        values={field: None for field in spec.fields if field not in spec.list_fields},
+        origins={},
+        lists={field: [] for field in spec.fields if field in spec.list_fields},
+        taken=set(),
+    )
+    for column in columns:
+        if column.field not in spec.list_fields:
+            cell = cells[column.field]
+            draft.values[column.field] = _text(cell)
+            draft.origins[column.field] = cell.origin if cell is not None else None
+    _add_entry(draft, cells, columns, spec)
+    return draft
+
+
+def _continue(
+    draft: _Draft,
+    rownum: int,
+    cells: dict[str, _Cell | None],
+    columns: tuple[Column, ...],
+    key: Column,
+    spec: _Spec,
+    problems: list[Problem],
+) -> None:
+    draft.rows.append(rownum)
+    for column in columns:
+        if column is key or column.field in spec.list_fields:
+            continue
+        cell = cells[column.field]
+        if (
+            cell is not None
+            and _text(cell) is not None
+            and cell.origin != draft.origins[column.field]
+        ):
+            allowed = [c.label for c in columns if c.field in spec.list_fields]
+            problems.append(_intruder(rownum, draft.rows[0], column, key, allowed))
+    _add_entry(draft, cells, columns, spec)
+
+
+def _add_entry(
+    draft: _Draft, cells: dict[str, _Cell | None], columns: tuple[Column, ...], spec: _Spec
+) -> None:
+    listed = [column for column in columns if column.field in spec.list_fields]
+    fresh = [cells[c.field] for c in listed]
+    if not any(cell is not None and cell.origin not in draft.taken for cell in fresh):
+        return
+    for column, cell in zip(listed, fresh, strict=True):
+        draft.lists[column.field].append(_text(cell))
+        if cell is not None:
+            draft.taken.add(cell.origin)
+
+
+def _record(draft: _Draft, spec: _Spec) -> Record:
+    values: dict[str, Value] = {
+        field: draft.lists[field] if field in draft.lists else draft.values[field]
+        for field in spec.fields
+    }
+    return Record(tuple(draft.rows), values)
+
+
+# --- problems --------------------------------------------------------------------------------
+
+
+def _where(row: int, column: Column) -> tuple[str, str]:
+    return (
+        f"第 {row} 行 {column.letter} 列（{column.label}）",
+        f"row {row} column {column.letter} ({column.label})",
+    )
+
+
+def _bad(row: int, column: Column, bad: _Bad) -> Problem:
+    zh, en = _where(row, column)
+    if bad.kind == "formula":
+        zh, en = (
+            f"{zh}是公式，应为数值（{bad.text}）",
+            f"{en} holds a formula, a value is expected ({bad.text})",
+        )
+    elif bad.kind == "error":
+        zh, en = f"{zh}是错误值 {bad.text}", f"{en} holds the error value {bad.text}"
+    elif bad.kind == "precision":
+        zh = f"{zh}的数字 {bad.text} 超过 15 位，Excel 可能已改变其末尾数字；请把该列设为文本后重新填写"
+        en = f"{en} holds the number {bad.text}, longer than the 15 digits Excel keeps exactly; format the column as text and re-enter it"
+    else:
+        zh, en = f"{zh}的日期无法读取（{bad.text}）", f"{en} holds an unreadable date ({bad.text})"
+    return Problem(row, column.letter, zh, en)
+
+
+def _orphan(row: int, key: Column) -> Problem:
+    zh, en = _where(row, key)
+    return Problem(
+        row,
+        key.letter,
+        f"{zh}为空，且上方没有可以续接的记录；请填写{key.label}",
+        f"{en} is empty and there is no record above to continue; fill in {key.label}",
+    )
+
+
+def _intruder(row: int, first: int, column: Column, key: Column, allowed: list[str]) -> Problem:
+    return Problem(
+        row,
+        column.letter,
+        f"第 {row} 行没有新的{key.label}（为空或与上方合并），是第 {first} 行记录的续行，"
+        f"但 {column.letter} 列（{column.label}）有值；续行只能填写：{'、'.join(allowed) or '（无）'}",
+        f"row {row} has no {key.label} of its own (empty or merged from above) and continues the "
+        f"record at row {first}, but column {column.letter} ({column.label}) has a value; a "
+        f"continuation row may only fill: {', '.join(allowed) or '(nothing)'}",
+    )
