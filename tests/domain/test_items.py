@@ -1,0 +1,77 @@
+"""Inspection-item domain: validation, versioned amendments, retirement."""
+
+from __future__ import annotations
+
+import pytest
+
+from ssj.domain.fields import FieldError
+from ssj.domain.items import Item, ItemClass, ItemRecord, Method, item_id
+from ssj.errors import ConflictError
+
+
+def raw(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "code": "SJ-TZSB-001",
+        "department": "CZ-SJJ-TZ",
+        "category": "特种设备",
+        "name": "特种设备使用单位监督检查",
+        "target_type": "企业",
+        "item_class": "重点",
+        "methods": "现场检查、书面检查",
+        "subject": "市市场监管局",
+        "legal_bases": [
+            "《中华人民共和国特种设备安全法》第五十七条",
+            "《特种设备安全监察条例》第五十条",
+        ],
+        "content": "使用登记、定期检验、作业人员持证",
+        "required_specialties": "特种设备",
+        "default_ratio": "30%",
+        "yearly_frequency": "2次",
+        "cooperating_departments": "CZ-YJJ, CZ-SJJ-TZ",
+    }
+    base.update(overrides)
+    return base
+
+
+def test_parse_reads_official_wording() -> None:
+    record = ItemRecord.parse(raw())
+    assert record.item_class is ItemClass.KEY
+    assert record.methods == (Method.ON_SITE, Method.DOCUMENTS)
+    assert record.default_ratio == "30"
+    assert record.yearly_frequency == 2
+    assert record.cooperating_departments == ("CZ-YJJ",)  # the lead is not its own cooperator
+    assert len(record.legal_bases) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"default_ratio": "0"}, "default_ratio"),
+        ({"default_ratio": "120%"}, "default_ratio"),
+        ({"default_ratio": "五"}, "default_ratio"),
+        ({"yearly_frequency": "0"}, "yearly_frequency"),
+        ({"methods": "电话"}, "methods"),
+        ({"methods": ""}, "methods"),
+        ({"legal_bases": []}, "legal_bases"),
+        ({"target_type": "单位"}, "target_type"),
+    ],
+)
+def test_bad_input_names_the_field(overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(FieldError) as info:
+        ItemRecord.parse(raw(**overrides))
+    assert info.value.field == field
+
+
+def test_amendments_are_versions_of_changed_fields_and_retirement_is_final() -> None:
+    item = Item.publish(ItemRecord.parse(raw()))
+    assert item.id == item_id("CZ-SJJ-TZ", "SJ-TZSB-001")
+    assert item.departments == ("CZ-SJJ-TZ", "CZ-YJJ")
+    assert not item.amend(ItemRecord.parse(raw()))
+    assert item.amend(ItemRecord.parse(raw(default_ratio="40")))
+    assert item.version == 2
+    assert item.collect_events()[-1].changes == {"default_ratio": "40"}  # type: ignore[attr-defined]
+    item.retire("法规废止")
+    with pytest.raises(ConflictError):
+        item.amend(ItemRecord.parse(raw(default_ratio="50")))
+    with pytest.raises(ConflictError):
+        item.retire("again")
