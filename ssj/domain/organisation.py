@@ -1,0 +1,189 @@
+"""Departments, users and API tokens: who may act, for which department.
+
+Departments form a tree (province, city, county; bureau 局 and its sections 科室/支队). Tokens are
+recorded only as SHA-256 hashes: the ledger proves a token was issued and revoked, and never
+holds a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from ssj.domain import fields
+from ssj.errors import ConflictError
+
+DEPARTMENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:department")
+USER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:user")
+TOKEN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:token")
+
+
+class Level(StrEnum):
+    PROVINCE = "province"
+    CITY = "city"
+    COUNTY = "county"
+
+
+LEVEL_LABELS = {
+    "省级": Level.PROVINCE,
+    "省": Level.PROVINCE,
+    "市级": Level.CITY,
+    "市": Level.CITY,
+    "县级": Level.COUNTY,
+    "县": Level.COUNTY,
+    "区": Level.COUNTY,
+}
+
+
+class DepartmentKind(StrEnum):
+    BUREAU = "bureau"  # 局
+    SECTION = "section"  # 科室 / 支队
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    LEADER = "leader"  # approves
+    INSPECTOR = "inspector"
+    SUPERVISOR = "supervisor"  # discipline inspection: reads everything, witnesses draws
+    REVIEWER = "reviewer"  # assessment, read-only
+    PUBLIC = "public"
+
+
+ROLE_LABELS = {
+    "管理员": Role.ADMIN,
+    "操作员": Role.OPERATOR,
+    "经办人": Role.OPERATOR,
+    "领导": Role.LEADER,
+    "审批人": Role.LEADER,
+    "执法人员": Role.INSPECTOR,
+    "检查人员": Role.INSPECTOR,
+    "纪检监察": Role.SUPERVISOR,
+    "监督员": Role.SUPERVISOR,
+    "考核": Role.REVIEWER,
+    "考核人员": Role.REVIEWER,
+}
+
+
+def department_id(code: str) -> UUID:
+    return uuid5(DEPARTMENT_NAMESPACE, code)
+
+
+def user_id(username: str) -> UUID:
+    return uuid5(USER_NAMESPACE, username)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Department(Aggregate):
+    @staticmethod
+    def create_id(code: str, **_: Any) -> UUID:
+        return department_id(code)
+
+    @event("Registered")
+    def __init__(
+        self, code: str, name: str, level: str, kind: str, parent: str | None, region_code: str
+    ) -> None:
+        self.code = fields.text("code", code, max_length=64)
+        self.name = fields.text("name", name)
+        self.level = fields.choice("level", level, Level, LEVEL_LABELS).value
+        self.kind = fields.choice("kind", kind, DepartmentKind).value
+        self.parent = parent or None
+        self.region_code = fields.region_code("region_code", region_code)
+        self.closed = False
+
+    @event("Renamed")
+    def rename(self, name: str) -> None:
+        self.name = fields.text("name", name)
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            raise ConflictError(
+                f"部门 {self.code} 已撤销", f"department {self.code} is already closed"
+            )
+        self._closed(reason=fields.text("reason", reason))
+
+    @event("Closed")
+    def _closed(self, reason: str) -> None:
+        self.closed = True
+
+
+class User(Aggregate):
+    @staticmethod
+    def create_id(username: str, **_: Any) -> UUID:
+        return user_id(username)
+
+    @event("Registered")
+    def __init__(self, username: str, name: str, department: str, roles: list[str]) -> None:
+        self.username = fields.text("username", username, max_length=64)
+        self.name = fields.text("name", name, max_length=64)
+        self.department = fields.text("department", department, max_length=64)
+        self.roles = parse_roles(roles)
+        self.active = True
+
+    def set_roles(self, roles: list[str]) -> None:
+        parsed = parse_roles(roles)
+        if parsed != self.roles:
+            self._roles_set(roles=parsed)
+
+    @event("RolesSet")
+    def _roles_set(self, roles: list[str]) -> None:
+        self.roles = roles
+
+    def deactivate(self, reason: str) -> None:
+        if not self.active:
+            raise ConflictError(
+                f"用户 {self.username} 已停用", f"user {self.username} is already inactive"
+            )
+        self._deactivated(reason=fields.text("reason", reason))
+
+    @event("Deactivated")
+    def _deactivated(self, reason: str) -> None:
+        self.active = False
+
+
+def parse_roles(roles: list[str] | str) -> list[str]:
+    """Sorted, unique role values; the public role is for anonymous access, never assigned."""
+    parsed = sorted(
+        {
+            fields.choice("roles", r, Role, ROLE_LABELS).value
+            for r in fields.text_list("roles", roles)
+        }
+    )
+    if not parsed:
+        raise fields.FieldError("roles", "至少一个角色", "at least one role")
+    if Role.PUBLIC in parsed:
+        raise fields.FieldError(
+            "roles", "公众角色不能分配给用户", "the public role cannot be assigned"
+        )
+    return parsed
+
+
+class ApiToken(Aggregate):
+    """An API token, known to the ledger only by its hash."""
+
+    @staticmethod
+    def create_id(token_sha256: str, **_: Any) -> UUID:
+        return uuid5(TOKEN_NAMESPACE, token_sha256)
+
+    @event("Issued")
+    def __init__(self, token_sha256: str, username: str, label: str) -> None:
+        self.token_sha256 = token_sha256
+        self.username = username
+        self.label = label
+        self.revoked = False
+
+    def revoke(self, reason: str) -> None:
+        if self.revoked:
+            raise ConflictError("令牌已吊销", "token is already revoked")
+        self._revoked(reason=fields.text("reason", reason))
+
+    @event("Revoked")
+    def _revoked(self, reason: str) -> None:
+        self.revoked = True
