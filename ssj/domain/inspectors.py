@@ -57,6 +57,7 @@ FIELD_LABELS = {
     "status": "状态",
     "leave_from": "休假开始",
     "leave_to": "休假结束",
+    "home_region_code": "居住地行政区划代码",
 }
 
 
@@ -76,6 +77,7 @@ class InspectorRecord:
     status: InspectorStatus
     leave_from: str | None = None
     leave_to: str | None = None
+    home_region_code: str | None = None  # for structural conflict rules ("not in own district")
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> InspectorRecord:
@@ -108,6 +110,11 @@ class InspectorRecord:
             status=status,
             leave_from=leave_from,
             leave_to=leave_to,
+            home_region_code=(
+                fields.region_code("home_region_code", raw["home_region_code"])
+                if raw.get("home_region_code")
+                else None
+            ),
         )
 
     def as_state(self) -> dict[str, Any]:

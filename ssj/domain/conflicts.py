@@ -1,0 +1,155 @@
+"""Conflicts of interest (利害关系) between inspectors and targets, and recusal's first line.
+
+Two sources: relations an inspector (or anyone on their behalf) declares, each with a validity
+window and a reason; and structural rules a department sets, such as "never in the inspector's own
+district" or "not where they were employed within N years". `conflicts_on` is the pure question a
+draw asks for every inspector-target pair, as of the ledger seq of its commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from ssj.domain import fields
+from ssj.errors import ConflictError
+
+RULES_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:conflict-rules")
+
+
+class Relation(StrEnum):
+    KINSHIP = "kinship"  # 近亲属
+    EMPLOYMENT = "employment"  # 曾任职
+    SHAREHOLDING = "shareholding"  # 持股
+    DISPUTE = "dispute"  # 纠纷
+    OTHER = "other"
+
+
+RELATION_LABELS = {
+    "近亲属": Relation.KINSHIP,
+    "亲属": Relation.KINSHIP,
+    "任职": Relation.EMPLOYMENT,
+    "曾任职": Relation.EMPLOYMENT,
+    "持股": Relation.SHAREHOLDING,
+    "纠纷": Relation.DISPUTE,
+    "其他": Relation.OTHER,
+}
+
+
+class Declaration(Aggregate):
+    """One declared inspector-target relation; withdrawn, never deleted."""
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return uuid4()
+
+    @event("Declared")
+    def __init__(
+        self,
+        certificate_no: str,
+        target_identifier: str,
+        relation: str,
+        valid_from: str,
+        valid_to: str | None,
+        reason: str,
+    ) -> None:
+        self.certificate_no = fields.text("certificate_no", certificate_no, max_length=64)
+        self.target_identifier = fields.text("target_identifier", target_identifier, max_length=64)
+        self.relation = fields.choice("relation", relation, Relation, RELATION_LABELS).value
+        self.valid_from = fields.iso_date("valid_from", valid_from)
+        self.valid_to = fields.iso_date("valid_to", valid_to, required=False)
+        if (
+            self.valid_to is not None
+            and self.valid_from is not None
+            and self.valid_to < self.valid_from
+        ):
+            raise fields.FieldError("valid_to", "结束日期早于开始日期", "ends before it starts")
+        self.reason = fields.text("reason", reason)
+        self.withdrawn = False
+
+    def withdraw(self, reason: str) -> None:
+        if self.withdrawn:
+            raise ConflictError("该利害关系声明已撤回", "this declaration is already withdrawn")
+        self._withdrawn(reason=fields.text("reason", reason))
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str) -> None:
+        self.withdrawn = True
+
+
+class RuleKind(StrEnum):
+    NOT_OWN_DISTRICT = "not_own_district"
+    EMPLOYMENT_WITHIN_YEARS = "employment_within_years"
+
+
+class ConflictRules(Aggregate):
+    """A department's structural rules; each change replaces the whole set (one event)."""
+
+    @staticmethod
+    def create_id(department: str, **_: Any) -> UUID:
+        return uuid5(RULES_NAMESPACE, department)
+
+    @event("Created")
+    def __init__(self, department: str) -> None:
+        self.department = department
+        self.rules: dict[str, int | bool] = {}
+
+    def set_rules(self, rules: Mapping[str, Any]) -> None:
+        parsed: dict[str, int | bool] = {}
+        for key, value in rules.items():
+            kind = fields.choice("rule", key, RuleKind)
+            if kind is RuleKind.NOT_OWN_DISTRICT:
+                parsed[kind.value] = bool(value)
+            else:
+                years = int(value)
+                if not 0 <= years <= 50:
+                    raise fields.FieldError("rule", "年限应在 0–50 之间", "years must be 0-50")
+                parsed[kind.value] = years
+        if parsed != self.rules:
+            self._set(rules=parsed)
+
+    @event("Set")
+    def _set(self, rules: dict[str, int | bool]) -> None:
+        self.rules = rules
+
+
+def conflicts_on(
+    day: date,
+    inspector: Mapping[str, Any],
+    target: Mapping[str, Any],
+    declarations: Iterable[Mapping[str, Any]],
+    rules: Mapping[str, int | bool],
+) -> list[str]:
+    """Reasons (stable codes) why `inspector` may not inspect `target` on `day`; empty if none.
+
+    `declarations` are the active (not withdrawn) declarations between the two, as plain dicts
+    with `relation`, `valid_from`, `valid_to`.
+    """
+    iso = day.isoformat()
+    reasons: list[str] = []
+    employment_years = int(rules.get(RuleKind.EMPLOYMENT_WITHIN_YEARS, 0) or 0)
+    for d in declarations:
+        starts_ok = d["valid_from"] <= iso
+        valid_to = d.get("valid_to")
+        if d["relation"] == Relation.EMPLOYMENT and valid_to and employment_years:
+            # Employment ended: still a conflict for N years after it ended.
+            ended = date.fromisoformat(valid_to)
+            try:
+                until = ended.replace(year=ended.year + employment_years)
+            except ValueError:  # 29 February
+                until = ended.replace(year=ended.year + employment_years, day=28)
+            if starts_ok and iso <= until.isoformat():
+                reasons.append(f"declared:{d['relation']}")
+            continue
+        if starts_ok and (not valid_to or iso <= valid_to):
+            reasons.append(f"declared:{d['relation']}")
+    if rules.get(RuleKind.NOT_OWN_DISTRICT):
+        home = inspector.get("home_region_code")
+        if home and home == target.get("region_code"):
+            reasons.append(f"rule:{RuleKind.NOT_OWN_DISTRICT.value}")
+    return sorted(set(reasons))
