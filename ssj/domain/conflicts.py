@@ -58,19 +58,38 @@ class Declaration(Aggregate):
         valid_to: str | None,
         reason: str,
     ) -> None:
-        self.certificate_no = fields.text("certificate_no", certificate_no, max_length=64)
-        self.target_identifier = fields.text("target_identifier", target_identifier, max_length=64)
-        self.relation = fields.choice("relation", relation, Relation, RELATION_LABELS).value
-        self.valid_from = fields.iso_date("valid_from", valid_from)
-        self.valid_to = fields.iso_date("valid_to", valid_to, required=False)
-        if (
-            self.valid_to is not None
-            and self.valid_from is not None
-            and self.valid_to < self.valid_from
-        ):
-            raise fields.FieldError("valid_to", "结束日期早于开始日期", "ends before it starts")
-        self.reason = fields.text("reason", reason)
+        self.certificate_no = certificate_no
+        self.target_identifier = target_identifier
+        self.relation = relation
+        self.valid_from = valid_from
+        self.valid_to = valid_to
+        self.reason = reason
         self.withdrawn = False
+
+    @classmethod
+    def declare(
+        cls,
+        certificate_no: str,
+        target_identifier: str,
+        relation: str,
+        valid_from: str,
+        valid_to: str | None,
+        reason: str,
+    ) -> Declaration:
+        """Validate first, so the event records canonical values."""
+        start = fields.iso_date("valid_from", valid_from)
+        end = fields.iso_date("valid_to", valid_to, required=False)
+        if start is not None and end is not None and end < start:
+            raise fields.FieldError("valid_to", "结束日期早于开始日期", "ends before it starts")
+        assert start is not None
+        return cls(
+            certificate_no=fields.text("certificate_no", certificate_no, max_length=64),
+            target_identifier=fields.text("target_identifier", target_identifier, max_length=64),
+            relation=fields.choice("relation", relation, Relation, RELATION_LABELS).value,
+            valid_from=start,
+            valid_to=end,
+            reason=fields.text("reason", reason),
+        )
 
     def withdraw(self, reason: str) -> None:
         if self.withdrawn:

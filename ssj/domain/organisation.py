@@ -44,6 +44,13 @@ class DepartmentKind(StrEnum):
     SECTION = "section"  # 科室 / 支队
 
 
+KIND_LABELS = {
+    "局": DepartmentKind.BUREAU,
+    "科室": DepartmentKind.SECTION,
+    "支队": DepartmentKind.SECTION,
+}
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
@@ -90,17 +97,34 @@ class Department(Aggregate):
     def __init__(
         self, code: str, name: str, level: str, kind: str, parent: str | None, region_code: str
     ) -> None:
-        self.code = fields.text("code", code, max_length=64)
-        self.name = fields.text("name", name)
-        self.level = fields.choice("level", level, Level, LEVEL_LABELS).value
-        self.kind = fields.choice("kind", kind, DepartmentKind).value
-        self.parent = parent or None
-        self.region_code = fields.region_code("region_code", region_code)
+        self.code = code
+        self.name = name
+        self.level = level
+        self.kind = kind
+        self.parent = parent
+        self.region_code = region_code
         self.closed = False
 
-    @event("Renamed")
+    @classmethod
+    def register(
+        cls, code: str, name: str, level: str, kind: str, parent: str | None, region_code: str
+    ) -> Department:
+        """Validate first, so the event records canonical values."""
+        return cls(
+            code=fields.text("code", code, max_length=64),
+            name=fields.text("name", name),
+            level=fields.choice("level", level, Level, LEVEL_LABELS).value,
+            kind=fields.choice("kind", kind, DepartmentKind, KIND_LABELS).value,
+            parent=fields.text("parent", parent, required=False, max_length=64) or None,
+            region_code=fields.region_code("region_code", region_code),
+        )
+
     def rename(self, name: str) -> None:
-        self.name = fields.text("name", name)
+        self._renamed(name=fields.text("name", name))
+
+    @event("Renamed")
+    def _renamed(self, name: str) -> None:
+        self.name = name
 
     def close(self, reason: str) -> None:
         if self.closed:
@@ -121,11 +145,20 @@ class User(Aggregate):
 
     @event("Registered")
     def __init__(self, username: str, name: str, department: str, roles: list[str]) -> None:
-        self.username = fields.text("username", username, max_length=64)
-        self.name = fields.text("name", name, max_length=64)
-        self.department = fields.text("department", department, max_length=64)
-        self.roles = parse_roles(roles)
+        self.username = username
+        self.name = name
+        self.department = department
+        self.roles = roles
         self.active = True
+
+    @classmethod
+    def register(cls, username: str, name: str, department: str, roles: list[str] | str) -> User:
+        return cls(
+            username=fields.text("username", username, max_length=64),
+            name=fields.text("name", name, max_length=64),
+            department=fields.text("department", department, max_length=64),
+            roles=parse_roles(roles),
+        )
 
     def set_roles(self, roles: list[str]) -> None:
         parsed = parse_roles(roles)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
@@ -27,13 +28,25 @@ from ssj.errors import (
 )
 from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
-from ssj.ledger.envelope import SYSTEM, Actor
+from ssj.ledger.envelope import SYSTEM, Actor, Envelope
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
 from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
 
 LedgerRecorder = ChainedSQLiteRecorder | ChainedPostgresRecorder
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A domain event at its place in the log, with the actor and time its envelope recorded."""
+
+    seq: int
+    actor: Actor
+    recorded_at: str
+    event: Any
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -242,6 +255,34 @@ class Ledger(Application):
                 logger.warning("automatic checkpoint not issued", exc_info=True)
                 self._last_checkpoint_size = None  # re-read: another writer may have issued one
                 self._last_checkpoint_time = time.monotonic()
+
+    # Reading the log in seq order ------------------------------------------------------------
+
+    def read(self, start: int, limit: int) -> list[LoggedEvent]:
+        """Events from seq `start`, decoded, with who recorded them: what projections consume."""
+        rows = self.ledger_recorder.select_envelopes(start, limit)
+        if not rows:
+            return []
+        notes = self.recorder.select_notifications(rows[0][1], len(rows), stop=rows[-1][1])
+        by_nid = {n.id: n for n in notes}
+        logged = []
+        for seq, nid, data, _ in rows:
+            notification = by_nid.get(nid)
+            if notification is None:
+                raise NotFoundError(
+                    f"第 {seq} 条的事件缺失：请运行 `ssj verify`",
+                    f"the event of seq {seq} is missing: run `ssj verify`",
+                )
+            envelope = Envelope.from_bytes(data)
+            logged.append(
+                LoggedEvent(
+                    seq,
+                    envelope.actor,
+                    envelope.recorded_at,
+                    self.mapper.to_domain_event(notification),
+                )
+            )
+        return logged
 
     # Checkpoints and proofs ------------------------------------------------------------------
 

@@ -99,6 +99,10 @@ def migrate(settings: Settings, owner: str = "ssj_owner", runtime: str = "ssj_ap
             conn.execute(
                 sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(signature))
             )
+        # Read models are rebuildable, not history: the runtime role owns their schema.
+        views = sql.Identifier(f"{db.schema}_views")
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(views, run))
         done.append(f"schema {db.schema}: tables {', '.join(tables)} owned by {owner}")
+        done.append(f"schema {db.schema}_views: projections, owned by {runtime}")
         done.append(f"{runtime}: SELECT, INSERT only (no UPDATE, DELETE, TRUNCATE)")
     return done

@@ -15,7 +15,7 @@ TARGET = {"identifier": "91320402MA1M00000X", "region_code": "320402"}
 
 
 def declared(relation: str, valid_from: str, valid_to: str | None = None) -> dict[str, str | None]:
-    d = Declaration(
+    d = Declaration.declare(
         certificate_no="32040012345",
         target_identifier="91320402MA1M00000X",
         relation=relation,
@@ -58,7 +58,7 @@ def test_bad_declarations_and_rules_are_refused() -> None:
         declared("纠纷", "2024-01-01", "2023-01-01")
     with pytest.raises(FieldError):
         ConflictRules(department="d").set_rules({"employment_within_years": 99})
-    d = Declaration(
+    d = Declaration.declare(
         certificate_no="1",
         target_identifier="2",
         relation="纠纷",

@@ -10,7 +10,7 @@ from ssj.errors import ConflictError
 
 
 def test_department_levels_and_region_are_validated() -> None:
-    d = Department(
+    d = Department.register(
         code="CZ-SJJ",
         name="常州市市场监督管理局",
         level="市级",
@@ -20,7 +20,7 @@ def test_department_levels_and_region_are_validated() -> None:
     )
     assert d.level == "city"
     with pytest.raises(FieldError):
-        Department(
+        Department.register(
             code="X", name="x", level="乡级", kind="bureau", parent=None, region_code="320400"
         )
     d.close("机构改革")
@@ -29,7 +29,9 @@ def test_department_levels_and_region_are_validated() -> None:
 
 
 def test_user_roles_accept_chinese_labels_and_refuse_public() -> None:
-    u = User(username="zhangsan", name="张三", department="CZ-SJJ-TZ", roles=["经办人", "领导"])
+    u = User.register(
+        username="zhangsan", name="张三", department="CZ-SJJ-TZ", roles=["经办人", "领导"]
+    )
     assert u.id == user_id("zhangsan")
     assert u.roles == ["leader", "operator"]
     u.collect_events()
@@ -38,7 +40,7 @@ def test_user_roles_accept_chinese_labels_and_refuse_public() -> None:
     with pytest.raises(FieldError):
         u.set_roles(["public"])
     with pytest.raises(FieldError):
-        User(username="x", name="x", department="d", roles=[])
+        User.register(username="x", name="x", department="d", roles=[])
 
 
 def test_tokens_are_known_only_by_hash() -> None:

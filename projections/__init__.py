@@ -1,0 +1,1 @@
+"""Read models built from the ledger: thrown away and rebuilt at will, never the truth."""

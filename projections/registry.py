@@ -1,0 +1,203 @@
+"""The registries as read models (一单两库 and the organisation), current and as of any seq.
+
+One version table per entity kind, fed from the registry aggregates' events; list queries with
+filters and pagination, and exact as-of views for draws and auditors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from projections.store import Cursor, ViewStore
+from projections.versioned import Versioned, as_of_clause
+from ssj.domain.conflicts import ConflictRules, Declaration
+from ssj.domain.inspectors import Inspector
+from ssj.domain.items import Item
+from ssj.domain.organisation import ApiToken, Department, User
+from ssj.domain.targets import Target
+from ssj.errors import ValidationError
+from ssj.ledger.application import LoggedEvent
+
+DEPARTMENTS = Versioned("departments", ("code",), ("name", "level", "kind", "parent", "closed"))
+USERS = Versioned("users", ("username",), ("department", "active"))
+TOKENS = Versioned("tokens", ("token_sha256",), ("username", "revoked"))
+ITEMS = Versioned(
+    "items",
+    ("department", "code"),
+    ("category", "name", "target_type", "item_class", "retired_reason"),
+)
+TARGETS = Versioned(
+    "targets",
+    ("identifier",),
+    ("department", "status", "target_type", "region_code", "credit_class", "name"),
+)
+INSPECTORS = Versioned("inspectors", ("certificate_no",), ("department", "pool", "status", "name"))
+DECLARATIONS = Versioned(
+    "declarations", ("certificate_no", "target_identifier"), ("relation", "withdrawn")
+)
+RULES = Versioned("conflict_rules", ("department",))
+TABLES: dict[str, Versioned] = {
+    t.table: t
+    for t in (DEPARTMENTS, USERS, TOKENS, ITEMS, TARGETS, INSPECTORS, DECLARATIONS, RULES)
+}
+
+
+def _attrs(event: Any, *names: str) -> dict[str, Any]:
+    return {n: getattr(event, n) for n in names}
+
+
+def _apply_event(c: Cursor, seq: int, e: Any) -> None:
+    """Route one registry event to its version table (other contexts' events are ignored)."""
+    aid = (str(e.originator_id),)
+    match e:
+        case Department.Registered():  # type: ignore[misc]
+            state = _attrs(e, "code", "name", "level", "kind", "parent", "region_code")
+            DEPARTMENTS.insert(c, aid, seq, {**state, "closed": False})
+        case Department.Renamed():  # type: ignore[misc]
+            DEPARTMENTS.change(c, aid, seq, {"name": e.name})
+        case Department.Closed():  # type: ignore[misc]
+            DEPARTMENTS.change(c, aid, seq, {"closed": True})
+        case User.Registered():  # type: ignore[misc]
+            state = _attrs(e, "username", "name", "department", "roles")
+            USERS.insert(c, aid, seq, {**state, "active": True})
+        case User.RolesSet():  # type: ignore[misc]
+            USERS.change(c, aid, seq, {"roles": e.roles})
+        case User.Deactivated():  # type: ignore[misc]
+            USERS.change(c, aid, seq, {"active": False})
+        case ApiToken.Issued():  # type: ignore[misc]
+            state = _attrs(e, "token_sha256", "username", "label")
+            TOKENS.insert(c, aid, seq, {**state, "revoked": False})
+        case ApiToken.Revoked():  # type: ignore[misc]
+            TOKENS.change(c, aid, seq, {"revoked": True})
+        case Item.Published():  # type: ignore[misc]
+            ITEMS.insert(c, aid, seq, {**e.state, "retired_reason": None})
+        case Item.Amended():  # type: ignore[misc]
+            ITEMS.change(c, aid, seq, e.changes)
+        case Item.Retired():  # type: ignore[misc]
+            ITEMS.change(c, aid, seq, {"retired_reason": e.reason})
+        case Target.Registered():  # type: ignore[misc]
+            TARGETS.insert(c, aid, seq, e.state)
+        case Target.Updated():  # type: ignore[misc]
+            TARGETS.change(c, aid, seq, e.changes)
+        case Inspector.Registered():  # type: ignore[misc]
+            INSPECTORS.insert(c, aid, seq, e.state)
+        case Inspector.Updated():  # type: ignore[misc]
+            INSPECTORS.change(c, aid, seq, e.changes)
+        case Declaration.Declared():  # type: ignore[misc]
+            state = _attrs(
+                e,
+                "certificate_no",
+                "target_identifier",
+                "relation",
+                "valid_from",
+                "valid_to",
+                "reason",
+            )
+            DECLARATIONS.insert(c, aid, seq, {**state, "withdrawn": False})
+        case Declaration.Withdrawn():  # type: ignore[misc]
+            DECLARATIONS.change(c, aid, seq, {"withdrawn": True})
+        case ConflictRules.Created():  # type: ignore[misc]
+            RULES.insert(c, aid, seq, {"department": e.department, "rules": {}})
+        case ConflictRules.Set():  # type: ignore[misc]
+            RULES.change(c, aid, seq, {"rules": e.rules})
+        case _:
+            pass
+
+
+class RegistryProjection:
+    name = "registry"
+
+    def create(self, c: Cursor) -> None:
+        for table in TABLES.values():
+            table.create(c)
+
+    def drop(self, c: Cursor) -> None:
+        for table in TABLES.values():
+            table.drop(c)
+
+    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+        _apply_event(c, logged.seq, logged.event)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+MAX_LIMIT = 1000
+
+
+class RegistryQueries:
+    """Read-side questions, current or as of a seq."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def list(
+        self,
+        table: str,
+        filters: Mapping[str, str | None] | None = None,
+        *,
+        as_of: int | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        search: str | None = None,
+    ) -> Page:
+        """A page of states; `filters` match indexed columns exactly, `search` the name."""
+        versioned = TABLES[table]
+        if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
+            raise ValidationError(
+                f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {MAX_LIMIT}）",
+                f"invalid paging (offset >= 0, 1 <= limit <= {MAX_LIMIT})",
+            )
+        where, params = as_of_clause(as_of)
+        clauses: list[str] = [where]
+        args: list[Any] = list(params)
+        for column, value in (filters or {}).items():
+            if value is None or value == "":
+                continue
+            if column not in versioned.all_columns:
+                raise ValidationError(f"不能按“{column}”筛选", f"cannot filter by {column!r}")
+            clauses.append(f"{column} = ?")
+            args.append(value)
+        if search:
+            clauses.append("name LIKE ?")
+            args.append(f"%{search}%")
+        sql_where = " AND ".join(clauses)
+        order = ", ".join(versioned.natural_key)
+        total = self.store.query(f"SELECT COUNT(*) FROM {table} WHERE {sql_where}", args)[0][0]
+        rows = self.store.query(
+            f"SELECT state FROM {table} WHERE {sql_where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return Page([orjson.loads(r[0]) for r in rows], int(total), offset, limit)
+
+    def get(
+        self, table: str, key: Sequence[str], *, as_of: int | None = None
+    ) -> dict[str, Any] | None:
+        versioned = TABLES[table]
+        where, params = as_of_clause(as_of)
+        natural = " AND ".join(f"{k} = ?" for k in versioned.natural_key)
+        rows = self.store.query(
+            f"SELECT state FROM {table} WHERE {natural} AND {where}", [*key, *params]
+        )
+        return orjson.loads(rows[0][0]) if rows else None
+
+    def states(
+        self, table: str, *, as_of: int | None = None, columns: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Every state valid at `as_of` (e.g. a whole population for a draw)."""
+        where, params = as_of_clause(as_of)
+        if columns:
+            names = ", ".join(columns)
+            rows = self.store.query(f"SELECT {names} FROM {table} WHERE {where}", params)
+            return [dict(zip(columns, r, strict=True)) for r in rows]
+        rows = self.store.query(f"SELECT state FROM {table} WHERE {where}", params)
+        return [orjson.loads(r[0]) for r in rows]
