@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
 
 from ssj.domain.organisation import Role
 from ssj.errors import SsjError
@@ -56,8 +60,9 @@ class Principal:
     roles: frozenset[Role]
 
 
-def authorise(principal: Principal, command: Command, departments: Collection[str] = ()) -> None:
-    """Raise Forbidden unless `principal` may run `command` on a resource of `departments`."""
+def authorise(principal: Principal, command: Command, departments: Collection[str] = ()) -> Role:
+    """The role under which `principal` may run `command` on a resource of `departments`
+    (recorded in the envelope); raise Forbidden if none."""
     roles = principal.roles & ALLOWED[command]
     if not roles:
         have = "、".join(sorted(principal.roles)) or "无"
@@ -65,16 +70,43 @@ def authorise(principal: Principal, command: Command, departments: Collection[st
             f"角色（{have}）无权执行“{command.value}”",
             f"role(s) {', '.join(sorted(principal.roles)) or 'none'} may not {command.value}",
         )
-    if roles & ANYWHERE or not departments:
-        return
-    if command in READ_COMMANDS and roles & READERS_ANYWHERE:
-        return
-    if principal.department not in departments:
+    if roles & ANYWHERE:
+        return Role.ADMIN
+    if (
+        command in READ_COMMANDS
+        and roles & READERS_ANYWHERE
+        and (principal.department not in departments)
+    ):
+        return min(roles & READERS_ANYWHERE)
+    if departments and principal.department not in departments:
         raise Forbidden(
             f"部门 {principal.department} 不能操作属于 {'、'.join(sorted(departments))} 的数据（谁审批、谁监管）",
             f"department {principal.department} may not act on data of {', '.join(sorted(departments))}",
         )
+    return min(roles)
 
 
 def principal_roles(values: Sequence[str]) -> frozenset[Role]:
     return frozenset(Role(v) for v in values)
+
+
+class Refusal(Aggregate):
+    """A refused command: nothing it asked for is written, but the attempt is on the record."""
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return uuid4()
+
+    @event("Recorded")
+    def __init__(
+        self,
+        username: str,
+        department: str,
+        roles: list[str],
+        command: str,
+        departments: list[str],
+        reason: str,
+    ) -> None:
+        self.username = username
+        self.command = command
+        self.reason = reason

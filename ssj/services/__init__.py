@@ -1,0 +1,1 @@
+"""Application services: one command = authorise, load, decide, save (with the actor)."""

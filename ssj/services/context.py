@@ -1,0 +1,95 @@
+"""What every service needs: the ledger, the read models, and who is asking.
+
+A command is authorised against the read model of users before anything is loaded; a refusal
+writes nothing the command asked for, but the attempt itself is recorded in the ledger
+(全程留痕: discipline inspection wants to see who tried what).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from projections.registry import RegistryProjection, RegistryQueries
+from projections.runner import Runner
+from projections.store import ViewStore, open_view_store
+from ssj.config import Settings
+from ssj.domain.access import Command, Forbidden, Principal, Refusal, authorise
+from ssj.domain.organisation import Role, token_hash
+from ssj.errors import NotFoundError
+from ssj.ledger.application import Ledger
+from ssj.ledger.envelope import Actor
+
+
+class Services:
+    """The ledger and its read models, opened once per process."""
+
+    def __init__(self, settings: Settings | None = None, *, ledger: Ledger | None = None) -> None:
+        self.ledger = ledger or Ledger(settings)
+        self.settings = self.ledger.settings
+        self.store: ViewStore = open_view_store(self.settings)
+        self.runner = Runner(self.ledger, self.store, [RegistryProjection()])
+        self.queries = RegistryQueries(self.store)
+
+    def close(self) -> None:
+        self.store.close()
+        self.ledger.close()
+
+    def refresh(self) -> None:
+        """Bring the read models up to date with the ledger."""
+        self.runner.catch_up()
+
+    # Who is asking -----------------------------------------------------------------------------
+
+    def principal(self, username: str) -> Principal:
+        self.refresh()
+        user = self.queries.get("users", [username])
+        if user is None or not user["active"]:
+            raise Forbidden(
+                f"用户 {username} 不存在或已停用", f"user {username} does not exist or is inactive"
+            )
+        return Principal(username, user["department"], frozenset(Role(r) for r in user["roles"]))
+
+    def principal_for_token(self, token: str) -> Principal:
+        self.refresh()
+        found = self.queries.get("tokens", [token_hash(token)])
+        if found is None or found["revoked"]:
+            raise Forbidden("令牌无效或已吊销", "invalid or revoked token")
+        return self.principal(found["username"])
+
+    def authorise(
+        self, principal: Principal, command: Command, departments: Collection[str] = ()
+    ) -> Actor:
+        """The actor to record, or Forbidden (and the refusal is recorded)."""
+        try:
+            role = authorise(principal, command, departments)
+        except Forbidden as refused:
+            self.record_refusal(principal, command, departments, refused)
+            raise
+        return Actor(principal.username, principal.department, role.value)
+
+    def record_refusal(
+        self,
+        principal: Principal,
+        command: Command,
+        departments: Collection[str],
+        refused: Forbidden,
+    ) -> None:
+        roles = sorted(r.value for r in principal.roles)
+        refusal = Refusal(
+            username=principal.username,
+            department=principal.department,
+            roles=roles,
+            command=command.value,
+            departments=sorted(departments),
+            reason=refused.en,
+        )
+        role = roles[0] if roles else "public"
+        self.ledger.save(refusal, actor=Actor(principal.username, principal.department, role))
+
+    def department_exists(self, code: str) -> bool:
+        found = self.queries.get("departments", [code])
+        return found is not None and not found["closed"]
+
+    def require_department(self, code: str) -> None:
+        if not self.department_exists(code):
+            raise NotFoundError(f"部门 {code} 不存在", f"unknown department {code}")

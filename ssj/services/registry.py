@@ -1,0 +1,264 @@
+"""Commands on the organisation and the registries (一单两库).
+
+Each: validate the input into a record (domain), authorise for the departments it touches,
+load the aggregate, decide, save with the actor. Bad input and refusals write nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from ssj.domain.access import Command, Principal
+from ssj.domain.conflicts import ConflictRules, Declaration
+from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
+from ssj.domain.items import Item, ItemRecord, item_id
+from ssj.domain.organisation import ApiToken, Department, User, department_id, token_hash, user_id
+from ssj.domain.targets import Target, TargetRecord, target_id
+from ssj.errors import ConflictError, NotFoundError, ValidationError
+from ssj.ledger.envelope import SYSTEM, Actor
+from ssj.services.context import Services
+
+A = TypeVar("A", bound=Aggregate)
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+class RegistryService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    # Helpers -----------------------------------------------------------------------------------
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            found = self.s.ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{what} 不存在", f"{what} not found") from None
+        assert isinstance(found, cls)
+        return found
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.s.ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def _save(self, actor: Actor, *aggregates: Aggregate) -> None:
+        try:
+            self.s.ledger.save(*aggregates, actor=actor)
+        except IntegrityError:
+            raise ConflictError(
+                "记录已被他人同时修改，请重试",
+                "changed by someone else at the same time: try again",
+            ) from None
+
+    # Organisation ------------------------------------------------------------------------------
+
+    def bootstrap(
+        self,
+        username: str,
+        name: str,
+        department: str,
+        department_name: str,
+        region_code: str,
+        level: str = "city",
+    ) -> None:
+        """The first department and administrator; only while there are no users at all."""
+        self.s.refresh()
+        if self.s.queries.list("users", limit=1).total:
+            raise ConflictError(
+                "已有用户，不能再次初始化管理员", "users exist already: bootstrap is done"
+            )
+        dept = Department.register(department, department_name, level, "bureau", None, region_code)
+        admin = User.register(username, name, dept.code, ["admin"])
+        self.s.ledger.save(dept, admin, actor=SYSTEM)
+        self.s.refresh()
+
+    def add_department(
+        self,
+        principal: Principal,
+        code: str,
+        name: str,
+        level: str,
+        kind: str,
+        parent: str | None,
+        region_code: str,
+    ) -> None:
+        dept = Department.register(code, name, level, kind, parent, region_code)
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        if dept.parent:
+            self.s.refresh()
+            self.s.require_department(dept.parent)
+        if self._exists(department_id(dept.code)):
+            raise ConflictError(
+                f"部门 {dept.code} 已存在", f"department {dept.code} exists already"
+            )
+        self._save(actor, dept)
+
+    def add_user(
+        self,
+        principal: Principal,
+        username: str,
+        name: str,
+        department: str,
+        roles: list[str] | str,
+    ) -> None:
+        user = User.register(username, name, department, roles)
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        self.s.refresh()
+        self.s.require_department(user.department)
+        if self._exists(user_id(user.username)):
+            raise ConflictError(
+                f"用户 {user.username} 已存在", f"user {user.username} exists already"
+            )
+        self._save(actor, user)
+
+    def set_roles(self, principal: Principal, username: str, roles: list[str] | str) -> None:
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        user = self._get(User, user_id(username), f"用户 {username} / user {username}")
+        user.set_roles(roles if isinstance(roles, list) else [roles])
+        self._save(actor, user)
+
+    def deactivate_user(self, principal: Principal, username: str, reason: str) -> None:
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        user = self._get(User, user_id(username), f"用户 {username} / user {username}")
+        user.deactivate(reason)
+        self._save(actor, user)
+
+    def issue_token(self, principal: Principal, username: str, label: str) -> str:
+        """Returns the secret once; the ledger keeps only its SHA-256."""
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        user = self._get(User, user_id(username), f"用户 {username} / user {username}")
+        if not user.active:
+            raise ConflictError(f"用户 {username} 已停用", f"user {username} is inactive")
+        secret = "ssj_" + secrets.token_urlsafe(32)
+        self._save(actor, ApiToken(token_sha256=token_hash(secret), username=username, label=label))
+        return secret
+
+    def revoke_token(self, principal: Principal, token_or_hash: str, reason: str) -> None:
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        digest = token_or_hash if len(token_or_hash) == 64 else token_hash(token_or_hash)
+        token = self._get(ApiToken, ApiToken.create_id(digest), "令牌 / token")
+        token.revoke(reason)
+        self._save(actor, token)
+
+    # Items -------------------------------------------------------------------------------------
+
+    def save_item(self, principal: Principal, raw: Mapping[str, Any]) -> Outcome:
+        """Publish a new item or amend an existing one (only changed fields are recorded)."""
+        record = ItemRecord.parse(dict(raw))
+        departments = [record.department, *record.cooperating_departments]
+        actor = self.s.authorise(principal, Command.EDIT_ITEMS, departments)
+        self.s.refresh()
+        for code in departments:
+            self.s.require_department(code)
+        aggregate_id = item_id(record.department, record.code)
+        if not self._exists(aggregate_id):
+            self._save(actor, Item.publish(record))
+            return "created"
+        item = self._get(Item, aggregate_id, record.code)
+        if not item.amend(record):
+            return "unchanged"
+        self._save(actor, item)
+        return "updated"
+
+    def retire_item(self, principal: Principal, department: str, code: str, reason: str) -> None:
+        item = self._get(Item, item_id(department, code), f"事项 {code} / item {code}")
+        actor = self.s.authorise(principal, Command.EDIT_ITEMS, item.departments)
+        item.retire(reason)
+        self._save(actor, item)
+
+    # Targets and inspectors --------------------------------------------------------------------
+
+    def save_target(self, principal: Principal, raw: Mapping[str, Any]) -> Outcome:
+        record = TargetRecord.parse(dict(raw))
+        actor = self.s.authorise(principal, Command.EDIT_TARGETS, [record.department])
+        self.s.refresh()
+        self.s.require_department(record.department)
+        aggregate_id = target_id(record.identifier)
+        if not self._exists(aggregate_id):
+            self._save(actor, Target.register(record))
+            return "created"
+        target = self._get(Target, aggregate_id, record.identifier)
+        # Moving a target between departments needs the right to act for both.
+        self.s.authorise(principal, Command.EDIT_TARGETS, [target.state["department"]])
+        if not target.update(record):
+            return "unchanged"
+        self._save(actor, target)
+        return "updated"
+
+    def save_inspector(self, principal: Principal, raw: Mapping[str, Any]) -> Outcome:
+        record = InspectorRecord.parse(dict(raw))
+        actor = self.s.authorise(principal, Command.EDIT_INSPECTORS, [record.department])
+        self.s.refresh()
+        self.s.require_department(record.department)
+        aggregate_id = inspector_id(record.certificate_no)
+        if not self._exists(aggregate_id):
+            self._save(actor, Inspector.register(record))
+            return "created"
+        inspector = self._get(Inspector, aggregate_id, record.certificate_no)
+        self.s.authorise(principal, Command.EDIT_INSPECTORS, [inspector.state["department"]])
+        if not inspector.update(record):
+            return "unchanged"
+        self._save(actor, inspector)
+        return "updated"
+
+    # Conflicts of interest ---------------------------------------------------------------------
+
+    def declare_conflict(self, principal: Principal, raw: Mapping[str, Any]) -> UUID:
+        declaration = Declaration.declare(
+            certificate_no=str(raw.get("certificate_no") or ""),
+            target_identifier=str(raw.get("target_identifier") or ""),
+            relation=str(raw.get("relation") or ""),
+            valid_from=str(raw.get("valid_from") or ""),
+            valid_to=raw.get("valid_to") or None,
+            reason=str(raw.get("reason") or ""),
+        )
+        self.s.refresh()
+        inspector = self.s.queries.get("inspectors", [declaration.certificate_no])
+        if inspector is None:
+            raise NotFoundError(
+                f"执法证号 {declaration.certificate_no} 不在人员名录库中",
+                f"certificate {declaration.certificate_no} is not in the inspector registry",
+            )
+        if self.s.queries.get("targets", [declaration.target_identifier]) is None:
+            raise NotFoundError(
+                f"检查对象 {declaration.target_identifier} 不在名录库中",
+                f"target {declaration.target_identifier} is not in the target registry",
+            )
+        actor = self.s.authorise(principal, Command.DECLARE_CONFLICT, [inspector["department"]])
+        self._save(actor, declaration)
+        return declaration.id
+
+    def withdraw_conflict(self, principal: Principal, declaration_id: UUID, reason: str) -> None:
+        declaration = self._get(Declaration, declaration_id, "利害关系声明 / declaration")
+        inspector = self.s.queries.get("inspectors", [declaration.certificate_no])
+        departments = [inspector["department"]] if inspector else []
+        actor = self.s.authorise(principal, Command.DECLARE_CONFLICT, departments)
+        declaration.withdraw(reason)
+        self._save(actor, declaration)
+
+    def set_conflict_rules(
+        self, principal: Principal, department: str, rules: Mapping[str, Any]
+    ) -> None:
+        actor = self.s.authorise(principal, Command.SET_CONFLICT_RULES, [department])
+        self.s.refresh()
+        self.s.require_department(department)
+        aggregate_id = ConflictRules.create_id(department)
+        found = self._exists(aggregate_id)
+        rule_set = (
+            self._get(ConflictRules, aggregate_id, department)
+            if found
+            else ConflictRules(department=department)
+        )
+        if not isinstance(rules, Mapping):
+            raise ValidationError("规则应为键值对", "rules must be a mapping")
+        rule_set.set_rules(rules)
+        self._save(actor, rule_set)

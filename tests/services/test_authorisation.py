@@ -1,0 +1,84 @@
+"""The authorisation matrix through the services, on both backends: every role x every command
+x own/other department. A refusal writes nothing but its own record in the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ssj.domain.access import Command, Forbidden, Principal, Refusal
+from ssj.domain.organisation import Role
+from tests.domain.test_access import EXPECTED
+from tests.services.conftest import OTHER, OWN, Jurisdiction, inspector_row, item_row, target_row
+
+Call = Callable[[Principal, str], object]
+
+
+def calls(j: Jurisdiction) -> dict[Command, Call]:
+    counter = iter(range(1000, 100000))
+    r = j.registry
+    return {
+        Command.MANAGE_ORGANISATION: lambda p, d: r.add_department(
+            p, f"D{next(counter)}", "新科室", "city", "section", "CZ-SJJ", "320400"
+        ),
+        Command.EDIT_ITEMS: lambda p, d: r.save_item(p, item_row(f"I{next(counter)}", d)),
+        Command.EDIT_TARGETS: lambda p, d: r.save_target(p, target_row(next(counter), d)),
+        Command.EDIT_INSPECTORS: lambda p, d: r.save_inspector(p, inspector_row(next(counter), d)),
+        Command.DECLARE_CONFLICT: lambda p, d: r.declare_conflict(
+            p,
+            {
+                "certificate_no": inspector_row(1 if d == OWN else 2)["certificate_no"],
+                "target_identifier": target_row(1)["identifier"],
+                "relation": "近亲属",
+                "valid_from": "2025-01-01",
+                "reason": "配偶任该企业法定代表人",
+            },
+        ),
+        Command.SET_CONFLICT_RULES: lambda p, d: r.set_conflict_rules(
+            p, d, {"not_own_district": next(counter) % 2 == 0}
+        ),
+    }
+
+
+def test_matrix_through_the_services(jurisdiction: Jurisdiction) -> None:
+    j = jurisdiction
+    j.registry.save_target(j.root, target_row(1))
+    j.registry.save_inspector(j.root, inspector_row(1, OWN))
+    j.registry.save_inspector(j.root, inspector_row(2, OTHER))
+    ledger = j.services.ledger
+    wrong: list[str] = []
+    for role in Role:
+        principal = j.as_role(role)
+        for command, call in calls(j).items():
+            for department, allowed in zip((OWN, OTHER), EXPECTED[role][command], strict=True):
+                size = ledger.size()
+                try:
+                    call(principal, department)
+                    outcome = True
+                except Forbidden:
+                    outcome = False
+                    # Exactly one new event: the refusal record, naming who and what.
+                    logged = ledger.read(size, 10)
+                    if len(logged) != 1 or not isinstance(logged[0].event, Refusal.Recorded):  # type: ignore[attr-defined]
+                        wrong.append(f"{role}/{command}/{department}: refusal wrote {logged}")
+                    elif logged[0].event.command != command.value:
+                        wrong.append(
+                            f"{role}/{command}/{department}: refusal names the wrong command"
+                        )
+                if outcome != allowed:
+                    wrong.append(
+                        f"{role}/{command}/{department}: allowed={outcome}, expected {allowed}"
+                    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_refusal_changes_no_registry_state(jurisdiction: Jurisdiction) -> None:
+    j = jurisdiction
+    operator = j.as_role(Role.OPERATOR)
+    j.services.refresh()
+    before = j.services.queries.list("targets").total
+    with pytest.raises(Forbidden):
+        j.registry.save_target(operator, target_row(77, OTHER))
+    j.services.refresh()
+    assert j.services.queries.list("targets").total == before
