@@ -8,6 +8,7 @@ issued on demand and automatically every N events or T seconds.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ class Ledger(Application):
             ) from None
         self.keystore = KeyStore(self.settings.keys_dir)
         self.recorder.configure_signer(None, None, self._load_signer)
-        self._checkpointing = False
+        self._issuing = threading.local()  # per thread: other threads keep their own checks
         self._last_checkpoint_size: int | None = None
         self._last_checkpoint_time = time.monotonic()
 
@@ -231,7 +232,7 @@ class Ledger(Application):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
-        if recordings and not self._checkpointing:
+        if recordings and not getattr(self._issuing, "active", False):
             self._maybe_checkpoint()
         return recordings
 
@@ -294,7 +295,7 @@ class Ledger(Application):
 
     def issue_checkpoint(self, actor: Actor = SYSTEM, attempts: int = 5) -> str:
         """Sign a tree head over the whole ledger and record it; returns the signed note."""
-        self._checkpointing = True
+        self._issuing.active = True
         try:
             for _ in range(attempts):
                 size = self.size()
@@ -318,7 +319,7 @@ class Ledger(Application):
                 f"other writers issued checkpoints at the same time: {attempts} attempts failed",
             )
         finally:
-            self._checkpointing = False
+            self._issuing.active = False
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """All recorded checkpoints, oldest first, as (tree size, signed note)."""
