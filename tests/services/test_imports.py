@@ -160,3 +160,28 @@ def test_item_list_with_merged_cells_and_continuation_rows(
     assert items["TZ-002"]["category"] == "特种设备"
     assert items["TZ-002"]["methods"] == ["on_site", "documents"]
     assert import_file(j.services, j.as_role(Role.LEADER), "items", path).unchanged == 2
+
+
+def test_ten_megabyte_file_with_one_bad_row_at_the_end(
+    sqlite_settings: object, tmp_path: Path
+) -> None:
+    """The documented rule on a realistic size: validated whole, nothing written, one problem."""
+    from ssj.services.context import Services
+
+    services = Services(sqlite_settings)  # type: ignore[arg-type]
+    try:
+        services.ledger.initialise()
+        j = Jurisdiction(services)
+        data = rows(60_000)
+        for row in data:
+            row[2] = row[2] + "，" + "某某工业园区" * 8  # realistic long addresses
+        data[-1][3] = "32040"  # a five-digit region code in the very last row
+        path = target_csv(tmp_path / "big.csv", data)
+        assert path.stat().st_size > 10_000_000
+        size = services.ledger.size()
+        report = import_file(services, j.as_role(Role.OPERATOR), "targets", path)
+        assert not report.written and report.rows == 60_000
+        assert [(p.row, p.column) for p in report.problems] == [(60_001, "D")]
+        assert services.ledger.size() == size
+    finally:
+        services.close()
