@@ -1,0 +1,277 @@
+"""The FastAPI application: routers, bilingual errors, OpenAPI metadata.
+
+Every error comes out as `{"code", "message_zh", "message_en"}` (plus `"field"` for a bad
+field): ssj's own errors by kind, FastAPI's request validation and HTTP errors alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import ssj
+from ssj.api.deps import Unauthenticated
+from ssj.api.routers import (
+    conflicts,
+    departments,
+    imports,
+    inspectors,
+    items,
+    public,
+    targets,
+    tokens,
+    users,
+)
+from ssj.domain.access import Forbidden
+from ssj.domain.fields import FieldError
+from ssj.errors import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    SchemaError,
+    SigningKeyError,
+    SsjError,
+    ValidationError,
+)
+from ssj.services.context import Services
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+双随机、一公开 审计账本的 HTTP 接口。除公开的抽查事项清单外，所有接口都需要
+`Authorization: Bearer <令牌>`。每次写入都是账本中一条签名事件；被拒绝的操作不写入任何
+数据，但拒绝本身会被记录（全程留痕）。读取可指定 `as_of`（账本序号），返回名录在该序号时
+的确切状态。错误统一为 `{"code", "message_zh", "message_en"}`。
+
+The HTTP API of the audit-first ledger for "double random, one public" inspections. Every
+endpoint except the published inspection-item list needs `Authorization: Bearer <token>`.
+Every write is a signed event in the ledger; a refused command writes nothing it asked for, but
+the refusal itself is recorded. Reads take `as_of` (a ledger seq) and return the registry exactly
+as it stood then. Errors are `{"code", "message_zh", "message_en"}`.
+"""
+
+TAGS: list[dict[str, Any]] = [
+    {
+        "name": "公开 / Public",
+        "description": "无需令牌：公开的随机抽查事项清单 / no token: the published item list",
+    },
+    {"name": "部门 / Departments", "description": "部门（局、科室）/ departments and sections"},
+    {"name": "用户 / Users", "description": "用户与角色 / users and their roles"},
+    {"name": "令牌 / Tokens", "description": "API 令牌（只存哈希）/ API tokens (hashes only)"},
+    {
+        "name": "抽查事项清单 / Items",
+        "description": "随机抽查事项清单：发布、修订、废止 / the inspection-item list",
+    },
+    {"name": "检查对象名录库 / Targets", "description": "检查对象名录库 / the target registry"},
+    {
+        "name": "执法检查人员名录库 / Inspectors",
+        "description": "执法检查人员与专家名录库 / inspectors and experts",
+    },
+    {
+        "name": "利害关系 / Conflicts",
+        "description": "利害关系声明与回避规则 / conflict-of-interest declarations and rules",
+    },
+    {
+        "name": "导入 / Imports",
+        "description": "从官方表格批量导入（全部成功或全部不写）/ bulk import, all or nothing",
+    },
+]
+
+STATUS: list[tuple[type[SsjError], int]] = [
+    (Unauthenticated, 401),
+    (ValidationError, 422),  # FieldError and ImportFileError included
+    (Forbidden, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    # The server, not the request, is at fault: not 400.
+    (ConfigurationError, 503),
+    (SchemaError, 503),
+    (SigningKeyError, 503),
+]
+
+
+def status_for(error: SsjError) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def error_body(error: SsjError) -> dict[str, Any]:
+    body: dict[str, Any] = error.as_dict()
+    if isinstance(error, FieldError):
+        body["field"] = error.field
+    return body
+
+
+async def _ssj_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SsjError)
+    status = status_for(error)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(error), status_code=status, headers=headers)
+
+
+# FastAPI's request validation, in Chinese too ---------------------------------------------------
+
+_ZH = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "不允许的字段",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为布尔值（true/false）",
+    "bool_parsing": "应为布尔值（true/false）",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "json_invalid": "JSON 格式错误",
+    "json_type": "JSON 格式错误",
+    "enum": "取值无效",
+    "literal_error": "取值无效",
+    "string_pattern_mismatch": "格式不符",
+    "string_too_long": "过长",
+    "string_too_short": "过短",
+    "greater_than_equal": "过小",
+    "greater_than": "过小",
+    "less_than_equal": "过大",
+    "less_than": "过大",
+    "uuid_parsing": "应为 UUID",
+    "uuid_type": "应为 UUID",
+}
+
+
+def _zh(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    text = _ZH.get(kind, "取值无效")
+    ctx = error.get("ctx") or {}
+    if kind == "greater_than_equal" and "ge" in ctx:
+        text = f"应不小于 {ctx['ge']}"
+    elif kind == "greater_than" and "gt" in ctx:
+        text = f"应大于 {ctx['gt']}"
+    elif kind == "less_than_equal" and "le" in ctx:
+        text = f"应不大于 {ctx['le']}"
+    elif kind == "less_than" and "lt" in ctx:
+        text = f"应小于 {ctx['lt']}"
+    elif kind in ("enum", "literal_error") and "expected" in ctx:
+        text = f"取值无效（可选：{str(ctx['expected']).replace(' or ', ', ')}）"
+    return text
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`body.name` → `name`, `query.limit` → `limit`; the place stays when there is no name."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    return ".".join(parts) or "request"
+
+
+async def _request_validation(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = []
+    for e in error.errors():
+        where = _where(e.get("loc", ()))
+        details.append(
+            {
+                "field": where,
+                "type": e.get("type"),
+                "message_zh": f"{where}：{_zh(e)}",
+                "message_en": f"{where}: {e.get('msg')}",
+            }
+        )
+    body = {
+        "code": "request_validation",
+        "message_zh": "请求无效：" + "；".join(d["message_zh"] for d in details),
+        "message_en": "invalid request: " + "; ".join(d["message_en"] for d in details),
+        "field": details[0]["field"] if details else None,
+        "errors": details,
+    }
+    return JSONResponse(body, status_code=422)
+
+
+_HTTP_ZH = {
+    400: "请求无效",
+    401: "需要身份认证",
+    403: "无权访问",
+    404: "未找到",
+    405: "不支持该请求方法",
+    413: "请求过大",
+    415: "不支持的媒体类型",
+}
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    en = str(error.detail) if error.detail else "HTTP error"
+    body = {
+        "code": f"http_{error.status_code}",
+        "message_zh": _HTTP_ZH.get(error.status_code, "请求失败"),
+        "message_en": en,
+    }
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    body = {
+        "code": "internal",
+        "message_zh": "服务器内部错误，已记录日志",
+        "message_en": "internal server error (logged)",
+    }
+    return JSONResponse(body, status_code=500)
+
+
+# The application --------------------------------------------------------------------------------
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """The API over `services`, or over services opened from the environment (closed on
+    shutdown). `uvicorn --factory ssj.api.app:create_app` serves the latter."""
+    owned = services is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="ssj 双随机、一公开 API",
+        summary="审计账本：事项清单、名录库与利害关系 / the audit-first ledger's registries",
+        description=DESCRIPTION,
+        version=ssj.__version__,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.services = services if services is not None else Services()
+    app.state.gate = asyncio.Lock()
+    app.add_exception_handler(SsjError, _ssj_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    for module in (
+        public,
+        departments,
+        users,
+        tokens,
+        items,
+        targets,
+        inspectors,
+        conflicts,
+        imports,
+    ):
+        app.include_router(module.router)
+    return app

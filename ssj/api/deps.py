@@ -1,0 +1,372 @@
+"""What every router shares: the services, who is asking, paging and as-of reads, exports.
+
+Requests use the services one at a time per process (`get_services`): `Services` holds one
+connection to the read models, which is not safe to share between threads. Reads are pinned to
+a ledger seq (`as_of`, or the head the read models were refreshed to), so a page's count and
+rows agree and the response says exactly which state of the registry it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Annotated, Any
+
+import openpyxl
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from openpyxl.cell import WriteOnlyCell
+from pydantic import BaseModel, ConfigDict, Field
+
+from projections.registry import MAX_LIMIT
+from ssj.domain.access import ALLOWED, Command, Forbidden, Principal
+from ssj.errors import NotFoundError, SsjError, ValidationError
+from ssj.services.context import Services
+from ssj.services.registry import RegistryService
+
+PROJECTION = "registry"
+
+
+class Unauthenticated(SsjError):
+    """No token, or one that is unknown, revoked, or whose user is inactive (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+# Serving ---------------------------------------------------------------------------------------
+
+
+def make_router(tag: str) -> APIRouter:
+    return APIRouter(tags=[tag])
+
+
+async def get_services(request: Request) -> AsyncIterator[Services]:
+    """The services, held for this request alone until its endpoint returns. The gate is
+    awaited on the event loop, so waiting requests hold no worker thread; request bodies
+    (uploads) are received before it, outside the gate."""
+    gate: asyncio.Lock = request.app.state.gate
+    async with gate:
+        yield request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services, scope="function")]
+
+
+def get_registry(services: ServicesDep) -> RegistryService:
+    return RegistryService(services)
+
+
+RegistryDep = Annotated[RegistryService, Depends(get_registry)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="API 令牌（由管理员签发）/ an API token issued by an administrator",
+)
+
+
+def current_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated(
+            "需要身份认证：请在请求头中提供 Authorization: Bearer <令牌>",
+            "authentication required: send Authorization: Bearer <token>",
+        )
+    try:
+        return services.principal_for_token(credentials.credentials)
+    except Forbidden as e:
+        raise Unauthenticated(e.zh, e.en) from None
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+# Reads -----------------------------------------------------------------------------------------
+
+
+class Window:
+    """Paging, search and the ledger seq to read at."""
+
+    def __init__(
+        self,
+        offset: Annotated[int, Query(ge=0, description="跳过的条数 / rows to skip")] = 0,
+        limit: Annotated[
+            int,
+            Query(ge=1, le=MAX_LIMIT, description=f"每页条数（最多 {MAX_LIMIT}）/ page size"),
+        ] = 100,
+        as_of: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                description="账本序号：返回该序号时的名录状态（默认最新）/ "
+                "ledger seq: the registry exactly as it stood then (default: now)",
+            ),
+        ] = None,
+        search: Annotated[
+            str | None,
+            Query(
+                max_length=100,
+                description="名称包含（无名称的列表：任一文本字段包含）/ name contains (lists "
+                "without names: any text field contains)",
+            ),
+        ] = None,
+    ) -> None:
+        self.offset = offset
+        self.limit = limit
+        self.as_of = as_of
+        self.search = search or None
+
+
+WindowDep = Annotated[Window, Depends()]
+
+AsOf = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="账本序号：返回该序号时的状态（默认最新）/ ledger seq to read at (default: now)",
+    ),
+]
+
+
+def snapshot(services: Services, as_of: int | None) -> int:
+    """Refresh the read models; the seq to read at (the requested one, or the head)."""
+    services.refresh()
+    head = services.runner.position(PROJECTION)
+    if as_of is None:
+        return head
+    if as_of > head:
+        raise ValidationError(
+            f"账本序号 {as_of} 超出账本末尾（当前为 {head}）",
+            f"as_of {as_of} is beyond the ledger head ({head})",
+        )
+    return as_of
+
+
+def head_seq(services: Services) -> int:
+    """The seq of the newest event, after a write."""
+    return services.ledger.size() - 1
+
+
+def can_read_all(principal: Principal) -> bool:
+    return bool(principal.roles & ALLOWED[Command.READ_ALL])
+
+
+def read_scope(services: Services, principal: Principal, department: str | None) -> str | None:
+    """The department a list is limited to (None: all).
+
+    With a department filter: READ_REGISTRY for it (supervisors and reviewers read any). Without:
+    READ_ALL for those who have it; everyone else reads their own department only.
+    """
+    if department:
+        services.authorise(principal, Command.READ_REGISTRY, [department])
+        return department
+    if can_read_all(principal):
+        services.authorise(principal, Command.READ_ALL)
+        return None
+    services.authorise(principal, Command.READ_REGISTRY, [principal.department])
+    return principal.department
+
+
+def authorise_read(services: Services, principal: Principal, departments: Sequence[str]) -> None:
+    services.authorise(principal, Command.READ_REGISTRY, [d for d in departments if d])
+
+
+def flag(value: bool | None) -> str | None:
+    """A boolean filter as the read models store it."""
+    return None if value is None else ("1" if value else "0")
+
+
+def states(
+    services: Services,
+    table: str,
+    filters: Mapping[str, str | None],
+    seq: int,
+    search: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every state matching the filters at `seq`, in key order, a page at a time."""
+    offset = 0
+    while True:
+        chunk = services.queries.list(
+            table, filters, as_of=seq, offset=offset, limit=MAX_LIMIT, search=search
+        )
+        yield from chunk.rows
+        offset += len(chunk.rows)
+        if not chunk.rows or offset >= chunk.total:
+            return
+
+
+def page(
+    services: Services,
+    table: str,
+    filters: Mapping[str, str | None],
+    window: Window,
+    *,
+    predicate: Callable[[dict[str, Any]], bool] | None = None,
+    sql_search: bool = True,
+) -> dict[str, Any]:
+    """One page of a read model. Filters and search run in SQL; a `predicate` (for what the
+    read model has no column for) runs over the filtered states."""
+    seq = snapshot(services, window.as_of)
+    search = window.search
+    if search and not sql_search:
+        predicate = _and(predicate, _contains(search))
+        search = None
+    if predicate is None:
+        result = services.queries.list(
+            table, filters, as_of=seq, offset=window.offset, limit=window.limit, search=search
+        )
+        rows, total = result.rows, result.total
+    else:
+        matching = [s for s in states(services, table, filters, seq, search) if predicate(s)]
+        rows = matching[window.offset : window.offset + window.limit]
+        total = len(matching)
+    return render_page(rows, total, window, seq)
+
+
+def render_page(rows: list[dict[str, Any]], total: int, window: Window, seq: int) -> dict[str, Any]:
+    return {
+        "total": total,
+        "offset": window.offset,
+        "limit": window.limit,
+        "as_of": seq,
+        "items": rows,
+    }
+
+
+def _contains(text: str) -> Callable[[dict[str, Any]], bool]:
+    def match(state: dict[str, Any]) -> bool:
+        return any(isinstance(v, str) and text in v for v in state.values())
+
+    return match
+
+
+def _and(
+    first: Callable[[dict[str, Any]], bool] | None, second: Callable[[dict[str, Any]], bool]
+) -> Callable[[dict[str, Any]], bool]:
+    if first is None:
+        return second
+    return lambda state: first(state) and second(state)
+
+
+# Exports ---------------------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+LIST_SEPARATOR = "、"
+_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+Row = list[str | None]
+
+
+def cell_text(value: Any) -> str | None:
+    """A state value as officials read it in a cell."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return LIST_SEPARATOR.join(str(v) for v in value if v is not None) or None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def export_rows(
+    rows: Iterable[dict[str, Any]], labels: Mapping[str, str], split: str | None = None
+) -> Iterator[Row]:
+    """The header (Chinese labels) and one row per state. A `split` list field gets one entry
+    per row: the first on the entry's row, the rest on continuation rows with only that cell
+    (how official lists spread several legal bases, and what the importer reads back)."""
+    fields = list(labels)
+    yield [labels[f] for f in fields]
+    for state in rows:
+        extra: list[str] = []
+        values: Row = []
+        for f in fields:
+            value = state.get(f)
+            if f == split and isinstance(value, list) and value:
+                values.append(str(value[0]))
+                extra = [str(v) for v in value[1:]]
+            else:
+                values.append(cell_text(value))
+        yield values
+        for entry in extra:
+            yield [entry if f == split else None for f in fields]
+
+
+def export_response(rows: Iterable[Row], fmt: str, filename: str) -> Response:
+    if fmt == "xlsx":
+        body, media = _xlsx(rows), XLSX
+    else:
+        body, media = _csv(rows), CSV
+    return Response(
+        content=body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'},
+    )
+
+
+def _xlsx(rows: Iterable[Row]) -> bytes:
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("export")
+    for row in rows:
+        cells: list[Any] = []
+        for value in row:
+            if isinstance(value, str) and value.startswith("="):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"  # text, never a formula
+                cells.append(cell)
+            else:
+                cells.append(value)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _csv(rows: Iterable[Row]) -> bytes:
+    """UTF-8 with BOM (so Excel reads Chinese); cells that Excel would run as formulas are
+    prefixed with an apostrophe."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(
+            ["'" + v if isinstance(v, str) and v.startswith(_CSV_FORMULA) else v or "" for v in row]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+# Writes ----------------------------------------------------------------------------------------
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "……"}]})
+
+    reason: str = Field(description="原因（记入账本）/ reason (recorded in the ledger)")
+
+
+def written(
+    services: Services,
+    response: Response,
+    outcome: str,
+    table: str,
+    key: Sequence[str],
+) -> dict[str, Any]:
+    """What a write returns: its outcome, the ledger head after it, and the entry as now read
+    (201 Created when it is new)."""
+    if outcome == "created":
+        response.status_code = 201
+    seq = snapshot(services, None)
+    return {"outcome": outcome, "seq": seq, "item": services.queries.get(table, key, as_of=seq)}
+
+
+def found(
+    services: Services, table: str, key: Sequence[str], seq: int, zh: str, en: str
+) -> dict[str, Any]:
+    """One entry as of `seq`, or NotFoundError naming it in both languages."""
+    state = services.queries.get(table, key, as_of=seq)
+    if state is None:
+        raise NotFoundError(f"{zh} 不存在（账本序号 {seq}）", f"{en} not found (as of seq {seq})")
+    return state

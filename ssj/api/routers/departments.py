@@ -1,0 +1,93 @@
+"""Departments (局、科室): the organisation chart every authorisation refers to."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssj.api.deps import (
+    AsOf,
+    PrincipalDep,
+    RegistryDep,
+    ServicesDep,
+    WindowDep,
+    authorise_read,
+    flag,
+    found,
+    make_router,
+    page,
+    snapshot,
+    written,
+)
+
+TAG = "部门 / Departments"
+router = make_router(TAG)
+
+
+class DepartmentIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "CZ-SJJ-TZ",
+                    "name": "特种设备安全监察科",
+                    "level": "city",
+                    "kind": "section",
+                    "parent": "CZ-SJJ",
+                    "region_code": "320400",
+                }
+            ]
+        },
+    )
+
+    code: str = Field(description="部门编码（唯一）/ department code (unique)")
+    name: str = Field(description="部门名称 / name")
+    level: str = Field(description="层级：province|city|county 或 省级、市级、县级 / level")
+    kind: str = Field(description="类型：bureau|section 或 局、科室、支队 / bureau or section")
+    parent: str | None = Field(None, description="上级部门编码 / parent department code")
+    region_code: str = Field(description="行政区划代码（6 位）/ 6-digit region code")
+
+
+@router.get("/departments", summary="列出部门 / List departments")
+def list_departments(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    window: WindowDep,
+    level: Annotated[str | None, Query(description="层级 / province|city|county")] = None,
+    kind: Annotated[str | None, Query(description="类型 / bureau|section")] = None,
+    parent: Annotated[str | None, Query(description="上级部门编码 / parent code")] = None,
+    closed: Annotated[bool | None, Query(description="是否已撤销 / closed")] = None,
+) -> dict[str, Any]:
+    authorise_read(services, principal, [])
+    filters = {"level": level, "kind": kind, "parent": parent, "closed": flag(closed)}
+    return page(services, "departments", filters, window)
+
+
+@router.get("/departments/{code}", summary="查看部门 / Get a department")
+def get_department(
+    services: ServicesDep, principal: PrincipalDep, code: str, as_of: AsOf = None
+) -> dict[str, Any]:
+    authorise_read(services, principal, [])
+    seq = snapshot(services, as_of)
+    return {"as_of": seq, "item": found(services, "departments", [code], seq, "部门", "department")}
+
+
+@router.post(
+    "/departments",
+    status_code=201,
+    summary="新增部门（管理员）/ Add a department (administrators)",
+)
+def add_department(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    body: DepartmentIn,
+    response: Response,
+) -> dict[str, Any]:
+    registry.add_department(
+        principal, body.code, body.name, body.level, body.kind, body.parent, body.region_code
+    )
+    return written(services, response, "created", "departments", [body.code.strip()])

@@ -1,0 +1,171 @@
+"""The inspector registry (执法检查人员名录库) and the expert pool: register, update, export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssj.api.deps import (
+    CSV,
+    XLSX,
+    AsOf,
+    PrincipalDep,
+    RegistryDep,
+    ServicesDep,
+    WindowDep,
+    authorise_read,
+    export_response,
+    export_rows,
+    found,
+    make_router,
+    page,
+    read_scope,
+    snapshot,
+    states,
+    written,
+)
+from ssj.domain.access import Principal
+from ssj.domain.inspectors import FIELD_LABELS, InspectorRecord
+from ssj.services.context import Services
+
+TAG = "执法检查人员名录库 / Inspectors"
+router = make_router(TAG)
+
+
+class InspectorIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "certificate_no": "32040000001",
+                    "name": "检查员1",
+                    "department": "CZ-SJJ-TZ",
+                    "specialties": ["特种设备"],
+                    "certificate_valid_from": "2024-01-01",
+                    "certificate_valid_to": "2028-12-31",
+                }
+            ]
+        },
+    )
+
+    certificate_no: str = Field(description="执法证号 / certificate number")
+    name: str = Field(description="姓名 / name")
+    department: str = Field(description="所属部门编码 / department code")
+    pool: str | None = Field(
+        None, description="名录库：inspector|expert 或 执法检查人员、专家（默认 inspector）/ pool"
+    )
+    specialties: list[str] | str | None = Field(None, description="专业领域 / specialties")
+    certificate_valid_from: str = Field(description="证件有效期起（YYYY-MM-DD）/ valid from")
+    certificate_valid_to: str = Field(description="证件有效期止（YYYY-MM-DD）/ valid to")
+    status: str | None = Field(
+        None,
+        description="状态：active|suspended|on_leave|transferred|retired 或 在岗、停职、休假、调离"
+        "、退休（默认 active）/ status",
+    )
+    leave_from: str | None = Field(None, description="休假开始（YYYY-MM-DD）/ leave from")
+    leave_to: str | None = Field(None, description="休假结束（YYYY-MM-DD）/ leave to")
+    home_region_code: str | None = Field(
+        None, description="居住地行政区划代码 / home region code (for recusal rules)"
+    )
+
+
+class InspectorFilters:
+    def __init__(
+        self,
+        department: Annotated[str | None, Query(description="所属部门 / department")] = None,
+        pool: Annotated[str | None, Query(description="名录库 / inspector|expert")] = None,
+        status: Annotated[str | None, Query(description="状态 / status")] = None,
+    ) -> None:
+        self.department = department
+        self.columns = {"pool": pool, "status": status}
+
+    def scoped(self, services: Services, principal: Principal) -> dict[str, str | None]:
+        return {**self.columns, "department": read_scope(services, principal, self.department)}
+
+
+FiltersDep = Annotated[InspectorFilters, Depends()]
+
+
+@router.get("/inspectors", summary="列出执法检查人员 / List inspectors and experts")
+def list_inspectors(
+    services: ServicesDep, principal: PrincipalDep, window: WindowDep, filters: FiltersDep
+) -> dict[str, Any]:
+    return page(services, "inspectors", filters.scoped(services, principal), window)
+
+
+def _export(
+    services: Services,
+    principal: Principal,
+    filters: InspectorFilters,
+    as_of: int | None,
+    fmt: str,
+) -> Response:
+    scoped = filters.scoped(services, principal)
+    seq = snapshot(services, as_of)
+    rows = export_rows(states(services, "inspectors", scoped, seq), FIELD_LABELS)
+    return export_response(rows, fmt, f"inspectors-{seq}")
+
+
+@router.get(
+    "/inspectors/export.xlsx",
+    summary="导出执法检查人员（Excel）/ Export inspectors (Excel)",
+    description="中文表头，可原样导入。/ Chinese headers; imports back unchanged.",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def export_inspectors_xlsx(
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+) -> Response:
+    return _export(services, principal, filters, as_of, "xlsx")
+
+
+@router.get(
+    "/inspectors/export.csv",
+    summary="导出执法检查人员（CSV，UTF-8 BOM）/ Export inspectors (CSV, UTF-8 with BOM)",
+    response_class=Response,
+    responses={200: {"content": {CSV: {}}}},
+)
+def export_inspectors_csv(
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+) -> Response:
+    return _export(services, principal, filters, as_of, "csv")
+
+
+@router.get("/inspectors/{certificate_no}", summary="查看执法检查人员 / Get an inspector")
+def get_inspector(
+    services: ServicesDep, principal: PrincipalDep, certificate_no: str, as_of: AsOf = None
+) -> dict[str, Any]:
+    seq = snapshot(services, as_of)
+    inspector = found(
+        services,
+        "inspectors",
+        [certificate_no],
+        seq,
+        f"执法证号 {certificate_no}",
+        f"certificate {certificate_no}",
+    )
+    authorise_read(services, principal, [inspector["department"]])
+    return {"as_of": seq, "item": inspector}
+
+
+@router.put(
+    "/inspectors",
+    summary="登记或更新执法检查人员 / Register or update an inspector",
+    description="新人员返回 201 与 created；已有人员只记录变化的字段（updated），无变化则不写入"
+    "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "
+    "(updated), or nothing (unchanged).",
+)
+def save_inspector(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    body: InspectorIn,
+    response: Response,
+) -> dict[str, Any]:
+    raw = body.model_dump(exclude_none=True)
+    outcome = registry.save_inspector(principal, raw)
+    record = InspectorRecord.parse(raw)
+    return written(services, response, outcome, "inspectors", [record.certificate_no])

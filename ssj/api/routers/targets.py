@@ -1,0 +1,186 @@
+"""The target registry (检查对象名录库): register, update, read as of any seq, export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssj.api.deps import (
+    CSV,
+    XLSX,
+    AsOf,
+    PrincipalDep,
+    RegistryDep,
+    ServicesDep,
+    WindowDep,
+    authorise_read,
+    export_response,
+    export_rows,
+    found,
+    make_router,
+    page,
+    read_scope,
+    snapshot,
+    states,
+    written,
+)
+from ssj.domain.access import Principal
+from ssj.domain.targets import FIELD_LABELS, TargetRecord
+from ssj.services.context import Services
+
+TAG = "检查对象名录库 / Targets"
+router = make_router(TAG)
+
+
+class TargetIn(BaseModel):
+    """A target as officials write it; values may be the canonical codes or the Chinese labels."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "identifier": "91320402MA000001XX",
+                    "name": "常州第1机械有限公司",
+                    "address": "天宁区1号",
+                    "region_code": "320402",
+                    "target_type": "企业",
+                    "department": "CZ-SJJ-TZ",
+                    "credit_class": "B",
+                }
+            ]
+        },
+    )
+
+    identifier: str = Field(
+        description="统一社会信用代码（企业）或其他标识 / USCC for organisations, else the "
+        "identifier of its kind"
+    )
+    id_kind: str | None = Field(
+        None,
+        description="标识类型：uscc|resident_id|product|project|behaviour|other（企业默认 uscc）"
+        " / identifier kind (default uscc for enterprises, else other)",
+    )
+    name: str = Field(description="名称 / name")
+    address: str | None = Field(None, description="地址 / address")
+    region_code: str = Field(description="行政区划代码（6 位）/ 6-digit region code")
+    target_type: str = Field(
+        description="对象类型：enterprise|individual|project|product|behaviour 或 企业、"
+        "个体工商户、项目、产品、行为 / target type"
+    )
+    department: str = Field(description="责任部门编码 / responsible department code")
+    credit_class: str | None = Field(
+        None, description="信用风险分类：A|B|C|D 或 A类…（默认 B）/ credit-risk class (default B)"
+    )
+    status: str | None = Field(
+        None,
+        description="状态：active|deregistered|abnormal|serious_violation 或 存续、注销、经营异常"
+        "…（默认 active）/ status (default active)",
+    )
+    applicable_items: list[str] | str | None = Field(
+        None, description="适用抽查事项编码 / applicable item codes"
+    )
+    tags: list[str] | str | None = Field(None, description="标签 / tags")
+
+
+class TargetFilters:
+    def __init__(
+        self,
+        department: Annotated[
+            str | None, Query(description="责任部门 / responsible department")
+        ] = None,
+        status: Annotated[str | None, Query(description="状态 / status")] = None,
+        target_type: Annotated[str | None, Query(description="对象类型 / target type")] = None,
+        region_code: Annotated[str | None, Query(description="行政区划代码 / region code")] = None,
+        credit_class: Annotated[
+            str | None, Query(description="信用风险分类 / credit class A-D")
+        ] = None,
+    ) -> None:
+        self.department = department
+        self.columns = {
+            "status": status,
+            "target_type": target_type,
+            "region_code": region_code,
+            "credit_class": credit_class,
+        }
+
+    def scoped(self, services: Services, principal: Principal) -> dict[str, str | None]:
+        return {**self.columns, "department": read_scope(services, principal, self.department)}
+
+
+FiltersDep = Annotated[TargetFilters, Depends()]
+
+
+@router.get("/targets", summary="列出检查对象 / List targets")
+def list_targets(
+    services: ServicesDep, principal: PrincipalDep, window: WindowDep, filters: FiltersDep
+) -> dict[str, Any]:
+    return page(services, "targets", filters.scoped(services, principal), window)
+
+
+def _export(
+    services: Services, principal: Principal, filters: TargetFilters, as_of: int | None, fmt: str
+) -> Response:
+    scoped = filters.scoped(services, principal)
+    seq = snapshot(services, as_of)
+    rows = export_rows(states(services, "targets", scoped, seq), FIELD_LABELS)
+    return export_response(rows, fmt, f"targets-{seq}")
+
+
+@router.get(
+    "/targets/export.xlsx",
+    summary="导出检查对象（Excel）/ Export targets (Excel)",
+    description="中文表头，可原样导入。/ Chinese headers; imports back unchanged.",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def export_targets_xlsx(
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+) -> Response:
+    return _export(services, principal, filters, as_of, "xlsx")
+
+
+@router.get(
+    "/targets/export.csv",
+    summary="导出检查对象（CSV，UTF-8 BOM）/ Export targets (CSV, UTF-8 with BOM)",
+    response_class=Response,
+    responses={200: {"content": {CSV: {}}}},
+)
+def export_targets_csv(
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+) -> Response:
+    return _export(services, principal, filters, as_of, "csv")
+
+
+@router.get("/targets/{identifier}", summary="查看检查对象 / Get a target")
+def get_target(
+    services: ServicesDep, principal: PrincipalDep, identifier: str, as_of: AsOf = None
+) -> dict[str, Any]:
+    seq = snapshot(services, as_of)
+    target = found(
+        services, "targets", [identifier], seq, f"检查对象 {identifier}", f"target {identifier}"
+    )
+    authorise_read(services, principal, [target["department"]])
+    return {"as_of": seq, "item": target}
+
+
+@router.put(
+    "/targets",
+    summary="登记或更新检查对象 / Register or update a target",
+    description="新对象返回 201 与 created；已有对象只记录变化的字段（updated），无变化则不写入"
+    "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "
+    "(updated), or nothing (unchanged).",
+)
+def save_target(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    body: TargetIn,
+    response: Response,
+) -> dict[str, Any]:
+    raw = body.model_dump(exclude_none=True)
+    outcome = registry.save_target(principal, raw)
+    record = TargetRecord.parse(raw)
+    return written(services, response, outcome, "targets", [record.identifier])

@@ -1,0 +1,123 @@
+"""Users and their roles; operators see the users of their own department."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssj.api.deps import (
+    AsOf,
+    PrincipalDep,
+    ReasonIn,
+    RegistryDep,
+    ServicesDep,
+    WindowDep,
+    authorise_read,
+    flag,
+    found,
+    make_router,
+    page,
+    read_scope,
+    snapshot,
+    written,
+)
+
+TAG = "用户 / Users"
+router = make_router(TAG)
+
+ROLES = "admin|operator|leader|inspector|supervisor|reviewer，或 管理员、操作员、领导、执法人员、纪检监察、考核"
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "zhangsan",
+                    "name": "张三",
+                    "department": "CZ-SJJ-TZ",
+                    "roles": ["operator"],
+                }
+            ]
+        },
+    )
+
+    username: str = Field(description="用户名（唯一）/ username (unique)")
+    name: str = Field(description="姓名 / full name")
+    department: str = Field(description="所属部门编码 / department code")
+    roles: list[str] | str = Field(description=f"角色 / roles: {ROLES}")
+
+
+class RolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] | str = Field(description=f"新的全部角色 / the complete new roles: {ROLES}")
+
+
+@router.get("/users", summary="列出用户 / List users")
+def list_users(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    window: WindowDep,
+    department: Annotated[str | None, Query(description="部门编码 / department code")] = None,
+    active: Annotated[bool | None, Query(description="是否在用 / active")] = None,
+) -> dict[str, Any]:
+    scope = read_scope(services, principal, department)
+    filters = {"department": scope, "active": flag(active)}
+    return page(services, "users", filters, window, sql_search=False)
+
+
+@router.get("/users/{username}", summary="查看用户 / Get a user")
+def get_user(
+    services: ServicesDep, principal: PrincipalDep, username: str, as_of: AsOf = None
+) -> dict[str, Any]:
+    seq = snapshot(services, as_of)
+    user = found(services, "users", [username], seq, f"用户 {username}", f"user {username}")
+    authorise_read(services, principal, [user["department"]])
+    return {"as_of": seq, "item": user}
+
+
+@router.post("/users", status_code=201, summary="新增用户（管理员）/ Add a user (administrators)")
+def add_user(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    body: UserIn,
+    response: Response,
+) -> dict[str, Any]:
+    registry.add_user(principal, body.username, body.name, body.department, body.roles)
+    return written(services, response, "created", "users", [body.username.strip()])
+
+
+@router.put(
+    "/users/{username}/roles", summary="设置用户角色（管理员）/ Set a user's roles (administrators)"
+)
+def set_roles(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    username: str,
+    body: RolesIn,
+    response: Response,
+) -> dict[str, Any]:
+    registry.set_roles(principal, username, body.roles)
+    return written(services, response, "updated", "users", [username])
+
+
+@router.post(
+    "/users/{username}/deactivate",
+    summary="停用用户（管理员）/ Deactivate a user (administrators)",
+)
+def deactivate_user(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    username: str,
+    body: ReasonIn,
+    response: Response,
+) -> dict[str, Any]:
+    registry.deactivate_user(principal, username, body.reason)
+    return written(services, response, "updated", "users", [username])
