@@ -7,16 +7,21 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ssj.errors import SsjError
+from ssj.errors import SsjError, ValidationError
 from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Actor
+
+if TYPE_CHECKING:
+    from ssj.domain.access import Principal
+    from ssj.services.context import Services
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -27,7 +32,7 @@ EXIT_BAD_INPUT = 2
 
 def fail(error: SsjError) -> NoReturn:
     """One clear line on stderr, non-zero exit."""
-    err.print(f"[bold red]错误 / error:[/] {error}", highlight=False, markup=True)
+    err.print(f"[bold red]错误 / error:[/] {escape(str(error))}", highlight=False, markup=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -68,3 +73,58 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]
 
     with progress:
         yield update
+
+
+# Who acts: one registered user per command, named by --as or SSJ_USER --------------------------
+
+USER_ENV = "SSJ_USER"
+
+AsUser = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        envvar=USER_ENV,
+        show_envvar=True,
+        metavar="USER",
+        help="以此已登记用户的身份操作（或设环境变量 SSJ_USER）/ act as this registered user "
+        "(or set SSJ_USER)",
+    ),
+]
+
+
+def open_services() -> Services:
+    """The ledger and its read models, or one clear line and exit 2."""
+    from ssj.services.context import Services
+
+    try:
+        return Services()
+    except SsjError as e:
+        fail(e)
+
+
+@contextmanager
+def services_session() -> Iterator[Services]:
+    """Open the services for one command; any SsjError inside becomes one line and exit 2."""
+    services = open_services()
+    try:
+        yield services
+    except SsjError as e:
+        fail(e)
+    finally:
+        services.close()
+
+
+def current_principal(services: Services, username: str | None) -> Principal:
+    """The registered, active user the command acts as (`--as USER` or `SSJ_USER`)."""
+    name = (username or "").strip()
+    if not name:
+        fail(
+            ValidationError(
+                "请用 --as 用户名 或环境变量 SSJ_USER 指明操作用户",
+                "name the acting user with --as USER or the SSJ_USER environment variable",
+            )
+        )
+    try:
+        return services.principal(name)
+    except SsjError as e:
+        fail(e)

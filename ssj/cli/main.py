@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ssj.cli import ledger
+from ssj.cli import ledger, registry
 
 app = typer.Typer(
     help="ssj：双随机、一公开 审计账本 / the audit-first ledger for random inspections",
@@ -17,6 +17,15 @@ app.command()(ledger.checkpoint)
 app.add_typer(ledger.keys_app, name="keys")
 app.add_typer(ledger.db_app, name="db")
 app.add_typer(ledger.proof_app, name="proof")
+app.command()(registry.bootstrap)
+app.add_typer(registry.departments_app, name="departments")
+app.add_typer(registry.users_app, name="users")
+app.add_typer(registry.tokens_app, name="tokens")
+app.add_typer(registry.items_app, name="items")
+app.add_typer(registry.targets_app, name="targets")
+app.add_typer(registry.inspectors_app, name="inspectors")
+app.add_typer(registry.conflicts_app, name="conflicts")
+app.add_typer(registry.projections_app, name="projections")
 
 
 @app.command()
@@ -25,6 +34,29 @@ def demo() -> None:
     from ssj.cli.demo import run
 
     run()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="监听地址 / address to listen on"),
+    port: int = typer.Option(8000, help="端口 / port"),
+) -> None:
+    """启动 HTTP API（文档见 /docs）/ serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from ssj.api import create_app
+    from ssj.cli.common import fail
+    from ssj.errors import SsjError
+    from ssj.services.context import Services
+
+    try:
+        services = Services()
+    except SsjError as e:
+        fail(e)
+    try:
+        uvicorn.run(create_app(services), host=host, port=port)  # one process per view store
+    finally:
+        services.close()
 
 
 def main() -> None:

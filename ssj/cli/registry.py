@@ -1,0 +1,1203 @@
+"""Registry commands: bootstrap, departments, users, tokens, the item list (一单), the target and
+inspector registries (两库), conflicts of interest and the read models.
+
+Who acts: every command except `bootstrap` and `projections` runs as a registered user, named by
+`--as USER` on the command or by the environment variable `SSJ_USER`; the service authorises it
+(and records a refusal in the ledger). Lists print a table (Chinese headers), or with
+`--format json` one JSON array of every matching row and nothing else on stdout, or CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+from uuid import UUID
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from ssj.cli.common import (
+    EXIT_BAD_INPUT,
+    AsUser,
+    cli_actor,
+    current_principal,
+    err,
+    fail,
+    out,
+    print_json,
+    progress_bar,
+    services_session,
+)
+from ssj.domain import fields
+from ssj.domain.access import Command
+from ssj.domain.conflicts import RELATION_LABELS, Relation, RuleKind
+from ssj.domain.inspectors import FIELD_LABELS as INSPECTOR_LABELS
+from ssj.domain.inspectors import POOL_LABELS, STATUS_LABELS, InspectorStatus, Pool
+from ssj.domain.items import FIELD_LABELS as ITEM_LABELS
+from ssj.domain.items import ITEM_CLASS_LABELS, METHOD_LABELS, ItemClass
+from ssj.domain.organisation import (
+    KIND_LABELS,
+    LEVEL_LABELS,
+    ROLE_LABELS,
+    Department,
+    DepartmentKind,
+    Level,
+    User,
+)
+from ssj.domain.targets import (
+    CREDIT_CLASS_LABELS,
+    TARGET_STATUS_LABELS,
+    TARGET_TYPE_LABELS,
+    CreditClass,
+    TargetStatus,
+    TargetType,
+)
+from ssj.domain.targets import FIELD_LABELS as TARGET_LABELS
+from ssj.errors import SsjError, ValidationError
+
+if TYPE_CHECKING:
+    from ssj.imports.spreadsheet import Problem
+    from ssj.services.context import Services
+
+USER_HELP = "（以 --as USER 或 SSJ_USER 指明操作者）/ (act as --as USER or SSJ_USER)"
+
+departments_app = typer.Typer(help=f"部门 / departments {USER_HELP}", no_args_is_help=True)
+users_app = typer.Typer(help=f"用户与角色 / users and roles {USER_HELP}", no_args_is_help=True)
+tokens_app = typer.Typer(help=f"API 令牌 / API tokens {USER_HELP}", no_args_is_help=True)
+items_app = typer.Typer(
+    help=f"随机抽查事项清单 / the inspection-item list {USER_HELP}", no_args_is_help=True
+)
+targets_app = typer.Typer(
+    help=f"检查对象名录库 / the target registry {USER_HELP}", no_args_is_help=True
+)
+inspectors_app = typer.Typer(
+    help=f"执法检查人员名录库 / the inspector registry {USER_HELP}", no_args_is_help=True
+)
+conflicts_app = typer.Typer(
+    help=f"利害关系与回避规则 / conflicts of interest {USER_HELP}", no_args_is_help=True
+)
+projections_app = typer.Typer(
+    help="读模型：状态与重建 / read models: status and rebuild", no_args_is_help=True
+)
+
+PAGE = 1000  # rows per query when a list pages through internally (RegistryQueries.MAX_LIMIT)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+# What officials see: Chinese headers and Chinese names for coded values ------------------------
+
+
+def _names(labels: Mapping[str, StrEnum]) -> dict[str, str]:
+    """Canonical value -> its first Chinese label (which parses back to the same value)."""
+    names: dict[str, str] = {}
+    for label, value in labels.items():
+        names.setdefault(value.value, label)
+    return names
+
+
+@dataclass(frozen=True)
+class View:
+    """How one read-model table is shown, listed and exported."""
+
+    table: str
+    labels: Mapping[str, str]  # every field, in export order, with its Chinese header
+    columns: tuple[str, ...]  # the fields a table shows
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    continued: str | None = None  # a list field exported one entry per row (continuation rows)
+    read: Command = Command.READ_REGISTRY
+
+    def cell(self, name: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        shown = self.values.get(name, {})
+        if isinstance(value, list):
+            return "、".join(shown.get(str(v), str(v)) for v in value)
+        return shown.get(str(value), str(value))
+
+    def rows(self, states: Iterable[Mapping[str, Any]]) -> Iterator[list[str]]:
+        """Spreadsheet rows: one per entry; extra entries of `continued` on rows below it."""
+        names = list(self.labels)
+        at = names.index(self.continued) if self.continued is not None else -1
+        for state in states:
+            row = [self.cell(n, state.get(n)) for n in names]
+            extra: list[str] = []
+            if self.continued is not None:
+                entries = [str(v) for v in state.get(self.continued) or []]
+                row[at] = entries[0] if entries else ""
+                extra = entries[1:]
+            yield row
+            for entry in extra:
+                more = [""] * len(names)
+                more[at] = entry
+                yield more
+
+
+TARGETS = View(
+    table="targets",
+    labels=TARGET_LABELS,
+    columns=(
+        "identifier",
+        "name",
+        "department",
+        "target_type",
+        "region_code",
+        "credit_class",
+        "status",
+    ),
+    values={
+        "target_type": _names(TARGET_TYPE_LABELS),
+        "credit_class": _names(CREDIT_CLASS_LABELS),
+        "status": _names(TARGET_STATUS_LABELS),
+    },
+)
+ITEMS = View(
+    table="items",
+    labels={**ITEM_LABELS, "retired_reason": "废止原因"},
+    columns=(
+        "department",
+        "code",
+        "name",
+        "category",
+        "target_type",
+        "item_class",
+        "default_ratio",
+        "yearly_frequency",
+        "retired_reason",
+    ),
+    values={
+        "target_type": _names(TARGET_TYPE_LABELS),
+        "item_class": _names(ITEM_CLASS_LABELS),
+        "methods": _names(METHOD_LABELS),
+    },
+    # A legal basis often contains 、 or a comma itself, so joining them would not read back:
+    # they go one per row below the item, as official item lists print them.
+    continued="legal_bases",
+)
+INSPECTORS = View(
+    table="inspectors",
+    labels=INSPECTOR_LABELS,
+    columns=(
+        "certificate_no",
+        "name",
+        "department",
+        "pool",
+        "status",
+        "specialties",
+        "certificate_valid_to",
+    ),
+    values={"pool": _names(POOL_LABELS), "status": _names(STATUS_LABELS)},
+)
+DEPARTMENTS = View(
+    table="departments",
+    labels={
+        "code": "部门编码",
+        "name": "名称",
+        "level": "级别",
+        "kind": "类型",
+        "parent": "上级部门",
+        "region_code": "行政区划代码",
+        "closed": "已撤销",
+    },
+    columns=("code", "name", "level", "kind", "parent", "region_code", "closed"),
+    values={"level": _names(LEVEL_LABELS), "kind": _names(KIND_LABELS)},
+)
+USERS = View(
+    table="users",
+    labels={
+        "username": "用户名",
+        "name": "姓名",
+        "department": "部门",
+        "roles": "角色",
+        "active": "在用",
+    },
+    columns=("username", "name", "department", "roles", "active"),
+    values={"roles": _names(ROLE_LABELS)},
+    read=Command.READ_ALL,
+)
+DECLARATIONS = View(
+    table="declarations",
+    labels={
+        "id": "声明编号",
+        "certificate_no": "执法证号",
+        "target_identifier": "检查对象标识",
+        "relation": "关系",
+        "valid_from": "有效期起",
+        "valid_to": "有效期止",
+        "reason": "理由",
+        "withdrawn": "已撤回",
+    },
+    columns=(
+        "id",
+        "certificate_no",
+        "target_identifier",
+        "relation",
+        "valid_from",
+        "valid_to",
+        "withdrawn",
+    ),
+    values={"relation": _names(RELATION_LABELS)},
+)
+
+
+# Shared options --------------------------------------------------------------------------------
+
+FormatOption = Annotated[
+    Format,
+    typer.Option(
+        "--format", "-f", help="输出格式 / output: table, json (one array of all rows), csv"
+    ),
+]
+AsOf = Annotated[
+    int | None,
+    typer.Option(
+        "--as-of", metavar="SEQ", help="账本序号为 SEQ 时的名录 / the registry as it stood at SEQ"
+    ),
+]
+Offset = Annotated[int, typer.Option(help="表格从第几条起（0 起）/ table: rows to skip")]
+Limit = Annotated[int, typer.Option(help="表格每页条数 / table: rows per page (1-1000)")]
+Search = Annotated[str | None, typer.Option("--search", help="名称包含 / name contains this text")]
+DepartmentFilter = Annotated[
+    str | None, typer.Option("--department", help="部门编码 / department code")
+]
+ImportFormat = Annotated[
+    ReportFormat, typer.Option("--format", "-f", help="报告格式 / report: text or json")
+]
+FileArgument = Annotated[
+    Path, typer.Argument(help="文件（.xlsx、.xls、.csv）/ the file", show_default=False)
+]
+ExportFile = Annotated[
+    Path, typer.Argument(help="导出文件（.xlsx 或 .csv）/ file to write", show_default=False)
+]
+Reason = Annotated[str, typer.Option(help="理由 / reason")]
+
+
+def _choice(name: str, value: str | None, enum: type[StrEnum], labels: Any = None) -> str | None:
+    """A filter value given as a code or a Chinese label, as the stored code."""
+    if value is None or value == "":
+        return None
+    try:
+        return fields.choice(name, value, enum, labels).value
+    except SsjError as e:
+        fail(e)
+
+
+def _roles(values: Sequence[str]) -> list[str]:
+    return fields.text_list("roles", ",".join(values))
+
+
+# Listing -----------------------------------------------------------------------------------------
+
+
+def _check_as_of(services: Services, seq: int | None) -> int | None:
+    if seq is None:
+        return None
+    size = services.ledger.size()
+    if not 0 <= seq < size:
+        raise ValidationError(
+            f"账本序号 {seq} 不存在（账本共 {size} 条，序号 0–{size - 1}）",
+            f"there is no ledger seq {seq} (the ledger holds {size} events, seq 0-{size - 1})",
+        )
+    return seq
+
+
+def _all_rows(
+    services: Services,
+    table: str,
+    filters: Mapping[str, str | None],
+    search: str | None,
+    as_of: int | None,
+) -> Iterator[dict[str, Any]]:
+    """Every matching state, page by page, all as of one seq (so concurrent writes cannot make
+    a row appear twice or go missing between pages)."""
+    if as_of is None:
+        position = services.runner.position("registry")
+        as_of = position if position >= 0 else None
+    offset = 0
+    while True:
+        page = services.queries.list(
+            table, filters, as_of=as_of, offset=offset, limit=PAGE, search=search
+        )
+        yield from page.rows
+        offset += len(page.rows)
+        if len(page.rows) < PAGE:
+            return
+
+
+def _write_json_array(rows: Iterable[Mapping[str, Any]]) -> None:
+    """One JSON array on stdout, written as it is read (constant memory for big registries)."""
+    stream = sys.stdout.buffer
+    first = True
+    stream.write(b"[")
+    for row in rows:
+        stream.write(b"\n  " if first else b",\n  ")
+        stream.write(orjson.dumps(row))
+        first = False
+    stream.write(b"]\n" if first else b"\n]\n")
+    stream.flush()
+
+
+def _write_csv(view: View, rows: Iterable[Mapping[str, Any]], stream: IO[str]) -> None:
+    writer = csv.writer(stream)
+    writer.writerow(list(view.labels.values()))
+    for row in view.rows(rows):
+        writer.writerow(row)
+
+
+def _print_table(
+    view: View,
+    rows: Sequence[Mapping[str, Any]],
+    total: int,
+    offset: int,
+    as_of: int | None,
+) -> None:
+    table = Table(header_style="bold", highlight=False)
+    for name in view.columns:
+        table.add_column(view.labels[name], overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(view.cell(name, row.get(name))) for name in view.columns))
+    out.print(table)
+    when = f"，账本序号 {as_of} 时 / as of seq {as_of}" if as_of is not None else ""
+    if rows:
+        shown = f"第 {offset + 1}–{offset + len(rows)} 条，共 {total} 条{when} / rows {offset + 1}-{offset + len(rows)} of {total}"
+    else:
+        shown = f"无记录（共 {total} 条）{when} / no rows here ({total} in all)"
+    out.print(shown, highlight=False, markup=False)
+
+
+def _emit(
+    view: View,
+    fmt: Format,
+    rows: Iterable[Mapping[str, Any]],
+) -> None:
+    try:
+        if fmt is Format.json:
+            _write_json_array(rows)
+        else:
+            text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+            _write_csv(view, rows, text)
+            text.flush()
+            text.detach()
+    except BrokenPipeError:  # `ssj targets list --format json | head`: the reader has enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+def _list(
+    view: View,
+    as_user: str | None,
+    fmt: Format,
+    filters: Mapping[str, str | None],
+    *,
+    search: str | None = None,
+    as_of: int | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> None:
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        services.authorise(principal, view.read)
+        seq = _check_as_of(services, as_of)
+        if fmt is Format.table:
+            page = services.queries.list(
+                view.table, filters, as_of=seq, offset=offset, limit=limit, search=search
+            )
+            _print_table(view, page.rows, page.total, offset, seq)
+        else:
+            _emit(view, fmt, _all_rows(services, view.table, filters, search, seq))
+
+
+# Import and export ------------------------------------------------------------------------------
+
+
+def _problem_line(problem: Problem) -> str:
+    """ "第 N 行 X 列：… / row N column X: …", whatever the wording of the underlying problem."""
+    row, column, zh, en = problem.row, problem.column, problem.zh, problem.en
+    if row <= 0:
+        return f"{zh} / {en}"
+    where_zh = f"第 {row} 行 {column} 列" if column else f"第 {row} 行"
+    where_en = f"row {row} column {column}" if column else f"row {row}"
+    if zh.startswith(where_zh):  # the reader's own problems already say where
+        return f"{zh} / {en}"
+    if zh.startswith(f"第 {row} 行"):  # the importer's say the row and the header label
+        zh = zh.removeprefix(f"第 {row} 行").lstrip(" ：:")
+        en = en.removeprefix(f"row {row}").lstrip(" :")
+    return f"{where_zh}：{zh} / {where_en}: {en}"
+
+
+def _import(
+    kind: str,
+    path: Path,
+    department: str | None,
+    as_user: str | None,
+    fmt: ReportFormat,
+) -> None:
+    from ssj.services.imports import import_file
+
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        with progress_bar(f"导入 / importing {escape(path.name)}", 0) as update:
+            report = import_file(
+                services, principal, kind, path, department=department, progress=update
+            )
+    if fmt is ReportFormat.json:
+        print_json(report.as_dict())
+    elif report.written:
+        out.print(
+            f"已导入 / imported {report.file}：{report.rows} 行 rows，新增 created {report.created}，"
+            f"更新 updated {report.updated}，未变 unchanged {report.unchanged}",
+            highlight=False,
+            markup=False,
+        )
+    if report.problems:
+        err.print(
+            f"错误 / error: {report.file} 有 {len(report.problems)} 个问题，未导入任何数据 / "
+            f"{len(report.problems)} problem(s), nothing was imported",
+            highlight=False,
+            markup=False,
+        )
+        for problem in report.problems:
+            err.print(_problem_line(problem), highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _export(
+    view: View,
+    path: Path,
+    as_user: str | None,
+    filters: Mapping[str, str | None],
+    search: str | None,
+    as_of: int | None,
+) -> None:
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        fail(
+            ValidationError(
+                f"不支持的导出格式“{path.suffix or path.name}”：请用 .xlsx 或 .csv",
+                f"cannot export to '{path.suffix or path.name}': use .xlsx or .csv",
+            )
+        )
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        services.authorise(principal, view.read)
+        seq = _check_as_of(services, as_of)
+        states = _all_rows(services, view.table, filters, search, seq)
+        write = _write_xlsx if suffix == ".xlsx" else _write_csv_file
+        count = _atomic_write(path, lambda target: write(view, states, target))
+    out.print(f"已导出 / exported {count} 条 rows → {path}", highlight=False, markup=False)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], int]) -> int:
+    """Write beside the target and rename, so a failure never leaves half a file."""
+    directory = path.resolve().parent
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".ssj-export-", dir=directory)
+        os.close(handle)
+    except OSError as e:
+        raise ValidationError(
+            f"无法写入 {path}：{e.strerror}", f"cannot write {path}: {e.strerror}"
+        ) from None
+    try:
+        count = write(Path(temporary))
+        os.replace(temporary, path)
+    except OSError as e:
+        raise ValidationError(
+            f"无法写入 {path}：{e.strerror}", f"cannot write {path}: {e.strerror}"
+        ) from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return count
+
+
+class _Counter:
+    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+def _write_csv_file(view: View, states: Iterable[Mapping[str, Any]], target: Path) -> int:
+    counted = _Counter(states)
+    with target.open("w", encoding="utf-8-sig", newline="") as stream:  # BOM: Excel reads UTF-8
+        _write_csv(view, counted, stream)
+    return counted.count
+
+
+def _write_xlsx(view: View, states: Iterable[Mapping[str, Any]], target: Path) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=view.table)
+    for index, label in enumerate(view.labels.values(), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(label) + 2)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for label in view.labels.values():
+        cell = WriteOnlyCell(sheet, value=label)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    counted = _Counter(states)
+    try:
+        for row in view.rows(counted):
+            cells: list[Any] = []
+            for value in row:
+                if not value:
+                    cells.append(None)
+                    continue
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"  # always text: codes keep their digits, "=" is no formula
+                cells.append(cell)
+            sheet.append(cells)
+    except IllegalCharacterError:
+        raise ValidationError(
+            "数据中含有 Excel 不允许的控制字符，请改导出为 .csv",
+            "the data holds control characters Excel does not allow: export to .csv instead",
+        ) from None
+    book.save(target)
+    return counted.count
+
+
+# Bootstrap -------------------------------------------------------------------------------------
+
+
+def bootstrap(
+    username: Annotated[str, typer.Option(help="管理员用户名 / administrator's username")],
+    name: Annotated[str, typer.Option(help="管理员姓名 / administrator's name")],
+    department: Annotated[str, typer.Option(help="首个部门编码 / first department's code")],
+    department_name: Annotated[str, typer.Option(help="首个部门名称 / its name")],
+    region_code: Annotated[str, typer.Option(help="行政区划代码 / region code (6 digits)")],
+    level: Annotated[str, typer.Option(help="级别 / level: province, city, county")] = "city",
+) -> None:
+    """创建首个部门与管理员（必要时初始化账本）/ create the first department and administrator."""
+    with services_session() as services:
+        # Validate before anything is written (initialising the ledger writes its genesis).
+        Department.register(department, department_name, level, "bureau", None, region_code)
+        User.register(username, name, department, ["admin"])
+        if not services.ledger.is_initialised():
+            services.ledger.initialise(cli_actor())
+        from ssj.services.registry import RegistryService
+
+        RegistryService(services).bootstrap(
+            username, name, department, department_name, region_code, level
+        )
+    out.print(
+        f"已初始化 / bootstrapped: 部门 department {department}，管理员 administrator {username}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _registry(services: Services) -> Any:
+    from ssj.services.registry import RegistryService
+
+    return RegistryService(services)
+
+
+def _done(message: str) -> None:
+    out.print(message, highlight=False, markup=False)
+
+
+# Departments -----------------------------------------------------------------------------------
+
+
+@departments_app.command("add")
+def departments_add(
+    code: Annotated[str, typer.Argument(help="部门编码 / department code")],
+    name: Annotated[str, typer.Option(help="名称 / name")],
+    region_code: Annotated[str, typer.Option(help="行政区划代码 / region code")],
+    level: Annotated[str, typer.Option(help="级别 / province, city, county")] = "city",
+    kind: Annotated[str, typer.Option(help="类型 / bureau (局) or section (科室)")] = "section",
+    parent: Annotated[str | None, typer.Option(help="上级部门编码 / parent code")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """登记部门 / register a department."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).add_department(principal, code, name, level, kind, parent, region_code)
+    _done(f"已登记部门 / department registered: {code}")
+
+
+@departments_app.command("list")
+def departments_list(
+    parent: Annotated[str | None, typer.Option(help="上级部门 / parent code")] = None,
+    level: Annotated[str | None, typer.Option(help="级别 / level")] = None,
+    kind: Annotated[str | None, typer.Option(help="类型 / kind")] = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    fmt: FormatOption = Format.table,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    as_user: AsUser = None,
+) -> None:
+    """列出部门 / list departments."""
+    filters = {
+        "parent": parent,
+        "level": _choice("level", level, Level, LEVEL_LABELS),
+        "kind": _choice("kind", kind, DepartmentKind, KIND_LABELS),
+    }
+    _list(
+        DEPARTMENTS,
+        as_user,
+        fmt,
+        filters,
+        search=search,
+        as_of=as_of,
+        offset=offset,
+        limit=limit,
+    )
+
+
+# Users and tokens ------------------------------------------------------------------------------
+
+RoleOption = Annotated[
+    list[str],
+    typer.Option(
+        "--role",
+        help="角色，可多次或用逗号分隔 / role (repeat, or comma-separated): admin, operator, "
+        "leader, inspector, supervisor, reviewer",
+    ),
+]
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    name: Annotated[str, typer.Option(help="姓名 / name")],
+    department: Annotated[str, typer.Option(help="部门编码 / department code")],
+    role: RoleOption,
+    as_user: AsUser = None,
+) -> None:
+    """登记用户 / register a user with roles."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).add_user(principal, username, name, department, _roles(role))
+    _done(f"已登记用户 / user registered: {username}")
+
+
+@users_app.command("list")
+def users_list(
+    department: DepartmentFilter = None,
+    as_of: AsOf = None,
+    fmt: FormatOption = Format.table,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    as_user: AsUser = None,
+) -> None:
+    """列出用户（管理员、纪检监察、考核人员）/ list users (admin, supervisor, reviewer)."""
+    _list(USERS, as_user, fmt, {"department": department}, as_of=as_of, offset=offset, limit=limit)
+
+
+@users_app.command("roles")
+def users_roles(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    role: RoleOption,
+    as_user: AsUser = None,
+) -> None:
+    """设定用户角色（替换原有角色）/ set a user's roles (replacing the old ones)."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).set_roles(principal, username, _roles(role))
+    _done(f"已设定角色 / roles set: {username}")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    reason: Reason,
+    as_user: AsUser = None,
+) -> None:
+    """停用用户 / deactivate a user."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).deactivate_user(principal, username, reason)
+    _done(f"已停用用户 / user deactivated: {username}")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    username: Annotated[str, typer.Argument(help="令牌所属用户 / the token's user")],
+    label: Annotated[str, typer.Option(help="用途说明 / what the token is for")],
+    as_user: AsUser = None,
+) -> None:
+    """签发 API 令牌：密钥只在标准输出显示这一次 / issue a token; the secret is printed once."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        secret = _registry(services).issue_token(principal, username, label)
+    typer.echo(secret)
+    err.print(
+        f"已签发令牌 / token issued for {username}：请妥善保存，账本只记录其 SHA-256 / "
+        "keep it safe: the ledger records only its SHA-256",
+        highlight=False,
+        markup=False,
+    )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="令牌或其 SHA-256 / the token or its SHA-256")],
+    reason: Reason,
+    as_user: AsUser = None,
+) -> None:
+    """吊销 API 令牌 / revoke an API token."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).revoke_token(principal, token, reason)
+    _done("已吊销令牌 / token revoked")
+
+
+# Items -----------------------------------------------------------------------------------------
+
+
+@items_app.command("import")
+def items_import(
+    file: FileArgument,
+    department: Annotated[
+        str | None,
+        typer.Option(help="文件无牵头部门列时使用 / lead department when the file has none"),
+    ] = None,
+    fmt: ImportFormat = ReportFormat.text,
+    as_user: AsUser = None,
+) -> None:
+    """导入抽查事项清单（有任何问题则不写入）/ import the item list (all or nothing)."""
+    _import("items", file, department, as_user, fmt)
+
+
+def _item_filters(
+    department: str | None, category: str | None, target_type: str | None, item_class: str | None
+) -> dict[str, str | None]:
+    return {
+        "department": department,
+        "category": category,
+        "target_type": _choice("target_type", target_type, TargetType, TARGET_TYPE_LABELS),
+        "item_class": _choice("item_class", item_class, ItemClass, ITEM_CLASS_LABELS),
+    }
+
+
+Category = Annotated[str | None, typer.Option(help="抽查类别 / category")]
+TargetTypeFilter = Annotated[
+    str | None, typer.Option(help="检查对象类型 / target type (企业, enterprise, …)")
+]
+ItemClassFilter = Annotated[
+    str | None, typer.Option(help="事项类别 / general (一般) or key (重点)")
+]
+
+
+@items_app.command("list")
+def items_list(
+    department: DepartmentFilter = None,
+    category: Category = None,
+    target_type: TargetTypeFilter = None,
+    item_class: ItemClassFilter = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    fmt: FormatOption = Format.table,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    as_user: AsUser = None,
+) -> None:
+    """列出抽查事项（含已废止）/ list inspection items (retired ones too)."""
+    filters = _item_filters(department, category, target_type, item_class)
+    _list(ITEMS, as_user, fmt, filters, search=search, as_of=as_of, offset=offset, limit=limit)
+
+
+@items_app.command("export")
+def items_export(
+    file: ExportFile,
+    department: DepartmentFilter = None,
+    category: Category = None,
+    target_type: TargetTypeFilter = None,
+    item_class: ItemClassFilter = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    as_user: AsUser = None,
+) -> None:
+    """导出抽查事项清单（.xlsx 或 .csv，可重新导入）/ export the item list (re-importable)."""
+    filters = _item_filters(department, category, target_type, item_class)
+    _export(ITEMS, file, as_user, filters, search, as_of)
+
+
+@items_app.command("retire")
+def items_retire(
+    department: Annotated[str, typer.Argument(help="牵头部门 / lead department")],
+    code: Annotated[str, typer.Argument(help="事项编码 / item code")],
+    reason: Reason,
+    as_user: AsUser = None,
+) -> None:
+    """废止抽查事项 / retire an item (it stays on record)."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).retire_item(principal, department, code, reason)
+    _done(f"已废止事项 / item retired: {department} {code}")
+
+
+# Targets ---------------------------------------------------------------------------------------
+
+
+def _target_filters(
+    department: str | None,
+    status: str | None,
+    target_type: str | None,
+    credit_class: str | None,
+    region_code: str | None,
+) -> dict[str, str | None]:
+    return {
+        "department": department,
+        "status": _choice("status", status, TargetStatus, TARGET_STATUS_LABELS),
+        "target_type": _choice("target_type", target_type, TargetType, TARGET_TYPE_LABELS),
+        "credit_class": _choice("credit_class", credit_class, CreditClass, CREDIT_CLASS_LABELS),
+        "region_code": region_code,
+    }
+
+
+TargetStatusFilter = Annotated[
+    str | None, typer.Option(help="状态 / status (存续 active, 注销 deregistered, …)")
+]
+CreditClassFilter = Annotated[str | None, typer.Option(help="信用风险分类 / credit class A-D")]
+RegionFilter = Annotated[str | None, typer.Option(help="行政区划代码 / region code")]
+
+
+@targets_app.command("import")
+def targets_import(
+    file: FileArgument,
+    department: Annotated[
+        str | None,
+        typer.Option(help="文件无责任部门列时使用 / department when the file has none"),
+    ] = None,
+    fmt: ImportFormat = ReportFormat.text,
+    as_user: AsUser = None,
+) -> None:
+    """导入检查对象名录（有任何问题则不写入）/ import targets (all or nothing)."""
+    _import("targets", file, department, as_user, fmt)
+
+
+@targets_app.command("list")
+def targets_list(
+    department: DepartmentFilter = None,
+    status: TargetStatusFilter = None,
+    target_type: TargetTypeFilter = None,
+    credit_class: CreditClassFilter = None,
+    region_code: RegionFilter = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    fmt: FormatOption = Format.table,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    as_user: AsUser = None,
+) -> None:
+    """列出检查对象 / list targets."""
+    filters = _target_filters(department, status, target_type, credit_class, region_code)
+    _list(TARGETS, as_user, fmt, filters, search=search, as_of=as_of, offset=offset, limit=limit)
+
+
+@targets_app.command("export")
+def targets_export(
+    file: ExportFile,
+    department: DepartmentFilter = None,
+    status: TargetStatusFilter = None,
+    target_type: TargetTypeFilter = None,
+    credit_class: CreditClassFilter = None,
+    region_code: RegionFilter = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    as_user: AsUser = None,
+) -> None:
+    """导出检查对象名录（.xlsx 或 .csv，可重新导入）/ export targets (re-importable)."""
+    filters = _target_filters(department, status, target_type, credit_class, region_code)
+    _export(TARGETS, file, as_user, filters, search, as_of)
+
+
+# Inspectors ------------------------------------------------------------------------------------
+
+
+def _inspector_filters(
+    department: str | None, pool: str | None, status: str | None
+) -> dict[str, str | None]:
+    return {
+        "department": department,
+        "pool": _choice("pool", pool, Pool, POOL_LABELS),
+        "status": _choice("status", status, InspectorStatus, STATUS_LABELS),
+    }
+
+
+PoolFilter = Annotated[
+    str | None, typer.Option(help="名录库 / inspector (检查人员) or expert (专家)")
+]
+InspectorStatusFilter = Annotated[
+    str | None, typer.Option(help="状态 / status (在岗 active, 休假 on_leave, …)")
+]
+
+
+@inspectors_app.command("import")
+def inspectors_import(
+    file: FileArgument,
+    department: Annotated[
+        str | None,
+        typer.Option(help="文件无所属部门列时使用 / department when the file has none"),
+    ] = None,
+    fmt: ImportFormat = ReportFormat.text,
+    as_user: AsUser = None,
+) -> None:
+    """导入执法检查人员名录（有任何问题则不写入）/ import inspectors (all or nothing)."""
+    _import("inspectors", file, department, as_user, fmt)
+
+
+@inspectors_app.command("list")
+def inspectors_list(
+    department: DepartmentFilter = None,
+    pool: PoolFilter = None,
+    status: InspectorStatusFilter = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    fmt: FormatOption = Format.table,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    as_user: AsUser = None,
+) -> None:
+    """列出执法检查人员与专家 / list inspectors and experts."""
+    filters = _inspector_filters(department, pool, status)
+    _list(
+        INSPECTORS,
+        as_user,
+        fmt,
+        filters,
+        search=search,
+        as_of=as_of,
+        offset=offset,
+        limit=limit,
+    )
+
+
+@inspectors_app.command("export")
+def inspectors_export(
+    file: ExportFile,
+    department: DepartmentFilter = None,
+    pool: PoolFilter = None,
+    status: InspectorStatusFilter = None,
+    search: Search = None,
+    as_of: AsOf = None,
+    as_user: AsUser = None,
+) -> None:
+    """导出执法检查人员名录（.xlsx 或 .csv，可重新导入）/ export inspectors (re-importable)."""
+    _export(INSPECTORS, file, as_user, _inspector_filters(department, pool, status), search, as_of)
+
+
+# Conflicts of interest -------------------------------------------------------------------------
+
+
+@conflicts_app.command("declare")
+def conflicts_declare(
+    inspector: Annotated[str, typer.Option(help="执法证号 / the inspector's certificate no.")],
+    target: Annotated[str, typer.Option(help="检查对象标识 / the target's identifier")],
+    relation: Annotated[
+        str,
+        typer.Option(
+            help="关系 / kinship (近亲属), employment (曾任职), shareholding, dispute, other"
+        ),
+    ],
+    valid_from: Annotated[str, typer.Option("--from", help="起始日期 / from (YYYY-MM-DD)")],
+    reason: Reason,
+    valid_to: Annotated[
+        str | None, typer.Option("--to", help="终止日期 / until (YYYY-MM-DD)")
+    ] = None,
+    as_user: AsUser = None,
+) -> None:
+    """登记利害关系声明；标准输出为声明编号 / declare a conflict; prints its id on stdout."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        declaration_id = _registry(services).declare_conflict(
+            principal,
+            {
+                "certificate_no": inspector,
+                "target_identifier": target,
+                "relation": relation,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "reason": reason,
+            },
+        )
+    typer.echo(str(declaration_id))
+    err.print("已登记利害关系声明 / conflict declared", highlight=False, markup=False)
+
+
+@conflicts_app.command("withdraw")
+def conflicts_withdraw(
+    declaration: Annotated[str, typer.Argument(metavar="ID", help="声明编号 / declaration id")],
+    reason: Reason,
+    as_user: AsUser = None,
+) -> None:
+    """撤回利害关系声明 / withdraw a declaration (it stays on record)."""
+    try:
+        declaration_id = UUID(declaration)
+    except ValueError:
+        fail(
+            ValidationError(
+                f"声明编号无效“{declaration}”", f"invalid declaration id {declaration!r}"
+            )
+        )
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).withdraw_conflict(principal, declaration_id, reason)
+    _done(f"已撤回声明 / declaration withdrawn: {declaration_id}")
+
+
+@conflicts_app.command("list")
+def conflicts_list(
+    inspector: Annotated[str | None, typer.Option(help="执法证号 / certificate no.")] = None,
+    target: Annotated[str | None, typer.Option(help="检查对象标识 / target identifier")] = None,
+    relation: Annotated[str | None, typer.Option(help="关系 / relation")] = None,
+    withdrawn: Annotated[
+        bool, typer.Option("--withdrawn/--active-only", help="含已撤回 / include withdrawn ones")
+    ] = True,
+    as_of: AsOf = None,
+    fmt: FormatOption = Format.table,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    as_user: AsUser = None,
+) -> None:
+    """列出利害关系声明 / list declared conflicts of interest."""
+    wanted = _choice("relation", relation, Relation, RELATION_LABELS)
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        services.authorise(principal, DECLARATIONS.read)
+        seq = _check_as_of(services, as_of)
+        found = []
+        for row in services.queries.states(
+            "declarations", as_of=seq, columns=("aggregate_id", "state")
+        ):
+            state = {"id": row["aggregate_id"], **orjson.loads(row["state"])}
+            if (
+                (inspector is None or state["certificate_no"] == inspector)
+                and (target is None or state["target_identifier"] == target)
+                and (wanted is None or state["relation"] == wanted)
+                and (withdrawn or not state["withdrawn"])
+            ):
+                found.append(state)
+        found.sort(key=lambda s: (s["certificate_no"], s["target_identifier"], s["valid_from"]))
+        if fmt is Format.table:
+            if offset < 0 or not 1 <= limit <= PAGE:
+                raise ValidationError(
+                    f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {PAGE}）",
+                    f"invalid paging (offset >= 0, 1 <= limit <= {PAGE})",
+                )
+            _print_table(DECLARATIONS, found[offset : offset + limit], len(found), offset, seq)
+        else:
+            _emit(DECLARATIONS, fmt, found)
+
+
+@conflicts_app.command("rules")
+def conflicts_rules(
+    department: Annotated[str, typer.Argument(help="部门编码 / department code")],
+    not_own_district: Annotated[
+        bool | None,
+        typer.Option(
+            "--not-own-district/--no-not-own-district",
+            help="不得检查居住地所在区县的对象 / never inspect in one's home district",
+            show_default=False,
+        ),
+    ] = None,
+    employment_within_years: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="曾任职 N 年内回避（0 关闭）/ recuse from former employers for N years (0: off)",
+        ),
+    ] = None,
+    as_user: AsUser = None,
+) -> None:
+    """查看或设定部门的回避规则（未给出的规则保持不变）/ show or set a department's rules."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        services.authorise(principal, Command.READ_REGISTRY)
+        current = services.queries.get("conflict_rules", [department])
+        rules: dict[str, Any] = dict(current["rules"]) if current else {}
+        changes: dict[str, Any] = {}
+        if not_own_district is not None:
+            changes[RuleKind.NOT_OWN_DISTRICT.value] = not_own_district
+        if employment_within_years is not None:
+            changes[RuleKind.EMPLOYMENT_WITHIN_YEARS.value] = employment_within_years
+        if changes:
+            rules.update(changes)
+            _registry(services).set_conflict_rules(principal, department, rules)
+            services.refresh()
+            current = services.queries.get("conflict_rules", [department])
+            rules = dict(current["rules"]) if current else rules
+        elif current is None:
+            services.require_department(department)
+    shown = {
+        RuleKind.NOT_OWN_DISTRICT.value: bool(rules.get(RuleKind.NOT_OWN_DISTRICT.value, False)),
+        RuleKind.EMPLOYMENT_WITHIN_YEARS.value: int(
+            rules.get(RuleKind.EMPLOYMENT_WITHIN_YEARS.value, 0) or 0
+        ),
+    }
+    state = "已设定 / set" if changes else "现行 / current"
+    _done(
+        f"{state} {department}：不查居住地区县 not_own_district="
+        f"{str(shown['not_own_district']).lower()}，曾任职回避年限 employment_within_years="
+        f"{shown['employment_within_years']}"
+    )
+
+
+# Read models -----------------------------------------------------------------------------------
+
+
+@projections_app.command("status")
+def projections_status(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """读模型进度 / how far each read model has applied the ledger."""
+    with services_session() as services:
+        size = services.ledger.size()
+        positions = services.runner.positions()
+    rows = [
+        {"name": name, "seq": seq, "ledger_size": size, "behind": size - 1 - seq}
+        for name, seq in positions.items()
+    ]
+    if json:
+        print_json(rows)
+        return
+    for row in rows:
+        _done(
+            f"{row['name']}：已应用至序号 applied through seq {row['seq']}，账本 ledger size "
+            f"{size}，落后 behind {row['behind']}"
+        )
+
+
+@projections_app.command("rebuild")
+def projections_rebuild() -> None:
+    """丢弃并从账本重建全部读模型 / drop every read model and replay the whole ledger."""
+    with services_session() as services:
+        with progress_bar("重建 / rebuilding", services.ledger.size()) as update:
+            applied = services.runner.rebuild(update)
+        size = services.ledger.size()
+    _done(f"已重建 / rebuilt: {applied} 条事件 events replayed, ledger size {size}")
