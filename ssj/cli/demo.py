@@ -1,45 +1,218 @@
 """`ssj demo`: the main job on the embedded default, end to end, with a summary table.
 
-It grows with the project: today it initialises the ledger, rotates a key, issues checkpoints,
-keeps one outside the database (as an auditor would) and verifies the whole ledger against it.
+1. Initialise the ledger (idempotent).
+2. Build the synthetic jurisdiction of 常州市市场监督管理局 (`ssj.demo.jurisdiction`) into
+   `$SSJ_DATA_DIR/demo`: the official-format files are written there and loaded through the real
+   importers and services. A second run writes nothing new: the build is idempotent.
+3. Issue a checkpoint, rotate the signing key, issue another, keep that one outside the database
+   (as an auditor would) and verify the whole ledger against both.
+4. Print what the registries hold (read from the projections), the verdict, and an as-of query:
+   the target registry as it stood before the yearly credit reclassification.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from ssj.cli.common import cli_actor, fail, open_ledger, out, progress_bar
+from ssj.cli.common import cli_actor, err, fail, out, progress_bar
+from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS
 from ssj.errors import SsjError
 from ssj.ledger.audit import verify_ledger
+from ssj.ledger.verify import Report
+from ssj.services.context import Services
+
+CREDIT_LABELS = {"A": "A 类（低风险）", "B": "B 类", "C": "C 类", "D": "D 类（高风险）"}
+TYPE_LABELS = {"enterprise": "企业", "individual": "个体工商户", "product": "产品"}
+STATUS_LABELS = {
+    "active": "存续",
+    "abnormal": "经营异常",
+    "deregistered": "注销",
+    "serious_violation": "严重违法失信",
+}
 
 
-def run() -> None:
-    ledger = open_ledger()
-    actor = cli_actor()
+@contextmanager
+def phases() -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar per build phase, on stderr (hidden when stderr is not a terminal)."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase, total=total)
+        progress.update(tasks[phase], completed=done, total=total)
+
+    with progress:
+        yield update
+
+
+def run(targets: int = DEFAULT_TARGETS, seed: int = DEFAULT_SEED) -> None:
+    started = time.perf_counter()
     try:
-        ledger.initialise(actor)
-        first = ledger.issue_checkpoint(actor)
-        ledger.rotate_key(actor)
-        second = ledger.issue_checkpoint(actor)
+        services = Services()
     except SsjError as e:
         fail(e)
+    try:
+        _run(services, targets, seed, started)
+    except SsjError as e:
+        fail(e)
+    finally:
+        services.close()
+
+
+def _run(services: Services, targets: int, seed: int, started: float) -> None:
+    from ssj.demo.jurisdiction import build
+
+    ledger = services.ledger
+    actor = cli_actor()
+    ledger.initialise(actor)
+    directory = ledger.settings.data_dir / "demo"
+    with phases() as update:
+        summary = build(services, directory, targets=targets, seed=seed, progress=update)
+    first = ledger.issue_checkpoint(actor)
+    ledger.rotate_key(actor)
+    second = ledger.issue_checkpoint(actor)
     outside = ledger.settings.data_dir / "checkpoints"
     outside.mkdir(parents=True, exist_ok=True)
     path = outside / f"checkpoint-{ledger.size()}.txt"
     path.write_text(second, encoding="utf-8")
-    with progress_bar("校验 / verifying", ledger.size()) as update:
-        report = verify_ledger(ledger, [first, second], progress=update)
-    table = Table(title="ssj demo")
+    with progress_bar("校验 / verifying", ledger.size()) as tick:
+        report = verify_ledger(ledger, [first, second], progress=tick)
+    services.refresh()
+
+    table = Table(title=f"ssj demo：{summary.directory}", show_lines=False)
     table.add_column("项目 / item")
-    table.add_column("值 / value")
-    table.add_row("数据库 / database", ledger.settings.database.redacted())
-    table.add_row("账本长度 / events", str(report.size))
-    table.add_row("签名 / signatures checked", str(report.signatures))
-    table.add_row("检查点 / checkpoints", str(report.checkpoints))
-    table.add_row("外部检查点 / outside checkpoint", str(path))
-    table.add_row("根哈希 / root", report.root.hex())
-    table.add_row("结论 / verdict", "完好 / intact" if report.ok else "损坏 / DAMAGED")
+    table.add_column("值 / value", overflow="fold")
+    _registry_rows(table, services)
+    written = (
+        "、".join(f"{r.file} +{r.created} ~{r.updated} ={r.unchanged}" for r in summary.imports)
+        or "—"
+    )
+    table.add_row("本次写入 / written now", f"{summary.events_written:,} 条事件 / events")
+    table.add_row("导入 / imports (+new ~changed =same)", written)
+    _ledger_rows(table, services, report, str(path))
+    table.add_row("用时 / elapsed", f"{time.perf_counter() - started:.1f} s")
     out.print(table)
+    _as_of_example(services)
     if not report.ok and report.first is not None:
         out.print(report.first.line())
         raise SystemExit(1)
+
+
+def _counts(counter: Counter[str], labels: dict[str, str] | None = None) -> str:
+    return "，".join(
+        f"{(labels or {}).get(k, k)} {v:,}"
+        for k, v in sorted(counter.items(), key=lambda kv: kv[0])
+    )
+
+
+def _registry_rows(table: Table, services: Services) -> None:
+    """What the registries hold, read back from the projections (not from the generator)."""
+    q = services.queries
+    departments = q.states("departments", columns=("code", "closed"))
+    users = q.states("users")
+    roles: Counter[str] = Counter(r for u in users if u["active"] for r in u["roles"])
+    items = q.states("items")
+    key_items = sum(1 for i in items if i["item_class"] == "key")
+    joint = sum(1 for i in items if i.get("cooperating_departments"))
+    targets = q.states("targets", columns=("credit_class", "target_type", "status"))
+    people = q.states("inspectors", columns=("pool", "status"))
+    declarations = q.states("declarations", columns=("withdrawn",))
+    rules = q.states("conflict_rules")
+    table.add_row("部门 / departments", f"{len(departments)}")
+    table.add_row("用户 / users", f"{len(users)}（{_counts(roles)}）")
+    table.add_row(
+        "抽查事项 / inspection items",
+        f"{len(items)}（重点 / key {key_items}，联合 / joint {joint}）",
+    )
+    table.add_row(
+        "检查对象 / targets",
+        f"{len(targets):,}（{_counts(Counter(t['target_type'] for t in targets), TYPE_LABELS)}）",
+    )
+    table.add_row(
+        "  信用风险分类 / credit class",
+        _counts(Counter(t["credit_class"] for t in targets), CREDIT_LABELS),
+    )
+    table.add_row(
+        "  登记状态 / status", _counts(Counter(t["status"] for t in targets), STATUS_LABELS)
+    )
+    pools = Counter(p["pool"] for p in people)
+    table.add_row("执法检查人员 / inspectors", f"{pools.get('inspector', 0)}")
+    table.add_row("专家 / experts", f"{pools.get('expert', 0)}")
+    table.add_row(
+        "利害关系声明 / conflict declarations",
+        f"{sum(1 for d in declarations if d['withdrawn'] != '1')}（回避规则 / rule sets {len(rules)}）",
+    )
+
+
+def _ledger_rows(table: Table, services: Services, report: Report, outside: str) -> None:
+    ledger = services.ledger
+    table.add_row("数据库 / database", ledger.settings.database.redacted())
+    table.add_row("账本长度 / ledger events", f"{report.size:,}")
+    table.add_row("签名 / signatures checked", f"{report.signatures:,}")
+    table.add_row("检查点 / checkpoints", str(report.checkpoints))
+    table.add_row("外部检查点 / outside checkpoint", outside)
+    table.add_row("根哈希 / root", report.root.hex())
+    table.add_row("结论 / verdict", "完好 / intact" if report.ok else "损坏 / DAMAGED")
+
+
+def _as_of_example(services: Services) -> None:
+    """The target registry as it stood before the reclassification, next to today's."""
+    from ssj.demo.jurisdiction import reclassification_seq
+
+    seq = reclassification_seq(services)
+    if seq is None:
+        return
+    q = services.queries
+    then = Counter(
+        t["credit_class"]
+        for t in q.states("targets", as_of=seq, columns=("credit_class", "status"))
+        if t["status"] == "active"
+    )
+    now = Counter(
+        t["credit_class"]
+        for t in q.states("targets", columns=("credit_class", "status"))
+        if t["status"] == "active"
+    )
+    table = Table(
+        title=f"按时点查询 / as-of query：存续检查对象的信用风险分类，第 {seq:,} 条（调整前）与现在"
+        f" / active targets by credit class at seq {seq:,} (before the reclassification) and now"
+    )
+    table.add_column("信用风险分类 / class")
+    table.add_column(f"第 {seq:,} 条 / seq {seq:,}", justify="right")
+    table.add_column("现在 / now", justify="right")
+    for cls in sorted(set(then) | set(now)):
+        table.add_row(CREDIT_LABELS.get(cls, cls), f"{then[cls]:,}", f"{now[cls]:,}")
+    table.add_row("合计 / total", f"{sum(then.values()):,}", f"{sum(now.values()):,}")
+    out.print(table)
+    rows = services.store.query(
+        "SELECT identifier FROM targets WHERE to_seq IS NOT NULL ORDER BY to_seq LIMIT 100"
+    )
+    for (identifier,) in rows:
+        before = q.get("targets", [identifier], as_of=seq)
+        current = q.get("targets", [identifier])
+        if before and current and before["credit_class"] != current["credit_class"]:
+            out.print(
+                f"例 / e.g. {identifier} {current['name']}：信用风险分类 / credit class "
+                f"{before['credit_class']}（as_of={seq:,}）→ {current['credit_class']}（现在 / now）"
+            )
+            return

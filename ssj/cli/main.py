@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ssj.cli import ledger, registry
+from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
 
 app = typer.Typer(
     help="ssj：双随机、一公开 审计账本 / the audit-first ledger for random inspections",
@@ -29,11 +30,16 @@ app.add_typer(registry.projections_app, name="projections")
 
 
 @app.command()
-def demo() -> None:
-    """演示：在默认 SQLite 上生成示例账本并校验 / build a sample ledger and verify it."""
+def demo(
+    targets: int = typer.Option(
+        DEFAULT_TARGETS, "--targets", min=MIN_TARGETS, help="检查对象数量 / number of targets"
+    ),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="随机种子 / seed of the synthetic data"),
+) -> None:
+    """演示：生成示例辖区、校验账本 / build a sample jurisdiction and verify the ledger."""
     from ssj.cli.demo import run
 
-    run()
+    run(targets=targets, seed=seed)
 
 
 @app.command()

@@ -1,0 +1,294 @@
+"""Registry benchmark on PostgreSQL: importing targets from a file, and the as-of population.
+
+    python -m ops.bench.registry                         (full size: about 10 minutes on 2 cores)
+    python -m ops.bench.registry --import-rows 10000 --population 100000          (quick run)
+
+(a) Import --import-rows targets (default 100,000) from a GBK CSV in the official format through
+    the real importer (`ssj.services.imports.import_file`: read and validate every row, look up
+    current states, write signed ledger batches). Reports rows/s (target >= 5,000/s) and the peak
+    memory the import added: ru_maxrss after minus before. The file is generated in a child
+    process, so the high-water mark before the import is the importer's own baseline.
+(b) Fill the registry to --population targets (default 1,000,000): Target aggregates saved with
+    `Ledger.save` in batches of 1,000 (generation and validation included in the fill time), and
+    note the last seq S. Then, after S: 5 % of the targets change credit class or status and 2 %
+    more are registered; the projections catch up. Time
+    `RegistryQueries.states("targets", as_of=S, columns=...)`, the draw population as it stood at
+    S with the columns a draw needs (median of --repeat runs; target <= 10 s), and check that it
+    holds exactly the targets registered by S, with their state at S.
+
+Needs a PostgreSQL server: SSJ_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/
+postgres). A scratch database is created, migrated with `ssj.ledger.migrate.migrate`, and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import os
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from ops.bench.ledger import settings_for
+from ssj.config import DatabaseURL
+from ssj.demo.jurisdiction import iter_targets, load_organisation, write_targets_csv
+from ssj.domain.targets import Target, TargetRecord
+from ssj.ledger.envelope import Actor
+from ssj.ledger.migrate import migrate
+from ssj.services.context import Services
+from ssj.services.imports import import_file
+
+ACTOR = Actor("admin", "CZ-SJJ", "admin")
+DRAW_COLUMNS = ("identifier", "department", "target_type", "status", "credit_class", "region_code")
+FILL_BATCH = 1000
+UPDATE_EVERY = 20  # 5 % of the targets change after S
+NEW_EVERY = 50  # and 2 % more are registered
+CREDIT_MOVES = {"A": "B", "B": "C", "C": "D", "D": "C"}
+
+console = Console(width=120)
+
+
+@dataclass
+class Results:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def add(self, what: str, value: str, target: str = "", verdict: str = "") -> None:
+        self.rows.append((what, value, target, verdict))
+        console.print(f"  {what}: {value} {verdict}")
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def _write_file(path: str, count: int, seed: int) -> None:
+    write_targets_csv(Path(path), iter_targets(seed, count))
+
+
+def write_import_file(path: Path, count: int, seed: int) -> None:
+    """In a child process, so that this process's memory high-water mark stays low."""
+    child = multiprocessing.get_context("spawn").Process(
+        target=_write_file, args=(str(path), count, seed)
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"writing {path} failed")
+
+
+def batches(rows: Iterator[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
+    batch: list[dict[str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def bench_import(services: Services, count: int, seed: int, tmp: Path, results: Results) -> None:
+    path = tmp / f"targets-{count}.csv"
+    t0 = time.perf_counter()
+    write_import_file(path, count, seed)
+    console.print(
+        f"(a) wrote {count:,} targets to {path.name} ({path.stat().st_size / 1e6:.1f} MB) "
+        f"in {time.perf_counter() - t0:.1f} s; importing …"
+    )
+    admin = services.principal("admin")
+    gc.collect()
+    before = max_rss_mb()
+    t0 = time.perf_counter()
+    report = import_file(services, admin, "targets", path)
+    elapsed = time.perf_counter() - t0
+    added = max_rss_mb() - before
+    if not report.written or report.created != count:
+        raise SystemExit(f"import failed: {report.problems[:3]}")
+    per_s = count / elapsed
+    results.add(
+        f"(a) import {count:,} targets (GBK CSV, import_file)",
+        f"{elapsed:.1f} s, {per_s:,.0f} rows/s",
+        ">= 5,000 rows/s",
+        "met" if per_s >= 5000 else "MISSED",
+    )
+    results.add(
+        "(a) peak memory added by the import (ru_maxrss)",
+        f"{added:,.0f} MB (process peak {max_rss_mb():,.0f} MB)",
+    )
+    t0 = time.perf_counter()
+    applied = services.runner.catch_up()
+    elapsed = time.perf_counter() - t0
+    results.add(
+        "(a) projection catch-up after the import",
+        f"{applied:,} events in {elapsed:.1f} s, {applied / elapsed:,.0f} events/s",
+    )
+
+
+def fill(
+    services: Services, first: int, count: int, seed: int, results: Results
+) -> tuple[int, list[Target]]:
+    """Register `count` targets; returns the last seq and every UPDATE_EVERY-th aggregate."""
+    ledger = services.ledger
+    kept: list[Target] = []
+    saving = 0.0
+    t0 = time.perf_counter()
+    done = 0
+    for batch in batches(iter_targets(seed, count, first=first), FILL_BATCH):
+        aggregates = [Target.register(TargetRecord.parse(dict(row))) for row in batch]
+        s0 = time.perf_counter()
+        ledger.save(*aggregates, actor=ACTOR)
+        saving += time.perf_counter() - s0
+        kept.extend(a for i, a in enumerate(aggregates, start=done) if i % UPDATE_EVERY == 0)
+        done += len(batch)
+        if done % 100_000 < FILL_BATCH:
+            console.print(f"    … {done:,} / {count:,} ({time.perf_counter() - t0:.0f} s)")
+    elapsed = time.perf_counter() - t0
+    if count == 0:
+        return ledger.size() - 1, kept
+    results.add(
+        f"(b) fill: {count:,} targets, Ledger.save batches of {FILL_BATCH:,}",
+        f"{elapsed:.0f} s, {count / elapsed:,.0f} targets/s "
+        f"(of which Ledger.save {saving:.0f} s, {count / saving:,.0f} events/s)",
+    )
+    return ledger.size() - 1, kept
+
+
+def after_s(
+    services: Services, kept: list[Target], first: int, new: int, seed: int, results: Results
+) -> dict[str, dict[str, object]]:
+    """Changes after S: credit class (or status) changes, then new registrations. Returns the
+    states at S of the changed targets, to check the as-of query against."""
+    ledger = services.ledger
+    at_s = {t.identifier: {k: t.state[k] for k in DRAW_COLUMNS} for t in kept}
+    t0 = time.perf_counter()
+    for start in range(0, len(kept), FILL_BATCH):
+        group = kept[start : start + FILL_BATCH]
+        for n, target in enumerate(group, start=start):
+            state = dict(target.state)
+            if n % 10 == 0:
+                state["status"] = "deregistered"
+            else:
+                state["credit_class"] = CREDIT_MOVES[state["credit_class"]]
+            target.update(TargetRecord.parse(state))
+        ledger.save(*group, actor=ACTOR)
+    for batch in batches(iter_targets(seed, new, first=first), FILL_BATCH):
+        ledger.save(*[Target.register(TargetRecord.parse(dict(row))) for row in batch], actor=ACTOR)
+    elapsed = time.perf_counter() - t0
+    results.add(
+        "(b) after S: updates + new registrations",
+        f"{len(kept):,} updated, {new:,} registered in {elapsed:.0f} s",
+    )
+    return at_s
+
+
+def bench_as_of(
+    services: Services,
+    seq: int,
+    population: int,
+    at_s: dict[str, dict[str, object]],
+    repeat: int,
+    results: Results,
+) -> None:
+    t0 = time.perf_counter()
+    applied = services.runner.catch_up()
+    elapsed = time.perf_counter() - t0
+    results.add(
+        "(b) projection catch-up (fill and changes)",
+        f"{applied:,} events in {elapsed:.0f} s, {applied / elapsed:,.0f} events/s",
+    )
+    times = []
+    rows: list[dict[str, object]] = []
+    for _ in range(repeat):
+        rows = []
+        gc.collect()
+        t0 = time.perf_counter()
+        rows = services.queries.states("targets", as_of=seq, columns=DRAW_COLUMNS)
+        times.append(time.perf_counter() - t0)
+    if len(rows) != population:
+        raise SystemExit(f"as-of population has {len(rows):,} targets, expected {population:,}")
+    wrong = sum(1 for r in rows if r["identifier"] in at_s and r != at_s[r["identifier"]])
+    if wrong:  # the changes after S must not show
+        raise SystemExit(f"{wrong:,} targets of the as-of population show changes made after S")
+    median = statistics.median(times)
+    results.add(
+        f"(b) as-of population at seq {seq:,}: states(as_of=S, {len(DRAW_COLUMNS)} columns)",
+        f"{len(rows):,} targets in {median:.2f} s (median of {repeat}; "
+        f"min {min(times):.2f} s, max {max(times):.2f} s)",
+        "<= 10 s",
+        "met" if median <= 10 else "MISSED",
+    )
+    t0 = time.perf_counter()
+    current = services.queries.states("targets", columns=DRAW_COLUMNS)
+    results.add(
+        "(b) current population, for comparison",
+        f"{len(current):,} targets in {time.perf_counter() - t0:.2f} s "
+        f"({len(at_s):,} changed since S)",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument("--population", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="as-of query runs")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    if args.population < args.import_rows:
+        parser.error("--population must be at least --import-rows")
+    pg_admin = os.environ.get(
+        "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    dbname = f"ssj_bench_registry_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    results = Results()
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ssj-bench-registry-") as tmp_name:
+            tmp = Path(tmp_name)
+            url = replace(DatabaseURL.parse(pg_admin), dbname=dbname)
+            settings = settings_for(url.url(), tmp / "data")
+            migrate(settings)
+            settings = replace(settings, create_tables=False)
+            services = Services(settings)
+            try:
+                services.ledger.initialise()
+                load_organisation(services, args.seed)
+                bench_import(services, args.import_rows, args.seed, tmp, results)
+                rest = args.population - args.import_rows
+                console.print(f"(b) filling {rest:,} more targets …")
+                seq, kept = fill(services, args.import_rows, rest, args.seed, results)
+                new = args.population // NEW_EVERY
+                at_s = after_s(services, kept, args.population, new, args.seed, results)
+                bench_as_of(services, seq, args.population, at_s, args.repeat, results)
+                size = services.ledger.size()
+            finally:
+                services.close()
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    table = Table(
+        title=f"registry on PostgreSQL ({os.cpu_count()} cores, ledger of {size:,} events, "
+        f"{time.perf_counter() - started:.0f} s in all)"
+    )
+    for col in ("measurement", "result", "target", "verdict"):
+        table.add_column(col)
+    for row in results.rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
