@@ -28,6 +28,8 @@ ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 """GB 11714-1997 §2.1.2 weights for the 8-character organisation code body."""
 _ORG_CODE_VALUES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 """GB 11714-1997 Annex A: digits are 0-9, Latin letters A-Z are 10-35 (the full alphabet)."""
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
+_ORG_CODE_VALUE = {c: i for i, c in enumerate(_ORG_CODE_VALUES)}
 
 REGISTRATION_AUTHORITIES: dict[str, tuple[str, str, dict[str, str]]] = {
     "1": (
@@ -142,18 +144,18 @@ def uscc_check_character(first17: str) -> str:
         )
     if (err := _uscc_chars_error(first17)) is not None:
         raise err
-    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
 def organization_code_check_character(body8: str) -> str:
     """GB 11714-1997 check character of an 8-character organisation code body: 0-9 or X."""
-    if len(body8) != 8 or any(c not in _ORG_CODE_VALUES for c in body8):
+    if len(body8) != 8 or any(c not in _ORG_CODE_VALUE for c in body8):
         raise IdentifierError(
             f"组织机构代码本体应为 8 位数字或大写字母，实际为“{body8}”",
             f"an organisation code body must be 8 digits or capital letters, got {body8!r}",
         )
-    total = sum(_ORG_CODE_VALUES.index(c) * w for c, w in zip(body8, ORG_CODE_WEIGHTS, strict=True))
+    total = sum(_ORG_CODE_VALUE[c] * w for c, w in zip(body8, ORG_CODE_WEIGHTS, strict=True))
     c9 = 11 - total % 11
     return "X" if c9 == 10 else "0" if c9 == 11 else str(c9)
 

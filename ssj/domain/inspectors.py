@@ -7,7 +7,8 @@ exactly this question, as of the ledger seq of their commit.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as fields_of
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -118,7 +119,8 @@ class InspectorRecord:
         )
 
     def as_state(self) -> dict[str, Any]:
-        state = asdict(self)
+        """JSON-ready values, as recorded in events (a shallow copy: asdict deep-copies)."""
+        state = {f.name: getattr(self, f.name) for f in fields_of(self)}
         state["specialties"] = list(self.specialties)
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}
 

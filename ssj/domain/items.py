@@ -7,7 +7,8 @@ cooperating departments.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as fields_of
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -160,7 +161,7 @@ class ItemRecord:
         )
 
     def as_state(self) -> dict[str, Any]:
-        state = asdict(self)
+        state: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields_of(self)}
         for key in ("methods", "legal_bases", "required_specialties", "cooperating_departments"):
             state[key] = [str(v) for v in state[key]]
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}

@@ -7,7 +7,8 @@ that changed, so the history says exactly what moved.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as fields_of
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -143,8 +144,8 @@ class TargetRecord:
         )
 
     def as_state(self) -> dict[str, Any]:
-        """JSON-ready values, as recorded in events."""
-        state = asdict(self)
+        """JSON-ready values, as recorded in events (a shallow copy: asdict deep-copies)."""
+        state = {f.name: getattr(self, f.name) for f in fields_of(self)}
         state["applicable_items"] = list(self.applicable_items)
         state["tags"] = list(self.tags)
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}
