@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import psycopg
 
 from ssj.config import Settings
-from ssj.errors import ConfigurationError
+from ssj.ledger.migrate import connect
 
 
 class Cursor(Protocol):
@@ -95,20 +95,7 @@ class PostgresViewStore(ViewStore):
     def __init__(self, settings: Settings) -> None:
         db = settings.database
         self.schema = f"{db.schema}_views"
-        try:
-            self.conn = psycopg.connect(
-                host=db.host,
-                port=db.port,
-                user=db.user,
-                password=db.password or None,
-                dbname=db.dbname,
-                autocommit=True,
-                connect_timeout=5,
-            )
-        except psycopg.Error as e:
-            raise ConfigurationError(
-                f"无法连接投影数据库：{e}", f"cannot connect to the projections database: {e}"
-            ) from None
+        self.conn = connect(db)
         exists = self.conn.execute(
             "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
         ).fetchone()

@@ -19,7 +19,8 @@ from ssj.errors import ConfigurationError
 from ssj.ledger.postgres import ENVELOPES, META, NODES
 
 
-def _connect(db: DatabaseURL) -> psycopg.Connection:
+def connect(db: DatabaseURL) -> psycopg.Connection:
+    """An autocommit connection for administration and read models (not the ledger's pool)."""
     try:
         return psycopg.connect(
             host=db.host,
@@ -59,7 +60,7 @@ def migrate(settings: Settings, owner: str = "ssj_owner", runtime: str = "ssj_ap
             "migrate is for PostgreSQL only; SQLite creates its tables on first use",
         )
     done: list[str] = []
-    with _connect(db) as conn:
+    with connect(db) as conn:
         _ensure_role(conn, owner, login=False)
         _ensure_role(conn, runtime, login=True)
         done.append(f"roles {owner} (owner), {runtime} (runtime)")
