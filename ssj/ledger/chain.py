@@ -81,7 +81,6 @@ def draft(
 ) -> Draft:
     tree = CompactRange(head.size, head.frontier)
     recorded_at = utc_now_text()
-    actor_fields = actor
     prev = head.last_hash
     envelopes: list[bytes] = []
     nodes: list[tuple[int, int, bytes]] = []
@@ -93,7 +92,7 @@ def draft(
             originator_version=stored.originator_version,
             topic=stored.topic,
             state_sha256=hashlib.sha256(stored.state).digest(),
-            actor=actor_fields,
+            actor=actor,
             recorded_at=recorded_at,
             prev_hash=prev,
             key_id=signer.key_id,

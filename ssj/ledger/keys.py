@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,15 +16,13 @@ from ssj.errors import SigningKeyError
 from ssj.ledger import note
 
 
-@dataclass(frozen=True)
 class LedgerSigner:
     """Signs envelopes and checkpoint notes with one key; keeps the parsed private key warm."""
 
-    signer: note.Signer
-    signer_key: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_private", Ed25519PrivateKey.from_private_bytes(self.signer.seed))
+    def __init__(self, signer: note.Signer, signer_key: str) -> None:
+        self.signer = signer
+        self.signer_key = signer_key
+        self._private = Ed25519PrivateKey.from_private_bytes(signer.seed)
 
     @property
     def key_id(self) -> str:
@@ -36,8 +33,7 @@ class LedgerSigner:
         return self.signer.verifier().to_key()
 
     def sign(self, message: bytes) -> bytes:
-        private: Ed25519PrivateKey = self.__dict__["_private"]
-        return private.sign(message)
+        return self._private.sign(message)
 
     def sign_note(self, text: str) -> str:
         return note.sign(text, self.signer_key)
