@@ -31,6 +31,12 @@ class Command(StrEnum):
     EDIT_INSPECTORS = "edit_inspectors"
     DECLARE_CONFLICT = "declare_conflict"
     SET_CONFLICT_RULES = "set_conflict_rules"
+    EDIT_PLANS = "edit_plans"  # draft, amend, submit, publish
+    APPROVE_PLANS = "approve_plans"  # approve or return (leader)
+    RUN_DRAWS = "run_draws"  # commit, record entropy, reveal
+    ABANDON_DRAWS = "abandon_draws"
+    RECUSE = "recuse"  # an inspector's own declaration, or a target's request on file
+    DECIDE_RECUSAL = "decide_recusal"  # leader decides a target's request
     READ_REGISTRY = "read_registry"
     READ_ALL = "read_all"
 
@@ -43,6 +49,12 @@ ALLOWED: dict[Command, frozenset[Role]] = {
     Command.EDIT_INSPECTORS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.DECLARE_CONFLICT: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.INSPECTOR}),
     Command.SET_CONFLICT_RULES: frozenset({Role.ADMIN, Role.LEADER}),
+    Command.EDIT_PLANS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
+    Command.APPROVE_PLANS: frozenset({Role.ADMIN, Role.LEADER}),
+    Command.RUN_DRAWS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
+    Command.ABANDON_DRAWS: frozenset({Role.ADMIN, Role.LEADER}),
+    Command.RECUSE: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.INSPECTOR}),
+    Command.DECIDE_RECUSAL: frozenset({Role.ADMIN, Role.LEADER}),
     Command.READ_REGISTRY: frozenset(set(Role) - {Role.PUBLIC}),
     Command.READ_ALL: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER}),
 }
