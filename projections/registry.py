@@ -33,7 +33,7 @@ ITEMS = Versioned(
 TARGETS = Versioned(
     "targets",
     ("identifier",),
-    ("department", "status", "target_type", "region_code", "credit_class", "name"),
+    ("department", "status", "target_type", "region_code", "credit_class", "name", "tags"),
 )
 INSPECTORS = Versioned("inspectors", ("certificate_no",), ("department", "pool", "status", "name"))
 DECLARATIONS = Versioned(
@@ -110,6 +110,7 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
 
 class RegistryProjection:
     name = "registry"
+    version = 2
 
     def create(self, c: Cursor) -> None:
         for table in TABLES.values():
@@ -137,8 +138,9 @@ MAX_LIMIT = 1000
 class RegistryQueries:
     """Read-side questions, current or as of a seq."""
 
-    def __init__(self, store: ViewStore) -> None:
+    def __init__(self, store: ViewStore, tables: Mapping[str, Versioned] = TABLES) -> None:
         self.store = store
+        self.tables = tables  # other read models reuse these queries over their own tables
 
     def list(
         self,
@@ -151,7 +153,7 @@ class RegistryQueries:
         search: str | None = None,
     ) -> Page:
         """A page of states; `filters` match indexed columns exactly, `search` the name."""
-        versioned = TABLES[table]
+        versioned = self.tables[table]
         if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
             raise ValidationError(
                 f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {MAX_LIMIT}）",
@@ -182,7 +184,7 @@ class RegistryQueries:
     def get(
         self, table: str, key: Sequence[str], *, as_of: int | None = None
     ) -> dict[str, Any] | None:
-        versioned = TABLES[table]
+        versioned = self.tables[table]
         where, params = as_of_clause(as_of)
         natural = " AND ".join(f"{k} = ?" for k in versioned.natural_key)
         rows = self.store.query(

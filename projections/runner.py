@@ -20,6 +20,7 @@ BATCH = 2000
 
 class Projection(Protocol):
     name: str
+    version: int  # bump when tables or rows change shape: the runner then rebuilds it
 
     def create(self, c: Cursor) -> None:
         """Create its tables (idempotent)."""
@@ -40,7 +41,22 @@ class Runner:
                 "CREATE TABLE IF NOT EXISTS projection_positions "
                 "(name TEXT PRIMARY KEY, seq BIGINT NOT NULL)"
             )
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS projection_versions "
+                "(name TEXT PRIMARY KEY, version BIGINT NOT NULL)"
+            )
             for p in self.projections:
+                c.execute("SELECT version FROM projection_versions WHERE name = ?", (p.name,))
+                row = c.fetchone()
+                if row is None or int(row[0]) != p.version:
+                    # A new or reshaped read model: start it again from seq 0.
+                    p.drop(c)
+                    c.execute("DELETE FROM projection_positions WHERE name = ?", (p.name,))
+                    c.execute("DELETE FROM projection_versions WHERE name = ?", (p.name,))
+                    c.execute(
+                        "INSERT INTO projection_versions (name, version) VALUES (?, ?)",
+                        (p.name, p.version),
+                    )
                 p.create(c)
 
     def position(self, name: str) -> int:
@@ -52,25 +68,31 @@ class Runner:
         found = dict(self.store.query("SELECT name, seq FROM projection_positions"))
         return {p.name: int(found.get(p.name, -1)) for p in self.projections}
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Apply everything new; returns the number of events applied (per projection, max)."""
+    def catch_up(
+        self, progress: Callable[[int, int], None] | None = None, until: int | None = None
+    ) -> int:
+        """Apply everything new (up to seq `until` if given); returns the number of events
+        applied (per projection, max)."""
         with self._lock:
-            positions = self.positions()
-            start = min(positions.values(), default=-1) + 1
-            total = self.ledger.size()
+            start = min(self.positions().values(), default=-1) + 1
+            total = self.ledger.size() if until is None else until + 1
             applied = 0
-            while True:
-                batch = self.ledger.read(start, BATCH)
+            while start < total:
+                batch = self.ledger.read(start, min(BATCH, total - start))
                 if not batch:
                     break
                 with self.store.transaction() as c:
+                    # Another process may have applied part of this batch meanwhile: positions
+                    # are read again under the writer lock.
+                    self.store.exclusive(c)
+                    c.execute("SELECT name, seq FROM projection_positions")
+                    positions = {name: int(seq) for name, seq in c.fetchall()}
                     for p in self.projections:
-                        done = positions[p.name]
+                        done = positions.get(p.name, -1)
                         todo = [e for e in batch if e.seq > done]
                         for logged in todo:
                             p.apply(c, logged)
                         if todo:
-                            positions[p.name] = todo[-1].seq
                             self._save_position(c, p.name, todo[-1].seq)
                 applied += len(batch)
                 start = batch[-1].seq + 1

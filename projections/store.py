@@ -35,6 +35,10 @@ class ViewStore:
     def transaction(self) -> Iterator[Cursor]:
         raise NotImplementedError
 
+    def exclusive(self, c: Cursor) -> None:
+        """Hold the projections' writer lock until `c`'s transaction ends (SQLite: BEGIN
+        IMMEDIATE already does), so runners in several processes never apply an event twice."""
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.transaction() as c:
             c.execute(sql, params)
@@ -107,6 +111,9 @@ class PostgresViewStore(ViewStore):
     def transaction(self) -> Iterator[Cursor]:
         with self.conn.transaction(), self.conn.cursor() as cur:
             yield _PgCursor(cur)
+
+    def exclusive(self, c: Cursor) -> None:
+        c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
 
     def close(self) -> None:
         self.conn.close()

@@ -23,8 +23,16 @@ def length_prefixed(parts: Sequence[str]) -> bytes:
 
 
 def nonce_commitment(nonce_hex: str) -> str:
-    """The hash published at commit time; the nonce itself is revealed only with the seed."""
-    return hashlib.sha256(bytes.fromhex(nonce_hex)).hexdigest()
+    """The hash published at commit time; the nonce itself is revealed only with the seed.
+
+    Only lower-case hex without spaces is accepted: `bytes.fromhex` ignores case and spaces, and
+    the seed hashes the nonce's spelling, so otherwise one commitment would admit many spellings,
+    each a different seed to choose from after the dice are known.
+    """
+    data = bytes.fromhex(nonce_hex)
+    if data.hex() != nonce_hex:
+        raise ValueError("the nonce must be lower-case hex without spaces")
+    return hashlib.sha256(data).hexdigest()
 
 
 def draw_seed(

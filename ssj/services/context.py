@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from projections.draws import TABLES as DRAW_TABLES
+from projections.draws import DrawProjection
+from projections.plans import PlanProjection, PlanQueries
 from projections.registry import RegistryProjection, RegistryQueries
 from projections.runner import Runner
 from projections.store import ViewStore, open_view_store
@@ -27,8 +30,12 @@ class Services:
         self.ledger = ledger or Ledger(settings)
         self.settings = self.ledger.settings
         self.store: ViewStore = open_view_store(self.settings)
-        self.runner = Runner(self.ledger, self.store, [RegistryProjection()])
+        self.runner = Runner(
+            self.ledger, self.store, [RegistryProjection(), PlanProjection(), DrawProjection()]
+        )
         self.queries = RegistryQueries(self.store)
+        self.plan_queries = PlanQueries(self.store)
+        self.draw_queries = RegistryQueries(self.store, DRAW_TABLES)
 
     def close(self) -> None:
         self.store.close()

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from ssj.domain.access import Command, Principal
 from ssj.domain.conflicts import ConflictRules, Declaration
@@ -22,43 +18,13 @@ from ssj.domain.items import Item, ItemRecord, item_id
 from ssj.domain.organisation import ApiToken, Department, User, department_id, token_hash, user_id
 from ssj.domain.targets import Target, TargetRecord, target_id
 from ssj.errors import ConflictError, NotFoundError, ValidationError
-from ssj.ledger.envelope import SYSTEM, Actor
-from ssj.services.context import Services
+from ssj.ledger.envelope import SYSTEM
+from ssj.services.base import Service
 
-A = TypeVar("A", bound=Aggregate)
 Outcome = Literal["created", "updated", "unchanged"]
 
 
-class RegistryService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
-    # Helpers -----------------------------------------------------------------------------------
-
-    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        try:
-            found = self.s.ledger.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFoundError(f"{what} 不存在", f"{what} not found") from None
-        assert isinstance(found, cls)
-        return found
-
-    def _exists(self, aggregate_id: UUID) -> bool:
-        try:
-            self.s.ledger.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return False
-        return True
-
-    def _save(self, actor: Actor, *aggregates: Aggregate) -> None:
-        try:
-            self.s.ledger.save(*aggregates, actor=actor)
-        except IntegrityError:
-            raise ConflictError(
-                "记录已被他人同时修改，请重试",
-                "changed by someone else at the same time: try again",
-            ) from None
-
+class RegistryService(Service):
     # Organisation ------------------------------------------------------------------------------
 
     def bootstrap(

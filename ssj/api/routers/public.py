@@ -1,4 +1,5 @@
-"""What anyone may read without a token: the published inspection-item list (一公开)."""
+"""What anyone may read without a token: the published inspection-item list and published
+inspection plans (一公开)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from ssj.api.deps import ServicesDep, WindowDep, make_router, page
+from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, page, render_page, snapshot
+from ssj.domain.plans import FIELD_LABELS as PLAN_FIELDS
+from ssj.domain.plans import PlanStatus
+from ssj.errors import NotFoundError
+from ssj.services.context import Services
 
 TAG = "公开 / Public"
 router = make_router(TAG)
@@ -67,3 +72,64 @@ def public_items(
 def _public(state: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     shown = {**state, "department_name": names.get(state["department"])}
     return {f: shown.get(f) for f in PUBLIC_FIELDS}
+
+
+# A published plan shows every rule a draw applies (so anyone can check a draw against it);
+# who drafted and approved it, and internal comments, stay behind the token.
+PUBLIC_PLAN_FIELDS = (
+    *PLAN_FIELDS,
+    "department_name",
+    "status",
+    "version",
+    "approved_at",
+    "published_at",
+)
+
+
+@router.get(
+    "/public/plans",
+    summary="公布的抽查计划 / Published inspection plans",
+    description="无需令牌。只含已公布的计划（草稿、待批、已批准未公布、已撤销的均不显示）。"
+    "`department` 为牵头或参与的部门。/ No token needed. Published plans only (never drafts, "
+    "plans awaiting approval or publication, or cancelled ones). `department` leads or joins.",
+)
+def public_plans(
+    services: ServicesDep,
+    window: WindowDep,
+    department: Annotated[str | None, Query(description="牵头或参与的部门 / department")] = None,
+    year: Annotated[int | None, Query(description="年度 / year")] = None,
+) -> dict[str, Any]:
+    seq = snapshot(services, window.as_of)
+    filters = {"year": year, "status": PlanStatus.PUBLISHED.value}
+    found = services.plan_queries.list(
+        filters, window.offset, window.limit, seq, involving=department, search=window.search
+    )
+    names = _department_names(services, seq)
+    return render_page([_public_plan(s, names) for s in found.rows], found.total, window, seq)
+
+
+@router.get(
+    "/public/plans/{department}/{code}",
+    summary="查看公布的抽查计划 / A published plan",
+    description="无需令牌；未公布的计划返回 404。/ No token needed; 404 unless published.",
+)
+def public_plan(
+    services: ServicesDep, department: str, code: str, as_of: AsOf = None
+) -> dict[str, Any]:
+    seq = snapshot(services, as_of)
+    plan = services.plan_queries.get(department, code, as_of=seq)
+    if plan is None or plan["status"] != PlanStatus.PUBLISHED:
+        raise NotFoundError(
+            f"没有已公布的抽查计划 {department}/{code}（账本序号 {seq}）",
+            f"no published plan {department}/{code} (as of seq {seq})",
+        )
+    return {"as_of": seq, "plan": _public_plan(plan, _department_names(services, seq))}
+
+
+def _department_names(services: Services, seq: int) -> dict[str, str]:
+    return {d["code"]: d["name"] for d in services.queries.states("departments", as_of=seq)}
+
+
+def _public_plan(state: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    shown = {**state, "department_name": names.get(state["department"])}
+    return {f: shown.get(f) for f in PUBLIC_PLAN_FIELDS}

@@ -1,0 +1,254 @@
+"""A draw from start to finish as two pure functions: `freeze` before the seed, `select` after.
+
+`freeze` turns a plan and a registry snapshot into the facts a commit records (strata with their
+sizes, k and Merkle roots, exclusion counts, inspector pools, rules, entropy sources). `select`
+turns those facts, the frozen strata and a seed into the sample and the teams. Committing,
+revealing and verifying all call these same functions, so a verification is a re-run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ssj.draw import eligibility, population, sampler, teams
+from ssj.draw import seed as seeds
+from ssj.draw.snapshot import Snapshot, TargetRow
+from ssj.errors import ValidationError
+
+ALGORITHM = "ssj-draw/1"
+SAMPLER = (
+    "consistent-sampler 1.0.10 sampler(ids, seed, with_replacement=False, take=k, output='id')"
+)
+RULE_KEYS = (
+    "target_types",
+    "region_codes",
+    "tags",
+    "ratios",
+    "fixed_count",
+    "minimum",
+    "team_size",
+    "experts",
+    "yearly_cap_department",
+    "yearly_cap_all",
+    "exclusion_days",
+    "workload_cap",
+    "priority_uncovered",
+    "coverage_years",
+)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What a draw takes from a plan at one version."""
+
+    plan_id: str
+    department: str
+    code: str
+    version: int
+    year: int
+    departments: tuple[str, ...]  # the lead first, then cooperating departments
+    items: dict[str, list[str]]  # department -> item codes
+    rules: dict[str, Any]
+    window: tuple[str, str]
+
+    @classmethod
+    def of(cls, plan: Any) -> PlanView:
+        state = plan.state
+        items = {plan.department: list(state["items"])}
+        items.update({d: list(codes) for d, codes in state.get("cooperating", {}).items()})
+        return cls(
+            plan_id=str(plan.id),
+            department=plan.department,
+            code=plan.code,
+            version=int(plan.version),
+            year=int(state["year"]),
+            departments=tuple(items),
+            items=items,
+            rules={k: state.get(k) for k in RULE_KEYS},
+            window=(state["window_start"], state["window_end"]),
+        )
+
+
+@dataclass
+class Frozen:
+    facts: dict[str, Any]
+    strata: dict[str, list[str]]  # stratum -> ids in canonical (sorted) order
+
+
+def specialties(plan: PlanView, snapshot: Snapshot) -> dict[str, list[str]]:
+    """Per department, every specialty its items in the plan require (as of the snapshot)."""
+    out: dict[str, list[str]] = {}
+    for department, codes in plan.items.items():
+        needed: set[str] = set()
+        for code in codes:
+            item = snapshot.items.get((department, code))
+            if item is None or item.get("retired_reason"):
+                raise ValidationError(
+                    f"抽查事项 {department}/{code} 不存在或已废止",
+                    f"item {department}/{code} does not exist or is retired",
+                )
+            needed.update(item.get("required_specialties") or ())
+        out[department] = sorted(needed)
+    return out
+
+
+def inspection_window(plan: PlanView, drawn_on: date) -> tuple[date, date]:
+    start, end = (date.fromisoformat(d) for d in plan.window)
+    if drawn_on > end:
+        raise ValidationError(
+            f"计划检查期限已于 {end} 结束，不能再抽取",
+            f"the plan's window ended on {end}: no more draws",
+        )
+    return max(start, drawn_on), end
+
+
+def plan_loads(snapshot: Snapshot, plan_id: str) -> Counter[str]:
+    """Tasks each inspector already holds under this plan (the workload cap counts these)."""
+    loads: Counter[str] = Counter()
+    for t in snapshot.tasks:
+        if t.plan_id == plan_id:
+            loads.update(t.members)
+    return loads
+
+
+def _pools(
+    plan: PlanView, snapshot: Snapshot, drawn_on: date
+) -> tuple[teams.Pools, teams.Conflicts]:
+    window = inspection_window(plan, drawn_on)
+    pools = teams.pools(
+        plan.departments,
+        specialties(plan, snapshot),
+        window,
+        snapshot.inspectors,
+        with_experts=int(plan.rules["experts"] or 0) > 0,
+    )
+    conflicts = teams.Conflicts.of(drawn_on, snapshot.declarations, snapshot.rules, pools.states)
+    return pools, conflicts
+
+
+def freeze(
+    plan: PlanView,
+    round: int,
+    drawn_on: date,
+    snapshot: Snapshot,
+    entropy: Mapping[str, Any],
+    nonce_commitment: str,
+) -> Frozen:
+    """The commit's facts, or a ValidationError naming why no lawful draw is possible."""
+    window = inspection_window(plan, drawn_on)
+    eligible = eligibility.population(
+        plan.rules, plan.departments, plan.year, drawn_on, snapshot.targets, snapshot.tasks
+    )
+    ks = eligibility.sizes(plan.rules, eligible.strata)
+    strata = {name: population.frozen(eligible.strata[name]) for name in sorted(eligible.strata)}
+    if not strata:
+        raise ValidationError(
+            "没有符合条件的检查对象，不能抽取", "no eligible target: nothing to draw"
+        )
+    pools, conflicts = _pools(plan, snapshot, drawn_on)
+    team_size = int(plan.rules["team_size"])
+    experts = int(plan.rules["experts"] or 0)
+    in_population = {i for ids in strata.values() for i in ids}
+    rows = [t for t in snapshot.targets if t.identifier in in_population]
+    problems = teams.check_feasible(pools, rows, conflicts, team_size, experts)
+    cap = plan.rules.get("workload_cap")
+    if cap is not None:
+        loads = plan_loads(snapshot, plan.plan_id)
+        capacity = sum(max(0, int(cap) - loads[c]) for m in pools.inspectors.values() for c in m)
+        needed = sum(ks.values()) * team_size
+        if capacity < needed:
+            problems.append(
+                f"工作量上限下可用人次 {capacity} 少于所需 {needed} / "
+                f"workload capacity {capacity} is below the {needed} places needed"
+            )
+    if problems:
+        raise ValidationError("；".join(p.split(" / ")[0] for p in problems), "; ".join(problems))
+    facts = {
+        "algorithm": ALGORITHM,
+        "sampler": SAMPLER,
+        "plan": {
+            "id": plan.plan_id,
+            "department": plan.department,
+            "code": plan.code,
+            "version": plan.version,
+            "year": plan.year,
+        },
+        "round": round,
+        "drawn_on": drawn_on.isoformat(),
+        "window": [window[0].isoformat(), window[1].isoformat()],
+        "as_of_seq": snapshot.as_of_seq,
+        "departments": list(plan.departments),
+        "items": plan.items,
+        "specialties": specialties(plan, snapshot),
+        "rules": plan.rules,
+        "registry": {"considered": eligible.considered, "eligible": len(in_population)},
+        "exclusions": dict(sorted(eligible.exclusions.items())),
+        "strata": [
+            {
+                "name": name,
+                "size": len(ids),
+                "k": ks[name],
+                "root": population.population_root(ids),
+            }
+            for name, ids in strata.items()
+        ],
+        "pools": {
+            "inspectors": {
+                d: {"size": len(m), "root": population.population_root(m)}
+                for d, m in pools.inspectors.items()
+            },
+            "experts": {
+                "size": len(pools.experts),
+                "root": population.population_root(pools.experts),
+            },
+        },
+        "entropy": dict(entropy),
+        "nonce_commitment": nonce_commitment,
+    }
+    return Frozen(facts, strata)
+
+
+def staffing(
+    facts: Mapping[str, Any], seed: str, snapshot: Snapshot, plan: PlanView
+) -> teams.Staffing:
+    pools, conflicts = _pools(plan, snapshot, date.fromisoformat(facts["drawn_on"]))
+    rules = facts["rules"]
+    return teams.Staffing(
+        seed,
+        pools,
+        conflicts,
+        facts["departments"],
+        int(rules["team_size"]),
+        int(rules["experts"] or 0),
+        rules.get("workload_cap"),
+        plan_loads(snapshot, plan.plan_id),
+    )
+
+
+def target_rows(snapshot: Snapshot, ids: Sequence[str]) -> dict[str, TargetRow]:
+    wanted = set(ids)
+    return {t.identifier: t for t in snapshot.targets if t.identifier in wanted}
+
+
+def select(
+    facts: Mapping[str, Any],
+    strata: Mapping[str, Sequence[str]],
+    seed: str,
+    snapshot: Snapshot,
+    plan: PlanView,
+) -> dict[str, Any]:
+    """The outcome a seed gives: each stratum's sample in ticket order, then a team for each
+    drawn target in that order (strata in recorded order)."""
+    drawn: list[dict[str, Any]] = []
+    for s in facts["strata"]:
+        stratum_seed = seeds.stratum_seed(seed, s["name"])
+        chosen = sampler.sample(stratum_seed, strata[s["name"]], int(s["k"]))
+        drawn.append({"name": s["name"], "seed": stratum_seed, "sample": chosen})
+    order = [i for s in drawn for i in s["sample"]]
+    rows = target_rows(snapshot, order)
+    staff = staffing(facts, seed, snapshot, plan)
+    return {"strata": drawn, "teams": {i: staff.team(rows[i]) for i in order}}

@@ -1,0 +1,279 @@
+"""Inspector teams (随机选派): pools fixed at commit, then a ranking per drawn target.
+
+Each drawn target ranks the inspectors who may inspect it (valid certificate through the
+inspection window, the specialties its items need, a participating department, no conflict with
+that target) by ticket under its own seed. The team takes the best-ranked member of every
+participating department first (joint inspections: one from each), then the best-ranked of the
+rest, skipping anyone at the plan's workload cap. Experts are ranked likewise under a second seed.
+A recusal's replacement is the next-ranked available member of the same department (or expert
+pool): deterministic, so an auditor gets the same name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ssj.domain.conflicts import RuleKind, conflicts_on
+from ssj.domain.inspectors import Pool, eligible_on
+from ssj.draw import sampler
+from ssj.draw import seed as seeds
+from ssj.draw.snapshot import TargetRow
+from ssj.errors import ConflictError
+
+
+@dataclass
+class Pools:
+    """Who may be drawn: inspectors per participating department, and experts."""
+
+    inspectors: dict[str, list[str]]
+    experts: list[str]
+    states: dict[str, dict[str, Any]]
+
+    @property
+    def department_of(self) -> dict[str, str]:
+        return {c: d for d, members in self.inspectors.items() for c in members}
+
+
+def _available(state: Mapping[str, Any], start: date, end: date) -> bool:
+    return (
+        eligible_on(state, start)
+        and eligible_on(state, end)
+        and state["certificate_valid_to"] >= end.isoformat()
+    )
+
+
+def pools(
+    departments: Sequence[str],
+    specialties: Mapping[str, Sequence[str]],
+    window: tuple[date, date],
+    inspectors: Iterable[Mapping[str, Any]],
+    with_experts: bool,
+) -> Pools:
+    """Inspectors of each department who hold every specialty its items require and are
+    available for the whole window; experts holding any required specialty (or any expert)."""
+    start, end = window
+    needed = {d: frozenset(specialties.get(d, ())) for d in departments}
+    all_needed = frozenset().union(*needed.values())
+    result = Pools({d: [] for d in departments}, [], {})
+    for s in inspectors:
+        if not _available(s, start, end):
+            continue
+        held = frozenset(s.get("specialties") or ())
+        if s["pool"] == Pool.INSPECTOR and s["department"] in needed:
+            if needed[s["department"]] <= held:
+                result.inspectors[s["department"]].append(s["certificate_no"])
+                result.states[s["certificate_no"]] = dict(s)
+        elif s["pool"] == Pool.EXPERT and with_experts and (not all_needed or held & all_needed):
+            result.experts.append(s["certificate_no"])
+            result.states[s["certificate_no"]] = dict(s)
+    for members in result.inspectors.values():
+        members.sort()
+    result.experts.sort()
+    return result
+
+
+@dataclass
+class Conflicts:
+    """Who may not inspect which target on the draw day: declarations and structural rules."""
+
+    day: date
+    declarations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by target
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # by department
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        day: date,
+        declarations: Iterable[Mapping[str, Any]],
+        rules: Mapping[str, Mapping[str, Any]],
+        states: Mapping[str, dict[str, Any]],
+    ) -> Conflicts:
+        by_target: dict[str, list[dict[str, Any]]] = {}
+        for d in declarations:
+            if d["certificate_no"] in states:
+                by_target.setdefault(d["target_identifier"], []).append(dict(d))
+        return cls(day, by_target, {k: dict(v) for k, v in rules.items()}, dict(states))
+
+    def own_district(self) -> dict[str, set[str]]:
+        """Region code -> inspectors barred there by their department's own-district rule."""
+        barred: dict[str, set[str]] = {}
+        for cert, s in self.states.items():
+            home = s.get("home_region_code")
+            if home and self.rules.get(s["department"], {}).get(RuleKind.NOT_OWN_DISTRICT):
+                barred.setdefault(home, set()).add(cert)
+        return barred
+
+    def barred(self, target: TargetRow, own_district: Mapping[str, set[str]]) -> set[str]:
+        out = set(own_district.get(target.region_code, ()))
+        state = {"region_code": target.region_code}
+        for d in self.declarations.get(target.identifier, ()):
+            s = self.states[d["certificate_no"]]
+            rules = self.rules.get(s["department"], {})
+            if conflicts_on(self.day, s, state, [d], rules):
+                out.add(d["certificate_no"])
+        return out
+
+
+def check_feasible(
+    pools: Pools,
+    targets: Iterable[TargetRow],
+    conflicts: Conflicts,
+    team_size: int,
+    experts: int,
+) -> list[str]:
+    """Problems that would leave some eligible target without a lawful team; empty if none.
+    Checked at commit, before the seed exists, so a short pool is refused, never worked round."""
+    problems: list[str] = []
+    for d, members in pools.inspectors.items():
+        if not members:
+            problems.append(f"部门 {d} 没有符合条件的执法检查人员 / no eligible inspector in {d}")
+    everyone = sum(len(m) for m in pools.inspectors.values())
+    if everyone < team_size:
+        problems.append(
+            f"符合条件的执法检查人员仅 {everyone} 人，少于每组 {team_size} 人 / "
+            f"only {everyone} eligible inspectors for teams of {team_size}"
+        )
+    if len(pools.experts) < experts:
+        problems.append(
+            f"符合条件的专家仅 {len(pools.experts)} 人，少于每组 {experts} 人 / "
+            f"only {len(pools.experts)} eligible experts for {experts} per team"
+        )
+    if problems:
+        return problems
+    own = conflicts.own_district()
+    short: list[str] = []
+    for t in targets:
+        if t.region_code not in own and t.identifier not in conflicts.declarations:
+            continue
+        barred = conflicts.barred(t, own)
+        left = {d: [c for c in m if c not in barred] for d, m in pools.inspectors.items()}
+        enough = all(left.values()) and sum(map(len, left.values())) >= team_size
+        if not enough or len([c for c in pools.experts if c not in barred]) < experts:
+            short.append(t.identifier)
+    if short:
+        shown = "、".join(short[:10]) + (" 等" if len(short) > 10 else "")
+        problems.append(
+            f"{len(short)} 个检查对象因利害关系回避后无法组成合法检查组：{shown} / "
+            f"{len(short)} targets would have no lawful team after conflicts"
+        )
+    return problems
+
+
+def _pick(
+    ranking: Sequence[str],
+    department_of: Mapping[str, str],
+    departments: Sequence[str],
+    size: int,
+    full: Counter[str],
+) -> list[str] | None:
+    """The team from a ranking prefix, or None if the prefix cannot decide it."""
+    chosen: list[str] = []
+    for d in departments:
+        first = next((c for c in ranking if department_of[c] == d and not full[c]), None)
+        if first is None:
+            return None
+        chosen.append(first)
+    for c in ranking:
+        if len(chosen) >= size:
+            break
+        if c not in chosen and not full[c]:
+            chosen.append(c)
+    if len(chosen) < size:
+        return None
+    position = {c: i for i, c in enumerate(ranking)}
+    return sorted(chosen, key=position.__getitem__)
+
+
+class Staffing:
+    """Assigns teams target by target, keeping the plan's workload counts."""
+
+    def __init__(
+        self,
+        seed: str,
+        pools: Pools,
+        conflicts: Conflicts,
+        departments: Sequence[str],
+        team_size: int,
+        experts: int,
+        workload_cap: int | None,
+        loads: Counter[str],
+    ) -> None:
+        self.seed = seed
+        self.pools = pools
+        self.conflicts = conflicts
+        self.departments = list(departments)
+        self.team_size = team_size
+        self.experts = experts
+        self.workload_cap = workload_cap
+        self.loads = Counter(loads)
+        self.department_of = pools.department_of
+        self.own = conflicts.own_district()
+
+    def _full(self) -> Counter[str]:
+        if self.workload_cap is None:
+            return Counter()
+        return Counter({c: 1 for c, n in self.loads.items() if n >= self.workload_cap})
+
+    def candidates(self, target: TargetRow) -> tuple[list[str], list[str]]:
+        barred = self.conflicts.barred(target, self.own)
+        inspectors = [c for m in self.pools.inspectors.values() for c in m if c not in barred]
+        experts = [c for c in self.pools.experts if c not in barred]
+        return inspectors, experts
+
+    def team(self, target: TargetRow) -> dict[str, list[str]]:
+        inspectors, experts = self.candidates(target)
+        seed = seeds.team_seed(self.seed, target.identifier)
+        full = self._full()
+        prefix = min(len(inspectors), self.team_size + len(self.departments) + 4)
+        chosen = _pick(
+            sampler.sample(seed, inspectors, prefix),
+            self.department_of,
+            self.departments,
+            self.team_size,
+            full,
+        )
+        if chosen is None:
+            chosen = _pick(
+                sampler.ranked(seed, inspectors),
+                self.department_of,
+                self.departments,
+                self.team_size,
+                full,
+            )
+        if chosen is None:
+            raise ConflictError(
+                f"检查对象 {target.identifier} 无法组成合法检查组（工作量上限或回避）："
+                "本次抽取须作废并说明理由",
+                f"no lawful team for {target.identifier} (workload caps or conflicts): "
+                "the draw must be abandoned with a reason",
+            )
+        picked_experts = sampler.sample(
+            seeds.expert_seed(self.seed, target.identifier), experts, self.experts
+        )
+        self.loads.update(chosen)
+        return {"inspectors": chosen, "experts": picked_experts}
+
+    def replacement(self, target: TargetRow, team: Sequence[str], leaving: str) -> str:
+        """The next-ranked available member of the leaving member's department (or of the
+        expert pool), skipping the current team and everyone already recused for this target
+        (`team` still includes them: pass the team before the recusal plus earlier leavers)."""
+        inspectors, experts = self.candidates(target)
+        if leaving in self.pools.experts:
+            same = sampler.ranked(seeds.expert_seed(self.seed, target.identifier), experts)
+        else:
+            ranking = sampler.ranked(seeds.team_seed(self.seed, target.identifier), inspectors)
+            department = self.department_of.get(leaving)
+            same = [c for c in ranking if self.department_of[c] == department]
+        full = self._full()
+        for c in same:
+            if c not in team and c != leaving and not full[c]:
+                return c
+        raise ConflictError(
+            f"检查对象 {target.identifier} 没有可递补的人员",
+            f"no replacement left for {target.identifier}",
+        )

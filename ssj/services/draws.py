@@ -1,0 +1,544 @@
+"""Commands on draws: commit, entropy, reveal, abandon, recusal; and their verification.
+
+Every computation is a call into `ssj.draw.procedure` on a snapshot of the registries as of the
+commit's `as_of_seq`; the service only authorises, loads, saves and keeps the server nonce.
+Verification re-runs the same functions from the ledger (through the read models, or through
+fresh ones replayed from the ledger alone) and compares with what was recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from projections.draws import DrawProjection, draw_label
+from projections.plans import PlanProjection
+from projections.registry import RegistryProjection
+from projections.runner import Runner
+from projections.snapshot import load_snapshot
+from projections.store import SQLiteViewStore, ViewStore
+from ssj.domain import fields
+from ssj.domain.access import Command, Principal
+from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest
+from ssj.domain.plans import Plan, PlanStatus, plan_id
+from ssj.draw import drand, procedure, sampler
+from ssj.draw import seed as seeds
+from ssj.draw.procedure import PlanView
+from ssj.draw.snapshot import Snapshot
+from ssj.errors import ConflictError, ValidationError
+from ssj.services.base import Service
+from ssj.services.context import Services
+from ssj.services.nonces import NonceStore
+
+CHINA = ZoneInfo("Asia/Shanghai")
+MAX_WITNESSES = 10
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    """The outcome of re-running a draw: every check, and the recorded draw itself."""
+
+    draw_id: str
+    status: str
+    checks: list[Check] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    outcome: dict[str, Any] | None = None
+    seqs: dict[str, int] = field(default_factory=dict)
+    recorded_at: dict[str, str] = field(default_factory=dict)
+    entropy: dict[str, Any] = field(default_factory=dict)
+    recusals: list[dict[str, Any]] = field(default_factory=list)
+    abandoned_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+class DrawService(Service):
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.nonces = NonceStore(services.settings.keys_dir / "nonces")
+        # Strata frozen at commit, kept for a reveal in the same process (else recomputed).
+        self._frozen: OrderedDict[str, procedure.Frozen] = OrderedDict()
+
+    # Loading -----------------------------------------------------------------------------------
+
+    def draw(self, draw_id: str | UUID) -> Draw:
+        try:
+            uuid = UUID(str(draw_id))
+        except ValueError:
+            raise ValidationError(
+                f"抽取编号无效：{draw_id}", f"invalid draw id {draw_id!r}"
+            ) from None
+        return self._get(Draw, uuid, f"抽取 {draw_id}")
+
+    def plan(self, department: str, code: str) -> Plan:
+        return self._get(Plan, plan_id(department, code), f"计划 {department}/{code}")
+
+    def _plan_at(self, facts: dict[str, Any]) -> PlanView:
+        plan = self.s.ledger.repository.get(
+            UUID(facts["plan"]["id"]), version=facts["plan"]["version"]
+        )
+        return PlanView.of(plan)
+
+    def _snapshot(self, store: ViewStore, facts: dict[str, Any]) -> Snapshot:
+        return load_snapshot(
+            store, facts["as_of_seq"], facts["plan"]["department"], facts["plan"]["id"]
+        )
+
+    def _position(self) -> int:
+        self.s.refresh()
+        return min(self.s.runner.positions().values())
+
+    # The ceremony ------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        principal: Principal,
+        department: str,
+        code: str,
+        witnesses: list[str],
+        drand_round: int | None = None,
+        drawn_on: str | None = None,
+    ) -> Draw:
+        """Freeze population, pools and rules, name the entropy to come, commit to a nonce."""
+        names = [fields.text("witness", w, max_length=100) for w in witnesses]
+        if not names or len(names) > MAX_WITNESSES or len(set(names)) != len(names):
+            raise ValidationError(
+                f"须登记 1–{MAX_WITNESSES} 名不同的见证人",
+                f"name 1-{MAX_WITNESSES} distinct witnesses",
+            )
+        day = self._drawn_on(drawn_on)
+        plan = self.plan(department, code)
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [plan.department])
+        if plan.status is not PlanStatus.PUBLISHED:
+            raise ConflictError(
+                f"计划 {plan.label} 尚未公布，不能抽取", f"plan {plan.label} is not published"
+            )
+        entropy: dict[str, Any] = {"witnesses": names, "min_dice_digits": 20, "drand": None}
+        if drand_round is not None:
+            entropy["drand"] = self._future_round(drand_round)
+        as_of = self._position()
+        view = PlanView.of(plan)
+        round = 1 + self.s.draw_queries.list("draws", {"plan_id": str(plan.id)}, limit=1).total
+        snapshot = load_snapshot(self.s.store, as_of, plan.department, view.plan_id)
+        draw_id = str(Draw.create_id(plan_id=view.plan_id, round=round))
+        nonce = self.nonces.create(draw_id)
+        frozen = procedure.freeze(
+            view, round, day, snapshot, entropy, seeds.nonce_commitment(nonce)
+        )
+        draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts)
+        self._save(actor, draw)
+        self._frozen[draw_id] = frozen
+        while len(self._frozen) > 4:
+            self._frozen.popitem(last=False)
+        return draw
+
+    @staticmethod
+    def _drawn_on(value: str | None) -> date:
+        if value is None:
+            return today()
+        day = date.fromisoformat(str(fields.iso_date("drawn_on", value)))
+        if day > today():
+            raise ValidationError(
+                f"抽取日期 {day} 晚于今天", f"the draw date {day} is in the future"
+            )
+        return day
+
+    @staticmethod
+    def _future_round(round: int) -> dict[str, Any]:
+        if not 1 <= round < drand.MAX_ROUND:
+            raise ValidationError(f"drand 轮次无效：{round}", f"invalid drand round {round}")
+        at = drand.round_time(round)
+        if at <= time.time():
+            raise ValidationError(
+                f"drand 第 {round} 轮已于 {datetime.fromtimestamp(at, CHINA):%Y-%m-%d %H:%M:%S} 产生，"
+                "封存时只能指定未来的轮次",
+                f"drand round {round} is not in the future (it was published at {at}): "
+                "name a future round",
+            )
+        return {"chain": drand.CHAIN_HASH, "round": round, "round_time": at}
+
+    def record_dice(self, principal: Principal, draw_id: str, witness: str, digits: str) -> Draw:
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
+        draw.record_dice(witness, digits)
+        self._save(actor, draw)
+        return draw
+
+    def record_drand(self, principal: Principal, draw_id: str, beacon_json: str | bytes) -> Draw:
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
+        beacon = drand.Beacon.parse(beacon_json)
+        checked = drand.check(beacon, draw.drand_round or beacon.round)
+        if not checked.ok:
+            raise ValidationError(
+                "drand 信标无效：" + "；".join(p.split(" / ")[0] for p in checked.problems()),
+                "invalid drand beacon: " + "; ".join(checked.problems()),
+            )
+        raw = {
+            "round": beacon.round,
+            "randomness": beacon.randomness,
+            "signature": beacon.signature,
+        }
+        draw.record_drand(raw, bls_verified=checked.verified)
+        self._save(actor, draw)
+        return draw
+
+    def reveal(self, principal: Principal, draw_id: str) -> Draw:
+        """Compute the seed from the recorded inputs and the nonce, then sample and staff."""
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
+        if draw.status is not DrawStatus.COMMITTED:
+            draw.reveal("", "", {})  # raises the state error in the domain's words
+        nonce = self.nonces.get(str(draw.id))
+        seed = draw.seed_for(nonce)
+        plan = self._plan_at(draw.facts)
+        snapshot = self._snapshot(self.s.store, draw.facts)
+        frozen = self._frozen.get(str(draw.id))
+        if frozen is None or frozen.facts != draw.facts:
+            frozen = self._refreeze(draw, plan, snapshot)
+        outcome = procedure.select(draw.facts, frozen.strata, seed, snapshot, plan)
+        draw.reveal(nonce, seed, outcome)
+        self._save(actor, draw)
+        self._frozen.pop(str(draw.id), None)
+        return draw
+
+    def _refreeze(self, draw: Draw, plan: PlanView, snapshot: Snapshot) -> procedure.Frozen:
+        facts = draw.facts
+        frozen = procedure.freeze(
+            plan,
+            draw.round,
+            date.fromisoformat(facts["drawn_on"]),
+            snapshot,
+            facts["entropy"],
+            facts["nonce_commitment"],
+        )
+        if frozen.facts != facts:
+            raise ConflictError(
+                "读模型与封存时的总体不一致：请先运行 `ssj projections rebuild` 再揭示",
+                "the read models disagree with the committed population: "
+                "rebuild projections, then reveal",
+            )
+        return frozen
+
+    def abandon(self, principal: Principal, draw_id: str, reason: str) -> Draw:
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(
+            principal, Command.ABANDON_DRAWS, [draw.facts["plan"]["department"]]
+        )
+        draw.abandon(reason)
+        self._save(actor, draw)
+        return draw
+
+    # Recusal (回避) -----------------------------------------------------------------------------
+
+    def _replacement(self, draw: Draw, target: str, leaving: str) -> str:
+        assert draw.seed is not None and draw.outcome is not None
+        plan = self._plan_at(draw.facts)
+        snapshot = self._snapshot(self.s.store, draw.facts)
+        return replacement_for(
+            draw.facts, draw.seed, draw.outcome, draw.recusals, snapshot, plan, target, leaving
+        )
+
+    def recuse(
+        self, principal: Principal, draw_id: str, target: str, certificate_no: str, reason: str
+    ) -> str:
+        """An inspector's declared conflict: recused now; returns the replacement."""
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(principal, Command.RECUSE, [draw.facts["plan"]["department"]])
+        draw._check_member(target, certificate_no)
+        replacement = self._replacement(draw, target, certificate_no)
+        draw.recuse(target, certificate_no, reason, replacement)
+        self._save(actor, draw)
+        return replacement
+
+    def request_recusal(
+        self, principal: Principal, draw_id: str, target: str, certificate_no: str, reason: str
+    ) -> str:
+        """A target's written request, put on file for a leader; returns the request id."""
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(principal, Command.RECUSE, [draw.facts["plan"]["department"]])
+        request_id = draw.request_recusal(target, certificate_no, reason)
+        self._save(actor, draw)
+        return request_id
+
+    def decide_recusal(
+        self, principal: Principal, draw_id: str, request_id: str, approve: bool, reason: str
+    ) -> str | None:
+        draw = self.draw(draw_id)
+        actor = self.s.authorise(
+            principal, Command.DECIDE_RECUSAL, [draw.facts["plan"]["department"]]
+        )
+        request = draw.pending_request(request_id)
+        replacement = None
+        if approve:
+            replacement = self._replacement(draw, request["target"], request["certificate_no"])
+        draw.decide_recusal(request_id, approve, reason, replacement)
+        self._save(actor, draw)
+        return replacement
+
+    # Verification ------------------------------------------------------------------------------
+
+    def replay_store(self, until: int) -> ViewStore:
+        """Fresh read models in memory, fed from the ledger alone up to seq `until`."""
+        store = SQLiteViewStore(Path(":memory:"))
+        projections = [RegistryProjection(), PlanProjection(), DrawProjection()]
+        Runner(self.s.ledger, store, projections).catch_up(until=until)
+        return store
+
+    def verify(self, draw_id: str, *, replay: bool = False) -> Verification:
+        """Re-run the draw from the ledger and compare every recorded value."""
+        draw = self.draw(draw_id)
+        if min(self.s.runner.positions().values()) < draw.facts["as_of_seq"]:
+            self.s.refresh()
+        v = Verification(str(draw.id), draw.status.value, facts=draw.facts, outcome=draw.outcome)
+        for seq, name, recorded_at in self._events(draw):
+            v.seqs.setdefault(name, seq)
+            v.recorded_at.setdefault(name, recorded_at)
+        v.entropy = {
+            "dice": [{"witness": w, "digits": d} for w, d in draw.dice],
+            "drand": draw.drand,
+        }
+        v.recusals = list(draw.recusals)
+        v.abandoned_reason = draw.abandoned_reason
+        facts = draw.facts
+        commit_seq = v.seqs["Committed"]
+        v.check(
+            "as_of_before_commit",
+            facts["as_of_seq"] < commit_seq,
+            f"population as of seq {facts['as_of_seq']}, committed at seq {commit_seq}",
+        )
+        store = self.replay_store(facts["as_of_seq"]) if replay else self.s.store
+        try:
+            plan = self._plan_at(facts)
+            snapshot = self._snapshot(store, facts)
+        finally:
+            if replay:
+                store.close()
+        verify_draw(v, draw, plan, snapshot, commit_recorded_at=v.recorded_at["Committed"])
+        return v
+
+    def export(self, draw_id: str) -> dict[str, Any]:
+        """Everything a third party needs to redo a revealed draw without ssj: the seed's
+        inputs, each stratum's population and sample, each target's inspector rankings (the
+        `ssj-draw-export/1` format read by ops/reproduce_draw.py)."""
+        draw = self.draw(draw_id)
+        if draw.status is not DrawStatus.REVEALED:
+            raise ConflictError(
+                f"本次抽取状态为“{STATUS_LABELS_ZH[draw.status]}”，揭示后才能导出",
+                f"the draw is {draw.status.value}: only a revealed draw can be exported",
+            )
+        assert draw.seed is not None and draw.outcome is not None and draw.nonce is not None
+        facts = draw.facts
+        plan = self._plan_at(facts)
+        snapshot = self._snapshot(self.s.store, facts)
+        frozen = self._refreeze(draw, plan, snapshot)
+        seqs = {name: seq for seq, name, _ in reversed(self._events(draw))}
+        staff = procedure.staffing(facts, draw.seed, snapshot, plan)
+        rows = procedure.target_rows(snapshot, list(draw.outcome["teams"]))
+        teams = []
+        for target, team in draw.outcome["teams"].items():
+            inspectors, experts = staff.candidates(rows[target])
+            ranking = sampler.ranked(seeds.team_seed(draw.seed, target), inspectors)
+            department_of = staff.department_of
+            teams.append(
+                {
+                    "target": target,
+                    "seed": seeds.team_seed(draw.seed, target),
+                    "rankings": {
+                        d: [c for c in ranking if department_of[c] == d]
+                        for d in facts["departments"]
+                    },
+                    "team": team["inspectors"],
+                    "expert_ranking": sampler.ranked(seeds.expert_seed(draw.seed, target), experts),
+                    "experts": team["experts"],
+                }
+            )
+        strata = {s["name"]: s for s in facts["strata"]}
+        return {
+            "format": "ssj-draw-export/1",
+            "draw": {
+                "id": str(draw.id),
+                "label": draw_label(facts),
+                "plan": f"{facts['plan']['department']}/{facts['plan']['code']}",
+                "department": facts["plan"]["department"],
+                "drawn_on": facts["drawn_on"],
+                "as_of_seq": facts["as_of_seq"],
+                "commit_seq": seqs["Committed"],
+                "reveal_seq": seqs["Revealed"],
+            },
+            "sampler": procedure.SAMPLER,
+            "seed": draw.seed,
+            "seed_inputs": {
+                "draw_id": str(draw.id),
+                "commit_digest": commit_digest(facts),
+                "nonce": draw.nonce,
+                "nonce_commitment": facts["nonce_commitment"],
+                "dice": [
+                    {"witness": w, "digits": dict(draw.dice)[w]}
+                    for w in facts["entropy"]["witnesses"]
+                ],
+                "drand": None
+                if draw.drand is None
+                else {
+                    "round": draw.drand["round"],
+                    "randomness": draw.drand["randomness"],
+                    "signature": draw.drand["signature"],
+                },
+            },
+            "strata": [
+                {
+                    "name": s["name"],
+                    "seed": s["seed"],
+                    "size": strata[s["name"]]["size"],
+                    "k": strata[s["name"]]["k"],
+                    "population_root": strata[s["name"]]["root"],
+                    "ids": frozen.strata[s["name"]],
+                    "sample": s["sample"],
+                }
+                for s in draw.outcome["strata"]
+            ],
+            "teams": teams,
+        }
+
+    def _events(self, draw: Draw) -> list[tuple[int, str, str]]:
+        """(seq, event name, recorded at) of each of the draw's events, in order."""
+        out = []
+        for _, seq in self.s.ledger.ledger_recorder.select_seqs(draw.id):
+            logged = self.s.ledger.read(seq, 1)[0]
+            out.append((seq, type(logged.event).__name__, logged.recorded_at))
+        return out
+
+
+def replacement_for(
+    facts: dict[str, Any],
+    seed: str,
+    outcome: dict[str, Any],
+    recusals: list[dict[str, Any]],
+    snapshot: Snapshot,
+    plan: PlanView,
+    target: str,
+    leaving: str,
+) -> str:
+    """The replacement for `leaving` on `target`'s team after the given earlier recusals:
+    workloads count this draw's current teams."""
+    staff = procedure.staffing(facts, seed, snapshot, plan)
+    teams = {t: [*v["inspectors"], *v["experts"]] for t, v in outcome["teams"].items()}
+    for r in recusals:
+        members = teams[r["target"]]
+        members[members.index(r["certificate_no"])] = r["replacement"]
+    staff.loads.update(Counter(c for members in teams.values() for c in members))
+    earlier = [r["certificate_no"] for r in recusals if r["target"] == target]
+    row = procedure.target_rows(snapshot, [target])[target]
+    return staff.replacement(row, [*teams[target], *earlier], leaving)
+
+
+def verify_draw(
+    v: Verification, draw: Draw, plan: PlanView, snapshot: Snapshot, commit_recorded_at: str
+) -> None:
+    """The checks themselves, on values only (the offline bundle verifier calls this too)."""
+    facts = draw.facts
+    recorded_plan = facts["plan"]
+    v.check(
+        "plan",
+        plan.rules == facts["rules"] and plan.items == facts["items"],
+        f"plan {recorded_plan['department']}/{recorded_plan['code']} v{recorded_plan['version']}",
+    )
+    try:
+        frozen = procedure.freeze(
+            plan,
+            draw.round,
+            date.fromisoformat(facts["drawn_on"]),
+            snapshot,
+            facts["entropy"],
+            facts["nonce_commitment"],
+        )
+    except ValidationError as e:
+        v.check("population", False, f"re-running the commit failed: {e.en}")
+        return
+    for key in ("strata", "exclusions", "registry", "pools", "specialties", "window"):
+        same = frozen.facts[key] == facts[key]
+        v.check(
+            f"commit:{key}",
+            same,
+            "" if same else f"recorded {facts[key]!r}, recomputed {frozen.facts[key]!r}",
+        )
+    drand_named = facts["entropy"].get("drand")
+    if drand_named is not None:
+        committed = datetime.fromisoformat(commit_recorded_at).timestamp()
+        v.check(
+            "drand_round_in_future",
+            drand.round_time(int(drand_named["round"])) > committed,
+            f"round {drand_named['round']} at {drand_named['round_time']}, commit at {commit_recorded_at}",
+        )
+        if draw.drand is not None:
+            checked = drand.check(drand.Beacon.parse(draw.drand), int(drand_named["round"]))
+            v.check(
+                "drand_beacon",
+                checked.ok,
+                checked.bls_detail if checked.ok else "; ".join(checked.problems()),
+            )
+    if draw.status is not DrawStatus.REVEALED:
+        return
+    assert draw.nonce is not None and draw.seed is not None and draw.outcome is not None
+    try:
+        nonce_ok = seeds.nonce_commitment(draw.nonce) == facts["nonce_commitment"]
+    except ValueError:
+        nonce_ok = False
+    v.check("nonce", nonce_ok, "the revealed nonce hashes to the committed value")
+    digits = sum(len(d) for _, d in draw.dice)
+    v.check(
+        "dice",
+        digits >= 20 and {w for w, _ in draw.dice} == set(facts["entropy"]["witnesses"]),
+        f"{digits} digits",
+    )
+    ordered = [
+        (w, dict(draw.dice)[w]) for w in facts["entropy"]["witnesses"] if w in dict(draw.dice)
+    ]
+    randomness = None if draw.drand is None else draw.drand["randomness"]
+    seed = seeds.draw_seed(str(draw.id), commit_digest(facts), draw.nonce, ordered, randomness)
+    if not v.check("seed", seed == draw.seed, f"recorded {draw.seed}, recomputed {seed}"):
+        return
+    outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan)
+    for recorded, again in zip(draw.outcome["strata"], outcome["strata"], strict=False):
+        v.check(f"sample:{recorded['name']}", recorded == again, f"{len(again['sample'])} drawn")
+    v.check("strata_count", len(draw.outcome["strata"]) == len(outcome["strata"]))
+    v.check("teams", draw.outcome["teams"] == outcome["teams"], f"{len(outcome['teams'])} teams")
+    for i, r in enumerate(draw.recusals):
+        expected = replacement_for(
+            facts,
+            seed,
+            draw.outcome,
+            draw.recusals[:i],
+            snapshot,
+            plan,
+            r["target"],
+            r["certificate_no"],
+        )
+        v.check(
+            f"recusal:{i + 1}",
+            expected == r["replacement"],
+            f"{r['certificate_no']} -> {r['replacement']} (expected {expected})",
+        )
