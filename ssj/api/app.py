@@ -22,11 +22,13 @@ from ssj.api.deps import Unauthenticated
 from ssj.api.routers import (
     conflicts,
     departments,
+    draws,
     imports,
     inspectors,
     items,
     plans,
     public,
+    public_draws,
     targets,
     tokens,
     users,
@@ -265,11 +267,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected)
     for module in (
         public,
+        public_draws,
         departments,
         users,
         tokens,
         items,
         plans,
+        draws,
         targets,
         inspectors,
         conflicts,

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -77,8 +78,15 @@ TargetArg = Annotated[
 CertificateArg = Annotated[
     str, typer.Argument(metavar="CERT", help="执法证号 / the team member's certificate number")
 ]
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 ListFormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="输出格式 / output: table or json")
+    ListFormat, typer.Option("--format", "-f", help="输出格式 / output: table or json")
 ]
 
 DRAWS = View(
@@ -144,14 +152,6 @@ def _check_paging(offset: int, limit: int) -> None:
             "分页参数无效（offset ≥ 0，1 ≤ limit ≤ 1000）",
             "invalid paging (offset >= 0, 1 <= limit <= 1000)",
         )
-
-
-def _format(fmt: str) -> str:
-    if fmt not in ("table", "json"):
-        raise ValidationError(
-            f"输出格式只能是 table 或 json，实际为“{fmt}”", f"format must be table or json: {fmt!r}"
-        )
-    return fmt
 
 
 # What a commit fixed -----------------------------------------------------------------------------
@@ -281,12 +281,10 @@ def draws_dice(
     """录入见证人的骰子点数 / record a witness's dice."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        draw = _service(services).record_dice(
-            principal, records.resolve(draw_ref), witness, digits
-        )
-    recorded = dict(draw.dice)[witness.strip()]
+        draw = _service(services).record_dice(principal, records.resolve(draw_ref), witness, digits)
+    given, recorded = draw.dice[-1]
     _line(
-        f"已录入 / dice recorded: {records.label(draw.facts)} 见证人 witness {witness.strip()}："
+        f"已录入 / dice recorded: {records.label(draw.facts)} 见证人 witness {given}："
         f"{len(recorded)} 位 digits"
     )
     _awaiting(draw)
@@ -431,7 +429,9 @@ def draws_decide(
     reason: Reason,
     approve: Annotated[
         bool | None,
-        typer.Option("--approve/--reject", help="批准或驳回 / approve or reject", show_default=False),
+        typer.Option(
+            "--approve/--reject", help="批准或驳回 / approve or reject", show_default=False
+        ),
     ] = None,
     as_user: AsUser = None,
 ) -> None:
@@ -445,10 +445,14 @@ def draws_decide(
         replacement = service.decide_recusal(principal, ref, request_id, approve, reason)
         request = service.draw(ref).requests[request_id]
         people = records.names(
-            services, "inspectors", [request["certificate_no"], *([replacement] or [])]
+            services,
+            "inspectors",
+            [request["certificate_no"], *([replacement] if replacement else [])],
         )
     if replacement is None:
-        _line(f"已驳回回避申请 / request rejected: 第 {request_id} 号；理由 reason: {reason.strip()}")
+        _line(
+            f"已驳回回避申请 / request rejected: 第 {request_id} 号；理由 reason: {reason.strip()}"
+        )
         return
     _line(
         f"已批准回避申请 / request approved: 第 {request_id} 号，"
@@ -483,14 +487,13 @@ def draws_list(
         str | None,
         typer.Option(help="状态 / committed (已封存待揭示), revealed (已抽取), abandoned (已作废)"),
     ] = None,
-    fmt: ListFormatOption = "table",
+    fmt: ListFormatOption = ListFormat.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出抽取 / list draws (your department's, or all for supervisors and reviewers)."""
     with services_session() as services:
-        _format(fmt)
         _check_paging(offset, limit)
         filters = {
             "plan_id": records.plan_filter(plan),
@@ -502,7 +505,7 @@ def draws_list(
         involving = _scope(services, principal, department)
         services.refresh()
         rows = records.all_draws(services, filters, involving=involving)
-    if fmt == "json":
+    if fmt is ListFormat.json:
         _write_json_array(rows)
         return
     _print_table(DRAWS, rows[offset : offset + limit], len(rows), offset, None)
@@ -534,7 +537,16 @@ def draws_show(
     if not tasks:
         return
     table = Table(header_style="bold", highlight=False)
-    for header in ("序号", "层", "统一社会信用代码/标识", "名称", "检查人员", "专家", "已回避", "状态"):
+    for header in (
+        "序号",
+        "层",
+        "统一社会信用代码/标识",
+        "名称",
+        "检查人员",
+        "专家",
+        "已回避",
+        "状态",
+    ):
         table.add_column(header, overflow="fold")
     for n, t in enumerate(shown, start=offset + 1):
         table.add_row(
@@ -590,7 +602,9 @@ def _print_summary(row: Mapping[str, Any], draw: Draw) -> None:
         dice = "；".join(f"{d['witness']} {d['digits']}" for d in row["dice"])
         _line(f"骰子点数 / dice: {dice}")
     if row["drand_round"] is not None:
-        _line(f"drand: 第 {row['drand_round']} 轮 round，randomness {row['drand_randomness'] or '—'}")
+        _line(
+            f"drand: 第 {row['drand_round']} 轮 round，randomness {row['drand_randomness'] or '—'}"
+        )
     if row["status"] == DrawStatus.REVEALED:
         _line(
             f"揭示 / revealed: 序号 seq {row['revealed_seq']}，{_when(row['revealed_at'])}；"
@@ -689,7 +703,9 @@ def _print_record(
         f"{facts['window'][1]}；参与部门 / departments: {'、'.join(facts['departments'])}"
     )
     if replay:
-        _line("核验依据 / checked against: 只信任账本，名录由账本重放重建 / the ledger alone (replayed)")
+        _line(
+            "核验依据 / checked against: 只信任账本，名录由账本重放重建 / the ledger alone (replayed)"
+        )
     else:
         _line(
             "核验依据 / checked against: 读模型；加 --replay 则只信任账本，从账本重放重建名录 / the "
@@ -766,7 +782,9 @@ def _print_outcome(services: Services, draw: Draw) -> None:
         _line(f"  {records.stratum_label(s['name'])}：派生种子 / derived seed {s['seed']}")
         for n, target in enumerate(s["sample"], start=1):
             team = teams[target]
-            experts = f"；专家 experts {_people(people, team['experts'])}" if team["experts"] else ""
+            experts = (
+                f"；专家 experts {_people(people, team['experts'])}" if team["experts"] else ""
+            )
             _line(
                 f"    {n}. {target} {targets.get(target, '')}：检查组 team "
                 f"{_people(people, team['inspectors'])}{experts}"

@@ -35,7 +35,7 @@ from ssj.domain.access import Principal
 from ssj.domain.draws import Draw, DrawStatus, draw_id
 from ssj.domain.plans import PlanStatus, plan_id
 from ssj.draw.eligibility import REASON_LABELS
-from ssj.errors import ConflictError
+from ssj.errors import ConflictError, SsjError, ValidationError
 from ssj.services.context import Services
 from ssj.services.draws import DrawService, Verification
 from ssj.services.plans import PlanService
@@ -158,15 +158,26 @@ def schedule() -> tuple[DemoPlan, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A round the draw service refused to commit (in a tiny jurisdiction, a population or
+    pool may be empty): nothing was written, and the refusal says why."""
+
+    label: str
+    drawn_on: str
+    error: SsjError
+
+
 @dataclass
 class Result:
-    """What one `run` changed: new plans, new draws, events written."""
+    """What one `run` did: plans published, draws on record, what it created, what it skipped."""
 
     plans: int = 0
     plans_created: int = 0
     draws: int = 0
     draws_created: int = 0
     events_written: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -266,9 +277,9 @@ class _Runner:
         self.result.plans += status is PlanStatus.PUBLISHED
         return status is PlanStatus.PUBLISHED
 
-    def draw(self, plan: DemoPlan, number: int, spec: Round) -> None:
+    def draw(self, plan: DemoPlan, number: int, spec: Round) -> bool:
         """Round `number` of the plan: commit, dice, then reveal or abandon; resumed if it
-        exists (its id follows from the plan and the round)."""
+        exists (its id follows from the plan and the round). False if the commit was refused."""
         operator = self.who(plan.section, "operator")
         label = f"{plan.department}/{plan.code}/{number}"
         dice = witnesses(self.seed, label)
@@ -284,9 +295,13 @@ class _Runner:
                     f"demo plan {plan.department}/{plan.code} has {earlier} draws already: "
                     f"cannot draw its round {number}",
                 )
-            self.draws.commit(
-                operator, plan.department, plan.code, list(dice), drawn_on=spec.drawn_on
-            )
+            try:
+                self.draws.commit(
+                    operator, plan.department, plan.code, list(dice), drawn_on=spec.drawn_on
+                )
+            except ValidationError as refused:
+                self.result.skipped.append(Skipped(label, spec.drawn_on, refused))
+                return False
             self.result.draws_created += 1
         draw = self.draws.draw(uuid)
         self.result.draws += 1
@@ -304,6 +319,7 @@ class _Runner:
             draw = self.draws.draw(uuid)
         if spec.recusals and draw.status is DrawStatus.REVEALED:
             self.recusals(plan, draw)
+        return True
 
     def recusals(self, plan: DemoPlan, draw: Draw) -> None:
         """An inspector declares a conflict on one drawn target; another target asks for one
@@ -355,8 +371,16 @@ def run(
         key=lambda step: step[0],
     )
     phase = "抽取 / draws"
+    stopped: set[str] = set()  # plans with a refused round: their later rounds wait for it
     for done, ((_, _, number), plan, spec) in enumerate(steps, start=1):
-        runner.draw(plan, number, spec)
+        if plan.code in stopped:
+            label = f"{plan.department}/{plan.code}/{number}"
+            earlier = ValidationError(
+                "前一轮未能抽取", "an earlier round of the plan could not be drawn"
+            )
+            runner.result.skipped.append(Skipped(label, spec.drawn_on, earlier))
+        elif not runner.draw(plan, number, spec):
+            stopped.add(plan.code)
         runner.tick(phase, done, len(steps))
     services.refresh()
     result = runner.result

@@ -6,6 +6,7 @@ and a firm can be shown an inclusion proof that it was (or was not) in the pool.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterable
 
@@ -24,4 +25,5 @@ def frozen(ids: Iterable[str]) -> list[str]:
 
 def population_root(sorted_ids: Iterable[str]) -> str:
     """Hex MTH over the ids (UTF-8) in the canonical order; the caller sorts (see `frozen`)."""
-    return merkle.root([merkle.leaf_hash(i.encode("utf-8")) for i in sorted_ids]).hex()
+    sha = hashlib.sha256
+    return merkle.root([sha(b"\x00" + i.encode("utf-8")).digest() for i in sorted_ids]).hex()

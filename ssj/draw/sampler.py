@@ -74,8 +74,9 @@ def _below(hexed: str, ids: list[str], bound: int) -> list[tuple[int, str]]:
     return found
 
 
-def _candidates(hexed: str, ids: list[str], k: int) -> list[str]:
-    """A superset of the sample: every id whose prefix key is at most the k-th smallest.
+def _candidates(hexed: str, ids: list[str], k: int) -> list[tuple[int, str]]:
+    """A superset of the sample: (key, id) for every id whose prefix key is at most the k-th
+    smallest.
 
     Prefix keys are uniform over [0, 10**PREFIX_DIGITS), so one pass keeping the keys below a
     bound a few standard deviations above the k-th quantile nearly always finds k of them; if
@@ -83,16 +84,35 @@ def _candidates(hexed: str, ids: list[str], k: int) -> list[str]:
     whose key is at most the k-th smallest, so the result never depends on the bound.
     """
     n = len(ids)
-    if k >= n:
-        return ids
-    bound = math.ceil(_PREFIX_MOD * (k + 4 * math.sqrt(k) + 16) / n)
+    bound = _PREFIX_MOD
+    if k < n:
+        bound = min(_PREFIX_MOD, math.ceil(_PREFIX_MOD * (k + 4 * math.sqrt(k) + 16) / n))
     while True:
         found = _below(hexed, ids, bound)
         if len(found) >= k or bound >= _PREFIX_MOD:
             break
         bound *= 2
+    if k >= len(found):
+        return found
     cut = heapq.nsmallest(k, found)[-1][0]
-    return [i for key, i in found if key <= cut]
+    return [pair for pair in found if pair[0] <= cut]
+
+
+def _in_ticket_order(hexed: str, keyed: list[tuple[int, str]]) -> list[str]:
+    """Ids ordered by prefix key; only ids sharing a key are compared by their full tickets."""
+    keyed.sort()
+    out: list[str] = []
+    i, n = 0, len(keyed)
+    while i < n:
+        j = i + 1
+        while j < n and keyed[j][0] == keyed[i][0]:
+            j += 1
+        if j - i == 1:
+            out.append(keyed[i][1])
+        else:
+            out.extend(t[1] for t in sorted((_ticket_of(hexed, id), id) for _, id in keyed[i:j]))
+        i = j
+    return out
 
 
 def sample(seed: str, ids: Iterable[str], k: int) -> list[str]:
@@ -107,8 +127,7 @@ def sample(seed: str, ids: Iterable[str], k: int) -> list[str]:
     if k == 0 or not population:
         return []
     hexed = seed_hex(seed)
-    full = sorted((_ticket_of(hexed, i), i) for i in _candidates(hexed, population, k))
-    return [i for _, i in full[:k]]
+    return _in_ticket_order(hexed, _candidates(hexed, population, k))[:k]
 
 
 def ranked(seed: str, ids: Iterable[str]) -> list[str]:

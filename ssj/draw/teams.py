@@ -109,6 +109,7 @@ class Conflicts:
         return barred
 
     def barred(self, target: TargetRow, own_district: Mapping[str, set[str]]) -> set[str]:
+        """Who may not inspect `target`: its region's own-district bars plus declarations."""
         out = set(own_district.get(target.region_code, ()))
         state = {"region_code": target.region_code}
         for d in self.declarations.get(target.identifier, ()):
@@ -146,14 +147,24 @@ def check_feasible(
     if problems:
         return problems
     own = conflicts.own_district()
-    short: list[str] = []
-    for t in targets:
-        if t.region_code not in own and t.identifier not in conflicts.declarations:
-            continue
-        barred = conflicts.barred(t, own)
+    verdicts: dict[str, bool] = {}  # region -> staffable, for targets without declarations
+
+    def staffable(barred: set[str]) -> bool:
         left = {d: [c for c in m if c not in barred] for d, m in pools.inspectors.items()}
         enough = all(left.values()) and sum(map(len, left.values())) >= team_size
-        if not enough or len([c for c in pools.experts if c not in barred]) < experts:
+        return enough and len([c for c in pools.experts if c not in barred]) >= experts
+
+    short: list[str] = []
+    for t in targets:
+        if t.identifier in conflicts.declarations:
+            ok = staffable(conflicts.barred(t, own))
+        elif t.region_code not in own:
+            continue
+        else:
+            ok = verdicts.get(t.region_code)
+            if ok is None:
+                ok = verdicts[t.region_code] = staffable(conflicts.barred(t, own))
+        if not ok:
             short.append(t.identifier)
     if short:
         shown = "、".join(short[:10]) + (" 等" if len(short) > 10 else "")
@@ -213,6 +224,7 @@ class Staffing:
         self.loads = Counter(loads)
         self.department_of = pools.department_of
         self.own = conflicts.own_district()
+        self._by_region: dict[str, tuple[list[str], list[str]]] = {}
 
     def _full(self) -> Counter[str]:
         if self.workload_cap is None:
@@ -220,9 +232,16 @@ class Staffing:
         return Counter({c: 1 for c, n in self.loads.items() if n >= self.workload_cap})
 
     def candidates(self, target: TargetRow) -> tuple[list[str], list[str]]:
+        """Inspectors and experts free of conflict with `target` (shared by its region when it
+        has no declarations of its own)."""
+        declared = target.identifier in self.conflicts.declarations
+        if not declared and target.region_code in self._by_region:
+            return self._by_region[target.region_code]
         barred = self.conflicts.barred(target, self.own)
         inspectors = [c for m in self.pools.inspectors.values() for c in m if c not in barred]
         experts = [c for c in self.pools.experts if c not in barred]
+        if not declared:
+            self._by_region[target.region_code] = (inspectors, experts)
         return inspectors, experts
 
     def team(self, target: TargetRow) -> dict[str, list[str]]:

@@ -38,8 +38,12 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     level = list(leaf_hashes)
     if not level:
         return EMPTY_ROOT
+    sha = _sha256
     while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        pairs = iter(level)  # zip(it, it) walks neighbours two by two
+        paired = [
+            sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)
+        ]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

@@ -79,8 +79,8 @@ class DrawService(Service):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.nonces = NonceStore(services.settings.keys_dir / "nonces")
-        # Strata frozen at commit, kept for a reveal in the same process (else recomputed).
-        self._frozen: OrderedDict[str, procedure.Frozen] = OrderedDict()
+        # What a commit froze and read, kept for a reveal in the same process (else re-read).
+        self._frozen: OrderedDict[str, tuple[procedure.Frozen, Snapshot]] = OrderedDict()
 
     # Loading -----------------------------------------------------------------------------------
 
@@ -150,7 +150,7 @@ class DrawService(Service):
         )
         draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts)
         self._save(actor, draw)
-        self._frozen[draw_id] = frozen
+        self._frozen[draw_id] = (frozen, snapshot)
         while len(self._frozen) > 4:
             self._frozen.popitem(last=False)
         return draw
@@ -215,9 +215,11 @@ class DrawService(Service):
         nonce = self.nonces.get(str(draw.id))
         seed = draw.seed_for(nonce)
         plan = self._plan_at(draw.facts)
-        snapshot = self._snapshot(self.s.store, draw.facts)
-        frozen = self._frozen.get(str(draw.id))
-        if frozen is None or frozen.facts != draw.facts:
+        kept = self._frozen.get(str(draw.id))
+        if kept is not None and kept[0].facts == draw.facts:
+            frozen, snapshot = kept
+        else:
+            snapshot = self._snapshot(self.s.store, draw.facts)
             frozen = self._refreeze(draw, plan, snapshot)
         outcome = procedure.select(draw.facts, frozen.strata, seed, snapshot, plan)
         draw.reveal(nonce, seed, outcome)
