@@ -27,7 +27,7 @@ def load_snapshot(
         f"FROM targets WHERE {where} AND department = ?",
         [*params, department],
     )
-    snapshot.targets = [TargetRow(r[0], r[1], r[2], r[3], r[4], r[5], _tags(r[6])) for r in rows]
+    snapshot.targets = list(map(TargetRow._make, rows))
     tasks = store.query(
         f"SELECT identifier, plan_id, departments, drawn_on, status, state FROM tasks WHERE {where}",
         params,
@@ -54,10 +54,6 @@ def load_snapshot(
         (i["department"], i["code"]): i for i in _states(store, "items", where, params)
     }
     return snapshot
-
-
-def _tags(value: str | None) -> tuple[str, ...]:
-    return () if not value or value == "[]" else tuple(orjson.loads(value))
 
 
 def _members(state: str) -> tuple[str, ...]:

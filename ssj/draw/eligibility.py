@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ssj.domain.targets import TargetStatus
 from ssj.draw.snapshot import TargetRow, TaskRow
 from ssj.errors import ValidationError
@@ -116,7 +118,7 @@ def population(
             exclusions["out_of_scope:type"] += 1
         elif regions and not t.region_code.startswith(regions):
             exclusions["out_of_scope:region"] += 1
-        elif tags and tags.isdisjoint(t.tags):
+        elif tags and tags.isdisjoint(orjson.loads(t.tags_json or "[]")):
             exclusions["out_of_scope:tags"] += 1
         elif t.status != TargetStatus.ACTIVE:
             exclusions[f"status:{t.status}"] += 1

@@ -17,7 +17,7 @@ class TargetRow(NamedTuple):  # a tuple: a million of them are built per draw
     target_type: str
     region_code: str
     credit_class: str
-    tags: tuple[str, ...] = ()
+    tags_json: str = "[]"  # JSON list, parsed only when a plan scopes by tags
 
 
 class TaskRow(NamedTuple):

@@ -9,6 +9,7 @@ import pytest
 
 from ssj.domain.access import Command, Forbidden, Principal, Refusal
 from ssj.domain.organisation import Role
+from ssj.services.plans import PlanService
 from tests.domain.test_access import EXPECTED
 from tests.services.conftest import OTHER, OWN, Jurisdiction, inspector_row, item_row, target_row
 
@@ -18,7 +19,25 @@ Call = Callable[[Principal, str], object]
 def calls(j: Jurisdiction) -> dict[Command, Call]:
     counter = iter(range(1000, 100000))
     r = j.registry
+    plans = PlanService(j.services)
+
+    def plan(department: str) -> dict[str, object]:
+        return {
+            "code": f"P{next(counter)}",
+            "department": department,
+            "title": "年度抽查计划",
+            "year": 2026,
+            "kind": "annual",
+            "items": ["AUTH-1"],
+        }
+
+    def cancel(p: Principal, d: str) -> object:
+        drafted = plans.draft(j.root, plan(d))
+        return plans.cancel(p, d, drafted["code"], "计划调整")
+
     return {
+        Command.EDIT_PLANS: lambda p, d: plans.draft(p, plan(d)),
+        Command.APPROVE_PLANS: cancel,
         Command.MANAGE_ORGANISATION: lambda p, d: r.add_department(
             p, f"D{next(counter)}", "新科室", "city", "section", "CZ-SJJ", "320400"
         ),
@@ -46,13 +65,18 @@ def test_matrix_through_the_services(jurisdiction: Jurisdiction) -> None:
     j.registry.save_target(j.root, target_row(1))
     j.registry.save_inspector(j.root, inspector_row(1, OWN))
     j.registry.save_inspector(j.root, inspector_row(2, OTHER))
+    for department in (OWN, OTHER):
+        j.registry.save_item(j.root, item_row("AUTH-1", department))
     ledger = j.services.ledger
     wrong: list[str] = []
+    table = calls(j)  # one counter for the whole matrix: codes and numbers never repeat
     for role in Role:
         principal = j.as_role(role)
-        for command, call in calls(j).items():
+        for command, call in table.items():
             for department, allowed in zip((OWN, OTHER), EXPECTED[role][command], strict=True):
                 size = ledger.size()
+                if command is Command.APPROVE_PLANS:
+                    size += 1  # the call first drafts its plan as root
                 try:
                     call(principal, department)
                     outcome = True
