@@ -60,7 +60,7 @@ draws_app = typer.Typer(
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
-LARGE_POPULATION = 100_000  # show a spinner while verifying a registry this large
+LARGE_POPULATION = 100_000  # a spinner while verifying a registry this large (or replaying)
 STATUS_CHOICES = {zh: status for status, zh in STATUS_LABELS_ZH.items()}
 TASK_STATUS_LABELS = {"drawn": "待检查", "closed": "已办结", "cancelled": "已取消"}
 
@@ -660,8 +660,8 @@ def draws_verify(
         service = _service(services)
         draw = service.draw(records.resolve(draw_ref))
         services.authorise(principal, Command.READ_REGISTRY, draw.facts["departments"])
-        large = draw.facts["registry"]["considered"] >= LARGE_POPULATION
-        with _working("核验中 / verifying…", large):
+        slow = replay or draw.facts["registry"]["considered"] >= LARGE_POPULATION
+        with _working("核验中 / verifying…", slow):
             verification = service.verify(str(draw.id), replay=replay)
         proof = records.proof(services, draw, verification, replay=replay)
         if json_out != "-":
