@@ -35,7 +35,8 @@ class Command(StrEnum):
     APPROVE_PLANS = "approve_plans"  # approve or return (leader)
     RUN_DRAWS = "run_draws"  # commit, record entropy, reveal
     ABANDON_DRAWS = "abandon_draws"
-    RECUSE = "recuse"  # an inspector's own declaration, or a target's request on file
+    RECUSE = "recuse"  # an inspector's own declared conflict: recused at once
+    REQUEST_RECUSAL = "request_recusal"  # a target's written request, put on file
     DECIDE_RECUSAL = "decide_recusal"  # leader decides a target's request
     READ_REGISTRY = "read_registry"
     READ_ALL = "read_all"
@@ -53,7 +54,9 @@ ALLOWED: dict[Command, frozenset[Role]] = {
     Command.APPROVE_PLANS: frozenset({Role.ADMIN, Role.LEADER}),
     Command.RUN_DRAWS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.ABANDON_DRAWS: frozenset({Role.ADMIN, Role.LEADER}),
-    Command.RECUSE: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.INSPECTOR}),
+    # Operators file requests but cannot recuse at once: else one could walk down a ranking.
+    Command.RECUSE: frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR}),
+    Command.REQUEST_RECUSAL: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.DECIDE_RECUSAL: frozenset({Role.ADMIN, Role.LEADER}),
     Command.READ_REGISTRY: frozenset(set(Role) - {Role.PUBLIC}),
     Command.READ_ALL: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER}),

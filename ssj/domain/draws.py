@@ -179,9 +179,13 @@ class Draw(Aggregate):
         randomness = None if self.drand is None else str(self.drand["randomness"])
         return seeds.draw_seed(str(self.id), commit_digest(self.facts), nonce, ordered, randomness)
 
+    def check_revealable(self) -> None:
+        """Before any work: only a committed draw can be revealed (once)."""
+        self._require(DrawStatus.COMMITTED, "揭示", "reveal")
+
     def reveal(self, nonce: str, seed: str, outcome: dict[str, Any]) -> None:
         """Record the seed and what it selected; the service computed `outcome` from it."""
-        self._require(DrawStatus.COMMITTED, "揭示", "reveal")
+        self.check_revealable()
         if seed != self.seed_for(nonce):
             raise ValidationError(
                 "种子与记录的输入不符", "the seed does not follow from the inputs"

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from ssj.domain.conflicts import RuleKind, conflicts_on
-from ssj.domain.inspectors import Pool, eligible_on
+from ssj.domain.inspectors import InspectorStatus, Pool, eligible_on
 from ssj.draw import sampler
 from ssj.draw import seed as seeds
 from ssj.draw.snapshot import TargetRow
@@ -39,11 +39,14 @@ class Pools:
 
 
 def _available(state: Mapping[str, Any], start: date, end: date) -> bool:
-    return (
-        eligible_on(state, start)
-        and eligible_on(state, end)
-        and state["certificate_valid_to"] >= end.isoformat()
-    )
+    """A valid certificate and an active status for every day of the window (leave that
+    overlaps it at all rules the inspector out)."""
+    if not eligible_on(state, start) or state["certificate_valid_to"] < end.isoformat():
+        return False
+    if state["status"] == InspectorStatus.ON_LEAVE:
+        leave = (state.get("leave_from") or "", state.get("leave_to") or "")
+        return leave[1] < start.isoformat() or leave[0] > end.isoformat()
+    return True
 
 
 def pools(

@@ -210,8 +210,7 @@ class DrawService(Service):
         """Compute the seed from the recorded inputs and the nonce, then sample and staff."""
         draw = self.draw(draw_id)
         actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
-        if draw.status is not DrawStatus.COMMITTED:
-            draw.reveal("", "", {})  # raises the state error in the domain's words
+        draw.check_revealable()
         nonce = self.nonces.get(str(draw.id))
         seed = draw.seed_for(nonce)
         plan = self._plan_at(draw.facts)
@@ -281,7 +280,9 @@ class DrawService(Service):
     ) -> str:
         """A target's written request, put on file for a leader; returns the request id."""
         draw = self.draw(draw_id)
-        actor = self.s.authorise(principal, Command.RECUSE, [draw.facts["plan"]["department"]])
+        actor = self.s.authorise(
+            principal, Command.REQUEST_RECUSAL, [draw.facts["plan"]["department"]]
+        )
         request_id = draw.request_recusal(target, certificate_no, reason)
         self._save(actor, draw)
         return request_id

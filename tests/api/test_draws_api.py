@@ -204,3 +204,34 @@ def test_public_view(draws_api: tuple[Api, World]) -> None:
     assert_bilingual(api.get(f"/public/draws/{revealed}", who=None), 404, "not_found")
     assert_bilingual(api.get(f"/public/draws/{revealed}/export", who=None), 404)
     assert_bilingual(api.get("/public/draws/not-a-uuid", who=None), 404)
+
+
+def test_public_export_withholds_resident_identity_numbers(draws_api: tuple[Api, World]) -> None:
+    """Individual businesses registered by a resident identity number: the public gets the
+    drawn list (masked) but not the full population file; auditors get it with a token."""
+    api, world = draws_api
+    from ssj.domain.identifiers import resident_id_check_character
+    from tests.services.conftest import item_row, target_row
+
+    reg = world.j.registry
+    reg.save_item(world.operator, item_row("TZ-002", target_type="个体工商户"))
+    for n in range(5):
+        first17 = f"32040219800101{n:03d}"
+        identifier = first17 + resident_id_check_character(first17)
+        reg.save_target(
+            world.operator,
+            target_row(
+                900 + n,
+                identifier=identifier,
+                id_kind="resident_id",
+                target_type="个体工商户",
+                name=f"常州某某小吃店{n}",
+            ),
+        )
+    world.publish("2026-09", items=["TZ-002"], fixed_count=2, ratios=None)
+    draw_id = world.run("2026-09")
+    refused = api.get(f"/public/draws/{draw_id}/export", who=None)
+    assert_bilingual(refused, 403)
+    assert "32040219800101" not in refused.text
+    exported = api.get(f"/draws/{draw_id}/export", who="supervisor").json()
+    assert len(exported["strata"][0]["ids"]) == 5

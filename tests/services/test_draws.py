@@ -259,15 +259,15 @@ def test_recusal_replaces_with_the_next_ranked_and_verifies(world: World) -> Non
     assert draw.outcome is not None and draw.seed is not None
     target, team = next(iter(draw.outcome["teams"].items()))
     leaving = team["inspectors"][0]
+    inspector = world.j.as_role(Role.INSPECTOR)  # declares their own conflict
+    unchanged(world, lambda: world.draws.recuse(world.operator, draw_id, target, leaving, "x"))
     error = unchanged(
         world,
-        lambda: world.draws.recuse(world.operator, draw_id, target, "nobody", "x"),
+        lambda: world.draws.recuse(inspector, draw_id, target, "nobody", "x"),
         ValidationError,
     )
     assert "不在" in error.zh
-    replacement = world.draws.recuse(
-        world.operator, draw_id, target, leaving, "与该企业负责人系近亲属"
-    )
+    replacement = world.draws.recuse(inspector, draw_id, target, leaving, "与该企业负责人系近亲属")
     assert replacement not in team["inspectors"]
     from ssj.draw import sampler as s
     from ssj.draw.seed import team_seed

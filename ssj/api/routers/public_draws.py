@@ -14,7 +14,9 @@ from fastapi import Query
 
 from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, render_page, snapshot
 from ssj.domain import fields
+from ssj.domain.access import Forbidden
 from ssj.domain.draws import STATUS_LABELS_ZH, DrawStatus
+from ssj.domain.identifiers import validate_resident_id
 from ssj.errors import NotFoundError, ValidationError
 from ssj.services import draw_records as records
 from ssj.services.context import Services
@@ -104,4 +106,23 @@ def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict
 def public_draw_export(services: ServicesDep, draw_id: str) -> dict[str, Any]:
     seq = snapshot(services, None)
     row = _public_row(services, draw_id, seq)
-    return DrawService(services).export(row["draw_id"])
+    exported = DrawService(services).export(row["draw_id"])
+    if any(_personal(i) for s in exported["strata"] for i in s["ids"]):
+        raise Forbidden(
+            "本次抽取的总体含居民身份证号码（个体工商户），全量复核文件不公开；"
+            "纪检监察人员请以授权账户下载 /draws/{id}/export",
+            "the population holds resident identity numbers (individual businesses): the full "
+            "export is not public; auditors download /draws/{id}/export with a token",
+        )
+    return exported
+
+
+def _personal(identifier: str) -> bool:
+    """A resident identity number: personal information the public must not receive."""
+    if len(identifier) != 18:
+        return False
+    try:
+        validate_resident_id(identifier)
+    except ValidationError:
+        return False
+    return True
