@@ -4,10 +4,16 @@
 2. Build the synthetic jurisdiction of 常州市市场监督管理局 (`ssj.demo.jurisdiction`) into
    `$SSJ_DATA_DIR/demo`: the official-format files are written there and loaded through the real
    importers and services. A second run writes nothing new: the build is idempotent.
-3. Issue a checkpoint, rotate the signing key, issue another, keep that one outside the database
+3. Publish the demo's inspection plans and run their draws (`ssj.demo.draws`): two rounds for
+   some plans, an abandoned draw, a joint plan, recusals. Idempotent too: a second run creates
+   no plan and no draw.
+4. Issue a checkpoint, rotate the signing key, issue another, keep that one outside the database
    (as an auditor would) and verify the whole ledger against both.
-4. Print what the registries hold (read from the projections), the verdict, and an as-of query:
-   the target registry as it stood before the yearly credit reclassification.
+5. Re-run every draw in the ledger (`DrawService.verify`; the last one also from read models
+   replayed from the ledger alone).
+6. Print what the registries hold (read from the projections), the verdict, every draw with its
+   verdict, and an as-of query: the target registry as it stood before the yearly credit
+   reclassification. Exit 1 if the ledger is damaged or any draw fails its verification.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from rich import box
+from rich.console import Console, JustifyMethod
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,12 +35,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ssj.cli.common import cli_actor, err, fail, out, progress_bar
+from ssj.cli.common import EXIT_DAMAGE, cli_actor, err, fail, out, progress_bar
 from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS
 from ssj.errors import SsjError
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.verify import Report
 from ssj.services.context import Services
+
+if TYPE_CHECKING:
+    from ssj.demo.draws import Checked, Result
 
 CREDIT_LABELS = {"A": "A 类（低风险）", "B": "B 类", "C": "C 类", "D": "D 类（高风险）"}
 TYPE_LABELS = {"enterprise": "企业", "individual": "个体工商户", "product": "产品"}
@@ -41,6 +53,20 @@ STATUS_LABELS = {
     "deregistered": "注销",
     "serious_violation": "严重违法失信",
 }
+HISTORY_EN = {
+    "open_task": "with an open task",
+    "recent_inspection": "inspected within the exclusion window",
+    "cap_department": "at the department's yearly cap",
+    "cap_all": "at the yearly cap across departments",
+}
+SHORT_HISTORY = {
+    "open_task": "未办结",
+    "recent_inspection": "近期已查",
+    "cap_department": "本部门上限",
+    "cap_all": "合计上限",
+}
+KIND_LABELS = {"annual": "年度 / annual", "monthly": "月度 / monthly"}
+RECUSAL_KINDS = {"declared": "本人申报 / declared", "requested": "对象申请 / requested"}
 
 
 @contextmanager
@@ -80,6 +106,7 @@ def run(targets: int = DEFAULT_TARGETS, seed: int = DEFAULT_SEED) -> None:
 
 
 def _run(services: Services, targets: int, seed: int, started: float) -> None:
+    from ssj.demo import draws
     from ssj.demo.jurisdiction import build
 
     ledger = services.ledger
@@ -88,6 +115,7 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
     directory = ledger.settings.data_dir / "demo"
     with phases() as update:
         summary = build(services, directory, targets=targets, seed=seed, progress=update)
+        result = draws.run(services, seed=seed, progress=update)
     first = ledger.issue_checkpoint(actor)
     ledger.rotate_key(actor)
     second = ledger.issue_checkpoint(actor)
@@ -97,6 +125,8 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
     path.write_text(second, encoding="utf-8")
     with progress_bar("校验 / verifying", ledger.size()) as tick:
         report = verify_ledger(ledger, [first, second], progress=tick)
+    with phases() as update:
+        checked = draws.verify_all(services, replay=1, progress=update)
     services.refresh()
 
     table = Table(title=f"ssj demo：{summary.directory}", show_lines=False)
@@ -107,15 +137,34 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
         "、".join(f"{r.file} +{r.created} ~{r.updated} ={r.unchanged}" for r in summary.imports)
         or "—"
     )
-    table.add_row("本次写入 / written now", f"{summary.events_written:,} 条事件 / events")
+    _plan_rows(table, services, result, checked)
+    events = summary.events_written + result.events_written
+    table.add_row(
+        "本次写入 / written now",
+        f"{events:,} 条事件 / events（名录库 / registries {summary.events_written:,}，"
+        f"计划和抽取 / plans and draws {result.events_written:,}）",
+    )
     table.add_row("导入 / imports (+new ~changed =same)", written)
     _ledger_rows(table, services, report, str(path))
+    failed = [c for c in checked if not c.ok]
+    table.add_row(
+        "抽取验证 / draws verified",
+        f"{len(checked) - len(failed)}/{len(checked)} "
+        + ("通过 / passed" if not failed else "有不通过 / SOME FAILED"),
+    )
     table.add_row("用时 / elapsed", f"{time.perf_counter() - started:.1f} s")
     out.print(table)
+    _draws_table(checked, result)
     _as_of_example(services)
     if not report.ok and report.first is not None:
         out.print(report.first.line())
-        raise SystemExit(1)
+    for c in failed:
+        out.print(
+            f"抽取验证不通过 / DRAW VERIFICATION FAILED {c.row['label']}：{'；'.join(c.failed)}",
+            markup=False,
+        )
+    if failed or not report.ok:
+        raise SystemExit(EXIT_DAMAGE)
 
 
 def _counts(counter: Counter[str], labels: dict[str, str] | None = None) -> str:
@@ -162,6 +211,116 @@ def _registry_rows(table: Table, services: Services) -> None:
         "利害关系声明 / conflict declarations",
         f"{sum(1 for d in declarations if d['withdrawn'] != '1')}（回避规则 / rule sets {len(rules)}）",
     )
+
+
+def _plan_rows(table: Table, services: Services, result: Result, checked: list[Checked]) -> None:
+    """Plans by status and kind, and draws by status, from the read models."""
+    from ssj.domain.draws import STATUS_LABELS_ZH as DRAW_STATUS
+    from ssj.domain.draws import DrawStatus
+    from ssj.domain.plans import STATUS_LABELS_ZH as PLAN_STATUS
+    from ssj.domain.plans import PlanStatus
+
+    plans = services.plan_queries.all()
+    status = Counter(f"{PLAN_STATUS[PlanStatus(p['status'])]} / {p['status']}" for p in plans)
+    kinds = Counter(KIND_LABELS.get(p["kind"], p["kind"]) for p in plans)
+    joint = sum(1 for p in plans if p.get("cooperating"))
+    table.add_row(
+        "抽查计划 / plans",
+        f"{len(plans)}（{_counts(status)}；{_counts(kinds)}，其中联合 / of which joint {joint}；"
+        f"本次新建 / new {result.plans_created}）",
+    )
+    draws = Counter(
+        f"{DRAW_STATUS[DrawStatus(c.row['status'])]} / {c.row['status']}" for c in checked
+    )
+    tasks = sum(c.drawn for c in checked)
+    table.add_row(
+        "抽取 / draws",
+        f"{len(checked)}（{_counts(draws)}；本次新建 / new {result.draws_created}）；"
+        f"抽查任务 / tasks {tasks:,}",
+    )
+
+
+def _draws_table(checked: list[Checked], result: Result) -> None:
+    """Every draw with its verdict, then what the table cannot show: exclusions by earlier
+    rounds, abandonments, recusals, replays and rounds the service refused."""
+    from ssj.demo.draws import history_label
+
+    table = Table(
+        title="抽取与验证 / draws and their verification",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("计划\nplan", "left"),
+        ("轮次\nround", "right"),
+        ("日期\ndate", "left"),
+        ("总体\npopulation", "right"),
+        ("抽中\ndrawn", "right"),
+        ("检查组\nteams", "right"),
+        ("历史排除\nexcluded", "left"),
+        ("回避\nrecusals", "right"),
+        ("结论\nverdict", "center"),
+    )
+    for header, justify in columns:
+        table.add_column(header, justify=justify, overflow="fold")
+    for c in checked:
+        row = c.row
+        if row["status"] == "revealed":
+            drawn, teams = f"{c.drawn:,}", f"{c.drawn:,}×{c.team}"
+        else:
+            drawn = "作废" if row["status"] == "abandoned" else "待揭示"
+            teams = "—"
+        history = "，".join(f"{SHORT_HISTORY.get(k, k)} {v:,}" for k, v in c.history.items())
+        table.add_row(
+            f"{row['plan_code']}\n{c.kind}",
+            str(row["round"]),
+            row["drawn_on"],
+            f"{row['registry']['eligible']:,}",
+            drawn,
+            teams,
+            history or "—",
+            str(row["recusals"]),
+            ("✓" if c.ok else "✗") + (" 重放" if c.replayed else ""),
+        )
+    # A file or a pipe has no width: don't fold the table into the 80 columns rich assumes.
+    wide = out if out.is_terminal else Console(file=out.file, width=max(out.width, 100))
+    wide.print(table)
+    out.print(
+        "总体：符合条件的检查对象 / population: eligible targets；检查组：组数×每组人数（+专家）"
+        " / teams: count × members (+ experts)；✓ 重放 / replayed: verified again on read models"
+        " rebuilt from the ledger alone",
+        markup=False,
+    )
+    for c in checked:
+        label = c.row["label"]
+        for reason, n in c.history.items():
+            out.print(
+                f"排除 / excluded {label}（{c.row['drawn_on']}）：{history_label(reason)} {n:,} 个"
+                f" / {n:,} targets {HISTORY_EN.get(reason, reason)} (tasks of earlier draws)",
+                markup=False,
+            )
+        if c.verification.abandoned_reason:
+            out.print(f"作废 / abandoned {label}：{c.verification.abandoned_reason}", markup=False)
+        for r in c.verification.recusals:
+            out.print(
+                f"回避 / recusal {label} {r['target']}：{r['certificate_no']} → "
+                f"{r['replacement']}（{RECUSAL_KINDS.get(r['kind'], r['kind'])}：{r['reason']}）",
+                markup=False,
+            )
+        if c.replayed:
+            out.print(
+                f"重放 / replayed {label}：由账本重建读模型至第 {c.row['as_of_seq']:,} 条后"
+                + ("验证通过" if c.ok else "验证不通过")
+                + f" / rebuilt the read models from the ledger alone up to seq "
+                f"{c.row['as_of_seq']:,}: " + ("verified" if c.ok else "FAILED"),
+                markup=False,
+            )
+    for skipped in result.skipped:
+        out.print(
+            f"未抽取 / not drawn {skipped.label}（{skipped.drawn_on}）：{skipped.error}",
+            markup=False,
+        )
 
 
 def _ledger_rows(table: Table, services: Services, report: Report, outside: str) -> None:

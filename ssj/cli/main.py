@@ -38,7 +38,7 @@ def demo(
     ),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="随机种子 / seed of the synthetic data"),
 ) -> None:
-    """演示：生成示例辖区、校验账本 / build a sample jurisdiction and verify the ledger."""
+    """演示：示例辖区、计划与抽取，并逐一校验 / a sample jurisdiction, plans and draws, all verified."""
     from ssj.cli.demo import run
 
     run(targets=targets, seed=seed)

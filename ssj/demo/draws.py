@@ -9,8 +9,9 @@ runs their draws through `DrawService`, on fixed dates of 2026:
   industrial-product licences (ZL); a monthly plan for school canteens in September (JY, one
   expert per team); a joint plan (联合抽查) of metrology with price supervision at petrol
   stations (JL leads, JG cooperates, teams of 3 with one member of each section at least);
-- a second round for TZ and XY within 90 days of the first, so that it must exclude the targets
-  drawn in the first round;
+- a second round for TZ and XY 63 days after the first, inside the plans' 90-day exclusion
+  window: it must leave out every target drawn in the first round (today as an open task; once
+  inspections close tasks, as recently inspected);
 - a ZL draw abandoned after its commit (a witness did not come), redrawn the next day;
 - on TZ's first round, an inspector's declared recusal and a target's request decided by the
   section's leader.
@@ -76,6 +77,10 @@ class DemoPlan:
     @property
     def code(self) -> str:
         return str(self.fields["code"])
+
+    def label(self, round: int) -> str:
+        """As the draws read model labels a draw."""
+        return f"{self.department}/{self.code}/第{round}轮"
 
     def raw(self) -> dict[str, Any]:
         return {"department": self.department, "year": YEAR, **self.fields}
@@ -281,8 +286,7 @@ class _Runner:
         """Round `number` of the plan: commit, dice, then reveal or abandon; resumed if it
         exists (its id follows from the plan and the round). False if the commit was refused."""
         operator = self.who(plan.section, "operator")
-        label = f"{plan.department}/{plan.code}/{number}"
-        dice = witnesses(self.seed, label)
+        dice = witnesses(self.seed, f"{plan.department}/{plan.code}/{number}")
         uuid = draw_id(plan_id(plan.department, plan.code), number)
         self.s.refresh()
         if self.s.draw_queries.get("draws", [str(uuid)]) is None:
@@ -300,7 +304,7 @@ class _Runner:
                     operator, plan.department, plan.code, list(dice), drawn_on=spec.drawn_on
                 )
             except ValidationError as refused:
-                self.result.skipped.append(Skipped(label, spec.drawn_on, refused))
+                self.result.skipped.append(Skipped(plan.label(number), spec.drawn_on, refused))
                 return False
             self.result.draws_created += 1
         draw = self.draws.draw(uuid)
@@ -374,11 +378,10 @@ def run(
     stopped: set[str] = set()  # plans with a refused round: their later rounds wait for it
     for done, ((_, _, number), plan, spec) in enumerate(steps, start=1):
         if plan.code in stopped:
-            label = f"{plan.department}/{plan.code}/{number}"
             earlier = ValidationError(
                 "前一轮未能抽取", "an earlier round of the plan could not be drawn"
             )
-            runner.result.skipped.append(Skipped(label, spec.drawn_on, earlier))
+            runner.result.skipped.append(Skipped(plan.label(number), spec.drawn_on, earlier))
         elif not runner.draw(plan, number, spec):
             stopped.add(plan.code)
         runner.tick(phase, done, len(steps))

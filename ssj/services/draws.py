@@ -144,10 +144,11 @@ class DrawService(Service):
         round = 1 + self.s.draw_queries.list("draws", {"plan_id": str(plan.id)}, limit=1).total
         snapshot = load_snapshot(self.s.store, as_of, plan.department, view.plan_id)
         draw_id = str(Draw.create_id(plan_id=view.plan_id, round=round))
-        nonce = self.nonces.create(draw_id)
+        nonce = self.nonces.new()
         frozen = procedure.freeze(
             view, round, day, snapshot, entropy, seeds.nonce_commitment(nonce)
         )
+        self.nonces.keep(draw_id, nonce)
         draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts)
         self._save(actor, draw)
         self._frozen[draw_id] = (frozen, snapshot)

@@ -21,8 +21,13 @@ class NonceStore:
     def _path(self, draw_id: str) -> Path:
         return self.directory / f"{draw_id}.nonce"
 
-    def create(self, draw_id: str) -> str:
-        nonce = secrets.token_hex(32)
+    @staticmethod
+    def new() -> str:
+        return secrets.token_hex(32)
+
+    def keep(self, draw_id: str, nonce: str) -> None:
+        """Write the nonce before the commit is saved: a saved commit without its nonce could
+        never be revealed."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self._path(draw_id), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -32,7 +37,6 @@ class NonceStore:
             raise SigningKeyError(
                 f"无法写入抽取随机数文件：{e}", f"cannot write the draw nonce file: {e}"
             ) from None
-        return nonce
 
     def get(self, draw_id: str) -> str:
         try:

@@ -217,6 +217,7 @@ def test_a_pool_too_small_is_refused_at_commit(jurisdiction: Jurisdiction) -> No
     w.publish()
     error = unchanged(w, lambda: w.commit(), ValidationError)
     assert "少于每组 2 人" in error.zh
+    assert not list((w.s.settings.keys_dir / "nonces").glob("*.nonce"))  # no orphan nonce
 
 
 def test_open_tasks_and_caps_exclude_targets_from_later_draws(world: World) -> None:
