@@ -13,8 +13,8 @@ from uuid import UUID, uuid5
 import orjson
 
 from projections.store import Cursor
-from projections.versioned import Versioned
-from ssj.domain.draws import Draw, DrawStatus
+from projections.versioned import Versioned, VersionedProjection
+from ssj.domain.draws import Draw, DrawStatus, draw_label
 from ssj.ledger.application import LoggedEvent
 
 CLOSED_TASK_STATUSES = frozenset({"closed", "cancelled"})
@@ -30,11 +30,6 @@ TABLES = {t.table: t for t in (DRAWS, TASKS)}
 
 def task_id(draw: UUID | str, identifier: str) -> str:
     return str(uuid5(UUID(str(draw)), identifier))
-
-
-def draw_label(facts: dict[str, Any]) -> str:
-    plan = facts["plan"]
-    return f"{plan['department']}/{plan['code']}/第{facts['round']}轮"
 
 
 def _committed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
@@ -162,17 +157,10 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
             pass
 
 
-class DrawProjection:
+class DrawProjection(VersionedProjection):
     name = "draws"
     version = 1
-
-    def create(self, c: Cursor) -> None:
-        for table in TABLES.values():
-            table.create(c)
-
-    def drop(self, c: Cursor) -> None:
-        for table in TABLES.values():
-            table.drop(c)
+    tables = (DRAWS, TASKS)
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
         _apply(c, logged)

@@ -12,7 +12,7 @@ from typing import Any
 
 from projections.registry import MAX_LIMIT, Page, RegistryQueries
 from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned
+from projections.versioned import Versioned, VersionedProjection
 from ssj.domain.plans import Plan, PlanStatus
 from ssj.ledger.application import LoggedEvent
 
@@ -51,15 +51,10 @@ def _row(logged: LoggedEvent, e: Any) -> dict[str, Any] | None:
             return None
 
 
-class PlanProjection:
+class PlanProjection(VersionedProjection):
     name = "plans"
     version = 1
-
-    def create(self, c: Cursor) -> None:
-        PLANS.create(c)
-
-    def drop(self, c: Cursor) -> None:
-        PLANS.drop(c)
+    tables = (PLANS,)
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
         e = logged.event

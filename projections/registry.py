@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned, as_of_clause
+from projections.versioned import Versioned, VersionedProjection, as_of_clause
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.inspectors import Inspector
 from ssj.domain.items import Item
@@ -108,17 +108,10 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
             pass
 
 
-class RegistryProjection:
+class RegistryProjection(VersionedProjection):
     name = "registry"
     version = 2
-
-    def create(self, c: Cursor) -> None:
-        for table in TABLES.values():
-            table.create(c)
-
-    def drop(self, c: Cursor) -> None:
-        for table in TABLES.values():
-            table.drop(c)
+    tables = tuple(TABLES.values())
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
         _apply_event(c, logged.seq, logged.event)

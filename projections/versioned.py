@@ -78,6 +78,20 @@ class Versioned:
         self.insert(c, key, seq, {**state, **changes})
 
 
+class VersionedProjection:
+    """A read model made of version tables: creating and dropping them is the same for all."""
+
+    tables: tuple[Versioned, ...] = ()
+
+    def create(self, c: Cursor) -> None:
+        for table in self.tables:
+            table.create(c)
+
+    def drop(self, c: Cursor) -> None:
+        for table in self.tables:
+            table.drop(c)
+
+
 def _column_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "1" if value else "0"

@@ -46,7 +46,7 @@ from ssj.cli.registry import (
 )
 from ssj.domain import fields
 from ssj.domain.access import ALLOWED, Command, Principal
-from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus
+from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, draw_label
 from ssj.errors import ValidationError
 from ssj.services import draw_records as records
 
@@ -215,7 +215,7 @@ def _awaiting(draw: Draw) -> None:
 def _print_commit(draw: Draw) -> None:
     facts = draw.facts
     registry = facts["registry"]
-    _line(f"已封存 / draw committed: {records.label(facts)}")
+    _line(f"已封存 / draw committed: {draw_label(facts)}")
     _line(f"抽取编号 / draw id: {draw.id}")
     _line(
         f"抽取日期 / drawn on: {facts['drawn_on']}；实施期限 / window: "
@@ -284,7 +284,7 @@ def draws_dice(
         draw = _service(services).record_dice(principal, records.resolve(draw_ref), witness, digits)
     given, recorded = draw.dice[-1]
     _line(
-        f"已录入 / dice recorded: {records.label(draw.facts)} 见证人 witness {given}："
+        f"已录入 / dice recorded: {draw_label(draw.facts)} 见证人 witness {given}："
         f"{len(recorded)} 位 digits"
     )
     _awaiting(draw)
@@ -338,7 +338,7 @@ def draws_reveal(draw_ref: DrawRef, as_user: AsUser = None) -> None:
         principal = current_principal(services, as_user)
         draw = _service(services).reveal(principal, records.resolve(draw_ref))
         entries = records.drawn(services, draw)
-    _line(f"已揭示 / draw revealed: {records.label(draw.facts)}")
+    _line(f"已揭示 / draw revealed: {draw_label(draw.facts)}")
     _line(f"抽取编号 / draw id: {draw.id}")
     _line(f"种子 / seed: {draw.seed}")
     _drawn_table(entries)
@@ -370,7 +370,7 @@ def draws_abandon(draw_ref: DrawRef, reason: Reason, as_user: AsUser = None) -> 
     with services_session() as services:
         principal = current_principal(services, as_user)
         draw = _service(services).abandon(principal, records.resolve(draw_ref), reason)
-    _line(f"已作废 / draw abandoned: {records.label(draw.facts)}；理由 reason: {reason.strip()}")
+    _line(f"已作废 / draw abandoned: {draw_label(draw.facts)}；理由 reason: {reason.strip()}")
 
 
 # Recusal (回避) ---------------------------------------------------------------------------------
@@ -692,7 +692,7 @@ def _print_record(
     """The draw record (抽取记录) an auditor reads and files."""
     facts = draw.facts
     plan = facts["plan"]
-    _line(f"抽取记录 / draw record: {records.label(facts)}（{records.status_label(v.status)}）")
+    _line(f"抽取记录 / draw record: {draw_label(facts)}（{records.status_label(v.status)}）")
     _line(f"抽取编号 / draw id: {draw.id}")
     _line(
         f"计划 / plan: {plan['department']}/{plan['code']} 第 {plan['version']} 版 version，"

@@ -52,6 +52,12 @@ def draw_id(plan_id: UUID | str, round: int) -> UUID:
     return uuid5(DRAW_NAMESPACE, f"{plan_id}/{round}")
 
 
+def draw_label(facts: dict[str, Any]) -> str:
+    """`CZ-SJJ-TZ/2026-01/第1轮`: how officials name a draw (it resolves back to its id)."""
+    plan = facts["plan"]
+    return f"{plan['department']}/{plan['code']}/第{facts['round']}轮"
+
+
 def canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
@@ -210,18 +216,26 @@ class Draw(Aggregate):
 
     # Recusal (回避) -----------------------------------------------------------------------------
 
-    def team_of(self, target: str) -> list[str]:
-        """The current team of a drawn target: the drawn one, after every recusal."""
+    def current_team(self, target: str) -> dict[str, list[str]]:
+        """A drawn target's team after every recusal, inspectors and experts apart."""
         if self.outcome is None or target not in self.outcome["teams"]:
             raise ValidationError(
                 f"{target} 不是本次抽取的检查对象", f"{target} was not drawn in this draw"
             )
-        team = list(self.outcome["teams"][target]["inspectors"])
-        team += list(self.outcome["teams"][target]["experts"])
+        drawn = self.outcome["teams"][target]
+        team = {role: list(drawn[role]) for role in ("inspectors", "experts")}
         for r in self.recusals:
-            if r["target"] == target:
-                team[team.index(r["certificate_no"])] = r["replacement"]
+            if r["target"] != target:
+                continue
+            for members in team.values():
+                if r["certificate_no"] in members:
+                    members[members.index(r["certificate_no"])] = r["replacement"]
         return team
+
+    def team_of(self, target: str) -> list[str]:
+        """Everyone on a drawn target's current team."""
+        team = self.current_team(target)
+        return [*team["inspectors"], *team["experts"]]
 
     def recused_from(self, target: str) -> list[str]:
         return [r["certificate_no"] for r in self.recusals if r["target"] == target]

@@ -14,16 +14,23 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from projections.registry import MAX_LIMIT
-from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, RecusalKind, commit_digest
+from ssj.domain.draws import (
+    STATUS_LABELS_ZH,
+    Draw,
+    DrawStatus,
+    RecusalKind,
+    commit_digest,
+    draw_label,
+)
 from ssj.domain.draws import draw_id as make_draw_id
 from ssj.domain.identifiers import IdKind
 from ssj.domain.plans import PlanStatus, plan_id
 from ssj.draw.eligibility import ALL, PRIORITY, REASON_LABELS
 from ssj.errors import NotFoundError, ValidationError
+from ssj.services.draws import DrawService, Verification
 
 if TYPE_CHECKING:
     from ssj.services.context import Services
-    from ssj.services.draws import Verification
 
 PROOF_FORMAT = "ssj-draw-proof/1"
 
@@ -89,12 +96,6 @@ def plan_filter(plan: str | None) -> str | None:
     return str(plan_id(department, code))
 
 
-def label(facts: Mapping[str, Any]) -> str:
-    """`CZ-SJJ-TZ/2026-01/第1轮`: how officials name a draw (it resolves back to its id)."""
-    plan = facts["plan"]
-    return f"{plan['department']}/{plan['code']}/第{facts['round']}轮"
-
-
 def status_label(status: str) -> str:
     return f"{STATUS_LABELS_ZH[DrawStatus(status)]} {status}"
 
@@ -136,26 +137,13 @@ def names(services: Services, table: str, keys: Iterable[str]) -> dict[str, str]
     return out
 
 
-def current_team(draw: Draw, target: str) -> dict[str, list[str]]:
-    """The drawn team of `target` after every recusal, inspectors and experts apart."""
-    assert draw.outcome is not None
-    team = {role: list(draw.outcome["teams"][target][role]) for role in ("inspectors", "experts")}
-    for r in draw.recusals:
-        if r["target"] != target:
-            continue
-        for members in team.values():
-            if r["certificate_no"] in members:
-                members[members.index(r["certificate_no"])] = r["replacement"]
-    return team
-
-
 def drawn(services: Services, draw: Draw) -> list[dict[str, Any]]:
     """Each drawn target in draw order (strata as recorded, tickets within), with its name and
     its current team (names and certificate numbers); empty before the reveal."""
     if draw.outcome is None:
         return []
     order = [(s["name"], i) for s in draw.outcome["strata"] for i in s["sample"]]
-    teams = {target: current_team(draw, target) for _, target in order}
+    teams = {target: draw.current_team(target) for _, target in order}
     people = names(
         services, "inspectors", (c for t in teams.values() for m in t.values() for c in m)
     )
@@ -181,12 +169,11 @@ def drawn(services: Services, draw: Draw) -> list[dict[str, Any]]:
 def events(services: Services, draw: Draw) -> list[dict[str, Any]]:
     """Every event of the draw with its seq, time and who recorded it (from the envelopes)."""
     out = []
-    for _, seq in services.ledger.ledger_recorder.select_seqs(draw.id):
-        logged = services.ledger.read(seq, 1)[0]
+    for logged in DrawService(services).events(draw):
         name = type(logged.event).__name__
         out.append(
             {
-                "seq": seq,
+                "seq": logged.seq,
                 "event": name,
                 "event_zh": EVENT_LABELS.get(name, name),
                 "recorded_at": logged.recorded_at,
@@ -195,7 +182,7 @@ def events(services: Services, draw: Draw) -> list[dict[str, Any]]:
                 "role": logged.actor.role,
             }
         )
-    return sorted(out, key=lambda e: e["seq"])
+    return out
 
 
 def proof(
@@ -208,7 +195,7 @@ def proof(
         "format": PROOF_FORMAT,
         "draw": {
             "id": str(draw.id),
-            "label": label(facts),
+            "label": draw_label(facts),
             "plan": f"{plan['department']}/{plan['code']}",
             "plan_version": plan["version"],
             "round": facts["round"],

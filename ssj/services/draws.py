@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from projections.draws import DrawProjection, draw_label
+from projections.draws import DrawProjection
 from projections.plans import PlanProjection
 from projections.registry import RegistryProjection
 from projections.runner import Runner
@@ -25,13 +25,14 @@ from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore, ViewStore
 from ssj.domain import fields
 from ssj.domain.access import Command, Principal
-from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest
+from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest, draw_label
 from ssj.domain.plans import Plan, PlanStatus, plan_id
 from ssj.draw import drand, procedure, sampler
 from ssj.draw import seed as seeds
 from ssj.draw.procedure import PlanView
 from ssj.draw.snapshot import Snapshot
 from ssj.errors import ConflictError, ValidationError
+from ssj.ledger.application import LoggedEvent
 from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.nonces import NonceStore
@@ -318,9 +319,10 @@ class DrawService(Service):
         if min(self.s.runner.positions().values()) < draw.facts["as_of_seq"]:
             self.s.refresh()
         v = Verification(str(draw.id), draw.status.value, facts=draw.facts, outcome=draw.outcome)
-        for seq, name, recorded_at in self._events(draw):
-            v.seqs.setdefault(name, seq)
-            v.recorded_at.setdefault(name, recorded_at)
+        for logged in self.events(draw):
+            name = type(logged.event).__name__
+            v.seqs.setdefault(name, logged.seq)
+            v.recorded_at.setdefault(name, logged.recorded_at)
         v.entropy = {
             "dice": [{"witness": w, "digits": d} for w, d in draw.dice],
             "drand": draw.drand,
@@ -359,7 +361,7 @@ class DrawService(Service):
         plan = self._plan_at(facts)
         snapshot = self._snapshot(self.s.store, facts)
         frozen = self._refreeze(draw, plan, snapshot)
-        seqs = {name: seq for seq, name, _ in reversed(self._events(draw))}
+        seqs = {type(e.event).__name__: e.seq for e in reversed(self.events(draw))}
         staff = procedure.staffing(facts, draw.seed, snapshot, plan)
         rows = procedure.target_rows(snapshot, list(draw.outcome["teams"]))
         teams = []
@@ -427,13 +429,10 @@ class DrawService(Service):
             "teams": teams,
         }
 
-    def _events(self, draw: Draw) -> list[tuple[int, str, str]]:
-        """(seq, event name, recorded at) of each of the draw's events, in order."""
-        out = []
-        for _, seq in self.s.ledger.ledger_recorder.select_seqs(draw.id):
-            logged = self.s.ledger.read(seq, 1)[0]
-            out.append((seq, type(logged.event).__name__, logged.recorded_at))
-        return out
+    def events(self, draw: Draw) -> list[LoggedEvent]:
+        """The draw's events in seq order, with who recorded them and when."""
+        seqs = sorted(seq for _, seq in self.s.ledger.ledger_recorder.select_seqs(draw.id))
+        return [self.s.ledger.read(seq, 1)[0] for seq in seqs]
 
 
 def replacement_for(
