@@ -105,28 +105,39 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--rounds", type=int, default=3, help="sampler rounds (median)")
     parser.add_argument("--profile", action="store_true", help="cProfile the draw and verify")
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the database NAME and its data directory (/tmp/NAME) and reuse them when "
+        "they exist: set-up runs once, each later run draws under a new plan (for profiling; "
+        "earlier draws' open tasks then shrink the population)",
+    )
     args = parser.parse_args()
     admin_url = os.environ.get(
         "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )
-    dbname = f"ssj_bench_draw_{uuid.uuid4().hex[:8]}"
+    dbname = args.keep or f"ssj_bench_draw_{uuid.uuid4().hex[:8]}"
     admin = DatabaseURL.parse(admin_url)
     rows: list[tuple[str, str, str, str]] = []
     with psycopg.connect(admin.url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as scratch:
+            data_dir = Path(f"/tmp/{dbname}") if args.keep else Path(scratch)
             url = admin_url.rsplit("/", 1)[0] + f"/{dbname}"
-            settings = settings_for(url, Path(tmp))
+            settings = settings_for(url, data_dir)
             migrate(settings)
             services = Services(settings)
             try:
-                rows = run(services, Path(tmp), args)
+                rows = run(services, data_dir, args, set_up=not exists)
             finally:
                 services.close()
     finally:
-        with psycopg.connect(admin.url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        if not args.keep:
+            with psycopg.connect(admin.url(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     table = Table(title=f"Draw benchmark, PostgreSQL, {args.targets:,} targets")
     for column in ("measure", "result", "target", "verdict"):
         table.add_column(column)
@@ -135,18 +146,23 @@ def main() -> None:
     console.print(table)
 
 
-def run(services: Services, tmp: Path, args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
+def run(
+    services: Services, tmp: Path, args: argparse.Namespace, set_up: bool
+) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
-    services.ledger.initialise()
-    console.print("set-up: demo organisation, items, inspectors …")
-    build(services, tmp / "demo", targets=MIN_TARGETS, seed=args.seed)
+    if set_up:
+        services.ledger.initialise()
+        console.print("set-up: demo organisation, items, inspectors …")
+        build(services, tmp / "demo", targets=MIN_TARGETS, seed=args.seed)
     department, items = lead_section(services)
-    console.print(f"set-up: {args.targets:,} targets for {department} …")
-    elapsed = fill(services, department, args.targets, args.seed)
-    rows.append(("set-up: fill", f"{args.targets / elapsed:,.0f} targets/s", "", ""))
+    if set_up:
+        console.print(f"set-up: {args.targets:,} targets for {department} …")
+        elapsed = fill(services, department, args.targets, args.seed)
+        rows.append(("set-up: fill", f"{args.targets / elapsed:,.0f} targets/s", "", ""))
     t0 = time.perf_counter()
     services.refresh()
     rows.append(("set-up: projections catch up", f"{time.perf_counter() - t0:.0f} s", "", ""))
+    code = f"BENCH-{services.plan_queries.list(limit=1).total + 1}"
     leader = next(
         u["username"]
         for u in services.queries.states("users")
@@ -162,7 +178,7 @@ def run(services: Services, tmp: Path, args: argparse.Namespace) -> list[tuple[s
     plans.draft(
         op,
         {
-            "code": "BENCH",
+            "code": code,
             "department": department,
             "title": "基准测试年度计划",
             "year": date.today().year,
@@ -171,15 +187,15 @@ def run(services: Services, tmp: Path, args: argparse.Namespace) -> list[tuple[s
             "ratios": RATIOS,
         },
     )
-    plans.submit(op, department, "BENCH")
-    plans.approve(lead, department, "BENCH", "同意")
-    plans.publish(op, department, "BENCH")
+    plans.submit(op, department, code)
+    plans.approve(lead, department, code, "同意")
+    plans.publish(op, department, code)
     draws = DrawService(services)
     profile = cProfile.Profile() if args.profile else None
     if profile is not None:
         profile.enable()
     t0 = time.perf_counter()
-    draw = draws.commit(op, department, "BENCH", list(WITNESSES))
+    draw = draws.commit(op, department, code, list(WITNESSES))
     t_commit = time.perf_counter() - t0
     for witness, digits in WITNESSES.items():
         draws.record_dice(op, str(draw.id), witness, digits)
