@@ -7,6 +7,7 @@ second); inspectors, declarations, rules and items are small and read whole.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import orjson
 
@@ -27,7 +28,8 @@ def load_snapshot(
         f"FROM targets WHERE {where} AND department = ?",
         [*params, department],
     )
-    snapshot.targets = list(map(TargetRow._make, rows))
+    make = partial(tuple.__new__, TargetRow)  # in C: a million rows, no Python frame each
+    snapshot.targets = list(map(make, rows))
     tasks = store.query(
         f"SELECT identifier, plan_id, departments, drawn_on, status, state FROM tasks WHERE {where}",
         params,

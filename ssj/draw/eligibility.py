@@ -109,6 +109,8 @@ def population(
     result = Population()
     exclusions = result.exclusions
     strata = result.strata
+    active = TargetStatus.ACTIVE.value
+    seen = history.last_drawn  # every target with an earlier task; most have none
     for t in targets:
         if t.department != lead:
             continue
@@ -116,26 +118,39 @@ def population(
         identifier = t.identifier
         if t.target_type not in types:
             exclusions["out_of_scope:type"] += 1
-        elif regions and not t.region_code.startswith(regions):
+            continue
+        if regions and not t.region_code.startswith(regions):
             exclusions["out_of_scope:region"] += 1
-        elif tags and tags.isdisjoint(orjson.loads(t.tags_json or "[]")):
+            continue
+        if tags and tags.isdisjoint(orjson.loads(t.tags_json or "[]")):
             exclusions["out_of_scope:tags"] += 1
-        elif t.status != TargetStatus.ACTIVE:
+            continue
+        if t.status != active:
             exclusions[f"status:{t.status}"] += 1
-        elif identifier in history.open:
-            exclusions["open_task"] += 1
-        elif recent_from is not None and history.last_drawn.get(identifier, "") >= recent_from:
-            exclusions["recent_inspection"] += 1
-        elif history.count_department[identifier] >= cap_department:
-            exclusions["cap_department"] += 1
-        elif history.count_all[identifier] >= cap_all:
-            exclusions["cap_all"] += 1
-        else:
-            name = ALL if fixed else t.credit_class
-            if covered_from is not None:
-                covered = history.last_drawn.get(identifier, "") >= covered_from
-                name = f"{name}:{REST if covered else PRIORITY}"
-            strata.setdefault(name, []).append(identifier)
+            continue
+        covered = False
+        if identifier in seen:
+            last = seen[identifier]
+            if identifier in history.open:
+                exclusions["open_task"] += 1
+                continue
+            if recent_from is not None and last >= recent_from:
+                exclusions["recent_inspection"] += 1
+                continue
+            if history.count_department[identifier] >= cap_department:
+                exclusions["cap_department"] += 1
+                continue
+            if history.count_all[identifier] >= cap_all:
+                exclusions["cap_all"] += 1
+                continue
+            covered = covered_from is not None and last >= covered_from
+        name = ALL if fixed else t.credit_class
+        if covered_from is not None:
+            name = f"{name}:{REST if covered else PRIORITY}"
+        members = strata.get(name)
+        if members is None:
+            members = strata[name] = []
+        members.append(identifier)
     return result
 
 

@@ -16,10 +16,13 @@ from ssj.ledger import merkle
 
 def frozen(ids: Iterable[str]) -> list[str]:
     """The canonical order: NFC-normalised ids, sorted by code point, duplicates an error."""
-    canonical = sorted(normalise(i) for i in ids)
-    for a, b in itertools.pairwise(canonical):
-        if a == b:
-            raise ValueError(f"duplicate id in population: {a}")
+    canonical = list(ids)
+    if not "".join(canonical).isascii():  # ASCII is already NFC
+        canonical = [normalise(i) for i in canonical]
+    canonical.sort()
+    if len(set(canonical)) != len(canonical):
+        duplicate = next(a for a, b in itertools.pairwise(canonical) if a == b)
+        raise ValueError(f"duplicate id in population: {duplicate}")
     return canonical
 
 

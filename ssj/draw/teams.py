@@ -253,7 +253,7 @@ class Staffing:
         full = self._full()
         prefix = min(len(inspectors), self.team_size + len(self.departments) + 4)
         chosen = _pick(
-            sampler.sample(seed, inspectors, prefix),
+            sampler.first(seed, inspectors, prefix),
             self.department_of,
             self.departments,
             self.team_size,
@@ -261,7 +261,7 @@ class Staffing:
         )
         if chosen is None:
             chosen = _pick(
-                sampler.ranked(seed, inspectors),
+                sampler.first(seed, inspectors, len(inspectors)),
                 self.department_of,
                 self.departments,
                 self.team_size,
@@ -274,7 +274,7 @@ class Staffing:
                 f"no lawful team for {target.identifier} (workload caps or conflicts): "
                 "the draw must be abandoned with a reason",
             )
-        picked_experts = sampler.sample(
+        picked_experts = sampler.first(
             seeds.expert_seed(self.seed, target.identifier), experts, self.experts
         )
         self.loads.update(chosen)

@@ -182,3 +182,9 @@ def test_k_at_and_around_n(n: int) -> None:
     for k in {0, 1, n - 2, n - 1, n, n + 1, 10 * n}:
         if k >= 0:
             assert sample("边界", ids, k) == ref_sample("边界", ids, k)
+
+
+@given(seed=st.text(max_size=20), n=st.integers(0, 300), k=st.integers(0, 320))
+def test_first_equals_sample_for_distinct_nfc_ids(seed: str, n: int, k: int) -> None:
+    ids = [f"3204{i:07d}" for i in range(n)]
+    assert sampler.first(seed, ids, k) == sample(seed, ids, k)
