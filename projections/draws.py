@@ -1,35 +1,49 @@
 """Draws and their tasks as read models, current and as of any seq.
 
-A task (抽查任务) is one drawn target with its team; it appears when its draw is revealed and
-changes with recusals. Later draws read these rows, as of their own commit seq, for caps,
-exclusion windows, open tasks and workloads.
+A task (抽查任务) is one drawn target with its team; it appears when its draw is revealed
+(status `drawn`), changes with recusals and then follows its lifecycle (ssj.domain.tasks:
+notified … closed), with the dates and the result category officials filter on. Later draws
+read these rows, as of their own commit seq, for caps, exclusion windows, open tasks and
+workloads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-from uuid import UUID, uuid5
 
 import orjson
 
-from projections.store import Cursor
-from projections.versioned import Versioned, VersionedProjection
+from projections.registry import MAX_LIMIT, Page
+from projections.store import Cursor, ViewStore
+from projections.versioned import Versioned, VersionedProjection, as_of_clause
 from ssj.domain.draws import Draw, DrawStatus, draw_label
+from ssj.domain.tasks import CLOSED_STATUSES, Task, TaskStatus, item_keys, summary_category, task_id
+from ssj.errors import ValidationError
 from ssj.ledger.application import LoggedEvent
 
-CLOSED_TASK_STATUSES = frozenset({"closed", "cancelled"})
+# "cancelled" is reserved (no command cancels a task yet).
+CLOSED_TASK_STATUSES = frozenset({*(s.value for s in CLOSED_STATUSES), "cancelled"})
 
 DRAWS = Versioned("draws", ("draw_id",), ("plan_id", "department", "status", "drawn_on", "year"))
 TASKS = Versioned(
     "tasks",
     ("task_id",),
-    ("draw_id", "plan_id", "identifier", "department", "departments", "drawn_on", "status"),
+    (
+        "draw_id",
+        "plan_id",
+        "identifier",
+        "department",
+        "departments",
+        "drawn_on",
+        "status",
+        "category",
+        "completed_on",
+        "published_on",
+    ),
+    indexed=("identifier", "draw_id"),
 )
 TABLES = {t.table: t for t in (DRAWS, TASKS)}
-
-
-def task_id(draw: UUID | str, identifier: str) -> str:
-    return str(uuid5(UUID(str(draw)), identifier))
 
 
 def _committed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
@@ -46,6 +60,7 @@ def _committed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
         "drawn_on": facts["drawn_on"],
         "window": facts["window"],
         "departments": facts["departments"],
+        "items": facts["items"],
         "as_of_seq": facts["as_of_seq"],
         "committed_seq": logged.seq,
         "committed_at": logged.recorded_at,
@@ -89,24 +104,123 @@ def _revealed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
     for identifier in drawn:
         team = e.outcome["teams"][identifier]
         state = {
-            "task_id": task_id(key[0], identifier),
+            "task_id": str(task_id(key[0], identifier)),
             "draw_id": key[0],
             "plan_id": draw["plan_id"],
             "identifier": identifier,
             "department": draw["department"],
             "departments": draw["departments"],
             "drawn_on": draw["drawn_on"],
-            "status": "drawn",
+            "status": TaskStatus.DRAWN.value,
             "stratum": stratum_of[identifier],
             "inspectors": team["inspectors"],
             "experts": team["experts"],
             "label": draw["label"],
+            "items": item_keys(draw["items"]),
+            **TASK_LIFECYCLE,
         }
         TASKS.insert(c, [state["task_id"]], logged.seq, state)
 
 
+# What a task's row holds of its lifecycle before it begins (and after an upheld objection,
+# the part from the results on).
+TASK_RESULTS: dict[str, Any] = {
+    "results": {},  # "DEPT/CODE" -> the current result, with its drafter and second signer
+    "signed": 0,  # items whose result is signed by two
+    "category": None,  # the most serious category (ssj.domain.tasks.SEVERITY)
+    "categories": [],
+    "completed_on": None,
+    "informed_on": None,
+}
+TASK_LIFECYCLE: dict[str, Any] = {
+    "notified_on": None,
+    "notified_how": None,
+    **TASK_RESULTS,
+    "objection": None,  # {"reason", "upheld", "decision"}
+    "published_on": None,
+    "redacted_fields": [],
+    "public_summary": None,
+    "withheld": None,  # {"reason", "until_final"}
+    "closed_on": None,
+}
+
+
+def _results(results: dict[str, Any]) -> dict[str, Any]:
+    categories = sorted({r["category"] for r in results.values()})
+    return {
+        "results": results,
+        "signed": sum(1 for r in results.values() if r["signed_by"]),
+        "category": summary_category(categories),
+        "categories": categories,
+    }
+
+
+def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
+    key = [str(e.originator_id)]
+    task = TASKS.current(c, key)
+    assert task is not None
+    changes: dict[str, Any]
+    match e:
+        case Task.Notified():  # type: ignore[misc]
+            changes = {
+                "status": TaskStatus.NOTIFIED.value,
+                "notified_on": e.on,
+                "notified_how": e.how,
+                "items": item_keys(e.items),
+            }
+        case Task.ResultDrafted():  # type: ignore[misc]
+            result = {
+                "method": e.method,
+                "inspected_on": e.inspected_on,
+                "findings": e.findings,
+                "evidence": e.evidence,
+                "category": e.category,
+                "drafted_by": e.drafted_by,
+                "signed_by": None,
+            }
+            changes = {
+                "status": TaskStatus.INSPECTING.value,
+                **_results({**task["results"], e.item: result}),
+            }
+        case Task.ResultSigned():  # type: ignore[misc]
+            signed = {**task["results"][e.item], "signed_by": e.signed_by}
+            changes = _results({**task["results"], e.item: signed})
+        case Task.Inspected():  # type: ignore[misc]
+            changes = {"status": TaskStatus.INSPECTED.value, "completed_on": e.completed_on}
+        case Task.TargetInformed():  # type: ignore[misc]
+            changes = {"status": TaskStatus.INFORMED.value, "informed_on": e.on}
+        case Task.Confirmed():  # type: ignore[misc]
+            changes = {"status": TaskStatus.CONFIRMED.value}
+        case Task.Objected():  # type: ignore[misc]
+            objection = {"reason": e.reason, "upheld": None, "decision": None}
+            changes = {"status": TaskStatus.OBJECTED.value, "objection": objection}
+        case Task.ObjectionDecided():  # type: ignore[misc]
+            objection = {**task["objection"], "upheld": e.upheld, "decision": e.reason}
+            if e.upheld:  # the results are reopened
+                status = TaskStatus.INSPECTING
+                changes = {"status": status.value, "objection": objection, **TASK_RESULTS}
+            else:
+                status = TaskStatus.OBJECTION_REJECTED
+                changes = {"status": status.value, "objection": objection}
+        case Task.Published():  # type: ignore[misc]
+            changes = {
+                "status": TaskStatus.PUBLISHED.value,
+                "published_on": e.on,
+                "redacted_fields": e.redacted_fields,
+                "public_summary": e.public_summary,
+            }
+        case Task.Withheld():  # type: ignore[misc]
+            withheld = {"reason": e.reason, "until_final": e.until_final}
+            changes = {"status": TaskStatus.WITHHELD.value, "withheld": withheld}
+        case Task.Closed():  # type: ignore[misc]
+            changes = {"status": TaskStatus.CLOSED.value, "closed_on": e.on}
+        case _:
+            return
+    TASKS.change(c, key, logged.seq, changes)
+
+
 def _recused(c: Cursor, logged: LoggedEvent, e: Any) -> None:
-    key = [task_id(e.originator_id, e.target)]
+    key = [str(task_id(e.originator_id, e.target))]
     task = TASKS.current(c, key)
     assert task is not None
     changes: dict[str, Any] = {}
@@ -153,13 +267,15 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
             DRAWS.change(c, key, logged.seq, {"pending_requests": pending})
         case Draw.Recused():  # type: ignore[misc]
             _recused(c, logged, e)
+        case Task.Event():  # type: ignore[misc]
+            _task_event(c, logged, e)
         case _:
             pass
 
 
 class DrawProjection(VersionedProjection):
     name = "draws"
-    version = 1
+    version = 3
     tables = (DRAWS, TASKS)
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
@@ -168,3 +284,48 @@ class DrawProjection(VersionedProjection):
 
 def task_departments(value: str | None) -> tuple[str, ...]:
     return tuple(orjson.loads(value)) if value else ()
+
+
+def _like(value: str) -> str:
+    """A LIKE pattern matching `value` as one entry of a JSON list column."""
+    escaped = value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{orjson.dumps(escaped).decode()}%"
+
+
+def task_page(
+    store: ViewStore,
+    filters: Mapping[str, str | None],
+    *,
+    involving: str | None = None,
+    as_of: int | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> Page:
+    """A page of tasks, newest draw first; `filters` match columns exactly, `involving` a
+    department among the task's (lead or cooperating)."""
+    if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(
+            f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {MAX_LIMIT}）",
+            f"invalid paging (offset >= 0, 1 <= limit <= {MAX_LIMIT})",
+        )
+    where, params = as_of_clause(as_of)
+    clauses: list[str] = [where]
+    args: list[Any] = list(params)
+    for column, value in filters.items():
+        if value is None or value == "":
+            continue
+        if column not in TASKS.all_columns:
+            raise ValidationError(f"不能按“{column}”筛选", f"cannot filter by {column!r}")
+        clauses.append(f"{column} = ?")
+        args.append(value)
+    if involving:
+        clauses.append("departments LIKE ? ESCAPE '!'")
+        args.append(_like(involving))
+    sql_where = " AND ".join(clauses)
+    total = store.query(f"SELECT COUNT(*) FROM tasks WHERE {sql_where}", args)[0][0]
+    rows = store.query(
+        f"SELECT state FROM tasks WHERE {sql_where} "
+        "ORDER BY drawn_on DESC, draw_id, identifier LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    )
+    return Page([orjson.loads(r[0]) for r in rows], int(total), offset, limit)

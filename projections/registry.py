@@ -63,9 +63,11 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
             DEPARTMENTS.change(c, aid, seq, {"closed": True})
         case User.Registered():  # type: ignore[misc]
             state = _attrs(e, "username", "name", "department", "roles")
-            USERS.insert(c, aid, seq, {**state, "active": True})
+            USERS.insert(c, aid, seq, {**state, "active": True, "certificate_no": None})
         case User.RolesSet():  # type: ignore[misc]
             USERS.change(c, aid, seq, {"roles": e.roles})
+        case User.CertificateLinked():  # type: ignore[misc]
+            USERS.change(c, aid, seq, {"certificate_no": e.certificate_no})
         case User.Deactivated():  # type: ignore[misc]
             USERS.change(c, aid, seq, {"active": False})
         case ApiToken.Issued():  # type: ignore[misc]
@@ -110,7 +112,7 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
 
 class RegistryProjection(VersionedProjection):
     name = "registry"
-    version = 2
+    version = 3
     tables = tuple(TABLES.values())
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:

@@ -24,6 +24,7 @@ class Versioned:
     natural_key: tuple[str, ...]
     columns: tuple[str, ...] = ()
     keys: tuple[str, ...] = ("aggregate_id",)
+    indexed: tuple[str, ...] = ()  # more columns that lookups filter on
 
     @property
     def all_columns(self) -> tuple[str, ...]:
@@ -40,6 +41,10 @@ class Versioned:
             "WHERE to_seq IS NULL",
             f"CREATE INDEX IF NOT EXISTS {self.table}_key ON {self.table} ({keys}, from_seq)",
             f"CREATE INDEX IF NOT EXISTS {self.table}_natural ON {self.table} ({natural})",
+            *(
+                f"CREATE INDEX IF NOT EXISTS {self.table}_{c} ON {self.table} ({c})"
+                for c in self.indexed
+            ),
         ]
 
     def drop(self, c: Cursor) -> None:

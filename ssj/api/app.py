@@ -20,16 +20,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import ssj
 from ssj.api.deps import Unauthenticated
 from ssj.api.routers import (
+    calendar,
     conflicts,
     departments,
     draws,
     imports,
     inspectors,
     items,
+    pages,
     plans,
     public,
     public_draws,
     targets,
+    tasks,
     tokens,
     users,
 )
@@ -268,16 +271,19 @@ def create_app(services: Services | None = None) -> FastAPI:
     for module in (
         public,
         public_draws,
+        calendar,
         departments,
         users,
         tokens,
         items,
         plans,
         draws,
+        tasks,
         targets,
         inspectors,
         conflicts,
         imports,
+        pages,
     ):
         app.include_router(module.router)
     return app

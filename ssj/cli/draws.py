@@ -47,6 +47,7 @@ from ssj.cli.registry import (
 from ssj.domain import fields
 from ssj.domain.access import ALLOWED, Command, Principal
 from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, draw_label
+from ssj.domain.tasks import STATUS_LABELS_ZH as TASK_STATUS_LABELS_ZH
 from ssj.errors import ValidationError
 from ssj.services import draw_records as records
 
@@ -62,7 +63,7 @@ draws_app = typer.Typer(
 CHINA = ZoneInfo("Asia/Shanghai")
 LARGE_POPULATION = 100_000  # a spinner while verifying a registry this large (or replaying)
 STATUS_CHOICES = {zh: status for status, zh in STATUS_LABELS_ZH.items()}
-TASK_STATUS_LABELS = {"drawn": "待检查", "closed": "已办结", "cancelled": "已取消"}
+TASK_STATUS_LABELS = {s.value: zh for s, zh in TASK_STATUS_LABELS_ZH.items()}
 
 DrawRef = Annotated[
     str,

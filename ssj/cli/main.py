@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ssj.cli import draws, ledger, plans, registry
+from ssj.cli import calendar, draws, ledger, plans, registry, tasks
 from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ app.add_typer(registry.inspectors_app, name="inspectors")
 app.add_typer(registry.conflicts_app, name="conflicts")
 app.add_typer(plans.plans_app, name="plans")
 app.add_typer(draws.draws_app, name="draw")
+app.add_typer(tasks.tasks_app, name="task")
+app.add_typer(calendar.calendar_app, name="calendar")
 app.add_typer(registry.projections_app, name="projections")
 
 

@@ -733,6 +733,19 @@ def users_roles(
     _done(f"已设定角色 / roles set: {username}")
 
 
+@users_app.command("link-certificate")
+def users_link_certificate(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    certificate_no: Annotated[str, typer.Argument(help="执法证号 / certificate number")],
+    as_user: AsUser = None,
+) -> None:
+    """关联用户与本人执法证号 / link a user to the inspector they are."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        _registry(services).link_certificate(principal, username, certificate_no)
+    _done(f"已关联 / linked: {username} → {certificate_no}")
+
+
 @users_app.command("deactivate")
 def users_deactivate(
     username: Annotated[str, typer.Argument(help="用户名 / username")],

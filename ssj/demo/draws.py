@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssj.demo import DEFAULT_SEED
-from ssj.demo.jurisdiction import BUREAU, GIVEN, SURNAMES
+from ssj.demo.jurisdiction import ADMIN, BUREAU, GIVEN, SURNAMES
 from ssj.domain.access import Principal
 from ssj.domain.draws import Draw, DrawStatus, draw_id
 from ssj.domain.plans import PlanStatus, plan_id
@@ -40,6 +40,7 @@ from ssj.errors import ConflictError, SsjError, ValidationError
 from ssj.services.context import Services
 from ssj.services.draws import DrawService, Verification
 from ssj.services.plans import PlanService
+from ssj.services.registry import RegistryService
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total), as for `ssj.demo.jurisdiction.build`."""
@@ -336,6 +337,9 @@ class _Runner:
         uuid = str(draw.id)
         if not any(r["kind"] == "declared" for r in draw.recusals):
             leaving = draw.team_of(first)[0]
+            # The section's inspector user is that inspector: only the holder may recuse.
+            inspector = f"{plan.section.lower()}.inspector1"
+            RegistryService(self.s).link_certificate(self.s.principal(ADMIN), inspector, leaving)
             self.draws.recuse(
                 self.who(plan.section, "inspector1"), uuid, first, leaving, DECLARED_REASON
             )

@@ -26,6 +26,7 @@ class Forbidden(SsjError):
 
 class Command(StrEnum):
     MANAGE_ORGANISATION = "manage_organisation"  # departments, users, tokens
+    MANAGE_CALENDAR = "manage_calendar"  # register a year's holiday arrangement
     EDIT_ITEMS = "edit_items"  # publish, amend, retire, import
     EDIT_TARGETS = "edit_targets"
     EDIT_INSPECTORS = "edit_inspectors"
@@ -38,6 +39,9 @@ class Command(StrEnum):
     RECUSE = "recuse"  # an inspector's own declared conflict: recused at once
     REQUEST_RECUSAL = "request_recusal"  # a target's written request, put on file
     DECIDE_RECUSAL = "decide_recusal"  # leader decides a target's request
+    RECORD_RESULTS = "record_results"  # draft, sign, complete: team members only (service)
+    MANAGE_TASKS = "manage_tasks"  # notify, inform, the target's say, publish, withhold, close
+    DECIDE_OBJECTIONS = "decide_objections"  # leader decides a target's objection to a result
     READ_REGISTRY = "read_registry"
     READ_ALL = "read_all"
 
@@ -45,6 +49,7 @@ class Command(StrEnum):
 # Which roles may issue each command at all.
 ALLOWED: dict[Command, frozenset[Role]] = {
     Command.MANAGE_ORGANISATION: frozenset({Role.ADMIN}),
+    Command.MANAGE_CALENDAR: frozenset({Role.ADMIN}),
     Command.EDIT_ITEMS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.EDIT_TARGETS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.EDIT_INSPECTORS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
@@ -58,6 +63,10 @@ ALLOWED: dict[Command, frozenset[Role]] = {
     Command.RECUSE: frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR}),
     Command.REQUEST_RECUSAL: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.DECIDE_RECUSAL: frozenset({Role.ADMIN, Role.LEADER}),
+    # Results: the service also requires the user's linked certificate on the task's team.
+    Command.RECORD_RESULTS: frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR}),
+    Command.MANAGE_TASKS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
+    Command.DECIDE_OBJECTIONS: frozenset({Role.ADMIN, Role.LEADER}),
     Command.READ_REGISTRY: frozenset(set(Role) - {Role.PUBLIC}),
     Command.READ_ALL: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER}),
 }
@@ -73,6 +82,7 @@ class Principal:
     username: str
     department: str
     roles: frozenset[Role]
+    certificate_no: str | None = None  # the inspector this user is, if linked
 
 
 def authorise(principal: Principal, command: Command, departments: Collection[str] = ()) -> Role:

@@ -150,6 +150,7 @@ class User(Aggregate):
         self.department = department
         self.roles = roles
         self.active = True
+        self.certificate_no: str | None = None
 
     @classmethod
     def register(cls, username: str, name: str, department: str, roles: list[str] | str) -> User:
@@ -168,6 +169,19 @@ class User(Aggregate):
     @event("RolesSet")
     def _roles_set(self, roles: list[str]) -> None:
         self.roles = roles
+
+    def link_certificate(self, certificate_no: str) -> bool:
+        """Which inspector this user is: an inspector acts on a team (records results, recuses
+        themselves) only as the certificate holder it is linked to."""
+        certificate_no = fields.text("certificate_no", certificate_no, max_length=64)
+        if certificate_no == self.certificate_no:
+            return False
+        self._certificate_linked(certificate_no=certificate_no)
+        return True
+
+    @event("CertificateLinked")
+    def _certificate_linked(self, certificate_no: str) -> None:
+        self.certificate_no = certificate_no
 
     def deactivate(self, reason: str) -> None:
         if not self.active:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from projections.calendar import CalendarProjection
 from projections.draws import TABLES as DRAW_TABLES
 from projections.draws import DrawProjection
 from projections.plans import PlanProjection, PlanQueries
@@ -31,7 +32,9 @@ class Services:
         self.settings = self.ledger.settings
         self.store: ViewStore = open_view_store(self.settings)
         self.runner = Runner(
-            self.ledger, self.store, [RegistryProjection(), PlanProjection(), DrawProjection()]
+            self.ledger,
+            self.store,
+            [RegistryProjection(), PlanProjection(), DrawProjection(), CalendarProjection()],
         )
         self.queries = RegistryQueries(self.store)
         self.plan_queries = PlanQueries(self.store)
@@ -54,7 +57,8 @@ class Services:
             raise Forbidden(
                 f"用户 {username} 不存在或已停用", f"user {username} does not exist or is inactive"
             )
-        return Principal(username, user["department"], frozenset(Role(r) for r in user["roles"]))
+        roles = frozenset(Role(r) for r in user["roles"])
+        return Principal(username, user["department"], roles, user.get("certificate_no"))
 
     def principal_for_token(self, token: str) -> Principal:
         self.refresh()

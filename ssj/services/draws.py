@@ -24,8 +24,9 @@ from projections.runner import Runner
 from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore, ViewStore
 from ssj.domain import fields
-from ssj.domain.access import Command, Principal
+from ssj.domain.access import Command, Forbidden, Principal
 from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest, draw_label
+from ssj.domain.organisation import Role
 from ssj.domain.plans import Plan, PlanStatus, plan_id
 from ssj.draw import drand, procedure, sampler
 from ssj.draw import seed as seeds
@@ -271,6 +272,13 @@ class DrawService(Service):
         """An inspector's declared conflict: recused now; returns the replacement."""
         draw = self.draw(draw_id)
         actor = self.s.authorise(principal, Command.RECUSE, [draw.facts["plan"]["department"]])
+        if actor.role == Role.INSPECTOR and principal.certificate_no != certificate_no:
+            refused = Forbidden(
+                "检查人员只能为自己申报回避（须先关联本人执法证号）",
+                "an inspector may recuse only themselves (link the user to their certificate)",
+            )
+            self.s.record_refusal(principal, Command.RECUSE, [actor.department], refused)
+            raise refused
         draw._check_member(target, certificate_no)
         replacement = self._replacement(draw, target, certificate_no)
         draw.recuse(target, certificate_no, reason, replacement)

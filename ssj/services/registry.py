@@ -98,6 +98,36 @@ class RegistryService(Service):
         user.deactivate(reason)
         self._save(actor, user)
 
+    def link_certificate(self, principal: Principal, username: str, certificate_no: str) -> bool:
+        """Link a user to the inspector they are: same department, one user per certificate."""
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        user = self._get(User, user_id(username), f"用户 {username} / user {username}")
+        self.s.refresh()
+        inspector = self.s.queries.get("inspectors", [certificate_no.strip()])
+        if inspector is None:
+            raise NotFoundError(
+                f"执法证号 {certificate_no} 不在人员名录库中",
+                f"certificate {certificate_no} is not in the inspector registry",
+            )
+        if inspector["department"] != user.department:
+            raise ValidationError(
+                f"执法证号 {certificate_no} 属于 {inspector['department']}，用户属于 {user.department}",
+                f"certificate {certificate_no} belongs to {inspector['department']}, "
+                f"the user to {user.department}",
+            )
+        for other in self.s.queries.states("users"):
+            if other.get("certificate_no") == inspector["certificate_no"] and (
+                other["username"] != user.username
+            ):
+                raise ConflictError(
+                    f"执法证号 {certificate_no} 已关联用户 {other['username']}",
+                    f"certificate {certificate_no} is linked to user {other['username']} already",
+                )
+        changed = user.link_certificate(inspector["certificate_no"])
+        if changed:
+            self._save(actor, user)
+        return changed
+
     def issue_token(self, principal: Principal, username: str, label: str) -> str:
         """Returns the secret once; the ledger keeps only its SHA-256."""
         actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)

@@ -137,6 +137,7 @@ def test_recusal_over_http(draws_api: tuple[Api, World]) -> None:
     assert outcome is not None
     target, team = next(iter(outcome["teams"].items()))
     leaving, other = team["inspectors"]
+    world.j.registry.link_certificate(world.j.root, "inspector-own", leaving)
     recused = api.post(
         f"/draws/{draw_id}/recusals",
         {"target": target, "certificate_no": leaving, "reason": "近亲属"},

@@ -168,6 +168,7 @@ def test_recusal_and_its_verification(settings: Settings, world: World) -> None:
     assert draw.outcome is not None
     target, team = next(iter(draw.outcome["teams"].items()))
     leaving, other = team["inspectors"]
+    world.j.registry.link_certificate(world.j.root, "inspector-own", leaving)
     recused = ok(
         run(
             settings,

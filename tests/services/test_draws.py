@@ -260,11 +260,12 @@ def test_recusal_replaces_with_the_next_ranked_and_verifies(world: World) -> Non
     assert draw.outcome is not None and draw.seed is not None
     target, team = next(iter(draw.outcome["teams"].items()))
     leaving = team["inspectors"][0]
+    world.j.registry.link_certificate(world.j.root, "inspector-own", leaving)
     inspector = world.j.as_role(Role.INSPECTOR)  # declares their own conflict
     unchanged(world, lambda: world.draws.recuse(world.operator, draw_id, target, leaving, "x"))
     error = unchanged(
         world,
-        lambda: world.draws.recuse(inspector, draw_id, target, "nobody", "x"),
+        lambda: world.draws.recuse(world.leader, draw_id, target, "nobody", "x"),
         ValidationError,
     )
     assert "不在" in error.zh
@@ -414,3 +415,29 @@ def test_export_reproduces_with_the_reference_sampler(world: World) -> None:
         assert set(team["team"]) <= {c for r in team["rankings"].values() for c in r}
     undrawn = world.commit()
     unchanged(world, lambda: world.draws.export(undrawn), ConflictError)
+
+
+def test_an_inspector_recuses_only_themselves(world: World) -> None:
+    draw_id = world.run()
+    draw = world.draws.draw(draw_id)
+    assert draw.outcome is not None
+    target, team = next(iter(draw.outcome["teams"].items()))
+    leaving = team["inspectors"][0]
+    other = next(c for c in (inspector_row(n)["certificate_no"] for n in range(6)) if c != leaving)
+    reg = world.j.registry
+    unchanged(world, lambda: reg.link_certificate(world.operator, "inspector-own", leaving))
+    reg.link_certificate(world.j.root, "inspector-own", other)
+    error = unchanged(
+        world,
+        lambda: world.draws.recuse(world.j.as_role(Role.INSPECTOR), draw_id, target, leaving, "x"),
+        Forbidden,
+    )
+    assert "只能为自己" in error.zh
+    reg.link_certificate(world.j.root, "inspector-own", leaving)
+    assert world.j.as_role(Role.INSPECTOR).certificate_no == leaving
+    world.draws.recuse(world.j.as_role(Role.INSPECTOR), draw_id, target, leaving, "近亲属")
+    unchanged(
+        world,
+        lambda: reg.link_certificate(world.j.root, "operator-own", leaving),
+        ConflictError,
+    )

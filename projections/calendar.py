@@ -1,0 +1,78 @@
+"""Registered holiday arrangements (节假日安排) as a read model, current and as of any seq.
+
+One version table, one row per version of a year's arrangement: so "the arrangements the ledger
+held at seq S" (what a deadline computed then used) is one indexed query, and a year's history
+(each amendment with its reason, who registered it and when) is its rows in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from projections.store import Cursor, ViewStore
+from projections.versioned import Versioned, VersionedProjection, as_of_clause
+from ssj.domain.calendar import CalendarYear
+from ssj.ledger.application import LoggedEvent
+
+CALENDAR_YEARS = Versioned("calendar_years", ("year",), ("document",))
+
+
+class CalendarProjection(VersionedProjection):
+    name = "calendar"
+    version = 1
+    tables = (CALENDAR_YEARS,)
+
+    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+        e = logged.event
+        key = (str(e.originator_id),)
+        recorded = {
+            "version": e.originator_version,
+            "seq": logged.seq,
+            "recorded_by": logged.actor.user,
+            "recorded_at": logged.recorded_at,
+        }
+        if isinstance(e, CalendarYear.Registered):  # type: ignore[attr-defined]
+            state = {
+                "year": e.year,
+                "document": e.document,
+                "holidays": e.holidays,
+                "workdays": e.workdays,
+                "reason": None,
+                **recorded,
+            }
+            CALENDAR_YEARS.insert(c, key, logged.seq, state)
+        elif isinstance(e, CalendarYear.Amended):  # type: ignore[attr-defined]
+            changes = {
+                "document": e.document,
+                "holidays": e.holidays,
+                "workdays": e.workdays,
+                "reason": e.reason,
+                **recorded,
+            }
+            CALENDAR_YEARS.change(c, key, logged.seq, changes)
+
+
+class CalendarQueries:
+    """Registered arrangements as of a seq, and one year's versions."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def all(self, as_of: int | None = None) -> list[dict[str, Any]]:
+        """Every registered year's arrangement valid at `as_of` (None: now), by year."""
+        where, params = as_of_clause(as_of)
+        rows = self.store.query(
+            f"SELECT state FROM {CALENDAR_YEARS.table} WHERE {where} ORDER BY year", params
+        )
+        return [orjson.loads(r[0]) for r in rows]
+
+    def versions(self, year: int, as_of: int | None = None) -> list[dict[str, Any]]:
+        """Each version of `year`'s arrangement recorded up to `as_of`, oldest first."""
+        clause, params = ("", []) if as_of is None else (" AND from_seq <= ?", [as_of])
+        rows = self.store.query(
+            f"SELECT state FROM {CALENDAR_YEARS.table} WHERE year = ?{clause} ORDER BY from_seq",
+            [str(year), *params],
+        )
+        return [orjson.loads(r[0]) for r in rows]
