@@ -14,12 +14,11 @@ from typing import Any
 
 import orjson
 
-from projections.registry import MAX_LIMIT, Page
+from projections.registry import Page, RegistryQueries
 from projections.store import Cursor, ViewStore
 from projections.versioned import Versioned, VersionedProjection, as_of_clause
 from ssj.domain.draws import Draw, DrawStatus, draw_label
 from ssj.domain.tasks import CLOSED_STATUSES, Task, TaskStatus, item_keys, summary_category, task_id
-from ssj.errors import ValidationError
 from ssj.ledger.application import LoggedEvent
 
 # "cancelled" is reserved (no command cancels a task yet).
@@ -130,6 +129,7 @@ TASK_RESULTS: dict[str, Any] = {
     "category": None,  # the most serious category (ssj.domain.tasks.SEVERITY)
     "categories": [],
     "completed_on": None,
+    "completed_seq": None,  # the seq of the completion: its publication deadline's calendar
     "informed_on": None,
 }
 TASK_LIFECYCLE: dict[str, Any] = {
@@ -186,7 +186,11 @@ def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
             signed = {**task["results"][e.item], "signed_by": e.signed_by}
             changes = _results({**task["results"], e.item: signed})
         case Task.Inspected():  # type: ignore[misc]
-            changes = {"status": TaskStatus.INSPECTED.value, "completed_on": e.completed_on}
+            changes = {
+                "status": TaskStatus.INSPECTED.value,
+                "completed_on": e.completed_on,
+                "completed_seq": logged.seq,
+            }
         case Task.TargetInformed():  # type: ignore[misc]
             changes = {"status": TaskStatus.INFORMED.value, "informed_on": e.on}
         case Task.Confirmed():  # type: ignore[misc]
@@ -275,7 +279,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
 
 class DrawProjection(VersionedProjection):
     name = "draws"
-    version = 3
+    version = 4
     tables = (DRAWS, TASKS)
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
@@ -303,29 +307,36 @@ def task_page(
 ) -> Page:
     """A page of tasks, newest draw first; `filters` match columns exactly, `involving` a
     department among the task's (lead or cooperating)."""
-    if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(
-            f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {MAX_LIMIT}）",
-            f"invalid paging (offset >= 0, 1 <= limit <= {MAX_LIMIT})",
-        )
-    where, params = as_of_clause(as_of)
-    clauses: list[str] = [where]
-    args: list[Any] = list(params)
-    for column, value in filters.items():
-        if value is None or value == "":
-            continue
-        if column not in TASKS.all_columns:
-            raise ValidationError(f"不能按“{column}”筛选", f"cannot filter by {column!r}")
-        clauses.append(f"{column} = ?")
-        args.append(value)
-    if involving:
-        clauses.append("departments LIKE ? ESCAPE '!'")
-        args.append(_like(involving))
-    sql_where = " AND ".join(clauses)
-    total = store.query(f"SELECT COUNT(*) FROM tasks WHERE {sql_where}", args)[0][0]
-    rows = store.query(
-        f"SELECT state FROM tasks WHERE {sql_where} "
-        "ORDER BY drawn_on DESC, draw_id, identifier LIMIT ? OFFSET ?",
-        [*args, limit, offset],
+    involved = [("departments LIKE ? ESCAPE '!'", [_like(involving)])] if involving else []
+    return RegistryQueries(store, TABLES).list(
+        "tasks",
+        filters,
+        as_of=as_of,
+        offset=offset,
+        limit=limit,
+        conditions=involved,
+        order="drawn_on DESC, draw_id, identifier",
     )
-    return Page([orjson.loads(r[0]) for r in rows], int(total), offset, limit)
+
+
+def task_rows(
+    store: ViewStore, *, involving: str | None = None, as_of: int | None = None
+) -> list[dict[str, Any]]:
+    """Every task (of the draws `involving` a department, lead or cooperating) as of `as_of`."""
+    where, args = as_of_clause(as_of)
+    params: list[Any] = list(args)
+    if involving:
+        where += " AND departments LIKE ? ESCAPE '!'"
+        params.append(_like(involving))
+    rows = store.query(
+        f"SELECT state FROM tasks WHERE {where} ORDER BY drawn_on, draw_id, identifier", params
+    )
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def draw_rows(store: ViewStore, as_of: int | None = None) -> dict[str, dict[str, Any]]:
+    """Every draw by id, as of `as_of`."""
+    where, args = as_of_clause(as_of)
+    rows = store.query(f"SELECT state FROM draws WHERE {where}", args)
+    found = [orjson.loads(r[0]) for r in rows]
+    return {d["draw_id"]: d for d in found}

@@ -146,8 +146,12 @@ class RegistryQueries:
         offset: int = 0,
         limit: int = 100,
         search: str | None = None,
+        conditions: Sequence[tuple[str, Sequence[Any]]] = (),
+        order: str | None = None,
     ) -> Page:
-        """A page of states; `filters` match indexed columns exactly, `search` the name."""
+        """A page of states; `filters` match indexed columns exactly, `search` the name,
+        `conditions` adds (SQL condition, parameters) pairs; ordered by the natural key unless
+        `order` says otherwise."""
         versioned = self.tables[table]
         if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
             raise ValidationError(
@@ -167,8 +171,11 @@ class RegistryQueries:
         if search:
             clauses.append("name LIKE ?")
             args.append(f"%{search}%")
+        for condition, values in conditions:
+            clauses.append(condition)
+            args.extend(values)
         sql_where = " AND ".join(clauses)
-        order = ", ".join(versioned.natural_key)
+        order = order or ", ".join(versioned.natural_key)
         total = self.store.query(f"SELECT COUNT(*) FROM {table} WHERE {sql_where}", args)[0][0]
         rows = self.store.query(
             f"SELECT state FROM {table} WHERE {sql_where} ORDER BY {order} LIMIT ? OFFSET ?",

@@ -236,14 +236,7 @@ def run(
 
     snapshot = load_snapshot(services.store, facts["as_of_seq"], department, facts["plan"]["id"])
     plan = draws._plan_at(facts)
-    frozen = procedure.freeze(
-        plan,
-        draw.round,
-        date.fromisoformat(facts["drawn_on"]),
-        snapshot,
-        facts["entropy"],
-        facts["nonce_commitment"],
-    )
+    frozen = procedure.refreeze(plan, draw.round, facts, snapshot)
     ours: list[float] = []
     theirs: list[float] = []
     for _ in range(args.rounds):

@@ -7,12 +7,15 @@
 3. Publish the demo's inspection plans and run their draws (`ssj.demo.draws`): two rounds for
    some plans, an abandoned draw, a joint plan, recusals. Idempotent too: a second run creates
    no plan and no draw.
+3b. Take the drawn tasks through the year's inspections (`ssj.demo.inspections`): results
+   signed by two, the target's say, publication on time, late or withheld, closure; no date after
+   today. Idempotent on the same day.
 4. Issue a checkpoint, rotate the signing key, issue another, keep that one outside the database
    (as an auditor would) and verify the whole ledger against both.
 5. Re-run every draw in the ledger (`DrawService.verify`; the last one also from read models
    replayed from the ledger alone).
 6. Print what the registries hold (read from the projections), the verdict, every draw with its
-   verdict, and an as-of query: the target registry as it stood before the yearly credit
+   verdict, the tasks by status, result category and publication, and an as-of query: the target registry as it stood before the yearly credit
    reclassification. Exit 1 if the ledger is damaged or any draw fails its verification.
 """
 
@@ -44,6 +47,7 @@ from ssj.services.context import Services
 
 if TYPE_CHECKING:
     from ssj.demo.draws import Checked, Result
+    from ssj.demo.inspections import Result as Inspected
 
 CREDIT_LABELS = {"A": "A 类（低风险）", "B": "B 类", "C": "C 类", "D": "D 类（高风险）"}
 TYPE_LABELS = {"enterprise": "企业", "individual": "个体工商户", "product": "产品"}
@@ -106,7 +110,7 @@ def run(targets: int = DEFAULT_TARGETS, seed: int = DEFAULT_SEED) -> None:
 
 
 def _run(services: Services, targets: int, seed: int, started: float) -> None:
-    from ssj.demo import draws
+    from ssj.demo import draws, inspections
     from ssj.demo.jurisdiction import build
 
     ledger = services.ledger
@@ -116,6 +120,7 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
     with phases() as update:
         summary = build(services, directory, targets=targets, seed=seed, progress=update)
         result = draws.run(services, seed=seed, progress=update)
+        inspected = inspections.run(services, seed=seed, progress=update)
     first = ledger.issue_checkpoint(actor)
     ledger.rotate_key(actor)
     second = ledger.issue_checkpoint(actor)
@@ -138,11 +143,12 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
         or "—"
     )
     _plan_rows(table, services, result, checked)
-    events = summary.events_written + result.events_written
+    events = summary.events_written + result.events_written + inspected.events_written
     table.add_row(
         "本次写入 / written now",
         f"{events:,} 条事件 / events（名录库 / registries {summary.events_written:,}，"
-        f"计划和抽取 / plans and draws {result.events_written:,}）",
+        f"计划和抽取 / plans and draws {result.events_written:,}，"
+        f"检查和公示 / inspections {inspected.events_written:,}）",
     )
     table.add_row("导入 / imports (+new ~changed =same)", written)
     _ledger_rows(table, services, report, str(path))
@@ -155,6 +161,7 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
     table.add_row("用时 / elapsed", f"{time.perf_counter() - started:.1f} s")
     out.print(table)
     _draws_table(checked, result)
+    _tasks_table(services, inspected)
     _as_of_example(services)
     if not report.ok and report.first is not None:
         out.print(report.first.line())
@@ -321,6 +328,63 @@ def _draws_table(checked: list[Checked], result: Result) -> None:
             f"未抽取 / not drawn {skipped.label}（{skipped.drawn_on}）：{skipped.error}",
             markup=False,
         )
+
+
+def _tasks_table(services: Services, inspected: Inspected) -> None:
+    """The year's inspections, from the read models: tasks by status, results by category,
+    publications on time, late and withheld."""
+    from ssj.demo.inspections import PUBLICATION_DAYS, summarise
+    from ssj.domain.tasks import (
+        CATEGORY_LABELS_ZH,
+        STATUS_LABELS_ZH,
+        ResultCategory,
+        TaskStatus,
+    )
+
+    found = summarise(services)
+    table = Table(title="检查与公示 / inspections and publication (一公开)", box=box.SIMPLE_HEAD)
+    table.add_column("项目 / item")
+    table.add_column("数量 / count", justify="right")
+    total = sum(found.statuses.values())
+    table.add_row("抽查任务 / tasks", f"{total:,}")
+    for status in TaskStatus:
+        if found.statuses.get(status.value):
+            table.add_row(
+                f"  {STATUS_LABELS_ZH[status]} / {status.value}",
+                f"{found.statuses[status.value]:,}",
+            )
+    table.add_row("检查结果（任务最严重类别） / results (most serious per task)", "")
+    for category in ResultCategory:
+        if found.categories.get(category.value):
+            table.add_row(
+                f"  {CATEGORY_LABELS_ZH[category]} / {category.value}",
+                f"{found.categories[category.value]:,}",
+            )
+    table.add_row("公示 / publications", "")
+    for label, n in (
+        (
+            f"按时（{PUBLICATION_DAYS} 个工作日内） / on time (within {PUBLICATION_DAYS} working days)",
+            found.on_time,
+        ),
+        (f"逾期 / late (after {PUBLICATION_DAYS} working days)", found.late),
+        ("结果确定后公示 / withheld until final, then published", found.final_published),
+        ("暂缓公示中 / withheld until final", found.pending_final),
+        ("不予公示 / withheld for good", found.withheld),
+        ("其中部分字段隐去 / of which redacted", found.redacted),
+    ):
+        table.add_row(f"  {label}", f"{n:,}")
+    decided = found.objections
+    for label, n in (
+        ("异议成立（重新检查） / objections upheld (inspected again)", decided.get("upheld", 0)),
+        ("异议不成立 / objections rejected", decided.get("rejected", 0)),
+        ("异议待决定 / objections pending", decided.get("pending", 0)),
+        ("本次推进的任务 / tasks advanced by this run", inspected.tasks_advanced),
+        ("本次关联执法证号 / certificate links by this run", inspected.relinks),
+        ("本次写入事件 / events written by this run", inspected.events_written),
+    ):
+        table.add_row(label, f"{n:,}")
+    wide = out if out.is_terminal else Console(file=out.file, width=max(out.width, 120))
+    wide.print(table)
 
 
 def _ledger_rows(table: Table, services: Services, report: Report, outside: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ssj.cli import calendar, draws, ledger, plans, registry, tasks
+from ssj.cli import calendar, draws, followup, ledger, overdue, plans, registry, tasks
 from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
 
 app = typer.Typer(
@@ -29,8 +29,10 @@ app.add_typer(registry.conflicts_app, name="conflicts")
 app.add_typer(plans.plans_app, name="plans")
 app.add_typer(draws.draws_app, name="draw")
 app.add_typer(tasks.tasks_app, name="task")
+app.add_typer(followup.followup_app, name="followup")
 app.add_typer(calendar.calendar_app, name="calendar")
 app.add_typer(registry.projections_app, name="projections")
+app.command()(overdue.overdue)
 
 
 @app.command()

@@ -1421,7 +1421,12 @@ class _Loader:
         }
         if any(row["identifier"] not in present for row in plan.targets):
             self.load(admin, "targets", files["targets"], "检查对象 / targets")
-        self.load(admin, "targets", files["update"], "信用分类调整 / reclassification")
+        # The reclassification is imported once. Its last row is a new registration and the
+        # importer saves in file order, so that target present means the file was applied.
+        # Importing it again would undo what happened to its targets since: an inspection that
+        # finds a target unreachable lists it as abnormal, and the file still says 存续.
+        if plan.updates[-1]["identifier"] not in present:
+            self.load(admin, "targets", files["update"], "信用分类调整 / reclassification")
 
     def rules(self, plan: Plan) -> None:
         self.s.refresh()

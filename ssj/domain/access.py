@@ -42,6 +42,8 @@ class Command(StrEnum):
     RECORD_RESULTS = "record_results"  # draft, sign, complete: team members only (service)
     MANAGE_TASKS = "manage_tasks"  # notify, inform, the target's say, publish, withhold, close
     DECIDE_OBJECTIONS = "decide_objections"  # leader decides a target's objection to a result
+    FOLLOW_UP = "follow_up"  # rectification orders, reminders, penalty cases, referrals
+    RECHECK = "recheck"  # re-check of a rectification: team members only (service)
     READ_REGISTRY = "read_registry"
     READ_ALL = "read_all"
 
@@ -67,6 +69,9 @@ ALLOWED: dict[Command, frozenset[Role]] = {
     Command.RECORD_RESULTS: frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR}),
     Command.MANAGE_TASKS: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
     Command.DECIDE_OBJECTIONS: frozenset({Role.ADMIN, Role.LEADER}),
+    Command.FOLLOW_UP: frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER}),
+    # Re-checks: the service also requires the user's linked certificate on the task's team.
+    Command.RECHECK: frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR}),
     Command.READ_REGISTRY: frozenset(set(Role) - {Role.PUBLIC}),
     Command.READ_ALL: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER}),
 }

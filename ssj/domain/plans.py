@@ -90,7 +90,13 @@ FIELD_LABELS = {
     "workload_cap": "每名检查人员任务上限",
     "priority_uncovered": "优先抽取未覆盖对象",
     "coverage_years": "全覆盖周期（年）",
+    "publish_within_days": "结果公示期限（检查完成后工作日数）",
 }
+
+# Results are published within this many working days of the inspection's completion.
+PUBLISH_WITHIN_DAYS = 20
+# Fields added after plans were first recorded: a plan recorded without one has its default.
+STATE_DEFAULTS: dict[str, Any] = {"publish_within_days": PUBLISH_WITHIN_DAYS}
 
 _SEPARATORS = re.compile(r"[、，,;；\n]+")  # as fields.text_list splits text
 _REGION_PREFIX = re.compile(r"\d{2,12}")
@@ -327,6 +333,7 @@ class PlanRecord:
     workload_cap: int | None
     priority_uncovered: bool
     coverage_years: int
+    publish_within_days: int = PUBLISH_WITHIN_DAYS
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> PlanRecord:
@@ -407,6 +414,9 @@ class PlanRecord:
             workload_cap=_whole("workload_cap", workload, 1) if _given(workload) else None,
             priority_uncovered=_flag("priority_uncovered", raw.get("priority_uncovered")),
             coverage_years=_whole("coverage_years", raw.get("coverage_years"), 1, 3, 1),
+            publish_within_days=_whole(
+                "publish_within_days", raw.get("publish_within_days"), 1, 60, PUBLISH_WITHIN_DAYS
+            ),
         )
 
     @property
@@ -510,7 +520,11 @@ class Plan(Aggregate):
                 "计划编号与牵头部门不可修改",
                 "the plan code and lead department cannot change",
             )
-        changes = {k: v for k, v in record.as_state().items() if self.state.get(k) != v}
+        changes = {
+            k: v
+            for k, v in record.as_state().items()
+            if self.state.get(k, STATE_DEFAULTS.get(k)) != v
+        }
         if not changes:
             return False
         self._amended(changes=changes, reason=why, status=PlanStatus.DRAFT.value)

@@ -212,6 +212,19 @@ def freeze(
     return Frozen(facts, strata)
 
 
+def refreeze(plan: PlanView, round: int, facts: Mapping[str, Any], snapshot: Snapshot) -> Frozen:
+    """`freeze` again with what a commit recorded (its date, entropy sources, commitment):
+    equal facts prove the read registry is the one the commit froze."""
+    return freeze(
+        plan,
+        round,
+        date.fromisoformat(facts["drawn_on"]),
+        snapshot,
+        facts["entropy"],
+        facts["nonce_commitment"],
+    )
+
+
 def staffing(
     facts: Mapping[str, Any], seed: str, snapshot: Snapshot, plan: PlanView
 ) -> teams.Staffing:

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from projections.calendar import CalendarProjection
 from projections.draws import TABLES as DRAW_TABLES
 from projections.draws import DrawProjection
+from projections.followups import FollowUpProjection
 from projections.plans import PlanProjection, PlanQueries
 from projections.registry import RegistryProjection, RegistryQueries
 from projections.runner import Runner
@@ -34,7 +35,13 @@ class Services:
         self.runner = Runner(
             self.ledger,
             self.store,
-            [RegistryProjection(), PlanProjection(), DrawProjection(), CalendarProjection()],
+            [
+                RegistryProjection(),
+                PlanProjection(),
+                DrawProjection(),
+                CalendarProjection(),
+                FollowUpProjection(),
+            ],
         )
         self.queries = RegistryQueries(self.store)
         self.plan_queries = PlanQueries(self.store)

@@ -230,16 +230,8 @@ class DrawService(Service):
         return draw
 
     def _refreeze(self, draw: Draw, plan: PlanView, snapshot: Snapshot) -> procedure.Frozen:
-        facts = draw.facts
-        frozen = procedure.freeze(
-            plan,
-            draw.round,
-            date.fromisoformat(facts["drawn_on"]),
-            snapshot,
-            facts["entropy"],
-            facts["nonce_commitment"],
-        )
-        if frozen.facts != facts:
+        frozen = procedure.refreeze(plan, draw.round, draw.facts, snapshot)
+        if frozen.facts != draw.facts:
             raise ConflictError(
                 "读模型与封存时的总体不一致：请先运行 `ssj projections rebuild` 再揭示",
                 "the read models disagree with the committed population: "
@@ -478,14 +470,7 @@ def verify_draw(
         f"plan {recorded_plan['department']}/{recorded_plan['code']} v{recorded_plan['version']}",
     )
     try:
-        frozen = procedure.freeze(
-            plan,
-            draw.round,
-            date.fromisoformat(facts["drawn_on"]),
-            snapshot,
-            facts["entropy"],
-            facts["nonce_commitment"],
-        )
+        frozen = procedure.refreeze(plan, draw.round, facts, snapshot)
     except ValidationError as e:
         v.check("population", False, f"re-running the commit failed: {e.en}")
         return

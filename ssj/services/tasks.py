@@ -23,7 +23,9 @@ from projections.registry import Page
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal
 from ssj.domain.draws import Draw, DrawStatus
+from ssj.domain.followup import registry_changes
 from ssj.domain.items import METHOD_LABELS, Method
+from ssj.domain.targets import Target, target_id
 from ssj.domain.tasks import (
     METHOD_NAMES_ZH,
     STATUS_LABELS_ZH,
@@ -40,6 +42,19 @@ from ssj.services import draw_records
 from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.draws import today
+
+
+def consequences(service: Service, categories: list[str], identifier: str) -> list[Target]:
+    """The target, changed by what a task's results say of it (none if nothing changes)."""
+    try:
+        target = service.s.ledger.repository.get(target_id(identifier))
+    except AggregateNotFoundError:
+        return []
+    assert isinstance(target, Target)
+    record = registry_changes(target.state, categories)
+    if record is None or not target.update(record):
+        return []
+    return [target]
 
 
 class TaskService(Service):
@@ -248,7 +263,10 @@ class TaskService(Service):
         task, actor = self._load(principal, ref, Command.RECORD_RESULTS, *doing)
         self._member(principal, task, *doing)
         task.complete(completed_on or self.today().isoformat(), self.today())
-        self._save(actor, task)
+        # What the results say of the target (unreachable: abnormal-operations list;
+        # deregistered) changes the registry in the same save, through the target's own events.
+        categories = [r["category"] for r in task.results.values()]
+        self._save(actor, task, *consequences(self, categories, task.identifier))
         return task
 
     # The target's say --------------------------------------------------------------------------

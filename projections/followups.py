@@ -1,0 +1,110 @@
+"""Follow-up of inspected tasks (后续处置) as a read model, current and as of any seq: per task,
+its rectification orders with their re-checks, reminders, penalty cases (with the seq of each
+filing, whose calendar fixes the publication deadline) and referrals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from projections.draws import _like
+from projections.store import Cursor, ViewStore
+from projections.versioned import Versioned, VersionedProjection, as_of_clause
+from ssj.domain.followup import FollowUp
+from ssj.ledger.application import LoggedEvent
+
+FOLLOWUPS = Versioned(
+    "followups", ("task_id",), ("identifier", "departments"), indexed=("identifier",)
+)
+TABLES = {FOLLOWUPS.table: FOLLOWUPS}
+
+
+def _apply(c: Cursor, logged: LoggedEvent) -> None:
+    e = logged.event
+    if not isinstance(e, FollowUp.Event):  # type: ignore[attr-defined]
+        return
+    key = [str(e.originator_id)]
+    if isinstance(e, FollowUp.Opened):  # type: ignore[attr-defined]
+        state = {
+            "followup_id": key[0],
+            "task_id": e.task_id,
+            "identifier": e.identifier,
+            "departments": e.departments,
+            "completed_on": e.completed_on,
+            "rectifications": [],
+            "reminders": [],
+            "cases": [],
+            "referrals": [],
+        }
+        FOLLOWUPS.insert(c, key, logged.seq, state)
+        return
+    row = FOLLOWUPS.current(c, key)
+    assert row is not None
+    changes: dict[str, Any]
+    match e:
+        case FollowUp.RectificationOrdered():  # type: ignore[misc]
+            order = {
+                "ordered_on": e.ordered_on,
+                "deadline": e.deadline,
+                "requirement": e.requirement,
+                "rechecks": [],
+                "passed_on": None,
+            }
+            changes = {"rectifications": [*row["rectifications"], order]}
+        case FollowUp.Rechecked():  # type: ignore[misc]
+            orders = list(row["rectifications"])
+            order = dict(orders[e.rectification - 1])
+            recheck = {"on": e.on, "passed": e.passed, "by": e.by, "notes": e.notes}
+            order["rechecks"] = [*order["rechecks"], recheck]
+            if e.passed:
+                order["passed_on"] = e.on
+            orders[e.rectification - 1] = order
+            changes = {"rectifications": orders}
+        case FollowUp.Reminded():  # type: ignore[misc]
+            changes = {"reminders": [*row["reminders"], {"on": e.on, "text": e.text}]}
+        case FollowUp.CaseFiled():  # type: ignore[misc]
+            case = {
+                "case_no": e.case_no,
+                "decided_on": e.decided_on,
+                "decided_seq": logged.seq,
+                "decision": e.decision,
+                "credit_class": e.credit_class,
+                "previous_class": e.previous_class,
+                "published_on": None,
+            }
+            changes = {"cases": [*row["cases"], case]}
+        case FollowUp.CasePublished():  # type: ignore[misc]
+            cases = list(row["cases"])
+            cases[e.case - 1] = {**cases[e.case - 1], "published_on": e.on}
+            changes = {"cases": cases}
+        case FollowUp.Referred():  # type: ignore[misc]
+            referral = {"on": e.on, "to_kind": e.to_kind, "to": e.to, "reason": e.reason}
+            changes = {"referrals": [*row["referrals"], referral]}
+        case _:
+            return
+    FOLLOWUPS.change(c, key, logged.seq, changes)
+
+
+class FollowUpProjection(VersionedProjection):
+    name = "followups"
+    version = 1
+    tables = (FOLLOWUPS,)
+
+    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+        _apply(c, logged)
+
+
+def followup_rows(
+    store: ViewStore, *, involving: str | None = None, as_of: int | None = None
+) -> list[dict[str, Any]]:
+    """Every task's follow-up (of tasks `involving` a department) as of `as_of`."""
+    where, args = as_of_clause(as_of)
+    params: list[Any] = list(args)
+    if involving:
+        where += " AND departments LIKE ? ESCAPE '!'"
+        params.append(_like(involving))
+    rows = store.query(
+        f"SELECT state FROM followups WHERE {where} ORDER BY identifier, task_id", params
+    )
+    return [orjson.loads(r[0]) for r in rows]

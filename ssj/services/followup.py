@@ -1,0 +1,215 @@
+"""Follow-up of inspected tasks (后续处置): rectification orders and re-checks, reminders,
+penalty cases and their publication, referrals; and reading them.
+
+Each command: authorise for the task's departments (FOLLOW_UP; a re-check RECHECK, by an
+inspector of the task's current team, as the certificate their user is linked to), load the
+task's follow-up (opened by its first action, once the inspection is complete), decide
+(ssj.domain.followup), save with the actor. A penalty case that lowers the credit class changes
+the target in the same save (`Target.update`), so the registry changes through its own events
+and the next draw sees it. Bad input writes nothing; a refusal records itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from projections.followups import TABLES
+from projections.registry import RegistryQueries
+from ssj.domain.access import Command, Forbidden, Principal
+from ssj.domain.draws import Draw
+from ssj.domain.followup import FollowUp, follow_up_id, registry_changes
+from ssj.domain.targets import CreditClass, Target, target_id
+from ssj.domain.tasks import Task
+from ssj.errors import NotFoundError
+from ssj.ledger.envelope import Actor
+from ssj.services.base import Service
+from ssj.services.context import Services
+from ssj.services.draws import today
+from ssj.services.tasks import TaskService
+
+
+class FollowUpService(Service):
+    def __init__(self, services: Services, clock: Callable[[], date] = today) -> None:
+        super().__init__(services)
+        self.today = clock  # today in Asia/Shanghai (tests may fix it)
+        self.tasks = TaskService(services, clock)
+        self.queries = RegistryQueries(services.store, TABLES)
+
+    # Loading -----------------------------------------------------------------------------------
+
+    def _team(self, task: Task) -> list[str]:
+        draw = self._get(Draw, UUID(task.draw_id), f"抽取 {task.draw_id}")
+        return list(draw.current_team(task.identifier)["inspectors"])
+
+    def _load(
+        self, principal: Principal, ref: str, command: Command, doing_zh: str, doing_en: str
+    ) -> tuple[FollowUp, Task, Actor]:
+        """The task's follow-up (opened now if it has none), the task and the actor."""
+        task, actor = self.tasks._load(principal, ref, command, doing_zh, doing_en)
+        try:
+            found = self.s.ledger.repository.get(follow_up_id(task.id))
+        except AggregateNotFoundError:
+            opened = FollowUp.open(
+                task_id=str(task.id),
+                identifier=task.identifier,
+                departments=list(task.departments),
+                completed_on=task.completed_on,
+                team=self._team(task),
+            )
+            return opened, task, actor
+        assert isinstance(found, FollowUp)
+        return found, task, actor
+
+    def _target(self, identifier: str) -> Target:
+        return self._get(Target, target_id(identifier), f"检查对象 {identifier}")
+
+    # Rectification (整改) -----------------------------------------------------------------------
+
+    def order_rectification(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        deadline: str,
+        requirement: str,
+        on: str | None = None,
+    ) -> FollowUp:
+        follow, _, actor = self._load(
+            principal, ref, Command.FOLLOW_UP, "责令整改", "order a rectification"
+        )
+        follow.order_rectification(
+            ordered_on=on or self.today().isoformat(),
+            deadline=deadline,
+            requirement=requirement,
+            today=self.today(),
+        )
+        self._save(actor, follow)
+        return follow
+
+    def recheck(
+        self,
+        principal: Principal,
+        ref: str,
+        rectification: int | str,
+        passed: bool | str,
+        *,
+        notes: str = "",
+        on: str | None = None,
+    ) -> FollowUp:
+        """A team member's re-check of a rectification: passed or failed."""
+        follow, task, actor = self._load(
+            principal, ref, Command.RECHECK, "复查整改", "re-check a rectification"
+        )
+        team = self._team(task)
+        certificate_no = principal.certificate_no
+        if certificate_no is None or certificate_no not in team:
+            refused = Forbidden(
+                f"只有本任务检查组的执法检查人员（{'、'.join(team)}）才能复查整改；用户 "
+                f"{principal.username} 关联的执法证号为 {certificate_no or '（未关联）'}",
+                f"only an inspector on the task's team ({', '.join(team)}) may re-check; user "
+                f"{principal.username} is linked to {certificate_no or 'no certificate'}",
+            )
+            self.s.record_refusal(principal, Command.RECHECK, task.departments, refused)
+            raise refused
+        follow.recheck(
+            number=rectification,
+            on=on or self.today().isoformat(),
+            passed=passed,
+            by=certificate_no,
+            notes=notes,
+            today=self.today(),
+        )
+        self._save(actor, follow)
+        return follow
+
+    # Reminders (催告) ---------------------------------------------------------------------------
+
+    def remind(self, principal: Principal, ref: str, text: str, on: str | None = None) -> FollowUp:
+        follow, _, actor = self._load(principal, ref, Command.FOLLOW_UP, "催告", "remind")
+        follow.remind(on=on or self.today().isoformat(), text=text, today=self.today())
+        self._save(actor, follow)
+        return follow
+
+    # Penalty cases (立案处罚) -------------------------------------------------------------------
+
+    def file_case(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        case_no: str,
+        decision: str,
+        decided_on: str | None = None,
+        credit_class: str | None = None,
+    ) -> FollowUp:
+        """File a penalty case; a lowered credit class changes the target in the same save."""
+        follow, task, actor = self._load(
+            principal, ref, Command.FOLLOW_UP, "立案处罚", "file a penalty case"
+        )
+        target = self._target(task.identifier)
+        follow.file_case(
+            case_no=case_no,
+            decided_on=decided_on or self.today().isoformat(),
+            decision=decision,
+            credit_class=credit_class,
+            current_class=str(target.state["credit_class"]),
+            today=self.today(),
+        )
+        lowered = follow.cases[-1]["credit_class"]
+        changed: list[Target] = []
+        if lowered:
+            record = registry_changes(target.state, credit_class=CreditClass(lowered))
+            if record is not None and target.update(record):
+                changed.append(target)
+        self._save(actor, follow, *changed)
+        return follow
+
+    def publish_case(
+        self, principal: Principal, ref: str, case: str, on: str | None = None
+    ) -> FollowUp:
+        follow, _, actor = self._load(
+            principal, ref, Command.FOLLOW_UP, "公示处罚信息", "publish a penalty case"
+        )
+        follow.publish_case(case=case, on=on or self.today().isoformat(), today=self.today())
+        self._save(actor, follow)
+        return follow
+
+    # Referrals (移送) ---------------------------------------------------------------------------
+
+    def refer(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        to_kind: str,
+        reason: str,
+        to: str = "",
+        on: str | None = None,
+    ) -> FollowUp:
+        follow, _, actor = self._load(principal, ref, Command.FOLLOW_UP, "移送", "refer")
+        follow.refer(
+            on=on or self.today().isoformat(),
+            to_kind=to_kind,
+            to=to,
+            reason=reason,
+            today=self.today(),
+        )
+        self._save(actor, follow)
+        return follow
+
+    # Reading -----------------------------------------------------------------------------------
+
+    def row(self, ref: str, as_of: int | None = None) -> dict[str, Any]:
+        """The task's follow-up as the read model holds it, or NotFoundError."""
+        key = self.tasks.resolve(ref)
+        if as_of is None:
+            self.s.refresh()
+        found = self.queries.get("followups", [key], as_of=as_of)
+        if found is None:
+            raise NotFoundError(f"抽查任务 {ref} 尚无后续处置", f"task {ref} has no follow-up")
+        return found
