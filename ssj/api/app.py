@@ -33,6 +33,7 @@ from ssj.api.routers import (
     plans,
     public,
     public_draws,
+    public_results,
     targets,
     tasks,
     tokens,
@@ -273,6 +274,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     for module in (
         public,
         public_draws,
+        public_results,
         calendar,
         departments,
         users,

@@ -287,3 +287,24 @@ def test_empty_ledger_pages(jurisdiction: Jurisdiction) -> None:
         for url in ("/gongshi", "/gongshi/plans", "/gongshi/draws"):
             assert "无结果" in text_of(get(client, url))
         assert "无结果" in text_of(get(client, "/gongshi/plans", page=3))
+
+
+def test_public_results_api_follows_the_page_rule(pages: tuple[TestClient, Published]) -> None:
+    """The JSON endpoints show what the page shows and never more."""
+    client, data = pages
+    for case in ("published", "redacted", "withheld", "unpublished", "resident"):
+        public_id = data.page_of(case).rsplit("/", 1)[1]
+        response = client.get(f"/public/targets/{public_id}/results")
+        assert response.status_code == 200, response.text
+        body = response.text
+        assert_nothing_secret(data, body)
+        results = [r for t in response.json()["targets"] for r in t["results"]]
+        if case in ("published", "redacted", "resident"):
+            assert any(data.summaries[case] in str(r) for r in results)
+        else:
+            assert results == []
+    assert client.get("/public/targets/91320402MA0000000X/results").status_code == 404
+    found = client.get("/public/results", params={"q": "常州"}).json()
+    assert found["total"] >= 1 and {"public_id", "name"} <= set(found["items"][0])
+    for number in data.resident_ids:
+        assert number not in client.get("/public/results", params={"q": number}).text
