@@ -6,7 +6,7 @@ filters and pagination, and exact as-of views for draws and auditors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,6 +193,26 @@ class RegistryQueries:
             f"SELECT state FROM {table} WHERE {natural} AND {where}", [*key, *params]
         )
         return orjson.loads(rows[0][0]) if rows else None
+
+    def get_many(
+        self, table: str, keys: Iterable[str], *, as_of: int | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """States by a one-column natural key, in chunked IN queries (a drawn list of tens of
+        thousands of targets is a few queries, not one each)."""
+        versioned = self.tables[table]
+        [column] = versioned.natural_key
+        where, params = as_of_clause(as_of)
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.store.query(
+                f"SELECT {column}, state FROM {table} WHERE {column} IN ({marks}) AND {where}",
+                [*chunk, *params],
+            )
+            found.update((r[0], orjson.loads(r[1])) for r in rows)
+        return found
 
     def states(
         self, table: str, *, as_of: int | None = None, columns: Sequence[str] = ()

@@ -129,12 +129,9 @@ def check_label(name: str) -> str:
 
 def names(services: Services, table: str, keys: Iterable[str]) -> dict[str, str]:
     """Current names of targets (by identifier) or inspectors and experts (by certificate)."""
-    out: dict[str, str] = {}
-    for key in keys:
-        if key not in out:
-            state = services.queries.get(table, [key])
-            out[key] = "" if state is None else str(state.get("name") or "")
-    return out
+    wanted = list(keys)
+    found = services.queries.get_many(table, wanted)
+    return {k: str(found.get(k, {}).get("name") or "") for k in wanted}
 
 
 def drawn(services: Services, draw: Draw) -> list[dict[str, Any]]:
@@ -147,9 +144,10 @@ def drawn(services: Services, draw: Draw) -> list[dict[str, Any]]:
     people = names(
         services, "inspectors", (c for t in teams.values() for m in t.values() for c in m)
     )
+    targets = services.queries.get_many("targets", [t for _, t in order])
     out = []
     for stratum, target in order:
-        state = services.queries.get("targets", [target]) or {}
+        state = targets.get(target, {})
         out.append(
             {
                 "stratum": stratum,

@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from projections.followups import TABLES
 from projections.registry import RegistryQueries
-from ssj.domain.access import Command, Forbidden, Principal
-from ssj.domain.draws import Draw
+from ssj.domain.access import Command, Principal
 from ssj.domain.followup import FollowUp, follow_up_id, registry_changes
 from ssj.domain.targets import CreditClass, Target, target_id
 from ssj.domain.tasks import Task
@@ -42,10 +40,6 @@ class FollowUpService(Service):
 
     # Loading -----------------------------------------------------------------------------------
 
-    def _team(self, task: Task) -> list[str]:
-        draw = self._get(Draw, UUID(task.draw_id), f"抽取 {task.draw_id}")
-        return list(draw.current_team(task.identifier)["inspectors"])
-
     def _load(
         self, principal: Principal, ref: str, command: Command, doing_zh: str, doing_en: str
     ) -> tuple[FollowUp, Task, Actor]:
@@ -59,7 +53,7 @@ class FollowUpService(Service):
                 identifier=task.identifier,
                 departments=list(task.departments),
                 completed_on=task.completed_on,
-                team=self._team(task),
+                team=self.tasks.team(task),
             )
             return opened, task, actor
         assert isinstance(found, FollowUp)
@@ -105,17 +99,9 @@ class FollowUpService(Service):
         follow, task, actor = self._load(
             principal, ref, Command.RECHECK, "复查整改", "re-check a rectification"
         )
-        team = self._team(task)
-        certificate_no = principal.certificate_no
-        if certificate_no is None or certificate_no not in team:
-            refused = Forbidden(
-                f"只有本任务检查组的执法检查人员（{'、'.join(team)}）才能复查整改；用户 "
-                f"{principal.username} 关联的执法证号为 {certificate_no or '（未关联）'}",
-                f"only an inspector on the task's team ({', '.join(team)}) may re-check; user "
-                f"{principal.username} is linked to {certificate_no or 'no certificate'}",
-            )
-            self.s.record_refusal(principal, Command.RECHECK, task.departments, refused)
-            raise refused
+        certificate_no, _ = self.tasks.require_member(
+            principal, task, Command.RECHECK, "复查整改", "re-check a rectification"
+        )
         follow.recheck(
             number=rectification,
             on=on or self.today().isoformat(),

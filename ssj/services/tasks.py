@@ -137,12 +137,17 @@ class TaskService(Service):
             )
         return found, self.s.authorise(principal, command, found.departments)
 
-    def _member(
-        self, principal: Principal, task: Task, doing_zh: str, doing_en: str
+    def team(self, task: Task) -> list[str]:
+        """The inspectors of the task's current team (after recusals), from the tasks read
+        model: the same answer as the draw's `current_team`, without rebuilding the draw."""
+        return list(self.row(str(task.id))["inspectors"])
+
+    def require_member(
+        self, principal: Principal, task: Task, command: Command, doing_zh: str, doing_en: str
     ) -> tuple[str, list[str]]:
-        """The principal's certificate, if it is on the task's current team (after recusals),
-        and the team's inspectors; else Forbidden, recorded."""
-        team = self._draw(task.draw_id).current_team(task.identifier)["inspectors"]
+        """The principal's certificate, if it is on the task's current team, and the team's
+        inspectors; else Forbidden, recorded."""
+        team = self.team(task)
         certificate_no = principal.certificate_no
         if certificate_no is None or certificate_no not in team:
             refused = Forbidden(
@@ -151,7 +156,7 @@ class TaskService(Service):
                 f"only an inspector on the task's team ({', '.join(team)}) may {doing_en}; user "
                 f"{principal.username} is linked to {certificate_no or 'no certificate'}",
             )
-            self.s.record_refusal(principal, Command.RECORD_RESULTS, task.departments, refused)
+            self.s.record_refusal(principal, command, task.departments, refused)
             raise refused
         return certificate_no, team
 
@@ -196,10 +201,10 @@ class TaskService(Service):
     # Results -----------------------------------------------------------------------------------
 
     def _check_method(self, key: str, method: object) -> None:
-        """The method must be one the item list gives for the item (一单)."""
+        """The method must be one the item list gives for the item (一单); the read models are
+        current: `require_member` has just read the task's row."""
         chosen = fields.choice("method", method, Method, METHOD_LABELS)
         department, _, code = key.partition("/")
-        self.s.refresh()
         item = self.s.queries.get("items", [department, code])
         allowed = list(item.get("methods") or ()) if item else []
         if allowed and chosen.value not in allowed:
@@ -225,7 +230,7 @@ class TaskService(Service):
         """A team member's result for one item: the first of its two sign-offs."""
         doing = ("录入检查结果", "record a result")
         task, actor = self._load(principal, ref, Command.RECORD_RESULTS, *doing)
-        certificate_no, _ = self._member(principal, task, *doing)
+        certificate_no, _ = self.require_member(principal, task, Command.RECORD_RESULTS, *doing)
         key = task.check_draftable(item)
         self._check_method(key, method)
         task.draft_result(
@@ -245,7 +250,7 @@ class TaskService(Service):
         """The second sign-off, by another member of the team."""
         doing = ("签署检查结果", "sign a result")
         task, actor = self._load(principal, ref, Command.RECORD_RESULTS, *doing)
-        certificate_no, team = self._member(principal, task, *doing)
+        certificate_no, team = self.require_member(principal, task, Command.RECORD_RESULTS, *doing)
         key, draft = task.draft_of(item)
         if draft["drafted_by"] not in team:
             raise ConflictError(
@@ -261,7 +266,7 @@ class TaskService(Service):
         """The inspection is complete (统一离场): every item's result signed by two."""
         doing = ("办结检查", "complete the inspection")
         task, actor = self._load(principal, ref, Command.RECORD_RESULTS, *doing)
-        self._member(principal, task, *doing)
+        self.require_member(principal, task, Command.RECORD_RESULTS, *doing)
         task.complete(completed_on or self.today().isoformat(), self.today())
         # What the results say of the target (unreachable: abnormal-operations list;
         # deregistered) changes the registry in the same save, through the target's own events.

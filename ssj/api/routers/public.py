@@ -11,7 +11,7 @@ from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, page, render
 from ssj.domain.plans import FIELD_LABELS as PLAN_FIELDS
 from ssj.domain.plans import PlanStatus
 from ssj.errors import NotFoundError
-from ssj.services.context import Services
+from ssj.services.public_results import department_names
 
 TAG = "公开 / Public"
 router = make_router(TAG)
@@ -104,7 +104,7 @@ def public_plans(
     found = services.plan_queries.list(
         filters, window.offset, window.limit, seq, involving=department, search=window.search
     )
-    names = _department_names(services, seq)
+    names = department_names(services, seq)
     return render_page([_public_plan(s, names) for s in found.rows], found.total, window, seq)
 
 
@@ -123,11 +123,7 @@ def public_plan(
             f"没有已公布的抽查计划 {department}/{code}（账本序号 {seq}）",
             f"no published plan {department}/{code} (as of seq {seq})",
         )
-    return {"as_of": seq, "plan": _public_plan(plan, _department_names(services, seq))}
-
-
-def _department_names(services: Services, seq: int) -> dict[str, str]:
-    return {d["code"]: d["name"] for d in services.queries.states("departments", as_of=seq)}
+    return {"as_of": seq, "plan": _public_plan(plan, department_names(services, seq))}
 
 
 def _public_plan(state: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
