@@ -10,6 +10,8 @@
 3b. Take the drawn tasks through the year's inspections (`ssj.demo.inspections`): results
    signed by two, the target's say, publication on time, late or withheld, closure; no date after
    today. Idempotent on the same day.
+3c. Follow them up (`ssj.demo.followups`): rectification orders and re-checks, reminders,
+   penalty cases and their publication, referrals; again no date after today, idempotent.
 4. Issue a checkpoint, rotate the signing key, issue another, keep that one outside the database
    (as an auditor would) and verify the whole ledger against both.
 5. Re-run every draw in the ledger (`DrawService.verify`; the last one also from read models
@@ -110,7 +112,7 @@ def run(targets: int = DEFAULT_TARGETS, seed: int = DEFAULT_SEED) -> None:
 
 
 def _run(services: Services, targets: int, seed: int, started: float) -> None:
-    from ssj.demo import draws, inspections
+    from ssj.demo import draws, followups, inspections
     from ssj.demo.jurisdiction import build
 
     ledger = services.ledger
@@ -121,6 +123,7 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
         summary = build(services, directory, targets=targets, seed=seed, progress=update)
         result = draws.run(services, seed=seed, progress=update)
         inspected = inspections.run(services, seed=seed, progress=update)
+        followed = followups.run(services, seed=seed, progress=update)
     first = ledger.issue_checkpoint(actor)
     ledger.rotate_key(actor)
     second = ledger.issue_checkpoint(actor)
@@ -143,12 +146,18 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
         or "—"
     )
     _plan_rows(table, services, result, checked)
-    events = summary.events_written + result.events_written + inspected.events_written
+    events = (
+        summary.events_written
+        + result.events_written
+        + inspected.events_written
+        + followed.events_written
+    )
     table.add_row(
         "本次写入 / written now",
         f"{events:,} 条事件 / events（名录库 / registries {summary.events_written:,}，"
         f"计划和抽取 / plans and draws {result.events_written:,}，"
-        f"检查和公示 / inspections {inspected.events_written:,}）",
+        f"检查和公示 / inspections {inspected.events_written:,}，"
+        f"后续处置 / follow-up {followed.events_written:,}）",
     )
     table.add_row("导入 / imports (+new ~changed =same)", written)
     _ledger_rows(table, services, report, str(path))
@@ -162,6 +171,7 @@ def _run(services: Services, targets: int, seed: int, started: float) -> None:
     out.print(table)
     _draws_table(checked, result)
     _tasks_table(services, inspected)
+    _followup_table(services)
     _as_of_example(services)
     if not report.ok and report.first is not None:
         out.print(report.first.line())
@@ -381,6 +391,45 @@ def _tasks_table(services: Services, inspected: Inspected) -> None:
         ("本次推进的任务 / tasks advanced by this run", inspected.tasks_advanced),
         ("本次关联执法证号 / certificate links by this run", inspected.relinks),
         ("本次写入事件 / events written by this run", inspected.events_written),
+    ):
+        table.add_row(label, f"{n:,}")
+    wide = out if out.is_terminal else Console(file=out.file, width=max(out.width, 120))
+    wide.print(table)
+
+
+def _followup_table(services: Services) -> None:
+    """What followed the inspections, from the read models, and what is overdue today."""
+    from projections.followups import TABLES
+    from projections.registry import RegistryQueries
+    from ssj.demo.jurisdiction import ADMIN
+    from ssj.services.overdue import OverdueService
+
+    rows = RegistryQueries(services.store, TABLES).states("followups")
+    orders = [r for row in rows for r in row["rectifications"]]
+    cases = [c for row in rows for c in row["cases"]]
+    report = OverdueService(services).report(services.principal(ADMIN))
+    late: Counter[str] = Counter()
+    for department in report["summary"]:
+        late.update({k: v for k, v in department.items() if isinstance(v, int)})
+    table = Table(title="后续处置 / follow-up", box=box.SIMPLE_HEAD)
+    table.add_column("项目 / item")
+    table.add_column("数量 / count", justify="right")
+    for label, n in (
+        ("有后续处置的任务 / tasks followed up", len(rows)),
+        ("责令整改 / rectification orders", len(orders)),
+        ("  复查通过 / passed their re-check", sum(1 for r in orders if r["passed_on"])),
+        (
+            "  复查未通过 / re-checks failed",
+            sum(1 for r in orders for c in r["rechecks"] if not c["passed"]),
+        ),
+        ("  整改逾期未复查通过 / overdue today", late.get("rectification_overdue", 0)),
+        ("催告 / reminders", sum(len(row["reminders"]) for row in rows)),
+        ("立案处罚 / penalty cases", len(cases)),
+        ("  调低信用风险分类 / credit class lowered", sum(1 for c in cases if c["credit_class"])),
+        ("  处罚信息已公示 / published", sum(1 for c in cases if c["published_on"])),
+        ("  逾期公示（超过 7 个工作日）/ published late", late.get("penalty_published_late", 0)),
+        ("  逾期未公示 / overdue today", late.get("penalty_overdue", 0)),
+        ("移送 / referrals", sum(len(row["referrals"]) for row in rows)),
     ):
         table.add_row(label, f"{n:,}")
     wide = out if out.is_terminal else Console(file=out.file, width=max(out.width, 120))

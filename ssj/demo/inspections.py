@@ -97,6 +97,15 @@ UPHELD_REASON = "经复核，检查对象补充材料属实，异议成立，由
 WITHHELD_REASON = "检查结果涉及检查对象的商业秘密，经审查依法不予公示"
 UNTIL_FINAL_REASON = "抽样产品的检验报告尚未出具，待检验结论确定后公示"
 NOTIFY_HOW = ("电话通知", "现场告知", "书面通知", "短信通知")
+# Results forced on a few early tasks, with the follow-up variant each shows (ssj.demo.followups).
+FOLLOW_UP_CASES = (
+    f"{ResultCategory.FOLLOW_UP.value}:failed_once",
+    f"{ResultCategory.FOLLOW_UP.value}:never_rechecked",
+    f"{ResultCategory.FOLLOW_UP.value}:passed",
+    f"{ResultCategory.CASE_FILED.value}:published_late",
+    f"{ResultCategory.OBSTRUCTED.value}:referred",
+)
+LOWERED_CASE = f"{ResultCategory.CASE_FILED.value}:lowered"
 
 
 @dataclass
@@ -133,7 +142,7 @@ def _rng(seed: int, part: str) -> random.Random:
     return random.Random(f"ssj-demo:{seed}:inspections:{part}")
 
 
-class _Runner:
+class Runner:
     def __init__(
         self, services: Services, seed: int, today: date, progress: Progress | None
     ) -> None:
@@ -217,11 +226,15 @@ class _Runner:
     ) -> _Plan:
         """The task's steps and their dates. `force` makes sure the demo shows each case at
         least once, whatever the size of the jurisdiction: an objection rejected or upheld,
-        a late publication, a result withheld for good or until final."""
+        a late publication, a result withheld for good or until final, or a result category
+        ("category:variant", the variant for `ssj.demo.followups`)."""
         rng = _rng(self.seed, f"{draw.id}:{identifier}")
         drawn = date.fromisoformat(draw.facts["drawn_on"])
         notified = self.wd(drawn, rng.randint(1, 8))
         outcome = rng.choices([c for c, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
+        category, _, _ = force.partition(":")
+        if category in ResultCategory.__members__.values():
+            outcome, force = ResultCategory(category), "no_objection"
         if outcome in (ResultCategory.NOT_PUBLICISED, ResultCategory.FALSE_PUBLICITY) and not any(
             k.split("/")[1].startswith("XY") for k in keys
         ):
@@ -239,6 +252,8 @@ class _Runner:
         roll, upheld = rng.random(), rng.random() < 0.2
         if force in ("rejected", "upheld"):
             roll, upheld = 0.0, force == "upheld"
+        elif force == "no_objection":
+            roll = 1.0
         if roll < 0.03:
             plan.objection = "upheld" if upheld else "rejected"
             plan.objected_on = self.wd(plan.informed[0], rng.randint(1, 4))
@@ -420,20 +435,14 @@ class _Runner:
         )
 
 
-def run(
-    services: Services,
-    *,
-    seed: int = DEFAULT_SEED,
-    today: date | None = None,
-    progress: Progress | None = None,
-) -> Result:
-    """Take the tasks of the demo's revealed draws as far as `today` (default: today in
-    Asia/Shanghai) allows. Idempotent: returns what this run changed."""
-    size = services.ledger.size()
-    runner = _Runner(services, seed, today or shanghai_today(), progress)
+# A drawn task: (draw, department, identifier, the next round's draw date or None, stratum).
+Drawn = tuple[Draw, str, str, date | None, str]
+
+
+def work(services: Services) -> list[Drawn]:
+    """Every task of the demo's revealed draws, in the schedule's order."""
     draws = DrawService(services)
-    services.refresh()
-    work: list[tuple[Draw, str, str, date | None]] = []
+    found: list[Drawn] = []
     for plan in schedule():
         pid = plan_id(plan.department, plan.code)
         rounds = [date.fromisoformat(r.drawn_on) for r in plan.rounds]
@@ -447,30 +456,57 @@ def run(
             close_after = rounds[number] if number < len(rounds) else None
             for stratum in draw.outcome["strata"]:
                 for identifier in stratum["sample"]:
-                    work.append((draw, plan.department, identifier, close_after))
-    # Each case at least once, on tasks drawn before July (their publication is due before the
-    # year ends): a result withheld until its laboratory test is final, then published (on a
-    # product-quality task, ZL, if there is one), one withheld for good, a late publication, an
-    # objection rejected and one upheld.
+                    found.append((draw, plan.department, identifier, close_after, stratum["name"]))
+    return found
+
+
+def forced_cases(tasks: list[Drawn], seed: int) -> dict[int, str]:
+    """Each case at least once, on tasks drawn before July (their publication and follow-up are
+    due before the year ends), by position in `tasks`: a result withheld until its laboratory
+    test is final, then published (on a product-quality task, ZL, if there is one), one withheld
+    for good, a late publication, an objection rejected and one upheld; and the result categories
+    whose follow-up `ssj.demo.followups` shows in each variant."""
     rng = _rng(seed, "cases")
-    early = [i for i, (d, _, _, _) in enumerate(work) if d.facts["drawn_on"] < f"{YEAR}-07-01"]
+    early = [i for i, t in enumerate(tasks) if t[0].facts["drawn_on"] < f"{YEAR}-07-01"]
     forced: dict[int, str] = {}
-    zl = [i for i in early if work[i][1] == f"{BUREAU}-ZL"]
+    zl = [i for i in early if tasks[i][1] == f"{BUREAU}-ZL"]
     if zl:
         forced[zl[0]] = "until_final"
     rest = [i for i in early if i not in forced]
     cases = ("withheld", "late", "rejected", "upheld") + (() if zl else ("until_final",))
+    cases += FOLLOW_UP_CASES
     for i, case in zip(rng.sample(rest, k=min(len(rest), len(cases))), cases, strict=False):
         forced[i] = case
+    # A penalty case that lowers the credit class needs a target not already in class D.
+    lowers = [i for i in rest if i not in forced and tasks[i][4] in ("A", "B", "C")]
+    if lowers:
+        forced[rng.choice(lowers)] = LOWERED_CASE
+    return forced
+
+
+def run(
+    services: Services,
+    *,
+    seed: int = DEFAULT_SEED,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Take the tasks of the demo's revealed draws as far as `today` (default: today in
+    Asia/Shanghai) allows. Idempotent: returns what this run changed."""
+    size = services.ledger.size()
+    runner = Runner(services, seed, today or shanghai_today(), progress)
+    services.refresh()
+    tasks = work(services)
+    forced = forced_cases(tasks, seed)
     phase = "检查与公示 / inspections"
-    for done, (draw, department, identifier, close_after) in enumerate(work, start=1):
+    for done, (draw, department, identifier, close_after, _) in enumerate(tasks, start=1):
         keys = [f"{d}/{c}" for d, codes in draw.facts["items"].items() for c in codes]
         plan = runner.plan(draw, identifier, keys, close_after, forced.get(done - 1, ""))
         runner.result.tasks += 1
         if runner.advance(draw, department, identifier, plan):
             runner.result.tasks_advanced += 1
         if progress is not None:
-            progress(phase, done, len(work))
+            progress(phase, done, len(tasks))
     services.refresh()
     runner.result.events_written = services.ledger.size() - size
     return runner.result

@@ -1,7 +1,7 @@
 """Deadlines counted in working days, and how late something is (pure: no clock, no I/O).
 
-A result is published (一公开) within N working days of the inspection's completion (N from the
-plan, `publish_within_days`, 20 by default). The due date is `add_working_days(completed_on, N)`
+A result is published (一公开) within N working days of the inspection's completion (N: the
+shortest `publish_within_days` any of the task's items sets, else the plan's, 20 by default). The due date is `add_working_days(completed_on, N)`
 under the calendar as the ledger stood at the completion event, so a report replayed later gives
 the same date. A year the calendar does not know makes the deadline *unknown*, with the reason
 (Chinese and English): it is never guessed.
@@ -9,12 +9,14 @@ the same date. A year the calendar does not know makes the deadline *unknown*, w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from ssj.domain.calendar import CalendarYearUnknown, WorkingCalendar
+from ssj.domain.plans import PUBLISH_WITHIN_DAYS
 
 
 class DeadlineState(StrEnum):
@@ -64,6 +66,13 @@ class Deadline:
             "reason_zh": self.reason_zh,
             "reason_en": self.reason_en,
         }
+
+
+def publication_days(plan_days: int | None, item_days: Iterable[int | None]) -> int:
+    """Working days allowed to publish a task's result: an item's own setting wins over the
+    plan's, and a task of several items takes the shortest (one visit, the strictest rule)."""
+    own = [int(d) for d in item_days if d]
+    return min(own) if own else int(plan_days or PUBLISH_WITHIN_DAYS)
 
 
 def deadline(

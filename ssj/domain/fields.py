@@ -88,3 +88,26 @@ def text_list(field: str, values: Iterable[object] | str | None) -> list[str]:
         if s:
             seen.setdefault(s, None)
     return list(seen)
+
+
+def whole(
+    field: str, value: object, low: int, high: int | None = None, default: int | None = None
+) -> int:
+    """A whole number in [low, high]; `default` when empty (none: required)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if default is None:
+            raise FieldError(field, "不能为空", "must not be empty")
+        return default
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError
+        number = int(value)
+    except ValueError:
+        raise FieldError(
+            field, f"应为整数，实际为“{value}”", f"must be a whole number, got {value!r}"
+        ) from None
+    if number < low or (high is not None and number > high):
+        zh = f"应为 {low}–{high} 的整数" if high is not None else f"应为不小于 {low} 的整数"
+        en = f"must be {low}-{high}" if high is not None else f"must be at least {low}"
+        raise FieldError(field, f"{zh}，实际为 {number}", f"{en}, got {number}")
+    return number

@@ -70,6 +70,7 @@ FIELD_LABELS = {
     "default_ratio": "抽查比例（%）",
     "yearly_frequency": "抽查频次（次/年）",
     "cooperating_departments": "配合部门",
+    "publish_within_days": "结果公示期限（工作日）",
 }
 
 
@@ -103,6 +104,12 @@ def _frequency(value: object) -> int:
     return int(raw)
 
 
+def _publish_within(value: object) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return fields.whole("publish_within_days", value, 1, 60)
+
+
 @dataclass(frozen=True)
 class ItemRecord:
     code: str
@@ -119,6 +126,8 @@ class ItemRecord:
     default_ratio: str
     yearly_frequency: int
     cooperating_departments: tuple[str, ...] = ()
+    # Working days to publish a result after the inspection; None: the plan's setting applies.
+    publish_within_days: int | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> ItemRecord:
@@ -158,6 +167,7 @@ class ItemRecord:
             default_ratio=_ratio(raw.get("default_ratio") or "5"),
             yearly_frequency=_frequency(raw.get("yearly_frequency")),
             cooperating_departments=cooperating,
+            publish_within_days=_publish_within(raw.get("publish_within_days")),
         )
 
     def as_state(self) -> dict[str, Any]:

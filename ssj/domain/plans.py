@@ -111,29 +111,6 @@ def plan_id(department: str, code: str) -> UUID:
 # Validators for plan fields (the shared ones are in ssj.domain.fields) --------------------------
 
 
-def _whole(
-    field: str, value: object, low: int, high: int | None = None, default: int | None = None
-) -> int:
-    """A whole number in [low, high]; `default` when empty (none: required)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if default is None:
-            raise fields.FieldError(field, "不能为空", "must not be empty")
-        return default
-    try:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValueError
-        number = int(value)
-    except ValueError:
-        raise fields.FieldError(
-            field, f"应为整数，实际为“{value}”", f"must be a whole number, got {value!r}"
-        ) from None
-    if number < low or (high is not None and number > high):
-        zh = f"应为 {low}–{high} 的整数" if high is not None else f"应为不小于 {low} 的整数"
-        en = f"must be {low}-{high}" if high is not None else f"must be at least {low}"
-        raise fields.FieldError(field, f"{zh}，实际为 {number}", f"{en}, got {number}")
-    return number
-
-
 def _flag(field: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -279,7 +256,7 @@ def _window(raw: Mapping[str, Any], year: int, month: int | None) -> tuple[str, 
 
 
 def _team_size(value: object, departments: int) -> int:
-    size = _whole("team_size", value, 0, default=2)
+    size = fields.whole("team_size", value, 0, default=2)
     if size < 2:
         raise fields.FieldError(
             "team_size", "检查组至少 2 人", "an inspection team needs at least 2 inspectors"
@@ -342,11 +319,11 @@ class PlanRecord:
         if unknown:
             raise fields.FieldError(unknown[0], "不是抽查计划的字段", "is not a plan field")
         department = fields.text("department", raw.get("department"), max_length=64)
-        year = _whole("year", raw.get("year"), 2000, 2100)
+        year = fields.whole("year", raw.get("year"), 2000, 2100)
         kind = fields.choice("kind", raw.get("kind") or "annual", PlanKind, KIND_LABELS)
         month: int | None = None
         if kind is PlanKind.MONTHLY:
-            month = _whole("month", raw.get("month"), 1, 12)
+            month = fields.whole("month", raw.get("month"), 1, 12)
         elif _given(raw.get("month")):
             raise fields.FieldError(
                 "month", "年度计划不填月份", "an annual plan has no month (leave it empty)"
@@ -361,7 +338,7 @@ class PlanRecord:
                     "抽查比例与固定抽取数量只能填一项",
                     "give either ratios or a fixed count, not both",
                 )
-            fixed_count = _whole("fixed_count", raw.get("fixed_count"), 1)
+            fixed_count = fields.whole("fixed_count", raw.get("fixed_count"), 1)
         else:
             given = raw.get("ratios")
             ratios = _ratios(given) if _given(given) else dict(DEFAULT_RATIOS)
@@ -373,8 +350,10 @@ class PlanRecord:
                     f"行政区划代码前缀应为 2–12 位数字，实际为“{region}”",
                     f"a region-code prefix must be 2-12 digits, got {region!r}",
                 )
-        cap_department = _whole("yearly_cap_department", raw.get("yearly_cap_department"), 1, 12, 2)
-        cap_all = _whole("yearly_cap_all", raw.get("yearly_cap_all"), 1, 24, 4)
+        cap_department = fields.whole(
+            "yearly_cap_department", raw.get("yearly_cap_department"), 1, 12, 2
+        )
+        cap_all = fields.whole("yearly_cap_all", raw.get("yearly_cap_all"), 1, 24, 4)
         if cap_all < cap_department:
             raise fields.FieldError(
                 "yearly_cap_all",
@@ -403,18 +382,18 @@ class PlanRecord:
             tags=tuple(fields.text_list("tags", raw.get("tags"))),
             ratios=ratios,
             fixed_count=fixed_count,
-            minimum=_whole("minimum", raw.get("minimum"), 0, default=0),
+            minimum=fields.whole("minimum", raw.get("minimum"), 0, default=0),
             window_start=window_start,
             window_end=window_end,
             team_size=_team_size(raw.get("team_size"), 1 + len(cooperating)),
-            experts=_whole("experts", raw.get("experts"), 0, 5, 0),
+            experts=fields.whole("experts", raw.get("experts"), 0, 5, 0),
             yearly_cap_department=cap_department,
             yearly_cap_all=cap_all,
-            exclusion_days=_whole("exclusion_days", raw.get("exclusion_days"), 0, 365, 90),
-            workload_cap=_whole("workload_cap", workload, 1) if _given(workload) else None,
+            exclusion_days=fields.whole("exclusion_days", raw.get("exclusion_days"), 0, 365, 90),
+            workload_cap=fields.whole("workload_cap", workload, 1) if _given(workload) else None,
             priority_uncovered=_flag("priority_uncovered", raw.get("priority_uncovered")),
-            coverage_years=_whole("coverage_years", raw.get("coverage_years"), 1, 3, 1),
-            publish_within_days=_whole(
+            coverage_years=fields.whole("coverage_years", raw.get("coverage_years"), 1, 3, 1),
+            publish_within_days=fields.whole(
                 "publish_within_days", raw.get("publish_within_days"), 1, 60, PUBLISH_WITHIN_DAYS
             ),
         )

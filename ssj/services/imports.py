@@ -142,6 +142,12 @@ ITEMS = Kind(
         "default_ratio": ["抽查比例", "抽查比例（%）", "比例", "default_ratio"],
         "yearly_frequency": ["抽查频次", "抽查频次（次/年）", "频次", "yearly_frequency"],
         "cooperating_departments": ["配合部门", "联合部门", "cooperating_departments"],
+        "publish_within_days": [
+            "结果公示期限（工作日）",
+            "公示期限",
+            "公示时限",
+            "publish_within_days",
+        ],
     },
     optional=(
         "category",
@@ -152,6 +158,7 @@ ITEMS = Kind(
         "default_ratio",
         "yearly_frequency",
         "cooperating_departments",
+        "publish_within_days",
     ),
     key="code",
     list_fields=("legal_bases",),

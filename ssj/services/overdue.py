@@ -2,8 +2,8 @@
 
 - Tasks not inspected by the end of their plan's implementation window (still open after it, or
   completed after it: calendar days past the window).
-- Results not published within the plan's `publish_within_days` working days (default 20) of the
-  inspection's completion: overdue (not yet published, nor withheld) or published late, with the
+- Results not published within `publish_within_days` working days of the inspection's
+  completion (the shortest the task's items set, else the plan's, default 20): overdue (not yet published, nor withheld) or published late, with the
   working days late. The due date is counted under the calendar as the ledger stood at the
   completion event (replayable); a year it does not know makes the deadline unknown, with the
   reason, never a guess.
@@ -24,11 +24,10 @@ from projections.draws import draw_rows, task_rows
 from projections.followups import followup_rows
 from ssj.domain.access import ALLOWED, Command, Principal
 from ssj.domain.calendar import WorkingCalendar
-from ssj.domain.deadlines import Deadline, DeadlineState, deadline
+from ssj.domain.deadlines import Deadline, DeadlineState, deadline, publication_days
 from ssj.domain.draws import Draw
 from ssj.domain.fields import iso_date
 from ssj.domain.followup import PENALTY_PUBLISH_WITHIN_DAYS
-from ssj.domain.plans import PUBLISH_WITHIN_DAYS
 from ssj.domain.tasks import STATUS_LABELS_ZH, TaskStatus
 from ssj.errors import ValidationError
 from ssj.services.base import Service
@@ -60,14 +59,22 @@ class OverdueService(Service):
         return principal.department
 
     def publish_within(self, draw_id: str) -> int:
-        """The working days the draw's plan allows for publication, at the plan's version the
-        draw recorded (plans recorded before the setting existed: the default)."""
+        """The working days allowed for publication: the items' and the plan's settings as the
+        draw froze them (the plan's version it recorded, the items as of its population)."""
         if draw_id not in self._within:
             draw = self._get(Draw, UUID(draw_id), f"抽取 {draw_id}")
-            recorded = draw.facts["plan"]
+            facts = draw.facts
+            recorded = facts["plan"]
             plan = self.s.ledger.repository.get(UUID(recorded["id"]), version=recorded["version"])
-            within = plan.state.get("publish_within_days") or PUBLISH_WITHIN_DAYS
-            self._within[draw_id] = int(within)
+            items = [
+                self.s.queries.get("items", (department, code), as_of=facts["as_of_seq"])
+                for department, codes in facts["items"].items()
+                for code in codes
+            ]
+            self._within[draw_id] = publication_days(
+                plan.state.get("publish_within_days"),
+                [(item or {}).get("publish_within_days") for item in items],
+            )
         return self._within[draw_id]
 
     def calendar(self, seq: int) -> WorkingCalendar:

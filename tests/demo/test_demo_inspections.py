@@ -13,15 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from projections.followups import TABLES as FOLLOWUP_TABLES
+from projections.registry import RegistryQueries
 from ssj.config import Settings
-from ssj.demo import draws, inspections
-from ssj.demo.jurisdiction import build
+from ssj.demo import draws, followups, inspections
+from ssj.demo.jurisdiction import ADMIN, build
 from ssj.domain.draws import draw_id
 from ssj.domain.plans import plan_id
 from ssj.domain.tasks import TaskStatus
 from ssj.ledger.audit import verify_ledger
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
+from ssj.services.overdue import OverdueService
 from tests.conftest import settings_env
 
 SMALL = 300
@@ -137,6 +140,47 @@ def test_the_years_inspections(services: Services, settings: Settings) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_years_follow_up(services: Services) -> None:
+    inspections.run(services, seed=SEED, today=MIDYEAR)
+    midyear = followups.run(services, seed=SEED, today=MIDYEAR)
+    inspections.run(services, seed=SEED, today=NOVEMBER)
+    later = followups.run(services, seed=SEED, today=NOVEMBER)
+    assert later.tasks >= midyear.tasks and later.events_written > 0
+    size = services.ledger.size()
+    again = followups.run(services, seed=SEED, today=NOVEMBER)
+    assert (again.steps, again.events_written) == (0, 0) and services.ledger.size() == size
+
+    services.refresh()
+    rows = RegistryQueries(services.store, FOLLOWUP_TABLES).states("followups")
+    tasks = {r["task_id"]: r for r in services.draw_queries.states("tasks")}
+    for row in rows:  # every step after the task's completion, none after today
+        days = [r["ordered_on"] for r in row["rectifications"]]
+        days += [c["on"] for r in row["rectifications"] for c in r["rechecks"]]
+        days += [r["on"] for r in row["reminders"] + row["referrals"]]
+        days += [c["decided_on"] for c in row["cases"]]
+        days += [c["published_on"] for c in row["cases"] if c["published_on"]]
+        assert all(tasks[row["task_id"]]["completed_on"] <= d <= NOVEMBER.isoformat() for d in days)
+    orders = [r for row in rows for r in row["rectifications"]]
+    rechecks = [c for r in orders for c in r["rechecks"]]
+    assert any(c["passed"] for c in rechecks) and any(not c["passed"] for c in rechecks)
+    cases = [c for row in rows for c in row["cases"]]
+    assert any(c["credit_class"] for c in cases)
+    assert any(row["reminders"] for row in rows)
+    assert {r["to_kind"] for row in rows for r in row["referrals"]} == {"public_security"}
+    # A lowered credit class reached the registry through the target's own events.
+    lowered = next(row for row in rows for c in row["cases"] if c["credit_class"])
+    target = services.queries.get("targets", [lowered["identifier"]])
+    assert target is not None and target["credit_class"] >= lowered["cases"][0]["credit_class"]
+
+    # Overdue monitoring sees the rectification never re-checked and the late penalty notice.
+    admin = services.principal(ADMIN)
+    summary = OverdueService(services, clock=lambda: NOVEMBER).report(admin)["summary"]
+    assert sum(d["rectification_overdue"] for d in summary) >= 1
+    assert sum(d["penalty_published_late"] for d in summary) >= 1
+    assert verify_ledger(services.ledger, jobs=1).ok
+    assert all(c.ok for c in draws.verify_all(services))
+
+
 def test_demo_prints_the_inspections_and_writes_nothing_the_second_time(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,7 +192,14 @@ def test_demo_prints_the_inspections_and_writes_nothing_the_second_time(
     run(targets=SMALL, seed=SEED)
     first = capsys.readouterr().out
     assert "检查与公示 / inspections" in first and "8/8 通过 / passed" in first
-    for label in ("已办结 / closed", "未发现问题 / no_problem", "逾期 / late", "不予公示"):
+    for label in (
+        "已办结 / closed",
+        "未发现问题 / no_problem",
+        "逾期 / late",
+        "不予公示",
+        "后续处置 / follow-up",
+        "责令整改 / rectification orders",
+    ):
         assert label in first
     run(targets=SMALL, seed=SEED)
     second = capsys.readouterr().out

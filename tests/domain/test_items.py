@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ssj.domain.deadlines import publication_days
 from ssj.domain.fields import FieldError
 from ssj.domain.items import Item, ItemClass, ItemRecord, Method, item_id
 from ssj.errors import ConflictError
@@ -41,6 +42,15 @@ def test_parse_reads_official_wording() -> None:
     assert record.yearly_frequency == 2
     assert record.cooperating_departments == ("CZ-YJJ",)  # the lead is not its own cooperator
     assert len(record.legal_bases) == 2
+    assert record.publish_within_days is None  # the plan's period applies
+    assert ItemRecord.parse(raw(publish_within_days=" 5 ")).publish_within_days == 5
+
+
+def test_a_task_takes_the_shortest_publication_period_its_items_set() -> None:
+    assert publication_days(None, [None, None]) == 20
+    assert publication_days(15, [None]) == 15
+    assert publication_days(15, [7, None, 5]) == 5
+    assert publication_days(3, [7]) == 7  # the item's own setting wins, even if longer
 
 
 @pytest.mark.parametrize(
@@ -54,6 +64,9 @@ def test_parse_reads_official_wording() -> None:
         ({"methods": ""}, "methods"),
         ({"legal_bases": []}, "legal_bases"),
         ({"target_type": "单位"}, "target_type"),
+        ({"publish_within_days": "0"}, "publish_within_days"),
+        ({"publish_within_days": "61"}, "publish_within_days"),
+        ({"publish_within_days": "二十"}, "publish_within_days"),
     ],
 )
 def test_bad_input_names_the_field(overrides: dict[str, object], field: str) -> None:

@@ -14,7 +14,7 @@ from ssj.domain.fields import FieldError
 from ssj.domain.organisation import Role
 from ssj.services.overdue import OverdueService
 from ssj.services.tasks import TaskService
-from tests.services.conftest import OTHER, OWN, Jurisdiction
+from tests.services.conftest import OTHER, OWN, Jurisdiction, item_row
 from tests.services.test_draws import World, unchanged
 from tests.services.test_tasks import ITEM, Tasks
 
@@ -100,6 +100,20 @@ def test_plan_sets_its_own_publication_period(w: World) -> None:
     assert (row["state"], row["working_days_late"]) == ("overdue", 3)
     bad = {"code": "x", "department": OWN, "title": "t", "year": 2025, "items": ["TZ-001"]}
     unchanged(w, lambda: w.plans.draft(w.operator, {**bad, "publish_within_days": 61}), FieldError)
+
+
+def test_an_items_own_publication_period_wins_over_the_plans(w: World) -> None:
+    w.j.registry.save_item(w.j.root, item_row("TZ-001", publish_within_days="5"))
+    t = tasks_in(w, 2025, LATE_IN_2025, publish_within_days=15)
+    completed(t, t.ref_of(0), "2025-09-26")
+    (row,) = OverdueService(w.s).report(w.operator, on="2025-10-14")["publication"]
+    assert row["within_working_days"] == 5 and row["due_on"] == "2025-10-10"
+    # Set after the draw froze its items: this draw's deadline does not move.
+    w.j.registry.save_item(w.j.root, item_row("TZ-001", publish_within_days="3"))
+    (row,) = OverdueService(w.s).report(w.operator, on="2025-10-14")["publication"]
+    assert row["within_working_days"] == 5
+    bad = item_row("TZ-002", publish_within_days="0")
+    unchanged(w, lambda: w.j.registry.save_item(w.j.root, bad), FieldError)
 
 
 def test_unknown_calendar_year_is_reported_not_guessed(w: World) -> None:
