@@ -1,12 +1,12 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the embedded SQLite default
 #   make test   runs the whole test suite (PostgreSQL tests skip without a server, fail under CI=true)
-#   make browser installs Debian's chromium for the public page's browser test (make test runs it)
+#   make system  installs Debian's chromium and a CJK font for the tests (make test runs it)
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench install browser clean
+.PHONY: demo test lint bench install browser system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,23 +19,29 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/ssj demo
 
-# Debian's chromium renders the public page (一公开) in tests/api/test_pages_browser.py. Installed
-# with apt when missing (as root, or with sudo that needs no password). Where that cannot be done
-# the browser test skips with one line, except under CI=true, where this target fails.
+# Debian packages the tests need: chromium renders the public page (一公开) in
+# tests/api/test_pages_browser.py, and a CJK font (fonts-wqy-microhei) gives the assessment
+# charts their Chinese labels. Installed with apt when missing (as root, or with sudo that needs
+# no password). Where that cannot be done the browser test skips with one line and charts fall
+# back to English labels, except under CI=true, where this target fails.
 SUDO = $(shell [ "$$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && echo sudo; } || echo none)
+MISSING = $(strip $(shell command -v chromium >/dev/null 2>&1 || echo chromium) \
+	$(shell fc-list :lang=zh 2>/dev/null | grep -q . || echo fonts-wqy-microhei))
 
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+system:
+	@[ -z "$(MISSING)" ] || { \
 		if [ "$(SUDO)" != none ]; then \
-			echo "installing Debian's chromium (apt-get)"; \
+			echo "installing Debian packages: $(MISSING) (apt-get)"; \
 			$(SUDO) apt-get update -qq && \
-			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(MISSING); \
 		else false; fi || { \
 			case "$${CI:-}" in 1|true|TRUE|True|yes) \
-				echo "chromium is required under CI=true and could not be installed" >&2; exit 1;; esac; \
-			echo "chromium not installed (apt-get install chromium as root): the browser test will skip" >&2; }; }
+				echo "$(MISSING) required under CI=true and could not be installed" >&2; exit 1;; esac; \
+			echo "not installed: $(MISSING) (apt-get install as root): the browser test will skip, charts use English labels" >&2; }; }
 
-test: $(STAMP) browser
+browser: system
+
+test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
 
