@@ -91,7 +91,11 @@ def test_the_years_inspections(services: Services, settings: Settings) -> None:
     found = inspections.summarise(services)
     assert sum(found.statuses.values()) == first.tasks
     assert found.statuses.get(TaskStatus.CLOSED.value, 0) > first.tasks // 2, found.statuses
-    assert found.categories.get("no_problem", 0) > sum(found.categories.values()) // 2
+    # Mostly 未发现问题 among the tasks not forced into a case (seven are, of ~25; the drawn
+    # targets vary with the secret nonce): 70 % of ~18, so at least a fifth of all, by far.
+    forced = len(inspections.forced_cases(inspections.work(services), SEED))
+    assert forced >= 7
+    assert found.categories.get("no_problem", 0) > sum(found.categories.values()) // 5
     assert len(found.categories) >= 3, found.categories
     assert found.on_time > found.late >= 1
     assert found.withheld >= 1 and found.final_published >= 1
