@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import ssj
 from ssj.api.deps import Unauthenticated
 from ssj.api.routers import (
+    assessment,
     calendar,
     conflicts,
     departments,
@@ -28,6 +29,7 @@ from ssj.api.routers import (
     imports,
     inspectors,
     items,
+    log,
     overdue,
     pages,
     plans,
@@ -37,6 +39,7 @@ from ssj.api.routers import (
     targets,
     tasks,
     tokens,
+    trail,
     users,
 )
 from ssj.domain.access import Forbidden
@@ -92,6 +95,24 @@ TAGS: list[dict[str, Any]] = [
         "name": "导入 / Imports",
         "description": "从官方表格批量导入（全部成功或全部不写）/ bulk import, all or nothing",
     },
+    {"name": "抽查计划 / Plans", "description": "年度、月度抽查计划与审批 / plans and approval"},
+    {
+        "name": "随机抽取 / Draws",
+        "description": "可验证的随机抽取、检查组与回避 / verifiable draws, teams, recusal",
+    },
+    {"name": "抽查任务 / Tasks", "description": "检查、结果、告知、公示 / the task lifecycle"},
+    {"name": "后续处置 / Follow-up", "description": "整改、催告、立案、移送 / follow-up"},
+    {"name": "工作日 / Working days", "description": "节假日安排与期限 / holidays, deadlines"},
+    {"name": "逾期监测 / Overdue", "description": "逾期未办事项 / what is overdue, per department"},
+    {
+        "name": "全程留痕 / Audit trail",
+        "description": "对象的完整操作记录及签名状态 / a subject's history, signatures checked",
+    },
+    {
+        "name": "透明日志 / Transparency log",
+        "description": "检查点、签名信封、默克尔证明（RFC 9162、C2SP）/ checkpoints, envelopes, proofs",
+    },
+    {"name": "考核 / Assessment", "description": "部门年度考核指标 / annual assessment figures"},
 ]
 
 STATUS: list[tuple[type[SsjError], int]] = [
@@ -289,7 +310,10 @@ def create_app(services: Services | None = None) -> FastAPI:
         conflicts,
         imports,
         overdue,
+        assessment,
         pages,
+        log,
+        trail,
     ):
         app.include_router(module.router)
     return app

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from ssj.cli import calendar, draws, followup, ledger, overdue, plans, registry, tasks
+from ssj.cli import (
+    assessment,
+    audit,
+    calendar,
+    draws,
+    followup,
+    ledger,
+    overdue,
+    plans,
+    registry,
+    tasks,
+    trail,
+)
 from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
 
 app = typer.Typer(
@@ -18,6 +30,8 @@ app.command()(ledger.checkpoint)
 app.add_typer(ledger.keys_app, name="keys")
 app.add_typer(ledger.db_app, name="db")
 app.add_typer(ledger.proof_app, name="proof")
+audit.audit_app.add_typer(trail.trail_app, name="trail")
+app.add_typer(audit.audit_app, name="audit")
 app.command()(registry.bootstrap)
 app.add_typer(registry.departments_app, name="departments")
 app.add_typer(registry.users_app, name="users")
@@ -33,6 +47,7 @@ app.add_typer(followup.followup_app, name="followup")
 app.add_typer(calendar.calendar_app, name="calendar")
 app.add_typer(registry.projections_app, name="projections")
 app.command()(overdue.overdue)
+app.add_typer(assessment.assessment_app, name="assessment")
 
 
 @app.command()

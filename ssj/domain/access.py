@@ -46,6 +46,7 @@ class Command(StrEnum):
     RECHECK = "recheck"  # re-check of a rectification: team members only (service)
     READ_REGISTRY = "read_registry"
     READ_ALL = "read_all"
+    READ_ASSESSMENT = "read_assessment"  # the annual assessment: reviewers, a leader its own
 
 
 # Which roles may issue each command at all.
@@ -74,12 +75,13 @@ ALLOWED: dict[Command, frozenset[Role]] = {
     Command.RECHECK: frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR}),
     Command.READ_REGISTRY: frozenset(set(Role) - {Role.PUBLIC}),
     Command.READ_ALL: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER}),
+    Command.READ_ASSESSMENT: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER, Role.LEADER}),
 }
 
 # Roles whose permission is not limited to their own department.
 ANYWHERE = frozenset({Role.ADMIN})
 READERS_ANYWHERE = frozenset({Role.SUPERVISOR, Role.REVIEWER})
-READ_COMMANDS = frozenset({Command.READ_REGISTRY, Command.READ_ALL})
+READ_COMMANDS = frozenset({Command.READ_REGISTRY, Command.READ_ALL, Command.READ_ASSESSMENT})
 
 
 @dataclass(frozen=True)

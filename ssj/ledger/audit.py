@@ -28,22 +28,24 @@ PARALLEL_FROM = 20_000  # below this, worker start-up costs more than it saves
 Progress = Callable[[int, int], None]
 
 
-def _envelopes(ledger: Ledger) -> Iterator[EnvelopeRow]:
+def envelope_rows(ledger: Ledger, start: int = 0, stop: int | None = None) -> Iterator[EnvelopeRow]:
+    """Stored envelopes from seq `start` (to `stop`, exclusive), page by page."""
     recorder = ledger.ledger_recorder
-    start = 0
     while True:
-        rows = recorder.select_envelopes(start, PAGE)
+        rows = recorder.select_envelopes(start, PAGE, stop=stop)
         yield from rows
         if len(rows) < PAGE:
             return
         start = rows[-1][0] + 1
 
 
-def _events(ledger: Ledger) -> Iterator[Notification]:
+def stored_events(
+    ledger: Ledger, start: int = 1, stop: int | None = None
+) -> Iterator[Notification]:
+    """Stored events from notification id `start` (to `stop`, inclusive), page by page."""
     recorder = ledger.recorder
-    start = 1
     while True:
-        rows = recorder.select_notifications(start, PAGE)
+        rows = recorder.select_notifications(start, PAGE, stop=stop)
         yield from rows
         if len(rows) < PAGE:
             return
@@ -67,7 +69,7 @@ def verify_ledger(
     verifier = LedgerVerifier(ledger.mapper, sizes, jobs=jobs)
     done = 0
     try:
-        for pair in pair_streams(_envelopes(ledger), _events(ledger), verifier.unsealed):
+        for pair in pair_streams(envelope_rows(ledger), stored_events(ledger), verifier.unsealed):
             verifier.feed((pair,))
             done += 1
             if progress is not None and done % PAGE == 0:

@@ -70,6 +70,26 @@ KINDS: dict[str, tuple[str, str]] = {
         "存储的默克尔节点与重算结果不符",
         "stored Merkle nodes differ from the recomputed tree",
     ),
+    # The offline audit bundle (ssj.ledger.bundle) adds these.
+    "bundle": ("审计包格式无效", "the audit bundle is malformed"),
+    "manifest": (
+        "审计包清单与内容不符（文件被改动）",
+        "the bundle's manifest does not match its contents (the file was altered)",
+    ),
+    "bundle_truncated": ("审计包不完整（文件被截断）", "the bundle is incomplete (file truncated)"),
+    "inclusion": ("收录证明不成立", "an inclusion proof does not verify"),
+    "frontier": (
+        "起始默克尔边界与检查点不符",
+        "the Merkle frontier at the range start is invalid",
+    ),
+    "untrusted": (
+        "检查点未由所信任的密钥签名",
+        "a checkpoint is not signed by any trusted key",
+    ),
+    "out_of_range": (
+        "外部检查点超出审计包范围，无法核对",
+        "an outside checkpoint is beyond the bundle's range and cannot be checked",
+    ),
 }
 
 
@@ -89,6 +109,8 @@ class Damage:
 
     def line(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
+        if self.seq < 0:  # the file itself, not a seq (the offline bundle)
+            return f"{self.zh} / {self.en}{extra}"
         return f"第 {self.seq} 条：{self.zh} / seq {self.seq}: {self.en}{extra}"
 
 
@@ -144,8 +166,10 @@ class LedgerVerifier:
         checkpoint_sizes: Iterable[int] = (),
         jobs: int = 1,
         batch: int = 4000,
+        origin: str | None = None,
     ) -> None:
         self.mapper = mapper
+        self.origin = origin  # if given, every checkpoint must name this log
         self.report = Report()
         self.keys: dict[str, _KeyState] = {}
         self.tree = merkle.CompactRange()
@@ -182,24 +206,46 @@ class LedgerVerifier:
         if seq != self.expected_seq:
             self.damage(self.expected_seq, "gap", f"next stored seq is {seq}")
         self.expected_seq = seq + 1
-        try:
-            env = orjson.loads(data)
-            env_seq = env["seq"]
-            key_id = env["key_id"]
-            if env["v"] != ENVELOPE_VERSION or not isinstance(env_seq, int):
-                raise ValueError
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            self.damage(seq, "envelope")
+        env = self._parse(seq, data)
+        if env is None:
             self._append_leaf(data)
             return
-        if env_seq != seq:
-            self.damage(seq, "gap", f"envelope says seq {env_seq}")
         if env.get("prev") != self.prev.hex():
             self.damage(seq, "chain")
         self.prev = hashlib.sha256(data).digest()
         if nid <= self.last_nid:
             self.damage(seq, "originator", f"notification id {nid} out of order")
         self.last_nid = max(self.last_nid, nid)
+        self._check_sealed(seq, nid, env, data, signature, event)
+        self._append_leaf(data)
+        if event is not None and event.topic == CHECKPOINT_TOPIC:
+            self._record_checkpoint(seq, event)
+
+    def _parse(self, seq: int, data: bytes) -> dict[str, Any] | None:
+        """The envelope as a dict, or None (and damage) if it does not parse."""
+        try:
+            env = orjson.loads(data)
+            env_seq = env["seq"]
+            env["key_id"]
+            if env["v"] != ENVELOPE_VERSION or not isinstance(env_seq, int):
+                raise ValueError
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            self.damage(seq, "envelope")
+            return None
+        if env_seq != seq:
+            self.damage(seq, "gap", f"envelope says seq {env_seq}")
+        return env  # type: ignore[no-any-return]
+
+    def _check_sealed(
+        self,
+        seq: int,
+        nid: int,
+        env: dict[str, Any],
+        data: bytes,
+        signature: bytes,
+        event: Notification | None,
+    ) -> None:
+        """The envelope against its event, the key ring, the key and the signature."""
         if event is None:
             self.damage(seq, "missing_event", f"notification {nid}")
         else:
@@ -218,12 +264,30 @@ class LedgerVerifier:
             self.damage(0, "genesis")
         if event is not None and kind == "Created":
             self._apply_keyring(seq, event, kind)
-        self._check_key(seq, key_id, data, signature)
+        self._check_key(seq, env["key_id"], data, signature)
         if event is not None and kind in ("Rotated", "Revoked"):
             self._apply_keyring(seq, event, kind)
-        self._append_leaf(data)
-        if event is not None and event.topic == CHECKPOINT_TOPIC:
-            self._record_checkpoint(seq, event)
+
+    # Partial logs (a seq range of the offline bundle) ---------------------------------------------
+
+    def check_context(
+        self, seq: int, nid: int, data: bytes, signature: bytes, event: Notification | None
+    ) -> bool:
+        """An envelope outside the streamed range (a key ring event, the range's predecessor):
+        everything but the chain and the tree, which its inclusion proof stands in for."""
+        env = self._parse(seq, data)
+        if env is None:
+            return False
+        self._check_sealed(seq, nid, env, data, signature, event)
+        return True
+
+    def start_at(self, tree: merkle.CompactRange, prev: bytes, last_nid: int) -> None:
+        """Continue the stream at `tree.size` from a trusted frontier and predecessor hash."""
+        self.tree = tree
+        self.expected_seq = tree.size
+        self.prev = prev
+        self.last_nid = last_nid
+        self.roots[tree.size] = tree.root()
 
     def _append_leaf(self, data: bytes) -> None:
         self.tree.append(merkle.leaf_hash(data))
@@ -299,11 +363,8 @@ class LedgerVerifier:
         self, seq: int, signed: str, verifiers: Sequence[note.Verifier | str]
     ) -> Checkpoint | None:
         """Signature, then the root at its size must be the root we rebuilt."""
-        try:
-            text = note.verify(signed, list(verifiers))
-            cp = Checkpoint.from_text(text)
-        except (note.NoteError, CheckpointError) as e:
-            self.damage(seq, "checkpoint", e.en)
+        cp = self.open_checkpoint(seq, signed, verifiers)
+        if cp is None:
             return None
         if cp.size > self.tree.size:
             self.damage(self.tree.size, "truncated", f"checkpoint size {cp.size}")
@@ -313,6 +374,21 @@ class LedgerVerifier:
             self.damage(seq, "checkpoint", f"no root computed at size {cp.size}")
         elif root != cp.root_hash:
             self.damage(min(seq, cp.size - 1), "checkpoint", f"root at size {cp.size} differs")
+            return None
+        return cp
+
+    def open_checkpoint(
+        self, seq: int, signed: str, verifiers: Sequence[note.Verifier | str]
+    ) -> Checkpoint | None:
+        """The checkpoint if a given key signed it (and it names our log), else damage."""
+        try:
+            text = note.verify(signed, list(verifiers))
+            cp = Checkpoint.from_text(text)
+        except (note.NoteError, CheckpointError) as e:
+            self.damage(seq, "checkpoint", e.en)
+            return None
+        if self.origin is not None and cp.origin != self.origin:
+            self.damage(seq, "checkpoint", f"origin {cp.origin!r} is not {self.origin!r}")
             return None
         return cp
 

@@ -17,6 +17,7 @@ from projections.plans import PlanProjection, PlanQueries
 from projections.registry import RegistryProjection, RegistryQueries
 from projections.runner import Runner
 from projections.store import ViewStore, open_view_store
+from projections.trail import TrailProjection
 from ssj.config import Settings
 from ssj.domain.access import Command, Forbidden, Principal, Refusal, authorise
 from ssj.domain.organisation import Role, token_hash
@@ -41,6 +42,7 @@ class Services:
                 DrawProjection(),
                 CalendarProjection(),
                 FollowUpProjection(),
+                TrailProjection(),
             ],
         )
         self.queries = RegistryQueries(self.store)

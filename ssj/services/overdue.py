@@ -15,6 +15,7 @@ supervisors, reviewers and administrators read every department, everyone else t
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -45,7 +46,8 @@ class OverdueService(Service):
         self.today = clock
         self.calendars = CalendarService(services)
         self._within: dict[str, int] = {}
-        self._calendar: dict[int, WorkingCalendar] = {}
+        self._calendar: dict[int, WorkingCalendar] = {}  # by span of unchanged arrangements
+        self._changes: list[int] | None = None  # seqs at which an arrangement was registered
 
     def scope(self, principal: Principal, department: str | None) -> str | None:
         """The department reported on (None: every one), authorised like other reads."""
@@ -78,9 +80,17 @@ class OverdueService(Service):
         return self._within[draw_id]
 
     def calendar(self, seq: int) -> WorkingCalendar:
-        if seq not in self._calendar:
-            self._calendar[seq] = self.calendars.calendar(seq)
-        return self._calendar[seq]
+        """The working days as the ledger stood at `seq`: one calendar per span of seqs in which
+        the registered arrangements did not change, not one per completion seq."""
+        if self._changes is None:
+            queries = self.calendars.queries
+            self._changes = sorted(
+                {int(v["seq"]) for y in queries.all() for v in queries.versions(y["year"])}
+            )
+        span = bisect.bisect_right(self._changes, seq)
+        if span not in self._calendar:
+            self._calendar[span] = self.calendars.calendar(seq)
+        return self._calendar[span]
 
     def publication_deadline(self, row: dict[str, Any], on: date, seq: int) -> Deadline | None:
         """A completed task's publication deadline; None before completion."""

@@ -38,6 +38,7 @@ EXPECTED: dict[Role, dict[Command, tuple[bool, bool]]] = {
         Command.RECHECK: (False, False),
         Command.READ_REGISTRY: (True, False),
         Command.READ_ALL: (False, False),
+        Command.READ_ASSESSMENT: (False, False),
     },
     Role.LEADER: {
         Command.MANAGE_ORGANISATION: (False, False),
@@ -61,6 +62,7 @@ EXPECTED: dict[Role, dict[Command, tuple[bool, bool]]] = {
         Command.RECHECK: (True, False),
         Command.READ_REGISTRY: (True, False),
         Command.READ_ALL: (False, False),
+        Command.READ_ASSESSMENT: (True, False),
     },
     Role.INSPECTOR: {
         **{c: (False, False) for c in Command},
@@ -74,11 +76,13 @@ EXPECTED: dict[Role, dict[Command, tuple[bool, bool]]] = {
         **{c: (False, False) for c in Command},
         Command.READ_REGISTRY: (True, True),
         Command.READ_ALL: (True, True),
+        Command.READ_ASSESSMENT: (True, True),
     },
     Role.REVIEWER: {
         **{c: (False, False) for c in Command},
         Command.READ_REGISTRY: (True, True),
         Command.READ_ALL: (True, True),
+        Command.READ_ASSESSMENT: (True, True),
     },
     Role.PUBLIC: {c: (False, False) for c in Command},
 }

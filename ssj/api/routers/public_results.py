@@ -11,7 +11,7 @@ from ssj.api.deps import ServicesDep, WindowDep, make_router, render_page, snaps
 from ssj.errors import NotFoundError
 from ssj.services import public_results as published
 
-router = make_router("公示 / Public")
+router = make_router("公开 / Public")
 
 
 @router.get(

@@ -1,0 +1,98 @@
+"""The audit trail (全程留痕): a target's, inspector's, item's, plan's, draw's, task's or user's
+complete history — who did what when — filtered, paged, with each row's signature checked
+against the ledger; or the whole filtered trail as CSV or XLSX with Chinese headers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Response
+
+from ssj.api.deps import CSV, XLSX, PrincipalDep, ServicesDep, make_router
+from ssj.errors import ValidationError
+from ssj.services.trail import FORMATS, MAX_LIMIT, TrailService, make_filters
+
+TAG = "全程留痕 / Audit trail"
+router = make_router(TAG)
+
+
+class TrailQuery:
+    def __init__(
+        self,
+        actor: Annotated[
+            str | None, Query(description="操作人（用户名）/ actor's username")
+        ] = None,
+        department: Annotated[
+            str | None, Query(description="操作人所代表的部门 / the actor's department")
+        ] = None,
+        since: Annotated[
+            str | None,
+            Query(
+                description="记录时间起（含）：YYYY-MM-DD（北京时间全天）或带时区的时间 / "
+                "recorded from (inclusive): a date (a Beijing day) or an ISO time"
+            ),
+        ] = None,
+        until: Annotated[
+            str | None, Query(description="记录时间止（含）/ recorded until (inclusive)")
+        ] = None,
+        from_seq: Annotated[
+            int | None, Query(description="账本序号起（含）/ from ledger seq (inclusive)")
+        ] = None,
+        to_seq: Annotated[
+            int | None, Query(description="账本序号止（含）/ to ledger seq (inclusive)")
+        ] = None,
+        offset: Annotated[int, Query(description="跳过的条数 / rows to skip")] = 0,
+        limit: Annotated[int, Query(description=f"每页条数（最多 {MAX_LIMIT}）/ page size")] = 100,
+        format: Annotated[
+            str,
+            Query(
+                description="json（分页）、csv 或 xlsx（全部符合条件的记录，中文表头）/ json "
+                "(paged), csv or xlsx (every matching row, Chinese headers)"
+            ),
+        ] = "json",
+    ) -> None:
+        self.filters = dict(
+            actor=actor,
+            department=department,
+            since=since,
+            until=until,
+            from_seq=from_seq,
+            to_seq=to_seq,
+        )
+        self.offset = offset
+        self.limit = limit
+        self.format = format.strip().lower()
+
+
+@router.get(
+    "/trail/{kind}/{ref:path}",
+    summary="对象的全程留痕 / A subject's audit trail",
+    description="kind：target（统一社会信用代码/标识）、inspector（执法证号）、item（部门/事项编码）、"
+    "plan（部门/计划编号）、draw（编号或 部门/计划编号/第N轮）、task（编号或 抽取/检查对象标识）、"
+    "user（用户名）。每条记录的签名在返回时对照账本核验（valid、invalid、revoked-key…）。/ "
+    "Each row's envelope signature is checked against the ledger when served.",
+    responses={200: {"content": {CSV: {}, XLSX: {}}}},
+)
+def get_trail(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    kind: str,
+    ref: str,
+    query: Annotated[TrailQuery, Depends()],
+) -> Any:
+    if query.format not in FORMATS:
+        raise ValidationError(
+            f"不支持的格式“{query.format}”：应为 json、csv 或 xlsx",
+            f"unknown format {query.format!r}: json, csv or xlsx",
+        )
+    trail = TrailService(services)
+    filters = make_filters(**query.filters)
+    if query.format == "json":
+        return trail.page(principal, kind, ref, filters, offset=query.offset, limit=query.limit)
+    body = trail.export(principal, kind, ref, filters, query.format)
+    name = f"trail-{kind}-{services.runner.position('trail')}.{query.format}"
+    return Response(
+        content=body,
+        media_type=XLSX if query.format == "xlsx" else CSV,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
