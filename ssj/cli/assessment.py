@@ -70,6 +70,9 @@ SUMMARY_COLUMNS = (
 )
 
 
+SHARE_LABELS = ("率", "比例", "占比")  # measures that are shares, shown as percentages
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -151,7 +154,12 @@ def show(
         for label in ("考核指标", "项目", "数值"):
             table.add_column(label, overflow="fold")
         for figure, measure, value in summary_lines(report["figures"]):
-            shown = _number(value) if not isinstance(value, str) else value
+            if isinstance(value, str):
+                shown = value
+            elif measure.endswith(SHARE_LABELS) and isinstance(value, (int, float)):
+                shown = _percent(value)  # a share of 1 is 100.0 %, not "1"
+            else:
+                shown = _number(value)
             table.add_row(Text(figure), Text(measure), Text(shown))
         out.print(table)
         return

@@ -163,18 +163,7 @@ def _target(event: Any, recall: Recall, name: str) -> Described:
             remember={oid: {"subjects": [subject]}},
             departments={subject: _departments(state.get("department"))},
         )
-    subjects = _memo_subjects(recall(oid))
-    changes = _get(event, "changes") or {}
-    departments = {}
-    if "department" in changes:
-        departments = {s: _departments(changes["department"]) for s in subjects}
-    return Described(
-        f"Target.{name}",
-        "变更检查对象",
-        f"变更检查对象：{_changes(changes, targets_domain.FIELD_LABELS)}",
-        tuple(subjects),
-        departments=departments,
-    )
+    return _record_changed(event, recall, f"Target.{name}", "变更检查对象", targets_domain)
 
 
 def _inspector(event: Any, recall: Recall, name: str) -> Described:
@@ -193,15 +182,23 @@ def _inspector(event: Any, recall: Recall, name: str) -> Described:
             remember={oid: {"subjects": [subject]}},
             departments={subject: _departments(state.get("department"))},
         )
-    subjects = _memo_subjects(recall(oid))
+    return _record_changed(
+        event, recall, f"Inspector.{name}", "变更执法检查人员", inspectors_domain
+    )
+
+
+def _record_changed(event: Any, recall: Recall, kind: str, kind_zh: str, domain: Any) -> Described:
+    """A registry record's changed fields (targets and inspectors record them alike); a new
+    department changes who may read the subject's trail."""
+    subjects = _memo_subjects(recall(_oid(event)))
     changes = _get(event, "changes") or {}
     departments = {}
     if "department" in changes:
         departments = {s: _departments(changes["department"]) for s in subjects}
     return Described(
-        f"Inspector.{name}",
-        "变更执法检查人员",
-        f"变更执法检查人员：{_changes(changes, inspectors_domain.FIELD_LABELS)}",
+        kind,
+        kind_zh,
+        f"{kind_zh}：{_changes(changes, domain.FIELD_LABELS)}",
         tuple(subjects),
         departments=departments,
     )
