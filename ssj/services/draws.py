@@ -356,83 +356,94 @@ class DrawService(Service):
                 f"本次抽取状态为“{STATUS_LABELS_ZH[draw.status]}”，揭示后才能导出",
                 f"the draw is {draw.status.value}: only a revealed draw can be exported",
             )
-        assert draw.seed is not None and draw.outcome is not None and draw.nonce is not None
         facts = draw.facts
         plan = self._plan_at(facts)
         snapshot = self._snapshot(self.s.store, facts)
         frozen = self._refreeze(draw, plan, snapshot)
         seqs = {type(e.event).__name__: e.seq for e in reversed(self.events(draw))}
-        staff = procedure.staffing(facts, draw.seed, snapshot, plan)
-        rows = procedure.target_rows(snapshot, list(draw.outcome["teams"]))
-        teams = []
-        for target, team in draw.outcome["teams"].items():
-            inspectors, experts = staff.candidates(rows[target])
-            ranking = sampler.ranked(seeds.team_seed(draw.seed, target), inspectors)
-            department_of = staff.department_of
-            teams.append(
-                {
-                    "target": target,
-                    "seed": seeds.team_seed(draw.seed, target),
-                    "rankings": {
-                        d: [c for c in ranking if department_of[c] == d]
-                        for d in facts["departments"]
-                    },
-                    "team": team["inspectors"],
-                    "expert_ranking": sampler.ranked(seeds.expert_seed(draw.seed, target), experts),
-                    "experts": team["experts"],
-                }
-            )
-        strata = {s["name"]: s for s in facts["strata"]}
-        return {
-            "format": "ssj-draw-export/1",
-            "draw": {
-                "id": str(draw.id),
-                "label": draw_label(facts),
-                "plan": f"{facts['plan']['department']}/{facts['plan']['code']}",
-                "department": facts["plan"]["department"],
-                "drawn_on": facts["drawn_on"],
-                "as_of_seq": facts["as_of_seq"],
-                "commit_seq": seqs["Committed"],
-                "reveal_seq": seqs["Revealed"],
-            },
-            "sampler": procedure.SAMPLER,
-            "seed": draw.seed,
-            "seed_inputs": {
-                "draw_id": str(draw.id),
-                "commit_digest": commit_digest(facts),
-                "nonce": draw.nonce,
-                "nonce_commitment": facts["nonce_commitment"],
-                "dice": [
-                    {"witness": w, "digits": dict(draw.dice)[w]}
-                    for w in facts["entropy"]["witnesses"]
-                ],
-                "drand": None
-                if draw.drand is None
-                else {
-                    "round": draw.drand["round"],
-                    "randomness": draw.drand["randomness"],
-                    "signature": draw.drand["signature"],
-                },
-            },
-            "strata": [
-                {
-                    "name": s["name"],
-                    "seed": s["seed"],
-                    "size": strata[s["name"]]["size"],
-                    "k": strata[s["name"]]["k"],
-                    "population_root": strata[s["name"]]["root"],
-                    "ids": frozen.strata[s["name"]],
-                    "sample": s["sample"],
-                }
-                for s in draw.outcome["strata"]
-            ],
-            "teams": teams,
-        }
+        return draw_export(draw, plan, snapshot, frozen, seqs)
 
     def events(self, draw: Draw) -> list[LoggedEvent]:
         """The draw's events in seq order, with who recorded them and when."""
         seqs = sorted(seq for _, seq in self.s.ledger.ledger_recorder.select_seqs(draw.id))
         return [self.s.ledger.read(seq, 1)[0] for seq in seqs]
+
+
+def draw_export(
+    draw: Draw,
+    plan: PlanView,
+    snapshot: Snapshot,
+    frozen: procedure.Frozen,
+    seqs: dict[str, int],
+) -> dict[str, Any]:
+    """The `ssj-draw-export/1` document of a revealed draw, from values alone (the offline
+    bundle verifier writes it too): `seqs` are the seqs of the draw's events by name."""
+    assert draw.seed is not None and draw.outcome is not None and draw.nonce is not None
+    facts = draw.facts
+    staff = procedure.staffing(facts, draw.seed, snapshot, plan)
+    rows = procedure.target_rows(snapshot, list(draw.outcome["teams"]))
+    teams = []
+    for target, team in draw.outcome["teams"].items():
+        inspectors, experts = staff.candidates(rows[target])
+        ranking = sampler.ranked(seeds.team_seed(draw.seed, target), inspectors)
+        department_of = staff.department_of
+        teams.append(
+            {
+                "target": target,
+                "seed": seeds.team_seed(draw.seed, target),
+                "rankings": {
+                    d: [c for c in ranking if department_of[c] == d] for d in facts["departments"]
+                },
+                "team": team["inspectors"],
+                "expert_ranking": sampler.ranked(seeds.expert_seed(draw.seed, target), experts),
+                "experts": team["experts"],
+            }
+        )
+    strata = {s["name"]: s for s in facts["strata"]}
+    return {
+        "format": "ssj-draw-export/1",
+        "draw": {
+            "id": str(draw.id),
+            "label": draw_label(facts),
+            "plan": f"{facts['plan']['department']}/{facts['plan']['code']}",
+            "department": facts["plan"]["department"],
+            "drawn_on": facts["drawn_on"],
+            "as_of_seq": facts["as_of_seq"],
+            "commit_seq": seqs["Committed"],
+            "reveal_seq": seqs["Revealed"],
+        },
+        "sampler": procedure.SAMPLER,
+        "seed": draw.seed,
+        "seed_inputs": {
+            "draw_id": str(draw.id),
+            "commit_digest": commit_digest(facts),
+            "nonce": draw.nonce,
+            "nonce_commitment": facts["nonce_commitment"],
+            "dice": [
+                {"witness": w, "digits": dict(draw.dice)[w]} for w in facts["entropy"]["witnesses"]
+            ],
+            "drand": None
+            if draw.drand is None
+            else {
+                "round": draw.drand["round"],
+                "randomness": draw.drand["randomness"],
+                "signature": draw.drand["signature"],
+            },
+        },
+        "strata": [
+            {
+                "name": s["name"],
+                "seed": s["seed"],
+                "size": strata[s["name"]]["size"],
+                "k": strata[s["name"]]["k"],
+                "population_root": strata[s["name"]]["root"],
+                "ids": frozen.strata[s["name"]],
+                "sample": s["sample"],
+            }
+            for s in draw.outcome["strata"]
+        ],
+        "teams": teams,
+    }
 
 
 def replacement_for(
