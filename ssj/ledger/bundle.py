@@ -57,10 +57,11 @@ SECTIONS = ("header", "key", "context", "checkpoint", "frontier", "consistency",
 SECTION_OF = {kind: kind for kind in SECTIONS} | {"unsealed": "event"}
 PARALLEL_FROM = 20_000  # events; below this, worker start-up costs more than it saves
 PROGRESS_EVERY = 5000
+CHUNK = 4 << 20  # bytes read (and hashed) at a time
 
 Progress = Callable[[int, int], None]
-# Called for every streamed (sealed) event: seq, envelope bytes, stored event.
-EventHook = Callable[[int, bytes, Notification], None]
+# Aggregate topics ("module:Class") whose events' seqs the verifier lists (`BundleResult.selected`).
+Selection = frozenset[str]
 
 
 def offline_mapper() -> Mapper[Any]:
@@ -96,6 +97,11 @@ def event_from_json(d: dict[str, Any]) -> Notification:
         topic=str(d["topic"]),
         state=unb64(d["state"]),
     )
+
+
+def _notification(event: Notification | dict[str, Any]) -> Notification:
+    """The stored event of a bundle line (key ring and checkpoint events are decoded)."""
+    return event if isinstance(event, Notification) else event_from_json(event)
 
 
 def row_json(kind: str, row: EnvelopeRow, event: Notification | None) -> dict[str, Any]:
@@ -205,6 +211,9 @@ class BundleResult:
     inclusion_proofs: int = 0
     roots_checked: int = 0  # checkpoint roots compared with a recomputed root
     covered_to: int = 0  # largest tree size tied to a signed checkpoint
+    body_sha256: str = ""  # SHA-256 of every byte before the manifest line, as read
+    # (seq, aggregate topic, originator id) of every sealed event of the selected aggregates
+    selected: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def full(self) -> bool:
@@ -234,52 +243,87 @@ class _Lines:
         self.trailing = False
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Reads in large chunks; each run of consecutive lines of one section is hashed in one
+        call (into its section and the whole), not line by line."""
         try:
             f = self.path.open("rb")
         except OSError as e:
             raise BundleError(
                 f"无法读取审计包 {self.path}：{e}", f"cannot read {self.path}: {e}"
             ) from None
+        loads = orjson.loads
         with f:
             lineno = 0
-            for line in f:
-                lineno += 1
+            carry = b""
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    break
+                buf = carry + chunk if carry else chunk
+                lines = buf.split(b"\n")
+                carry = lines.pop()  # the start of a line the next chunk ends (or b"")
+                view = memoryview(buf)
+                pos = 0  # where the current line starts in buf
+                run = "?"  # section of the run of lines not yet hashed, from run_start
+                run_start = run_lines = 0
+                for line in lines:
+                    lineno += 1
+                    if self.manifest_line is not None:
+                        self.trailing = True
+                        self._hash_run(run, view[run_start:pos], run_lines)
+                        return
+                    end = pos + len(line) + 1
+                    try:
+                        obj = loads(line)
+                        kind = obj["kind"]
+                    except (orjson.JSONDecodeError, KeyError, TypeError):
+                        self.verifier.damage(-1, "bundle", f"line {lineno} is not a bundle record")
+                        obj, section = None, "?"
+                    else:
+                        if kind == "manifest":  # not counted in any section
+                            self._hash_run(run, view[run_start:pos], run_lines)
+                            run_start, run_lines = end, 0
+                            self.manifest_line = bytes(view[pos:end])
+                            pos = end
+                            continue
+                        section = SECTION_OF.get(kind) if isinstance(kind, str) else None
+                        if section is None:
+                            self.verifier.damage(
+                                -1, "bundle", f"line {lineno}: unknown kind {kind!r}"
+                            )
+                            obj, section = None, "?"
+                    if section != run:
+                        self._hash_run(run, view[run_start:pos], run_lines)
+                        run, run_start, run_lines = section, pos, 0
+                    run_lines += 1
+                    pos = end
+                    if obj is None:
+                        continue
+                    index = SECTIONS.index(section)
+                    if index < self.section_index:
+                        self.verifier.damage(-1, "bundle", f"line {lineno}: {kind} out of order")
+                    elif index > self.section_index:
+                        self.section_index = index
+                    yield obj
+                self._hash_run(run, view[run_start:pos], run_lines)
+            if carry:
                 if self.manifest_line is not None:
                     self.trailing = True
-                    break
-                if not line.endswith(b"\n"):
+                else:
                     # The last line was cut off: the file was truncated.
-                    self.verifier.damage(-1, "bundle_truncated", f"line {lineno} incomplete")
-                    return
-                try:
-                    obj = orjson.loads(line)
-                    kind = obj["kind"]
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    self.verifier.damage(-1, "bundle", f"line {lineno} is not a bundle record")
-                    self._count("?", line)
-                    continue
-                if kind == "manifest":
-                    self.manifest_line = line
-                    continue
-                section = SECTION_OF.get(kind)
-                if section is None:
-                    self.verifier.damage(-1, "bundle", f"line {lineno}: unknown kind {kind!r}")
-                    self._count("?", line)
-                    continue
-                index = SECTIONS.index(section)
-                if index < self.section_index:
-                    self.verifier.damage(-1, "bundle", f"line {lineno}: {kind} out of order")
-                self.section_index = max(self.section_index, index)
-                self._count(section, line)
-                yield obj
+                    self.verifier.damage(-1, "bundle_truncated", f"line {lineno + 1} incomplete")
 
-    def _count(self, section: str, line: bytes) -> None:
-        stat = self.stats.setdefault(section, [0, 0, hashlib.sha256()])
-        stat[0] += 1
-        stat[1] += len(line)
-        stat[2].update(line)
-        self.total.update(line)
-        self.size += len(line)
+    def _hash_run(self, section: str, data: memoryview, lines: int) -> None:
+        if not lines:
+            return
+        stat = self.stats.get(section)
+        if stat is None:
+            stat = self.stats[section] = [0, 0, hashlib.sha256()]
+        stat[0] += lines
+        stat[1] += len(data)
+        stat[2].update(data)
+        self.total.update(data)
+        self.size += len(data)
 
     def check_manifest(self) -> bool:
         """The stored manifest must be byte-for-byte the one these lines produce."""
@@ -319,11 +363,12 @@ def verify_bundle(
     trusted_keys: Sequence[str] = (),
     jobs: int | None = None,
     progress: Progress | None = None,
-    on_event: EventHook | None = None,
+    select: Selection = frozenset(),
 ) -> BundleResult:
     """Check a bundle with no database: the file, every envelope, key, signature, link, seq,
     the Merkle roots against every checkpoint (bundled and `outside`), consistency between
-    them, and the inclusion of every context envelope."""
+    them, and the inclusion of every context envelope. The seqs of sealed events of the
+    aggregates in `select` are listed in `result.selected`."""
     outside_cps = [unverified_checkpoint(s) for s in outside]
     verifier: LedgerVerifier | None = None
     result = BundleResult(Report())
@@ -345,17 +390,48 @@ def verify_bundle(
         if jobs is None:
             jobs = (os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
         v = LedgerVerifier(scratch.mapper, sizes, jobs=jobs, origin=result.header.get("origin"))
+        v.to_notification = _notification
         v.report.damage.extend(scratch.report.damage)
         lines.verifier = v
         _start_range(v, result, contexts, frontier)
         return v
 
     done = 0
+    selected = result.selected
     try:
         for obj in lines:
             kind = obj["kind"]
             try:
-                if kind == "header":
+                if kind == "event" and verifier is not None:
+                    # The hot path: plain values straight from the line, each decoded once.
+                    seq = int(obj["seq"])
+                    ev = obj["event"]
+                    if ev is None:
+                        fields = None
+                    else:
+                        topic = ev["topic"]
+                        int(ev["notification_id"])
+                        fields = (
+                            ev["originator_id"],
+                            ev["originator_version"],
+                            topic,
+                            unb64(ev["state"]),
+                            ev,
+                        )
+                        if select and (aggregate := topic.rpartition(".")[0]) in select:
+                            selected.append((seq, aggregate, ev["originator_id"]))
+                    verifier.check_row(
+                        seq,
+                        int(obj["notification_id"]),
+                        unb64(obj["envelope"]),
+                        unb64(obj["signature"]),
+                        fields,
+                    )
+                    result.events += 1
+                    done += 1
+                    if progress is not None and done % PROGRESS_EVERY == 0:
+                        progress(done, total)
+                elif kind == "header":
                     if header_seen or obj.get("format") != FORMAT:
                         raise ValueError(f"header format {obj.get('format')!r}")
                     header_seen = True
@@ -380,13 +456,14 @@ def verify_bundle(
                     key = (int(obj["old_size"]), int(obj["new_size"]))
                     proofs[key] = [bytes.fromhex(h) for h in obj["proof"]]
                 elif kind == "event":
-                    if verifier is None:
-                        verifier = start()
+                    verifier = start()
                     row, event = row_from_json(obj)
                     verifier.feed(((row, event),))
                     result.events += 1
-                    if event is not None and on_event is not None:
-                        on_event(row[0], row[2], event)
+                    if event is not None:
+                        aggregate = event.topic.rpartition(".")[0]
+                        if aggregate in select:
+                            selected.append((row[0], aggregate, obj["event"]["originator_id"]))
                     done += 1
                     if progress is not None and done % PROGRESS_EVERY == 0:
                         progress(done, total)
@@ -395,7 +472,7 @@ def verify_bundle(
                         verifier = start()
                     verifier.unsealed(int(obj["seq"]), event_from_json(obj["event"]))
                     result.unsealed += 1
-            except (KeyError, TypeError, ValueError, binascii.Error) as e:
+            except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as e:
                 (verifier or scratch).damage(-1, "bundle", f"{kind} record: {e}")
         if verifier is None:
             verifier = start()
@@ -407,9 +484,10 @@ def verify_bundle(
         progress(done, total)
     result.report = report
     result.bundle_bytes = lines.size
+    result.body_sha256 = lines.total.hexdigest()
     result.manifest_ok = lines.check_manifest()
     if result.to_seq < 0:
-        result.to_seq = verifier.tree.size - 1
+        result.to_seq = verifier.size - 1
     roots = _check_checkpoints(verifier, result, checkpoints, trusted_keys)
     _check_consistency(verifier, result, checkpoints, proofs, roots)
     _check_inclusion(verifier, result, contexts, roots)

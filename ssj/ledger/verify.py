@@ -32,6 +32,12 @@ from ssj.ledger.keyring import KeyRing, TransparencyLog
 
 # seq, notification id (an unsigned index column: used to pair, never trusted), envelope, signature
 EnvelopeRow = tuple[int, int, bytes, bytes]
+# What the checks need of a stored event: originator id (canonical text), version, topic, state
+# bytes; plus the event itself in any form `LedgerVerifier.to_notification` turns into a
+# Notification (only key ring and checkpoint events are ever decoded).
+EventFields = tuple[str, int, str, bytes, Any]
+
+_sha256 = hashlib.sha256
 
 KEYRING_TOPICS: dict[str, str] = {
     get_topic(cls): cls.__name__
@@ -156,7 +162,12 @@ class _KeyState:
 
 
 class LedgerVerifier:
-    """Streams a ledger through every check; call `feed` in seq order, then `finish`."""
+    """Streams a ledger through every check; call `feed` (or `check_row`) in seq order, then
+    `finish`.
+
+    The hot path works on plain values: one JSON parse per envelope, text comparisons (no UUID
+    objects), the Merkle frontier kept here as a list (the tree as a `CompactRange` on demand),
+    signatures sent to worker processes in large batches."""
 
     MAX_DAMAGE = 1000
 
@@ -165,15 +176,17 @@ class LedgerVerifier:
         mapper: Mapper[Any],
         checkpoint_sizes: Iterable[int] = (),
         jobs: int = 1,
-        batch: int = 4000,
+        batch: int = 8000,
         origin: str | None = None,
     ) -> None:
         self.mapper = mapper
         self.origin = origin  # if given, every checkpoint must name this log
         self.report = Report()
         self.keys: dict[str, _KeyState] = {}
-        self.tree = merkle.CompactRange()
-        self.prev = GENESIS_PREV
+        self._hashes: list[bytes] = []  # the compact range's frontier (RFC 9162 subtrees)
+        self._size = 0
+        self.prev_hex = GENESIS_PREV.hex()
+        self.to_notification: Callable[[Any], Notification] = _as_notification
         self.expected_seq = 0
         self.last_nid = 0
         self.wanted_sizes = set(checkpoint_sizes)
@@ -191,18 +204,32 @@ class LedgerVerifier:
         if len(self.report.damage) < self.MAX_DAMAGE:
             self.report.damage.append(Damage(seq, kind, detail))
 
+    @property
+    def tree(self) -> merkle.CompactRange:
+        """The Merkle tree rebuilt so far (a copy of its frontier)."""
+        return merkle.CompactRange(self._size, self._hashes)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def prev(self) -> bytes:
+        return bytes.fromhex(self.prev_hex)
+
     # Streaming ---------------------------------------------------------------------------------
 
     def feed(self, rows: Iterable[tuple[EnvelopeRow, Notification | None]]) -> None:
         for (seq, nid, data, signature), event in rows:
-            self._check(seq, nid, data, signature, event)
+            self.check_row(seq, nid, data, signature, _fields(event))
 
     def unsealed(self, seq: int, event: Notification) -> None:
         self.damage(seq, "unsealed_event", f"notification {event.id}")
 
-    def _check(
-        self, seq: int, nid: int, data: bytes, signature: bytes, event: Notification | None
+    def check_row(
+        self, seq: int, nid: int, data: bytes, signature: bytes, event: EventFields | None
     ) -> None:
+        """Every check of one stored envelope and the event it seals (None: missing)."""
         if seq != self.expected_seq:
             self.damage(self.expected_seq, "gap", f"next stored seq is {seq}")
         self.expected_seq = seq + 1
@@ -210,16 +237,17 @@ class LedgerVerifier:
         if env is None:
             self._append_leaf(data)
             return
-        if env.get("prev") != self.prev.hex():
+        if env.get("prev") != self.prev_hex:
             self.damage(seq, "chain")
-        self.prev = hashlib.sha256(data).digest()
+        self.prev_hex = _sha256(data).hexdigest()
         if nid <= self.last_nid:
             self.damage(seq, "originator", f"notification id {nid} out of order")
-        self.last_nid = max(self.last_nid, nid)
+        else:
+            self.last_nid = nid
         self._check_sealed(seq, nid, env, data, signature, event)
         self._append_leaf(data)
-        if event is not None and event.topic == CHECKPOINT_TOPIC:
-            self._record_checkpoint(seq, event)
+        if event is not None and event[2] == CHECKPOINT_TOPIC:
+            self._record_checkpoint(seq, self.to_notification(event[4]))
 
     def _parse(self, seq: int, data: bytes) -> dict[str, Any] | None:
         """The envelope as a dict, or None (and damage) if it does not parse."""
@@ -243,30 +271,32 @@ class LedgerVerifier:
         env: dict[str, Any],
         data: bytes,
         signature: bytes,
-        event: Notification | None,
+        event: EventFields | None,
     ) -> None:
         """The envelope against its event, the key ring, the key and the signature."""
+        kind = None
         if event is None:
             self.damage(seq, "missing_event", f"notification {nid}")
         else:
-            if str(event.originator_id) != env.get(
-                "originator_id"
-            ) or event.originator_version != env.get("originator_version"):
+            originator_id, version, topic, state, _ = event
+            if originator_id != env.get("originator_id") or version != env.get(
+                "originator_version"
+            ):
                 self.damage(seq, "originator")
-            if event.topic != env.get("topic"):
-                self.damage(seq, "topic", f"{event.topic!r} != {env.get('topic')!r}")
-            if hashlib.sha256(event.state).hexdigest() != env.get("state_sha256"):
+            if topic != env.get("topic"):
+                self.damage(seq, "topic", f"{topic!r} != {env.get('topic')!r}")
+            if _sha256(state).hexdigest() != env.get("state_sha256"):
                 self.damage(seq, "state")
+            kind = KEYRING_TOPICS.get(topic)
         # Key ring changes that take effect at this very seq (the genesis) come before the key
         # check; the others after it.
-        kind = KEYRING_TOPICS.get(event.topic) if event is not None else None
         if seq == 0 and kind != "Created":
             self.damage(0, "genesis")
         if event is not None and kind == "Created":
-            self._apply_keyring(seq, event, kind)
+            self._apply_keyring(seq, self.to_notification(event[4]), kind)
         self._check_key(seq, env["key_id"], data, signature)
         if event is not None and kind in ("Rotated", "Revoked"):
-            self._apply_keyring(seq, event, kind)
+            self._apply_keyring(seq, self.to_notification(event[4]), kind)
 
     # Partial logs (a seq range of the offline bundle) ---------------------------------------------
 
@@ -278,22 +308,31 @@ class LedgerVerifier:
         env = self._parse(seq, data)
         if env is None:
             return False
-        self._check_sealed(seq, nid, env, data, signature, event)
+        self._check_sealed(seq, nid, env, data, signature, _fields(event))
         return True
 
     def start_at(self, tree: merkle.CompactRange, prev: bytes, last_nid: int) -> None:
         """Continue the stream at `tree.size` from a trusted frontier and predecessor hash."""
-        self.tree = tree
+        self._hashes = tree.frontier
+        self._size = tree.size
         self.expected_seq = tree.size
-        self.prev = prev
+        self.prev_hex = prev.hex()
         self.last_nid = last_nid
         self.roots[tree.size] = tree.root()
 
     def _append_leaf(self, data: bytes) -> None:
-        self.tree.append(merkle.leaf_hash(data))
-        size = self.tree.size
+        """`merkle.CompactRange.append` without the completed-node list nobody reads here."""
+        sha = _sha256
+        h = sha(b"\x00" + data).digest()
+        hashes = self._hashes
+        index = self._size
+        while index & 1:
+            h = sha(b"\x01" + hashes.pop() + h).digest()
+            index >>= 1
+        hashes.append(h)
+        self._size = size = self._size + 1
         if size in self.wanted_sizes:
-            self.roots[size] = self.tree.root()
+            self.roots[size] = merkle.fold(hashes)
 
     def _check_key(self, seq: int, key_id: str, data: bytes, signature: bytes) -> None:
         state = self.keys.get(key_id)
@@ -366,8 +405,8 @@ class LedgerVerifier:
         cp = self.open_checkpoint(seq, signed, verifiers)
         if cp is None:
             return None
-        if cp.size > self.tree.size:
-            self.damage(self.tree.size, "truncated", f"checkpoint size {cp.size}")
+        if cp.size > self._size:
+            self.damage(self._size, "truncated", f"checkpoint size {cp.size}")
             return None
         root = self.roots.get(cp.size)
         if root is None:
@@ -418,9 +457,25 @@ class LedgerVerifier:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
-        self.report.size = self.tree.size
-        self.report.root = self.tree.root()
+        self.report.size = self._size
+        self.report.root = merkle.fold(self._hashes)
         return self.report
+
+
+def _as_notification(event: Any) -> Notification:
+    return event  # type: ignore[no-any-return]
+
+
+def _fields(event: Notification | None) -> EventFields | None:
+    if event is None:
+        return None
+    return (
+        str(event.originator_id),
+        event.originator_version,
+        event.topic,
+        event.state,
+        event,
+    )
 
 
 def pair_streams(

@@ -4,17 +4,23 @@ Export reads the database and writes one `ssj-audit-bundle/1` file (format in
 `ssj.ledger.bundle`): rows exactly as stored, never decoded and re-encoded, so a damaged database
 exports to a bundle that fails the same way. Offline, every draw in the bundle is re-run with
 `verify_draw` on read models replayed from the bundle's own events into an in-memory SQLite
-store (scratch computation, not anyone's database).
+store (scratch computation, not anyone's database): one pass over the registry, plan, draw and
+task events only (version tables give each draw its registry as of its own seq), in a second
+process beside the ledger check for large bundles. A re-run counts only if the ledger checks
+pass and it read the same bytes (SHA-256 of everything before the manifest) and the same events
+as the ledger check did.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
-from uuid import UUID
 
 import orjson
 from eventsourcing.application import project_aggregate
@@ -25,17 +31,23 @@ import ssj
 from projections.draws import DrawProjection
 from projections.plans import PlanProjection
 from projections.registry import RegistryProjection
-from projections.runner import Runner
 from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore
+from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.draws import Draw, draw_label
+from ssj.domain.inspectors import Inspector
+from ssj.domain.items import Item
+from ssj.domain.organisation import ApiToken, Department, User
 from ssj.domain.plans import Plan
+from ssj.domain.targets import Target
+from ssj.domain.tasks import Task
 from ssj.draw.procedure import PlanView
 from ssj.errors import SsjError, ValidationError
 from ssj.ledger import merkle
 from ssj.ledger.application import Ledger, LoggedEvent
 from ssj.ledger.audit import envelope_rows, stored_events
 from ssj.ledger.bundle import (
+    CHUNK,
     FORMAT,
     PROGRESS_EVERY,
     BundleResult,
@@ -48,7 +60,7 @@ from ssj.ledger.bundle import (
     unb64,
     verify_bundle,
 )
-from ssj.ledger.envelope import Envelope, utc_now_text
+from ssj.ledger.envelope import Actor, Envelope, utc_now_text
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, TransparencyLog
 from ssj.ledger.verify import pair_streams
 from ssj.services.draws import Verification, verify_draw
@@ -224,43 +236,19 @@ def export_bundle(
 
 # Offline draws ---------------------------------------------------------------------------------
 
-
-class BundleLog:
-    """The bundle's events in seq order behind the `read(start, limit)` and `size()` that the
-    projection Runner asks of a Ledger; reads the file forward, reopening to go back."""
-
-    def __init__(self, path: Path, mapper: Mapper[Any], size: int) -> None:
-        self.path = path
-        self.mapper = mapper
-        self._size = size
-        self._rows: Iterator[dict[str, Any]] | None = None
-        self._next = 0
-
-    def size(self) -> int:
-        return self._size
-
-    def _open(self) -> Iterator[dict[str, Any]]:
-        with self.path.open("rb") as f:
-            for line in f:
-                if line.startswith(b'{"kind":"event"'):
-                    yield orjson.loads(line)
-
-    def read(self, start: int, limit: int) -> list[LoggedEvent]:
-        if self._rows is None or start < self._next:
-            self._rows = self._open()
-        out: list[LoggedEvent] = []
-        while len(out) < limit:
-            obj = next(self._rows, None)
-            if obj is None:
-                break
-            seq = int(obj["seq"])
-            self._next = seq + 1
-            if seq < start or obj.get("event") is None:
-                continue
-            envelope = Envelope.from_bytes(unb64(obj["envelope"]))
-            event = self.mapper.to_domain_event(event_from_json(obj["event"]))
-            out.append(LoggedEvent(seq, envelope.actor, envelope.recorded_at, event))
-        return out
+# The aggregates whose events feed the read models a draw re-run needs (registries, plans, draws
+# and their tasks); the rest of the ledger (filler, trail, follow-ups …) is skipped unread.
+REGISTRY_AGGREGATES = frozenset(
+    get_topic(cls)
+    for cls in (Department, User, ApiToken, Item, Target, Inspector, Declaration, ConflictRules)
+)
+DRAW_AGGREGATE = get_topic(Draw)
+PLAN_AGGREGATE = get_topic(Plan)
+REPLAYED = REGISTRY_AGGREGATES | {PLAN_AGGREGATE, DRAW_AGGREGATE, get_topic(Task)}
+_REPLAYED_BYTES = frozenset(t.encode() for t in REPLAYED)
+_TOPIC = b'"topic":"'
+_MANIFEST = b'{"kind":"manifest"'
+PARALLEL_BYTES = 32 << 20  # bundles at least this large replay the draws in a second process
 
 
 @dataclass
@@ -296,18 +284,15 @@ class _Logged:
 
 
 @dataclass
-class DrawCollector:
-    """Keeps the draw and plan events as the verifier streams past them (the rest is not kept)."""
+class Replay:
+    """What the draw re-run read from the file, for the ledger check to vouch for: the digest of
+    every byte before the manifest and the selected events (seq, aggregate, originator id) it
+    replayed must equal what `verify_bundle` checked; and each draw re-run as if it did."""
 
-    draws: dict[UUID, list[_Logged]] = field(default_factory=dict)
-    plans: dict[UUID, list[_Logged]] = field(default_factory=dict)
-
-    def __call__(self, seq: int, envelope: bytes, event: Notification) -> None:
-        topic = event.topic
-        if topic.startswith(DRAW_PREFIX):
-            self.draws.setdefault(event.originator_id, []).append(_Logged(seq, envelope, event))
-        elif topic.startswith(PLAN_PREFIX):
-            self.plans.setdefault(event.originator_id, []).append(_Logged(seq, envelope, event))
+    body_sha256: str = ""
+    selected: list[tuple[int, str, str]] = field(default_factory=list)
+    checks: list[DrawCheck] = field(default_factory=list)
+    error: str = ""
 
 
 @dataclass
@@ -329,11 +314,70 @@ def audit_bundle(
     jobs: int | None = None,
     progress: Progress | None = None,
     draw_progress: Callable[[int, int], None] | None = None,
+    parallel: bool | None = None,
 ) -> OfflineAudit:
-    """Check the bundle's ledger, then re-run each of its draws; no database, no network."""
-    collector = DrawCollector()
-    result = verify_bundle(path, outside or [], trusted_keys or [], jobs, progress, collector)
-    return OfflineAudit(result, rerun_draws(path, result, collector, draw_progress))
+    """Check the bundle's ledger and re-run each of its draws; no database, no network.
+
+    On a large bundle (or `parallel=True`) the draws are replayed in a second process while this
+    one checks the ledger; their outcome counts only if the ledger checks pass and both read the
+    same bytes and the same events."""
+    if parallel is None:
+        try:
+            big = path.stat().st_size >= PARALLEL_BYTES
+        except OSError:
+            big = False
+        parallel = big and jobs != 1 and (os.cpu_count() or 1) > 1
+    side: ProcessPoolExecutor | None = None
+    future: Future[Replay] | None = None
+    if parallel:
+        side = ProcessPoolExecutor(max_workers=1)
+        future = side.submit(replay_draws, path)
+    try:
+        result = verify_bundle(path, outside or [], trusted_keys or [], jobs, progress, REPLAYED)
+        replay: Replay | None = None
+        if future is not None:
+            try:
+                replay = future.result()
+            except Exception as e:
+                replay = Replay(error=f"{type(e).__name__}: {e}")
+        elif result.ok:
+            replay = replay_draws(path, draw_progress)
+    finally:
+        if side is not None:
+            side.shutdown(cancel_futures=True)
+    draws = judge(result, replay)
+    if draw_progress is not None and future is not None:
+        draw_progress(len(draws), len(draws))
+    return OfflineAudit(result, draws)
+
+
+def judge(result: BundleResult, replay: Replay | None) -> list[DrawCheck]:
+    """The re-runs' outcome, vouched for by the ledger check, or each draw skipped or failed."""
+    draw_ids = list(dict.fromkeys(oid for _, agg, oid in result.selected if agg == DRAW_AGGREGATE))
+    if not result.ok:
+        labels = {c.draw_id: c.label for c in replay.checks} if replay is not None else {}
+        return [
+            DrawCheck(
+                i,
+                labels.get(i, i),
+                "skipped",
+                "账本校验未通过，不重算抽取",
+                "the ledger checks failed: draws are not re-run",
+            )
+            for i in draw_ids
+        ]
+    if replay is None:
+        zh, en = "未能重算", "the re-run did not run"
+    elif replay.body_sha256 != result.body_sha256 or replay.selected != result.selected:
+        zh = "重算读取的审计包内容与校验的内容不一致（文件在校验期间被改动？）"
+        en = "the re-run read other bytes or events than the ledger check (file changed?)"
+        if replay.error:
+            zh, en = f"{zh}；{replay.error}", f"{en}; {replay.error}"
+    elif replay.error:
+        zh, en = f"重算出错：{replay.error}", f"the re-run failed: {replay.error}"
+    else:
+        return replay.checks
+    return [DrawCheck(i, i, "failed", zh, en) for i in draw_ids]
 
 
 def _project(mapper: Mapper[Any], logged: list[_Logged], version: int | None = None) -> Any:
@@ -343,26 +387,128 @@ def _project(mapper: Mapper[Any], logged: list[_Logged], version: int | None = N
     return project_aggregate(None, events)
 
 
-def rerun_draws(
-    path: Path,
-    result: BundleResult,
-    collector: DrawCollector,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[DrawCheck]:
-    mapper = offline_mapper()
+class _Replayer:
+    """Feeds the draws' read models (registries, plans, draws with their tasks) from the
+    bundle's events in seq order in one pass, in an in-memory SQLite store (scratch, not anyone's
+    database). Version tables give every draw its registry as of its own `as_of_seq`, so one
+    pass serves all draws."""
+
+    def __init__(self) -> None:
+        self.mapper = offline_mapper()
+        self.store = SQLiteViewStore(Path(":memory:"))
+        self.registry = RegistryProjection()
+        self.plans_projection = PlanProjection()
+        self.draws_projection = DrawProjection()
+        self.draws: dict[str, list[_Logged]] = {}
+        self.plans: dict[str, list[_Logged]] = {}
+        self.selected: list[tuple[int, str, str]] = []
+        self.digest = hashlib.sha256()
+        self.from_seq = 0
+        self.to_seq = -1
+
+    def read(self, path: Path) -> None:
+        with path.open("rb") as f, self.store.transaction() as c:
+            for p in (self.registry, self.plans_projection, self.draws_projection):
+                p.create(c)
+            carry = b""
+            first = True
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    self.digest.update(carry)
+                    return
+                buf = carry + chunk if carry else chunk
+                lines = buf.split(b"\n")
+                carry = lines.pop()
+                pos = 0
+                for line in lines:
+                    if first:
+                        self._header(line)
+                        first = False
+                    elif line.startswith(_MANIFEST):
+                        self.digest.update(memoryview(buf)[:pos])
+                        return
+                    pos += len(line) + 1
+                    i = line.find(_TOPIC)
+                    if i < 0:
+                        continue
+                    i += len(_TOPIC)
+                    topic = line[i : line.find(b'"', i)]
+                    if topic.rpartition(b".")[0] in _REPLAYED_BYTES:
+                        self._apply(c, line)
+                self.digest.update(memoryview(buf)[:pos])
+
+    def _header(self, line: bytes) -> None:
+        header = orjson.loads(line)
+        self.from_seq = int(header["from_seq"])
+        to_seq = header.get("to_seq")
+        self.to_seq = -1 if to_seq is None else int(to_seq)
+
+    def _apply(self, c: Any, line: bytes) -> None:
+        obj = orjson.loads(line)
+        ev = obj.get("event") if obj.get("kind") == "event" else None
+        if not isinstance(ev, dict) or not isinstance(ev.get("topic"), str):
+            return
+        aggregate = ev["topic"].rpartition(".")[0]
+        if aggregate not in REPLAYED:
+            return
+        seq = int(obj["seq"])
+        self.selected.append((seq, aggregate, ev["originator_id"]))
+        notification = event_from_json(ev)
+        if self.from_seq > 0:
+            # A range: registries cannot be rebuilt, draws are only listed (with the reason).
+            if aggregate in (PLAN_AGGREGATE, DRAW_AGGREGATE):
+                found = self.plans if aggregate == PLAN_AGGREGATE else self.draws
+                found.setdefault(ev["originator_id"], []).append(
+                    _Logged(seq, unb64(obj["envelope"]), notification)
+                )
+            return
+        event = self.mapper.to_domain_event(notification)
+        if aggregate in REGISTRY_AGGREGATES:
+            # The registry read model reads neither actor nor time: no envelope parse.
+            self.registry.apply(c, LoggedEvent(seq, cast(Actor, None), "", event))
+            return
+        data = unb64(obj["envelope"])
+        envelope = Envelope.from_bytes(data)
+        logged = LoggedEvent(seq, envelope.actor, envelope.recorded_at, event)
+        if aggregate == PLAN_AGGREGATE:
+            self.plans_projection.apply(c, logged)
+            self.plans.setdefault(ev["originator_id"], []).append(_Logged(seq, data, notification))
+        else:
+            self.draws_projection.apply(c, logged)
+            if aggregate == DRAW_AGGREGATE:
+                self.draws.setdefault(ev["originator_id"], []).append(
+                    _Logged(seq, data, notification)
+                )
+
+
+def replay_draws(path: Path, progress: Callable[[int, int], None] | None = None) -> Replay:
+    """Replay the bundle's registries, plans and draws and re-run every draw (as if the ledger
+    checks passed: `judge` decides whether they count)."""
+    replayer = _Replayer()
+    try:
+        replayer.read(path)
+        checks = _rerun_all(replayer, progress)
+    except Exception as e:
+        return Replay(
+            replayer.digest.hexdigest(), replayer.selected, [], f"{type(e).__name__}: {e}"
+        )
+    finally:
+        replayer.store.close()
+    return Replay(replayer.digest.hexdigest(), replayer.selected, checks)
+
+
+def _rerun_all(r: _Replayer, progress: Callable[[int, int], None] | None) -> list[DrawCheck]:
+    mapper = r.mapper
     checks: list[DrawCheck] = []
     runnable: list[tuple[int, DrawCheck, Draw, Any, list[_Logged]]] = []
-    for draw_uuid, logged in collector.draws.items():
-        check = DrawCheck(str(draw_uuid), str(draw_uuid), "skipped")
+    for draw_uuid, logged in r.draws.items():
+        check = DrawCheck(draw_uuid, draw_uuid, "skipped")
         checks.append(check)
-        if not result.ok:
-            check.reason_zh = "账本校验未通过，不重算抽取"
-            check.reason_en = "the ledger checks failed: draws are not re-run"
-            continue
         if logged[0].event.originator_version != 1:
-            check.reason_zh = f"本次抽取的提交在审计包范围（自第 {result.from_seq} 条）之前"
+            check.reason_zh = f"本次抽取的提交在审计包范围（自第 {r.from_seq} 条）之前"
             check.reason_en = (
-                f"the draw's commit is before the bundle's range (from seq {result.from_seq})"
+                f"the draw's commit is before the bundle's range (from seq {r.from_seq})"
             )
             continue
         try:
@@ -370,17 +516,17 @@ def rerun_draws(
             facts = draw.facts
             check.label = draw_label(facts)
             as_of = int(facts["as_of_seq"])
-            if result.from_seq > 0:
+            if r.from_seq > 0:
                 check.reason_zh = (
                     f"名录须按第 {as_of} 条时的状态重建，需要自第 0 条起的账本；"
-                    f"审计包自第 {result.from_seq} 条起"
+                    f"审计包自第 {r.from_seq} 条起"
                 )
                 check.reason_en = (
                     f"the registries as of seq {as_of} need the ledger from seq 0; "
-                    f"the bundle starts at seq {result.from_seq}"
+                    f"the bundle starts at seq {r.from_seq}"
                 )
                 continue
-            plan_logged = collector.plans.get(UUID(facts["plan"]["id"]), [])
+            plan_logged = r.plans.get(str(facts["plan"]["id"]), [])
             version = int(facts["plan"]["version"])
             if len([x for x in plan_logged if x.event.originator_version <= version]) != version:
                 check.reason_zh = "审计包中缺少本次抽取所依据的计划版本"
@@ -393,34 +539,23 @@ def rerun_draws(
             check.reason_en = f"cannot read the draw's records: {type(e).__name__}: {e}"
             continue
         runnable.append((as_of, check, draw, plan, logged))
-    if not runnable:
-        return checks
-    runnable.sort(key=lambda r: r[0])
-    store = SQLiteViewStore(Path(":memory:"))
-    log = BundleLog(path, mapper, result.to_seq + 1)
-    try:
-        runner = Runner(
-            cast(Ledger, log), store, [RegistryProjection(), PlanProjection(), DrawProjection()]
-        )
-        for i, (as_of, check, draw, plan, logged) in enumerate(runnable):
-            try:
-                runner.catch_up(until=as_of)
-                v = _rerun(draw, plan, logged, store, as_of)
-            except Exception as e:
-                check.status = "failed"
-                check.reason_zh = f"重算出错：{e}"
-                check.reason_en = f"the re-run failed: {type(e).__name__}: {e}"
-                continue
-            check.verification = v
-            check.status = "passed" if v.ok else "failed"
-            if not v.ok:
-                bad = [c.name for c in v.checks if not c.ok]
-                check.reason_zh = f"不符的检查：{', '.join(bad)}"
-                check.reason_en = f"checks that failed: {', '.join(bad)}"
-            if progress is not None:
-                progress(i + 1, len(runnable))
-    finally:
-        store.close()
+    runnable.sort(key=lambda x: x[0])
+    for i, (as_of, check, draw, plan, logged) in enumerate(runnable):
+        try:
+            v = _rerun(draw, plan, logged, r.store, as_of)
+        except Exception as e:
+            check.status = "failed"
+            check.reason_zh = f"重算出错：{e}"
+            check.reason_en = f"the re-run failed: {type(e).__name__}: {e}"
+            continue
+        check.verification = v
+        check.status = "passed" if v.ok else "failed"
+        if not v.ok:
+            bad = [c.name for c in v.checks if not c.ok]
+            check.reason_zh = f"不符的检查：{', '.join(bad)}"
+            check.reason_en = f"checks that failed: {', '.join(bad)}"
+        if progress is not None:
+            progress(i + 1, len(runnable))
     return checks
 
 

@@ -370,3 +370,31 @@ def test_note_verifier_reads_bundle_checkpoints(
     for signed in notes:
         assert Checkpoint.from_text(note.verify(signed, [published.verifier_key]))
     assert sign_checkpoint  # the format is the one `sign_checkpoint` writes
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 4096])
+def test_small_read_chunks_give_the_same_result(
+    settings: Settings,
+    published: Published,
+    tmp_path: Path,
+    chunk: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines cut across read chunks: the same sections, digests and checks; a flip still fails."""
+    path = export(settings, tmp_path / "b.ssjbundle")
+    whole = verify_bundle(path, (published.final_note,), jobs=1)
+    monkeypatch.setattr("ssj.ledger.bundle.CHUNK", chunk)
+    small = verify_bundle(path, (published.final_note,), jobs=1)
+    assert small.ok and small.manifest_ok, small.report.damage
+    assert (small.events, small.body_sha256, small.report.root, small.bundle_bytes) == (
+        whole.events,
+        whole.body_sha256,
+        whole.report.root,
+        whole.bundle_bytes,
+    )
+    data = path.read_bytes()
+    assert small.body_sha256 == hashlib.sha256(data[: data.rindex(b"\n", 0, -1) + 1]).hexdigest()
+    flip(path, len(data) // 2)
+    assert not verify_bundle(path, jobs=1).ok
+    path.write_bytes(data + b"{}\n")
+    assert "manifest" in kinds(path)  # data after the manifest

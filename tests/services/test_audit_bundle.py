@@ -19,13 +19,13 @@ from ssj.demo.jurisdiction import build
 from ssj.domain.draws import Draw
 from ssj.ledger import note
 from ssj.ledger.keys import LedgerSigner
-from ssj.ledger.verify import Report
 from ssj.services.audit_bundle import (
     DRAW_PREFIX,
-    DrawCollector,
+    OfflineAudit,
     audit_bundle,
     export_bundle,
-    rerun_draws,
+    judge,
+    replay_draws,
 )
 from ssj.services.context import Services
 from ssj.services.draws import DrawService
@@ -136,12 +136,7 @@ def test_altered_reveal_resigned_with_foreign_key_fails(
     assert all(d.status == "skipped" for d in audit.draws)  # a damaged ledger is not replayed
 
     # And the re-run itself catches the altered sample, should the ledger checks be bypassed.
-    collector = DrawCollector()
-    from ssj.ledger.bundle import verify_bundle
-
-    result = verify_bundle(path, jobs=1, on_event=collector)
-    result.report = Report()  # pretend the ledger were intact
-    reruns = rerun_draws(path, result, collector)
+    reruns = replay_draws(path).checks  # as if the ledger checks had passed
     failed = [d for d in reruns if d.status == "failed"]
     assert len(failed) == 1 and "sample:" in failed[0].reason_en, [
         (d.status, d.reason_en) for d in reruns
@@ -168,3 +163,70 @@ def test_altered_reveal_without_resigning_is_a_state_change(
     assert any(
         o["kind"] == "event" and o["event"]["topic"].startswith(DRAW_PREFIX) for o in records(path)
     )
+
+
+def test_draws_replayed_in_a_second_process_agree(
+    world: tuple[Services, list[str]], tmp_path: Path
+) -> None:
+    """The re-run beside the ledger check (large bundles) gives the inline re-run's checks."""
+    s, ids = world
+    path = tmp_path / "demo.ssjbundle"
+    export_bundle(s.ledger, path)
+    inline = audit_bundle(path, jobs=1, parallel=False)
+    beside = audit_bundle(path, jobs=2, parallel=True)
+    assert beside.ok and inline.ok
+    assert sorted(d.draw_id for d in beside.draws) == sorted(ids)
+
+    def checks(audit: OfflineAudit) -> list[tuple[str, str, list[tuple[str, bool, str]]]]:
+        return sorted(
+            (
+                d.draw_id,
+                d.status,
+                [(c.name, c.ok, c.detail) for c in d.verification.checks] if d.verification else [],
+            )
+            for d in audit.draws
+        )
+
+    assert checks(beside) == checks(inline)
+    assert all(d.status == "passed" for d in beside.draws)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_rerun_uses_only_what_the_ledger_check_vouched_for(
+    world: tuple[Services, list[str]], tmp_path: Path, parallel: bool
+) -> None:
+    """A decoy `topic` key ahead of a target's event (ignored by the ledger check, which reads
+    the event's own) hides it from the re-run's fast line filter: the re-run must not count."""
+    s, _ = world
+    path = tmp_path / "decoy.ssjbundle"
+    export_bundle(s.ledger, path)
+
+    def decoy(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for o in objs:
+            if o["kind"] == "event" and o["event"]["topic"].endswith("Target.Registered"):
+                o = {"kind": "event", "topic": "ops.bench.ledger:Thing.Created", **o}
+            out.append(o)
+        return out
+
+    rewrite(path, decoy)
+    audit = audit_bundle(path, jobs=2 if parallel else 1, parallel=parallel)
+    assert audit.result.ok, audit.result.report.damage  # the ledger itself is intact
+    assert not audit.ok
+    assert audit.draws and all(d.status == "failed" for d in audit.draws)
+    assert all("other bytes or events" in d.reason_en for d in audit.draws), [
+        d.reason_en for d in audit.draws
+    ]
+
+
+def test_judge_needs_the_same_bytes(world: tuple[Services, list[str]], tmp_path: Path) -> None:
+    s, _ = world
+    path = tmp_path / "demo.ssjbundle"
+    export_bundle(s.ledger, path)
+    audit = audit_bundle(path, jobs=1)
+    replay = replay_draws(path)
+    assert judge(audit.result, replay) == replay.checks
+    replay.body_sha256 = hashlib.sha256(b"another file").hexdigest()
+    assert {d.status for d in judge(audit.result, replay)} == {"failed"}
+    replay.error = "boom"
+    assert all("boom" in d.reason_en for d in judge(audit.result, replay))
