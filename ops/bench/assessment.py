@@ -33,24 +33,18 @@ postgres). A scratch database is created, migrated and dropped (kept with --keep
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from eventsourcing.domain import Aggregate
 from rich.console import Console
-from rich.table import Table
 
-from ops.bench.ledger import settings_for
+from ops.bench.common import bench_services, print_table
 from ops.bench.registry import batches
-from ssj.config import DatabaseURL
 from ssj.demo import DEFAULT_SEED
 from ssj.demo import draws as demo_draws
 from ssj.demo import inspections as demo_inspections
@@ -60,7 +54,6 @@ from ssj.domain.targets import Target, TargetRecord
 from ssj.domain.tasks import Task
 from ssj.errors import SsjError
 from ssj.ledger.envelope import Actor
-from ssj.ledger.migrate import migrate
 from ssj.services.context import Services
 from ssj.services.draws import DrawService
 from ssj.services.plans import PlanService
@@ -329,42 +322,15 @@ def main() -> None:
     )
     parser.add_argument("--build-only", action="store_true", help="set up, do not measure")
     args = parser.parse_args()
-    admin_url = os.environ.get(
-        "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    dbname = args.keep or f"ssj_bench_assessment_{uuid.uuid4().hex[:8]}"
-    admin = DatabaseURL.parse(admin_url)
     rows: list[tuple[str, str, str, str]] = []
-    with psycopg.connect(admin.url(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            data_dir = Path(f"/tmp/{dbname}") if args.keep else Path(scratch)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            url = admin_url.rsplit("/", 1)[0] + f"/{dbname}"
-            settings = settings_for(url, data_dir)
-            migrate(settings)
-            services = Services(settings)
-            try:
-                if not exists:
-                    rows += set_up(services, data_dir, args)
-                if not args.build_only:
-                    rows += measure(services)
-                size = services.ledger.size()
-            finally:
-                services.close()
-    finally:
-        if not args.keep:
-            with psycopg.connect(admin.url(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    table = Table(title=f"Assessment benchmark, PostgreSQL, {size:,} events")
-    for column in ("measure", "result", "target", "verdict"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    with bench_services("ssj_bench_assessment", args.keep) as (services, data_dir, existed):
+        if not existed:
+            rows += set_up(services, data_dir, args)
+        if not args.build_only:
+            rows += measure(services)
+        size = services.ledger.size()
+    title = f"Assessment benchmark, PostgreSQL, {size:,} events"
+    print_table(console, title, ("measure", "result", "target", "verdict"), rows)
 
 
 if __name__ == "__main__":

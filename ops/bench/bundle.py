@@ -33,20 +33,16 @@ import os
 import pstats
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
 from rich.console import Console
-from rich.table import Table
 
-from ops.bench.ledger import ACTOR, settings_for, thing
-from ssj.config import DatabaseURL
+from ops.bench.common import bench_services, print_table
+from ops.bench.ledger import ACTOR, thing
 from ssj.demo import DEFAULT_SEED, draws
 from ssj.demo.jurisdiction import build
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
-from ssj.ledger.migrate import migrate
 from ssj.services.audit_bundle import audit_bundle, export_bundle
 from ssj.services.context import Services
 
@@ -125,44 +121,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.targets is None:
         args.targets = args.events // 2
-    admin_url = os.environ.get(
-        "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    dbname = args.keep or f"ssj_bench_bundle_{uuid.uuid4().hex[:8]}"
-    admin = DatabaseURL.parse(admin_url)
-    if not args.sqlite:
-        with psycopg.connect(admin.url(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            if exists.fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{dbname}"')
-    rows: list[tuple[str, str, str]] = []
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            data_dir = Path(f"/tmp/{dbname}") if args.keep else Path(scratch)
-            if args.sqlite:
-                url = f"sqlite:///{data_dir / 'ssj.sqlite'}"
-            else:
-                url = admin_url.rsplit("/", 1)[0] + f"/{dbname}"
-            settings = settings_for(url, data_dir)
-            if not args.sqlite:
-                migrate(settings)
-            services = Services(settings)
-            try:
-                fill_rate = set_up(services, data_dir, args)
-                rows = measure(services, Path(scratch), args, fill_rate)
-            finally:
-                services.close()
-    finally:
-        if not args.keep and not args.sqlite:
-            with psycopg.connect(admin.url(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    with bench_services("ssj_bench_bundle", args.keep, sqlite=args.sqlite) as (
+        services,
+        data_dir,
+        _,
+    ):
+        fill_rate = set_up(services, data_dir, args)  # resumable: marker files say what is done
+        with tempfile.TemporaryDirectory() as scratch:  # the bundle file is not kept
+            rows = measure(services, Path(scratch), args, fill_rate)
     backend = "SQLite" if args.sqlite else "PostgreSQL"
-    table = Table(title=f"Audit bundle, {backend}, {os.cpu_count()} cores")
-    for column in ("measure", "result", "target"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    title = f"Audit bundle, {backend}, {os.cpu_count()} cores"
+    print_table(console, title, ("measure", "result", "target"), rows)
 
 
 def measure(

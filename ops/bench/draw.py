@@ -25,32 +25,25 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import statistics
-import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
-import psycopg
 from consistent_sampler import sampler as reference_sampler
 from rich.console import Console
-from rich.table import Table
 
-from ops.bench.ledger import settings_for
+from ops.bench.common import bench_services, print_table
 from ops.bench.registry import batches
 from projections.snapshot import load_snapshot
-from ssj.config import DatabaseURL
 from ssj.demo import DEFAULT_SEED, MIN_TARGETS
 from ssj.demo.jurisdiction import build, iter_targets
 from ssj.domain.targets import Target, TargetRecord
 from ssj.draw import procedure, sampler
 from ssj.draw.seed import stratum_seed
 from ssj.ledger.envelope import Actor
-from ssj.ledger.migrate import migrate
 from ssj.services.context import Services
 from ssj.services.draws import DrawService
 from ssj.services.plans import PlanService
@@ -113,37 +106,10 @@ def main() -> None:
         "earlier draws' open tasks then shrink the population)",
     )
     args = parser.parse_args()
-    admin_url = os.environ.get(
-        "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    dbname = args.keep or f"ssj_bench_draw_{uuid.uuid4().hex[:8]}"
-    admin = DatabaseURL.parse(admin_url)
-    rows: list[tuple[str, str, str, str]] = []
-    with psycopg.connect(admin.url(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            data_dir = Path(f"/tmp/{dbname}") if args.keep else Path(scratch)
-            url = admin_url.rsplit("/", 1)[0] + f"/{dbname}"
-            settings = settings_for(url, data_dir)
-            migrate(settings)
-            services = Services(settings)
-            try:
-                rows = run(services, data_dir, args, set_up=not exists)
-            finally:
-                services.close()
-    finally:
-        if not args.keep:
-            with psycopg.connect(admin.url(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    table = Table(title=f"Draw benchmark, PostgreSQL, {args.targets:,} targets")
-    for column in ("measure", "result", "target", "verdict"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    with bench_services("ssj_bench_draw", args.keep) as (services, data_dir, existed):
+        rows = run(services, data_dir, args, set_up=not existed)
+    title = f"Draw benchmark, PostgreSQL, {args.targets:,} targets"
+    print_table(console, title, ("measure", "result", "target", "verdict"), rows)
 
 
 def run(

@@ -1,0 +1,74 @@
+"""What the storage benchmarks share: a database to run in, and their result table."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from ops.bench.ledger import settings_for
+from ssj.config import DatabaseURL
+from ssj.ledger.migrate import migrate
+from ssj.services.context import Services
+
+ADMIN_URL = os.environ.get(
+    "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def bench_services(
+    prefix: str, keep: str | None, *, sqlite: bool = False
+) -> Iterator[tuple[Services, Path, bool]]:
+    """(services, data directory, whether it existed already). A fresh PostgreSQL database
+    named `prefix_<random>` in a scratch directory, dropped afterwards; with `keep`, database
+    `keep` and `/tmp/<keep>`, created once and kept, so set-up runs once and later runs only
+    measure. `sqlite`: a SQLite file in the data directory instead."""
+    admin = DatabaseURL.parse(ADMIN_URL)
+    dbname = keep or f"{prefix}_{uuid.uuid4().hex[:8]}"
+    existed = False
+    if not sqlite:
+        with psycopg.connect(admin.url(), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            existed = found.fetchone() is not None
+            if not existed:
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            data_dir = Path(f"/tmp/{dbname}") if keep else Path(scratch)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if sqlite:
+                existed = (data_dir / "ssj.sqlite").exists()
+                url = f"sqlite:///{data_dir / 'ssj.sqlite'}"
+            else:
+                url = ADMIN_URL.rsplit("/", 1)[0] + f"/{dbname}"
+            settings = settings_for(url, data_dir)
+            if not sqlite:
+                migrate(settings)
+            services = Services(settings)
+            try:
+                yield services, data_dir, existed
+            finally:
+                services.close()
+    finally:
+        if not keep and not sqlite:
+            with psycopg.connect(admin.url(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def print_table(
+    console: Console, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
+) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
