@@ -166,13 +166,8 @@ class AssessmentService(Service):
         cycle_years: object = None,
     ) -> dict[str, Any]:
         """Every department's figures for the year (READ_ALL)."""
-        self.authorise(principal, None)
-        seq, rows = self.rows(year, on=on, as_of=as_of, cycle_years=cycle_years)
-        found = Assessment(rows)
-        return {
-            **_header(seq, rows),
-            "departments": [found.department(d) for d in found.departments()],
-        }
+        found, seq, rows, departments = self._assess(principal, year, None, on, as_of, cycle_years)
+        return {**_header(seq, rows), "departments": [found.department(d) for d in departments]}
 
     def department(
         self,
@@ -185,7 +180,7 @@ class AssessmentService(Service):
         cycle_years: object = None,
     ) -> dict[str, Any]:
         """One department's figures for the year."""
-        found, seq, rows = self._one(principal, year, department, on, as_of, cycle_years)
+        found, seq, rows, _ = self._assess(principal, year, department, on, as_of, cycle_years)
         return {**_header(seq, rows), **found.department(department)}
 
     def detail(
@@ -208,7 +203,7 @@ class AssessmentService(Service):
                 "分页参数无效（offset ≥ 0，1 ≤ limit ≤ 1000）",
                 "invalid paging (offset >= 0, 1 <= limit <= 1000)",
             )
-        found, seq, rows = self._one(principal, year, department, on, as_of, cycle_years)
+        found, seq, rows, _ = self._assess(principal, year, department, on, as_of, cycle_years)
         everything = found.detail(name, department)
         return {
             **_header(seq, rows),
@@ -233,14 +228,9 @@ class AssessmentService(Service):
         cycle_years: object = None,
     ) -> bytes:
         """The XLSX export: a summary sheet per department and a sheet per drill-down."""
-        if department is None:
-            self.authorise(principal, None)
-            seq, rows = self.rows(year, on=on, as_of=as_of, cycle_years=cycle_years)
-            found = Assessment(rows)
-            departments = found.departments()
-        else:
-            found, seq, rows = self._one(principal, year, department, on, as_of, cycle_years)
-            departments = [department]
+        found, seq, rows, departments = self._assess(
+            principal, year, department, on, as_of, cycle_years
+        )
         return workbook(found, departments, _header(seq, rows))
 
     def chart(
@@ -254,7 +244,7 @@ class AssessmentService(Service):
         cycle_years: object = None,
     ) -> bytes:
         """A PNG chart of one department's figures."""
-        found, seq, rows = self._one(principal, year, department, on, as_of, cycle_years)
+        found, seq, rows, _ = self._assess(principal, year, department, on, as_of, cycle_years)
         return chart(found.department(department), rows.year, seq)
 
     def charts(
@@ -267,25 +257,28 @@ class AssessmentService(Service):
         cycle_years: object = None,
     ) -> dict[str, bytes]:
         """A PNG chart per department (READ_ALL)."""
-        self.authorise(principal, None)
-        seq, rows = self.rows(year, on=on, as_of=as_of, cycle_years=cycle_years)
-        found = Assessment(rows)
-        return {d: chart(found.department(d), rows.year, seq) for d in found.departments()}
+        found, seq, rows, departments = self._assess(principal, year, None, on, as_of, cycle_years)
+        return {d: chart(found.department(d), rows.year, seq) for d in departments}
 
-    def _one(
+    def _assess(
         self,
         principal: Principal,
         year: object,
-        department: str,
+        department: str | None,
         on: str | date | None,
         as_of: int | None,
         cycle_years: object,
-    ) -> tuple[Assessment, int, Rows]:
+    ) -> tuple[Assessment, int, Rows, list[str]]:
+        """Authorised for one department (None: every one, READ_ALL), the assessment, the seq
+        it was read at, its rows and the departments it covers."""
         self.authorise(principal, department)
         seq, rows = self.rows(year, on=on, as_of=as_of, cycle_years=cycle_years)
+        found = Assessment(rows)
+        if department is None:
+            return found, seq, rows, found.departments()
         if department not in rows.departments:
             raise NotFoundError(f"部门 {department} 不存在", f"unknown department {department}")
-        return Assessment(rows), seq, rows
+        return found, seq, rows, [department]
 
 
 def _header(seq: int, rows: Rows) -> dict[str, Any]:
