@@ -8,6 +8,7 @@ be dropped and rebuilt from the ledger at any time, with the same result.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -16,6 +17,7 @@ from projections.store import Cursor, ViewStore
 from ssj.ledger.application import Ledger, LoggedEvent
 
 BATCH = 2000
+logger = logging.getLogger(__name__)
 
 
 class Projection(Protocol):
@@ -44,6 +46,12 @@ class Runner:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS projection_versions "
                 "(name TEXT PRIMARY KEY, version BIGINT NOT NULL)"
+            )
+            # Events whose values no read model could store as written (see
+            # ssj.ledger.mapper): the read models hold them escaped, and say so here.
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS projection_escapes "
+                "(seq BIGINT PRIMARY KEY, topic TEXT NOT NULL, paths TEXT NOT NULL)"
             )
             for p in self.projections:
                 c.execute("SELECT version FROM projection_versions WHERE name = ?", (p.name,))
@@ -87,6 +95,7 @@ class Runner:
                     self.store.exclusive(c)
                     c.execute("SELECT name, seq FROM projection_positions")
                     positions = {name: int(seq) for name, seq in c.fetchall()}
+                    self._record_escapes(c, batch)
                     for p in self.projections:
                         done = positions.get(p.name, -1)
                         todo = [e for e in batch if e.seq > done]
@@ -99,6 +108,28 @@ class Runner:
                 if progress is not None:
                     progress(start, total)
             return applied
+
+    @staticmethod
+    def _record_escapes(c: Cursor, batch: Sequence[LoggedEvent]) -> None:
+        for logged in batch:
+            if logged.escaped:
+                topic = type(logged.event).__qualname__
+                logger.warning(
+                    "seq %d (%s): unstorable characters escaped in %s",
+                    logged.seq,
+                    topic,
+                    ", ".join(logged.escaped),
+                )
+                c.execute(
+                    "INSERT INTO projection_escapes (seq, topic, paths) VALUES (?, ?, ?) "
+                    "ON CONFLICT (seq) DO NOTHING",
+                    (logged.seq, topic, ", ".join(logged.escaped)),
+                )
+
+    def escapes(self) -> list[tuple[int, str, str]]:
+        """Events the read models hold escaped: (seq, event kind, paths), oldest first."""
+        rows = self.store.query("SELECT seq, topic, paths FROM projection_escapes ORDER BY seq")
+        return [(int(seq), str(topic), str(paths)) for seq, topic, paths in rows]
 
     @staticmethod
     def _save_position(c: Cursor, name: str, seq: int) -> None:

@@ -1192,6 +1192,7 @@ def projections_status(json: Annotated[bool, typer.Option("--json")] = False) ->
     with services_session() as services:
         size = services.ledger.size()
         positions = services.runner.positions()
+        escaped = len(services.runner.escapes())
     rows = [
         {"name": name, "seq": seq, "ledger_size": size, "behind": size - 1 - seq}
         for name, seq in positions.items()
@@ -1204,6 +1205,32 @@ def projections_status(json: Annotated[bool, typer.Option("--json")] = False) ->
             f"{row['name']}：已应用至序号 applied through seq {row['seq']}，账本 ledger size "
             f"{size}，落后 behind {row['behind']}"
         )
+    if escaped:
+        typer.echo(
+            f"注意：{escaped} 条事件含读模型无法存储的字符，已转义保存（ssj projections escapes）"
+            f" / note: {escaped} event(s) hold characters no read model can store; they are "
+            "held escaped (ssj projections escapes)",
+            err=True,
+        )
+
+
+@projections_app.command("escapes")
+def projections_escapes(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """读模型中被转义的事件 / events the read models hold escaped (characters they cannot
+    store, such as NUL, written before the text policy existed or below the API)."""
+    with services_session() as services:
+        services.refresh()
+        rows = [
+            {"seq": seq, "event": topic, "paths": paths.split(", ")}
+            for seq, topic, paths in services.runner.escapes()
+        ]
+    if json:
+        print_json(rows)
+        return
+    if not rows:
+        _done("没有被转义的事件 / no event is held escaped")
+    for row in rows:
+        _done(f"序号 seq {row['seq']} {row['event']}：{', '.join(row['paths'])}")
 
 
 @projections_app.command("rebuild")

@@ -436,7 +436,7 @@ class CalendarYear(Aggregate):
             )
         if arrangement == self.arrangement:
             return False
-        why = fields.text("reason", reason, required=False)
+        why = fields.prose("reason", reason, required=False)
         if not why:
             raise fields.FieldError(
                 "reason",

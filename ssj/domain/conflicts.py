@@ -88,13 +88,13 @@ class Declaration(Aggregate):
             relation=fields.choice("relation", relation, Relation, RELATION_LABELS).value,
             valid_from=start,
             valid_to=end,
-            reason=fields.text("reason", reason),
+            reason=fields.prose("reason", reason),
         )
 
     def withdraw(self, reason: str) -> None:
         if self.withdrawn:
             raise ConflictError("该利害关系声明已撤回", "this declaration is already withdrawn")
-        self._withdrawn(reason=fields.text("reason", reason))
+        self._withdrawn(reason=fields.prose("reason", reason))
 
     @event("Withdrawn")
     def _withdrawn(self, reason: str) -> None:

@@ -207,7 +207,7 @@ class Draw(Aggregate):
 
     def abandon(self, reason: str) -> None:
         self._require(DrawStatus.COMMITTED, "作废", "abandon")
-        self._abandoned(reason=fields.text("reason", reason))
+        self._abandoned(reason=fields.prose("reason", reason))
 
     @event("Abandoned")
     def _abandoned(self, reason: str) -> None:
@@ -255,7 +255,7 @@ class Draw(Aggregate):
             target=target,
             certificate_no=certificate_no,
             kind=RecusalKind.DECLARED.value,
-            reason=fields.text("reason", reason),
+            reason=fields.prose("reason", reason),
             request_id=None,
             replacement=replacement,
         )
@@ -268,7 +268,7 @@ class Draw(Aggregate):
             request_id=request_id,
             target=target,
             certificate_no=certificate_no,
-            reason=fields.text("reason", reason),
+            reason=fields.prose("reason", reason),
         )
         return request_id
 
@@ -299,7 +299,7 @@ class Draw(Aggregate):
         self, request_id: str, approved: bool, reason: str, replacement: str | None
     ) -> None:
         request = self.pending_request(request_id)
-        reason = fields.text("reason", reason)
+        reason = fields.prose("reason", reason)
         self._recusal_decided(request_id=request_id, approved=approved, reason=reason)
         if approved:
             assert replacement is not None

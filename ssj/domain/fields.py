@@ -10,6 +10,7 @@ from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
+from ssj.domain import text as policy
 from ssj.errors import ValidationError
 
 E = TypeVar("E", bound=StrEnum)
@@ -26,14 +27,32 @@ class FieldError(ValidationError):
         self.field = field
 
 
-def text(field: str, value: object, *, required: bool = True, max_length: int = 500) -> str:
-    """Trimmed, NFC-normalised text (full-width spaces included)."""
+def text(
+    field: str,
+    value: object,
+    *,
+    required: bool = True,
+    max_length: int = 500,
+    multiline: bool = False,
+) -> str:
+    """Trimmed, NFC-normalised text (full-width spaces included) that the text policy
+    (`ssj.domain.text`) allows: one line, or several where `multiline`."""
     s = unicodedata.normalize("NFC", str(value or "")).strip().strip("\u3000").strip()
+    if multiline:
+        s = policy.fold_line_ends(s)
+    found = policy.problem(s, multiline=multiline)
+    if found is not None:
+        raise FieldError(field, found[0], found[1])
     if required and not s:
         raise FieldError(field, "不能为空", "must not be empty")
     if len(s) > max_length:
         raise FieldError(field, f"超过 {max_length} 个字符", f"longer than {max_length} characters")
     return s
+
+
+def prose(field: str, value: object, *, required: bool = True, max_length: int = 2000) -> str:
+    """Free text that may run over several lines: reasons, findings, decisions, notes."""
+    return text(field, value, required=required, max_length=max_length, multiline=True)
 
 
 def choice(field: str, value: object, enum: type[E], labels: dict[str, E] | None = None) -> E:

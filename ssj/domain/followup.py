@@ -209,7 +209,7 @@ class FollowUp(Aggregate):
         self._rectification_ordered(
             ordered_on=on,
             deadline=due,
-            requirement=fields.text("requirement", requirement, max_length=2000),
+            requirement=fields.prose("requirement", requirement, max_length=2000),
         )
         return len(self.rectifications)
 
@@ -241,7 +241,7 @@ class FollowUp(Aggregate):
             on=parse_day("on", on, today, (last, "此前一步的日期", "the previous step")),
             passed=parse_passed(passed),
             by=fields.text("by", by, max_length=64),
-            notes=fields.text("notes", notes, required=False, max_length=2000),
+            notes=fields.prose("notes", notes, required=False, max_length=2000),
         )
 
     @event("Rechecked")
@@ -256,7 +256,7 @@ class FollowUp(Aggregate):
     def remind(self, *, on: object, text: object, today: date) -> None:
         self._reminded(
             on=parse_day("on", on, today, self._after_completion()),
-            text=fields.text("text", text, max_length=2000),
+            text=fields.prose("text", text, max_length=2000),
         )
 
     @event("Reminded")
@@ -293,7 +293,7 @@ class FollowUp(Aggregate):
         self._case_filed(
             case_no=number,
             decided_on=parse_day("decided_on", decided_on, today, self._after_completion()),
-            decision=fields.text("decision", decision, max_length=5000),
+            decision=fields.prose("decision", decision, max_length=5000),
             credit_class=lowered,
             previous_class=current_class if lowered else None,
         )
@@ -355,7 +355,7 @@ class FollowUp(Aggregate):
             on=parse_day("on", on, today, self._after_completion()),
             to_kind=kind.value,
             to=receiver or REFERRAL_LABELS_ZH[kind],
-            reason=fields.text("reason", reason, max_length=2000),
+            reason=fields.prose("reason", reason, max_length=2000),
         )
 
     @event("Referred")

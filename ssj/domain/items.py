@@ -160,7 +160,7 @@ class ItemRecord:
             methods=methods,
             subject=fields.text("subject", raw.get("subject"), required=False),
             legal_bases=legal_bases,
-            content=fields.text("content", raw.get("content"), required=False, max_length=5000),
+            content=fields.prose("content", raw.get("content"), required=False, max_length=5000),
             required_specialties=tuple(
                 fields.text_list("required_specialties", raw.get("required_specialties"))
             ),
@@ -225,7 +225,7 @@ class Item(Aggregate):
     def retire(self, reason: str) -> None:
         if self.retired_reason is not None:
             raise ConflictError(f"事项 {self.code} 已废止", f"item {self.code} is already retired")
-        self._retired(reason=fields.text("reason", reason))
+        self._retired(reason=fields.prose("reason", reason))
 
     @event("Retired")
     def _retired(self, reason: str) -> None:

@@ -131,7 +131,7 @@ class Department(Aggregate):
             raise ConflictError(
                 f"部门 {self.code} 已撤销", f"department {self.code} is already closed"
             )
-        self._closed(reason=fields.text("reason", reason))
+        self._closed(reason=fields.prose("reason", reason))
 
     @event("Closed")
     def _closed(self, reason: str) -> None:
@@ -188,7 +188,7 @@ class User(Aggregate):
             raise ConflictError(
                 f"用户 {self.username} 已停用", f"user {self.username} is already inactive"
             )
-        self._deactivated(reason=fields.text("reason", reason))
+        self._deactivated(reason=fields.prose("reason", reason))
 
     @event("Deactivated")
     def _deactivated(self, reason: str) -> None:
@@ -229,7 +229,7 @@ class ApiToken(Aggregate):
     def revoke(self, reason: str) -> None:
         if self.revoked:
             raise ConflictError("令牌已吊销", "token is already revoked")
-        self._revoked(reason=fields.text("reason", reason))
+        self._revoked(reason=fields.prose("reason", reason))
 
     @event("Revoked")
     def _revoked(self, reason: str) -> None:

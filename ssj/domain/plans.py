@@ -485,7 +485,7 @@ class Plan(Aggregate):
         self._require(
             (PlanStatus.DRAFT, PlanStatus.APPROVED, PlanStatus.PUBLISHED), "修改", "amend"
         )
-        why = fields.text("reason", reason, required=False)
+        why = fields.prose("reason", reason, required=False)
         if not why and self.status is not PlanStatus.DRAFT:
             raise fields.FieldError(
                 "reason",
@@ -524,7 +524,7 @@ class Plan(Aggregate):
 
     def approve(self, comment: str = "") -> None:
         self._require((PlanStatus.SUBMITTED,), "批准", "approve")
-        self._approved(comment=fields.text("comment", comment, required=False))
+        self._approved(comment=fields.prose("comment", comment, required=False))
 
     @event("Approved")
     def _approved(self, comment: str) -> None:
@@ -532,7 +532,7 @@ class Plan(Aggregate):
 
     def return_(self, reason: str) -> None:
         self._require((PlanStatus.SUBMITTED,), "退回", "return")
-        self._returned(reason=fields.text("reason", reason))
+        self._returned(reason=fields.prose("reason", reason))
 
     @event("Returned")
     def _returned(self, reason: str) -> None:
@@ -551,7 +551,7 @@ class Plan(Aggregate):
             raise ConflictError(
                 f"抽查计划 {self.label} 已撤销", f"plan {self.label} is already cancelled"
             )
-        self._cancelled(reason=fields.text("reason", reason))
+        self._cancelled(reason=fields.prose("reason", reason))
 
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:

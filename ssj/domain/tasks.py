@@ -370,7 +370,7 @@ class Task(Aggregate):
                 (self.drawn_on, "抽取日期", "the draw date"),
                 (self.notified_on, "通知日期", "the notification date"),
             ),
-            findings=fields.text("findings", findings, max_length=5000),
+            findings=fields.prose("findings", findings, max_length=5000),
             evidence=parse_evidence(evidence),
             category=parse_category(category).value,
             drafted_by=fields.text("drafted_by", drafted_by, max_length=64),
@@ -484,7 +484,7 @@ class Task(Aggregate):
     def object_to(self, reason: object) -> None:
         """The target objects to the result, with its reason; a leader decides."""
         self._require((TaskStatus.INFORMED,), "登记异议", "record an objection")
-        self._objected(reason=fields.text("reason", reason, max_length=2000))
+        self._objected(reason=fields.prose("reason", reason, max_length=2000))
 
     @event("Objected")
     def _objected(self, reason: str) -> None:
@@ -494,7 +494,7 @@ class Task(Aggregate):
     def decide_objection(self, upheld: bool, reason: object) -> None:
         """Upheld: the results are reopened; rejected: the result stands."""
         self._require((TaskStatus.OBJECTED,), "决定异议", "decide an objection")
-        self._objection_decided(upheld=bool(upheld), reason=fields.text("reason", reason))
+        self._objection_decided(upheld=bool(upheld), reason=fields.prose("reason", reason))
 
     @event("ObjectionDecided")
     def _objection_decided(self, upheld: bool, reason: str) -> None:
@@ -548,7 +548,7 @@ class Task(Aggregate):
                 fields.choice("redacted_fields", f, PublicField, PUBLIC_FIELD_LABELS).value
                 for f in fields.text_list("redacted_fields", redacted_fields)
             ],
-            public_summary=fields.text("public_summary", public_summary, max_length=2000),
+            public_summary=fields.prose("public_summary", public_summary, max_length=2000),
         )
 
     @event("Published")
@@ -565,7 +565,7 @@ class Task(Aggregate):
         self._require(
             (TaskStatus.CONFIRMED, TaskStatus.OBJECTION_REJECTED), "决定暂不公示", "withhold"
         )
-        self._withheld(reason=fields.text("reason", reason), until_final=bool(until_final))
+        self._withheld(reason=fields.prose("reason", reason), until_final=bool(until_final))
 
     @event("Withheld")
     def _withheld(self, reason: str, until_final: bool) -> None:

@@ -17,7 +17,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    PersistenceError,
+    Recording,
+    StoredEvent,
+)
 
 from ssj.config import Settings
 from ssj.errors import (
@@ -32,6 +38,7 @@ from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.envelope import SYSTEM, Actor, Envelope
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
+from ssj.ledger.mapper import TextCheckingMapper
 from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
 
@@ -46,6 +53,8 @@ class LoggedEvent:
     actor: Actor
     recorded_at: str
     event: Any
+    # Paths of values escaped because no read model could store them (see ssj.ledger.mapper).
+    escaped: tuple[str, ...] = ()
 
 
 logger = logging.getLogger(__name__)
@@ -109,6 +118,11 @@ class Ledger(Application):
         self._issuing = threading.local()  # per thread: other threads keep their own checks
         self._last_checkpoint_size: int | None = None
         self._last_checkpoint_time = time.monotonic()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=TextCheckingMapper
+        )
 
     @property
     def ledger_recorder(self) -> LedgerRecorder:
@@ -275,12 +289,16 @@ class Ledger(Application):
                     f"the event of seq {seq} is missing: run `ssj verify`",
                 )
             envelope = Envelope.from_bytes(data)
+            stored, escaped = cast(TextCheckingMapper, self.mapper).escape_unstorable_state(
+                notification
+            )
             logged.append(
                 LoggedEvent(
                     seq,
                     envelope.actor,
                     envelope.recorded_at,
-                    self.mapper.to_domain_event(notification),
+                    self.mapper.to_domain_event(stored),
+                    tuple(escaped),
                 )
             )
         return logged

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from uuid import UUID
 
+from ssj.domain import fields
 from ssj.domain.access import Command, Principal
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
@@ -134,6 +135,7 @@ class RegistryService(Service):
         user = self._get(User, user_id(username), f"用户 {username} / user {username}")
         if not user.active:
             raise ConflictError(f"用户 {username} 已停用", f"user {username} is inactive")
+        label = fields.text("label", label, required=False, max_length=200)
         secret = "ssj_" + secrets.token_urlsafe(32)
         self._save(actor, ApiToken(token_sha256=token_hash(secret), username=username, label=label))
         return secret

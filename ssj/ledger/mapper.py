@@ -1,0 +1,76 @@
+"""The ledger's last line of defence for text: no event is written that breaks the text policy.
+
+Domain validators (`ssj.domain.fields`) refuse bad text field by field, with the field's name;
+this mapper catches whatever reaches the ledger another way (a new command that forgot to
+validate, a dict key, a label) before anything is signed or written. The check costs one regex
+over the encoded bytes per event; only a suspicious event is walked to name the bad value.
+
+Reading is the other half: an event written before this check existed (or below the API) may
+hold a character no read model can store; `escape_unstorable_state` gives the projections a copy
+with such characters escaped, and names what it changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from ssj.domain import text as policy
+from ssj.domain.fields import FieldError
+
+# Bytes that may encode a forbidden character in the JSON the transcoder writes (ensure_ascii
+# off): \u00XX escapes of C0 controls, the short escapes \b \f \r, raw DEL, C1 controls,
+# non-characters (U+FDD0-FDEF, U+xFFFE/U+xFFFF). A hit is only a suspicion (a literal backslash
+# can look like an escape): the decoded value decides.
+_SUSPECT = re.compile(
+    rb"\\u00[01]|\\[bfr]|\x7f|\xc2[\x80-\x9f]|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]"
+    rb"|[\xf0-\xf4][\x80-\xbf]\xbf[\xbe\xbf]"
+)
+# A JSON escape that decodes to a character no read model can store (NUL, a surrogate half).
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _refuse(domain_event: Any, found: tuple[str, str, str]) -> FieldError:
+    path, zh, en = found
+    kind = type(domain_event).__qualname__
+    return FieldError(path, f"{zh}（{kind}）", f"{en} ({kind})")
+
+
+class TextCheckingMapper(Mapper[UUID]):
+    """eventsourcing's mapper, refusing events whose text breaks the policy."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        try:
+            stored = super().to_stored_event(domain_event)
+        except UnicodeEncodeError:  # a lone surrogate cannot be written as UTF-8
+            found = policy.first_problem(vars(domain_event))
+            if found is None:
+                raise
+            raise _refuse(domain_event, found) from None
+        if _SUSPECT.search(stored.state):
+            found = policy.first_problem(vars(domain_event))
+            if found is not None:
+                raise _refuse(domain_event, found)
+        return stored
+
+    def escape_unstorable_state(self, stored: StoredEvent) -> tuple[StoredEvent, list[str]]:
+        """`stored` with every unstorable character escaped, and the paths changed (empty, and
+        `stored` itself, when there is nothing to escape)."""
+        if not _UNSTORABLE_ESCAPE.search(stored.state):
+            return stored, []
+        changed: list[str] = []
+        state = policy.escape_all(self.transcoder.decode(stored.state), found=changed)
+        if not changed:
+            return stored, []
+        return (
+            StoredEvent(
+                originator_id=stored.originator_id,
+                originator_version=stored.originator_version,
+                topic=stored.topic,
+                state=self.transcoder.encode(state),
+            ),
+            changed,
+        )
