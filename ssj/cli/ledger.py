@@ -26,16 +26,29 @@ db_app = typer.Typer(help="数据库 / database set-up", no_args_is_help=True)
 proof_app = typer.Typer(help="默克尔证明 / Merkle proofs (RFC 9162)", no_args_is_help=True)
 
 
-def init() -> None:
-    """初始化账本（生成首个签名密钥）/ initialise the ledger with its first signing key."""
+def init(
+    suite: Annotated[
+        str,
+        typer.Option(
+            help="密码套件：ed25519-sha256（默认）或 sm2-sm3（国密，密评）/ cryptographic suite",
+        ),
+    ] = "ed25519-sha256",
+) -> None:
+    """初始化账本（生成首个签名密钥，选定密码套件）/ initialise the ledger: its suite and first key."""
+    from ssj.ledger import suite as suites
+
     ledger = open_ledger()
     try:
+        chosen = suites.get(suite)
         existed = ledger.is_initialised()
-        key_id = ledger.initialise(cli_actor())
+        key_id = ledger.initialise(cli_actor(), chosen)
     except SsjError as e:
         fail(e)
     state = "已存在 / already initialised" if existed else "已初始化 / initialised"
-    out.print(f"{state}: {ledger.settings.database.redacted()} key {key_id}", highlight=False)
+    out.print(
+        f"{state}: {ledger.settings.database.redacted()} suite {ledger.suite.name} key {key_id}",
+        highlight=False,
+    )
 
 
 def verify(

@@ -41,6 +41,7 @@ from ssj.ledger.keys import KeyStore, LedgerSigner
 from ssj.ledger.mapper import TextCheckingMapper
 from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
+from ssj.ledger.suite import DEFAULT, Suite
 
 LedgerRecorder = ChainedSQLiteRecorder | ChainedPostgresRecorder
 
@@ -118,6 +119,7 @@ class Ledger(Application):
         self._issuing = threading.local()  # per thread: other threads keep their own checks
         self._last_checkpoint_size: int | None = None
         self._last_checkpoint_time = time.monotonic()
+        self._suite: Suite | None = None
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -157,22 +159,43 @@ class Ledger(Application):
     def is_initialised(self) -> bool:
         return self.ledger_recorder.ledger_size() > 0
 
-    def initialise(self, actor: Actor = SYSTEM) -> str:
-        """Create the first key and the genesis events; returns the key id. Idempotent."""
+    @property
+    def suite(self) -> Suite:
+        """The ledger's cryptographic suite: its genesis key's (the default before `init`)."""
+        if self._suite is None:
+            if not self.is_initialised():
+                return DEFAULT
+            self._suite = self.keyring().suite
+            self.ledger_recorder.suite = self._suite
+        return self._suite
+
+    def initialise(self, actor: Actor = SYSTEM, suite: Suite = DEFAULT) -> str:
+        """Create the first key and the genesis events; returns the key id. Idempotent for the
+        same suite; asking for another suite than the ledger's is refused (never mixed)."""
         if self.is_initialised():
+            if self.suite is not suite:
+                raise ConflictError(
+                    f"账本已使用密码套件 {self.suite.name} 初始化，不能改为 {suite.name}",
+                    f"the ledger was initialised with suite {self.suite.name}, "
+                    f"not {suite.name}: suites are never mixed",
+                )
             return self.keyring().active_key_id
-        signer = self.keystore.create(self.settings.log_origin)
+        signer = self.keystore.create(self.settings.log_origin, suite)
         keyring = KeyRing(signer.verifier_key)
         tlog = TransparencyLog(self.settings.log_origin)
         # The genesis key signs its own introduction (seq 0).
         self.ledger_recorder.configure_signer(signer, None, self._load_signer)
+        self.ledger_recorder.suite = suite
         self.save(keyring, tlog, actor=actor)
+        self._suite = suite
         return signer.key_id
 
     def rotate_key(self, actor: Actor, key_id: str | None = None) -> str:
         """Make a new key (or an existing key file) the signing key; the old one retires."""
         signer = (
-            self.keystore.load(key_id) if key_id else self.keystore.create(self.settings.log_origin)
+            self.keystore.load(key_id)
+            if key_id
+            else self.keystore.create(self.settings.log_origin, self.suite)
         )
         keyring = self.keyring()
         keyring.rotate(signer.verifier_key)
@@ -362,6 +385,7 @@ class Ledger(Application):
         return current
 
     def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        tree = self.suite.tree  # also tells the recorder the suite before it rebuilds nodes
         plans = [merkle.subtree_nodes(lo, hi) for lo, hi in ranges]
         wanted = sorted({c for plan in plans for c in plan})
         found = self.ledger_recorder.node_hashes(wanted)
@@ -370,12 +394,12 @@ class Ledger(Application):
             raise NotFoundError(
                 f"默克尔节点缺失：{missing[:3]}", f"Merkle nodes missing: {missing[:3]}"
             )
-        return [merkle.fold([found[c] for c in plan]) for plan in plans]
+        return [tree.fold([found[c] for c in plan]) for plan in plans]
 
     def root(self, size: int) -> bytes:
         self._check_size(size)
         if size == 0:
-            return merkle.EMPTY_ROOT
+            return self.suite.tree.empty_root
         return self._range_hashes([(0, size)])[0]
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:

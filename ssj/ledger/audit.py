@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from eventsourcing.persistence import Notification
 
-from ssj.ledger import merkle, note
+from ssj.ledger import note
 from ssj.ledger.application import Ledger
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.verify import (
@@ -94,7 +94,7 @@ def _check_consistency(ledger: Ledger, verifier: LedgerVerifier) -> None:
             except Exception as e:
                 verifier.damage(seq, "merkle_nodes", str(e))
                 proof = []
-            if not merkle.verify_consistency(
+            if not ledger.suite.tree.verify_consistency(
                 previous.size, cp.size, previous.root_hash, cp.root_hash, proof
             ):
                 verifier.damage(seq, "consistency", f"sizes {previous.size} -> {cp.size}")

@@ -45,6 +45,7 @@ from ssj.errors import ValidationError
 from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.envelope import GENESIS_PREV
+from ssj.ledger.suite import DEFAULT
 from ssj.ledger.verify import (
     EnvelopeRow,
     LedgerVerifier,
@@ -513,17 +514,17 @@ def _start_range(
     prev = GENESIS_PREV
     last_nid = 0
     if before:
-        prev = hashlib.sha256(before[0].row[2]).digest()
+        prev = (v.suite or DEFAULT).digest(before[0].row[2])
         last_nid = before[0].row[1]
     else:
         v.damage(a, "chain", f"the envelope before seq {a} is not in the bundle")
     try:
         if frontier is None or frontier[0] != a:
             raise ValueError(f"no frontier at size {a}")
-        tree = merkle.CompactRange(a, frontier[1])
+        tree = merkle.CompactRange(a, frontier[1], (v.suite or DEFAULT).tree)
     except ValueError as e:
         v.damage(a, "frontier", str(e))
-        tree = merkle.CompactRange()
+        tree = merkle.CompactRange(tree=(v.suite or DEFAULT).tree)
     v.start_at(tree, prev, last_nid)
 
 
@@ -613,7 +614,7 @@ def _check_consistency(
             v.damage(at, "consistency", f"no proof for sizes {old} -> {new} in the bundle")
             continue
         result.consistency_proofs += 1
-        if not merkle.verify_consistency(old, new, roots[old], roots[new], proof):
+        if not v.tree.tree.verify_consistency(old, new, roots[old], roots[new], proof):
             v.damage(at, "consistency", f"sizes {old} -> {new}")
         elif new > result.covered_to and new in record_seq:
             result.covered_to = new
@@ -625,6 +626,7 @@ def _check_inclusion(
     contexts: list[ContextEntry],
     roots: dict[int, bytes],
 ) -> None:
+    tree = v.tree.tree
     for c in contexts:
         seq, _, data, _ = c.row
         root = roots.get(c.size)
@@ -632,7 +634,7 @@ def _check_inclusion(
             v.damage(seq, "inclusion", f"no root known at size {c.size}")
             continue
         result.inclusion_proofs += 1
-        if not merkle.verify_inclusion(merkle.leaf_hash(data), seq, c.size, c.proof, root):
+        if not tree.verify_inclusion(tree.leaf_hash(data), seq, c.size, c.proof, root):
             v.damage(seq, "inclusion", f"seq {seq} in tree size {c.size}")
 
 

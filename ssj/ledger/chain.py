@@ -13,7 +13,6 @@ written per event from two to about one eighth.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from ssj.errors import ValidationError
 from ssj.ledger.envelope import GENESIS_PREV, Actor, Envelope, envelope_hash, utc_now_text
 from ssj.ledger.keys import LedgerSigner
-from ssj.ledger.merkle import CompactRange, leaf_hash
+from ssj.ledger.merkle import CompactRange
 
 STORED_LEVEL = 3
 SIGN_CHUNK = 64  # envelopes per signing task
@@ -79,7 +78,11 @@ def draft(
     signer: LedgerSigner,
     pool: Executor | None = None,
 ) -> Draft:
-    tree = CompactRange(head.size, head.frontier)
+    suite = signer.suite
+    digest = suite.digest
+    state_key = suite.state_key
+    leaf_hash = suite.tree.leaf_hash
+    tree = CompactRange(head.size, head.frontier, suite.tree)
     recorded_at = utc_now_text()
     prev = head.last_hash
     envelopes: list[bytes] = []
@@ -91,15 +94,16 @@ def draft(
             originator_id=str(stored.originator_id),
             originator_version=stored.originator_version,
             topic=stored.topic,
-            state_sha256=hashlib.sha256(stored.state).digest(),
+            state_digest=digest(stored.state),
             actor=actor,
             recorded_at=recorded_at,
             prev_hash=prev,
             key_id=signer.key_id,
+            state_key=state_key,
         ).to_bytes()
         envelopes.append(data)
         nodes.extend(n for n in tree.append(leaf_hash(data)) if n[0] >= STORED_LEVEL)
-        prev = envelope_hash(data)
+        prev = envelope_hash(data, suite)
         seq += 1
     signing: list[Future[list[bytes]]] | list[bytes]
     if pool is None:

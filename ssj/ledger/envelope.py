@@ -6,11 +6,13 @@ caused it, to the previous envelope, and to the key that signs it. The database'
 is deliberately left out: it is only assigned inside the insert, and leaving it out lets a writer
 prepare and sign envelopes before it takes the lock (see `chain`). Its canonical bytes (sorted-key
 compact JSON) are both the signed message and the Merkle leaf, so nothing outside them is trusted.
+
+The state digest and the chain hash are the ledger's suite's hash: SHA-256 under
+`ed25519-sha256` (field `state_sha256`), SM3 under `sm2-sm3` (field `state_sm3`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,8 @@ from uuid import UUID
 import orjson
 
 from ssj.errors import ValidationError
+from ssj.ledger import suite as suites
+from ssj.ledger.suite import Suite
 
 ENVELOPE_VERSION = 1
 GENESIS_PREV = bytes(32)
@@ -55,11 +59,17 @@ class Envelope:
     originator_id: str
     originator_version: int
     topic: str
-    state_sha256: bytes
+    state_digest: bytes
     actor: Actor
     recorded_at: str
     prev_hash: bytes
     key_id: str
+    state_key: str = suites.ED25519.state_key  # "state_sha256", or "state_sm3" under sm2-sm3
+
+    @property
+    def state_sha256(self) -> bytes:
+        """The state digest by its ed25519-sha256 name (read `state_digest` in new code)."""
+        return self.state_digest
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -69,7 +79,7 @@ class Envelope:
                 "originator_id": self.originator_id,
                 "originator_version": self.originator_version,
                 "topic": self.topic,
-                "state_sha256": self.state_sha256.hex(),
+                self.state_key: self.state_digest.hex(),
                 "actor": self.actor.as_dict(),
                 "recorded_at": self.recorded_at,
                 "prev": self.prev_hash.hex(),
@@ -85,16 +95,18 @@ class Envelope:
         if obj.get("v") != ENVELOPE_VERSION:
             raise ValueError(f"unsupported envelope version {obj.get('v')!r}")
         actor = obj["actor"]
+        state_key = "state_sm3" if "state_sm3" in obj else "state_sha256"
         envelope = cls(
             seq=obj["seq"],
             originator_id=obj["originator_id"],
             originator_version=obj["originator_version"],
             topic=obj["topic"],
-            state_sha256=bytes.fromhex(obj["state_sha256"]),
+            state_digest=bytes.fromhex(obj[state_key]),
             actor=Actor.__new__(Actor),
             recorded_at=obj["recorded_at"],
             prev_hash=bytes.fromhex(obj["prev"]),
             key_id=obj["key_id"],
+            state_key=state_key,
         )
         # Bypass Actor validation: a verifier must read whatever was stored, then judge it.
         object.__setattr__(envelope.actor, "user", actor["user"])
@@ -103,9 +115,9 @@ class Envelope:
         return envelope
 
 
-def envelope_hash(data: bytes) -> bytes:
+def envelope_hash(data: bytes, suite: Suite = suites.ED25519) -> bytes:
     """Hash of an envelope's canonical bytes: what the next envelope's `prev` must hold."""
-    return hashlib.sha256(data).digest()
+    return suite.digest(data)
 
 
 def originator_text(originator_id: UUID | str) -> str:

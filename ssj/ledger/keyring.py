@@ -6,6 +6,9 @@ Key validity is expressed in ledger positions, so a verifier needs nothing but t
   the incoming key is valid from s + 1.
 - `Revoked` makes every signature by the key at seq >= `as_of_seq` invalid, even retroactively
   (a compromised key), so the verifier fails on them.
+
+The genesis key's type is the ledger's cryptographic suite (`ssj.ledger.suite`): a rotation to a
+key of another suite is refused, so a ledger never mixes suites.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ssj.errors import ConflictError, ValidationError
 from ssj.ledger import note
+from ssj.ledger.suite import Suite
 
 KEYRING_ID = uuid5(NAMESPACE_URL, "urn:ssj:keyring")
 TLOG_ID = uuid5(NAMESPACE_URL, "urn:ssj:transparency-log")
@@ -36,8 +40,20 @@ class KeyRing(Aggregate):
         self.active_key_id: str = verifier.key_id
         self.revoked: dict[str, int] = {}
 
+    @property
+    def suite(self) -> Suite:
+        """The ledger's suite: the type of its keys (the genesis key's, never mixed)."""
+        return note.parse_verifier_key(self.keys[self.active_key_id]).suite
+
     def rotate(self, verifier_key: str) -> None:
         verifier = note.parse_verifier_key(verifier_key)
+        if verifier.suite is not self.suite:
+            raise ConflictError(
+                f"密钥 {verifier.key_id} 属于密码套件 {verifier.suite.name}，"
+                f"本账本使用 {self.suite.name}，不能混用",
+                f"key {verifier.key_id} is of suite {verifier.suite.name}, this ledger uses "
+                f"{self.suite.name}: suites are never mixed",
+            )
         if verifier.key_id in self.keys:
             raise ConflictError(
                 f"密钥 {verifier.key_id} 已在密钥环中",

@@ -1,7 +1,9 @@
 """Private keys on disk, outside the database.
 
 Each key is a Go-compatible note signer key string in `<keys_dir>/<name>+<hash>.key`, mode 0600.
-The database only ever holds verifier (public) keys, in the key ring.
+An SM2 key file (the sm2-sm3 suite) holds the same line, then the key as a PKCS#8 PEM block that
+other SM tools read (`openssl pkey -in FILE` skips the first line). The database only ever holds
+verifier (public) keys, in the key ring.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import os
 import stat
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from ssj.errors import SigningKeyError
 from ssj.ledger import note
+from ssj.ledger import suite as suites
+from ssj.ledger.suite import Suite
 
 
 class LedgerSigner:
@@ -22,7 +24,11 @@ class LedgerSigner:
     def __init__(self, signer: note.Signer, signer_key: str) -> None:
         self.signer = signer
         self.signer_key = signer_key
-        self._private = Ed25519PrivateKey.from_private_bytes(signer.seed)
+        self._private = signer.suite.private_key(signer.seed)
+
+    @property
+    def suite(self) -> Suite:
+        return self.signer.suite
 
     @property
     def key_id(self) -> str:
@@ -36,7 +42,19 @@ class LedgerSigner:
         return self._private.sign(message)
 
     def sign_note(self, text: str) -> str:
-        return note.sign(text, self.signer_key)
+        return note.sign(text, self.signer)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (for worker processes): the parsed key is rebuilt on the other side."""
+        return {"signer": self.signer, "signer_key": self.signer_key}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["signer"], state["signer_key"])  # type: ignore[misc, arg-type]
+
+
+def _first_line(path: Path) -> str:
+    """The signer key line (an SM2 key file continues with its PEM block)."""
+    return path.read_text(encoding="utf-8").strip().split("\n", 1)[0].strip()
 
 
 def _file_name(key_id: str) -> str:
@@ -49,16 +67,23 @@ class KeyStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def create(self, name: str) -> LedgerSigner:
+    def create(self, name: str, suite: Suite = suites.ED25519) -> LedgerSigner:
         """Generate a key and write it with 0600 permissions; the directory gets 0700."""
-        signer_key, _ = note.generate_key(name)
+        signer_key, _ = note.generate_key(name, suite)
         signer = LedgerSigner(note.parse_signer_key(signer_key), signer_key)
+        text = signer_key + "\n"
+        if suite is suites.SM2:
+            from ssj.ledger import sm2
+
+            scalar = sm2.scalar_from_der(signer.signer.seed)
+            assert scalar is not None
+            text += sm2.private_key_pem(scalar)
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             path = self.directory / _file_name(signer.key_id)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(signer_key + "\n")
+                f.write(text)
         except OSError as e:
             raise SigningKeyError(f"无法写入密钥文件：{e}", f"cannot write key file: {e}") from None
         return signer
@@ -74,7 +99,7 @@ class KeyStore:
         path = self.path_for(key_id)
         try:
             mode = path.stat().st_mode
-            text = path.read_text(encoding="utf-8").strip()
+            text = _first_line(path)
         except FileNotFoundError:
             raise SigningKeyError(
                 f"找不到签名私钥 {key_id}（应在 {path}）",
@@ -108,7 +133,7 @@ class KeyStore:
         ids = []
         for path in sorted(self.directory.glob("*.key")):
             try:
-                ids.append(note.parse_signer_key(path.read_text(encoding="utf-8").strip()).key_id)
+                ids.append(note.parse_signer_key(_first_line(path)).key_id)
             except (OSError, UnicodeDecodeError, note.NoteError):
                 continue
         return ids

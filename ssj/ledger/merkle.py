@@ -1,5 +1,8 @@
 """RFC 9162 §2.1 Merkle tree hashing, proofs and verification; pure functions, no I/O.
 
+`TreeHash` holds the construction for one hash function: `SHA256` is the RFC's, and the module's
+plain functions are its methods; the sm2-sm3 suite builds the same tree with SM3.
+
 Proof builders speak in leaf ranges [lo, hi) so that the in-memory functions here and a database
 holding only complete aligned subtrees share one algorithm and produce byte-identical proofs.
 """
@@ -7,57 +10,14 @@ holding only complete aligned subtrees share one algorithm and produce byte-iden
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
-EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-_sha256 = hashlib.sha256
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """MTH of one entry: the 0x00 prefix keeps leaves and inner nodes apart (second preimages)."""
-    return _sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """Hash of an inner node, domain-separated from leaves by the 0x01 prefix."""
-    return _sha256(b"\x01" + left + right).digest()
 
 
 def _split(n: int) -> int:
     """Largest power of two strictly less than n (n >= 2): where RFC 9162 splits a tree."""
     return 1 << ((n - 1).bit_length() - 1)
-
-
-def root(leaf_hashes: Sequence[bytes]) -> bytes:
-    """MTH over already-hashed leaves, level by level so a million leaves need no recursion.
-
-    Pairing neighbours and promoting a lone last node unchanged builds exactly the RFC tree.
-    """
-    level = list(leaf_hashes)
-    if not level:
-        return EMPTY_ROOT
-    sha = _sha256
-    while len(level) > 1:
-        pairs = iter(level)  # zip(it, it) walks neighbours two by two
-        paired = [
-            sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)
-        ]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
-    return level[0]
-
-
-def fold(node_hashes: Sequence[bytes]) -> bytes:
-    """Combine the subtree hashes of subtree_nodes() right to left into the range's MTH."""
-    if not node_hashes:
-        return EMPTY_ROOT
-    h = node_hashes[-1]
-    for x in reversed(node_hashes[:-1]):
-        h = node_hash(x, h)
-    return h
 
 
 def subtree_nodes(lo: int, hi: int) -> list[tuple[int, int]]:
@@ -130,18 +90,6 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
     return out
 
 
-def inclusion_proof(index: int, size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """Audit path for leaf `index` in the tree of the first `size` leaf hashes."""
-    _check_hashes(leaf_hashes, size)
-    return [root(leaf_hashes[lo:hi]) for lo, hi in inclusion_ranges(index, size)]
-
-
-def consistency_proof(old_size: int, new_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """Proof that the first `old_size` leaves are a prefix of the first `new_size` leaves."""
-    _check_hashes(leaf_hashes, new_size)
-    return [root(leaf_hashes[lo:hi]) for lo, hi in consistency_ranges(old_size, new_size)]
-
-
 def _is_hash(h: object) -> bool:
     return isinstance(h, bytes) and len(h) == HASH_SIZE
 
@@ -150,70 +98,157 @@ def _is_size(n: object) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and n >= 0
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
-    """RFC 9162 §2.1.3.2; False on any malformed input, because a verifier must never crash."""
-    if not (_is_size(index) and _is_size(size) and index < size):
-        return False
-    if not (_is_hash(leaf_hash) and _is_hash(root) and all(_is_hash(p) for p in proof)):
-        return False
-    fn, sn, r = index, size - 1, leaf_hash
-    for p in proof:
-        if sn == 0:
+class TreeHash:
+    """RFC 9162 §2.1 with a given 32-byte hash function: SHA-256 (the RFC), or SM3 for the
+    sm2-sm3 suite (the same construction with SM3 in place of SHA-256: 0x00 leaf and 0x01 node
+    prefixes, the same splits, proofs and verification)."""
+
+    def __init__(self, name: str, digest: Callable[[bytes], bytes]) -> None:
+        self.name = name
+        self.digest = digest
+        self.empty_root = digest(b"")
+
+    def leaf_hash(self, data: bytes) -> bytes:
+        """MTH of one entry: the 0x00 prefix keeps leaves and inner nodes apart (second preimages)."""
+        return self.digest(b"\x00" + data)
+
+    def node_hash(self, left: bytes, right: bytes) -> bytes:
+        """Hash of an inner node, domain-separated from leaves by the 0x01 prefix."""
+        return self.digest(b"\x01" + left + right)
+
+    def root(self, leaf_hashes: Sequence[bytes]) -> bytes:
+        """MTH over already-hashed leaves, level by level so a million leaves need no recursion.
+
+        Pairing neighbours and promoting a lone last node unchanged builds exactly the RFC tree.
+        """
+        level = list(leaf_hashes)
+        if not level:
+            return self.empty_root
+        digest = self.digest
+        while len(level) > 1:
+            pairs = iter(level)  # zip(it, it) walks neighbours two by two
+            paired = [
+                digest(b"\x01" + left + right) for left, right in zip(pairs, pairs, strict=False)
+            ]
+            if len(level) % 2:
+                paired.append(level[-1])
+            level = paired
+        return level[0]
+
+    def fold(self, node_hashes: Sequence[bytes]) -> bytes:
+        """Combine the subtree hashes of subtree_nodes() right to left into the range's MTH."""
+        if not node_hashes:
+            return self.empty_root
+        h = node_hashes[-1]
+        for x in reversed(node_hashes[:-1]):
+            h = self.node_hash(x, h)
+        return h
+
+    def inclusion_proof(self, index: int, size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+        """Audit path for leaf `index` in the tree of the first `size` leaf hashes."""
+        _check_hashes(leaf_hashes, size)
+        return [self.root(leaf_hashes[lo:hi]) for lo, hi in inclusion_ranges(index, size)]
+
+    def consistency_proof(
+        self, old_size: int, new_size: int, leaf_hashes: Sequence[bytes]
+    ) -> list[bytes]:
+        """Proof that the first `old_size` leaves are a prefix of the first `new_size` leaves."""
+        _check_hashes(leaf_hashes, new_size)
+        return [self.root(leaf_hashes[lo:hi]) for lo, hi in consistency_ranges(old_size, new_size)]
+
+    def verify_inclusion(
+        self, leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    ) -> bool:
+        """RFC 9162 §2.1.3.2; False on any malformed input, because a verifier must never crash."""
+        if not (_is_size(index) and _is_size(size) and index < size):
             return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
-    """RFC 9162 §2.1.4.2, plus the trivial cases the RFC leaves out.
-
-    Equal sizes need equal roots and an empty proof; an empty old tree needs the empty root and
-    an empty proof. False on any malformed input.
-    """
-    if not (_is_size(old_size) and _is_size(new_size) and old_size <= new_size):
-        return False
-    if not (_is_hash(old_root) and _is_hash(new_root) and all(_is_hash(p) for p in proof)):
-        return False
-    if old_size == 0:
-        return not proof and old_root == EMPTY_ROOT and (new_size > 0 or new_root == EMPTY_ROOT)
-    if old_size == new_size:
-        return not proof and old_root == new_root
-    if not proof:
-        return False
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:
-        path.insert(0, old_root)
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
+        if not (_is_hash(leaf_hash) and _is_hash(root) and all(_is_hash(p) for p in proof)):
             return False
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and fr == old_root and sr == new_root
+        node_hash = self.node_hash
+        fn, sn, r = index, size - 1, leaf_hash
+        for p in proof:
+            if sn == 0:
+                return False
+            if fn & 1 or fn == sn:
+                r = node_hash(p, r)
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                r = node_hash(r, p)
+            fn >>= 1
+            sn >>= 1
+        return sn == 0 and r == root
+
+    def verify_consistency(
+        self, old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+    ) -> bool:
+        """RFC 9162 §2.1.4.2, plus the trivial cases the RFC leaves out.
+
+        Equal sizes need equal roots and an empty proof; an empty old tree needs the empty root
+        and an empty proof. False on any malformed input.
+        """
+        if not (_is_size(old_size) and _is_size(new_size) and old_size <= new_size):
+            return False
+        if not (_is_hash(old_root) and _is_hash(new_root) and all(_is_hash(p) for p in proof)):
+            return False
+        if old_size == 0:
+            return (
+                not proof
+                and old_root == self.empty_root
+                and (new_size > 0 or new_root == self.empty_root)
+            )
+        if old_size == new_size:
+            return not proof and old_root == new_root
+        if not proof:
+            return False
+        node_hash = self.node_hash
+        path = list(proof)
+        if old_size & (old_size - 1) == 0:
+            path.insert(0, old_root)
+        fn, sn = old_size - 1, new_size - 1
+        while fn & 1:
+            fn >>= 1
+            sn >>= 1
+        fr = sr = path[0]
+        for c in path[1:]:
+            if sn == 0:
+                return False
+            if fn & 1 or fn == sn:
+                fr = node_hash(c, fr)
+                sr = node_hash(c, sr)
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                sr = node_hash(sr, c)
+            fn >>= 1
+            sn >>= 1
+        return sn == 0 and fr == old_root and sr == new_root
+
+    def compact(self, size: int = 0, frontier: Sequence[bytes] = ()) -> CompactRange:
+        return CompactRange(size, frontier, self)
+
+    def __repr__(self) -> str:
+        return f"TreeHash({self.name})"
+
+
+def _sha256_digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+SHA256 = TreeHash("sha256", _sha256_digest)
+EMPTY_ROOT = SHA256.empty_root
+
+# The RFC's own hashing (SHA-256), as plain functions.
+leaf_hash = SHA256.leaf_hash
+node_hash = SHA256.node_hash
+root = SHA256.root
+fold = SHA256.fold
+inclusion_proof = SHA256.inclusion_proof
+consistency_proof = SHA256.consistency_proof
+verify_inclusion = SHA256.verify_inclusion
+verify_consistency = SHA256.verify_consistency
 
 
 class CompactRange:
@@ -223,9 +258,12 @@ class CompactRange:
     stream-verify millions of leaves.
     """
 
-    __slots__ = ("_hashes", "_size")
+    __slots__ = ("_hashes", "_size", "tree")
 
-    def __init__(self, size: int = 0, frontier: Sequence[bytes] = ()) -> None:
+    def __init__(
+        self, size: int = 0, frontier: Sequence[bytes] = (), tree: TreeHash | None = None
+    ) -> None:
+        self.tree = SHA256 if tree is None else tree
         if not _is_size(size):
             raise ValueError(f"invalid tree size {size!r}")
         if len(frontier) != size.bit_count():
@@ -255,8 +293,9 @@ class CompactRange:
         h = leaf_hash
         level = 0
         done = [(0, index, h)]
+        node = self.tree.node_hash
         while index & 1:
-            h = node_hash(hashes.pop(), h)
+            h = node(hashes.pop(), h)
             index >>= 1
             level += 1
             done.append((level, index, h))
@@ -265,7 +304,7 @@ class CompactRange:
         return done
 
     def root(self) -> bytes:
-        return fold(self._hashes)
+        return self.tree.fold(self._hashes)
 
     def __repr__(self) -> str:
-        return f"CompactRange(size={self._size}, root={self.root().hex()})"
+        return f"CompactRange(size={self._size}, root={self.root().hex()}, {self.tree.name})"

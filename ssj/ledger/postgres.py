@@ -217,6 +217,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
                 coords,
                 lambda cs: self._select_nodes(curs, cs),
                 lambda lo, hi: self._select_envelope_bytes(curs, lo, hi),
+                self.suite,
             )
 
     def ledger_size(self) -> int:

@@ -22,6 +22,7 @@ from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Draft, Head, draft, requi
 from ssj.ledger.envelope import envelope_hash
 from ssj.ledger.keyring import KEYRING_ID
 from ssj.ledger.keys import LedgerSigner
+from ssj.ledger.suite import DEFAULT, Suite
 
 SCHEMA_VERSION = 1
 
@@ -62,6 +63,7 @@ class ChainedRecorderMixin:
     signer: LedgerSigner | None = None
     keyring_version: int | None = None
     signer_loader: SignerLoader | None = None
+    suite: Suite = DEFAULT  # the ledger's suite, for reads (set by the Ledger once it knows it)
 
     def init_chain(self) -> None:
         self._cached_head: Head | None = None
@@ -128,13 +130,13 @@ class ChainedRecorderMixin:
         if last is None:
             head = EMPTY_HEAD
         else:
-            size, last_hash = last[0] + 1, envelope_hash(last[1])
+            size, last_hash = last[0] + 1, envelope_hash(last[1], signer.suite)
             cached = self._cached_head
             if cached is not None and cached.size == size and cached.last_hash == last_hash:
                 head = cached
             else:
                 coords = merkle.subtree_nodes(0, size)
-                found = self._resolve_nodes(coords, read_nodes, read_envelopes)
+                found = self._resolve_nodes(coords, read_nodes, read_envelopes, signer.suite)
                 try:
                     head = Head(size, last_hash, tuple(found[c] for c in coords))
                 except KeyError:
@@ -154,16 +156,20 @@ class ChainedRecorderMixin:
 
     @staticmethod
     def _resolve_nodes(
-        coords: Sequence[Coord], read_nodes: NodeReader, read_envelopes: EnvelopeReader
+        coords: Sequence[Coord],
+        read_nodes: NodeReader,
+        read_envelopes: EnvelopeReader,
+        suite: Suite,
     ) -> dict[Coord, bytes]:
         """Hashes of complete subtrees: stored ones read, lower ones rebuilt from envelopes."""
+        tree = suite.tree
         found = read_nodes([c for c in coords if c[0] >= STORED_LEVEL])
         for level, index in coords:
             if level < STORED_LEVEL:
                 lo, hi = index << level, (index + 1) << level
                 datas = read_envelopes(lo, hi)
                 if len(datas) == hi - lo:
-                    found[(level, index)] = merkle.root([merkle.leaf_hash(d) for d in datas])
+                    found[(level, index)] = tree.root([tree.leaf_hash(d) for d in datas])
         return found
 
     def _after_commit(self) -> None:

@@ -138,6 +138,7 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
                 coords,
                 lambda cs: self._select_nodes(c, cs),
                 lambda lo, hi: self._select_envelope_bytes(c, lo, hi),
+                self.suite,
             )
 
     def ledger_size(self) -> int:

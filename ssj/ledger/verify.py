@@ -8,20 +8,19 @@ tree and checks every recorded checkpoint (signature and root), consistency betw
 checkpoints from stored proofs, and optionally checkpoints held outside the database: the only way
 to catch truncation of the newest rows, or a history re-signed with another key.
 
-It is independent of storage, so the offline audit bundle reuses it.
+It is independent of storage, so the offline audit bundle reuses it. It learns the ledger's
+cryptographic suite from the genesis event (the key ring's first key) before hashing anything,
+and checks everything in that suite; a key of another suite later on is damage (never mixed).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import get_topic
 
@@ -29,6 +28,7 @@ from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint, CheckpointError
 from ssj.ledger.envelope import ENVELOPE_VERSION, GENESIS_PREV
 from ssj.ledger.keyring import KeyRing, TransparencyLog
+from ssj.ledger.suite import DEFAULT, ED25519_SHA256, SUITES, Suite
 
 # seq, notification id (an unsigned index column: used to pair, never trusted), envelope, signature
 EnvelopeRow = tuple[int, int, bytes, bytes]
@@ -36,8 +36,6 @@ EnvelopeRow = tuple[int, int, bytes, bytes]
 # bytes; plus the event itself in any form `LedgerVerifier.to_notification` turns into a
 # Notification (only key ring and checkpoint events are ever decoded).
 EventFields = tuple[str, int, str, bytes, Any]
-
-_sha256 = hashlib.sha256
 
 KEYRING_TOPICS: dict[str, str] = {
     get_topic(cls): cls.__name__
@@ -139,15 +137,22 @@ class Report:
 
 
 def verify_signatures(
-    public_keys: dict[str, bytes], items: Sequence[tuple[int, str, bytes, bytes]]
+    public_keys: dict[str, bytes],
+    items: Sequence[tuple[int, str, bytes, bytes]],
+    suite_name: str = ED25519_SHA256,
 ) -> list[int]:
-    """Worker: the seqs whose Ed25519 signature does not verify."""
-    keys = {k: Ed25519PublicKey.from_public_bytes(v) for k, v in public_keys.items()}
+    """Worker: the seqs whose signature (in the named suite) does not verify."""
+    suite = SUITES[suite_name]
+    keys = {}
+    for k, v in public_keys.items():
+        try:
+            keys[k] = suite.public_key(v)
+        except (ValueError, TypeError):
+            continue
     bad = []
     for seq, key_id, data, signature in items:
-        try:
-            keys[key_id].verify(signature, data)
-        except (InvalidSignature, KeyError):
+        key = keys.get(key_id)
+        if key is None or not key.verify(data, signature):
             bad.append(seq)
     return bad
 
@@ -181,6 +186,10 @@ class LedgerVerifier:
     ) -> None:
         self.mapper = mapper
         self.origin = origin  # if given, every checkpoint must name this log
+        self.suite: Suite | None = None  # learnt from the genesis event
+        self._digest: Callable[[bytes], bytes] = DEFAULT.digest
+        self._tree = DEFAULT.tree
+        self._state_key = DEFAULT.state_key
         self.report = Report()
         self.keys: dict[str, _KeyState] = {}
         self._hashes: list[bytes] = []  # the compact range's frontier (RFC 9162 subtrees)
@@ -207,7 +216,30 @@ class LedgerVerifier:
     @property
     def tree(self) -> merkle.CompactRange:
         """The Merkle tree rebuilt so far (a copy of its frontier)."""
-        return merkle.CompactRange(self._size, self._hashes)
+        return merkle.CompactRange(self._size, self._hashes, self._tree)
+
+    def use_suite(self, suite: Suite) -> None:
+        """Check everything in this suite (once known: the genesis key's)."""
+        self.suite = suite
+        self._digest = suite.digest
+        self._tree = suite.tree
+        self._state_key = suite.state_key
+        if self._size == 0:
+            self.roots[0] = suite.tree.empty_root
+            self.report.root = suite.tree.empty_root
+
+    def _learn_suite(self, event: EventFields | None) -> None:
+        """Before hashing the first row: the suite of the genesis key, if this is the genesis."""
+        if self.suite is not None:
+            return
+        suite = DEFAULT
+        if event is not None and KEYRING_TOPICS.get(event[2]) == "Created":
+            try:
+                domain_event: Any = self.mapper.to_domain_event(self.to_notification(event[4]))
+                suite = note.parse_verifier_key(domain_event.verifier_key).suite
+            except Exception:
+                suite = DEFAULT  # the key ring check reports it
+        self.use_suite(suite)
 
     @property
     def size(self) -> int:
@@ -230,6 +262,8 @@ class LedgerVerifier:
         self, seq: int, nid: int, data: bytes, signature: bytes, event: EventFields | None
     ) -> None:
         """Every check of one stored envelope and the event it seals (None: missing)."""
+        if self.suite is None:
+            self._learn_suite(event)
         if seq != self.expected_seq:
             self.damage(self.expected_seq, "gap", f"next stored seq is {seq}")
         self.expected_seq = seq + 1
@@ -239,7 +273,7 @@ class LedgerVerifier:
             return
         if env.get("prev") != self.prev_hex:
             self.damage(seq, "chain")
-        self.prev_hex = _sha256(data).hexdigest()
+        self.prev_hex = self._digest(data).hex()
         if nid <= self.last_nid:
             self.damage(seq, "originator", f"notification id {nid} out of order")
         else:
@@ -285,7 +319,7 @@ class LedgerVerifier:
                 self.damage(seq, "originator")
             if topic != env.get("topic"):
                 self.damage(seq, "topic", f"{topic!r} != {env.get('topic')!r}")
-            if _sha256(state).hexdigest() != env.get("state_sha256"):
+            if self._digest(state).hex() != env.get(self._state_key):
                 self.damage(seq, "state")
             kind = KEYRING_TOPICS.get(topic)
         # Key ring changes that take effect at this very seq (the genesis) come before the key
@@ -305,10 +339,13 @@ class LedgerVerifier:
     ) -> bool:
         """An envelope outside the streamed range (a key ring event, the range's predecessor):
         everything but the chain and the tree, which its inclusion proof stands in for."""
+        fields = _fields(event)
+        if self.suite is None:
+            self._learn_suite(fields)
         env = self._parse(seq, data)
         if env is None:
             return False
-        self._check_sealed(seq, nid, env, data, signature, _fields(event))
+        self._check_sealed(seq, nid, env, data, signature, fields)
         return True
 
     def start_at(self, tree: merkle.CompactRange, prev: bytes, last_nid: int) -> None:
@@ -319,20 +356,21 @@ class LedgerVerifier:
         self.prev_hex = prev.hex()
         self.last_nid = last_nid
         self.roots[tree.size] = tree.root()
+        self._tree = tree.tree
 
     def _append_leaf(self, data: bytes) -> None:
         """`merkle.CompactRange.append` without the completed-node list nobody reads here."""
-        sha = _sha256
-        h = sha(b"\x00" + data).digest()
+        digest = self._digest
+        h = digest(b"\x00" + data)
         hashes = self._hashes
         index = self._size
         while index & 1:
-            h = sha(b"\x01" + hashes.pop() + h).digest()
+            h = digest(b"\x01" + hashes.pop() + h)
             index >>= 1
         hashes.append(h)
         self._size = size = self._size + 1
         if size in self.wanted_sizes:
-            self.roots[size] = merkle.fold(hashes)
+            self.roots[size] = self._tree.fold(hashes)
 
     def _check_key(self, seq: int, key_id: str, data: bytes, signature: bytes) -> None:
         state = self.keys.get(key_id)
@@ -359,9 +397,16 @@ class LedgerVerifier:
                 if seq != 0 or self.keys:
                     raise ValueError("key ring created twice")
                 verifier = note.parse_verifier_key(domain_event.verifier_key)
+                if verifier.suite is not self.suite:
+                    raise ValueError(f"genesis key of suite {verifier.suite.name}")
                 self.keys[verifier.key_id] = _KeyState(verifier, valid_from=seq)
             elif kind == "Rotated":
                 verifier = note.parse_verifier_key(domain_event.verifier_key)
+                if verifier.suite is not self.suite:
+                    raise ValueError(
+                        f"key {verifier.key_id} of suite {verifier.suite.name} in a "
+                        f"{self.suite.name if self.suite else '?'} ledger (never mixed)"
+                    )
                 old = self.keys[domain_event.retired_key_id]
                 old.valid_to = seq if old.valid_to is None else min(old.valid_to, seq)
                 self.keys[verifier.key_id] = _KeyState(verifier, valid_from=seq + 1)
@@ -436,12 +481,13 @@ class LedgerVerifier:
             return
         items, self.pending = self.pending, []
         public = {k: s.verifier.public_key for k, s in self.keys.items()}
+        name = (self.suite or DEFAULT).name
         if self.pool is None:
-            for seq in verify_signatures(public, items):
+            for seq in verify_signatures(public, items, name):
                 self.damage(seq, "signature")
             self.report.signatures += len(items)
             return
-        self.futures.append(self.pool.submit(verify_signatures, public, items))
+        self.futures.append(self.pool.submit(verify_signatures, public, items, name))
         self.report.signatures += len(items)
         # Bound memory: wait for the oldest batches once enough are in flight.
         while len(self.futures) > 2 * self.jobs:
@@ -458,7 +504,7 @@ class LedgerVerifier:
             self.pool.shutdown()
             self.pool = None
         self.report.size = self._size
-        self.report.root = merkle.fold(self._hashes)
+        self.report.root = self._tree.fold(self._hashes)
         return self.report
 
 

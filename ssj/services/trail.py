@@ -17,7 +17,6 @@ remains the check of the whole chain, Merkle tree and checkpoints.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -248,7 +247,7 @@ def signature_statuses(ledger: Ledger, rows: Sequence[Mapping[str, Any]]) -> dic
             status[seq] = "retired-key"
         to_verify.append((seq, envelope.key_id, data, signature))
         parsed[seq] = (nid, envelope)
-    for seq in verify_signatures(public, to_verify):
+    for seq in verify_signatures(public, to_verify, ledger.suite.name):
         status[seq] = "invalid"
     by_seq = {int(r["seq"]): r for r in rows}
     for seq, (nid, envelope) in parsed.items():
@@ -269,7 +268,7 @@ def _sealed_status(ledger: Ledger, nid: int, envelope: Envelope, row: Mapping[st
         str(event.originator_id) != envelope.originator_id
         or event.originator_version != envelope.originator_version
         or event.topic != envelope.topic
-        or hashlib.sha256(event.state).digest() != envelope.state_sha256
+        or ledger.suite.digest(event.state) != envelope.state_digest
     ):
         return "altered"
     actor = envelope.actor

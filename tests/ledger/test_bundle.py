@@ -20,6 +20,7 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.bundle import FORMAT, BundleWriter, verify_bundle
 from ssj.ledger.checkpoint import Checkpoint, sign_checkpoint
 from ssj.ledger.keys import KeyStore
+from ssj.ledger.suite import Suite
 from ssj.services.audit_bundle import export_bundle
 from tests.conftest import base_settings
 from tests.ledger.test_ledger import ALICE, Thing
@@ -32,9 +33,10 @@ from tests.ledger.test_tamper import (
     build_ledger,
     published,
     raw,
+    suite,
 )
 
-__all__ = ["published", "raw"]  # test_tamper's fixtures, shared here
+__all__ = ["published", "raw", "suite"]  # test_tamper's fixtures, shared here
 
 
 def export(settings: Settings, path: Path, a: int | None = None, b: int | None = None) -> Path:
@@ -73,7 +75,9 @@ def flip(path: Path, at: int) -> None:
 # Round trip --------------------------------------------------------------------------------------
 
 
-def test_full_bundle_round_trip(settings: Settings, published: Published, tmp_path: Path) -> None:
+def test_full_bundle_round_trip(
+    settings: Settings, published: Published, suite: Suite, tmp_path: Path
+) -> None:
     path = export(settings, tmp_path / "all.ssjbundle")
     result = verify_bundle(path, (published.mid_note, published.final_note), jobs=1)
     assert result.ok, result.report.damage
@@ -110,7 +114,7 @@ def test_full_bundle_round_trip(settings: Settings, published: Published, tmp_pa
         assert base64.b64decode(e["envelope"]) == data
         assert base64.b64decode(e["signature"]) == signature
         state = base64.b64decode(e["event"]["state"])
-        assert hashlib.sha256(state).hexdigest() == orjson.loads(data)["state_sha256"]
+        assert suite.digest(state).hex() == orjson.loads(data)[suite.state_key]
     assert {x["size"] for x in lines if x["kind"] == "checkpoint"} == {14, FINAL_SIZE}
 
 
@@ -136,10 +140,10 @@ def test_export_refuses_bad_ranges(
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_tampered_database_exports_a_failing_bundle(
-    settings: Settings, published: Published, raw: RawDB, case: str, tmp_path: Path
+    settings: Settings, published: Published, raw: RawDB, suite: Suite, case: str, tmp_path: Path
 ) -> None:
     """The bundle carries rows exactly as stored: the same first damage as `ssj verify`."""
-    expected = CASES[case](raw)
+    expected = CASES[case](raw, suite)
     result = verify_bundle(export(settings, tmp_path / "b.ssjbundle"), jobs=1)
     first = result.report.first
     assert first is not None and (first.kind, first.seq) == (expected.kind, expected.seq), (
@@ -218,11 +222,11 @@ def test_truncated_file(settings: Settings, published: Published, tmp_path: Path
 
 
 def test_checkpoint_from_another_log(
-    settings: Settings, published: Published, tmp_path: Path
+    settings: Settings, published: Published, suite: Suite, tmp_path: Path
 ) -> None:
     path = export(settings, tmp_path / "b.ssjbundle")
     other = base_settings(tmp_path / "other", f"sqlite:///{tmp_path / 'other' / 'o.sqlite'}")
-    foreign = build_ledger(other)  # another log: its own key
+    foreign = build_ledger(other, suite)  # another log: its own key
     found = verify_bundle(path, (foreign.final_note,), jobs=1).report.damage
     assert [d.kind for d in found] == ["checkpoint"] and "no verifiable" in found[0].detail
     # Our own key, but another log's name (origin).
@@ -241,12 +245,12 @@ def test_checkpoint_from_another_log(
 
 
 def test_keyring_replaced_by_forger_is_caught_by_pinned_key(
-    settings: Settings, published: Published, tmp_path: Path
+    settings: Settings, published: Published, suite: Suite, tmp_path: Path
 ) -> None:
     """A whole history re-signed with another key verifies on its own; the auditor's pinned
     key or a published checkpoint exposes it."""
     other = base_settings(tmp_path / "other", f"sqlite:///{tmp_path / 'other' / 'o.sqlite'}")
-    build_ledger(other)
+    build_ledger(other, suite)
     forged = export(other, tmp_path / "forged.ssjbundle")
     assert verify_bundle(forged, jobs=1).ok
     assert "untrusted" in kinds(forged, keys=(published.verifier_key,))

@@ -2,7 +2,8 @@
 
 Every case acts as the database administrator (plain SQL, no ssj code, every privilege), because
 that is the attacker the signatures, the chain and the Merkle log exist for. Each case is written
-once and runs on SQLite and PostgreSQL through `RawDB`, which hides the two dialects.
+once and runs on SQLite and PostgreSQL through `RawDB`, which hides the two dialects, and under
+both cryptographic suites (`suite`: ed25519-sha256 and sm2-sm3).
 
 The published ledger (see `build_ledger`) has these seqs:
 0 KeyRing.Created, 1 TransparencyLog.Started, 2..13 six Things (Created, Renamed),
@@ -12,7 +13,6 @@ The published ledger (see `build_ledger`) has these seqs:
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import subprocess
 import sys
@@ -27,12 +27,14 @@ import psycopg
 import pytest
 
 from ssj.config import DatabaseURL, Settings
-from ssj.ledger import merkle, note
+from ssj.ledger import note
+from ssj.ledger import suite as suites
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.chain import STORED_LEVEL
 from ssj.ledger.envelope import Actor, Envelope, envelope_hash, utc_now_text
 from ssj.ledger.keys import LedgerSigner
+from ssj.ledger.suite import Suite
 from ssj.ledger.verify import KINDS, Report
 from tests.conftest import base_settings, settings_env
 from tests.ledger.test_ledger import ALICE, Thing
@@ -60,11 +62,11 @@ class Published:
     verifier_key: str
 
 
-def build_ledger(settings: Settings) -> Published:
+def build_ledger(settings: Settings, suite: Suite = suites.DEFAULT) -> Published:
     """Twelve Things by two actors, a checkpoint midway and one at the end."""
     ledger = Ledger(settings)
     try:
-        ledger.initialise()
+        ledger.initialise(suite=suite)
         mid_note = ""
         for i in range(THINGS):
             if i == THINGS // 2:
@@ -185,9 +187,15 @@ def raw(settings: Settings, request: pytest.FixtureRequest) -> Iterator[RawDB]:
             conn.close()
 
 
+@pytest.fixture(params=suites.NAMES)
+def suite(request: pytest.FixtureRequest) -> Suite:
+    """Every case runs under both suites (a ledger's suite is chosen at `ssj init`)."""
+    return suites.get(request.param)
+
+
 @pytest.fixture
-def published(settings: Settings) -> Published:
-    return build_ledger(settings)
+def published(settings: Settings, suite: Suite) -> Published:
+    return build_ledger(settings, suite)
 
 
 # The cases: each tampers, then says what verification must report first -------------------------
@@ -199,7 +207,7 @@ class Expected:
     seq: int
 
 
-def change_state_byte(raw: RawDB) -> Expected:
+def change_state_byte(raw: RawDB, suite: Suite) -> Expected:
     nid, _, state = raw.event(TARGET)
     at = state.index(b"thing-") + len(b"thing-")
     forged = state[:at] + b"9" + state[at + 1 :]  # "thing-4-renamed" -> "thing-9-renamed"
@@ -208,7 +216,7 @@ def change_state_byte(raw: RawDB) -> Expected:
     return Expected("state", TARGET)
 
 
-def change_topic(raw: RawDB) -> Expected:
+def change_topic(raw: RawDB, suite: Suite) -> Expected:
     nid, topic, _ = raw.event(TARGET)
     assert topic.endswith("Thing.Renamed")
     raw.run(
@@ -217,7 +225,7 @@ def change_topic(raw: RawDB) -> Expected:
     return Expected("topic", TARGET)
 
 
-def change_envelope_actor(raw: RawDB) -> Expected:
+def change_envelope_actor(raw: RawDB, suite: Suite) -> Expected:
     _, data, _ = raw.envelope(TARGET)
     env = orjson.loads(data)
     env["actor"]["user"] = "mallory"
@@ -226,18 +234,18 @@ def change_envelope_actor(raw: RawDB) -> Expected:
     return Expected("signature", TARGET)
 
 
-def delete_event_row(raw: RawDB) -> Expected:
+def delete_event_row(raw: RawDB, suite: Suite) -> Expected:
     nid, _, _ = raw.event(TARGET)
     raw.run("DELETE FROM {events} WHERE {nid} = ?", nid)
     return Expected("missing_event", TARGET)
 
 
-def delete_envelope_row(raw: RawDB) -> Expected:
+def delete_envelope_row(raw: RawDB, suite: Suite) -> Expected:
     raw.run("DELETE FROM ssj_envelopes WHERE seq = ?", TARGET)
     return Expected("gap", TARGET)
 
 
-def swap_event_contents(raw: RawDB) -> Expected:
+def swap_event_contents(raw: RawDB, suite: Suite) -> Expected:
     """A Renamed and a Created event trade topic and state; envelopes stay put."""
     a_nid, a_topic, a_state = raw.event(TARGET)
     b_nid, b_topic, b_state = raw.event(OTHER)
@@ -246,7 +254,7 @@ def swap_event_contents(raw: RawDB) -> Expected:
     return Expected("topic", TARGET)
 
 
-def swap_envelope_seqs(raw: RawDB) -> Expected:
+def swap_envelope_seqs(raw: RawDB, suite: Suite) -> Expected:
     """Two envelope rows trade places in the order; their bytes and signatures are intact."""
     raw.run("UPDATE ssj_envelopes SET seq = -1 WHERE seq = ?", TARGET)
     raw.run("UPDATE ssj_envelopes SET seq = ? WHERE seq = ?", TARGET, OTHER)
@@ -256,9 +264,10 @@ def swap_envelope_seqs(raw: RawDB) -> Expected:
     return Expected("unsealed_event", TARGET)
 
 
-def forge_event_with_fresh_key(raw: RawDB) -> Expected:
-    """A complete, correct-looking append (event, envelope, Merkle nodes) signed by a new key."""
-    signer_key, _ = note.generate_key("ssj.local/ledger")
+def forge_event_with_fresh_key(raw: RawDB, suite: Suite) -> Expected:
+    """A complete, correct-looking append (event, envelope, Merkle nodes) signed by a new key
+    of the ledger's own suite."""
+    signer_key, _ = note.generate_key("ssj.local/ledger", suite)
     signer = LedgerSigner(note.parse_signer_key(signer_key), signer_key)
     _, topic, state = raw.event(OTHER)
     originator_id = uuid4()
@@ -269,11 +278,12 @@ def forge_event_with_fresh_key(raw: RawDB) -> Expected:
         originator_id=str(originator_id),
         originator_version=1,
         topic=topic,
-        state_sha256=hashlib.sha256(state).digest(),
+        state_digest=suite.digest(state),
         actor=ALICE,
         recorded_at=utc_now_text(),
-        prev_hash=envelope_hash(bytes(rows[-1][0])),
+        prev_hash=envelope_hash(bytes(rows[-1][0]), suite),
         key_id=signer.key_id,
+        state_key=suite.state_key,
     ).to_bytes()
     raw.run(
         "INSERT INTO ssj_envelopes (seq, notification_id, envelope, signature) VALUES (?, ?, ?, ?)",
@@ -282,29 +292,29 @@ def forge_event_with_fresh_key(raw: RawDB) -> Expected:
         data,
         signer.sign(data),
     )
-    tree = merkle.CompactRange()
+    tree = suite.tree.compact()
     for (leaf,) in rows:
-        tree.append(merkle.leaf_hash(bytes(leaf)))
-    for level, idx, h in tree.append(merkle.leaf_hash(data)):
+        tree.append(suite.tree.leaf_hash(bytes(leaf)))
+    for level, idx, h in tree.append(suite.tree.leaf_hash(data)):
         if level < STORED_LEVEL:
             continue  # the recorder keeps only the upper levels
         raw.run("INSERT INTO ssj_merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", level, idx, h)
     return Expected("unknown_key", SIZE)
 
 
-def replace_keyring_key(raw: RawDB) -> Expected:
+def replace_keyring_key(raw: RawDB, suite: Suite) -> Expected:
     """The genesis event now introduces the attacker's public key instead of the real one."""
     nid, topic, state = raw.event(0)
     assert topic.endswith("KeyRing.Created")
     old_key = orjson.loads(state)["verifier_key"]
-    _, new_key = note.generate_key("ssj.local/ledger")
+    _, new_key = note.generate_key("ssj.local/ledger", suite)
     forged = state.replace(old_key.encode(), new_key.encode())
     assert forged != state
     raw.run("UPDATE {events} SET state = ? WHERE {nid} = ?", forged, nid)
     return Expected("state", 0)
 
 
-CASES: dict[str, Callable[[RawDB], Expected]] = {
+CASES: dict[str, Callable[[RawDB, Suite], Expected]] = {
     "state byte": change_state_byte,
     "topic": change_topic,
     "envelope actor": change_envelope_actor,
@@ -332,10 +342,10 @@ def test_untampered_ledger_verifies(settings: Settings, published: Published) ->
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_tampering_is_detected(
-    settings: Settings, published: Published, raw: RawDB, case: str
+    settings: Settings, published: Published, raw: RawDB, suite: Suite, case: str
 ) -> None:
     """The first damage names the tampered seq and what was done to it."""
-    expected = CASES[case](raw)
+    expected = CASES[case](raw, suite)
     assert_first(verify(settings), expected.kind, expected.seq)
 
 
@@ -343,10 +353,10 @@ def test_tampering_is_detected(
     "case", ["state byte", "delete envelope row", "forged event, fresh key", "swap envelope seqs"]
 )
 def test_cli_names_the_damage(
-    settings: Settings, published: Published, raw: RawDB, case: str
+    settings: Settings, published: Published, raw: RawDB, suite: Suite, case: str
 ) -> None:
     """`ssj verify` exits 1 and its stderr line names the seq and the kind in both languages."""
-    expected = CASES[case](raw)
+    expected = CASES[case](raw, suite)
     assert_cli_damage(ssj_verify(settings), expected.kind, expected.seq)
 
 
@@ -378,14 +388,14 @@ def test_truncation_needs_an_outside_checkpoint(
 
 
 def test_resigned_history_needs_an_outside_checkpoint(
-    settings: Settings, published: Published, raw: RawDB, tmp_path: Path
+    settings: Settings, published: Published, raw: RawDB, suite: Suite, tmp_path: Path
 ) -> None:
     """An attacker who rebuilds the whole ledger with a key of their own leaves nothing wrong
     inside the database; a checkpoint published before the rewrite exposes it."""
     forged_settings = base_settings(
         tmp_path / "attacker", f"sqlite:///{tmp_path / 'attacker' / 'forged.sqlite'}"
     )
-    build_ledger(forged_settings)  # same history, a new genesis key
+    build_ledger(forged_settings, suite)  # same history, a new genesis key
     source = sqlite3.connect(forged_settings.database.path)
     try:
         events = source.execute(

@@ -1,0 +1,245 @@
+"""The ledger's cryptographic suite: one object that everything hashing or signing asks.
+
+A ledger chooses its suite at `ssj init` and never mixes: the genesis key (the first event,
+`KeyRing.Created`) is of the suite's note-key type, and every later key must be too.
+
+- `ed25519-sha256` (the default): SHA-256 digests and chain, RFC 9162 Merkle tree, Ed25519
+  signatures, note keys of type 0x01 (C2SP signed-note) — byte for byte what ssj always wrote.
+- `sm2-sm3` (GB/T 39786-2021, 密评): SM3 digests and chain, the RFC 9162 construction with SM3 in
+  place of SHA-256, SM2 signatures (GB/T 32918.2, default user id, DER), note keys of type
+  0xff followed by the identifier `sm2-sm3/v1` (signed-note's byte for types it does not assign),
+  with the SubjectPublicKeyInfo DER as key material and the PKCS#8 DER as private material.
+
+The signing and verification bindings live behind `PrivateKey` / `PublicKey` here (and
+`ssj.ledger.sm2`), so a faster binding replaces them in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ssj.errors import ValidationError
+from ssj.ledger import merkle
+
+ED25519_SHA256 = "ed25519-sha256"
+SM2_SM3 = "sm2-sm3"
+NAMES = (ED25519_SHA256, SM2_SM3)
+
+SM2_NOTE_TYPE = b"\xffsm2-sm3/v1"
+SM2_COSIGNATURE_TYPE = b"\xffsm2-sm3-cosignature/v1"
+
+
+class PrivateKey(Protocol):
+    def sign(self, message: bytes) -> bytes: ...
+
+
+class PublicKey(Protocol):
+    def verify(self, message: bytes, signature: bytes) -> bool: ...
+
+
+class _Ed25519Private:
+    __slots__ = ("_key",)
+
+    def __init__(self, seed: bytes) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+class _Ed25519Public:
+    __slots__ = ("_key",)
+
+    def __init__(self, raw: bytes) -> None:
+        self._key = Ed25519PublicKey.from_public_bytes(raw)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            self._key.verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class Suite:
+    """Hashing, the Merkle tree, signing and key encodings of one suite."""
+
+    name: str
+    hash_name: str
+    state_key: str  # the envelope field holding the digest of the event's state
+    note_type: bytes  # signed-note signature type of the log's keys
+    cosignature_type: bytes  # signed-note signature type of witness cosignatures
+
+    @property
+    def digest(self) -> Callable[[bytes], bytes]:
+        raise NotImplementedError
+
+    @property
+    def tree(self) -> merkle.TreeHash:
+        raise NotImplementedError
+
+    def hash(self, data: bytes) -> bytes:
+        return self.digest(data)
+
+    def generate(self) -> bytes:
+        """New private key material (what a signer key string carries)."""
+        raise NotImplementedError
+
+    def public_material(self, private: bytes) -> bytes:
+        """The public key material (what a verifier key string carries) of private material."""
+        raise NotImplementedError
+
+    def private_key(self, private: bytes) -> PrivateKey:
+        raise NotImplementedError
+
+    def public_key(self, public: bytes) -> PublicKey:
+        """Parse public material; ValueError if it is not a key of this suite."""
+        raise NotImplementedError
+
+    def check_private(self, private: bytes) -> bool:
+        raise NotImplementedError
+
+    def check_public(self, public: bytes) -> bool:
+        try:
+            self.public_key(public)
+        except (ValueError, TypeError):
+            return False
+        return True
+
+    def verify(self, public: bytes, message: bytes, signature: bytes) -> bool:
+        try:
+            key = self.public_key(public)
+        except (ValueError, TypeError):
+            return False
+        return key.verify(message, signature)
+
+    def __repr__(self) -> str:
+        return f"Suite({self.name})"
+
+
+class Ed25519Sha256(Suite):
+    name = ED25519_SHA256
+    hash_name = "SHA-256"
+    state_key = "state_sha256"
+    note_type = b"\x01"
+    cosignature_type = b"\x04"
+
+    @property
+    def digest(self) -> Callable[[bytes], bytes]:
+        return _sha256
+
+    @property
+    def tree(self) -> merkle.TreeHash:
+        return merkle.SHA256
+
+    def generate(self) -> bytes:
+        return Ed25519PrivateKey.generate().private_bytes_raw()
+
+    def public_material(self, private: bytes) -> bytes:
+        return Ed25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
+
+    def private_key(self, private: bytes) -> PrivateKey:
+        return _Ed25519Private(private)
+
+    def public_key(self, public: bytes) -> PublicKey:
+        if len(public) != 32:
+            raise ValueError("Ed25519 public key must be 32 bytes")
+        return _Ed25519Public(public)
+
+    def check_private(self, private: bytes) -> bool:
+        return len(private) == 32
+
+    def check_public(self, public: bytes) -> bool:
+        return len(public) == 32
+
+
+class Sm2Sm3(Suite):
+    name = SM2_SM3
+    hash_name = "SM3"
+    state_key = "state_sm3"
+    note_type = SM2_NOTE_TYPE
+    cosignature_type = SM2_COSIGNATURE_TYPE
+
+    def __init__(self) -> None:
+        self._tree: merkle.TreeHash | None = None
+
+    @property
+    def digest(self) -> Callable[[bytes], bytes]:
+        from ssj.ledger import sm2
+
+        return sm2.sm3_function()
+
+    @property
+    def tree(self) -> merkle.TreeHash:
+        if self._tree is None:
+            self._tree = merkle.TreeHash("sm3", self.digest)
+        return self._tree
+
+    def generate(self) -> bytes:
+        from ssj.ledger import sm2
+
+        return sm2.private_key_der(sm2.generate())
+
+    def public_material(self, private: bytes) -> bytes:
+        from ssj.ledger import sm2
+
+        scalar = sm2.scalar_from_der(private)
+        if scalar is None:
+            raise ValueError("not an SM2 PKCS#8 private key")
+        return sm2.public_key_der(sm2.public_point(scalar))
+
+    def private_key(self, private: bytes) -> PrivateKey:
+        from ssj.ledger import sm2
+
+        scalar = sm2.scalar_from_der(private)
+        if scalar is None:
+            raise ValueError("not an SM2 PKCS#8 private key")
+        return sm2.PrivateKey(scalar)
+
+    def public_key(self, public: bytes) -> PublicKey:
+        from ssj.ledger import sm2
+
+        point = sm2.point_from_der(public)
+        if point is None:
+            raise ValueError("not an SM2 SubjectPublicKeyInfo")
+        return sm2.PublicKey(point)
+
+    def check_private(self, private: bytes) -> bool:
+        from ssj.ledger import sm2
+
+        return sm2.scalar_from_der(private) is not None
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+ED25519 = Ed25519Sha256()
+SM2 = Sm2Sm3()
+SUITES: dict[str, Suite] = {ED25519_SHA256: ED25519, SM2_SM3: SM2}
+BY_NOTE_TYPE: dict[bytes, Suite] = {s.note_type: s for s in SUITES.values()}
+DEFAULT = ED25519
+
+
+def get(name: str) -> Suite:
+    """The suite of that name, or a bilingual error naming the choices."""
+    found = SUITES.get(name)
+    if found is None:
+        raise ValidationError(
+            f"未知的密码套件 {name!r}（可选 {'、'.join(NAMES)}）",
+            f"unknown cryptographic suite {name!r} (one of {', '.join(NAMES)})",
+        )
+    return found
+
+
+def split_type(material: bytes) -> tuple[Suite, bytes] | None:
+    """(suite, key material) of a note key's `type || material` bytes, or None if unknown."""
+    for note_type, suite in BY_NOTE_TYPE.items():
+        if material.startswith(note_type) and len(material) > len(note_type):
+            return suite, material[len(note_type) :]
+    return None

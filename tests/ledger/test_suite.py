@@ -1,0 +1,209 @@
+"""The cryptographic suites: known answers from the national standards, key and signature
+encodings, the SM3 Merkle tree, and a ledger that never mixes suites."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ssj.config import Settings
+from ssj.errors import ConflictError, ValidationError
+from ssj.ledger import merkle, note, sm2
+from ssj.ledger import suite as suites
+from ssj.ledger.application import Ledger
+from ssj.ledger.audit import verify_ledger
+from ssj.ledger.envelope import Envelope
+from ssj.ledger.keys import KeyStore
+from tests.conftest import settings_env
+from tests.ledger.test_ledger import ALICE, Thing
+
+SSJ = Path(sys.executable).parent / "ssj"
+
+# GB/T 32905-2016 Appendix A: example 1 ("abc") and example 2 (the 64-byte message).
+SM3_ABC = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+SM3_64 = "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+
+# GB/T 32918.2-2016 / GM/T 0003.5-2012 Appendix A: the signature example on the recommended
+# curve, user id 1234567812345678 (the default), message "message digest".
+SM2_PRIVATE = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8"
+SM2_X = "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
+SM2_Y = "CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13"
+SM2_Z = "B2E14C5C79C6DF5B85F4FE7ED8DB7A262B9DA7E07CCB0EA9F4747B8CCDA8A4F3"
+SM2_E = "F0B43E94BA45ACCAACE692ED534382EB17E6AB5A19CE7B31F4486FDFC0D28640"  # SM3(Z || M)
+SM2_R = "F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3"
+SM2_S = "B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA"
+MESSAGE = b"message digest"
+POINT = bytes.fromhex("04" + SM2_X + SM2_Y)
+
+
+@pytest.mark.parametrize("sm3", [sm2.sm3, sm2.gmalglib_sm3, suites.SM2.digest])
+def test_sm3_known_answers(sm3: object) -> None:
+    assert callable(sm3)
+    assert sm3(b"abc").hex() == SM3_ABC
+    assert sm3(b"abcd" * 16).hex() == SM3_64
+
+
+def test_sm2_published_example() -> None:
+    """The standard's public key, message and signature verify; the Z value with the default
+    user id and the signed digest e = SM3(Z || M) are the published ones."""
+    assert sm2.public_point(bytes.fromhex(SM2_PRIVATE)) == POINT
+    assert sm2.z_value(POINT).hex().upper() == SM2_Z
+    assert sm2.sm3(bytes.fromhex(SM2_Z) + MESSAGE).hex().upper() == SM2_E
+    signature = sm2.signature_der(bytes.fromhex(SM2_R + SM2_S))
+    key = sm2.PublicKey(POINT)
+    assert key.verify(MESSAGE, signature)
+    assert not key.verify(MESSAGE + b".", signature)
+    other_s = bytes.fromhex(SM2_R + SM2_S[:-2] + "AB")
+    assert not key.verify(MESSAGE, sm2.signature_der(other_s))
+    # The same example through the suite, as the ledger verifies: SPKI DER key material.
+    assert suites.SM2.verify(sm2.public_key_der(POINT), MESSAGE, signature)
+
+
+def test_sm2_signatures_and_keys_round_trip() -> None:
+    private = suites.SM2.generate()
+    assert private.startswith(sm2.PKCS8_PREFIX)
+    public = suites.SM2.public_material(private)
+    assert public.startswith(sm2.SPKI_PREFIX) and len(public) == 91
+    signature = suites.SM2.private_key(private).sign(b"ledger")
+    assert signature[0] == 0x30 and sm2.signature_raw(signature) is not None
+    assert sm2.signature_der(sm2.signature_raw(signature) or b"") == signature
+    assert suites.SM2.verify(public, b"ledger", signature)
+    assert not suites.SM2.verify(public, b"ledgex", signature)
+    # Only the canonical DER is accepted (no trailing bytes, no padded integers).
+    assert not suites.SM2.verify(public, b"ledger", signature + b"\x00")
+    assert sm2.signature_raw(signature[:-1]) is None
+    # Never an Ed25519 key, never a malformed one.
+    assert not suites.SM2.check_public(bytes(32))
+    assert suites.SM2.private_key is not None
+    with pytest.raises(ValueError):
+        suites.SM2.public_key(public[:-1] + bytes([public[-1] ^ 1]))
+    pem = sm2.private_key_pem(sm2.scalar_from_der(private) or b"")
+    body = "".join(pem.strip().splitlines()[1:-1])
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----\n")
+    assert base64.b64decode(body) == private
+
+
+def test_note_keys_carry_their_suite() -> None:
+    signer, verifier = note.generate_key("example.org/sm", suites.SM2)
+    v = note.parse_verifier_key(verifier)
+    assert v.suite is suites.SM2
+    material = base64.b64decode(verifier.split("+", 2)[2])
+    assert material.startswith(b"\xffsm2-sm3/v1")  # signed-note's 0xff, then our identifier
+    assert v.key_hash == note.key_hash("example.org/sm", v.public_key, b"\xffsm2-sm3/v1")
+    signed = note.sign("hello\n", signer)
+    assert note.verify(signed, verifier) == "hello\n"
+    # An Ed25519 key of the same name does not verify it, and vice versa.
+    ed_signer, ed_verifier = note.generate_key("example.org/sm")
+    with pytest.raises(note.NoteError):
+        note.verify(signed, ed_verifier)
+    with pytest.raises(note.NoteError):
+        note.verify(note.sign("hello\n", ed_signer), verifier)
+    assert note.parse_signer_key(signer).suite is suites.SM2
+
+
+def test_sm3_merkle_tree_is_rfc9162_with_sm3() -> None:
+    tree = suites.SM2.tree
+    assert tree.empty_root == sm2.sm3(b"")
+    assert tree.leaf_hash(b"x") == sm2.sm3(b"\x00x")
+    assert tree.node_hash(b"a" * 32, b"b" * 32) == sm2.sm3(b"\x01" + b"a" * 32 + b"b" * 32)
+    leaves = [tree.leaf_hash(bytes([i])) for i in range(21)]
+    for size in range(1, 22):
+        root = tree.root(leaves[:size])
+        assert root != merkle.root([merkle.leaf_hash(bytes([i])) for i in range(size)])
+        compact = tree.compact()
+        for h in leaves[:size]:
+            compact.append(h)
+        assert compact.root() == root
+        for index in range(size):
+            proof = tree.inclusion_proof(index, size, leaves)
+            assert tree.verify_inclusion(leaves[index], index, size, proof, root)
+            assert not merkle.verify_inclusion(leaves[index], index, size, proof, root) or (
+                size == 1
+            )
+        for old in range(size + 1):
+            proof = tree.consistency_proof(old, size, leaves)
+            old_root = tree.root(leaves[:old])
+            assert tree.verify_consistency(old, size, old_root, root, proof)
+
+
+def test_ed25519_envelope_bytes_unchanged() -> None:
+    """The default suite writes exactly the envelope of ssj before suites existed."""
+    envelope = Envelope(
+        seq=3,
+        originator_id="00000000-0000-0000-0000-000000000001",
+        originator_version=2,
+        topic="t",
+        state_digest=bytes(range(32)),
+        actor=ALICE,
+        recorded_at="2026-01-01T00:00:00.000000Z",
+        prev_hash=bytes(32),
+        key_id="k+00000000",
+    )
+    assert envelope.to_bytes() == (
+        b'{"actor":{"department":"city-market","role":"operator","user":"alice"},'
+        b'"key_id":"k+00000000","originator_id":"00000000-0000-0000-0000-000000000001",'
+        b'"originator_version":2,"prev":"' + b"0" * 64 + b'","recorded_at":'
+        b'"2026-01-01T00:00:00.000000Z","seq":3,"state_sha256":"'
+        + bytes(range(32)).hex().encode()
+        + b'","topic":"t","v":1}'
+    )
+    assert Envelope.from_bytes(envelope.to_bytes()) == envelope
+
+
+def test_sm2_ledger_never_mixes(sqlite_settings: Settings) -> None:
+    ledger = Ledger(sqlite_settings)
+    try:
+        ledger.initialise(suite=suites.SM2)
+        assert ledger.suite is suites.SM2
+        ledger.save(Thing("one"), actor=ALICE)
+        data = ledger.ledger_recorder.select_envelopes(2, 1)[0][2]
+        assert "state_sm3" in orjson.loads(data) and "state_sha256" not in orjson.loads(data)
+        with pytest.raises(ConflictError):
+            ledger.initialise(suite=suites.ED25519)
+        ed_key = KeyStore(sqlite_settings.keys_dir).create("ssj.local/ledger")
+        with pytest.raises(ConflictError, match="never mixed"):
+            ledger.rotate_key(ALICE, ed_key.key_id)
+        new_key = ledger.rotate_key(ALICE)  # a fresh key of the ledger's own suite
+        assert note.parse_verifier_key(ledger.keyring().keys[new_key]).suite is suites.SM2
+        ledger.save(Thing("two"), actor=ALICE)
+        ledger.issue_checkpoint()
+        report = verify_ledger(ledger, jobs=1)
+        assert report.ok, report.damage
+        assert report.root == ledger.root(ledger.size())
+        assert report.root == suites.SM2.tree.root(
+            [
+                suites.SM2.tree.leaf_hash(r[2])
+                for r in ledger.ledger_recorder.select_envelopes(0, 99)
+            ]
+        )
+    finally:
+        ledger.close()
+    with pytest.raises(ValidationError):
+        suites.get("rsa-md5")
+
+
+def test_cli_init_with_the_sm_suite(sqlite_settings: Settings) -> None:
+    env = settings_env(sqlite_settings)
+    init = subprocess.run(
+        [str(SSJ), "init", "--suite", "sm2-sm3"], env=env, capture_output=True, text=True
+    )
+    assert init.returncode == 0, init.stderr
+    assert "suite sm2-sm3" in init.stdout
+    again = subprocess.run(
+        [str(SSJ), "init", "--suite", "ed25519-sha256"], env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 2 and "never mixed" in again.stderr
+    bad = subprocess.run(
+        [str(SSJ), "init", "--suite", "rsa"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "未知的密码套件" in bad.stderr
+    key_file = next(sqlite_settings.keys_dir.glob("*.key"))
+    assert "-----BEGIN PRIVATE KEY-----" in key_file.read_text(encoding="utf-8")
+    verify = subprocess.run([str(SSJ), "verify"], env=env, capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert "ledger intact: 2 events" in verify.stdout
