@@ -52,6 +52,9 @@ class Kind:
     create: Callable[[Any], Aggregate]
     update: Callable[[Any, Any], bool]
     departments: Callable[[Any], list[str]]
+    # The departments an existing entry belongs to now, from its read-model state: a row that
+    # changes an entry must be allowed for these as well as for the row's own.
+    current_departments: Callable[[Mapping[str, Any]], list[str]]
     command: Command
     table: str
 
@@ -88,6 +91,7 @@ TARGETS = Kind(
     create=Target.register,
     update=lambda agg, r: agg.update(r),
     departments=lambda r: [r.department],
+    current_departments=lambda state: [state["department"]],
     command=Command.EDIT_TARGETS,
     table="targets",
 )
@@ -121,6 +125,7 @@ INSPECTORS = Kind(
     create=Inspector.register,
     update=lambda agg, r: agg.update(r),
     departments=lambda r: [r.department],
+    current_departments=lambda state: [state["department"]],
     command=Command.EDIT_INSPECTORS,
     table="inspectors",
 )
@@ -168,6 +173,10 @@ ITEMS = Kind(
     create=Item.publish,
     update=lambda agg, r: agg.amend(r),
     departments=lambda r: [r.department, *r.cooperating_departments],
+    current_departments=lambda state: [
+        state["department"],
+        *state.get("cooperating_departments", ()),
+    ],
     command=Command.EDIT_ITEMS,
     table="items",
 )
@@ -213,17 +222,35 @@ def import_file(
         list_fields=kind.list_fields,
         optional=optional,
     ) as table:
-        records = _validate(services, principal, kind, table, report, department)
+        refused: set[str] = set()
+        records = _validate(services, principal, kind, table, report, department, refused)
         report.problems.extend(table.problems)
+    current = _current_states(services, kind, [r for _, r in records])
+    _check_existing(principal, kind, records, current, table, report, refused)
+    if refused:
+        # Recorded once per file, like a refused single-entry command (全程留痕).
+        services.record_refusal(
+            principal,
+            kind.command,
+            sorted(refused),
+            Forbidden(
+                f"导入文件 {report.file} 含无权操作的部门的数据",
+                f"import file {report.file} holds rows of departments the user may not act for",
+            ),
+        )
     report.problems.sort(key=lambda p: (p.row, p.column))
     if report.problems:
         return report
     if not records:
         report.problems.append(Problem(0, "", "文件中没有数据行", "the file has no data rows"))
         return report
-    departments = sorted({d for _, r in records for d in kind.departments(r)})
-    actor = services.authorise(principal, kind.command, departments)
-    _write(services, kind, records, report, actor, progress)
+    departments = {d for _, r in records for d in kind.departments(r)}
+    for _, record in records:
+        state = current.get(kind.natural_key(record))
+        if state is not None:
+            departments.update(kind.current_departments(state))
+    actor = services.authorise(principal, kind.command, sorted(departments))
+    _write(services, kind, records, current, report, actor, progress)
     report.written = True
     return report
 
@@ -235,6 +262,7 @@ def _validate(
     table: Table,
     report: ImportReport,
     department: str | None,
+    refused: set[str],
 ) -> list[tuple[int, Any]]:
     services.refresh()
     known = {s["code"] for s in services.queries.states("departments") if not s["closed"]}
@@ -267,7 +295,7 @@ def _validate(
             )
             continue
         seen[key] = row
-        problem = _department_problem(principal, kind, parsed, known, table, row)
+        problem = _department_problem(principal, kind, parsed, known, table, row, refused)
         if problem is not None:
             report.problems.append(problem)
             continue
@@ -276,7 +304,13 @@ def _validate(
 
 
 def _department_problem(
-    principal: Principal, kind: Kind, parsed: Any, known: set[str], table: Table, row: int
+    principal: Principal,
+    kind: Kind,
+    parsed: Any,
+    known: set[str],
+    table: Table,
+    row: int,
+    refused: set[str],
 ) -> Problem | None:
     for code in kind.departments(parsed):
         if code not in known:
@@ -286,8 +320,40 @@ def _department_problem(
     try:
         authorise(principal, kind.command, kind.departments(parsed))
     except Forbidden as e:
+        refused.update(kind.departments(parsed))
         return _problem(table, row, "department", e.zh, e.en)
     return None
+
+
+def _check_existing(
+    principal: Principal,
+    kind: Kind,
+    records: list[tuple[int, Any]],
+    current: Mapping[tuple[str, ...], Mapping[str, Any]],
+    table: Table,
+    report: ImportReport,
+    refused: set[str],
+) -> None:
+    """A row that changes an existing entry must be allowed for the departments the entry
+    belongs to now, exactly as the single-entry command (else a file could move another
+    department's targets into one's own)."""
+    for row, record in records:
+        state = current.get(kind.natural_key(record))
+        if state is None:
+            continue
+        try:
+            authorise(principal, kind.command, kind.current_departments(state))
+        except Forbidden as e:
+            refused.update(kind.current_departments(state))
+            report.problems.append(
+                _problem(
+                    table,
+                    row,
+                    kind.key,
+                    f"已登记的{'/'.join(kind.natural_key(record))}：{e.zh}",
+                    f"the registered {'/'.join(kind.natural_key(record))}: {e.en}",
+                )
+            )
 
 
 def _problem(table: Table, row: int, field_name: str, zh: str, en: str) -> Problem:
@@ -307,11 +373,11 @@ def _write(
     services: Services,
     kind: Kind,
     records: list[tuple[int, Any]],
+    current: dict[tuple[str, ...], dict[str, Any]],
     report: ImportReport,
     actor: Any,
     progress: Progress | None,
 ) -> None:
-    current = _current_states(services, kind, [r for _, r in records])
     # Hundreds of thousands of long-lived objects: the cyclic collector would rescan them over
     # and over (a quarter of the import's time); nothing here makes reference cycles.
     gc_was_enabled = gc.isenabled()

@@ -12,14 +12,22 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ssj.domain import fields
-from ssj.domain.access import Command, Principal
+from ssj.domain.access import Command, Forbidden, Principal
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
 from ssj.domain.items import Item, ItemRecord, item_id
-from ssj.domain.organisation import ApiToken, Department, User, department_id, token_hash, user_id
+from ssj.domain.organisation import (
+    ApiToken,
+    Department,
+    Role,
+    User,
+    department_id,
+    token_hash,
+    user_id,
+)
 from ssj.domain.targets import Target, TargetRecord, target_id
 from ssj.errors import ConflictError, NotFoundError, ValidationError
-from ssj.ledger.envelope import SYSTEM
+from ssj.ledger.envelope import SYSTEM, Actor
 from ssj.services.base import Service
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -162,6 +170,9 @@ class RegistryService(Service):
             self._save(actor, Item.publish(record))
             return "created"
         item = self._get(Item, aggregate_id, record.code)
+        # Adding oneself as a cooperating department must not open another's item: the
+        # departments it belongs to now must allow the change too.
+        self.s.authorise(principal, Command.EDIT_ITEMS, item.departments)
         if not item.amend(record):
             return "unchanged"
         self._save(actor, item)
@@ -231,17 +242,41 @@ class RegistryService(Service):
                 f"检查对象 {declaration.target_identifier} 不在名录库中",
                 f"target {declaration.target_identifier} is not in the target registry",
             )
-        actor = self.s.authorise(principal, Command.DECLARE_CONFLICT, [inspector["department"]])
+        actor = self._authorise_for_inspector(
+            principal, declaration.certificate_no, inspector["department"]
+        )
         self._save(actor, declaration)
         return declaration.id
 
     def withdraw_conflict(self, principal: Principal, declaration_id: UUID, reason: str) -> None:
         declaration = self._get(Declaration, declaration_id, "利害关系声明 / declaration")
         inspector = self.s.queries.get("inspectors", [declaration.certificate_no])
-        departments = [inspector["department"]] if inspector else []
-        actor = self.s.authorise(principal, Command.DECLARE_CONFLICT, departments)
+        department = inspector["department"] if inspector else None
+        actor = self._authorise_for_inspector(principal, declaration.certificate_no, department)
         declaration.withdraw(reason)
         self._save(actor, declaration)
+
+    def _authorise_for_inspector(
+        self, principal: Principal, certificate_no: str, department: str | None
+    ) -> Actor:
+        """Conflicts are declared for an inspector of the department; a user acting as an
+        inspector only for the certificate linked to them (else an inspector could keep a
+        colleague off every team for a target), as recusal already requires."""
+        actor = self.s.authorise(
+            principal, Command.DECLARE_CONFLICT, [department] if department else []
+        )
+        if actor.role == Role.INSPECTOR.value and principal.certificate_no != certificate_no:
+            refused = Forbidden(
+                f"检查人员只能为本人（执法证号 {principal.certificate_no or '未关联'}）申报利害"
+                f"关系，不能为 {certificate_no} 申报",
+                f"an inspector declares conflicts only for their own certificate "
+                f"({principal.certificate_no or 'none linked'}), not for {certificate_no}",
+            )
+            self.s.record_refusal(
+                principal, Command.DECLARE_CONFLICT, [department] if department else [], refused
+            )
+            raise refused
+        return actor
 
     def set_conflict_rules(
         self, principal: Principal, department: str, rules: Mapping[str, Any]

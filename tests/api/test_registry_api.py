@@ -325,6 +325,8 @@ def test_organisation_items_and_conflicts(api: Api) -> None:
     # Conflicts of interest: declare, list with ids, withdraw, as of before the withdrawal.
     api.put("/targets", target_row(1))
     api.put("/inspectors", inspector_row(1))
+    # An inspector declares for the certificate linked to them, and only that one.
+    api.j.registry.link_certificate(api.j.root, "inspector-own", inspector_row(1)["certificate_no"])
     declared = api.post(
         "/conflicts/declarations",
         {

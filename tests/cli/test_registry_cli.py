@@ -366,4 +366,12 @@ def test_bad_input_is_row_level_exit_2_and_writes_nothing(
 
     beyond = run(settings, "targets", "list", "--format", "json", "--as-of", "99999")
     assert beyond.returncode == 2 and beyond.stdout == "" and "no ledger seq 99999" in beyond.stderr
-    assert size(settings) == before
+    # Nothing was written but the record of the reviewer's refused import (全程留痕).
+    assert size(settings) == before + 1
+    ledger = Ledger(settings)
+    try:
+        refusal = ledger.read(before, 1)[0]
+    finally:
+        ledger.close()
+    assert isinstance(refusal.event, Refusal.Recorded)  # type: ignore[attr-defined]
+    assert refusal.actor.user == REVIEWER and refusal.event.command == "edit_targets"

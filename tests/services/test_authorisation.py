@@ -65,6 +65,8 @@ def test_matrix_through_the_services(jurisdiction: Jurisdiction) -> None:
     j.registry.save_target(j.root, target_row(1))
     j.registry.save_inspector(j.root, inspector_row(1, OWN))
     j.registry.save_inspector(j.root, inspector_row(2, OTHER))
+    # An inspector declares conflicts only for the certificate linked to them.
+    j.registry.link_certificate(j.root, "inspector-own", inspector_row(1)["certificate_no"])
     for department in (OWN, OTHER):
         j.registry.save_item(j.root, item_row("AUTH-1", department))
     ledger = j.services.ledger
