@@ -17,6 +17,7 @@ from ssj.errors import ConfigurationError
 DEFAULT_CHECKPOINT_EVERY_EVENTS = 1000
 DEFAULT_CHECKPOINT_EVERY_SECONDS = 3600.0
 DEFAULT_LOCK_TIMEOUT_SECONDS = 10
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -134,6 +135,63 @@ def _bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
 
 
 @dataclass(frozen=True)
+class ImportLimits:
+    """How much an imported file may make the reader do: checked while streaming, so a small
+    crafted file is refused after a bounded amount of work instead of exhausting the server.
+
+    The defaults admit a real 1,000,000-row registry (ssj's own export of that size is about
+    800 MB of sheet XML) through the command line; the API takes smaller uploads by default.
+    Rows, columns and cell length default to Excel's own limits.
+    """
+
+    upload_bytes: int = 100 * MIB  # API uploads, counted while receiving
+    file_bytes: int = 2 * GIB  # the file on disk (command line and import jobs)
+    rows: int = 1_048_576
+    columns: int = 1_024
+    cell_chars: int = 32_767
+    member_bytes: int = 1 * GIB  # one XLSX part, counted while inflating
+    unzipped_bytes: int = 2 * GIB  # every part read, together
+    ratio: int = 100  # inflated / compressed for one part (0: unchecked), as Apache POI
+    shared_strings: int = 10_000_000
+    merged_ranges: int = 100_000
+    problems: int = 1_000  # checking stops after this many problems
+    workers: int = 2  # import processes at once per API process
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ImportLimits:
+        defaults = cls()
+        values = {
+            name: _int(environ, var, getattr(defaults, name)) for name, var in IMPORT_ENV.items()
+        }
+        for name in ("rows", "columns", "cell_chars", "problems", "workers"):
+            if values[name] < 1:
+                raise ConfigurationError(
+                    f"环境变量 {IMPORT_ENV[name]} 应至少为 1",
+                    f"environment variable {IMPORT_ENV[name]} must be at least 1",
+                )
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        return {var: str(getattr(self, name)) for name, var in IMPORT_ENV.items()}
+
+
+IMPORT_ENV = {
+    "upload_bytes": "SSJ_IMPORT_MAX_UPLOAD_BYTES",
+    "file_bytes": "SSJ_IMPORT_MAX_FILE_BYTES",
+    "rows": "SSJ_IMPORT_MAX_ROWS",
+    "columns": "SSJ_IMPORT_MAX_COLUMNS",
+    "cell_chars": "SSJ_IMPORT_MAX_CELL_CHARS",
+    "member_bytes": "SSJ_IMPORT_MAX_MEMBER_BYTES",
+    "unzipped_bytes": "SSJ_IMPORT_MAX_UNZIPPED_BYTES",
+    "ratio": "SSJ_IMPORT_MAX_RATIO",
+    "shared_strings": "SSJ_IMPORT_MAX_SHARED_STRINGS",
+    "merged_ranges": "SSJ_IMPORT_MAX_MERGED_RANGES",
+    "problems": "SSJ_IMPORT_MAX_PROBLEMS",
+    "workers": "SSJ_IMPORT_WORKERS",
+}
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a ledger process needs to know; built once per process from the environment."""
 
@@ -146,6 +204,7 @@ class Settings:
     lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS
     create_tables: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    imports: ImportLimits = field(default_factory=ImportLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -174,4 +233,21 @@ class Settings:
             lock_timeout_seconds=_int(env, "SSJ_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_SECONDS),
             # Production PostgreSQL is migrated by `ssj db migrate` and runs without DDL.
             create_tables=_bool(env, "SSJ_CREATE_TABLES", default=not database.is_postgres),
+            imports=ImportLimits.from_env(env),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that gives these settings again in a child process (`from_env`).
+        It holds the database password: pass it to processes, never to logs."""
+        return {
+            **self.extra_env,
+            "SSJ_DATABASE_URL": self.database.url(),
+            "SSJ_DATA_DIR": str(self.data_dir),
+            "SSJ_KEYS_DIR": str(self.keys_dir),
+            "SSJ_LOG_ORIGIN": self.log_origin,
+            "SSJ_CHECKPOINT_EVERY_EVENTS": str(self.checkpoint_every_events),
+            "SSJ_CHECKPOINT_EVERY_SECONDS": str(int(self.checkpoint_every_seconds)),
+            "SSJ_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
+            "SSJ_CREATE_TABLES": "yes" if self.create_tables else "no",
+            **self.imports.to_env(),
+        }

@@ -28,7 +28,7 @@ so a title row over the real header never becomes a parent. Outside a group, a h
 covered by a horizontal merge from its left neighbour is no label: the merge belongs to its
 first column.
 
-Merged cells. openpyxl and xlrd store a merged value only in the top-left cell. In header rows
+Merged cells. XLSX and XLS files store a merged value only in the top-left cell. In header rows
 the value fills the whole range. In the body it fills down the first column of the range only:
 a category (抽查类别) merged over several items applies to each of them, while a horizontal merge
 (a footer note across the sheet, say) is not copied into other fields.
@@ -59,28 +59,43 @@ are problems and read as None. A problem in a merged cell is reported once, on i
 Row numbers are 1-based as Excel shows them. In a CSV file a quoted cell may span several lines,
 and the row number counts records (what Excel shows), not lines.
 
-Streaming. CSV is read with constant memory: encoding detection decodes line by line, then the
-csv module streams the rows. XLSX is always opened with openpyxl read_only=True, whatever its
-size. Read-only worksheets do not expose merged cells, so a first streaming pass over the
-sheet's XML collects its <mergeCell> ranges (they come after the cell data). The alternative,
-read_only=False for files below a size threshold, keeps the whole workbook in memory and would
-give two code paths that behave differently; the cost here is one extra pass over the sheet XML.
-XLS files are at most 65,536 rows and xlrd loads them whole. Records are produced lazily:
-`Table.problems` is complete only once `Table.records` has been read to the end.
+Missing rows. A row the file does not hold reads as an empty row, but a run of them costs
+nothing: beyond the header rows (each of the first HEADER_SCAN_ROWS + 1 rows is read) and the
+rows a merged cell covers, one empty row stands for the whole run. So one stray cell at row
+1,048,576 does not make a million rows.
+
+Limits (`ssj.config.ImportLimits`, see `ssj.imports.errors`) are checked while the file streams:
+its size before anything is read; rows (by row number), columns holding a value, cell length,
+and for XLSX the inflated size of each part and of all, their ratio to the compressed size,
+shared strings and merged ranges. Going beyond one refuses the whole file with a message naming
+the limit. Overlapping merged ranges (which Excel never writes) are a damaged file.
+
+Streaming. XLSX is read by `ssj.imports.xlsx` over `ssj.imports.ooxml`, not openpyxl: openpyxl
+loads every shared string into memory even when read-only and yields an empty row for every row
+number up to the last, and guarding it would mean guarding its internals. Our reader inflates
+each part in bounded chunks, parses it with expat, keeps the shared strings on disk, finds the
+merged ranges (they come after the cell data) by scanning the inflated bytes before the rows
+are parsed, and yields only the rows the XML holds. CSV is read with constant memory: the
+encoding check decodes in chunks, lines are read with a bounded length, and the csv module
+streams the rows. XLS files are at most 65,536 rows; xlrd loads them whole once the size check
+has passed. Records are produced lazily: `Table.problems` is complete only once
+`Table.records` has been read to the end (or reading was stopped, `Table.stop`).
+
+For the importers of real-world files still to come (issue #11: sniffing by bytes, Excel 2003
+XML, more encodings), each format is a `_Source` of rows of cells; the header, merge, record
+and value rules above apply to all of them.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import io
 import math
-import posixpath
 import re
 import struct
 import unicodedata
-import warnings
-import zipfile
 from collections import Counter, defaultdict
 from collections.abc import (
     Callable,
@@ -97,20 +112,22 @@ from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol
-from xml.etree import ElementTree as ET
+from typing import NamedTuple
 
-import openpyxl
 import xlrd
 import xlrd.compdoc
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import range_boundaries
-from openpyxl.utils.exceptions import InvalidFileException
 
-from ssj.errors import ValidationError
+from ssj.config import ImportLimits
+from ssj.imports import xlsx
+from ssj.imports.errors import ImportFileError, ImportLimitError, over
+from ssj.imports.ooxml import NotAZip, Package, broken
+
+__all__ = ["HEADER_SCAN_ROWS", "Column", "ImportFileError", "ImportLimitError", "Problem"]
+__all__ += ["Record", "Table", "read_table"]
 
 HEADER_SCAN_ROWS = 30
-MAX_COLUMNS = 1024  # columns to the right of this are ignored
+LINE_CHARS = 16  # a CSV line may hold this many cells' worth of characters
 _SNIFF = 1 << 16
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EDGE = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
@@ -159,20 +176,11 @@ _BROKEN = (
     KeyError,
     IndexError,
     struct.error,
-    zipfile.BadZipFile,
-    SyntaxError,  # xml.etree.ElementTree.ParseError
-    InvalidFileException,
     xlrd.XLRDError,
     xlrd.compdoc.CompDocError,
 )
 
 Value = str | list[str | None] | None
-
-
-class ImportFileError(ValidationError):
-    """The file as a whole cannot be read: nothing from it can be trusted, so nothing is imported."""
-
-    code = "import_file"
 
 
 @dataclass(frozen=True)
@@ -224,17 +232,17 @@ _Merge = tuple[int, int, int, int]  # first row, first column, last row, last co
 _Rows = Iterator[tuple[int, _Row]]
 
 
-class _Worksheet(Protocol):
-    def iter_rows(self) -> Iterator[tuple[Any, ...]]: ...
-
-
 @dataclass
 class _Source:
+    """One format's rows of cells, in row order; rows it does not hold may be missing."""
+
     rows: _Rows
     close: Callable[[], None]
+    position: Callable[[], tuple[int, int]]  # (done, total) in the format's own units
     sheet: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    merges: Sequence[_Merge] = ()
 
 
 @dataclass(frozen=True)
@@ -269,6 +277,8 @@ class Table:
 
     Iterate `records` to the end (or call `close()`, or use the table as a context manager) so
     the file is closed; `problems` raises until then, because a partial list would look clean.
+    `on_record`, when set, is called after each record; returning False stops reading there
+    (`stopped`), after which `problems` holds those found so far.
     """
 
     def __init__(
@@ -287,8 +297,14 @@ class Table:
         self.header_rows = header_rows
         self.columns = columns
         self._close = source.close
+        self._position = source.position
         self._problems: list[Problem] = []
         self._finished = False
+        self.stopped = False
+        self.records_read = 0
+        self.rows_seen = 0  # rows, empty ones included, that records were looked for in
+        self.last_row = 0  # the last sheet row read into a record
+        self.on_record: Callable[[Table], bool] | None = None
         self._stream = self._read(body, spec)
         self.records: Iterator[Record] = self._stream
 
@@ -301,6 +317,15 @@ class Table:
         if not self._finished:
             raise RuntimeError("read Table.records to the end before asking for problems")
         return self._problems
+
+    @property
+    def problem_count(self) -> int:
+        """Problems found so far (for a caller that bounds them while reading)."""
+        return len(self._problems)
+
+    def position(self) -> tuple[int, int]:
+        """How far reading has come: (done, total) in bytes (XLS: rows) of the part read."""
+        return self._position()
 
     def column(self, field: str) -> Column:
         """For importers reporting their own problems against the cell officials see."""
@@ -325,9 +350,20 @@ class Table:
     ) -> None:
         self.close()
 
+    def _count(self, rows: _Rows) -> _Rows:
+        for row in rows:
+            self.rows_seen += 1
+            yield row
+
     def _read(self, rows: _Rows, spec: _Spec) -> Generator[Record, None, None]:
         try:
-            yield from _records(rows, self.columns, spec, self._problems)
+            for record in _records(self._count(rows), self.columns, spec, self._problems):
+                self.records_read += 1
+                self.last_row = record.rows[-1]
+                yield record
+                if self.on_record is not None and not self.on_record(self):
+                    self.stopped = True
+                    break
             self._finished = True
         finally:
             self._close()
@@ -341,19 +377,28 @@ def read_table(
     key: str | None = None,
     list_fields: Collection[str] = (),
     optional: Collection[str] = (),
+    limits: ImportLimits | None = None,
+    name: str | None = None,
 ) -> Table:
     """Open `path`, find its header and map columns to the fields of `expected`.
 
     `expected` maps each canonical field to its accepted header labels; every field is required
     unless named in `optional`. `key` enables continuation rows, whose values for `list_fields`
     accumulate (see the module docstring). `sheet` picks a worksheet by name; by default, the
-    first visible one. File-level failures raise ImportFileError; cell-level ones become problems.
+    first visible one. File-level failures, limits included (`limits`, by default
+    `ImportLimits()`), raise ImportFileError; cell-level ones become problems. `name` is the
+    file's name in messages when `path` is a temporary copy (it defaults to `path`'s).
     """
     spec = _spec(expected, key, list_fields, optional)
     path = Path(path)
-    kind = _kind(path)
+    limits = limits or ImportLimits()
+    named = path if name is None else path.with_name(name)
+    kind = _kind(path, named, limits)
     opener = {"csv": _open_csv, "xlsx": _open_xlsx, "xls": _open_xls}[kind]
-    source = opener(path, sheet)
+    source = opener(path, named, sheet, limits)
+    filler = _Filler(source.merges, limits.columns, named)
+    source.rows = filler.rows(source.rows)
+    path = named
     try:
         head = list(islice(source.rows, HEADER_SCAN_ROWS + 1))
         blank = not any(cell is not None for _, row in head for cell in row)
@@ -367,6 +412,7 @@ def read_table(
         source.close()
         raise
     last = header_rows[-1]
+    filler.body(column.index for column in columns)
     body = chain((item for item in head if item[0] > last), source.rows)
     return Table(source, kind, header_rows, columns, body, spec)
 
@@ -426,39 +472,48 @@ def _lookup(label: str, spec: _Spec) -> str | None:
 # --- file type -------------------------------------------------------------------------------
 
 
-def _kind(path: Path) -> str:
+def _kind(path: Path, named: Path, limits: ImportLimits) -> str:
     """Decide by content, and insist the name agrees: a renamed file is usually the wrong file."""
-    wanted = _EXTENSIONS.get(path.suffix.lower())
+    wanted = _EXTENSIONS.get(named.suffix.lower())
     if wanted is None:
         raise ImportFileError(
-            f"不支持的文件类型“{path.suffix or path.name}”：请提供 .xlsx、.xls 或 .csv 文件",
-            f"unsupported file type '{path.suffix or path.name}': use .xlsx, .xls or .csv",
+            f"不支持的文件类型“{named.suffix or named.name}”：请提供 .xlsx、.xls 或 .csv 文件",
+            f"unsupported file type '{named.suffix or named.name}': use .xlsx, .xls or .csv",
         )
     try:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF)
+            handle.seek(0, 2)
+            size = handle.tell()
     except OSError as e:
         raise ImportFileError(
-            f"无法读取文件 {path.name}：{e.strerror}", f"cannot read {path.name}: {e.strerror}"
+            f"无法读取文件 {named.name}：{e.strerror}", f"cannot read {named.name}: {e.strerror}"
         ) from e
     if not head:
-        raise ImportFileError(f"{path.name} 是空文件", f"{path.name} is an empty file")
-    found = _content(path, head)
+        raise ImportFileError(f"{named.name} 是空文件", f"{named.name} is an empty file")
+    if size > limits.file_bytes:
+        raise over(
+            named.name,
+            "file_bytes",
+            limits.file_bytes,
+            "文件过大，请拆分为几个较小的文件分别导入",
+            "the file is too large; split it into smaller files",
+        )
+    found = _content(path, named, head, limits)
     if found != wanted:
         zh, en = _CONTENT[found]
         raise ImportFileError(
-            f"{path.name} 的扩展名是 {path.suffix}，但内容是{zh}；{_RESAVE[0]}",
-            f"{path.name} is named {path.suffix} but holds {en}; {_RESAVE[1]}",
+            f"{named.name} 的扩展名是 {named.suffix}，但内容是{zh}；{_RESAVE[0]}",
+            f"{named.name} is named {named.suffix} but holds {en}; {_RESAVE[1]}",
         )
     return found
 
 
-def _content(path: Path, head: bytes) -> str:
+def _content(path: Path, named: Path, head: bytes, limits: ImportLimits) -> str:
     if head.startswith(b"PK\x03\x04"):
         try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile:
+            names = Package(path, limits, named.name).names()
+        except NotAZip:
             return "zip"
         return "xlsx" if any(name.endswith("workbook.xml") for name in names) else "zip"
     if head.startswith(_OLE2):
@@ -476,10 +531,7 @@ def _content(path: Path, head: bytes) -> str:
 
 
 def _broken(path: Path, error: BaseException) -> ImportFileError:
-    return ImportFileError(
-        f"无法读取 {path.name}：文件已损坏或格式不受支持（{error}）",
-        f"cannot read {path.name}: the file is damaged or in an unsupported format ({error})",
-    )
+    return broken(path.name, error)
 
 
 def _pick_sheet(names: Sequence[str], visible: Sequence[bool], wanted: str | None) -> str:
@@ -558,45 +610,140 @@ def _cell(value: str | _Bad | None, row: int, column: int) -> _Cell | None:
     return None if value is None else _Cell(value, (row, column))
 
 
-def _fill_merges(rows: Iterable[tuple[int, _Row]], merges: Iterable[_Merge]) -> _Rows:
-    """Give every cell of a merged range its top-left value, remembering where it came from."""
-    starting: dict[int, list[_Merge]] = defaultdict(list)
-    for merge in merges:
-        if merge[1] < MAX_COLUMNS and (merge[2] > merge[0] or merge[3] > merge[1]):
-            starting[merge[0]].append(merge)
-    active: list[tuple[_Merge, _Cell]] = []
-    for rownum, row in rows:
-        for merge in starting.pop(rownum, ()):
+class _Filler:
+    """Gives every cell of a merged range its top-left value (remembering where it came from),
+    and reads a run of missing rows as one empty row (see the module docstring).
+
+    While the header is looked for, a merge fills its whole range; once `body` names the mapped
+    columns, only merges whose first column is one of them matter, and only in that column. So
+    the work per row is bounded by the mapped columns, whatever merges a file declares.
+    """
+
+    def __init__(self, merges: Iterable[_Merge], columns: int, named: Path) -> None:
+        self.named = named
+        self.columns = columns
+        self.starting: dict[int, list[_Merge]] = defaultdict(list)
+        for merge in merges:
+            if merge[1] < columns and (merge[2] > merge[0] or merge[3] > merge[1]):
+                self.starting[merge[0]].append(merge)
+        self.active: list[tuple[int, int, _Merge, _Cell]] = []  # by first column
+        self.mapped: frozenset[int] | None = None
+
+    def body(self, columns: Iterable[int]) -> None:
+        self.mapped = frozenset(columns)
+        self.active = [entry for entry in self.active if entry[0] in self.mapped]
+
+    def rows(self, rows: Iterable[tuple[int, _Row]]) -> _Rows:
+        previous = 0
+        for rownum, row in rows:
+            missing = previous + 1
+            while missing < rownum:
+                if missing <= HEADER_SCAN_ROWS + 1 or self.active:
+                    yield self._fill(missing, [])
+                    missing += 1
+                else:
+                    yield missing, []  # one empty row for the rest of the run
+                    missing = rownum
+            yield self._fill(rownum, row)
+            previous = rownum
+
+    def _fill(self, rownum: int, row: _Row) -> tuple[int, _Row]:
+        for merge in self.starting.pop(rownum, ()):
             anchor = row[merge[1]] if merge[1] < len(row) else None
-            if anchor is not None:
-                active.append((merge, anchor))
-        for merge, anchor in active:
-            last = min(merge[3], MAX_COLUMNS - 1)
-            row.extend([None] * (last + 1 - len(row)))
-            for index in range(merge[1], last + 1):
-                if (rownum, index) != anchor.origin:
-                    row[index] = anchor
-        active = [(merge, anchor) for merge, anchor in active if merge[2] > rownum]
-        yield rownum, row
+            if anchor is not None and (self.mapped is None or merge[1] in self.mapped):
+                self._start(merge, anchor)
+        if self.active:
+            for first, last, _, anchor in self.active:
+                if self.mapped is not None:
+                    last = first  # in the body a merge fills down its first column only
+                if len(row) <= last:
+                    row.extend([None] * (last + 1 - len(row)))
+                for index in range(first, last + 1):
+                    if (rownum, index) != anchor.origin:
+                        row[index] = anchor
+            self.active = [entry for entry in self.active if entry[2][2] > rownum]
+        return rownum, row
+
+    def _start(self, merge: _Merge, anchor: _Cell) -> None:
+        first, last = merge[1], min(merge[3], self.columns - 1)
+        at = bisect.bisect_left(self.active, first, key=lambda entry: entry[0])
+        before = self.active[at - 1] if at else None
+        after = self.active[at] if at < len(self.active) else None
+        for other in (before, after):
+            if other is not None and other[0] <= last and first <= other[1]:
+                raise ImportFileError(
+                    f"{self.named.name}：合并单元格 {_range(merge)} 与 {_range(other[2])} 重叠，"
+                    "文件已损坏；请在 Excel 中取消这些合并后另存再导入",
+                    f"{self.named.name}: merged ranges {_range(merge)} and {_range(other[2])} "
+                    "overlap, so the file is damaged; unmerge them in Excel, save and import that",
+                )
+        self.active.insert(at, (first, last, merge, anchor))
+
+
+def _range(merge: _Merge) -> str:
+    return (
+        f"{get_column_letter(merge[1] + 1)}{merge[0]}:{get_column_letter(merge[3] + 1)}{merge[2]}"
+    )
+
+
+def _too_wide(named: Path, limits: ImportLimits, row: int, index: int) -> ImportLimitError:
+    return over(
+        named.name,
+        "columns",
+        limits.columns,
+        f"第 {row:,} 行第 {index + 1:,} 列（{get_column_letter(min(index + 1, 18278))}）有内容",
+        f"row {row:,} has a value in column {index + 1:,} "
+        f"({get_column_letter(min(index + 1, 18278))})",
+    )
+
+
+def _too_long(named: Path, limits: ImportLimits, row: int, index: int) -> ImportLimitError:
+    letter = get_column_letter(min(index + 1, 18278))
+    return over(
+        named.name,
+        "cell_chars",
+        limits.cell_chars,
+        f"第 {row:,} 行 {letter} 列的内容过长",
+        f"the cell in row {row:,} column {letter} is too long",
+    )
+
+
+def _too_many_rows(named: Path, limits: ImportLimits, row: int) -> ImportLimitError:
+    return over(
+        named.name,
+        "rows",
+        limits.rows,
+        f"文件有第 {row:,} 行",
+        f"the file has a row {row:,}",
+    )
 
 
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def _open_csv(path: Path, sheet: str | None) -> _Source:
+def _open_csv(path: Path, named: Path, sheet: str | None, limits: ImportLimits) -> _Source:
     if sheet is not None:
         raise ImportFileError(
-            f"{path.name} 是 CSV 文件，没有工作表“{sheet}”",
-            f"{path.name} is a CSV file and has no sheet '{sheet}'",
+            f"{named.name} 是 CSV 文件，没有工作表“{sheet}”",
+            f"{named.name} is a CSV file and has no sheet '{sheet}'",
         )
-    encoding = _csv_encoding(path)
+    encoding = _csv_encoding(path, named)
     delimiter = _csv_delimiter(path, encoding)
-    handle = path.open(encoding=encoding, newline="")
-    rows = _csv_rows(handle, delimiter, path)
-    return _Source(rows, handle.close, encoding=encoding, delimiter=delimiter)
+    raw = path.open("rb")
+    size = raw.seek(0, 2)
+    raw.seek(0)
+    handle = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    rows = _csv_rows(handle, delimiter, named, limits)
+    return _Source(
+        rows,
+        handle.close,
+        lambda: (raw.tell() if not raw.closed else size, size),
+        encoding=encoding,
+        delimiter=delimiter,
+    )
 
 
-def _csv_encoding(path: Path) -> str:
+def _csv_encoding(path: Path, named: Path) -> str:
     """UTF-8 strictly first (GB18030 would also accept much of it, garbled), then GB18030 ⊃ GBK."""
     with path.open("rb") as handle:
         bom = handle.read(3) == codecs.BOM_UTF8
@@ -605,36 +752,43 @@ def _csv_encoding(path: Path) -> str:
         return "utf-8-sig" if bom else "utf-8"
     if bom:
         raise ImportFileError(
-            f"{path.name} 以 UTF-8 标记开头，但第 {utf8[1]} 行（字节偏移 {utf8[0]}，从 0 起算）"
+            f"{named.name} 以 UTF-8 标记开头，但第 {utf8[1]} 行（字节偏移 {utf8[0]}，从 0 起算）"
             "不是有效的 UTF-8",
-            f"{path.name} starts with a UTF-8 byte order mark, but line {utf8[1]} "
+            f"{named.name} starts with a UTF-8 byte order mark, but line {utf8[1]} "
             f"(byte offset {utf8[0]}, counting from 0) is not valid UTF-8",
         )
     gb = _undecodable(path, "gb18030")
     if gb is None:
         return "gb18030"
     raise ImportFileError(
-        f"无法识别 {path.name} 的编码：按 UTF-8 读取在第 {utf8[1]} 行（字节偏移 {utf8[0]}）出错，"
+        f"无法识别 {named.name} 的编码：按 UTF-8 读取在第 {utf8[1]} 行（字节偏移 {utf8[0]}）出错，"
         f"按 GB18030/GBK 读取在第 {gb[1]} 行（字节偏移 {gb[0]}）出错；字节偏移从 0 起算。"
         "请另存为“CSV UTF-8”再导入",
-        f"cannot decode {path.name}: as UTF-8 it fails at line {utf8[1]} (byte offset {utf8[0]}), "
+        f"cannot decode {named.name}: as UTF-8 it fails at line {utf8[1]} (byte offset {utf8[0]}), "
         f"as GB18030/GBK at line {gb[1]} (byte offset {gb[0]}), offsets counting from 0; "
         "save it as CSV UTF-8 and import that",
     )
 
 
 def _undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
-    """(byte offset, line) of the first undecodable byte; line by line, as b"\\n" never occurs
-    inside a UTF-8 or GB18030 character, which keeps memory constant."""
-    offset = 0
+    """(byte offset, line) of the first undecodable byte, decoding in chunks so memory stays
+    constant even for a file without line breaks. A character left incomplete at the end of a
+    chunk waits in the decoder; b"\n" never occurs inside a UTF-8 or GB18030 character."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = lines = 0  # bytes and line breaks before the current chunk
     with path.open("rb") as handle:
-        for lineno, line in enumerate(handle, start=1):
+        while True:
+            chunk = handle.read(1 << 20)
+            pending = decoder.getstate()[0]
             try:
-                line.decode(encoding)
+                decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as e:
-                return offset + e.start, lineno
-            offset += len(line)
-    return None
+                seen = (pending + chunk)[: e.start]
+                return offset - len(pending) + e.start, lines + seen.count(b"\n") + 1
+            if not chunk:
+                return None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
 
 
 def _csv_delimiter(path: Path, encoding: str) -> str:
@@ -661,118 +815,101 @@ def _csv_delimiter(path: Path, encoding: str) -> str:
     return best
 
 
-def _csv_rows(handle: io.TextIOWrapper, delimiter: str, path: Path) -> _Rows:
+def _csv_lines(handle: io.TextIOWrapper, named: Path, limits: ImportLimits) -> Iterator[str]:
+    """Lines of at most LINE_CHARS cells' worth of characters, so no line is read whole into
+    memory whatever its length (the csv module bounds a quoted field over several lines)."""
+    cap = limits.cell_chars * LINE_CHARS
+    lineno = 0
+    while line := handle.readline(cap + 1):
+        lineno += 1
+        if len(line) > cap:
+            raise over(
+                named.name,
+                "cell_chars",
+                limits.cell_chars,
+                f"第 {lineno:,} 行（物理行）超过 {cap:,} 个字符",
+                f"line {lineno:,} is longer than {cap:,} characters",
+            )
+        yield line
+
+
+def _csv_rows(handle: io.TextIOWrapper, delimiter: str, named: Path, limits: ImportLimits) -> _Rows:
     rownum = 0
+    chars, columns = limits.cell_chars, limits.columns
+    reader = csv.reader(_csv_lines(handle, named, limits), delimiter=delimiter)
     try:
-        for rownum, fields in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
-            yield rownum, [_cell(_clean(v), rownum, i) for i, v in enumerate(fields[:MAX_COLUMNS])]
-    except (csv.Error, UnicodeDecodeError) as e:
+        for rownum, fields in enumerate(reader, start=1):
+            if rownum > limits.rows:
+                raise _too_many_rows(named, limits, rownum)
+            row: _Row = []
+            for index, text in enumerate(fields):
+                if not text:
+                    row.append(None)
+                    continue
+                if len(text) > chars:
+                    raise _too_long(named, limits, rownum, index)
+                if index >= columns:
+                    if text.strip():
+                        raise _too_wide(named, limits, rownum, index)
+                    continue
+                row.append(_cell(_clean(text), rownum, index))
+            yield rownum, row
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise _too_long(named, limits, rownum + 1, 0) from e
         raise ImportFileError(
-            f"{path.name} 第 {rownum + 1} 行无法读取：{e}", f"{path.name} row {rownum + 1}: {e}"
+            f"{named.name} 第 {rownum + 1} 行无法读取：{e}", f"{named.name} row {rownum + 1}: {e}"
+        ) from e
+    except UnicodeDecodeError as e:
+        raise ImportFileError(
+            f"{named.name} 第 {rownum + 1} 行无法读取：{e}", f"{named.name} row {rownum + 1}: {e}"
         ) from e
 
 
 # --- XLSX ------------------------------------------------------------------------------------
 
 
-def _open_xlsx(path: Path, sheet: str | None) -> _Source:
+def _open_xlsx(path: Path, named: Path, sheet: str | None, limits: ImportLimits) -> _Source:
+    book = xlsx.Workbook(path, limits, named.name)
     try:
-        with warnings.catch_warnings():  # openpyxl warns about every unsupported extension
-            warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except _BROKEN as e:
-        raise _broken(path, e) from e
-    try:
-        sheets = book.worksheets
-        name = _pick_sheet(
-            [ws.title for ws in sheets], [ws.sheet_state == "visible" for ws in sheets], sheet
-        )
-        worksheet = book[name]
-        worksheet.reset_dimensions()  # some writers record a wrong used range
-        merges = _xlsx_merges(path, name)
-    except _BROKEN as e:
-        book.close()
-        raise _broken(path, e) from e
+        name = _pick_sheet([s.name for s in book.sheets], [s.visible for s in book.sheets], sheet)
+        chosen = next(s for s in book.sheets if s.name == name)
+        merges = book.merges(chosen)
+        total = book.position(chosen)
     except BaseException:
         book.close()
         raise
-    rows = _fill_merges(_xlsx_rows(worksheet, path), merges)
-    return _Source(rows, book.close, sheet=name)
+    rows = (
+        (rownum, [_cell(_xlsx_value(v), rownum, i) for i, v in enumerate(values)])
+        for rownum, values in book.rows(chosen)
+    )
+    return _Source(
+        rows,
+        book.close,
+        lambda: (book.position(chosen), total),
+        sheet=name,
+        merges=merges,
+    )
 
 
-def _xlsx_rows(worksheet: _Worksheet, path: Path) -> _Rows:
-    try:
-        for rownum, cells in enumerate(worksheet.iter_rows(), start=1):
-            yield (
-                rownum,
-                [_cell(_xlsx_value(c), rownum, i) for i, c in enumerate(cells[:MAX_COLUMNS])],
-            )
-    except _BROKEN as e:
-        raise _broken(path, e) from e
-
-
-def _xlsx_value(cell: object) -> str | _Bad | None:
-    kind = getattr(cell, "data_type", "n")
-    value = getattr(cell, "value", None)
-    if kind == "f":
-        return _Bad("formula", str(getattr(value, "text", value)))
-    if kind == "e":
-        return _Bad("error", str(value))
+def _xlsx_value(value: xlsx.Raw) -> str | _Bad | None:
+    if isinstance(value, xlsx.Formula):
+        return _Bad("formula", value.text)
+    if isinstance(value, xlsx.ErrorValue):
+        return _Bad("error", value.text)
+    if isinstance(value, xlsx.BadDate):
+        return _Bad("date", value.text)
     return _clean(value)
-
-
-def _xlsx_merges(path: Path, title: str) -> list[_Merge]:
-    """Merged ranges of one sheet, read from its XML because read-only worksheets hide them."""
-    with zipfile.ZipFile(path) as archive:
-        book = _part(archive, "", rel_type="/officeDocument")
-        rel_id = None
-        for element in ET.fromstring(archive.read(book)).iter():
-            if _local(element.tag) == "sheet" and element.get("name") == title:
-                rel_id = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
-        part = _part(archive, book, rel_id=rel_id)
-        merges: list[_Merge] = []
-        with archive.open(part) as source:
-            data = None
-            for event, element in ET.iterparse(source, events=("start", "end")):
-                tag = _local(element.tag)
-                if event == "start":
-                    data = element if tag == "sheetData" else data
-                elif tag == "row" and data is not None:
-                    data.clear()  # constant memory: drop each row once parsed
-                elif tag == "mergeCell":
-                    first_col, first_row, last_col, last_row = range_boundaries(element.get("ref"))
-                    merges.append((first_row, first_col - 1, last_row, last_col - 1))
-        return merges
-
-
-def _part(
-    archive: zipfile.ZipFile, source: str, *, rel_id: str | None = None, rel_type: str = ""
-) -> str:
-    """Resolve an OPC relationship of `source` (the package itself when "") to a part name."""
-    folder, name = posixpath.split(source)
-    rels = posixpath.join(folder, "_rels", f"{name}.rels")
-    for element in ET.fromstring(archive.read(rels)):
-        kind = element.get("Type") or ""
-        if (rel_id and element.get("Id") == rel_id) or (rel_type and kind.endswith(rel_type)):
-            target = element.get("Target") or ""
-            if target.startswith("/"):
-                return target.lstrip("/")
-            return posixpath.normpath(posixpath.join(folder, target))
-    raise KeyError(f"{rels}: no relationship {rel_id or rel_type}")
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
 
 
 # --- XLS -------------------------------------------------------------------------------------
 
 
-def _open_xls(path: Path, sheet: str | None) -> _Source:
+def _open_xls(path: Path, named: Path, sheet: str | None, limits: ImportLimits) -> _Source:
     try:
         book = xlrd.open_workbook(str(path), formatting_info=True, logfile=io.StringIO())
     except _BROKEN as e:
-        raise _broken(path, e) from e
+        raise _broken(named, e) from e
     try:
         sheets = book.sheets()
         name = _pick_sheet([s.name for s in sheets], [s.visibility == 0 for s in sheets], sheet)
@@ -781,11 +918,33 @@ def _open_xls(path: Path, sheet: str | None) -> _Source:
         raise
     worksheet = book.sheet_by_name(name)
     merges = [(rlo + 1, clo, rhi, chi - 1) for rlo, rhi, clo, chi in worksheet.merged_cells]
-    rows = (
-        (r + 1, [_cell(_xls_value(c, book.datemode), r + 1, i) for i, c in enumerate(cells)])
-        for r, cells in ((r, worksheet.row(r)[:MAX_COLUMNS]) for r in range(worksheet.nrows))
+    done = [0]
+
+    def rows() -> _Rows:
+        for r in range(worksheet.nrows):
+            done[0] = r + 1
+            if r + 1 > limits.rows:
+                raise _too_many_rows(named, limits, r + 1)
+            row: _Row = []
+            for index, cell in enumerate(worksheet.row(r)):
+                value = _xls_value(cell, book.datemode)
+                if value is None:
+                    row.append(None)
+                    continue
+                if isinstance(value, str) and len(value) > limits.cell_chars:
+                    raise _too_long(named, limits, r + 1, index)
+                if index >= limits.columns:
+                    raise _too_wide(named, limits, r + 1, index)
+                row.append(_Cell(value, (r + 1, index)))
+            yield r + 1, row
+
+    return _Source(
+        rows(),
+        book.release_resources,
+        lambda: (done[0], worksheet.nrows),
+        sheet=name,
+        merges=merges,
     )
-    return _Source(_fill_merges(rows, merges), book.release_resources, sheet=name)
 
 
 def _xls_value(cell: xlrd.sheet.Cell, datemode: int) -> str | _Bad | None:

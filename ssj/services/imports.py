@@ -8,6 +8,10 @@ The atomicity rule, for every kind of file:
 2. Otherwise the rows are written in ledger batches. New entries are registered; existing
    ones record only the fields that changed; unchanged rows write nothing. So re-importing the
    same file changes nothing, and re-running a file after an interruption completes it.
+
+The file is read under `ImportLimits` (the settings'), so a crafted file is refused after a
+bounded amount of work, and checking stops after `limits.problems` problems: a file with a
+million bad rows gets a report of the first ones, not a million-line report.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import orjson
 from eventsourcing.domain import Aggregate
 
 from projections.registry import TABLES
+from ssj.config import ImportLimits
 from ssj.domain.access import Command, Forbidden, Principal, authorise
 from ssj.domain.fields import FieldError
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
@@ -34,7 +39,9 @@ from ssj.imports.spreadsheet import Problem, Table, read_table
 from ssj.services.context import Services
 
 Progress = Callable[[int, int], None]
+Reading = Callable[[Table], None]
 BATCH = 1000
+READING_EVERY = 256  # records between calls of a `reading` callback
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     written: bool = False
+    stopped: bool = False  # checking stopped at the problem limit: more may follow
     problems: list[Problem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -207,12 +215,16 @@ def import_file(
     *,
     department: str | None = None,
     progress: Progress | None = None,
+    reading: Reading | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import one file of `kind_name` ("targets", "inspectors", "items"); see the module rule.
 
     `department` fills the department column when the file has none (a department's own list).
+    `progress(done, total)` follows the writing; `reading(table)` the reading and checking.
     """
     kind = KINDS[kind_name]
+    limits = limits or services.settings.imports
     report = ImportReport(file=Path(path).name, kind=kind.name)
     optional = [*kind.optional, "department"] if department else kind.optional
     with read_table(
@@ -221,10 +233,14 @@ def import_file(
         key=kind.key,
         list_fields=kind.list_fields,
         optional=optional,
+        limits=limits,
     ) as table:
         refused: set[str] = set()
+        table.on_record = _watch(report, limits, reading)
         records = _validate(services, principal, kind, table, report, department, refused)
         report.problems.extend(table.problems)
+        if reading is not None:
+            reading(table)
     current = _current_states(services, kind, [r for _, r in records])
     _check_existing(principal, kind, records, current, table, report, refused)
     if refused:
@@ -239,6 +255,9 @@ def import_file(
             ),
         )
     report.problems.sort(key=lambda p: (p.row, p.column))
+    if table.stopped:
+        report.stopped = True
+        report.problems.append(_stopped(limits.problems))
     if report.problems:
         return report
     if not records:
@@ -301,6 +320,28 @@ def _validate(
             continue
         records.append((row, parsed))
     return records
+
+
+def _watch(report: ImportReport, limits: ImportLimits, reading: Reading | None) -> Any:
+    """Called after each record: stop once the problems reach the limit; report progress."""
+
+    def on_record(table: Table) -> bool:
+        if reading is not None and table.records_read % READING_EVERY == 0:
+            reading(table)
+        return len(report.problems) + table.problem_count < limits.problems
+
+    return on_record
+
+
+def _stopped(limit: int) -> Problem:
+    return Problem(
+        0,
+        "",
+        f"问题已达 {limit:,} 处，已停止检查，其后的行未检查；请先修正以上问题再导入"
+        "（上限由 SSJ_IMPORT_MAX_PROBLEMS 设置）",
+        f"{limit:,} problems found: checking stopped and the rows after them were not checked; "
+        "fix these and import again (limit set by SSJ_IMPORT_MAX_PROBLEMS)",
+    )
 
 
 def _department_problem(

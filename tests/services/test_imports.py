@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from ssj.domain.organisation import Role
+from ssj.imports.errors import ImportLimitError
+from ssj.services.context import Services
 from ssj.services.imports import import_file
 from tests.services.conftest import OTHER, OWN, Jurisdiction, uscc
 
@@ -183,5 +187,33 @@ def test_ten_megabyte_file_with_one_bad_row_at_the_end(
         assert not report.written and report.rows == 60_000
         assert [(p.row, p.column) for p in report.problems] == [(60_001, "D")]
         assert services.ledger.size() == size
+    finally:
+        services.close()
+
+
+def test_checking_stops_at_the_problem_limit(jurisdiction: Jurisdiction, tmp_path: Path) -> None:
+    j = jurisdiction
+    data = rows(500)
+    for row in data:
+        row[3] = "32040"  # every row bad
+    path = target_csv(tmp_path / "t.csv", data)
+    size = j.services.ledger.size()
+    given = replace(j.services.settings.imports, problems=50)
+    report = import_file(j.services, j.as_role(Role.OPERATOR), "targets", path, limits=given)
+    assert not report.written and report.stopped
+    assert report.rows == 50  # the rows after the 50th problem were not read
+    assert [p.row for p in report.problems[:-1]] == list(range(2, 52))
+    assert report.problems[-1].row == 0 and "50 problems found" in report.problems[-1].en
+    assert j.services.ledger.size() == size
+
+
+def test_limits_come_from_the_settings(jurisdiction: Jurisdiction, tmp_path: Path) -> None:
+    j = jurisdiction
+    path = target_csv(tmp_path / "t.csv", rows(30))
+    tight = replace(j.services.settings, imports=replace(j.services.settings.imports, rows=10))
+    services = Services(tight)
+    try:
+        with pytest.raises(ImportLimitError, match="SSJ_IMPORT_MAX_ROWS"):
+            import_file(services, j.as_role(Role.OPERATOR), "targets", path)
     finally:
         services.close()
