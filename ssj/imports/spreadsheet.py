@@ -116,10 +116,9 @@ from typing import NamedTuple
 
 import xlrd
 import xlrd.compdoc
-from openpyxl.utils import get_column_letter
 
 from ssj.config import ImportLimits
-from ssj.imports import xlsx
+from ssj.imports import excel, xlsx
 from ssj.imports.errors import ImportFileError, ImportLimitError, over
 from ssj.imports.ooxml import NotAZip, Package, broken
 
@@ -211,7 +210,7 @@ class Column:
 
     @property
     def letter(self) -> str:
-        return get_column_letter(self.index + 1)
+        return excel.column_letter(self.index + 1)
 
 
 @dataclass(frozen=True)
@@ -681,9 +680,7 @@ class _Filler:
 
 
 def _range(merge: _Merge) -> str:
-    return (
-        f"{get_column_letter(merge[1] + 1)}{merge[0]}:{get_column_letter(merge[3] + 1)}{merge[2]}"
-    )
+    return f"{excel.column_letter(merge[1] + 1)}{merge[0]}:{excel.column_letter(merge[3] + 1)}{merge[2]}"
 
 
 def _too_wide(named: Path, limits: ImportLimits, row: int, index: int) -> ImportLimitError:
@@ -691,14 +688,14 @@ def _too_wide(named: Path, limits: ImportLimits, row: int, index: int) -> Import
         named.name,
         "columns",
         limits.columns,
-        f"第 {row:,} 行第 {index + 1:,} 列（{get_column_letter(min(index + 1, 18278))}）有内容",
+        f"第 {row:,} 行第 {index + 1:,} 列（{excel.column_letter(min(index + 1, 18278))}）有内容",
         f"row {row:,} has a value in column {index + 1:,} "
-        f"({get_column_letter(min(index + 1, 18278))})",
+        f"({excel.column_letter(min(index + 1, 18278))})",
     )
 
 
 def _too_long(named: Path, limits: ImportLimits, row: int, index: int) -> ImportLimitError:
-    letter = get_column_letter(min(index + 1, 18278))
+    letter = excel.column_letter(min(index + 1, 18278))
     return over(
         named.name,
         "cell_chars",
@@ -1017,7 +1014,7 @@ def _find_header(
     display = {label.index: label.display for label in labels}
     for field, indexes in by_field.items():
         if len(indexes) > 1:
-            letters = [get_column_letter(i + 1) for i in sorted(indexes)]
+            letters = [excel.column_letter(i + 1) for i in sorted(indexes)]
             shown = "、".join(
                 f"{letter} 列（{display[i]}）"
                 for letter, i in zip(letters, sorted(indexes), strict=True)

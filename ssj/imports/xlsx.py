@@ -16,7 +16,7 @@ Values are raw: numbers (int or float), text, booleans, datetimes for date-style
 (1900 or 1904 system, openpyxl's conversion), and `Formula`, `ErrorValue`, `BadDate` for what is
 not a value. Text written with OOXML's `_xHHHH_` escapes is unescaped, as Excel shows it. Number
 formats 27–36 and 50–58, dates in Chinese, Japanese and Korean Excel, count as dates (openpyxl
-does not know them).
+does not know them; see `ssj.imports.excel`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
-from openpyxl.utils.cell import range_boundaries
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, from_excel, from_ISO8601
-
 from ssj.config import ImportLimits
+from ssj.imports import excel
 from ssj.imports.errors import ImportFileError, over
 from ssj.imports.ooxml import (
     LOCAL_NAMES,
@@ -48,7 +45,6 @@ from ssj.imports.ooxml import (
     resolve,
 )
 
-_CJK_DATES = frozenset(range(27, 37)) | frozenset(range(50, 59))
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _MERGES = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells[\s/>]")
 _LETTERS: dict[str, int] = {}
@@ -109,7 +105,7 @@ class Workbook:
             rels = self._relationships(book)
             handler = _BookHandler()
             self._parse(book, handler)
-            self.epoch = CALENDAR_MAC_1904 if handler.date1904 else WINDOWS_EPOCH
+            self.epoch = excel.MAC_EPOCH if handler.date1904 else excel.WINDOWS_EPOCH
             self.sheets = [
                 Sheet(sheet_name, state == "visible", part)
                 for sheet_name, state, rel_id in handler.sheets
@@ -161,14 +157,15 @@ class Workbook:
         for index, format_id in enumerate(handler.cell_formats):
             code = handler.formats.get(format_id)
             if code is None:
-                code = BUILTIN_FORMATS.get(format_id)
-                if code is None and format_id in _CJK_DATES:
+                if format_id in excel.BUILTIN_DATES:
                     dates.add(index)
-                    continue
-            if is_date_format(code):
-                dates.add(index)
-            if is_timedelta_format(code):
-                durations.add(index)
+                if format_id in excel.BUILTIN_DURATIONS:
+                    durations.add(index)
+            else:
+                if excel.is_date_format(code):
+                    dates.add(index)
+                if excel.is_duration_format(code):
+                    durations.add(index)
         return dates, durations
 
     def strings(self) -> SharedStrings:
@@ -435,10 +432,8 @@ class _MergesHandler(Handler):
                     "合并单元格区域过多",
                     "too many merged ranges",
                 )
-            first_col, first_row, last_col, last_row = range_boundaries(attrs.get("ref", ""))
-            if None in (first_col, first_row, last_col, last_row):
-                raise ValueError(f"merged range {attrs.get('ref')!r}")
-            self.merges.append((first_row, first_col - 1, last_row, last_col - 1))  # type: ignore[operator]
+            first_row, first_col, last_row, last_col = excel.cell_range(attrs.get("ref", ""))
+            self.merges.append((first_row, first_col - 1, last_row, last_col - 1))
 
     def end(self, name: str) -> None:
         super().end(name)
@@ -613,8 +608,8 @@ class _SheetHandler(Handler):
             )
             if self.style in self.book.dates:
                 try:
-                    return from_excel(
-                        number, self.book.epoch, timedelta=self.style in self.book.durations
+                    return excel.from_serial(
+                        number, self.book.epoch, duration=self.style in self.book.durations
                     )
                 except (OverflowError, ValueError):
                     return BadDate(value)
@@ -629,7 +624,7 @@ class _SheetHandler(Handler):
             return ErrorValue(value)
         if kind == "d":
             try:
-                return from_ISO8601(value)
+                return excel.from_iso(value)
             except ValueError:
                 return BadDate(value)
         raise ValueError(f"cell {self.ref} of unknown type {kind!r}")
