@@ -128,6 +128,9 @@ class Page:
 
 
 MAX_LIMIT = 1000
+# Offsets and ledger seqs stay below 2^53: every JSON reader holds them exactly, and SQL's
+# 64-bit integers never overflow however they are added up.
+MAX_OFFSET = 2**53 - 1
 
 
 class RegistryQueries:
@@ -153,7 +156,7 @@ class RegistryQueries:
         `conditions` adds (SQL condition, parameters) pairs; ordered by the natural key unless
         `order` says otherwise."""
         versioned = self.tables[table]
-        if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
+        if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_LIMIT:
             raise ValidationError(
                 f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {MAX_LIMIT}）",
                 f"invalid paging (offset >= 0, 1 <= limit <= {MAX_LIMIT})",

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 import ssj
 from ssj.api.deps import Unauthenticated
+from ssj.api.guards import TextGuard
 from ssj.api.routers import (
     assessment,
     calendar,
@@ -243,6 +247,8 @@ _HTTP_ZH = {
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        return await _method_not_allowed(request, error)
     en = str(error.detail) if error.detail else "HTTP error"
     body = {
         "code": f"http_{error.status_code}",
@@ -260,6 +266,120 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         "message_en": "internal server error (logged)",
     }
     return JSONResponse(body, status_code=500)
+
+
+# Error answers, documented on every operation ---------------------------------------------------
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "description": "每个错误的统一格式（中英文）/ every error, in Chinese and English",
+    "type": "object",
+    "required": ["code", "message_zh", "message_en"],
+    "properties": {
+        "code": {"type": "string", "description": "稳定的错误代码 / a stable code"},
+        "message_zh": {"type": "string"},
+        "message_en": {"type": "string"},
+        "field": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "出错的字段 / the field at fault",
+        },
+        "errors": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "请求校验的每个问题 / each problem of request validation",
+        },
+    },
+}
+
+_ERRORS = {
+    400: "请求格式错误 / malformed request",
+    401: "需要有效令牌 / a valid token is required",
+    403: "无权执行（拒绝已记录）/ not allowed (the refusal is recorded)",
+    404: "不存在 / not found",
+    409: "当前状态不允许 / the current state forbids it",
+    413: "请求或上传过大 / request or upload too large",
+    422: "输入无效，未写入任何数据 / invalid input, nothing written",
+    429: "请求过于频繁 / too many requests",
+    503: "服务器配置或数据库不可用 / server configuration or database unavailable",
+}
+_WRITES = frozenset({"post", "put", "patch", "delete"})
+
+
+def _error_statuses(method: str, operation: dict[str, Any]) -> list[int]:
+    statuses = [400, 404, 409, 422, 429, 503]  # 409: e.g. a calendar year not yet known
+    if method in _WRITES:
+        statuses += [413]
+    if operation.get("security"):
+        statuses += [401, 403]
+    return sorted(statuses)
+
+
+def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every operation's error answers in the OpenAPI document, with one bilingual schema."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in spec.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status in _error_statuses(method, operation):
+                answer = responses.setdefault(str(status), {"description": _ERRORS[status]})
+                answer["content"] = reference  # FastAPI's own 422 schema is not what we send
+    return spec
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = document_errors(
+            get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                tags=app.openapi_tags,
+                routes=app.routes,
+            )
+        )
+    return app.openapi_schema
+
+
+def _methods_by_path(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each documented path as a pattern, with the methods it takes (from the OpenAPI
+    document: FastAPI's included routers are not a flat list to walk)."""
+    found: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "methods", None)
+    if found is None:
+        found = [
+            (compile_path(path)[0], {m.upper() for m in item if m.upper() in _HTTP_METHODS})
+            for path, item in app.openapi().get("paths", {}).items()
+        ]
+        app.state.methods = found
+    return found
+
+
+_HTTP_METHODS = frozenset({"GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+async def _method_not_allowed(request: Request, error: Exception) -> JSONResponse:
+    """405 with every method the path takes (Starlette names only the first route's)."""
+    path = request.url.path
+    allowed = sorted(
+        {
+            m
+            for pattern, methods in _methods_by_path(request.app)
+            if pattern.match(path)
+            for m in methods
+        }
+    )
+    if not allowed and isinstance(error, StarletteHTTPException) and error.headers:
+        allowed = sorted(error.headers.get("Allow", "").split(", "))  # an undocumented path
+    body = {
+        "code": "http_405",
+        "message_zh": f"不支持 {request.method} 方法（可用：{', '.join(allowed)}）",
+        "message_en": f"method {request.method} not allowed (allowed: {', '.join(allowed)})",
+    }
+    return JSONResponse(body, status_code=405, headers={"Allow": ", ".join(allowed)})
 
 
 # The application --------------------------------------------------------------------------------
@@ -316,4 +436,6 @@ def create_app(services: Services | None = None) -> FastAPI:
         trail,
     ):
         app.include_router(module.router)
+    app.add_middleware(TextGuard)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -20,13 +20,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from openpyxl.cell import WriteOnlyCell
 from pydantic import BaseModel, ConfigDict, Field
 
-from projections.registry import MAX_LIMIT
+from projections.registry import MAX_LIMIT, MAX_OFFSET
 from ssj.domain.access import ALLOWED, Command, Forbidden, Principal
 from ssj.errors import NotFoundError, SsjError, ValidationError
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 
 PROJECTION = "registry"
+MAX_SEQ = MAX_OFFSET  # a ledger seq, as a request may name it
 
 
 class Unauthenticated(SsjError):
@@ -92,7 +93,9 @@ class Window:
 
     def __init__(
         self,
-        offset: Annotated[int, Query(ge=0, description="跳过的条数 / rows to skip")] = 0,
+        offset: Annotated[
+            int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数 / rows to skip")
+        ] = 0,
         limit: Annotated[
             int,
             Query(ge=1, le=MAX_LIMIT, description=f"每页条数（最多 {MAX_LIMIT}）/ page size"),
@@ -101,6 +104,7 @@ class Window:
             int | None,
             Query(
                 ge=0,
+                le=MAX_SEQ,
                 description="账本序号：返回该序号时的名录状态（默认最新）/ "
                 "ledger seq: the registry exactly as it stood then (default: now)",
             ),
@@ -122,10 +126,21 @@ class Window:
 
 WindowDep = Annotated[Window, Depends()]
 
+# A write that registers (201) or records changes to what exists (200).
+MAY_CREATE: dict[int | str, dict[str, Any]] = {
+    201: {"description": "新登记 / newly registered"},
+    200: {"description": "已有记录：记录变化或无变化 / existing: updated or unchanged"},
+}
+
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数 / rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数 / page size")]
+Year = Annotated[int, Query(ge=2000, le=2100, description="年度 / year")]
+
 AsOf = Annotated[
     int | None,
     Query(
         ge=0,
+        le=MAX_SEQ,
         description="账本序号：返回该序号时的状态（默认最新）/ ledger seq to read at (default: now)",
     ),
 ]

@@ -72,6 +72,7 @@ def serve(
     import uvicorn
 
     from ssj.api import create_app
+    from ssj.api.serving import uvicorn_options
     from ssj.cli.common import fail
     from ssj.errors import SsjError
     from ssj.services.context import Services
@@ -81,7 +82,8 @@ def serve(
     except SsjError as e:
         fail(e)
     try:
-        uvicorn.run(create_app(services), host=host, port=port)  # one process per view store
+        # one process per view store
+        uvicorn.run(create_app(services), host=host, port=port, **uvicorn_options())
     finally:
         services.close()
 

@@ -29,6 +29,7 @@ from eventsourcing.domain import Aggregate
 
 from projections.registry import TABLES
 from ssj.config import ImportLimits
+from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal, authorise
 from ssj.domain.fields import FieldError
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
@@ -225,6 +226,8 @@ def import_file(
     """
     kind = KINDS[kind_name]
     limits = limits or services.settings.imports
+    if department is not None:
+        department = fields.text("department", department, required=False, max_length=64) or None
     report = ImportReport(file=Path(path).name, kind=kind.name)
     optional = [*kind.optional, "department"] if department else kind.optional
     with read_table(

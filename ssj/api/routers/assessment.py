@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
 
-from ssj.api.deps import XLSX, AsOf, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import XLSX, AsOf, Limit, Offset, PrincipalDep, ServicesDep, make_router
 from ssj.domain.assessment import FIGURES
 from ssj.services.assessment import MAX_CYCLE_YEARS, AssessmentService
 
@@ -134,8 +134,8 @@ def get_detail(
     year: Year,
     department: Department,
     figure: Annotated[str, Path(description=f"指标 / figure: {', '.join(FIGURES)}")],
-    offset: Annotated[int, Query(ge=0, description="跳过的条数 / rows to skip")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000, description="每页条数 / page size")] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
     on: On = None,
     as_of: AsOf = None,
     cycle_years: Cycle = None,

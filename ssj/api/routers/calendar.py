@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import MAY_CREATE, AsOf, PrincipalDep, ServicesDep, make_router
 from ssj.domain.calendar import parse_day, parse_working_days
 from ssj.services.calendar import CalendarService
 
@@ -97,6 +97,7 @@ def get_year(calendar: CalendarDep, year: int, as_of: AsOf = None) -> dict[str, 
 
 @router.post(
     "/calendar/{year}",
+    responses=MAY_CREATE,
     summary="登记节假日安排（管理员）/ Register a year's arrangement (administrator)",
     description="首次登记为版本 1；再次登记即修改，须说明理由，记为新版本；与现行安排相同则不写入。"
     "/ The first registration is version 1; registering again amends it (a new version) and "

@@ -43,7 +43,7 @@ class DeclarationIn(BaseModel):
             "examples": [
                 {
                     "certificate_no": "32040000001",
-                    "target_identifier": "91320402MA000001XX",
+                    "target_identifier": "91320402MA00000155",
                     "relation": "近亲属",
                     "valid_from": "2025-01-01",
                     "reason": "配偶任该企业法定代表人",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
-from fastapi import Body, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
+    MAX_SEQ,
     AsOf,
     PrincipalDep,
     ReasonIn,
@@ -27,6 +27,7 @@ from ssj.api.deps import (
 from ssj.domain import fields
 from ssj.domain.access import Principal
 from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus
+from ssj.draw import drand
 from ssj.services import draw_records as records
 from ssj.services.context import Services
 from ssj.services.draws import DrawService
@@ -61,7 +62,10 @@ class CommitIn(BaseModel):
     plan_code: str = Field(description="已公布计划的编号 / a published plan's code")
     witnesses: list[str] = Field(description="见证人姓名（1–10 人）/ witnesses who give dice")
     drand_round: int | None = Field(
-        None, description="同时采用 drand quicknet 未来的一轮 / also use a future drand round"
+        None,
+        ge=1,
+        le=MAX_SEQ,
+        description="同时采用 drand quicknet 未来的一轮 / also use a future drand round",
     )
     drawn_on: str | None = Field(None, description="抽取日期（默认今天）/ draw date (YYYY-MM-DD)")
 
@@ -74,6 +78,16 @@ class DiceIn(BaseModel):
 
     witness: str = Field(description="封存时登记的见证人 / a witness named at commit")
     digits: str = Field(description="骰子点数（十进制数字）/ the dice, decimal digits")
+
+
+class BeaconIn(BaseModel):
+    """A drand beacon as its HTTP API returns it (other fields it sends are kept out)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    round: int = Field(ge=1, le=drand.MAX_ROUND, description="轮次 / round (uint64)")
+    randomness: str = Field(max_length=128, description="随机数（十六进制）/ randomness, hex")
+    signature: str = Field(max_length=512, description="BLS 签名（十六进制）/ BLS signature, hex")
 
 
 class RecusalIn(BaseModel):
@@ -155,10 +169,10 @@ def record_drand(
     draws: DrawsDep,
     principal: PrincipalDep,
     draw_id: str,
-    beacon: Annotated[dict[str, Any], Body(description="drand 信标 / the beacon")],
+    beacon: BeaconIn,
     response: Response,
 ) -> dict[str, Any]:
-    draw = draws.record_drand(principal, draw_id, orjson.dumps(beacon))
+    draw = draws.record_drand(principal, draw_id, beacon.model_dump_json())
     return _written(services, draw, response)
 
 
@@ -267,7 +281,7 @@ def list_draws(
         str | None,
         Query(description="committed|revealed|abandoned 或 已封存待揭示、已抽取、已作废"),
     ] = None,
-    year: Annotated[int | None, Query(description="计划年度 / plan year")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="计划年度 / plan year")] = None,
 ) -> dict[str, Any]:
     """本部门牵头或参与的抽取；纪检监察、考核人员与管理员可看全部。/ Draws your department leads
     or joins; supervisors, reviewers and administrators see all."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, authorise_read, make_router, snapshot
@@ -151,7 +151,7 @@ def recheck(
     followups: FollowUpsDep,
     principal: PrincipalDep,
     task_id: str,
-    number: int,
+    number: Annotated[int, Path(ge=1, le=1000, description="整改令序号 / rectification number")],
     body: RecheckIn,
 ) -> dict[str, Any]:
     follow = followups.recheck(

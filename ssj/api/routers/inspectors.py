@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     CSV,
+    MAY_CREATE,
     XLSX,
     AsOf,
     PrincipalDep,
@@ -153,6 +154,7 @@ def get_inspector(
 
 @router.put(
     "/inspectors",
+    responses=MAY_CREATE,
     summary="登记或更新执法检查人员 / Register or update an inspector",
     description="新人员返回 201 与 created；已有人员只记录变化的字段（updated），无变化则不写入"
     "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "

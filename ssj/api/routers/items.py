@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     CSV,
+    MAY_CREATE,
     XLSX,
     AsOf,
     PrincipalDep,
@@ -182,6 +183,7 @@ def get_item(
 
 @router.put(
     "/items",
+    responses=MAY_CREATE,
     summary="发布或修订事项 / Publish or amend an item",
     description="新事项返回 201 与 created；已有事项只记录变化的字段（updated），无变化则不写入"
     "（unchanged）。/ A new item: 201 and created; an existing one records only the changed "

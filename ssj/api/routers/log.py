@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
 
-from ssj.api.deps import PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import MAX_SEQ, Limit, Offset, PrincipalDep, ServicesDep, make_router
 from ssj.domain.access import Command
 from ssj.errors import NotFoundError, ValidationError
 from ssj.ledger import merkle
@@ -25,7 +25,9 @@ from ssj.services.context import Services
 TAG = "透明日志 / Transparency log"
 router = make_router(TAG)
 
-Seq = Annotated[int, Path(ge=0, description="账本序号（叶子索引）/ ledger seq (leaf index)")]
+Seq = Annotated[
+    int, Path(ge=0, le=MAX_SEQ, description="账本序号（叶子索引）/ ledger seq (leaf index)")
+]
 
 
 def _row(services: Services, seq: int) -> tuple[int, int, bytes, bytes]:
@@ -59,8 +61,8 @@ def latest_checkpoint(services: ServicesDep) -> Response:
 @router.get("/log/checkpoints", summary="检查点历史（分页）/ Checkpoint history, oldest first")
 def checkpoints(
     services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     found = services.ledger.checkpoints()
     return {
@@ -120,8 +122,10 @@ def entry_event(services: ServicesDep, principal: PrincipalDep, seq: Seq) -> dic
 @router.get("/log/proof/inclusion", summary="收录证明 / Inclusion proof (RFC 9162)")
 def inclusion(
     services: ServicesDep,
-    seq: Annotated[int, Query(ge=0, description="叶子索引 / leaf index")],
-    size: Annotated[int | None, Query(ge=1, description="树大小（默认当前）/ tree size")] = None,
+    seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="叶子索引 / leaf index")],
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_SEQ, description="树大小（默认当前）/ tree size")
+    ] = None,
 ) -> dict[str, Any]:
     n = _size(services, size)
     if seq >= n:
@@ -142,9 +146,12 @@ def inclusion(
 @router.get("/log/proof/consistency", summary="一致性证明 / Consistency proof (RFC 9162)")
 def consistency(
     services: ServicesDep,
-    old_size: Annotated[int, Query(ge=0, alias="old", description="旧树大小 / old size")],
+    old_size: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, alias="old", description="旧树大小 / old size")
+    ],
     new_size: Annotated[
-        int | None, Query(ge=0, alias="new", description="新树大小（默认当前）/ new size")
+        int | None,
+        Query(ge=0, le=MAX_SEQ, alias="new", description="新树大小（默认当前）/ new size"),
     ] = None,
 ) -> dict[str, Any]:
     new = _size(services, new_size)

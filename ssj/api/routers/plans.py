@@ -146,7 +146,7 @@ class PlanFilters:
             str | None, Query(description="牵头或参与的部门 / a department leading or joining")
         ] = None,
         code: Annotated[str | None, Query(description="计划编号 / plan code")] = None,
-        year: Annotated[int | None, Query(description="年度 / year")] = None,
+        year: Annotated[int | None, Query(ge=2000, le=2100, description="年度 / year")] = None,
         kind: Annotated[str | None, Query(description="annual|monthly 或 年度、月度")] = None,
         status: Annotated[
             str | None,

@@ -97,7 +97,7 @@ def public_plans(
     services: ServicesDep,
     window: WindowDep,
     department: Annotated[str | None, Query(description="牵头或参与的部门 / department")] = None,
-    year: Annotated[int | None, Query(description="年度 / year")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="年度 / year")] = None,
 ) -> dict[str, Any]:
     seq = snapshot(services, window.as_of)
     filters = {"year": year, "status": PlanStatus.PUBLISHED.value}

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     CSV,
+    MAY_CREATE,
     XLSX,
     AsOf,
     PrincipalDep,
@@ -42,7 +43,7 @@ class TargetIn(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "identifier": "91320402MA000001XX",
+                    "identifier": "91320402MA00000155",
                     "name": "常州第1机械有限公司",
                     "address": "天宁区1号",
                     "region_code": "320402",
@@ -168,6 +169,7 @@ def get_target(
 
 @router.put(
     "/targets",
+    responses=MAY_CREATE,
     summary="登记或更新检查对象 / Register or update a target",
     description="新对象返回 201 与 created；已有对象只记录变化的字段（updated），无变化则不写入"
     "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "
