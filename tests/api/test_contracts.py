@@ -17,7 +17,7 @@ from ssj.api import create_app
 from ssj.api.serving import MAX_HEAD, MAX_REQUEST_LINE, uvicorn_options
 from ssj.domain.targets import TargetRecord
 from tests.api.test_registry_api import Api, api, assert_bilingual, jurisdiction
-from tests.services.conftest import Jurisdiction
+from tests.services.conftest import OTHER, OWN, Jurisdiction, inspector_row
 
 __all__ = ["api", "jurisdiction"]
 
@@ -159,3 +159,44 @@ def test_long_request_line_is_414_and_big_head_is_431(server: int) -> None:
 def test_control_characters_in_urls_are_422(api: Api, url: str, field: str) -> None:
     body = assert_bilingual(api.get(url), 422, "field")
     assert body["field"] == field
+
+
+def test_another_departments_resources_are_403_not_404(api: Api) -> None:
+    """Existence is checked after authorisation: an operator of another department gets 403 for
+    every resource of this one, whether or not it has (say) a follow-up yet."""
+    from tests.services.test_draws import World
+    from tests.services.test_tasks import Tasks
+
+    j = api.j
+    world = World(j)
+    world.publish()
+    t = Tasks(world)
+    j.registry.save_inspector(j.root, inspector_row(900))
+    j.registry.add_user(j.root, "operator-other", "他科操作员", OTHER, ["operator"])
+    token = j.registry.issue_token(j.root, "operator-other", "contracts")
+    api.tokens["other"] = token
+    declared = j.registry.declare_conflict(
+        j.root,
+        {
+            "certificate_no": inspector_row(900)["certificate_no"],
+            "target_identifier": t.target,
+            "relation": "近亲属",
+            "valid_from": "2025-01-01",
+            "reason": "配偶",
+        },
+    )
+    task_id = t.tasks.row(t.ref)["task_id"]
+    for url in [
+        f"/targets/{t.target}",
+        f"/inspectors/{inspector_row(900)['certificate_no']}",
+        f"/items/{OWN}/TZ-001",
+        f"/plans/{OWN}/2026-01",
+        f"/draws/{t.draw_id}",
+        f"/draws/{t.draw_id}/tasks",
+        f"/tasks/{task_id}",
+        f"/followups/{task_id}",
+        f"/conflicts/declarations/{declared}",
+        f"/trail/target/{t.target}",
+    ]:
+        response = api.get(url, who="other")
+        assert response.status_code == 403, (url, response.status_code, response.text)

@@ -121,9 +121,10 @@ def get_followup(
     as_of: AsOf = None,
 ) -> dict[str, Any]:
     seq = snapshot(services, as_of)
-    row = followups.row(task_id, as_of=seq)
-    authorise_read(services, principal, row["departments"])
-    return {"as_of": seq, "followup": row}
+    # The task first: another department's task is 403 whether or not it has a follow-up yet.
+    task = followups.tasks.row(task_id, as_of=seq)
+    authorise_read(services, principal, task["departments"])
+    return {"as_of": seq, "followup": followups.row(task_id, as_of=seq)}
 
 
 @router.post("/followups/{task_id}/rectifications", summary="责令整改 / Order a rectification")
