@@ -18,6 +18,11 @@ import pytest
 
 from ssj.config import DatabaseURL, Settings
 
+# pytest-xdist's workers get COLUMNS=80; rich consoles created at import would keep that width
+# for good, while in-process CLI tests set COLUMNS per call (as a new process would read it).
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 PG_ADMIN_URL = os.environ.get(
     "SSJ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

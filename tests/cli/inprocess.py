@@ -1,23 +1,51 @@
-"""Running `ssj` commands in-process (Typer's CliRunner) instead of as a subprocess.
+"""Running `ssj` commands: in-process through Typer's CliRunner by default, as a real subprocess
+where a test needs one (exit codes of a crash, signals, concurrency, a clean interpreter).
 
-Typer rebuilds the whole click command tree from function signatures on every invocation (about
-0.5 s for ssj's ~100 commands); the tree does not change, so it is built once here.
+A subprocess costs about 0.7 s (the interpreter, imports, and Typer building its command tree
+from function signatures); in-process the tree is built once (cached below), so the command-line
+tests take seconds instead of minutes. Both give a `subprocess.CompletedProcess`, so a test reads
+the same either way; `SSJ_CLI_SUBPROCESS=1` runs every call as a subprocess, as before.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
+import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import typer.testing
-from typer.testing import Result
 
 from ssj.cli.main import app
+
+SSJ = str(Path(sys.executable).parent / "ssj")
+ALWAYS_SUBPROCESS = os.environ.get("SSJ_CLI_SUBPROCESS", "") in ("1", "true", "yes")
 
 typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
 _runner = typer.testing.CliRunner()
 
 
-def invoke(args: Sequence[str], env: Mapping[str, str]) -> Result:
-    """`ssj ARGS` with `env` as its environment variables (added to the test's own)."""
+def invoke(args: Sequence[str], env: Mapping[str, str]) -> typer.testing.Result:
+    """`ssj ARGS` in-process with `env` added to the test's own environment."""
     return _runner.invoke(app, list(args), env=dict(env))
+
+
+def run_ssj(
+    args: Sequence[str], env: Mapping[str, str], *, subprocess_: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`ssj ARGS` with exactly `env` as its environment (variables not in it are unset)."""
+    if subprocess_ or ALWAYS_SUBPROCESS:
+        return subprocess.run(
+            [SSJ, *args], env=dict(env), capture_output=True, text=True, timeout=120, check=False
+        )
+    changes: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+    changes.update(env)
+    result = _runner.invoke(app, list(args), env=changes)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # What the interpreter would have printed before exiting 1.
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess([SSJ, *args], result.exit_code, result.stdout, stderr)

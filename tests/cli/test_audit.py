@@ -7,25 +7,22 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ssj.config import Settings
+from tests.cli.inprocess import run_ssj
 from tests.conftest import base_settings, settings_env
-from tests.ledger.test_tamper import SIZE, Published, build_ledger, published
+from tests.ledger.test_tamper import SIZE, Published, build_ledger, published, suite
 
-__all__ = ["published"]
+__all__ = ["published", "suite"]
 
-SSJ = str(Path(sys.executable).parent / "ssj")
 NOWHERE = "postgresql://nobody@127.0.0.1:9/no_database"
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SSJ, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_ssj(args, env)
 
 
 def offline_env(tmp_path: Path) -> dict[str, str]:

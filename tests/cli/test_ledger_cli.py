@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -12,17 +11,14 @@ import psycopg
 from ssj.config import Settings
 from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import SYSTEM
+from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
-
-SSJ = str(Path(sys.executable).parent / "ssj")
 
 
 def run(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = settings_env(settings)
     full_env.update(env)
-    return subprocess.run(
-        [SSJ, *args], env=full_env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_ssj(args, full_env)
 
 
 def set_schema_version(settings: Settings, version: int) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from ssj.domain.organisation import Role
 from ssj.domain.targets import FIELD_LABELS as TARGET_LABELS
 from ssj.ledger.application import Ledger
 from ssj.services.context import Services
+from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
 from tests.services.conftest import OWN, Jurisdiction, uscc
 
-SSJ = str(Path(sys.executable).parent / "ssj")
 OPERATOR = f"{Role.OPERATOR.value}-own"
 LEADER = f"{Role.LEADER.value}-own"
 REVIEWER = f"{Role.REVIEWER.value}-own"
@@ -39,9 +38,7 @@ def run(
     if user is not None:
         env["SSJ_USER"] = user
     env.update(extra)
-    return subprocess.run(
-        [SSJ, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_ssj(args, env)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
