@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ssj.cli.common import EXIT_DAMAGE, err, fail, out, print_json, progress_bar
+from ssj.cli.ledger import Quorum, WitnessKeys, witness_options
 from ssj.errors import SsjError, ValidationError
 
 audit_app = typer.Typer(
@@ -41,7 +42,7 @@ GROUPS: list[tuple[str, str, str, frozenset[str]]] = [
         "checkpoints",
         "默克尔根与检查点",
         "Merkle roots against checkpoints",
-        frozenset({"checkpoint", "truncated", "untrusted", "out_of_range"}),
+        frozenset({"checkpoint", "truncated", "untrusted", "out_of_range", "witness_quorum"}),
     ),
     (
         "proofs",
@@ -102,6 +103,8 @@ def verify(
     ] = None,
     jobs: Annotated[int | None, typer.Option(help="验签进程数 / signature processes")] = None,
     json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+    witness: WitnessKeys = None,
+    quorum: Quorum = None,
 ) -> None:
     """离线校验审计包（不连数据库、不联网）/ check a bundle with no database and no network."""
     from ssj.ledger.bundle import BundleError
@@ -115,9 +118,18 @@ def verify(
             fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
     if not bundle.is_file():
         fail(ValidationError(f"审计包不存在：{bundle}", f"no such bundle file: {bundle}"))
+    witness_keys, needed = witness_options(witness, quorum)
     try:
         with progress_bar("校验 / verifying", 0) as update:
-            audit = audit_bundle(bundle, outside, key or [], jobs, progress=update)
+            audit = audit_bundle(
+                bundle,
+                outside,
+                key or [],
+                jobs,
+                progress=update,
+                witness_keys=witness_keys,
+                quorum=needed,
+            )
     except BundleError as e:
         fail(e)
     r = audit.result
@@ -142,6 +154,7 @@ def verify(
                 "inclusion_proofs": r.inclusion_proofs,
                 "covered_to": r.covered_to,
                 "manifest_ok": r.manifest_ok,
+                "cosigned_by": report.cosigned_by,
                 "damage": [
                     {"seq": d.seq, "kind": d.kind, "zh": d.zh, "en": d.en, "detail": d.detail}
                     for d in damage
@@ -180,6 +193,11 @@ def _print_checks(audit: object) -> None:
         "checkpoints": (
             f"{report.checkpoints} recorded in range, {r.checkpoints} bundled, "
             f"{report.outside_checkpoints} outside"
+            + (
+                f"; newest cosigned by {', '.join(report.cosigned_by)}"
+                if report.cosigned_by
+                else ""
+            )
         ),
         "proofs": f"{r.consistency_proofs} consistency, {r.inclusion_proofs} inclusion",
     }

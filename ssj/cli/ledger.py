@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ssj.cli.common import (
     EXIT_DAMAGE,
@@ -22,6 +23,21 @@ from ssj.errors import SsjError, ValidationError
 from ssj.ledger.audit import verify_ledger
 
 keys_app = typer.Typer(help="签名密钥：创建、列出、轮换、吊销 / signing keys", no_args_is_help=True)
+# --witness KEY… --quorum N, shared by `ssj verify` and `ssj audit verify`.
+WitnessKeys = Annotated[
+    list[str] | None,
+    typer.Option("--witness", help="信任的见证方公钥（可多次）/ a trusted witness key"),
+]
+Quorum = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="最新检查点所需的见证方联署数 / cosignatures the newest checkpoint needs"
+    ),
+]
+witnesses_app = typer.Typer(
+    help="见证方：添加、列出、移除、状态 / the log's witnesses (C2SP tlog-witness)",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="数据库 / database set-up", no_args_is_help=True)
 proof_app = typer.Typer(help="默克尔证明 / Merkle proofs (RFC 9162)", no_args_is_help=True)
 
@@ -66,6 +82,8 @@ def verify(
     ] = None,
     jobs: Annotated[int | None, typer.Option(help="验签进程数 / signature processes")] = None,
     json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+    witness: WitnessKeys = None,
+    quorum: Quorum = None,
 ) -> None:
     """校验整个账本 / verify every signature, link, seq, root and checkpoint."""
     ledger = open_ledger()
@@ -75,8 +93,17 @@ def verify(
             outside.append(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as e:
             fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
+    witness_keys, needed = witness_options(witness, quorum)
     with progress_bar("校验 / verifying", ledger.size()) as update:
-        report = verify_ledger(ledger, outside, key or [], jobs=jobs, progress=update)
+        report = verify_ledger(
+            ledger,
+            outside,
+            key or [],
+            jobs=jobs,
+            progress=update,
+            witness_keys=witness_keys,
+            quorum=needed,
+        )
     first = report.first
     if json:
         print_json(
@@ -87,6 +114,8 @@ def verify(
                 "signatures": report.signatures,
                 "checkpoints": report.checkpoints,
                 "outside_checkpoints": report.outside_checkpoints,
+                "suite": ledger.suite.name,
+                "cosigned_by": report.cosigned_by,
                 "damage": [
                     {"seq": d.seq, "kind": d.kind, "zh": d.zh, "en": d.en, "detail": d.detail}
                     for d in sorted(report.damage, key=lambda d: d.seq)
@@ -97,7 +126,12 @@ def verify(
         out.print(
             f"账本完好 / ledger intact: {report.size} events, {report.signatures} signatures, "
             f"{report.checkpoints} checkpoints, {report.outside_checkpoints} outside checkpoints, "
-            f"root {report.root.hex()}",
+            f"root {report.root.hex()} ({ledger.suite.name})"
+            + (
+                f"; newest checkpoint cosigned by {', '.join(report.cosigned_by)}"
+                if report.cosigned_by
+                else ""
+            ),
             highlight=False,
         )
     if first is not None:
@@ -111,14 +145,20 @@ def checkpoint(
     ] = None,
 ) -> None:
     """签发检查点（已签名的树头）/ issue a signed checkpoint now and print it."""
+    from ssj.witness.log import cosigned_note
+
     ledger = open_ledger()
     try:
-        signed = ledger.issue_checkpoint(cli_actor())
+        ledger.issue_checkpoint(cli_actor())
+        signed = cosigned_note(ledger) or ""
     except SsjError as e:
         fail(e)
     if output is not None:
         output.write_text(signed, encoding="utf-8")
     typer.echo(signed, nl=False)
+    refused = _report_witnesses(ledger.witness_outcomes)
+    if refused:
+        raise typer.Exit(EXIT_DAMAGE)
 
 
 @proof_app.command("inclusion")
@@ -241,3 +281,127 @@ def _settings() -> Settings:
         return Settings.from_env()
     except SsjError as e:
         fail(e)
+
+
+def witness_options(witness: list[str] | None, quorum: int | None) -> tuple[list[str], int]:
+    """--witness keys and --quorum (default: all of them); a quorum needs keys to count."""
+    keys = witness or []
+    needed = len(keys) if quorum is None else quorum
+    if needed > len(keys):
+        fail(
+            ValidationError(
+                f"法定数 {needed} 大于给出的见证方公钥数 {len(keys)}",
+                f"quorum {needed} is more than the {len(keys)} witness keys given",
+            )
+        )
+    return keys, needed
+
+
+def _report_witnesses(outcomes: list[object]) -> bool:
+    """Each witness's answer on stderr, refusals in red; True if any witness did not cosign."""
+    problem = False
+    for outcome in outcomes:
+        ok = getattr(outcome, "ok", False)
+        line = outcome.line()  # type: ignore[attr-defined]
+        if ok:
+            err.print(f"[green]✓[/] {escape(line)}", highlight=False)
+        else:
+            problem = True
+            err.print(
+                f"[bold red]见证方拒绝或无响应 / WITNESS PROBLEM[/] {escape(line)}", highlight=False
+            )
+    return problem
+
+
+@witnesses_app.command("add")
+def witnesses_add(
+    key: Annotated[str, typer.Option(help="见证方联署公钥 / the witness's cosignature key")],
+    url: Annotated[str, typer.Option(help="见证方提交地址 / the witness's submission prefix")],
+) -> None:
+    """添加见证方（记入账本）/ configure a witness (a ledger event)."""
+    from ssj.witness import log as witness_log
+
+    ledger = open_ledger()
+    try:
+        name = witness_log.add(ledger, cli_actor(), key, url)
+    except SsjError as e:
+        fail(e)
+    out.print(f"已添加见证方 / witness added: {name} {url}", highlight=False)
+
+
+@witnesses_app.command("remove")
+def witnesses_remove(name: str, reason: Annotated[str, typer.Option(help="理由 / reason")]) -> None:
+    """移除见证方（记入账本）/ stop sending checkpoints to a witness (a ledger event)."""
+    from ssj.witness import log as witness_log
+
+    ledger = open_ledger()
+    try:
+        witness_log.remove(ledger, cli_actor(), name, reason)
+    except SsjError as e:
+        fail(e)
+    out.print(f"已移除见证方 / witness removed: {name}", highlight=False)
+
+
+@witnesses_app.command("list")
+def witnesses_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """列出见证方 / list the witnesses, their last cosigned size and last refusal."""
+    from ssj.witness import log as witness_log
+
+    ledger = open_ledger()
+    try:
+        listing = witness_log.listing(ledger)
+    except SsjError as e:
+        fail(e)
+    if json:
+        print_json(listing)
+        return
+    for w in listing:
+        state = "使用中 active" if w["active"] else "已移除 removed"
+        problem = w["problem"]
+        extra = f"  last refusal at size {problem['size']}: {problem['detail']}" if problem else ""
+        out.print(
+            f"{w['name']}  {state}  {w['url']}  cosigned {w['cosigned_size'] or 0}{extra}\n"
+            f"    {w['key']}",
+            highlight=False,
+        )
+
+
+@witnesses_app.command("status")
+def witnesses_status(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """见证监测：拒绝、无响应或落后时退出码为 1 / monitoring: exit 1 if a witness refused,
+    was unreachable, or has not cosigned the newest checkpoint."""
+    from ssj.witness import log as witness_log
+
+    ledger = open_ledger()
+    try:
+        rows = witness_log.status(ledger)
+    except SsjError as e:
+        fail(e)
+    labels = {
+        "ok": "正常 ok",
+        "behind": "未联署最新检查点 behind",
+        "refused": "拒绝联署 REFUSED",
+        "unreachable": "无法连接 UNREACHABLE",
+    }
+    if json:
+        print_json(rows)
+    else:
+        if not rows:
+            out.print("未配置见证方 / no witnesses configured", highlight=False)
+        for r in rows:
+            problem = r["problem"]
+            detail = (
+                f" — size {problem['size']}: HTTP {problem['status']} {problem['detail']}"
+                if problem
+                else ""
+            )
+            line = (
+                f"{r['name']}: {labels[r['state']]}, cosigned {r['cosigned_size']} of newest "
+                f"checkpoint {r['newest_checkpoint']}{detail}"
+            )
+            if r["state"] == "ok":
+                out.print(line, highlight=False, markup=False)
+            else:
+                err.print(f"[bold red]{escape(line)}[/]", highlight=False)
+    if any(r["state"] != "ok" for r in rows):
+        raise typer.Exit(EXIT_DAMAGE)

@@ -18,6 +18,7 @@ from ssj.cli import (
     trail,
 )
 from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
+from ssj.witness import cli as witness_cli
 
 app = typer.Typer(
     help="ssj：双随机、一公开 审计账本 / the audit-first ledger for random inspections",
@@ -48,6 +49,8 @@ app.add_typer(calendar.calendar_app, name="calendar")
 app.add_typer(registry.projections_app, name="projections")
 app.command()(overdue.overdue)
 app.add_typer(assessment.assessment_app, name="assessment")
+app.add_typer(ledger.witnesses_app, name="witnesses")
+app.add_typer(witness_cli.witness_app, name="witness")
 
 
 @app.command()

@@ -120,6 +120,7 @@ class Ledger(Application):
         self._last_checkpoint_size: int | None = None
         self._last_checkpoint_time = time.monotonic()
         self._suite: Suite | None = None
+        self.witness_outcomes: list[Any] = []  # what the witnesses answered to the last checkpoint
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -288,11 +289,16 @@ class Ledger(Application):
             # a failed save (the caller would record its events twice). Another writer winning
             # the race has issued one anyway; anything else is logged and retried next time.
             try:
-                self.issue_checkpoint(SYSTEM, attempts=1)
+                signed = self.issue_checkpoint(SYSTEM, attempts=1, witnesses=False)
             except Exception:
                 logger.warning("automatic checkpoint not issued", exc_info=True)
                 self._last_checkpoint_size = None  # re-read: another writer may have issued one
                 self._last_checkpoint_time = time.monotonic()
+            else:
+                # Witnesses answer over the network: not on the writer's path.
+                threading.Thread(
+                    target=self._send_in_background, args=(signed,), daemon=True
+                ).start()
 
     # Reading the log in seq order ------------------------------------------------------------
 
@@ -334,9 +340,14 @@ class Ledger(Application):
     def size(self) -> int:
         return self.ledger_recorder.ledger_size()
 
-    def issue_checkpoint(self, actor: Actor = SYSTEM, attempts: int = 5) -> str:
-        """Sign a tree head over the whole ledger and record it; returns the signed note."""
+    def issue_checkpoint(
+        self, actor: Actor = SYSTEM, attempts: int = 5, witnesses: bool = True
+    ) -> str:
+        """Sign a tree head over the whole ledger and record it; returns the signed note. With
+        `witnesses`, send it to the configured witnesses (`witness_outcomes` holds what each
+        answered; every answer is recorded in the ledger)."""
         self._issuing.active = True
+        self.witness_outcomes = []
         try:
             for _ in range(attempts):
                 size = self.size()
@@ -346,14 +357,17 @@ class Ledger(Application):
                 signed = signer.sign_note(checkpoint.to_text())
                 tlog = self.transparency_log()
                 if tlog.last_size >= size:
-                    return self.latest_checkpoint() or signed
-                tlog.issue(size, root.hex(), signed)
-                try:
-                    self.save(tlog, actor=actor)
-                except IntegrityError:
-                    continue  # another process issued one at the same time: try again
-                self._last_checkpoint_size = size
-                self._last_checkpoint_time = time.monotonic()
+                    signed = self.latest_checkpoint() or signed
+                else:
+                    tlog.issue(size, root.hex(), signed)
+                    try:
+                        self.save(tlog, actor=actor)
+                    except IntegrityError:
+                        continue  # another process issued one at the same time: try again
+                    self._last_checkpoint_size = size
+                    self._last_checkpoint_time = time.monotonic()
+                if witnesses:
+                    self.send_to_witnesses(signed)
                 return signed
             raise ConflictError(
                 f"其他写入方同时签发检查点，{attempts} 次尝试均未成功",
@@ -361,6 +375,27 @@ class Ledger(Application):
             )
         finally:
             self._issuing.active = False
+
+    def send_to_witnesses(self, signed: str) -> list[Any]:
+        """Send a checkpoint to the configured witnesses and record their answers (outcomes of
+        `ssj.witness.log.send`); never raises: a failure to ask is logged and returned."""
+        from ssj.witness.log import send
+
+        active = getattr(self._issuing, "active", False)
+        self._issuing.active = True  # the answers it records must not trigger a checkpoint
+        try:
+            self.witness_outcomes = send(self, signed)
+        except Exception:
+            logger.warning("checkpoint not sent to witnesses", exc_info=True)
+            self.witness_outcomes = []
+        finally:
+            self._issuing.active = active
+        return list(self.witness_outcomes)
+
+    def _send_in_background(self, signed: str) -> None:
+        for outcome in self.send_to_witnesses(signed):
+            if not outcome.ok:
+                logger.error("witness problem: %s", outcome.line())
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """All recorded checkpoints, oldest first, as (tree size, signed note)."""

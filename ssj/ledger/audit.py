@@ -18,6 +18,7 @@ from ssj.ledger.verify import (
     EnvelopeRow,
     LedgerVerifier,
     Report,
+    check_quorum,
     pair_streams,
     unverified_checkpoint,
 )
@@ -58,8 +59,11 @@ def verify_ledger(
     trusted_keys: Sequence[str] = (),
     jobs: int | None = None,
     progress: Progress | None = None,
+    witness_keys: Sequence[str] = (),
+    quorum: int = 0,
 ) -> Report:
-    """Verify everything; `outside` are signed checkpoints kept outside the database."""
+    """Verify everything; `outside` are signed checkpoints kept outside the database. With
+    `witness_keys`, the newest checkpoint needs `quorum` valid cosignatures by them."""
     total = ledger.size()
     if jobs is None:
         jobs = os.cpu_count() or 1 if total >= PARALLEL_FROM else 1
@@ -81,6 +85,8 @@ def verify_ledger(
     _check_consistency(ledger, verifier)
     _check_stored_root(ledger, verifier, report)
     _check_outside(verifier, report, outside, outside_cps, trusted_keys)
+    if witness_keys or quorum:
+        check_quorum(verifier, witness_keys, quorum, outside)
     return report
 
 

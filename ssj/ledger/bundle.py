@@ -50,6 +50,7 @@ from ssj.ledger.verify import (
     EnvelopeRow,
     LedgerVerifier,
     Report,
+    check_quorum,
     unverified_checkpoint,
 )
 
@@ -365,6 +366,8 @@ def verify_bundle(
     jobs: int | None = None,
     progress: Progress | None = None,
     select: Selection = frozenset(),
+    witness_keys: Sequence[str] = (),
+    quorum: int = 0,
 ) -> BundleResult:
     """Check a bundle with no database: the file, every envelope, key, signature, link, seq,
     the Merkle roots against every checkpoint (bundled and `outside`), consistency between
@@ -493,6 +496,8 @@ def verify_bundle(
     _check_consistency(verifier, result, checkpoints, proofs, roots)
     _check_inclusion(verifier, result, contexts, roots)
     _check_outside(verifier, result, outside, outside_cps, trusted_keys, roots)
+    if witness_keys or quorum:
+        check_quorum(verifier, witness_keys, quorum, outside)
     return result
 
 

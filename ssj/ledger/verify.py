@@ -29,6 +29,7 @@ from ssj.ledger.checkpoint import Checkpoint, CheckpointError
 from ssj.ledger.envelope import ENVELOPE_VERSION, GENESIS_PREV
 from ssj.ledger.keyring import KeyRing, TransparencyLog
 from ssj.ledger.suite import DEFAULT, ED25519_SHA256, SUITES, Suite
+from ssj.ledger.witnesses import WitnessSet
 
 # seq, notification id (an unsigned index column: used to pair, never trusted), envelope, signature
 EnvelopeRow = tuple[int, int, bytes, bytes]
@@ -42,6 +43,7 @@ KEYRING_TOPICS: dict[str, str] = {
     for cls in (KeyRing.Created, KeyRing.Rotated, KeyRing.Revoked)  # type: ignore[attr-defined]
 }
 CHECKPOINT_TOPIC = get_topic(TransparencyLog.CheckpointIssued)  # type: ignore[attr-defined]
+COSIGNED_TOPIC = get_topic(WitnessSet.Cosigned)  # type: ignore[attr-defined]
 
 KINDS: dict[str, tuple[str, str]] = {
     "envelope": ("信封无法解析", "envelope does not parse"),
@@ -94,6 +96,10 @@ KINDS: dict[str, tuple[str, str]] = {
         "外部检查点超出审计包范围，无法核对",
         "an outside checkpoint is beyond the bundle's range and cannot be checked",
     ),
+    "witness_quorum": (
+        "最新检查点的有效见证方联署少于要求的法定数",
+        "the newest checkpoint has fewer valid witness cosignatures than the quorum",
+    ),
 }
 
 
@@ -126,6 +132,7 @@ class Report:
     checkpoints: int = 0
     outside_checkpoints: int = 0
     damage: list[Damage] = field(default_factory=list)
+    cosigned_by: list[str] = field(default_factory=list)  # witnesses of the newest checkpoint
 
     @property
     def ok(self) -> bool:
@@ -201,6 +208,7 @@ class LedgerVerifier:
         self.wanted_sizes = set(checkpoint_sizes)
         self.roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         self.recorded: list[tuple[int, Checkpoint]] = []  # (seq of record, checkpoint)
+        self.cosignatures: dict[int, list[str]] = {}  # checkpoint size -> cosignature lines
         self.jobs = jobs
         self.batch = batch
         self.pending: list[tuple[int, str, bytes, bytes]] = []
@@ -282,6 +290,8 @@ class LedgerVerifier:
         self._append_leaf(data)
         if event is not None and event[2] == CHECKPOINT_TOPIC:
             self._record_checkpoint(seq, self.to_notification(event[4]))
+        elif event is not None and event[2] == COSIGNED_TOPIC:
+            self._record_cosignature(seq, self.to_notification(event[4]))
 
     def _parse(self, seq: int, data: bytes) -> dict[str, Any] | None:
         """The envelope as a dict, or None (and damage) if it does not parse."""
@@ -434,6 +444,15 @@ class LedgerVerifier:
         if cp is not None:
             self.recorded.append((seq, cp))
 
+    def _record_cosignature(self, seq: int, event: Notification) -> None:
+        """A witness's cosignature line, kept for the quorum check (verified there, against the
+        keys the auditor trusts, not the ones the ledger names)."""
+        try:
+            domain_event: Any = self.mapper.to_domain_event(event)
+            self.cosignatures.setdefault(int(domain_event.size), []).append(domain_event.line)
+        except Exception as e:
+            self.damage(seq, "keyring", f"witness cosignature record: {type(e).__name__}: {e}")
+
     def verifiers_at(self, seq: int) -> list[note.Verifier]:
         return [
             s.verifier
@@ -554,3 +573,49 @@ def unverified_checkpoint(signed: str) -> Checkpoint | None:
         return Checkpoint.from_text(text)
     except (note.NoteError, CheckpointError):
         return None
+
+
+def check_quorum(
+    verifier: LedgerVerifier,
+    witness_keys: Sequence[str],
+    quorum: int,
+    outside: Sequence[str] = (),
+) -> list[str]:
+    """At least `quorum` of the given witnesses must have validly cosigned the newest checkpoint
+    (recorded in the ledger, or a given outside checkpoint of that size carrying cosignature
+    lines, as `/log/checkpoint` serves it). Returns the names of the witnesses that did."""
+    from ssj.witness import cosignature
+
+    keys = [cosignature.parse_key(k) for k in witness_keys]
+    if not verifier.recorded:
+        verifier.damage(verifier.size, "witness_quorum", "no checkpoint is recorded")
+        return []
+    seq, cp = verifier.recorded[-1]
+    text = cp.to_text()
+    lines = list(verifier.cosignatures.get(cp.size, []))
+    for signed in outside:
+        try:
+            outside_text, sigs = note.parse_note(signed)
+        except note.NoteError:
+            continue
+        if outside_text == text:
+            lines.append(signed[len(text) + 1 :])
+    found: dict[str, cosignature.Cosignature] = {}
+    problems: list[str] = []
+    for block in lines:
+        try:
+            _, sigs = note.parse_note(text + "\n" + block)
+        except note.NoteError:
+            continue
+        valid, bad = cosignature.verify_lines(text, sigs, keys)
+        problems.extend(bad)
+        for c in valid:
+            found.setdefault(c.key.key_id, c)
+    if len(found) < quorum:
+        detail = f"{len(found)} of {quorum} required, checkpoint size {cp.size}"
+        if problems:
+            detail += "; " + "; ".join(sorted(set(problems)))
+        verifier.damage(seq, "witness_quorum", detail)
+    names = sorted(c.key.name for c in found.values())
+    verifier.report.cosigned_by = names
+    return names

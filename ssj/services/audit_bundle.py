@@ -315,6 +315,8 @@ def audit_bundle(
     progress: Progress | None = None,
     draw_progress: Callable[[int, int], None] | None = None,
     parallel: bool | None = None,
+    witness_keys: list[str] | None = None,
+    quorum: int = 0,
 ) -> OfflineAudit:
     """Check the bundle's ledger and re-run each of its draws; no database, no network.
 
@@ -333,7 +335,16 @@ def audit_bundle(
         side = ProcessPoolExecutor(max_workers=1)
         future = side.submit(replay_draws, path)
     try:
-        result = verify_bundle(path, outside or [], trusted_keys or [], jobs, progress, REPLAYED)
+        result = verify_bundle(
+            path,
+            outside or [],
+            trusted_keys or [],
+            jobs,
+            progress,
+            REPLAYED,
+            witness_keys or [],
+            quorum,
+        )
         replay: Replay | None = None
         if future is not None:
             try:

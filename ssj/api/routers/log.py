@@ -18,7 +18,6 @@ from fastapi import Path, Query, Response
 from ssj.api.deps import MAX_SEQ, Limit, Offset, PrincipalDep, ServicesDep, make_router
 from ssj.domain.access import Command
 from ssj.errors import NotFoundError, ValidationError
-from ssj.ledger import merkle
 from ssj.ledger.envelope import Envelope
 from ssj.services.context import Services
 
@@ -52,10 +51,36 @@ def _size(services: Services, size: int | None) -> int:
     responses={200: {"content": {"text/plain": {}}}},
 )
 def latest_checkpoint(services: ServicesDep) -> Response:
-    signed = services.ledger.latest_checkpoint()
+    signed = witnessed_checkpoint(services)
     if signed is None:
         raise NotFoundError("尚未签发检查点", "no checkpoint has been issued yet")
     return Response(signed, media_type="text/plain; charset=utf-8")
+
+
+def witnessed_checkpoint(services: Services) -> str | None:
+    """The newest checkpoint with every witness cosignature recorded for it as extra signature
+    lines (C2SP tlog-cosignature), as a note verifier expects them."""
+    from ssj.witness.log import cosigned_note
+
+    return cosigned_note(services.ledger)
+
+
+@router.get(
+    "/log/witnesses",
+    summary="见证方与联署状态 / Witnesses: cosignatures, refusals (monitoring)",
+)
+def witnesses(services: ServicesDep) -> dict[str, Any]:
+    """Each active witness against the newest checkpoint: `ok`, `behind` (has not cosigned it),
+    `refused` (its last answer refused a checkpoint: a truncated or forked log, or a split view)
+    or `unreachable`; `alert` is true when any is not ok."""
+    from ssj.witness.log import listing, status
+
+    rows = status(services.ledger)
+    return {
+        "alert": any(r["state"] != "ok" for r in rows),
+        "status": rows,
+        "witnesses": listing(services.ledger),
+    }
 
 
 @router.get("/log/checkpoints", summary="检查点历史（分页）/ Checkpoint history, oldest first")
@@ -78,6 +103,7 @@ def keys(services: ServicesDep) -> dict[str, Any]:
     listing = services.ledger.key_listing()
     return {
         "origin": services.settings.log_origin,
+        "suite": services.ledger.suite.name,
         "keys": [{k: v for k, v in e.items() if k != "private_key_here"} for e in listing],
     }
 
@@ -91,7 +117,7 @@ def entry(services: ServicesDep, seq: Seq) -> dict[str, Any]:
         "envelope_hex": data.hex(),
         "signature": base64.b64encode(signature).decode("ascii"),
         "key_id": Envelope.from_bytes(data).key_id,
-        "leaf_hash": merkle.leaf_hash(data).hex(),
+        "leaf_hash": services.ledger.suite.tree.leaf_hash(data).hex(),
     }
 
 
@@ -115,7 +141,7 @@ def entry_event(services: ServicesDep, principal: PrincipalDep, seq: Seq) -> dic
         "originator_version": event.originator_version,
         "topic": event.topic,
         "state": base64.b64encode(event.state).decode("ascii"),
-        "state_sha256_in_envelope": Envelope.from_bytes(data).state_sha256.hex(),
+        "state_sha256_in_envelope": Envelope.from_bytes(data).state_digest.hex(),
     }
 
 
@@ -137,7 +163,7 @@ def inclusion(
     return {
         "seq": seq,
         "size": n,
-        "leaf_hash": merkle.leaf_hash(data).hex(),
+        "leaf_hash": services.ledger.suite.tree.leaf_hash(data).hex(),
         "root": services.ledger.root(n).hex(),
         "proof": [h.hex() for h in proof],
     }
