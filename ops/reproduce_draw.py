@@ -28,6 +28,12 @@ everything matches; 1 otherwise, naming the first mismatch.
 For a second opinion on a stratum, the script prints a one-line command that redoes it with
 Rivest's own package (`pip install consistent-sampler==1.0.10`).
 
+The export and these formulas are the same for a ledger of either cryptographic suite
+(ed25519-sha256, or sm2-sm3 for GB/T 39786 密评): the seed, the population roots and the sampler
+are SHA-256 by design, so anyone can re-run a draw with standard tools. The ledger's own seals of
+the draw's events (SM3 digests and SM2 signatures under sm2-sm3) are checked by `ssj verify` or
+`ssj audit verify`, not here.
+
 Formulas (the same as ssj/draw/seed.py, sampler.py and population.py):
   seed    = SHA-256 of the length-prefixed (8-byte big-endian byte length, then UTF-8) list
             ["ssj-draw-seed/1", draw_id, commit_digest, nonce, str(len(dice)),

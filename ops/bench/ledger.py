@@ -1,11 +1,15 @@
-"""Ledger benchmark: plain eventsourcing vs the ssj ledger, and `ssj verify` throughput.
+"""Ledger benchmark: plain eventsourcing vs the ssj ledger under each cryptographic suite, and
+`ssj verify` throughput under each suite.
 
     python -m ops.bench.ledger            (or: make bench)
+    python -m ops.bench.ledger --suite ed25519-sha256     (one suite only)
 
-Same machine, same database, same workload, interleaved rounds; the table reports events/s and
-the ratio ssj / plain (target >= 0.7 in every row), then verify throughput over a ledger of
---verify-events events (target >= 12,000 events/s). PostgreSQL rows need SSJ_BENCH_POSTGRES_URL
-(default postgresql://postgres@127.0.0.1:5432/postgres; a scratch database is created and dropped).
+Same machine, same database kind, same workload, interleaved rounds (plain, ed25519-sha256,
+sm2-sm3 in turn); the table reports events/s, the ratio ssj / plain (target >= 0.7) and the ratio
+sm2-sm3 / ed25519-sha256 (target >= 0.5), then verify throughput over a ledger of
+--verify-events events per suite (target >= 12,000 events/s; sm2-sm3 >= 0.5x ed25519-sha256).
+PostgreSQL rows need SSJ_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres;
+scratch databases are created and dropped). sm2-sm3 needs `pip install 'ssj[sm]'`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.envelope import Actor
 from ssj.ledger.migrate import migrate
+from ssj.ledger.suite import ED25519_SHA256, NAMES, SM2_SM3, Suite
+from ssj.ledger.suite import get as get_suite
 
 ACTOR = Actor("bench", "bench-dept", "operator")
 
@@ -87,31 +93,50 @@ def rate(save: Callable[[list[Thing]], object], commits: int, batch: int, start:
     return commits * batch / (time.perf_counter() - t0)
 
 
+Row = tuple[str, str, float, dict[str, float]]  # backend, workload, plain, suite -> ssj rate
+
+
 def compare(
-    backend: str, settings: Settings, tmp: Path, rounds: int, singles: int, batches: int
-) -> list[tuple[str, str, float, float]]:
-    plain = Plain(env=plain_env(settings, tmp / f"plain-{backend}.sqlite"))
-    ledger = Ledger(settings)
-    ledger.initialise()
-    rows = []
+    backend: str,
+    ledgers: dict[str, Settings],
+    plain_settings: Settings,
+    tmp: Path,
+    rounds: int,
+    singles: int,
+    batches: int,
+) -> list[Row]:
+    """Plain eventsourcing and an ssj ledger per suite, rounds interleaved."""
+    plain = Plain(env=plain_env(plain_settings, tmp / f"plain-{backend}.sqlite"))
+    opened: dict[str, Ledger] = {}
+    for name, settings in ledgers.items():
+        opened[name] = Ledger(settings)
+        opened[name].initialise(suite=get_suite(name))
+    rows: list[Row] = []
     n = 0
     for label, commits, batch in (
         ("1-event commits", singles, 1),
         ("100-event batches", batches, 100),
     ):
-        p_rates, s_rates = [], []
+        p_rates: list[float] = []
+        s_rates: dict[str, list[float]] = {name: [] for name in opened}
         for _ in range(rounds):
             p_rates.append(rate(lambda g: plain.save(*g), commits, batch, n))
             n += commits * batch
-            s_rates.append(rate(lambda g: ledger.save(*g, actor=ACTOR), commits, batch, n))
-            n += commits * batch
-        rows.append((backend, label, statistics.median(p_rates), statistics.median(s_rates)))
+            for name, ledger in opened.items():
+                s_rates[name].append(
+                    rate(lambda g, lg=ledger: lg.save(*g, actor=ACTOR), commits, batch, n)
+                )
+                n += commits * batch
+        medians = {name: statistics.median(r) for name, r in s_rates.items()}
+        rows.append((backend, label, statistics.median(p_rates), medians))
     plain.close()
-    ledger.close()
+    for ledger in opened.values():
+        ledger.close()
     return rows
 
 
-def fill(ledger: Ledger, events: int) -> None:
+def fill(ledger: Ledger, events: int, suite: Suite) -> None:
+    ledger.initialise(suite=suite)
     have = ledger.size()
     i = have
     while i < events:
@@ -139,65 +164,104 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="100-event batches per round")
     parser.add_argument("--verify-events", type=int, default=100_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--suite", action="append", choices=NAMES, help="only these suites (default: both)"
+    )
     args = parser.parse_args()
+    chosen = args.suite or list(NAMES)
     console = Console(width=120)
     pg_admin = os.environ.get(
         "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )
-    rows: list[tuple[str, str, float, float]] = []
-    verify_rows: list[tuple[str, int, float]] = []
+    rows: list[Row] = []
+    verify_rows: list[tuple[str, str, int, float]] = []  # backend, suite, events, events/s
+    dbnames: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ssj-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        sqlite = settings_for(f"sqlite:///{tmp / 'ssj.sqlite'}", tmp / "data-sqlite")
-        rows += compare("SQLite", sqlite, tmp, args.rounds, args.singles, args.batches)
-        dbname = None
-        if not args.no_postgres:
-            dbname = f"ssj_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(pg_admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{dbname}"')
+        backends: list[tuple[str, dict[str, Settings]]] = []
+        sqlite = {
+            name: settings_for(f"sqlite:///{tmp / f'ssj-{name}.sqlite'}", tmp / f"data-{name}")
+            for name in chosen
+        }
+        backends.append(("SQLite", sqlite))
         try:
-            if dbname:
-                pg_url = replace(DatabaseURL.parse(pg_admin), dbname=dbname)
-                pg = settings_for(pg_url.url(), tmp / "data-pg")
-                migrate(pg)
-                pg = replace(pg, create_tables=False)
-                rows += compare("PostgreSQL", pg, tmp, args.rounds, args.singles, args.batches)
+            if not args.no_postgres:
+                pg: dict[str, Settings] = {}
+                for name in chosen:
+                    dbname = f"ssj_bench_{uuid.uuid4().hex[:8]}"
+                    with psycopg.connect(pg_admin, autocommit=True) as conn:
+                        conn.execute(f'CREATE DATABASE "{dbname}"')
+                    dbnames.append(dbname)
+                    pg_url = replace(DatabaseURL.parse(pg_admin), dbname=dbname)
+                    settings = settings_for(pg_url.url(), tmp / f"data-pg-{name}")
+                    migrate(settings)
+                    pg[name] = replace(settings, create_tables=False)
+                backends.append(("PostgreSQL", pg))
+            for backend, ledgers in backends:
+                first = next(iter(ledgers.values()))
+                rows += compare(
+                    backend, ledgers, first, tmp, args.rounds, args.singles, args.batches
+                )
             console.print(f"filling ledgers to {args.verify_events:,} events for verify …")
-            for backend, settings in (("SQLite", sqlite), ("PostgreSQL", pg if dbname else None)):
-                if settings is None:
-                    continue
-                ledger = Ledger(settings)
-                fill(ledger, args.verify_events)
-                size, per_s = verify_rate(ledger)
-                verify_rows.append((backend, size, per_s))
-                ledger.close()
+            for backend, ledgers in backends:
+                for name, settings in ledgers.items():
+                    ledger = Ledger(settings)
+                    fill(ledger, args.verify_events, get_suite(name))
+                    size, per_s = verify_rate(ledger)
+                    verify_rows.append((backend, name, size, per_s))
+                    ledger.close()
         finally:
-            if dbname:
+            for dbname in dbnames:
                 with psycopg.connect(pg_admin, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    print_tables(console, rows, verify_rows, chosen)
+
+
+def _sm_target(sm: float, ed: float) -> str:
+    ratio = sm / ed
+    return f"{ratio:.2f}x " + ("ok (>= 0.5x)" if ratio >= 0.5 else "MISSED (< 0.5x)")
+
+
+def print_tables(
+    console: Console,
+    rows: list[Row],
+    verify_rows: list[tuple[str, str, int, float]],
+    chosen: list[str],
+) -> None:
     table = Table(title="ledger append: events/s (median of rounds)")
-    for col in ("backend", "workload", "plain eventsourcing", "ssj ledger", "ratio", "target"):
+    columns = ["backend", "workload", "plain eventsourcing"]
+    for name in chosen:
+        columns += [name, f"{name} / plain"]
+    both = ED25519_SHA256 in chosen and SM2_SM3 in chosen
+    if both:
+        columns.append("sm2-sm3 / ed25519-sha256")
+    for col in columns:
         table.add_column(col)
-    for backend, label, plain_rate, ssj_rate in rows:
-        ratio = ssj_rate / plain_rate
-        table.add_row(
-            backend,
-            label,
-            f"{plain_rate:,.0f}",
-            f"{ssj_rate:,.0f}",
-            f"{ratio:.2f}x",
-            "ok (>= 0.7x)" if ratio >= 0.7 else "MISSED (< 0.7x)",
-        )
+    for backend, label, plain_rate, rates in rows:
+        cells = [backend, label, f"{plain_rate:,.0f}"]
+        for name in chosen:
+            ratio = rates[name] / plain_rate
+            mark = "ok" if ratio >= 0.7 else "MISSED"
+            cells += [f"{rates[name]:,.0f}", f"{ratio:.2f}x {mark} (0.7x)"]
+        if both:
+            cells.append(_sm_target(rates[SM2_SM3], rates[ED25519_SHA256]))
+        table.add_row(*cells)
     console.print(table)
     vtable = Table(title=f"ssj verify ({os.cpu_count()} cores)")
-    for col in ("backend", "events", "events/s", "target"):
+    for col in ("backend", "suite", "events", "events/s", "target", "sm2-sm3 / ed25519-sha256"):
         vtable.add_column(col)
-    for backend, size, per_s in verify_rows:
+    by = {(b, s): r for b, s, _, r in verify_rows}
+    for backend, name, size, per_s in verify_rows:
+        versus = ""
+        if name == SM2_SM3 and (backend, ED25519_SHA256) in by:
+            versus = _sm_target(per_s, by[(backend, ED25519_SHA256)])
         vtable.add_row(
             backend,
+            name,
             f"{size:,}",
             f"{per_s:,.0f}",
             "ok (>= 12,000/s)" if per_s >= 12_000 else "MISSED (< 12,000/s)",
+            versus,
         )
     console.print(vtable)
 

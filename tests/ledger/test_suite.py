@@ -207,3 +207,44 @@ def test_cli_init_with_the_sm_suite(sqlite_settings: Settings) -> None:
     verify = subprocess.run([str(SSJ), "verify"], env=env, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert "ledger intact: 2 events" in verify.stdout
+
+
+def test_draws_under_sm2_sm3_reproduce_and_re_run_offline(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    """A draw in an sm2-sm3 ledger: its export is the same SHA-256 formulas (Rivest's sampler,
+    for third-party re-runs), so the stdlib-only script checks it; the offline bundle of the SM
+    ledger verifies and re-runs the draw."""
+    import json
+    import shutil
+
+    from ssj.services.audit_bundle import audit_bundle, export_bundle
+    from ssj.services.context import Services
+    from tests.services.conftest import Jurisdiction
+    from tests.services.test_draws import World
+
+    services = Services(sqlite_settings)
+    try:
+        services.ledger.initialise(suite=suites.SM2)
+        world = World(Jurisdiction(services))
+        world.publish()
+        draw_id = world.run()
+        export = world.draws.export(draw_id)
+        bundle = tmp_path / "sm.ssjbundle"
+        export_bundle(services.ledger, bundle)
+    finally:
+        services.close()
+    exported = tmp_path / "draw.json"
+    exported.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    script = Path(__file__).resolve().parents[2] / "ops" / "reproduce_draw.py"
+    checked = subprocess.run(
+        [shutil.which("python3") or sys.executable, "-I", "-S", str(script), str(exported)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout
+    audit = audit_bundle(bundle, jobs=1, parallel=False)
+    assert audit.ok, audit.result.report.damage
+    assert [d.status for d in audit.draws] == ["passed"]
