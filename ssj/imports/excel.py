@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 WINDOWS_EPOCH = datetime(1899, 12, 30)  # day 0 of the 1900 system, leap-year bug included
 MAC_EPOCH = datetime(1904, 1, 1)
@@ -18,6 +19,7 @@ _RANGE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))
 BUILTIN_DATES = frozenset(range(14, 23)) | {45, 46, 47} | frozenset(range(27, 37))
 BUILTIN_DATES |= frozenset(range(50, 59))
 BUILTIN_DURATIONS = frozenset({46})
+BUILTIN_PERCENTS = frozenset({9, 10})  # 0% and 0.00%
 _QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[(?![hHmMsS]+\])[^\]]*\]|\\.|_.')
 _DATE_CODES = re.compile(r"[dmyhsDMYHS]")
 _ELAPSED = re.compile(r"\[(?:h+|m+|s+)\]", re.IGNORECASE)
@@ -59,6 +61,18 @@ def is_date_format(code: str) -> bool:
     bracketed colours and locales, escapes and padding, in its first (positive) section."""
     section = code.split(";", 1)[0]
     return _DATE_CODES.search(_QUOTED_OR_BRACKETED.sub("", section)) is not None
+
+
+def is_percent_format(code: str) -> bool:
+    """A format that shows a number times 100 with "%": a % outside quotes and escapes."""
+    section = code.split(";", 1)[0]
+    return "%" in _QUOTED_OR_BRACKETED.sub("", section) and not is_date_format(code)
+
+
+def percent_text(value: float) -> str:
+    """0.1 -> "10%", 0.025 -> "2.5%": the percentage Excel shows, to 15 significant digits."""
+    shown = Decimal(format(value * 100, ".15g")).normalize()
+    return f"{shown:f}%"
 
 
 def is_duration_format(code: str) -> bool:

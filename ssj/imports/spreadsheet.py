@@ -5,12 +5,20 @@ headers, GBK encodings and legal bases spread over several rows. Importers (item
 inspectors) need the same reading rules, so they live here, and every record keeps the row
 numbers an official sees in Excel, so that each problem can be traced back to a cell.
 
-Files. The type comes from the first bytes and must agree with the extension (.xlsx/.xlsm,
-.xls, .csv/.tsv/.txt): a PDF, HTML page or CSV renamed to .xlsx is refused, as is an empty file.
-CSV is decoded as UTF-8 (with or without BOM) if every byte is valid UTF-8, else as GB18030 (a
-superset of GBK); otherwise the error names the byte offset and line where each failed. UTF-16
-and binary files are refused. The delimiter (comma, tab or semicolon) is the one that splits the
-most sample rows into the same number of fields.
+Files. The format comes from the bytes, whatever the name says (issue #11: systems save Excel
+2003 XML as .xlsx, .xlsx as .xls, text as .xls): OOXML (.xlsx/.xlsm), BIFF (.xls, WPS's too),
+Excel 2003 XML (`ssj.imports.spreadsheetml`) and text. A name that disagrees with the content is
+a `Note` ("format"), not an error. PDF, HTML, XML that is not a spreadsheet, other ZIPs, binary
+data, XLSB (a ZIP with workbook.bin), password-protected files (an OLE2 file holding an
+EncryptedPackage, or a BIFF workbook with FILEPASS), WPS .et files (OLE2 named .et) and an empty
+file are refused by name. Text is decoded as UTF-16 when it starts with a UTF-16 BOM, else as
+UTF-8 (with or without BOM) if every byte is valid UTF-8, else as GB18030 (a superset of GBK);
+otherwise the error names the byte offset and line where each failed. The delimiter (comma, tab
+or semicolon) is the one that splits the most sample rows into the same number of fields.
+
+Sheets. `sheet` names one; by default the first visible sheet that is not a vocabulary (参数表,
+填表说明, 字典 …) is read, and if it has no header with the required fields, the first later
+one that has (a "sheet" note says so).
 
 Header detection. Each of the first HEADER_SCAN_ROWS rows is a candidate header row. Labels are
 compared after NFKC (full-width forms become half-width), case folding, removal of all whitespace
@@ -33,6 +41,17 @@ the value fills the whole range. In the body it fills down the first column of t
 a category (抽查类别) merged over several items applies to each of them, while a horizontal merge
 (a footer note across the sheet, say) is not copied into other fields.
 
+Rows that are not data (templates and footers). In the body, a row with a cell reading like a
+template's sample (案例（请删除）, 示例) is skipped; before the first record, a row whose cells
+mostly read like instructions (YYYY-MM-DD, 详见参数表, 请填写, 单选 …) is skipped; after the
+records, a row holding one value that starts like a footer (注：, 备注：, 填表人：, 合计) is skipped.
+Each skip is a `Note` ("skipped") quoting the cell that shows why, and ends the current record.
+Title rows and notes above the header are never read as data (the header is searched for).
+
+Unmapped columns. With `keep_unmapped`, header labels no field maps are `Table.unmapped` (a
+note each) and their values are kept in `Record.extra` by label, so an importer can keep them
+with the record instead of dropping them.
+
 Records and continuation rows. Body rows whose mapped cells are all empty are skipped and end
 the current record. With a `key` field, a row continues the current record when its key cell is
 empty or is covered by a vertical merge that started on an earlier row; any other non-empty row
@@ -48,7 +67,9 @@ Without `key` every non-empty row is a record of its own.
 
 Values. Text is NFC-normalised and stripped of whitespace at both ends (full-width and
 non-breaking spaces and zero-width characters too); an empty cell is None. Numbers are shown as
-Excel shows them at 15 significant digits, integers without ".0"; a whole number of 16 or more digits
+Excel shows them at 15 significant digits, integers without ".0" (469006600187440.0 reads
+469006600187440); a number under a percentage format reads as Excel shows it (0.1 under "0%"
+reads "10%"); a whole number of 16 or more digits
 stored as floating point (as Excel stores numbers) is a problem: Excel may have changed its last
 digits. Excel dates become
 "YYYY-MM-DD" (with "THH:MM:SS" when there is a time of day), rounded to the second; booleans
@@ -81,9 +102,9 @@ streams the rows. XLS files are at most 65,536 rows; xlrd loads them whole once 
 has passed. Records are produced lazily: `Table.problems` is complete only once
 `Table.records` has been read to the end (or reading was stopped, `Table.stop`).
 
-For the importers of real-world files still to come (issue #11: sniffing by bytes, Excel 2003
-XML, more encodings), each format is a `_Source` of rows of cells; the header, merge, record
-and value rules above apply to all of them.
+Each format is a `_Source` of rows of cells; the header, merge, record and value rules above
+apply to all of them. Excel 2003 XML is read in two streaming passes (merges are attributes of
+their first cell and must be known before the rows).
 """
 
 from __future__ import annotations
@@ -91,6 +112,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -118,7 +140,7 @@ import xlrd
 import xlrd.compdoc
 
 from ssj.config import ImportLimits
-from ssj.imports import excel, xlsx
+from ssj.imports import excel, spreadsheetml, xlsx
 from ssj.imports.errors import ImportFileError, ImportLimitError, over
 from ssj.imports.ooxml import NotAZip, Package, broken
 
@@ -128,6 +150,7 @@ __all__ += ["Record", "Table", "read_table"]
 HEADER_SCAN_ROWS = 30
 LINE_CHARS = 16  # a CSV line may hold this many cells' worth of characters
 _SNIFF = 1 << 16
+_OLE_SNIFF = 64 << 20  # an OLE2 directory is read from the first bytes of the file
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EDGE = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
 _SPACE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
@@ -140,29 +163,41 @@ _EXTENSIONS = {
     ".xlsx": "xlsx",
     ".xlsm": "xlsx",
     ".xls": "xls",
+    ".xml": "xml2003",
     ".csv": "csv",
     ".tsv": "csv",
     ".txt": "csv",
 }
+_READABLE = frozenset({"xlsx", "xls", "xml2003", "csv", "utf16"})
 _CONTENT = {
     "xlsx": ("Excel 工作簿（.xlsx）", "an Excel workbook (.xlsx)"),
-    "xls": (
-        "Excel 97-2003 工作簿（.xls）或加密的 Office 文件",
-        "an Excel 97-2003 workbook (.xls) or an encrypted Office file",
-    ),
+    "xls": ("Excel 97-2003 工作簿（.xls）", "an Excel 97-2003 workbook (.xls)"),
+    "xml2003": ("Excel 2003 XML 表格", "an Excel 2003 XML spreadsheet"),
     "csv": ("文本（CSV）", "plain text (CSV)"),
+    "utf16": ("UTF-16 编码的文本（Excel 的“Unicode 文本”）", "UTF-16 text (Excel's Unicode Text)"),
     "pdf": ("PDF 文档", "a PDF document"),
     "zip": ("ZIP 压缩包或 Word 等其他文件", "a ZIP archive or another file such as a Word one"),
     "html": (
         "HTML 网页（有的系统把网页存成 .xls）",
         "an HTML page (some systems save those as .xls)",
     ),
-    "xml": (
-        "XML 文件（可能是 Excel 2003 XML 表格）",
-        "an XML file (maybe an Excel 2003 XML sheet)",
+    "xml": ("XML 文件（不是 Excel 2003 XML 表格）", "an XML file (not an Excel 2003 XML sheet)"),
+    "xlsb": ("Excel 二进制工作簿（.xlsb）", "an Excel binary workbook (.xlsb)"),
+    "encrypted": ("设置了打开密码的 Office 文件", "a password-protected Office file"),
+    "et": ("WPS 表格文件（.et）", "a WPS Spreadsheets file (.et)"),
+    "ole": (
+        "不含工作簿的 Office 复合文档（可能是 Word 或 PowerPoint 97-2003 文件）",
+        "an Office compound file without a workbook (maybe a Word or PowerPoint 97-2003 one)",
     ),
-    "utf16": ("UTF-16 编码的文本（Excel 的“Unicode 文本”）", "UTF-16 text (Excel's Unicode Text)"),
     "binary": ("二进制数据", "binary data"),
+}
+_UNREADABLE_HINT = {
+    "xlsb": ("请在 Excel 中另存为 .xlsx 再导入", "save it as .xlsx in Excel and import that"),
+    "encrypted": (
+        "请在 Excel 或 WPS 中取消打开密码（文件→信息→保护工作簿），另存后再导入",
+        "remove the password in Excel or WPS (File → Info → Protect Workbook), save and import that",
+    ),
+    "et": ("请在 WPS 中另存为 .xlsx 再导入", "save it as .xlsx in WPS and import that"),
 }
 _RESAVE = (
     "请用 Excel 打开后另存为 .xlsx 或“CSV UTF-8”再导入",
@@ -193,11 +228,27 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something an official should know that does not stop the import: a row skipped as a
+    title, instruction, sample or footer, a file named for another format, a column not mapped.
+    `kind` says which ("skipped", "format", "unmapped", ...); importers add their own."""
+
+    row: int
+    column: str
+    zh: str
+    en: str
+    kind: str = "note"
+
+
+@dataclass(frozen=True)
 class Record:
     """One logical record with every source row it was read from, for row-level reports."""
 
     rows: tuple[int, ...]
     values: dict[str, Value]
+    extra: dict[str, str] = dataclasses.field(
+        default_factory=dict
+    )  # unmapped columns, by header label
 
 
 @dataclass(frozen=True)
@@ -242,6 +293,7 @@ class _Source:
     encoding: str | None = None
     delimiter: str | None = None
     merges: Sequence[_Merge] = ()
+    others: Sequence[str] = ()  # the workbook's other sheets that might hold the table
 
 
 @dataclass(frozen=True)
@@ -250,7 +302,7 @@ class _Spec:
     labels: dict[str, str]  # normalised accepted label -> field
     accepted: dict[str, tuple[str, ...]]
     required: tuple[str, ...]
-    key: str | None
+    keys: tuple[str, ...]
     list_fields: frozenset[str]
 
 
@@ -268,7 +320,8 @@ class _Draft:
     values: dict[str, str | None]
     origins: dict[str, tuple[int, int] | None]
     lists: dict[str, list[str | None]]
-    taken: set[tuple[int, int]]  # origins of cells already in `lists`
+    taken: set[tuple[int, int]]  # origins of cells already in `lists` (and in `extra`)
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class Table:
@@ -288,13 +341,16 @@ class Table:
         columns: tuple[Column, ...],
         body: _Rows,
         spec: _Spec,
+        unmapped: tuple[Column, ...] = (),
     ) -> None:
-        self.format = kind  # "xlsx", "xls" or "csv"
+        self.format = kind  # "xlsx", "xls", "xml2003" or "csv"
         self.sheet = source.sheet
         self.encoding = source.encoding
         self.delimiter = source.delimiter
         self.header_rows = header_rows
         self.columns = columns
+        self.unmapped = unmapped
+        self.notes: list[Note] = []  # skipped rows, format and sheet notes, unmapped columns
         self._close = source.close
         self._position = source.position
         self._problems: list[Problem] = []
@@ -356,7 +412,10 @@ class Table:
 
     def _read(self, rows: _Rows, spec: _Spec) -> Generator[Record, None, None]:
         try:
-            for record in _records(self._count(rows), self.columns, spec, self._problems):
+            reading = _records(
+                self._count(rows), self.columns, spec, self._problems, self.notes, self.unmapped
+            )
+            for record in reading:
                 self.records_read += 1
                 self.last_row = record.rows[-1]
                 yield record
@@ -373,47 +432,108 @@ def read_table(
     *,
     expected: Mapping[str, Sequence[str]],
     sheet: str | None = None,
-    key: str | None = None,
+    key: str | Sequence[str] | None = None,
     list_fields: Collection[str] = (),
     optional: Collection[str] = (),
     limits: ImportLimits | None = None,
     name: str | None = None,
+    keep_unmapped: bool = False,
 ) -> Table:
     """Open `path`, find its header and map columns to the fields of `expected`.
 
     `expected` maps each canonical field to its accepted header labels; every field is required
     unless named in `optional`. `key` enables continuation rows, whose values for `list_fields`
-    accumulate (see the module docstring). `sheet` picks a worksheet by name; by default, the
-    first visible one. File-level failures, limits included (`limits`, by default
-    `ImportLimits()`), raise ImportFileError; cell-level ones become problems. `name` is the
-    file's name in messages when `path` is a temporary copy (it defaults to `path`'s).
+    accumulate (see the module docstring); a sequence of keys uses the first one the header has
+    (an item list's 抽查子项 before its 抽查事项). `sheet` picks a worksheet by name; by default
+    the first visible one that is not a vocabulary sheet (参数表 …), or, when that one has no
+    header with the required fields, the first later one that has. File-level failures, limits
+    included (`limits`, by default `ImportLimits()`), raise ImportFileError; cell-level ones
+    become problems. `name` is the file's name in messages when `path` is a temporary copy (it
+    defaults to `path`'s). With `keep_unmapped`, columns no field maps are listed in
+    `Table.unmapped` and their values kept in `Record.extra`.
     """
     spec = _spec(expected, key, list_fields, optional)
     path = Path(path)
     limits = limits or ImportLimits()
     named = path if name is None else path.with_name(name)
-    kind = _kind(path, named, limits)
-    opener = {"csv": _open_csv, "xlsx": _open_xlsx, "xls": _open_xls}[kind]
-    source = opener(path, named, sheet, limits)
+    kind, note = _kind(path, named, limits)
+    opener = {
+        "csv": _open_csv,
+        "xlsx": _open_xlsx,
+        "xls": _open_xls,
+        "xml2003": _open_xml2003,
+    }[kind]
+    notes = [note] if note is not None else []
+    first_error: ImportFileError | None = None
+    wanted, tried = sheet, []
+    while True:
+        source = opener(path, named, wanted, limits)
+        try:
+            found = _open_header(source, spec, named, limits)
+        except ImportFileError as e:
+            source.close()
+            first_error = first_error or e
+            tried.append(source.sheet)
+            rest = [n for n in source.others if n not in tried]
+            if sheet is not None or not rest:
+                raise first_error from None
+            wanted = rest[0]
+            continue
+        except BaseException:
+            source.close()
+            raise
+        break
+    if tried:
+        shown = "”“".join(str(t) for t in tried)
+        notes.append(
+            Note(
+                0,
+                "",
+                f"工作表“{shown}”中没有所需的表头，已读取工作表“{source.sheet}”",
+                f"no header with the required columns in sheet(s) '{', '.join(map(str, tried))}'; "
+                f"read sheet '{source.sheet}'",
+                "sheet",
+            )
+        )
+    filler, head, header_rows, columns, labels = found
+    mapped = {column.index for column in columns}
+    unmapped = tuple(
+        Column("", label.index, label.display) for label in labels if label.index not in mapped
+    )
+    last = header_rows[-1]
+    filler.body([*mapped, *(c.index for c in unmapped)] if keep_unmapped else mapped)
+    body = chain((item for item in head if item[0] > last), source.rows)
+    table = Table(source, kind, header_rows, columns, body, spec, unmapped if keep_unmapped else ())
+    table.notes.extend(notes)
+    if keep_unmapped:
+        for column in unmapped:
+            table.notes.append(
+                Note(
+                    header_rows[-1],
+                    column.letter,
+                    f"{column.letter} 列（{column.label}）没有对应的字段，其内容作为附加信息随记录保存",
+                    f"column {column.letter} ({column.label}) maps to no field; its values are kept "
+                    "with each record as extra fields",
+                    "unmapped",
+                )
+            )
+    return table
+
+
+def _open_header(
+    source: _Source, spec: _Spec, named: Path, limits: ImportLimits
+) -> tuple[_Filler, list[tuple[int, _Row]], tuple[int, ...], tuple[Column, ...], list[_Label]]:
     filler = _Filler(source.merges, limits.columns, named)
     source.rows = filler.rows(source.rows)
-    path = named
-    try:
-        head = list(islice(source.rows, HEADER_SCAN_ROWS + 1))
-        blank = not any(cell is not None for _, row in head for cell in row)
-        if blank and len(head) <= HEADER_SCAN_ROWS:
-            where = f"工作表“{source.sheet}”" if source.sheet else "文件"
-            raise ImportFileError(
-                f"{path.name}：{where}没有内容", f"{path.name}: the {_sheet_en(source)} is empty"
-            )
-        header_rows, columns = _find_header(head, spec, path, source)
-    except BaseException:
-        source.close()
-        raise
-    last = header_rows[-1]
-    filler.body(column.index for column in columns)
-    body = chain((item for item in head if item[0] > last), source.rows)
-    return Table(source, kind, header_rows, columns, body, spec)
+    head = list(islice(source.rows, HEADER_SCAN_ROWS + 1))
+    blank = not any(cell is not None for _, row in head for cell in row)
+    if blank and len(head) <= HEADER_SCAN_ROWS:
+        where = f"工作表“{source.sheet}”" if source.sheet else "文件"
+        raise ImportFileError(
+            f"{named.name}：{where}没有内容", f"{named.name}: the {_sheet_en(source)} is empty"
+        )
+    header_rows, columns, labels = _find_header(head, spec, named, source)
+    return filler, head, header_rows, columns, labels
 
 
 def _sheet_en(source: _Source) -> str:
@@ -425,7 +545,7 @@ def _sheet_en(source: _Source) -> str:
 
 def _spec(
     expected: Mapping[str, Sequence[str]],
-    key: str | None,
+    key: str | Sequence[str] | None,
     list_fields: Collection[str],
     optional: Collection[str],
 ) -> _Spec:
@@ -440,17 +560,18 @@ def _spec(
             norm = _norm(label)
             if labels.setdefault(norm, field) != field:
                 raise ValueError(f"label {label!r} is accepted for {labels[norm]!r} and {field!r}")
-    unknown = (set(list_fields) | set(optional) | ({key} if key else set())) - set(expected)
+    keys = (key,) if isinstance(key, str) else tuple(key or ())
+    unknown = (set(list_fields) | set(optional) | set(keys)) - set(expected)
     if unknown:
         raise ValueError(f"not in expected: {sorted(unknown)}")
-    if key is not None and (key in list_fields or key in optional):
-        raise ValueError("the key field must be required and not a list field")
+    if set(keys) & set(list_fields) or (keys and keys[-1] in optional):
+        raise ValueError("the last key field must be required, and no key a list field")
     return _Spec(
         fields=tuple(expected),
         labels=labels,
         accepted={field: tuple(accepted) for field, accepted in expected.items()},
         required=tuple(field for field in expected if field not in optional),
-        key=key,
+        keys=keys,
         list_fields=frozenset(list_fields),
     )
 
@@ -471,14 +592,10 @@ def _lookup(label: str, spec: _Spec) -> str | None:
 # --- file type -------------------------------------------------------------------------------
 
 
-def _kind(path: Path, named: Path, limits: ImportLimits) -> str:
-    """Decide by content, and insist the name agrees: a renamed file is usually the wrong file."""
-    wanted = _EXTENSIONS.get(named.suffix.lower())
-    if wanted is None:
-        raise ImportFileError(
-            f"不支持的文件类型“{named.suffix or named.name}”：请提供 .xlsx、.xls 或 .csv 文件",
-            f"unsupported file type '{named.suffix or named.name}': use .xlsx, .xls or .csv",
-        )
+def _kind(path: Path, named: Path, limits: ImportLimits) -> tuple[str, Note | None]:
+    """The format from the bytes, whatever the name says (systems save Excel 2003 XML as .xlsx,
+    .xlsx as .xls, CSV as .xls); with a note when the name says otherwise. Formats no importer
+    reads (PDF, HTML, XLSB, password-protected and WPS .et files) are refused by name."""
     try:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF)
@@ -499,13 +616,28 @@ def _kind(path: Path, named: Path, limits: ImportLimits) -> str:
             "the file is too large; split it into smaller files",
         )
     found = _content(path, named, head, limits)
-    if found != wanted:
-        zh, en = _CONTENT[found]
+    if found == "xls" and named.suffix.lower() == ".et":
+        found = "et"
+    zh, en = _CONTENT[found]
+    if found not in _READABLE:
+        hint_zh, hint_en = _UNREADABLE_HINT.get(found, _RESAVE)
         raise ImportFileError(
-            f"{named.name} 的扩展名是 {named.suffix}，但内容是{zh}；{_RESAVE[0]}",
-            f"{named.name} is named {named.suffix} but holds {en}; {_RESAVE[1]}",
+            f"{named.name} 的内容是{zh}，无法读取；{hint_zh}",
+            f"{named.name} holds {en}, which cannot be read; {hint_en}",
         )
-    return found
+    kind = "csv" if found == "utf16" else found
+    named_as = _EXTENSIONS.get(named.suffix.lower())
+    note = None
+    if named_as != kind:
+        shown = named.suffix or "（无）"
+        note = Note(
+            0,
+            "",
+            f"文件名是 {shown}，但内容是{zh}，已按实际格式读取",
+            f"the file is named {named.suffix or '(no extension)'} but holds {en}; read as such",
+            "format",
+        )
+    return kind, note
 
 
 def _content(path: Path, named: Path, head: bytes, limits: ImportLimits) -> str:
@@ -514,34 +646,61 @@ def _content(path: Path, named: Path, head: bytes, limits: ImportLimits) -> str:
             names = Package(path, limits, named.name).names()
         except NotAZip:
             return "zip"
+        if any(name.endswith("workbook.bin") for name in names):
+            return "xlsb"
         return "xlsx" if any(name.endswith("workbook.xml") for name in names) else "zip"
     if head.startswith(_OLE2):
-        return "xls"
+        return _ole_content(path)
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf16"
     markup = head.removeprefix(codecs.BOM_UTF8).lstrip()
-    if markup.startswith(b"<?xml"):
-        return "xml"
+    if markup.startswith(b"<?xml") or markup.startswith(b"<Workbook"):
+        return "xml2003" if spreadsheetml.is_spreadsheetml(markup) else "xml"
     if markup.startswith(b"<"):
         return "html"
     return "binary" if b"\x00" in head else "csv"
+
+
+def _ole_content(path: Path) -> str:
+    """An OLE2 compound file: a BIFF workbook, an encrypted OOXML package (what Office writes
+    for a password-protected .xlsx), or something else. BIFF's own encryption (FILEPASS) is
+    found when the workbook is opened."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_OLE_SNIFF)
+        names = {d.name for d in xlrd.compdoc.CompDoc(data, logfile=io.StringIO()).dirlist}
+    except _BROKEN:
+        return "xls"  # let the workbook reader name the damage
+    if "EncryptedPackage" in names or "EncryptionInfo" in names:
+        return "encrypted"
+    if names & {"Workbook", "Book", "WORKBOOK", "BOOK"}:
+        return "xls"
+    return "ole"
 
 
 def _broken(path: Path, error: BaseException) -> ImportFileError:
     return broken(path.name, error)
 
 
-def _pick_sheet(names: Sequence[str], visible: Sequence[bool], wanted: str | None) -> str:
-    """By default the first visible sheet: templates often hide code-list sheets in front."""
+_VOCABULARY = re.compile(r"参数|字典|代码表|码表|说明|填表|下拉|选项|数据源|hidden", re.IGNORECASE)
+
+
+def _pick_sheet(
+    names: Sequence[str], visible: Sequence[bool], wanted: str | None
+) -> tuple[str, list[str]]:
+    """The sheet to read and the others that might hold the table instead. By default the first
+    visible sheet that is not a vocabulary (参数表, 填表说明): templates often keep code lists
+    beside, or hidden in front of, the table."""
+    shown = [name for name, seen in zip(names, visible, strict=True) if seen]
     if wanted is None:
-        for name, shown in zip(names, visible, strict=True):
-            if shown:
-                return name
-        raise ImportFileError("工作簿中没有可见的工作表", "the workbook has no visible sheet")
+        if not shown:
+            raise ImportFileError("工作簿中没有可见的工作表", "the workbook has no visible sheet")
+        tables = [name for name in shown if not _VOCABULARY.search(name)] or shown
+        return tables[0], tables[1:]
     if wanted in names:
-        return wanted
+        return wanted, []
     raise ImportFileError(
         f"找不到工作表“{wanted}”；文件中的工作表：{'、'.join(names)}",
         f"no sheet named '{wanted}'; the sheets are: {', '.join(names)}",
@@ -743,7 +902,17 @@ def _open_csv(path: Path, named: Path, sheet: str | None, limits: ImportLimits) 
 def _csv_encoding(path: Path, named: Path) -> str:
     """UTF-8 strictly first (GB18030 would also accept much of it, garbled), then GB18030 ⊃ GBK."""
     with path.open("rb") as handle:
-        bom = handle.read(3) == codecs.BOM_UTF8
+        start = handle.read(3)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        utf16 = _undecodable(path, "utf-16")
+        if utf16 is None:
+            return "utf-16"
+        raise ImportFileError(
+            f"{named.name} 以 UTF-16 标记开头，但字节偏移 {utf16[0]}（从 0 起算）处不是有效的 UTF-16",
+            f"{named.name} starts with a UTF-16 byte order mark, but byte offset {utf16[0]} "
+            "(counting from 0) is not valid UTF-16",
+        )
+    bom = start == codecs.BOM_UTF8
     utf8 = _undecodable(path, "utf-8")
     if utf8 is None:
         return "utf-8-sig" if bom else "utf-8"
@@ -869,7 +1038,9 @@ def _csv_rows(handle: io.TextIOWrapper, delimiter: str, named: Path, limits: Imp
 def _open_xlsx(path: Path, named: Path, sheet: str | None, limits: ImportLimits) -> _Source:
     book = xlsx.Workbook(path, limits, named.name)
     try:
-        name = _pick_sheet([s.name for s in book.sheets], [s.visible for s in book.sheets], sheet)
+        name, others = _pick_sheet(
+            [s.name for s in book.sheets], [s.visible for s in book.sheets], sheet
+        )
         chosen = next(s for s in book.sheets if s.name == name)
         merges = book.merges(chosen)
         total = book.position(chosen)
@@ -886,10 +1057,13 @@ def _open_xlsx(path: Path, named: Path, sheet: str | None, limits: ImportLimits)
         lambda: (book.position(chosen), total),
         sheet=name,
         merges=merges,
+        others=others,
     )
 
 
 def _xlsx_value(value: xlsx.Raw) -> str | _Bad | None:
+    if isinstance(value, xlsx.Percent):
+        return excel.percent_text(value.value)
     if isinstance(value, xlsx.Formula):
         return _Bad("formula", value.text)
     if isinstance(value, xlsx.ErrorValue):
@@ -899,17 +1073,76 @@ def _xlsx_value(value: xlsx.Raw) -> str | _Bad | None:
     return _clean(value)
 
 
+# --- Excel 2003 XML ---------------------------------------------------------------------------
+
+
+def _open_xml2003(path: Path, named: Path, sheet: str | None, limits: ImportLimits) -> _Source:
+    try:
+        book = spreadsheetml.Workbook(path, limits, named.name)
+    except ImportFileError:
+        raise
+    except (ValueError, OSError) as e:
+        raise _broken(named, e) from e
+    name, others = _pick_sheet(
+        [s.name for s in book.sheets], [s.visible for s in book.sheets], sheet
+    )
+    chosen = next(s for s in book.sheets if s.name == name)
+
+    def rows() -> _Rows:
+        for rownum, values in book.rows(chosen):
+            if rownum > limits.rows:
+                raise _too_many_rows(named, limits, rownum)
+            row: _Row = []
+            for index, raw in enumerate(values):
+                value = None if raw is None else _xlsx_value(raw)
+                if value is None:
+                    row.append(None)
+                    continue
+                if index >= limits.columns:
+                    raise _too_wide(named, limits, rownum, index)
+                if isinstance(value, str) and len(value) > limits.cell_chars:
+                    raise _too_long(named, limits, rownum, index)
+                row.append(_Cell(value, (rownum, index)))
+            yield rownum, row
+
+    return _Source(
+        rows(),
+        book.close,
+        book.position,
+        sheet=name,
+        merges=chosen.merges,
+        others=others,
+    )
+
+
 # --- XLS -------------------------------------------------------------------------------------
 
 
 def _open_xls(path: Path, named: Path, sheet: str | None, limits: ImportLimits) -> _Source:
     try:
         book = xlrd.open_workbook(str(path), formatting_info=True, logfile=io.StringIO())
+    except xlrd.XLRDError as e:
+        if "encrypted" in str(e).lower():
+            zh, en = _CONTENT["encrypted"]
+            hint_zh, hint_en = _UNREADABLE_HINT["encrypted"]
+            raise ImportFileError(
+                f"{named.name} 的内容是{zh}，无法读取；{hint_zh}",
+                f"{named.name} holds {en}, which cannot be read; {hint_en}",
+            ) from e
+        raise _broken(named, e) from e
     except _BROKEN as e:
         raise _broken(named, e) from e
+    percents = {
+        index
+        for index, xf in enumerate(book.xf_list)
+        if (shown := book.format_map.get(xf.format_key)) is not None
+        and excel.is_percent_format(shown.format_str)
+    }
     try:
         sheets = book.sheets()
-        name = _pick_sheet([s.name for s in sheets], [s.visibility == 0 for s in sheets], sheet)
+        name, others = _pick_sheet(
+            [s.name for s in sheets], [s.visibility == 0 for s in sheets], sheet
+        )
     except BaseException:
         book.release_resources()
         raise
@@ -924,7 +1157,10 @@ def _open_xls(path: Path, named: Path, sheet: str | None, limits: ImportLimits) 
                 raise _too_many_rows(named, limits, r + 1)
             row: _Row = []
             for index, cell in enumerate(worksheet.row(r)):
-                value = _xls_value(cell, book.datemode)
+                if cell.ctype == xlrd.XL_CELL_NUMBER and cell.xf_index in percents:
+                    value: str | _Bad | None = excel.percent_text(cell.value)
+                else:
+                    value = _xls_value(cell, book.datemode)
                 if value is None:
                     row.append(None)
                     continue
@@ -941,6 +1177,7 @@ def _open_xls(path: Path, named: Path, sheet: str | None, limits: ImportLimits) 
         lambda: (done[0], worksheet.nrows),
         sheet=name,
         merges=merges,
+        others=others,
     )
 
 
@@ -968,7 +1205,7 @@ def _xls_value(cell: xlrd.sheet.Cell, datemode: int) -> str | _Bad | None:
 
 def _find_header(
     head: list[tuple[int, _Row]], spec: _Spec, path: Path, source: _Source
-) -> tuple[tuple[int, ...], tuple[Column, ...]]:
+) -> tuple[tuple[int, ...], tuple[Column, ...], list[_Label]]:
     best: tuple[int, tuple[int, ...], list[_Label], dict[int, str]] | None = None
     for i, (rownum, row) in enumerate(head[:HEADER_SCAN_ROWS]):
         rows: tuple[int, ...] = (rownum,)
@@ -1025,7 +1262,7 @@ def _find_header(
                 f"{', '.join(letters)}; keep one",
             )
     columns = tuple(Column(found[i], i, display[i]) for i in sorted(found))
-    return rows, columns
+    return rows, columns, labels
 
 
 def _single_labels(row: _Row) -> list[_Label]:
@@ -1104,16 +1341,73 @@ def _match(labels: list[_Label], spec: _Spec) -> dict[int, tuple[str, bool]]:
 # --- body ------------------------------------------------------------------------------------
 
 
+_SAMPLE = re.compile(
+    r"请删除|删除本行|^(?:示例|样例|范例|案例|填写示例|填表示例)(?:\s*[：:（(\d].*)?$"
+)
+_HINT = re.compile(
+    r"详见|参数表|YYYY|yyyy|请填写|请选择|请输入|格式[：:为]|必填|选填|单选|多选|下拉|"
+    r"以(?:中文|英文)?[逗分顿][号隔]|[分隔]开填写|若.*(?:请|则)|填写|输入|如[：:]|例[：:]"
+)
+_FOOTER = re.compile(
+    r"^(?:注|备注|说明|附注|附件|填表人|制表人|制表|填报人|审核人|审核|负责人|联系人|联系电话|"
+    r"合计|总计|共计|小计|数据来源|统计时间|填报日期|制表日期)\s*(?:[：:\d（(、]|$)"
+)
+
+
+def _skip_reason(row: _Row, rownum: int, started: bool) -> tuple[str, str, str] | None:
+    """Why a body row is not data, and the cell text that shows it: a template's sample row
+    (案例（请删除）), an instruction row under the header (YYYY-MM-DD, 详见参数表) before any
+    record, or a footer note (注：, 填表人：) alone on its row after the records. None for a row
+    to read."""
+    own = [
+        cell.value
+        for index, cell in enumerate(row)
+        if cell is not None and cell.origin == (rownum, index) and isinstance(cell.value, str)
+    ]
+    if not own:
+        return None
+    sample = next((value for value in own if _SAMPLE.search(value)), None)
+    if sample is not None:
+        return ("示例行（模板中的样例）", "a sample row (the template's example)", sample)
+    if not started:
+        hints = [value for value in own if _HINT.search(value)]
+        if hints and len(hints) * 2 >= len(own):
+            return ("填写说明行", "an instruction row", hints[0])
+    if started and len(own) == 1 and _FOOTER.search(own[0]):
+        return ("表尾注释行", "a footer note", own[0])
+    return None
+
+
 def _records(
-    rows: _Rows, columns: tuple[Column, ...], spec: _Spec, problems: list[Problem]
+    rows: _Rows,
+    columns: tuple[Column, ...],
+    spec: _Spec,
+    problems: list[Problem],
+    notes: list[Note] | None = None,
+    unmapped: tuple[Column, ...] = (),
 ) -> Iterator[Record]:
-    key = next((column for column in columns if column.field == spec.key), None)
+    key = next((c for wanted in spec.keys for c in columns if c.field == wanted), None)
     draft: _Draft | None = None
+    started = False
     for rownum, row in rows:
         cells = {column.field: _body_cell(row, column.index) for column in columns}
-        if all(cell is None for cell in cells.values()):
+        reason = _skip_reason(row, rownum, started) if notes is not None else None
+        if reason is not None or all(cell is None for cell in cells.values()):
+            if reason is not None and notes is not None:
+                shown = reason[2]
+                if len(shown) > 40:
+                    shown = shown[:40] + "…"
+                notes.append(
+                    Note(
+                        rownum,
+                        "",
+                        f"第 {rownum} 行是{reason[0]}，已跳过：“{shown}”",
+                        f"row {rownum} is {reason[1]}, skipped: “{shown}”",
+                        "skipped",
+                    )
+                )
             if draft is not None:
-                yield _record(draft, spec)
+                yield _record(draft, spec, unmapped)
                 draft = None
             continue
         for column in columns:
@@ -1127,12 +1421,27 @@ def _records(
                 problems.append(_orphan(rownum, key))
             else:
                 _continue(draft, rownum, cells, columns, key, spec, problems)
+                _extra(draft, row, unmapped)
         else:
             if draft is not None:
-                yield _record(draft, spec)
+                yield _record(draft, spec, unmapped)
             draft = _start(rownum, cells, columns, spec)
+            _extra(draft, row, unmapped)
+            started = True
     if draft is not None:
-        yield _record(draft, spec)
+        yield _record(draft, spec, unmapped)
+
+
+def _extra(draft: _Draft, row: _Row, unmapped: tuple[Column, ...]) -> None:
+    """Unmapped columns' values: a continuation row's own values join the record's."""
+    for column in unmapped:
+        cell = _body_cell(row, column.index)
+        text = _text(cell)
+        if text is None or cell is None or cell.origin in draft.taken:
+            continue
+        draft.taken.add(cell.origin)
+        before = draft.extra.get(column.label)
+        draft.extra[column.label] = text if before is None else f"{before}\n{text}"
 
 
 def _body_cell(row: _Row, index: int) -> _Cell | None:
@@ -1201,12 +1510,12 @@ def _add_entry(
             draft.taken.add(cell.origin)
 
 
-def _record(draft: _Draft, spec: _Spec) -> Record:
+def _record(draft: _Draft, spec: _Spec, unmapped: tuple[Column, ...] = ()) -> Record:
     values: dict[str, Value] = {
-        field: draft.lists[field] if field in draft.lists else draft.values[field]
-        for field in spec.fields
+        name: draft.lists[name] if name in draft.lists else draft.values[name]
+        for name in spec.fields
     }
-    return Record(tuple(draft.rows), values)
+    return Record(tuple(draft.rows), values, draft.extra if unmapped else {})
 
 
 # --- problems --------------------------------------------------------------------------------

@@ -66,6 +66,13 @@ class BadDate:
     text: str
 
 
+@dataclass(frozen=True)
+class Percent:
+    """A number shown as a percentage (0.1 under "0%" shows 10%): read as Excel shows it."""
+
+    value: int | float
+
+
 Raw = str | int | float | bool | datetime | object | None
 
 
@@ -114,7 +121,9 @@ class Workbook:
             by_type = {kind.rsplit("/", 1)[-1]: part for kind, part in rels.values()}
             self._strings_part = self.package.find(by_type.get("sharedStrings", ""))
             styles = self.package.find(by_type.get("styles", ""))
-            self.dates, self.durations = self._styles(styles) if styles else (set(), set())
+            self.dates, self.durations, self.percents = (
+                self._styles(styles) if styles else (set(), set(), set())
+            )
         except BaseException:
             self.close()
             raise
@@ -150,10 +159,10 @@ class Workbook:
                 return self.package.find(part)
         return None
 
-    def _styles(self, part: str) -> tuple[set[int], set[int]]:
+    def _styles(self, part: str) -> tuple[set[int], set[int], set[int]]:
         handler = _StylesHandler()
         self._parse(part, handler)
-        dates, durations = set(), set()
+        dates, durations, percents = set(), set(), set()
         for index, format_id in enumerate(handler.cell_formats):
             code = handler.formats.get(format_id)
             if code is None:
@@ -161,12 +170,16 @@ class Workbook:
                     dates.add(index)
                 if format_id in excel.BUILTIN_DURATIONS:
                     durations.add(index)
+                if format_id in excel.BUILTIN_PERCENTS:
+                    percents.add(index)
             else:
                 if excel.is_date_format(code):
                     dates.add(index)
                 if excel.is_duration_format(code):
                     durations.add(index)
-        return dates, durations
+                if excel.is_percent_format(code):
+                    percents.add(index)
+        return dates, durations, percents
 
     def strings(self) -> SharedStrings:
         if self._strings is None:
@@ -613,6 +626,8 @@ class _SheetHandler(Handler):
                     )
                 except (OverflowError, ValueError):
                     return BadDate(value)
+            if self.style in self.book.percents:
+                return Percent(number)
             return number
         if kind == "s":
             return self.strings[int(value)]

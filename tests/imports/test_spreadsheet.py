@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import tracemalloc
 import zipfile
@@ -607,39 +608,66 @@ def test_pdf_renamed_to_xlsx(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError) as caught:
         read_table(tmp_path / "清单.xlsx", expected=SIMPLE)
     assert caught.value.zh == (
-        "清单.xlsx 的扩展名是 .xlsx，但内容是PDF 文档；请用 Excel 打开后另存为 .xlsx 或“CSV UTF-8”再导入"
+        "清单.xlsx 的内容是PDF 文档，无法读取；请用 Excel 打开后另存为 .xlsx 或“CSV UTF-8”再导入"
     )
     assert caught.value.en == (
-        "清单.xlsx is named .xlsx but holds a PDF document; open it in Excel, save it as .xlsx or "
-        "CSV UTF-8 and import that"
+        "清单.xlsx holds a PDF document, which cannot be read; open it in Excel, save it as .xlsx "
+        "or CSV UTF-8 and import that"
     )
 
 
 @pytest.mark.parametrize(
     ("name", "content", "holds"),
     [
-        ("清单.xlsx", "事项编码,事项名称\nA,B\n".encode(), "plain text (CSV)"),
         ("清单.xls", b"<html><body><table><tr><td>1</td></tr></table>", "an HTML page"),
         ("清单.xls", b"PK\x03\x04broken", "a ZIP archive"),
-        ("清单.csv", b"\xff\xfea\x00,\x00", "UTF-16 text"),
         ("清单.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
+        ("清单.xml", b"<?xml version='1.0'?><svg/>", "an XML file"),
     ],
 )
-def test_content_must_match_the_extension(
-    tmp_path: Path, name: str, content: bytes, holds: str
-) -> None:
+def test_unreadable_content_is_named(tmp_path: Path, name: str, content: bytes, holds: str) -> None:
     (tmp_path / name).write_bytes(content)
     with pytest.raises(ImportFileError, match=re.escape(f"holds {holds}")):
         read_table(tmp_path / name, expected=SIMPLE)
 
 
-def test_xlsx_renamed_to_csv_and_unknown_extension(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "清单.xlsx", [["事项编码"]])
+@pytest.mark.parametrize(
+    ("name", "content", "holds"),
+    [
+        ("清单.xlsx", "事项编码,事项名称,法律依据\nA,B,C\n".encode(), "plain text (CSV)"),
+        ("清单.xls", "事项编码\t事项名称\t法律依据\nA\tB\tC\n".encode("gbk"), "plain text (CSV)"),
+        ("清单.csv", "事项编码,事项名称,法律依据\nA,B,C\n".encode("utf-16"), None),
+        ("清单.txt", "事项编码\t事项名称\t法律依据\nA\tB\tC\n".encode("utf-16-le"), None),
+        ("清单", "事项编码,事项名称,法律依据\nA,B,C\n".encode("utf-8-sig"), "plain text (CSV)"),
+    ],
+)
+def test_text_is_read_whatever_the_name(
+    tmp_path: Path, name: str, content: bytes, holds: str | None
+) -> None:
+    if name.endswith(".txt"):
+        content = codecs.BOM_UTF16_LE + content
+    (tmp_path / name).write_bytes(content)
+    with read_table(tmp_path / name, expected=SIMPLE) as table:
+        records = list(table.records)
+        assert records == [Record((2,), {"code": "A", "name": "B", "law": "C"})]
+        notes = [n.en for n in table.notes if n.kind == "format"]
+    if holds is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and f"holds {holds}; read as such" in notes[0]
+
+
+def test_xlsx_renamed_to_csv_is_read_and_noted(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "清单.xlsx", [["事项编码", "事项名称", "法律依据"], ["A", "B", "C"]]
+    )
     path = path.rename(tmp_path / "清单.csv")
-    with pytest.raises(ImportFileError, match=r"holds an Excel workbook \(.xlsx\)"):
-        read_table(path, expected=SIMPLE)
-    with pytest.raises(ImportFileError, match=r"unsupported file type '\.pdf'"):
-        read_table(tmp_path / "清单.pdf", expected=SIMPLE)
+    with read_table(path, expected=SIMPLE) as table:
+        assert table.format == "xlsx"
+        assert [r.values["code"] for r in table.records] == ["A"]
+        assert [n.zh for n in table.notes] == [
+            "文件名是 .csv，但内容是Excel 工作簿（.xlsx），已按实际格式读取"
+        ]
     with pytest.raises(ImportFileError, match="cannot read"):
         read_table(tmp_path / "不存在.csv", expected=SIMPLE)
 
