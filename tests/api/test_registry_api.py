@@ -64,8 +64,15 @@ class Api:
         return self.j.services.ledger.size()
 
     def upload(self, kind: str, name: str, content: bytes, who: str = "root", **form: str) -> Any:
+        """An upload that waits for its import job: the answer is the job's outcome."""
+        return self.submit(kind, name, content, who, wait=120, **form)
+
+    def submit(
+        self, kind: str, name: str, content: bytes, who: str = "root", wait: int = 0, **form: str
+    ) -> Any:
         files = {"file": (name, content, "application/octet-stream")}
-        return self.call("POST", f"/imports/{kind}", who, files=files, data=form)
+        url = f"/imports/{kind}?wait={wait}"
+        return self.call("POST", url, who, files=files, data=form)
 
 
 @pytest.fixture

@@ -132,9 +132,11 @@ def workbook(path: Path, sheet: Part, strings: Part | None = None) -> Path:
 HEADER = ["事项编码", "事项名称", "法律依据"]
 
 
-def last_row_bomb(path: Path) -> Path:
-    """2 KB: a header, one item, and one cell at row 1,048,576 (Excel's last)."""
-    sheet = SHEET_HEAD + inline(1, HEADER) + inline(2, ["A-1", "名称", "《法》"])
+def last_row_bomb(
+    path: Path, header: Sequence[str] = HEADER, row: Sequence[str] = ("A-1", "名称", "《法》")
+) -> Path:
+    """2 KB: a header, one row, and one cell at row 1,048,576 (Excel's last)."""
+    sheet = SHEET_HEAD + inline(1, header) + inline(2, row)
     sheet += b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>Z</t></is></c></row>'
     return workbook(path, Part.of(sheet + SHEET_TAIL))
 
@@ -143,17 +145,22 @@ ROW = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>'
 
 
 def sheet_bomb(
-    path: Path, inflated: int = 1 << 30, unit: bytes = b" ", *, honest: bool = False
+    path: Path,
+    inflated: int = 1 << 30,
+    unit: bytes = b" ",
+    *,
+    honest: bool = False,
+    header: Sequence[str] = HEADER,
 ) -> Path:
     """About 1 MB whose sheet inflates to `inflated` bytes: a header row, then `unit` repeated
     (spaces between rows by default, or `ROW`, one-cell rows, three times as large zipped)."""
-    head = SHEET_HEAD + inline(1, HEADER)
+    head = SHEET_HEAD + inline(1, header)
     return workbook(path, Part.repeated(head, unit, inflated, SHEET_TAIL, honest=honest))
 
 
-def long_string_bomb(path: Path, length: int = 512 * MIB) -> Path:
+def long_string_bomb(path: Path, length: int = 512 * MIB, header: Sequence[str] = HEADER) -> Path:
     """About 0.5 MB with one shared string of `length` characters."""
-    sheet = SHEET_HEAD + inline(1, HEADER)
+    sheet = SHEET_HEAD + inline(1, header)
     sheet += b'<row r="2"><c r="A2" t="s"><v>0</v></c></row>' + SHEET_TAIL
     strings = Part.repeated(
         STRINGS_HEAD + b' count="1" uniqueCount="1"><si><t>', b"A", length, b"</t></si></sst>"
@@ -161,9 +168,15 @@ def long_string_bomb(path: Path, length: int = 512 * MIB) -> Path:
     return workbook(path, Part.of(sheet), strings)
 
 
-def many_strings_bomb(path: Path, count: int = 20_000_000, *, declared: bool = True) -> Path:
+def many_strings_bomb(
+    path: Path,
+    count: int = 20_000_000,
+    *,
+    declared: bool = True,
+    header: Sequence[str] = HEADER,
+) -> Path:
     """About 0.8 MB with `count` shared strings (the last one used by the sheet)."""
-    sheet = SHEET_HEAD + inline(1, HEADER)
+    sheet = SHEET_HEAD + inline(1, header)
     sheet += f'<row r="2"><c r="A2" t="s"><v>{count - 1}</v></c></row>'.encode() + SHEET_TAIL
     unit = b"<si><t>a</t></si>"
     counts = f' count="{count}" uniqueCount="{count}">'.encode() if declared else b">"
