@@ -13,6 +13,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from ssj.domain.identifiers import organization_code_check_character, uscc_check_character
+
 MIB = 1 << 20
 
 CONTENT_TYPES = (
@@ -184,17 +186,18 @@ def many_strings_bomb(
     return workbook(path, Part.of(sheet), strings)
 
 
-def csv_bomb(path: Path, size: int = 200 * MIB) -> Path:
-    """A CSV of about `size` bytes of good target rows and one bad last row."""
-    header = "统一社会信用代码,名称,行政区划代码,对象类型,责任部门,信用风险分类\n"
-    line = "91320402MA1MXXXX0X,常州某某机械有限公司第{:08d}号,320402,企业,CZ-SJJ-TZ,B\n"
+def csv_bomb(path: Path, size: int = 200 * MIB, *, distinct: bool = False) -> Path:
+    """A CSV of about `size` bytes of target rows and one bad last row. The rows repeat a block
+    of 10,000 unless `distinct` (each a valid identifier of its own: slower to write, about
+    16 µs a row, for tests that read the file rather than refuse it for its size)."""
+    header = "统一社会信用代码,名称,地址,行政区划代码,对象类型,责任部门,信用风险分类\n"
+    line = "{},常州某某机械制造有限公司第{:08d}号,常州市天宁区青龙街道某某路{}号,320402,企业,CZ-SJJ-TZ,B\n"
     with path.open("w", encoding="utf-8") as handle:
         handle.write(header)
-        written = 0
-        n = 0
-        block = []
+        written = n = 0
+        block: list[str] = []
         while written < size:
-            text = line.format(n)
+            text = line.format(identifier(n if distinct else n % 10_000), n, n % 997)
             block.append(text)
             written += len(text.encode())
             n += 1
@@ -202,5 +205,11 @@ def csv_bomb(path: Path, size: int = 200 * MIB) -> Path:
                 handle.write("".join(block))
                 block.clear()
         handle.write("".join(block))
-        handle.write("坏行,,,,,\n")
+        handle.write("坏行,,,,,,\n")
     return path
+
+
+def identifier(n: int) -> str:
+    body = f"MA{n:07d}"[-8:]
+    first17 = "91320402" + body + organization_code_check_character(body)
+    return first17 + uscc_check_character(first17)
