@@ -275,11 +275,9 @@ def test_public_reads_answer_while_an_import_runs(
     location = server.upload("targets", more).headers["Location"]
     jobs = ImportJobs(jurisdiction.services.store)
     job_id = location.rsplit("/", 1)[1]
-    while (row := jobs.get(job_id)) is not None and (
-        row.status != "running" or not row.progress.get("records_checked")
-    ):
+    while (row := jobs.get(job_id)) is not None and row.status == "queued":
         time.sleep(0.05)
-    assert row is not None and row.pid is not None
+    assert row is not None and row.status == "running" and row.pid is not None, row
     os.kill(row.pid, signal.SIGKILL)
     killed = finished(server.get, location)
     assert killed["status"] == "failed", killed
