@@ -61,7 +61,8 @@ def test_a_refused_import_fails_its_job_with_the_status(jurisdiction: Jurisdicti
     assert failed.error is not None
     assert (failed.error["code"], failed.error["status"]) == ("forbidden", 403)
     assert failed.error["message_zh"] and failed.error["message_en"]
-    pdf = queued(j, 1, name="t.pdf")
+    pdf = queued(j, 1)
+    Path(pdf.path).write_bytes(b"%PDF-1.7\n1 0 obj\n")  # no spreadsheet, whatever its name
     run(j.services.settings, pdf.id)
     failed = ImportJobs(j.services.store).get(pdf.id)
     assert failed is not None and failed.error is not None
