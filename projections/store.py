@@ -3,20 +3,30 @@ the same PostgreSQL database. One small adapter so every projection runs on both
 
 SQL is written once with `?` placeholders and JSON in TEXT columns; the PostgreSQL adapter
 rewrites placeholders. Projections are not ledger tables: they may update and delete freely.
+
+Both are safe to share between threads: each transaction takes a PostgreSQL connection from the
+process's pool (a connection broken mid-request is discarded there, and the next one is checked
+before use), and SQLite gives each thread its own connection (WAL: readers never block the
+projection writer).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
-from ssj.config import Settings
+from ssj.config import DatabaseURL, Settings
 from ssj.ledger.migrate import connect
+
+POOL_MAX = 8  # read-model connections per process (requests wait for one beyond that)
+POOL_TIMEOUT = 10.0  # seconds a request waits for a connection before failing
 
 
 class Cursor(Protocol):
@@ -49,25 +59,52 @@ class ViewStore:
 
 
 class SQLiteViewStore(ViewStore):
+    """One connection per thread (`:memory:`: one, shared: it would be another database)."""
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # a read model can be rebuilt
+        self.path = path
+        self.shared = str(path) == ":memory:"
+        if not self.shared:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self.conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # a read model can be rebuilt
+        with self._guard:
+            self._all.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        if self.shared:
+            return self.conn
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        return conn if conn is not None else self._connect()
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        cur = self.conn.cursor()
+        conn = self.connection()
+        cur = conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             yield cur
         except BaseException:
-            self.conn.rollback()
+            conn.rollback()
             raise
-        self.conn.commit()
+        conn.commit()
 
     def close(self) -> None:
-        self.conn.close()
+        with self._guard:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
 
 
 class _PgCursor:
@@ -94,33 +131,73 @@ class _PgCursor:
 
 
 class PostgresViewStore(ViewStore):
+    """A pool of connections to the `<schema>_views` schema (of a replica, for `read_only`)."""
+
     is_postgres = True
 
-    def __init__(self, settings: Settings) -> None:
-        db = settings.database
+    def __init__(
+        self, db: DatabaseURL, *, read_only: bool = False, pool_max: int = POOL_MAX
+    ) -> None:
+        self.db = db
         self.schema = f"{db.schema}_views"
-        self.conn = connect(db)
-        exists = self.conn.execute(
-            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-        ).fetchone()
-        if not exists:  # `ssj db migrate` creates it for the runtime role in production
-            self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-        self.conn.execute(f'SET search_path TO "{self.schema}"')
+        if not read_only:
+            with connect(db) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                ).fetchone()
+                if not exists:  # `ssj db migrate` creates it for the runtime role in production
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        schema = self.schema
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            conn.autocommit = True
+            conn.execute(f'SET search_path TO "{schema}"')
+
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            kwargs={
+                "host": db.host,
+                "port": db.port,
+                "user": db.user,
+                "password": db.password or None,
+                "dbname": db.dbname,
+                "connect_timeout": 5,
+            },
+            min_size=1,
+            max_size=pool_max,
+            timeout=POOL_TIMEOUT,
+            configure=configure,
+            check=ConnectionPool.check_connection,  # a backend terminated while idle: replaced
+            name=f"views-{db.dbname}",
+            open=False,
+        )
+        try:
+            self.pool.open(wait=True, timeout=POOL_TIMEOUT)
+        except psycopg.Error as e:
+            self.pool.close()
+            raise_unreachable(db, e)
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield _PgCursor(cur)
 
     def exclusive(self, c: Cursor) -> None:
         c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
 
     def close(self) -> None:
-        self.conn.close()
+        self.pool.close()
+
+
+def raise_unreachable(db: DatabaseURL, error: Exception) -> None:
+    from ssj.errors import ConfigurationError
+
+    raise ConfigurationError(
+        f"无法连接数据库 {db.redacted()}：{error}", f"cannot connect to {db.redacted()}: {error}"
+    ) from None
 
 
 def open_view_store(settings: Settings) -> ViewStore:
     if settings.database.is_postgres:
-        return PostgresViewStore(settings)
+        return PostgresViewStore(settings.database)
     ledger_file = Path(settings.database.path)
     return SQLiteViewStore(ledger_file.with_name(ledger_file.stem + "-views.sqlite"))

@@ -49,6 +49,13 @@ class NotFoundError(SsjError):
     code = "not_found"
 
 
+class UnavailableError(SsjError):
+    """The server cannot answer now (a database or the read models unreachable or behind):
+    nothing was decided; the same request may be retried later (HTTP 503)."""
+
+    code = "unavailable"
+
+
 class ConflictError(SsjError):
     """The command is valid but the current state forbids it."""
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 import ssj
+from ssj.api import production
 from ssj.api.deps import Unauthenticated
 from ssj.api.guards import TextGuard
 from ssj.api.routers import (
@@ -55,8 +56,10 @@ from ssj.errors import (
     SchemaError,
     SigningKeyError,
     SsjError,
+    UnavailableError,
     ValidationError,
 )
+from ssj.metrics import count_error
 from ssj.services.context import Services
 
 logger = logging.getLogger(__name__)
@@ -129,6 +132,7 @@ STATUS: list[tuple[type[SsjError], int]] = [
     (ConfigurationError, 503),
     (SchemaError, 503),
     (SigningKeyError, 503),
+    (UnavailableError, 503),
 ]
 
 
@@ -149,6 +153,7 @@ def error_body(error: SsjError) -> dict[str, Any]:
 async def _ssj_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, SsjError)
     status = status_for(error)
+    count_error(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(error), status_code=status, headers=headers)
 
@@ -392,9 +397,11 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = production.start(app, worker=owned)
         try:
             yield
         finally:
+            stop()
             if owned:
                 app.state.services.close()
 
@@ -412,6 +419,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    production.install(app, app.state.services)
     for module in (
         public,
         public_draws,

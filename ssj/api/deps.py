@@ -1,9 +1,9 @@
 """What every router shares: the services, who is asking, paging and as-of reads, exports.
 
-Requests use the services one at a time per process (`get_services`): `Services` holds one
-connection to the read models, which is not safe to share between threads. Reads are pinned to
-a ledger seq (`as_of`, or the head the read models were refreshed to), so a page's count and
-rows agree and the response says exactly which state of the registry it shows.
+On PostgreSQL requests use the services concurrently (each read-model transaction on a pooled
+connection); on SQLite one at a time per process (`get_services`). Reads are pinned to a ledger
+seq (`as_of`, or the position the read models have reached), so a page's count and rows agree
+and the response says exactly which state of the registry it shows (`X-SSJ-Seq`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,22 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import openpyxl
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from openpyxl.cell import WriteOnlyCell
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.registry import MAX_LIMIT, MAX_OFFSET
+from ssj.api.feed import settle
+from ssj.api.observe import note_actor, note_seq
 from ssj.domain.access import ALLOWED, Command, Forbidden, Principal
 from ssj.errors import NotFoundError, SsjError, ValidationError
-from ssj.services.context import Services
+from ssj.services.context import Services, reading
 from ssj.services.registry import RegistryService
 
 PROJECTION = "registry"
@@ -44,12 +48,19 @@ def make_router(tag: str) -> APIRouter:
 
 
 async def get_services(request: Request) -> AsyncIterator[Services]:
-    """The services, held for this request alone until its endpoint returns. The gate is
-    awaited on the event loop, so waiting requests hold no worker thread; request bodies
-    (uploads) are received before it, outside the gate."""
-    gate: asyncio.Lock = request.app.state.gate
-    async with gate:
-        yield request.app.state.services
+    """The services for this request. On SQLite they are held for this request alone until its
+    endpoint returns (the gate is awaited on the event loop, so waiting requests hold no worker
+    thread; request bodies are received before it). A read (GET) answers from what the read
+    models hold; any other request answers only once they hold the ledger's head after it, so
+    that the client's next read sees its write (`ssj.api.feed`)."""
+    is_read = request.method in ("GET", "HEAD")
+    reading.set(is_read)
+    services: Services = request.app.state.reader if is_read else request.app.state.services
+    gate: asyncio.Lock | None = request.app.state.gate
+    async with gate if gate is not None else nullcontext():
+        yield services
+        if not is_read:
+            await run_in_threadpool(settle, services)
 
 
 ServicesDep = Annotated[Services, Depends(get_services, scope="function")]
@@ -77,9 +88,11 @@ def current_principal(
             "authentication required: send Authorization: Bearer <token>",
         )
     try:
-        return services.principal_for_token(credentials.credentials)
+        principal = services.principal_for_token(credentials.credentials)
     except Forbidden as e:
         raise Unauthenticated(e.zh, e.en) from None
+    note_actor(principal)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -147,9 +160,11 @@ AsOf = Annotated[
 
 
 def snapshot(services: Services, as_of: int | None) -> int:
-    """Refresh the read models; the seq to read at (the requested one, or the head)."""
+    """The seq to read at: the requested one, or where the read models are (after the wait
+    `Services.refresh` does for this request)."""
     services.refresh()
-    head = services.runner.position(PROJECTION)
+    head = services.read_seq()
+    note_seq(head)
     if as_of is None:
         return head
     if as_of > head:

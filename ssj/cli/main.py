@@ -13,6 +13,7 @@ from ssj.cli import (
     ledger,
     overdue,
     plans,
+    production,
     registry,
     tasks,
     trail,
@@ -46,7 +47,9 @@ app.add_typer(draws.draws_app, name="draw")
 app.add_typer(tasks.tasks_app, name="task")
 app.add_typer(followup.followup_app, name="followup")
 app.add_typer(calendar.calendar_app, name="calendar")
+registry.projections_app.command("run")(production.projections_run)
 app.add_typer(registry.projections_app, name="projections")
+app.command()(production.serve)
 app.command()(overdue.overdue)
 app.add_typer(assessment.assessment_app, name="assessment")
 app.add_typer(ledger.witnesses_app, name="witnesses")
@@ -64,31 +67,6 @@ def demo(
     from ssj.cli.demo import run
 
     run(targets=targets, seed=seed)
-
-
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="监听地址 / address to listen on"),
-    port: int = typer.Option(8000, help="端口 / port"),
-) -> None:
-    """启动 HTTP API（文档见 /docs）/ serve the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from ssj.api import create_app
-    from ssj.api.serving import uvicorn_options
-    from ssj.cli.common import fail
-    from ssj.errors import SsjError
-    from ssj.services.context import Services
-
-    try:
-        services = Services()
-    except SsjError as e:
-        fail(e)
-    try:
-        # one process per view store
-        uvicorn.run(create_app(services), host=host, port=port, **uvicorn_options())
-    finally:
-        services.close()
 
 
 def main() -> None:

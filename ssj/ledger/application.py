@@ -340,6 +340,11 @@ class Ledger(Application):
     def size(self) -> int:
         return self.ledger_recorder.ledger_size()
 
+    def written_head(self) -> int:
+        """The newest seq this process has written (-1: none yet), without a query."""
+        head = self.ledger_recorder._cached_head
+        return -1 if head is None else head.size - 1
+
     def issue_checkpoint(
         self, actor: Actor = SYSTEM, attempts: int = 5, witnesses: bool = True
     ) -> str:

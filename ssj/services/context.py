@@ -8,10 +8,12 @@ writes nothing the command asked for, but the attempt itself is recorded in the 
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextvars import ContextVar
 
 from projections.calendar import CalendarProjection
 from projections.draws import TABLES as DRAW_TABLES
 from projections.draws import DrawProjection
+from projections.feed import ProjectionWatch
 from projections.followups import FollowUpProjection
 from projections.plans import PlanProjection, PlanQueries
 from projections.registry import RegistryProjection, RegistryQueries
@@ -24,6 +26,10 @@ from ssj.domain.organisation import Role, token_hash
 from ssj.errors import NotFoundError
 from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Actor
+
+# True while the API serves a read (GET): its read models need only be as new as this process's
+# own writes (a client asks for more with min_seq). A command's must be as new as the ledger.
+reading: ContextVar[bool] = ContextVar("ssj_reading", default=False)
 
 
 class Services:
@@ -48,14 +54,29 @@ class Services:
         self.queries = RegistryQueries(self.store)
         self.plan_queries = PlanQueries(self.store)
         self.draw_queries = RegistryQueries(self.store, DRAW_TABLES)
+        # Set while an API serves from these services: read models are then fed by a
+        # projection daemon (or thread), and requests wait for them instead of applying events.
+        self.watch: ProjectionWatch | None = None
 
     def close(self) -> None:
         self.store.close()
         self.ledger.close()
 
     def refresh(self) -> None:
-        """Bring the read models up to date with the ledger."""
-        self.runner.catch_up()
+        """Bring the read models up to date with the ledger: here, in a command-line process;
+        in the API, by waiting for the projection feed (UnavailableError after its timeout)."""
+        if self.watch is None:
+            self.runner.catch_up()
+        elif reading.get():
+            self.watch.wait_for(self.ledger.written_head())
+        else:
+            self.watch.wait_for(self.ledger.size() - 1)
+
+    def read_seq(self) -> int:
+        """The seq every read model has reached: what reads are pinned to."""
+        if self.watch is not None:
+            return self.watch.current()
+        return min(self.runner.positions().values(), default=-1)
 
     # Who is asking -----------------------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""Keeping read models fed outside requests, and knowing how far they have got.
+
+A `Runner` applies events; this module decides *when* and tells *others*:
+
+- `ledger_wakeup`: what a runner sleeps on between rounds. On PostgreSQL a LISTEN connection to
+  the ledger's channel (eventsourcing NOTIFYs it inside every insert transaction, so it arrives
+  on commit) with a periodic poll as the fallback for a lost notification or a dropped
+  connection; on SQLite the poll alone.
+- `ProjectionWatch`: one process's view of the read models' position, and `wait_for(seq)` with
+  a timeout. On PostgreSQL it LISTENs for the runner's own NOTIFY after each committed batch
+  (`projections.runner.projected_channel`), so a waiting request wakes at once; everywhere it
+  also re-reads the positions every `poll` seconds (replicas cannot LISTEN).
+- `ProjectionThread`: a runner in a background thread of the API process, for single-process
+  serving and tests; production runs `ssj projections run` instead.
+
+The API never applies events itself: it waits here, and answers 503 when the wait times out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from projections.runner import Runner, Wakeup, projected_channel
+from projections.store import ViewStore
+from ssj.config import DatabaseURL
+from ssj.errors import UnavailableError
+from ssj.ledger.application import Ledger
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WAIT_SECONDS = 10.0
+
+
+def read_position(store: ViewStore, names: Sequence[str]) -> int:
+    """The seq every named read model has reached (-1: none yet)."""
+    rows = dict(store.query("SELECT name, seq FROM projection_positions"))
+    return min((int(rows.get(n, -1)) for n in names), default=-1)
+
+
+class Listener:
+    """A dedicated autocommit connection LISTENing on one channel; reconnects after a failure
+    (the caller polls meanwhile). `wait(timeout)` returns the payloads that arrived."""
+
+    def __init__(self, db: DatabaseURL, channel: str) -> None:
+        self.db = db
+        self.channel = channel
+        self.conn: psycopg.Connection[Any] | None = None
+        self._retry_at = 0.0
+
+    def _connect(self) -> psycopg.Connection[Any] | None:
+        if self.conn is not None and not self.conn.closed:
+            return self.conn
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            conn = psycopg.connect(
+                host=self.db.host,
+                port=self.db.port,
+                user=self.db.user,
+                password=self.db.password or None,
+                dbname=self.db.dbname,
+                autocommit=True,
+                connect_timeout=5,
+            )
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        except psycopg.Error as e:
+            logger.warning("LISTEN %s unavailable (%s); polling", self.channel, e)
+            self._retry_at = time.monotonic() + 5.0
+            return None
+        self.conn = conn
+        return conn
+
+    def wait(self, timeout: float) -> list[str] | None:
+        """Payloads received within `timeout` ([] none); None when not listening (poll)."""
+        conn = self._connect()
+        if conn is None:
+            time.sleep(timeout)
+            return None
+        try:
+            return [n.payload for n in conn.notifies(timeout=timeout, stop_after=1)]
+        except psycopg.Error as e:
+            logger.warning("LISTEN %s lost (%s); reconnecting", self.channel, e)
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.close()
+            self.conn = None
+
+
+def ledger_wakeup(ledger: Ledger, poll_seconds: float) -> Wakeup:
+    """Sleep until the ledger has new events (PostgreSQL) or `poll_seconds` pass."""
+    db = ledger.settings.database
+    if not db.is_postgres:
+        return Wakeup(None, poll_seconds)
+    listener = Listener(db, ledger.recorder.channel_name)  # type: ignore[attr-defined]
+
+    def listen(timeout: float) -> bool:
+        return bool(listener.wait(timeout))
+
+    return Wakeup(listen, poll_seconds, listener.close)
+
+
+class ProjectionWatch:
+    """How far the read models in `store` have got, as this process last saw it; waiting."""
+
+    def __init__(
+        self,
+        store: ViewStore,
+        names: Sequence[str],
+        *,
+        listen: DatabaseURL | None = None,
+        poll: float = 0.05,
+        timeout: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
+        self.store = store
+        self.names = list(names)
+        self.poll = poll
+        self.timeout = timeout
+        self._seen = -1
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if listen is not None and store.is_postgres:
+            listener = Listener(listen, projected_channel(store))
+            self._thread = threading.Thread(
+                target=self._listen, args=(listener,), name="ssj-watch", daemon=True
+            )
+            self._thread.start()
+
+    @property
+    def seen(self) -> int:
+        """The newest position seen, without a query."""
+        return self._seen
+
+    def advance(self, seq: int) -> None:
+        with self._cond:
+            if seq > self._seen:
+                self._seen = seq
+                self._cond.notify_all()
+
+    def current(self) -> int:
+        """Read the position now (one query)."""
+        self.advance(read_position(self.store, self.names))
+        return self._seen
+
+    def wait_for(self, seq: int, timeout: float | None = None) -> int:
+        """Return the position once it is at least `seq`; UnavailableError after `timeout`."""
+        if self._seen >= seq:
+            return self._seen
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            position = self.current()
+            if position >= seq:
+                return position
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise lagging(seq, position)
+            with self._cond:
+                if self._seen < seq:
+                    self._cond.wait(min(remaining, self.poll))
+
+    def _listen(self, listener: Listener) -> None:
+        try:
+            while not self._stop.is_set():
+                for payload in listener.wait(1.0) or ():
+                    with contextlib.suppress(ValueError):
+                        self.advance(int(payload))
+        finally:
+            listener.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+
+def lagging(seq: int, position: int) -> UnavailableError:
+    return UnavailableError(
+        f"读模型尚未更新到账本序号 {seq}（当前 {position}）：投影进程可能未运行或落后，请稍后重试",
+        f"read models have not reached seq {seq} yet (at {position}): the projection daemon "
+        "may be down or behind; retry later",
+    )
+
+
+class ProjectionThread:
+    """A runner in a background thread of this process, woken by the ledger."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        watch: ProjectionWatch | None = None,
+        poll_seconds: float | None = None,
+    ) -> None:
+        self.runner = runner
+        is_pg = runner.ledger.settings.database.is_postgres
+        self.poll_seconds = poll_seconds or (1.0 if is_pg else 0.05)
+        self._stop = threading.Event()
+        if watch is not None:
+            runner.on_batch = watch.advance
+        self._thread = threading.Thread(target=self._run, name="ssj-projections", daemon=True)
+
+    def start(self) -> ProjectionThread:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        self.runner.run_forever(self._stop, ledger_wakeup(self.runner.ledger, self.poll_seconds))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def run_daemon(runner: Runner, stop: threading.Event, poll_seconds: float) -> None:
+    """`ssj projections run`: catch up, then follow the ledger until `stop` is set, logging each
+    round that applied something (one JSON line: events, from and to seq, duration)."""
+    applied_total = 0
+
+    def on_round(first: int, last: int, events: int, seconds: float) -> None:
+        nonlocal applied_total
+        applied_total += events
+        logger.info(
+            "projected",
+            extra={
+                "fields": {
+                    "from_seq": first,
+                    "to_seq": last,
+                    "events": events,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "events_per_second": round(events / seconds) if seconds > 0 else None,
+                }
+            },
+        )
+
+    runner.on_round = on_round
+    logger.info(
+        "projection daemon started",
+        extra={"fields": {"positions": runner.positions(), "poll_seconds": poll_seconds}},
+    )
+    runner.run_forever(stop, ledger_wakeup(runner.ledger, poll_seconds))
+    logger.info("projection daemon stopped", extra={"fields": {"events": applied_total}})

@@ -1,0 +1,115 @@
+"""The API's read models: who feeds them, and how a request waits for them.
+
+`SSJ_PROJECTIONS` says who feeds them:
+- `thread` (default): a projection thread in this API process (single-process serving, SQLite,
+  tests). With several workers each runs one; their runs are exclusive under the projections'
+  lock, so this is correct but wasteful: production runs the daemon instead.
+- `daemon`: `ssj projections run` does (a systemd unit); the API only waits.
+
+Either way no request applies events. A read answers from what the read models hold (at least
+this process's own writes), and `min_seq` asks for more: the request waits until the read
+models reach that seq (503 after `SSJ_PROJECTION_WAIT` seconds, default 10). A command answers
+only once the read models have reached the ledger's head after it, so the next read by the same
+client sees its write without asking.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Query, Request
+
+from projections.feed import DEFAULT_WAIT_SECONDS, ProjectionThread, ProjectionWatch
+from projections.registry import MAX_OFFSET
+from ssj.api.observe import note_seq
+from ssj.errors import ConfigurationError, ValidationError
+from ssj.services.context import Services
+
+MODES = ("thread", "daemon")
+MAX_SEQ = MAX_OFFSET  # a ledger seq as a request may name it (as deps.MAX_SEQ)
+
+
+def mode(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    found = env.get("SSJ_PROJECTIONS", "").strip().lower() or "thread"
+    if found not in MODES:
+        raise ConfigurationError(
+            f"SSJ_PROJECTIONS 应为 thread 或 daemon，实际为 {found!r}",
+            f"SSJ_PROJECTIONS must be thread or daemon, got {found!r}",
+        )
+    return found
+
+
+def wait_seconds() -> float:
+    raw = os.environ.get("SSJ_PROJECTION_WAIT", "").strip()
+    try:
+        return float(raw) if raw else DEFAULT_WAIT_SECONDS
+    except ValueError:
+        raise ConfigurationError(
+            f"SSJ_PROJECTION_WAIT 应为秒数，实际为 {raw!r}",
+            f"SSJ_PROJECTION_WAIT must be a number of seconds, got {raw!r}",
+        ) from None
+
+
+def watch(services: Services, *, listen: bool = True) -> ProjectionWatch:
+    db = services.settings.database
+    return ProjectionWatch(
+        services.store,
+        [p.name for p in services.runner.projections],
+        listen=db if listen and db.is_postgres else None,
+        timeout=wait_seconds(),
+    )
+
+
+def start(services: Services) -> Callable[[], None]:
+    """Put `services` in API mode (wait, never apply); returns what undoes it."""
+    feed_mode = mode()
+    services.watch = watch(services)
+    thread = (
+        ProjectionThread(services.runner, services.watch).start() if feed_mode == "thread" else None
+    )
+
+    def stop() -> None:
+        if thread is not None:
+            thread.stop()
+        if services.watch is not None:
+            services.watch.close()
+        services.runner.on_batch = None
+        services.watch = None
+
+    return stop
+
+
+def settle(services: Services) -> None:
+    """After a command: wait until the read models hold the ledger's head."""
+    if services.watch is not None:
+        note_seq(services.watch.wait_for(services.ledger.size() - 1))
+
+
+def consistency(
+    request: Request,
+    min_seq: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_SEQ,
+            description="至少反映到该账本序号（读取自己的写入；等待读模型追上，超时 503）/ "
+            "reflect at least this ledger seq (read your own writes: waits for the read models, "
+            "503 after a timeout)",
+        ),
+    ] = None,
+) -> None:
+    """`min_seq` on every request: wait here, before the endpoint reads."""
+    if min_seq is None:
+        return
+    services: Services = request.app.state.services
+    head = services.ledger.size() - 1
+    if min_seq > head:
+        raise ValidationError(
+            f"min_seq {min_seq} 超出账本末尾（当前为 {head}）",
+            f"min_seq {min_seq} is beyond the ledger head ({head})",
+        )
+    if services.watch is not None:
+        note_seq(services.watch.wait_for(min_seq))

@@ -1,0 +1,125 @@
+"""Liveness, readiness and Prometheus metrics, for load balancers and monitoring.
+
+No token: a reverse proxy keeps these paths to the internal network (see ops/deploy/). What the
+database knows is read when asked; counters of this process (and, under several workers, of
+all of them through `PROMETHEUS_MULTIPROC_DIR`) are added.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ssj.services import health
+from ssj.services.context import Services
+
+router = APIRouter(tags=["运行状态 / Operations"])
+
+
+@router.get("/healthz", summary="进程存活 / the process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="可以接收请求 / ready to serve",
+    description="数据库可达、签名密钥可读、读模型延迟低于阈值、检查点未过期（只读副本的延迟亦同）"
+    "；不就绪时 503 / database reachable, signing key readable, read models (and a replica) "
+    "lagging less than the threshold, last checkpoint recent enough; 503 when not ready",
+    responses={503: {"description": "未就绪 / not ready"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    reader: Services = request.app.state.reader
+    found = await run_in_threadpool(health.check, services, reader)
+    return JSONResponse(found.as_dict(), status_code=200 if found.ready else 503)
+
+
+class LedgerCollector(Collector):
+    """Gauges read from the database at scrape time."""
+
+    def __init__(self, services: Services, reader: Services) -> None:
+        self.services = services
+        self.reader = reader
+
+    def collect(self) -> Iterator[Any]:
+        found = health.check(self.services, self.reader)
+        up = GaugeMetricFamily("ssj_ready", "1 when every readiness check passes")
+        up.add_metric([], 1.0 if found.ready else 0.0)
+        yield up
+        checks = GaugeMetricFamily("ssj_check_ok", "Each readiness check", labels=["check"])
+        for c in found.checks:
+            checks.add_metric([c.name], 1.0 if c.ok else 0.0)
+        yield checks
+        if found.head_seq is None:
+            return
+        head = GaugeMetricFamily("ssj_ledger_head_seq", "Seq of the newest ledger event")
+        head.add_metric([], found.head_seq)
+        yield head
+        events = CounterMetricFamily("ssj_ledger_events", "Events appended to the ledger")
+        events.add_metric([], found.head_seq + 1)
+        yield events
+        lag = GaugeMetricFamily(
+            "ssj_projection_lag_events",
+            "Ledger events not yet in a read model",
+            labels=["projection"],
+        )
+        for name, position in found.positions.items():
+            lag.add_metric([name], found.head_seq - position)
+        yield lag
+        if found.checkpoint_age_seconds is not None:
+            age = GaugeMetricFamily("ssj_checkpoint_age_seconds", "Age of the newest checkpoint")
+            age.add_metric([], found.checkpoint_age_seconds)
+            yield age
+        pending = GaugeMetricFamily(
+            "ssj_checkpoint_pending_events", "Ledger events not yet covered by a checkpoint"
+        )
+        pending.add_metric([], found.head_seq + 1 - (found.checkpoint_size or 0))
+        yield pending
+        if found.replica is not None:
+            for key, help_text in (
+                ("ledger_lag", "Ledger events the replica has not replayed"),
+                ("projection_lag", "Ledger events not yet in the replica's read models"),
+                ("replay_delay_seconds", "Seconds since the replica replayed a transaction"),
+            ):
+                value = found.replica.get(key)
+                if value is not None:
+                    gauge = GaugeMetricFamily(f"ssj_replica_{key}", help_text)
+                    gauge.add_metric([], float(value))
+                    yield gauge
+
+
+def process_metrics() -> bytes:
+    """This process's counters, or every worker's under PROMETHEUS_MULTIPROC_DIR."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+@router.get("/metrics", summary="Prometheus 指标 / Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    registry = getattr(request.app.state, "metrics_registry", None)
+    if registry is None:
+        registry = CollectorRegistry()
+        registry.register(LedgerCollector(request.app.state.services, request.app.state.reader))
+        request.app.state.metrics_registry = registry
+    body = await run_in_threadpool(lambda: process_metrics() + generate_latest(registry))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
