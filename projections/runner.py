@@ -34,7 +34,15 @@ class Projection(Protocol):
 
 
 class Runner:
-    def __init__(self, ledger: Ledger, store: ViewStore, projections: Sequence[Projection]) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        store: ViewStore,
+        projections: Sequence[Projection],
+        *,
+        prepare: bool = True,
+    ) -> None:
+        """`prepare=False` for a read-only store (a replica): no tables created or reshaped."""
         self.ledger = ledger
         self.store = store
         self.projections = list(projections)
@@ -43,7 +51,11 @@ class Runner:
         self.on_batch: Callable[[int], None] | None = None
         # Told (first seq, last seq, events, seconds) after each catch-up that applied any.
         self.on_round: Callable[[int, int, int, float], None] | None = None
-        with store.transaction() as c:
+        if prepare:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        with self.store.transaction() as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS projection_positions "
                 "(name TEXT PRIMARY KEY, seq BIGINT NOT NULL)"

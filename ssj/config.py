@@ -191,6 +191,20 @@ IMPORT_ENV = {
 }
 
 
+def _read_database(environ: Mapping[str, str], primary: DatabaseURL) -> DatabaseURL | None:
+    raw = environ.get("SSJ_READ_DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    found = DatabaseURL.parse(raw)
+    if not (found.is_postgres and primary.is_postgres) or found.schema != primary.schema:
+        raise ConfigurationError(
+            "SSJ_READ_DATABASE_URL 应为 SSJ_DATABASE_URL 的 PostgreSQL 流复制副本（同一 schema）",
+            "SSJ_READ_DATABASE_URL must be a PostgreSQL streaming replica of SSJ_DATABASE_URL "
+            "(same schema)",
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a ledger process needs to know; built once per process from the environment."""
@@ -205,6 +219,9 @@ class Settings:
     create_tables: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
     imports: ImportLimits = field(default_factory=ImportLimits)
+    # SSJ_READ_DATABASE_URL: a streaming replica of `database` that serves reads (API reads,
+    # read-model queries, `ssj verify --read-only`); writes always go to `database`.
+    read_database: DatabaseURL | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -234,6 +251,7 @@ class Settings:
             # Production PostgreSQL is migrated by `ssj db migrate` and runs without DDL.
             create_tables=_bool(env, "SSJ_CREATE_TABLES", default=not database.is_postgres),
             imports=ImportLimits.from_env(env),
+            read_database=_read_database(env, database),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -250,4 +268,5 @@ class Settings:
             "SSJ_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
             "SSJ_CREATE_TABLES": "yes" if self.create_tables else "no",
             **self.imports.to_env(),
+            **({"SSJ_READ_DATABASE_URL": self.read_database.url()} if self.read_database else {}),
         }

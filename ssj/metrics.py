@@ -36,3 +36,9 @@ def count_error(error: SsjError) -> None:
     ERRORS.labels(error.code).inc()
     if isinstance(error, SigningKeyError):
         SIGNATURE_FAILURES.labels("signing").inc()
+
+
+def count_verification_failures(n: int) -> None:
+    """Signatures (or what they seal) found wrong when read, e.g. rows of the audit trail."""
+    if n:
+        SIGNATURE_FAILURES.labels("verification").inc(n)

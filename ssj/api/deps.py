@@ -60,7 +60,7 @@ async def get_services(request: Request) -> AsyncIterator[Services]:
     async with gate if gate is not None else nullcontext():
         yield services
         if not is_read:
-            await run_in_threadpool(settle, services)
+            await run_in_threadpool(settle, services, request.app.state.reader)
 
 
 ServicesDep = Annotated[Services, Depends(get_services, scope="function")]

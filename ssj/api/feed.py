@@ -63,10 +63,13 @@ def watch(services: Services, *, listen: bool = True) -> ProjectionWatch:
     )
 
 
-def start(services: Services) -> Callable[[], None]:
-    """Put `services` in API mode (wait, never apply); returns what undoes it."""
+def start(services: Services, reader: Services) -> Callable[[], None]:
+    """Put `services` (and a replica's `reader`) in API mode: wait, never apply. Returns what
+    undoes it (and closes the reader)."""
     feed_mode = mode()
     services.watch = watch(services)
+    if reader is not services:
+        reader.watch = watch(reader, listen=False)  # a standby cannot LISTEN: it polls
     thread = (
         ProjectionThread(services.runner, services.watch).start() if feed_mode == "thread" else None
     )
@@ -74,18 +77,25 @@ def start(services: Services) -> Callable[[], None]:
     def stop() -> None:
         if thread is not None:
             thread.stop()
-        if services.watch is not None:
-            services.watch.close()
+        for s in {id(services): services, id(reader): reader}.values():
+            if s.watch is not None:
+                s.watch.close()
+            s.watch = None
         services.runner.on_batch = None
-        services.watch = None
+        if reader is not services:
+            reader.close()
 
     return stop
 
 
-def settle(services: Services) -> None:
-    """After a command: wait until the read models hold the ledger's head."""
+def settle(services: Services, reader: Services | None = None) -> None:
+    """After a command: wait until the read models (and a replica's) hold the ledger's head,
+    so that the client's next read shows its write."""
+    head = services.ledger.size() - 1
     if services.watch is not None:
-        note_seq(services.watch.wait_for(services.ledger.size() - 1))
+        note_seq(services.watch.wait_for(head))
+    if reader is not None and reader is not services and reader.watch is not None:
+        note_seq(reader.watch.wait_for(head))
 
 
 def consistency(
@@ -105,11 +115,12 @@ def consistency(
     if min_seq is None:
         return
     services: Services = request.app.state.services
+    waiting: Services = request.app.state.reader if request.method in ("GET", "HEAD") else services
     head = services.ledger.size() - 1
     if min_seq > head:
         raise ValidationError(
             f"min_seq {min_seq} 超出账本末尾（当前为 {head}）",
             f"min_seq {min_seq} is beyond the ledger head ({head})",
         )
-    if services.watch is not None:
-        note_seq(services.watch.wait_for(min_seq))
+    if waiting.watch is not None:
+        note_seq(waiting.watch.wait_for(min_seq))

@@ -44,7 +44,7 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
 
 def install(app: FastAPI, services: Services) -> None:
     """Before the routers are included (so that each operation gets `min_seq`)."""
-    app.state.reader = services
+    app.state.reader = services.reader() or services
     # SQLite serves one request at a time in one process; PostgreSQL requests run concurrently,
     # each transaction on a pooled connection, writers serialised by the ledger's lock.
     if services.settings.database.is_postgres:
@@ -72,4 +72,4 @@ def start(app: FastAPI, *, worker: bool = False) -> Callable[[], None]:
     made from the environment, in a process of its own) also sets up the JSON logs."""
     if worker:
         logs.configure("api")
-    return feed.start(app.state.services)
+    return feed.start(app.state.services, app.state.reader)

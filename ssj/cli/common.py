@@ -43,6 +43,25 @@ def open_ledger() -> Ledger:
         fail(e)
 
 
+def open_read_ledger() -> Ledger:
+    """The ledger on the read replica (SSJ_READ_DATABASE_URL), for reading only."""
+    from dataclasses import replace
+
+    from ssj.config import Settings
+    from ssj.errors import ConfigurationError
+
+    try:
+        settings = Settings.from_env()
+        if settings.read_database is None:
+            raise ConfigurationError(
+                "未设置 SSJ_READ_DATABASE_URL（只读副本）",
+                "SSJ_READ_DATABASE_URL (the read replica) is not set",
+            )
+        return Ledger(replace(settings, database=settings.read_database, create_tables=False))
+    except SsjError as e:
+        fail(e)
+
+
 def cli_actor(role: str = "admin") -> Actor:
     """Who runs this command: `SSJ_ACTOR` as user[@department], else the operating-system user."""
     raw = os.environ.get("SSJ_ACTOR", "").strip() or f"cli:{getpass.getuser()}"

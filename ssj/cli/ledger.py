@@ -14,6 +14,7 @@ from ssj.cli.common import (
     err,
     fail,
     open_ledger,
+    open_read_ledger,
     out,
     print_json,
     progress_bar,
@@ -84,9 +85,17 @@ def verify(
     json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
     witness: WitnessKeys = None,
     quorum: Quorum = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="在只读副本上校验（SSJ_READ_DATABASE_URL）/ verify on the read replica "
+            "(SSJ_READ_DATABASE_URL)",
+        ),
+    ] = False,
 ) -> None:
     """校验整个账本 / verify every signature, link, seq, root and checkpoint."""
-    ledger = open_ledger()
+    ledger = open_read_ledger() if read_only else open_ledger()
     outside = []
     for path in checkpoint or []:
         try:

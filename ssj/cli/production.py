@@ -12,6 +12,7 @@ import os
 import signal
 import tempfile
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -124,3 +125,91 @@ def projections_run(
         run_daemon(services.runner, stop, poll)
     finally:
         services.close()
+
+
+ops_app = typer.Typer(
+    help="运维：备份与恢复演练 / operations: backup and the restore drill", no_args_is_help=True
+)
+
+
+@ops_app.command("backup")
+def ops_backup(
+    directory: Annotated[Path, typer.Argument(help="备份目录（须为空）/ backup directory (empty)")],
+    json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """备份账本（pg_dump、公钥环、最新检查点；不含私钥）/ back up the ledger (pg_dump custom
+    format of its schema, the public key ring, the newest checkpoint; never a private key)."""
+    from ssj.cli.common import print_json
+    from ssj.config import Settings
+    from ssj.services.backup import backup
+
+    try:
+        manifest = backup(Settings.from_env(), directory)
+    except SsjError as e:
+        fail(e)
+    if json:
+        print_json(manifest)
+        return
+    typer.echo(
+        f"已备份 / backed up: {manifest['ledger_size_at_start']} 条事件 events, 检查点 checkpoint "
+        f"size {manifest['checkpoint_size']} → {directory}"
+    )
+    for name, meta in manifest["files"].items():
+        typer.echo(f"  {name}  {meta['bytes']:>12,} bytes  sha256 {meta['sha256']}")
+
+
+@ops_app.command("restore-check")
+def ops_restore_check(
+    directory: Annotated[Path, typer.Argument(help="备份目录 / backup directory")],
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            "-c",
+            help="数据库外保存的检查点（可多次；应为最新的）/ a checkpoint kept outside the "
+            "database (repeatable; the newest you hold)",
+        ),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="保留临时恢复库 / keep the scratch database")
+    ] = False,
+    json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """恢复演练：恢复到临时库、对照外部检查点完整校验、重建读模型 / the restore drill: restore
+    into a scratch database, verify everything against outside checkpoints, rebuild the read
+    models. Exit 0 only if nothing is missing or damaged; 1 otherwise."""
+    from ssj.cli.common import print_json
+    from ssj.config import Settings
+    from ssj.errors import ValidationError
+    from ssj.services.backup import restore_check
+
+    outside = []
+    for path in checkpoint or []:
+        try:
+            outside.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
+    try:
+        report = restore_check(Settings.from_env(), directory, outside, keep=keep)
+    except SsjError as e:
+        fail(e)
+    if json:
+        print_json(report.as_dict())
+    else:
+        typer.echo(
+            f"恢复 restored {report.restored_size} 条事件 events into {report.scratch_database}; "
+            f"外部检查点 outside checkpoints {report.outside_checkpoint_sizes}"
+        )
+        if report.missing_events:
+            typer.echo(
+                f"缺失 MISSING: 备份比外部检查点少 {report.missing_events} 条事件 / the backup "
+                f"lacks {report.missing_events} event(s) the outside checkpoint covers"
+            )
+        for d in report.damage:
+            typer.echo(f"损坏 / DAMAGE 第 {d['seq']} 条：{d['zh']} / seq {d['seq']}: {d['en']}")
+        for problem in report.problems:
+            typer.echo(f"问题 / problem: {problem}")
+        if report.read_models:
+            typer.echo(f"读模型已重建 / read models rebuilt: {report.read_models}")
+        typer.echo("通过 / OK" if report.ok else "未通过 / FAILED")
+    raise typer.Exit(0 if report.ok else 1)

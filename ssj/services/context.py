@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from contextvars import ContextVar
+from dataclasses import replace
 
 from projections.calendar import CalendarProjection
 from projections.draws import TABLES as DRAW_TABLES
@@ -18,7 +19,7 @@ from projections.followups import FollowUpProjection
 from projections.plans import PlanProjection, PlanQueries
 from projections.registry import RegistryProjection, RegistryQueries
 from projections.runner import Runner
-from projections.store import ViewStore, open_view_store
+from projections.store import PostgresViewStore, ViewStore, open_view_store
 from projections.trail import TrailProjection
 from ssj.config import Settings
 from ssj.domain.access import Command, Forbidden, Principal, Refusal, authorise
@@ -35,10 +36,21 @@ reading: ContextVar[bool] = ContextVar("ssj_reading", default=False)
 class Services:
     """The ledger and its read models, opened once per process."""
 
-    def __init__(self, settings: Settings | None = None, *, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        ledger: Ledger | None = None,
+        replica: bool = False,
+    ) -> None:
+        """`replica`: read-only services over a streaming replica (see `reader`)."""
         self.ledger = ledger or Ledger(settings)
         self.settings = self.ledger.settings
-        self.store: ViewStore = open_view_store(self.settings)
+        self.store: ViewStore = (
+            PostgresViewStore(self.settings.database, read_only=True)
+            if replica
+            else open_view_store(self.settings)
+        )
         self.runner = Runner(
             self.ledger,
             self.store,
@@ -50,7 +62,9 @@ class Services:
                 FollowUpProjection(),
                 TrailProjection(),
             ],
+            prepare=not replica,
         )
+        self.primary: Services = self  # whose own writes reads through these must show
         self.queries = RegistryQueries(self.store)
         self.plan_queries = PlanQueries(self.store)
         self.draw_queries = RegistryQueries(self.store, DRAW_TABLES)
@@ -68,9 +82,21 @@ class Services:
         if self.watch is None:
             self.runner.catch_up()
         elif reading.get():
-            self.watch.wait_for(self.ledger.written_head())
+            self.watch.wait_for(self.primary.ledger.written_head())
         else:
             self.watch.wait_for(self.ledger.size() - 1)
+
+    def reader(self) -> Services | None:
+        """Read-only services over `SSJ_READ_DATABASE_URL` (a streaming replica), or None."""
+        read_db = self.settings.read_database
+        if read_db is None:
+            return None
+        reader = Services(
+            replace(self.settings, database=read_db, read_database=None, create_tables=False),
+            replica=True,
+        )
+        reader.primary = self
+        return reader
 
     def read_seq(self) -> int:
         """The seq every read model has reached: what reads are pinned to."""

@@ -34,6 +34,7 @@ from ssj.ledger import note
 from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Envelope
 from ssj.ledger.verify import verify_signatures
+from ssj.metrics import count_verification_failures
 from ssj.services import draw_records
 from ssj.services.base import Service
 
@@ -254,6 +255,7 @@ def signature_statuses(ledger: Ledger, rows: Sequence[Mapping[str, Any]]) -> dic
         if seq in status:
             continue
         status[seq] = _sealed_status(ledger, nid, envelope, by_seq[seq])
+    count_verification_failures(sum(1 for v in status.values() if v != "valid"))
     return status
 
 
