@@ -12,7 +12,6 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from typing import Annotated, Any
 
 import openpyxl
@@ -56,8 +55,8 @@ async def get_services(request: Request) -> AsyncIterator[Services]:
     is_read = request.method in ("GET", "HEAD")
     reading.set(is_read)
     services: Services = request.app.state.reader if is_read else request.app.state.services
-    gate: asyncio.Lock | None = request.app.state.gate
-    async with gate if gate is not None else nullcontext():
+    gate: asyncio.Lock = request.app.state.gate  # no lock on PostgreSQL (ssj.api.production)
+    async with gate:
         yield services
         if not is_read:
             await run_in_threadpool(settle, services, request.app.state.reader)

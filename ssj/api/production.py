@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -48,7 +49,7 @@ def install(app: FastAPI, services: Services) -> None:
     # SQLite serves one request at a time in one process; PostgreSQL requests run concurrently,
     # each transaction on a pooled connection, writers serialised by the ledger's lock.
     if services.settings.database.is_postgres:
-        app.state.gate = None
+        app.state.gate = nullcontext()  # `async with` it as with the SQLite lock
     app.include_router(health.router)
     app.router.dependencies.append(Depends(feed.consistency))
     app.add_middleware(Observe, fallback_seq=lambda: _seen(app))
