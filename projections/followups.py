@@ -20,6 +20,30 @@ FOLLOWUPS = Versioned(
 TABLES = {FOLLOWUPS.table: FOLLOWUPS}
 
 
+def case_details(e: Any) -> dict[str, Any]:
+    """A filed case's 双公示 fields (empty for cases filed before ssj recorded them)."""
+    authority = getattr(e, "authority", "") or ""
+    authority_code = getattr(e, "authority_code", "") or ""
+    return {
+        "violation_type": getattr(e, "violation_type", "") or "",
+        "facts": getattr(e, "facts", "") or "",
+        "basis": getattr(e, "basis", "") or "",
+        "penalty_types": list(getattr(e, "penalty_types", None) or []),
+        "fine": getattr(e, "fine", "") or "",
+        "confiscated": getattr(e, "confiscated", "") or "",
+        "licence": getattr(e, "licence", "") or "",
+        "valid_until": getattr(e, "valid_until", None),
+        "publicity_until": getattr(e, "publicity_until", None),
+        "authority": authority,
+        "authority_code": authority_code,
+        "source": getattr(e, "source", "") or authority,
+        "source_code": getattr(e, "source_code", "") or authority_code,
+        "legal_representative": getattr(e, "legal_representative", "") or "",
+        "notes": getattr(e, "notes", "") or "",
+        "target_type": getattr(e, "target_type", None),
+    }
+
+
 def _apply(c: Cursor, logged: LoggedEvent) -> None:
     e = logged.event
     if not isinstance(e, FollowUp.Event):  # type: ignore[attr-defined]
@@ -72,11 +96,34 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
                 "credit_class": e.credit_class,
                 "previous_class": e.previous_class,
                 "published_on": None,
+                "published_seq": None,
+                **case_details(e),
+                "corrections": [],
+                "revoked_on": None,
+                "revocation": None,
             }
             changes = {"cases": [*row["cases"], case]}
         case FollowUp.CasePublished():  # type: ignore[misc]
             cases = list(row["cases"])
-            cases[e.case - 1] = {**cases[e.case - 1], "published_on": e.on}
+            cases[e.case - 1] = {
+                **cases[e.case - 1],
+                "published_on": e.on,
+                "published_seq": logged.seq,
+            }
+            changes = {"cases": cases}
+        case FollowUp.CaseCorrected():  # type: ignore[misc]
+            cases = list(row["cases"])
+            found = cases[e.case - 1]
+            correction = {"on": e.on, "reason": e.reason, "fields": sorted(e.changes)}
+            cases[e.case - 1] = {
+                **found,
+                **e.changes,
+                "corrections": [*found.get("corrections", []), correction],
+            }
+            changes = {"cases": cases}
+        case FollowUp.CaseRevoked():  # type: ignore[misc]
+            cases = list(row["cases"])
+            cases[e.case - 1] = {**cases[e.case - 1], "revoked_on": e.on, "revocation": e.reason}
             changes = {"cases": cases}
         case FollowUp.Referred():  # type: ignore[misc]
             referral = {"on": e.on, "to_kind": e.to_kind, "to": e.to, "reason": e.reason}
@@ -88,7 +135,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
 
 class FollowUpProjection(VersionedProjection):
     name = "followups"
-    version = 1
+    version = 2
     tables = (FOLLOWUPS,)
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:

@@ -30,6 +30,7 @@ from ssj.api.routers import (
     conflicts,
     departments,
     draws,
+    feeds,
     followups,
     imports,
     inspectors,
@@ -41,6 +42,7 @@ from ssj.api.routers import (
     public,
     public_draws,
     public_results,
+    subscribers,
     targets,
     tasks,
     tokens,
@@ -120,6 +122,10 @@ TAGS: list[dict[str, Any]] = [
         "description": "检查点、签名信封、默克尔证明（RFC 9162、C2SP）/ checkpoints, envelopes, proofs",
     },
     {"name": "考核 / Assessment", "description": "部门年度考核指标 / annual assessment figures"},
+    {
+        "name": "归集 / Delivery",
+        "description": "向信用平台推送检查结果与行政处罚记录 / records to the credit platforms",
+    },
 ]
 
 STATUS: list[tuple[type[SsjError], int]] = [
@@ -442,6 +448,8 @@ def create_app(services: Services | None = None) -> FastAPI:
         pages,
         log,
         trail,
+        subscribers,
+        feeds,
     ):
         app.include_router(module.router)
     app.add_middleware(TextGuard)

@@ -100,8 +100,65 @@ def followup_remind(
 @followup_app.command("case")
 def followup_case(
     task_ref: TaskRef,
-    case_no: Annotated[str, typer.Option("--case-no", help="案件编号 / the case number")],
-    decision: Annotated[str, typer.Option(help="处罚决定 / the decision")],
+    case_no: Annotated[
+        str, typer.Option("--case-no", help="行政处罚决定书文号 / the decision's document number")
+    ],
+    decision: Annotated[str, typer.Option(help="处罚内容 / what the penalty is")],
+    violation_type: Annotated[
+        str, typer.Option("--violation-type", help="违法行为类型 / kind of violation")
+    ],
+    facts: Annotated[str, typer.Option(help="违法事实 / the facts")],
+    basis: Annotated[str, typer.Option(help="处罚依据 / the legal basis")],
+    penalty_type: Annotated[
+        list[str],
+        typer.Option(
+            "--penalty-type",
+            help="处罚类别，可重复：警告、通报批评、罚款、没收违法所得、没收非法财物、暂扣许可证件、"
+            "降低资质等级、吊销许可证件、限制开展生产经营活动、责令停产停业、责令关闭、限制从业、"
+            "行政拘留、其他 / penalty type (repeatable)",
+        ),
+    ],
+    authority_code: Annotated[
+        str,
+        typer.Option("--authority-code", help="处罚机关统一社会信用代码 / the authority's USCC"),
+    ],
+    fine: Annotated[str, typer.Option(help="罚款金额（万元）/ fine in 10,000 yuan")] = "",
+    confiscated: Annotated[
+        str, typer.Option(help="没收违法所得、没收非法财物的金额（万元）/ amount confiscated")
+    ] = "",
+    licence: Annotated[
+        str, typer.Option(help="暂扣或吊销证照名称及编号 / licence suspended or revoked")
+    ] = "",
+    valid_until: Annotated[
+        str | None,
+        typer.Option("--valid-until", metavar="YYYY-MM-DD", help="处罚有效期 / penalty ends"),
+    ] = None,
+    publicity_until: Annotated[
+        str | None,
+        typer.Option(
+            "--publicity-until",
+            metavar="YYYY-MM-DD",
+            help="公示截止期（默认决定日期后一年）/ publicity ends (default: a year)",
+        ),
+    ] = None,
+    authority: Annotated[
+        str | None,
+        typer.Option(help="处罚机关（部门编码，默认本人部门）/ deciding department"),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="数据来源单位（默认处罚机关）/ data source department")
+    ] = None,
+    source_code: Annotated[
+        str | None,
+        typer.Option("--source-code", help="数据来源单位统一社会信用代码 / its USCC"),
+    ] = None,
+    legal_representative: Annotated[
+        str,
+        typer.Option(
+            "--legal-representative", help="法定代表人（负责人、经营者）/ legal representative"
+        ),
+    ] = "",
+    notes: Annotated[str, typer.Option(help="备注 / notes")] = "",
     credit_class: Annotated[
         str | None,
         typer.Option(
@@ -111,7 +168,8 @@ def followup_case(
     on: DateOption = None,
     as_user: AsUser = None,
 ) -> None:
-    """立案处罚（可调低信用风险分类）；处罚信息须在决定后 7 个工作日内公示 / file a penalty case."""
+    """立案处罚，按双公示标准登记处罚决定（可调低信用风险分类）；处罚信息须在决定后 7 个工作日内
+    公示 / file a penalty case in the fields of the 双公示 standard."""
     with services_session() as services:
         principal = current_principal(services, as_user)
         follow = _service(services).file_case(
@@ -121,12 +179,82 @@ def followup_case(
             decision=decision,
             decided_on=on,
             credit_class=credit_class,
+            violation_type=violation_type,
+            facts=facts,
+            basis=basis,
+            penalty_types=penalty_type,
+            fine=fine,
+            confiscated=confiscated,
+            licence=licence,
+            valid_until=valid_until,
+            publicity_until=publicity_until,
+            authority=authority,
+            authority_code=authority_code,
+            source=source,
+            source_code=source_code,
+            legal_representative=legal_representative,
+            notes=notes,
         )
     case = follow.cases[-1]
     _done("已立案 / case filed", follow)
     _line(f"案件 / case: {case['case_no']}，决定日期 / decided on: {case['decided_on']}")
     if case["credit_class"]:
         _line(f"信用风险分类 / credit class: {case['previous_class']} → {case['credit_class']}")
+
+
+@followup_app.command("correct-case")
+def followup_correct_case(
+    task_ref: TaskRef,
+    case: Annotated[str, typer.Argument(help="案件编号或序号 / the case number")],
+    change: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="更正的字段（字段名或中文名，如 fine=1.5、罚款金额（万元）=1.5；处罚类别用 、 分隔），"
+            "可重复 / a corrected field (repeatable)",
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="更正原因（随更正记录报送）/ why")],
+    on: DateOption = None,
+    as_user: AsUser = None,
+) -> None:
+    """更正处罚信息（已公示的另生成更正记录报送信用平台）/ correct a penalty case."""
+    from ssj.domain.fields import FieldError
+    from ssj.domain.followup import CASE_FIELDS_BY_LABEL
+
+    changes: dict[str, Any] = {}
+    for item in change:
+        name, sep, value = item.partition("=")
+        name = CASE_FIELDS_BY_LABEL.get(name.strip(), name.strip())
+        if not sep or not name:
+            from ssj.cli.common import fail
+
+            fail(
+                FieldError(
+                    "set", f"应写成 字段=值，实际为“{item}”", f"expected FIELD=VALUE, got {item!r}"
+                )
+            )
+        changes[name] = value
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        follow = _service(services).correct_case(principal, task_ref, case, changes, reason, on)
+    _done("已更正处罚信息 / case corrected", follow)
+
+
+@followup_app.command("revoke-case")
+def followup_revoke_case(
+    task_ref: TaskRef,
+    case: Annotated[str, typer.Argument(help="案件编号或序号 / the case number")],
+    reason: Annotated[str, typer.Option(help="撤销原因（随撤回记录报送）/ why")],
+    on: DateOption = None,
+    as_user: AsUser = None,
+) -> None:
+    """登记处罚决定被撤销（如经行政复议）；已公示的另生成撤回记录 / a revoked decision."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        follow = _service(services).revoke_case(principal, task_ref, case, reason, on)
+    _done("已登记撤销 / revocation recorded", follow)
 
 
 @followup_app.command("publish-case")

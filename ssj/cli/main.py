@@ -8,6 +8,7 @@ from ssj.cli import (
     assessment,
     audit,
     calendar,
+    deliver,
     draws,
     followup,
     ledger,
@@ -55,6 +56,8 @@ app.command()(overdue.overdue)
 app.add_typer(assessment.assessment_app, name="assessment")
 app.add_typer(ledger.witnesses_app, name="witnesses")
 app.add_typer(witness_cli.witness_app, name="witness")
+app.add_typer(deliver.subscribers_app, name="subscribers")
+app.add_typer(deliver.deliver_app, name="deliver")
 
 
 @app.command()

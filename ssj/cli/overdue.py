@@ -3,7 +3,8 @@
 Tasks not inspected by the end of their plan's window; results not published within the plan's
 working days of completion (or published late, with the working days late); rectifications past
 their deadline without a passed re-check; penalty information not published within 7 working
-days of the decision. "Today" is
+days of the decision; records not delivered to a credit platform by those deadlines (measured to
+its acknowledgement), and dead letters. "Today" is
 `--as-of-date` (default: today, Beijing time); `--as-of SEQ` reads the ledger as it stood then.
 """
 
@@ -29,6 +30,10 @@ SUMMARY_LABELS = {
     "penalty_overdue": "处罚信息逾期未公示",
     "penalty_published_late": "处罚信息逾期公示",
     "penalty_deadline_unknown": "处罚信息公示期限未知",
+    "delivery_overdue": "逾期未归集",
+    "delivered_late": "逾期归集",
+    "delivery_deadline_unknown": "归集期限未知",
+    "dead_letters": "归集死信",
 }
 UNINSPECTED_LABELS = {
     "draw": "抽取",
@@ -68,6 +73,29 @@ PENALTY_LABELS = {
     "state_zh": "情况",
     "working_days_late": "逾期工作日",
     "reason_zh": "说明",
+}
+
+
+DELIVERY_LABELS = {
+    "subscriber": "接收平台",
+    "kind_zh": "记录",
+    "seq": "账本序号",
+    "identifier": "检查对象",
+    "case_no": "案件编号",
+    "start": "起算日期",
+    "due_on": "应归集日期",
+    "done_on": "送达日期",
+    "state_zh": "情况",
+    "working_days_late": "逾期工作日",
+    "tries": "已尝试",
+}
+DEAD_LETTER_LABELS = {
+    "subscriber": "接收平台",
+    "kind_zh": "记录",
+    "seq": "账本序号",
+    "identifier": "检查对象",
+    "tries": "已尝试",
+    "last_error": "最近错误",
 }
 
 
@@ -120,3 +148,11 @@ def overdue(
         "整改 / rectifications past their deadline", RECTIFICATION_LABELS, report["rectifications"]
     )
     _table("处罚信息公示 / penalty information", PENALTY_LABELS, report["penalties"])
+    _table(
+        "归集到信用平台 / delivery to the credit platforms", DELIVERY_LABELS, report["deliveries"]
+    )
+    _table(
+        "归集死信（ssj deliver retry 重新推送）/ dead letters",
+        DEAD_LETTER_LABELS,
+        report["dead_letters"],
+    )

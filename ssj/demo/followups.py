@@ -35,6 +35,7 @@ from ssj.demo import DEFAULT_SEED
 from ssj.demo.inspections import Progress, Runner, forced_cases, work
 from ssj.domain.access import Principal
 from ssj.domain.followup import FollowUp, follow_up_id
+from ssj.domain.identifiers import make_uscc, organization_code_check_character
 from ssj.domain.tasks import ResultCategory, TaskStatus, task_id
 from ssj.services.context import Services
 from ssj.services.draws import today as shanghai_today
@@ -62,6 +63,21 @@ REMINDERS = {
     ResultCategory.OBSTRUCTED: "你单位拒绝、阻碍检查，现书面催告你单位配合检查并提供相关资料",
 }
 DECISION = "经查，当事人存在违法行为，依据相关法律法规作出警告并处罚款的行政处罚决定"
+# The 双公示 fields of the demo's penalty cases: a warning and a fine, its amount from the case.
+VIOLATION = "未按规定履行安全管理义务"
+FACTS = "经现场检查，当事人未按规定履行安全管理义务，存在安全隐患"
+BASIS = "《中华人民共和国特种设备安全法》第八十三条"
+REPRESENTATIVES = ("王建国", "李红梅", "张志强", "刘晓燕", "陈伟", "杨丽", "赵军", "周敏")
+
+
+def authority_code(department: str) -> str:
+    """A government authority's 统一社会信用代码 (registration 1, category 1 机关, Changzhou),
+    derived from its department code so the demo stays deterministic."""
+    digest = hashlib.sha256(department.encode()).hexdigest().upper()
+    body = "".join(c for c in digest if c.isdigit() or c in "ABCDEF")[:8]
+    return make_uscc("11320400" + body + organization_code_check_character(body))
+
+
 CRIMINAL = "案件涉嫌犯罪，依据《行政执法机关移送涉嫌犯罪案件的规定》移送公安机关"
 OBSTRUCTION = "当事人以暴力、威胁方法阻碍执法人员依法执行职务，移送公安机关处理"
 
@@ -208,6 +224,8 @@ class _FollowUps(Runner):
         target = self.s.queries.get("targets", [row["identifier"]]) or {}
         current = str(target.get("credit_class") or "D")
         riskier = chr(ord(current) + 1) if lower and current < "D" else None
+        digest = int(hashlib.sha256(case_no.encode()).hexdigest()[:8], 16)
+        department = operator.department
         return self.followups.file_case(
             operator,
             row["task_id"],
@@ -215,6 +233,14 @@ class _FollowUps(Runner):
             decision=DECISION,
             decided_on=decided.isoformat(),
             credit_class=riskier,
+            violation_type=VIOLATION,
+            facts=FACTS,
+            basis=BASIS,
+            penalty_types=["警告", "罚款"],
+            fine=f"{digest % 50 / 10 + 0.5:.1f}",  # 0.5-5.4 万元
+            authority=department if department in row["departments"] else None,
+            authority_code=authority_code(department),
+            legal_representative=REPRESENTATIVES[digest % len(REPRESENTATIVES)],
         )
 
     def done(self, ref: str) -> int:

@@ -47,6 +47,7 @@ class Command(StrEnum):
     READ_REGISTRY = "read_registry"
     READ_ALL = "read_all"
     READ_ASSESSMENT = "read_assessment"  # the annual assessment: reviewers, a leader its own
+    MANAGE_SUBSCRIBERS = "manage_subscribers"  # credit platforms records are delivered to
 
 
 # Which roles may issue each command at all.
@@ -76,6 +77,7 @@ ALLOWED: dict[Command, frozenset[Role]] = {
     Command.READ_REGISTRY: frozenset(set(Role) - {Role.PUBLIC}),
     Command.READ_ALL: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER}),
     Command.READ_ASSESSMENT: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.REVIEWER, Role.LEADER}),
+    Command.MANAGE_SUBSCRIBERS: frozenset({Role.ADMIN}),
 }
 
 # Roles whose permission is not limited to their own department.

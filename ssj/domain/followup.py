@@ -8,9 +8,15 @@ on a task whose inspection is complete:
   team member re-checks it (复查): passed, or failed (then re-checked again, or another step
   taken). A rectification is overdue once its deadline passes without a passed re-check.
 - A reminder (催告) has a date and its text.
-- A penalty case (立案处罚) has its case number, the decision date and the decision; its
-  information must be published within 7 working days of the decision (`publish_case`). Filing
-  may lower the target's credit-risk class (A low … D high): only to a riskier class.
+- A penalty case (立案处罚) records its decision in the fields of the national 双公示
+  administrative-penalty data standard (`CASE_FIELD_LABELS`: 行政处罚决定书文号, 违法行为类型,
+  违法事实, 处罚依据, 处罚类别 from the code list of 《行政处罚法》 art. 9, 处罚内容, 罚款金额
+  and 没收金额 in 万元, 暂扣或吊销证照, 处罚有效期, 公示截止期, 处罚机关 and its credit code,
+  数据来源单位 and its credit code, 法定代表人, 备注); its information must be published within 7
+  working days of the decision (`publish_case`). Filing may lower the target's credit-risk class
+  (A low … D high): only to a riskier class. A filed case is corrected (更正) or revoked (撤销,
+  e.g. after administrative reconsideration) by events of their own, never edited: once
+  published, each becomes a record of its own for the credit platforms.
 - A referral (移送) goes to another department or to public security (公安机关), with a reason.
 
 Consequences for the registry (`registry_changes`) are applied by the service as a
@@ -23,7 +29,8 @@ after `today` (the service passes it in) nor before the step they follow.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -31,14 +38,16 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ssj.domain import fields
+from ssj.domain.identifiers import validate_uscc
 from ssj.domain.targets import (
     CREDIT_CLASS_LABELS,
     CreditClass,
     TargetRecord,
     TargetStatus,
+    TargetType,
 )
 from ssj.domain.tasks import ResultCategory, parse_day
-from ssj.errors import ConflictError
+from ssj.errors import ConflictError, ValidationError
 
 FOLLOW_UP_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:follow-up")
 PENALTY_PUBLISH_WITHIN_DAYS = 7  # penalty information: within 7 working days of the decision
@@ -68,8 +77,207 @@ EVENT_LABELS_ZH = {
     "Reminded": "催告",
     "CaseFiled": "立案处罚",
     "CasePublished": "公示处罚信息",
+    "CaseCorrected": "更正处罚信息",
+    "CaseRevoked": "撤销处罚决定",
     "Referred": "移送",
 }
+
+
+class PenaltyType(StrEnum):
+    """处罚类别: the kinds of administrative penalty of 《行政处罚法》 (2021) art. 9, the code
+    list of the 双公示 standard's 处罚类别."""
+
+    WARNING = "warning"
+    CRITICISM = "criticism"
+    FINE = "fine"
+    CONFISCATE_INCOME = "confiscate_income"
+    CONFISCATE_PROPERTY = "confiscate_property"
+    SUSPEND_LICENCE = "suspend_licence"
+    LOWER_QUALIFICATION = "lower_qualification"
+    REVOKE_LICENCE = "revoke_licence"
+    RESTRICT_BUSINESS = "restrict_business"
+    SUSPEND_BUSINESS = "suspend_business"
+    CLOSE = "close"
+    RESTRICT_PRACTICE = "restrict_practice"
+    DETENTION = "detention"
+    OTHER = "other"
+
+
+PENALTY_TYPE_LABELS_ZH = {
+    PenaltyType.WARNING: "警告",
+    PenaltyType.CRITICISM: "通报批评",
+    PenaltyType.FINE: "罚款",
+    PenaltyType.CONFISCATE_INCOME: "没收违法所得",
+    PenaltyType.CONFISCATE_PROPERTY: "没收非法财物",
+    PenaltyType.SUSPEND_LICENCE: "暂扣许可证件",
+    PenaltyType.LOWER_QUALIFICATION: "降低资质等级",
+    PenaltyType.REVOKE_LICENCE: "吊销许可证件",
+    PenaltyType.RESTRICT_BUSINESS: "限制开展生产经营活动",
+    PenaltyType.SUSPEND_BUSINESS: "责令停产停业",
+    PenaltyType.CLOSE: "责令关闭",
+    PenaltyType.RESTRICT_PRACTICE: "限制从业",
+    PenaltyType.DETENTION: "行政拘留",
+    PenaltyType.OTHER: "其他",
+}
+PENALTY_TYPE_LABELS = {zh: t for t, zh in PENALTY_TYPE_LABELS_ZH.items()}
+CONFISCATIONS = frozenset({PenaltyType.CONFISCATE_INCOME, PenaltyType.CONFISCATE_PROPERTY})
+LICENCE_PENALTIES = frozenset({PenaltyType.SUSPEND_LICENCE, PenaltyType.REVOKE_LICENCE})
+
+# A penalty case's fields, in the order of the 双公示 standard, with its Chinese names.
+CASE_FIELD_LABELS = {
+    "case_no": "行政处罚决定书文号",
+    "violation_type": "违法行为类型",
+    "facts": "违法事实",
+    "basis": "处罚依据",
+    "penalty_types": "处罚类别",
+    "decision": "处罚内容",
+    "fine": "罚款金额（万元）",
+    "confiscated": "没收违法所得、没收非法财物的金额（万元）",
+    "licence": "暂扣或吊销证照名称及编号",
+    "decided_on": "处罚决定日期",
+    "valid_until": "处罚有效期",
+    "publicity_until": "公示截止期",
+    "authority": "处罚机关",
+    "authority_code": "处罚机关统一社会信用代码",
+    "source": "数据来源单位",
+    "source_code": "数据来源单位统一社会信用代码",
+    "legal_representative": "法定代表人",
+    "notes": "备注",
+}
+# Fields a correction may change (the decision date moves the publication deadline: it stays).
+CORRECTABLE = tuple(f for f in CASE_FIELD_LABELS if f != "decided_on")
+CASE_FIELDS_BY_LABEL = {zh: name for name, zh in CASE_FIELD_LABELS.items()}
+# Publicity periods (《失信行为纠正后的信用信息修复管理办法（试行）》): one year unless set;
+# never more than three.
+DEFAULT_PUBLICITY_DAYS = 365
+MAX_PUBLICITY_DAYS = 3 * 365 + 1
+AMOUNT_PLACES = 6  # the standard's amounts: decimal(18, 6) in 万元
+# What the standard requires before a case's information is published (and delivered).
+REQUIRED_FOR_PUBLICATION = (
+    "case_no",
+    "violation_type",
+    "facts",
+    "basis",
+    "penalty_types",
+    "decision",
+    "decided_on",
+    "authority",
+    "authority_code",
+    "source",
+    "source_code",
+)
+
+
+def parse_amount(field: str, value: object) -> str:
+    """An amount in 万元 (ten thousand yuan): at most 6 decimal places, not negative; "" if
+    empty. Kept as text, so no float ever rounds it."""
+    raw = fields.text(field, value, required=False, max_length=32).replace(",", "")
+    if not raw:
+        return ""
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0 or amount >= Decimal(10) ** 12:
+        raise fields.FieldError(
+            field,
+            f"应为不小于 0 的金额（万元），实际为“{raw}”",
+            f"must be an amount in 10,000 yuan, at least 0, got {raw!r}",
+        )
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -AMOUNT_PLACES:
+        raise fields.FieldError(
+            field,
+            f"金额（万元）最多保留 {AMOUNT_PLACES} 位小数（即精确到分），实际为“{raw}”",
+            f"at most {AMOUNT_PLACES} decimal places (to the fen), got {raw!r}",
+        )
+    text = format(amount.normalize(), "f")
+    return "0" if text in ("-0", "0E-6") else text
+
+
+def parse_credit_code(field: str, value: object, *, required: bool = True) -> str:
+    """An authority's 统一社会信用代码 (GB 32100-2015, check character included)."""
+    raw = fields.text(field, value, required=required, max_length=32)
+    if not raw:
+        return ""
+    try:
+        return validate_uscc(raw)
+    except ValidationError as e:
+        raise fields.FieldError(field, e.zh, e.en) from None
+
+
+def parse_penalty_types(values: object) -> list[str]:
+    """处罚类别: one or more of the code list, by code or Chinese name."""
+    raw = fields.text_list("penalty_types", values if values is not None else [])  # type: ignore[arg-type]
+    if not raw:
+        raise fields.FieldError(
+            "penalty_types",
+            "处罚类别不能为空（可多选：" + "、".join(PENALTY_TYPE_LABELS) + "）",
+            "at least one penalty type is required",
+        )
+    chosen = [
+        fields.choice("penalty_types", v, PenaltyType, PENALTY_TYPE_LABELS).value for v in raw
+    ]
+    return list(dict.fromkeys(chosen))
+
+
+def check_case(case: Mapping[str, Any], *, needs_representative: bool) -> None:
+    """The rules between a case's fields (the standard's conditional requirements)."""
+    types = {PenaltyType(t) for t in case["penalty_types"]}
+    amounts = (
+        ("fine", {PenaltyType.FINE}, "罚款"),
+        ("confiscated", CONFISCATIONS, "没收违法所得或没收非法财物"),
+    )
+    for name, needs, zh in amounts:
+        given = case[name] not in ("", "0")
+        if types & needs and not given:
+            raise fields.FieldError(
+                name,
+                f"处罚类别含{zh}，必须填写{CASE_FIELD_LABELS[name]}",
+                f"required when the penalty types include {zh}",
+            )
+        if given and not types & needs:
+            raise fields.FieldError(
+                name,
+                f"处罚类别不含{zh}，不应填写{CASE_FIELD_LABELS[name]}",
+                f"only with a penalty type of {zh}",
+            )
+    if types & LICENCE_PENALTIES and not case["licence"]:
+        raise fields.FieldError(
+            "licence",
+            "处罚类别含暂扣或吊销许可证件，必须填写证照名称及编号",
+            "required when a licence is suspended or revoked",
+        )
+    if needs_representative and not case["legal_representative"]:
+        raise fields.FieldError(
+            "legal_representative",
+            "行政相对人为法人及非法人组织或个体工商户，必须填写法定代表人（负责人、经营者）",
+            "the legal representative (or operator) is required for an organisation or an "
+            "individual business",
+        )
+    decided = date.fromisoformat(case["decided_on"])
+    until = case["publicity_until"]
+    if until and not decided < date.fromisoformat(until) <= decided + timedelta(
+        days=MAX_PUBLICITY_DAYS
+    ):
+        raise fields.FieldError(
+            "publicity_until",
+            f"公示截止期应晚于处罚决定日期（{decided}），且不超过三年",
+            f"must be after the decision ({decided}) and at most three years later",
+        )
+    valid = case["valid_until"]
+    if valid and date.fromisoformat(valid) < decided:
+        raise fields.FieldError(
+            "valid_until",
+            f"处罚有效期早于处罚决定日期（{decided}）",
+            f"before the decision ({decided})",
+        )
+
+
+def needs_representative(target_type: str | None) -> bool:
+    """An organisation or an individual business names its legal representative (operator)."""
+    return target_type in (TargetType.ENTERPRISE.value, TargetType.INDIVIDUAL.value)
+
 
 # What a result category does to the target registry: its new status.
 CATEGORY_STATUS = {
@@ -274,7 +482,16 @@ class FollowUp(Aggregate):
         credit_class: object,
         current_class: str,
         today: date,
+        target_type: str | None = None,
+        **details: object,
     ) -> int:
+        """File a penalty case with its decision in the fields of the 双公示 standard
+        (`details`: the other fields of `CASE_FIELD_LABELS`)."""
+        unknown = sorted(set(details) - set(CASE_FIELD_LABELS))
+        if unknown:
+            raise fields.FieldError(
+                unknown[0], "不是处罚案件的字段", f"not a field of a penalty case: {unknown}"
+            )
         number = fields.text("case_no", case_no, max_length=64)
         if any(c["case_no"] == number for c in self.cases):
             raise ConflictError(f"案件 {number} 已立案", f"case {number} is already filed")
@@ -290,14 +507,64 @@ class FollowUp(Aggregate):
                     f"{current_class}), got {chosen.value}",
                 )
             lowered = chosen.value
+        decided = parse_day("decided_on", decided_on, today, self._after_completion())
+        raw = {**dict.fromkeys(CASE_FIELD_LABELS), **details}
+        raw.update(case_no=number, decided_on=decided, decision=decision)
         self._case_filed(
-            case_no=number,
-            decided_on=parse_day("decided_on", decided_on, today, self._after_completion()),
-            decision=fields.prose("decision", decision, max_length=5000),
             credit_class=lowered,
             previous_class=current_class if lowered else None,
+            target_type=target_type,
+            **self._details(raw, target_type),
         )
         return len(self.cases)
+
+    def _details(self, raw: Mapping[str, Any], target_type: str | None) -> dict[str, Any]:
+        """A case's 双公示 fields, validated alone and together."""
+        decided = str(raw["decided_on"])
+        authority = fields.text("authority", raw["authority"], max_length=64)
+        if authority not in self.departments:
+            raise fields.FieldError(
+                "authority",
+                f"处罚机关 {authority} 不是本任务的检查部门（{'、'.join(self.departments)}）",
+                f"the authority {authority} is not one of the task's departments "
+                f"({', '.join(self.departments)})",
+            )
+        authority_code = parse_credit_code("authority_code", raw["authority_code"])
+        source = fields.text("source", raw["source"], required=False, max_length=64) or authority
+        source_code = (
+            parse_credit_code("source_code", raw["source_code"], required=False) or authority_code
+        )
+        publicity = fields.iso_date("publicity_until", raw["publicity_until"], required=False)
+        if publicity is None:
+            publicity = (
+                date.fromisoformat(decided) + timedelta(days=DEFAULT_PUBLICITY_DAYS)
+            ).isoformat()
+        details = {
+            "case_no": fields.text("case_no", raw["case_no"], max_length=64),
+            "decided_on": decided,
+            "decision": fields.prose("decision", raw["decision"], max_length=5000),
+            "violation_type": fields.prose(
+                "violation_type", raw["violation_type"], max_length=2000
+            ),
+            "facts": fields.prose("facts", raw["facts"], max_length=5000),
+            "basis": fields.prose("basis", raw["basis"], max_length=2000),
+            "penalty_types": parse_penalty_types(raw["penalty_types"]),
+            "fine": parse_amount("fine", raw["fine"]),
+            "confiscated": parse_amount("confiscated", raw["confiscated"]),
+            "licence": fields.text("licence", raw["licence"], required=False, max_length=200),
+            "valid_until": fields.iso_date("valid_until", raw["valid_until"], required=False),
+            "publicity_until": publicity,
+            "authority": authority,
+            "authority_code": authority_code,
+            "source": source,
+            "source_code": source_code,
+            "legal_representative": fields.text(
+                "legal_representative", raw["legal_representative"], required=False, max_length=64
+            ),
+            "notes": fields.prose("notes", raw["notes"], required=False, max_length=2000),
+        }
+        check_case(details, needs_representative=needs_representative(target_type))
+        return details
 
     @event("CaseFiled")
     def _case_filed(
@@ -307,6 +574,23 @@ class FollowUp(Aggregate):
         decision: str,
         credit_class: str | None,
         previous_class: str | None,
+        # The 双公示 fields (cases filed before they were recorded replay with these defaults).
+        violation_type: str = "",
+        facts: str = "",
+        basis: str = "",
+        penalty_types: list[str] | None = None,
+        fine: str = "",
+        confiscated: str = "",
+        licence: str = "",
+        valid_until: str | None = None,
+        publicity_until: str | None = None,
+        authority: str = "",
+        authority_code: str = "",
+        source: str = "",
+        source_code: str = "",
+        legal_representative: str = "",
+        notes: str = "",
+        target_type: str | None = None,
     ) -> None:
         self.cases.append(
             {
@@ -316,6 +600,25 @@ class FollowUp(Aggregate):
                 "credit_class": credit_class,
                 "previous_class": previous_class,
                 "published_on": None,
+                "violation_type": violation_type,
+                "facts": facts,
+                "basis": basis,
+                "penalty_types": list(penalty_types or []),
+                "fine": fine,
+                "confiscated": confiscated,
+                "licence": licence,
+                "valid_until": valid_until,
+                "publicity_until": publicity_until,
+                "authority": authority,
+                "authority_code": authority_code,
+                "source": source or authority,
+                "source_code": source_code or authority_code,
+                "legal_representative": legal_representative,
+                "notes": notes,
+                "target_type": target_type,
+                "corrections": [],
+                "revoked_on": None,
+                "revocation": None,
             }
         )
 
@@ -327,13 +630,31 @@ class FollowUp(Aggregate):
                 return n
         return self._number("case", raw, self.cases, "案件")
 
-    def publish_case(self, *, case: object, on: object, today: date) -> None:
+    def _open_case(self, case: object, doing_zh: str, doing_en: str) -> int:
         n = self.case_number(case)
+        found = self.cases[n - 1]
+        if found.get("revoked_on"):
+            raise ConflictError(
+                f"案件 {found['case_no']} 的处罚决定已于 {found['revoked_on']} 撤销，不能{doing_zh}",
+                f"case {found['case_no']} was revoked on {found['revoked_on']}: cannot {doing_en}",
+            )
+        return n
+
+    def publish_case(self, *, case: object, on: object, today: date) -> None:
+        n = self._open_case(case, "公示", "publish it")
         found = self.cases[n - 1]
         if found["published_on"]:
             raise ConflictError(
                 f"案件 {found['case_no']} 的处罚信息已于 {found['published_on']} 公示",
                 f"case {found['case_no']} was published on {found['published_on']}",
+            )
+        missing = [f for f in REQUIRED_FOR_PUBLICATION if not found.get(f)]
+        if missing:
+            names = "、".join(CASE_FIELD_LABELS[f] for f in missing)
+            raise ConflictError(
+                f"案件 {found['case_no']} 缺少双公示必填信息（{names}）：请先更正后再公示",
+                f"case {found['case_no']} lacks fields the 双公示 standard requires "
+                f"({', '.join(missing)}): correct it before publishing",
             )
         self._case_published(
             case=n,
@@ -343,6 +664,73 @@ class FollowUp(Aggregate):
     @event("CasePublished")
     def _case_published(self, case: int, on: str) -> None:
         self.cases[case - 1]["published_on"] = on
+
+    def correct_case(
+        self,
+        *,
+        case: object,
+        changes: Mapping[str, object],
+        reason: object,
+        on: object,
+        today: date,
+        target_type: str | None = None,
+    ) -> None:
+        """Correct a case's 双公示 fields (更正): an event of its own; once published, a
+        correction record goes to the credit platforms."""
+        n = self._open_case(case, "更正", "correct it")
+        found = self.cases[n - 1]
+        unknown = [k for k in changes if k not in CORRECTABLE]
+        if unknown or not changes:
+            raise fields.FieldError(
+                "changes",
+                f"可更正的字段为：{'、'.join(CASE_FIELD_LABELS[f] for f in CORRECTABLE)}"
+                + (f"（无法更正：{'、'.join(unknown)}）" if unknown else "（未指明更正内容）"),
+                f"correctable fields: {', '.join(CORRECTABLE)}"
+                + (f" (not correctable: {', '.join(unknown)})" if unknown else " (none given)"),
+            )
+        merged = {name: found.get(name) for name in CASE_FIELD_LABELS}
+        merged.update(changes)
+        details = self._details(merged, target_type or found.get("target_type"))
+        new_no = details["case_no"]
+        if new_no != found["case_no"] and any(c["case_no"] == new_no for c in self.cases):
+            raise ConflictError(f"案件 {new_no} 已立案", f"case {new_no} is already filed")
+        changed = {k: v for k, v in details.items() if found.get(k) != v}
+        if not changed:
+            raise fields.FieldError(
+                "changes", "更正内容与现有信息相同", "the correction changes nothing"
+            )
+        last = found["corrections"][-1]["on"] if found["corrections"] else found["decided_on"]
+        self._case_corrected(
+            case=n,
+            changes=changed,
+            reason=fields.prose("reason", reason, max_length=2000),
+            on=parse_day("on", on, today, (last, "此前一步的日期", "the previous step")),
+        )
+
+    @event("CaseCorrected")
+    def _case_corrected(self, case: int, changes: dict[str, Any], reason: str, on: str) -> None:
+        found = self.cases[case - 1]
+        found.update(changes)
+        found["corrections"] = [
+            *found.get("corrections", []),
+            {"on": on, "reason": reason, "fields": sorted(changes)},
+        ]
+
+    def revoke_case(self, *, case: object, on: object, reason: object, today: date) -> None:
+        """The decision is revoked (撤销, e.g. by administrative reconsideration or a court):
+        once published, a withdrawal record goes to the credit platforms."""
+        n = self._open_case(case, "撤销", "revoke it")
+        found = self.cases[n - 1]
+        self._case_revoked(
+            case=n,
+            on=parse_day("on", on, today, (found["decided_on"], "处罚决定日期", "the decision")),
+            reason=fields.prose("reason", reason, max_length=2000),
+        )
+
+    @event("CaseRevoked")
+    def _case_revoked(self, case: int, on: str, reason: str) -> None:
+        self.cases[case - 1]["revoked_on"] = on
+        self.cases[case - 1]["revocation"] = reason
 
     # Referrals (移送) ---------------------------------------------------------------------------
 

@@ -355,3 +355,11 @@ def validate_identifier(kind: IdKind | str, value: str) -> str:
     else:
         canonical = _validate_free_text(k, value)
     return unicodedata.normalize("NFC", canonical)
+
+
+def masked(identifier: str, id_kind: str | None) -> str:
+    """A resident id number (a natural person's) keeps only its first 6 and last 4 characters
+    in public; codes of firms, projects and products are shown whole."""
+    if id_kind == IdKind.RESIDENT_ID and len(identifier) > 10:
+        return identifier[:6] + "*" * (len(identifier) - 10) + identifier[-4:]
+    return identifier

@@ -22,12 +22,13 @@ from ssj.domain import followup as followup_domain
 from ssj.domain import inspectors as inspectors_domain
 from ssj.domain import items as items_domain
 from ssj.domain import plans as plans_domain
+from ssj.domain import subscribers as subscribers_domain
 from ssj.domain import targets as targets_domain
 from ssj.domain import tasks as tasks_domain
 from ssj.domain.draws import draw_label
 from ssj.domain.tasks import task_id as make_task_id
 
-TARGET, INSPECTOR, ITEM, PLAN, DRAW, TASK, USER = (
+TARGET, INSPECTOR, ITEM, PLAN, DRAW, TASK, USER, SUBSCRIBER = (
     "target",
     "inspector",
     "item",
@@ -35,8 +36,9 @@ TARGET, INSPECTOR, ITEM, PLAN, DRAW, TASK, USER = (
     "draw",
     "task",
     "user",
+    "subscriber",
 )
-KINDS = (TARGET, INSPECTOR, ITEM, PLAN, DRAW, TASK, USER)
+KINDS = (TARGET, INSPECTOR, ITEM, PLAN, DRAW, TASK, USER, SUBSCRIBER)
 KIND_LABELS_ZH = {
     TARGET: "检查对象",
     INSPECTOR: "执法检查人员",
@@ -45,6 +47,7 @@ KIND_LABELS_ZH = {
     DRAW: "抽取",
     TASK: "抽查任务",
     USER: "用户",
+    SUBSCRIBER: "接收平台",
 }
 
 Subject = tuple[str, str]  # (kind, business id)
@@ -679,6 +682,14 @@ def _followup(event: Any, recall: Recall, name: str) -> Described:
             )
         ),
         "CasePublished": lambda: f"公示第 {_get(e, 'case', '')} 件处罚信息（{_get(e, 'on', '')}）",
+        "CaseCorrected": lambda: (
+            f"更正第 {_get(e, 'case', '')} 件处罚信息（{_get(e, 'on', '')}）："
+            f"{_text(sorted(_get(e, 'changes') or {}))}，理由：{_get(e, 'reason', '')}"
+        ),
+        "CaseRevoked": lambda: (
+            f"撤销第 {_get(e, 'case', '')} 件处罚决定（{_get(e, 'on', '')}），理由："
+            f"{_get(e, 'reason', '')}"
+        ),
         "Referred": lambda: (
             f"移送{_get(e, 'to', '') or to.get(_get(e, 'to_kind'), '')}"
             f"（{_get(e, 'on', '')}），理由：{_get(e, 'reason', '')}"
@@ -702,6 +713,89 @@ def _refusal(event: Any, recall: Recall, name: str) -> Described:
         f"{'、'.join(_get(event, 'roles') or [])}）执行“{_get(event, 'command', '')}”"
         f"（涉及部门 {departments}）：{_get(event, 'reason', '')}",
         (subject,),
+    )
+
+
+def _subscriber(event: Any, recall: Recall, name: str) -> Described:
+    oid = _oid(event)
+    e = event
+    zh = subscribers_domain.EVENT_LABELS_ZH.get(name, name)
+    if name == "Registered":
+        subject = (SUBSCRIBER, str(_get(e, "name", "")))
+        kinds = "、".join(
+            subscribers_domain.RECORD_KIND_LABELS_ZH.get(k, k) for k in _get(e, "kinds") or []
+        )
+        auth = (_get(e, "auth") or {}).get("method", "")
+        summary = (
+            f"登记接收平台 {subject[1]}：{_get(e, 'endpoint', '')}，记录 {kinds}，部门 "
+            f"{_text(_get(e, 'departments')) if _get(e, 'departments') else '全部'}，认证 "
+            f"{subscribers_domain.AUTH_LABELS_ZH.get(auth, auth)}，最多尝试 "
+            f"{_get(e, 'max_tries', '')} 次，自账本序号 {_get(e, 'from_seq', '')} 起"
+            + (
+                "，报送完整身份证号码（依据：" + str(_get(e, "legal_basis", "")) + "）"
+                if _get(e, "full_ids")
+                else ""
+            )
+        )
+        return Described(
+            "Subscriber.Registered",
+            zh,
+            summary,
+            (subject,),
+            remember={oid: {"subjects": [list(subject)]}},
+        )
+    subjects = _memo_subjects(recall(oid))
+    labels = subscribers_domain.FIELD_LABELS
+    details = {
+        "Updated": lambda: (
+            f"修改接收平台：{_changes(_get(e, 'changes') or {}, labels)}，理由："
+            f"{_get(e, 'reason', '')}"
+        ),
+        "Paused": lambda: f"暂停推送，理由：{_get(e, 'reason', '')}",
+        "Resumed": lambda: "恢复推送" + (f"：{_get(e, 'reason')}" if _get(e, "reason") else ""),
+        "Removed": lambda: f"移除接收平台（待推送记录取消），理由：{_get(e, 'reason', '')}",
+        "Retried": lambda: (
+            f"死信重新推送（账本序号 {_text(_get(e, 'seqs'))}），理由：{_get(e, 'reason', '')}"
+        ),
+    }
+    if name not in details:
+        return _unknown(event)
+    return Described(f"Subscriber.{name}", zh, details[name](), _unique(subjects))
+
+
+def _delivery_report(event: Any, recall: Recall, name: str) -> Described:
+    if name != "Recorded":
+        return _unknown(event)
+    platform = str(_get(event, "subscriber", ""))
+    outcomes = list(_get(event, "outcomes") or [])
+    counted = {
+        o: sum(1 for x in outcomes if x.get("outcome") == o) for o in subscribers_domain.Outcome
+    }
+    summary = f"推送至 {platform}：" + "，".join(
+        f"{subscribers_domain.OUTCOME_LABELS_ZH[o]} {n} 条" for o, n in counted.items() if n
+    )
+    notes: dict[Subject, list[str]] = {}
+    for o in outcomes:
+        if o.get("outcome") == subscribers_domain.Outcome.FAILED:
+            continue  # retries stay on the platform's trail; the task's shows the result
+        kind = subscribers_domain.RECORD_KIND_LABELS_ZH.get(o.get("kind"), o.get("kind"))
+        text = (
+            f"{kind}记录（账本序号 {o.get('seq')}）归集至 {platform}："
+            f"{subscribers_domain.OUTCOME_LABELS_ZH.get(o.get('outcome'), o.get('outcome'))}"
+            f"（第 {o.get('try')} 次"
+            + (f"，回执 {o['reference']}" if o.get("reference") else "")
+            + (f"，{o['error']}" if o.get("error") else "")
+            + "）"
+        )
+        for subject in ((TASK, str(o.get("task_id", ""))), (TARGET, str(o.get("identifier", "")))):
+            notes.setdefault(subject, []).append(text)
+    subjects = _unique([(SUBSCRIBER, platform), *notes])
+    return Described(
+        "DeliveryReport.Recorded",
+        "归集推送",
+        summary,
+        subjects,
+        notes={s: "；".join(texts) for s, texts in notes.items()},
     )
 
 
@@ -742,6 +836,8 @@ HANDLERS: dict[str, Callable[[Any, Recall, str], Described]] = {
     "Task": _task,
     "FollowUp": _followup,
     "Refusal": _refusal,
+    "Subscriber": _subscriber,
+    "DeliveryReport": _delivery_report,
     "CalendarYear": _calendar,
     "KeyRing": _ledger,
     "TransparencyLog": _ledger,

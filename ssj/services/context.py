@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 
 from projections.calendar import CalendarProjection
+from projections.delivery import DeliveryProjection
 from projections.draws import TABLES as DRAW_TABLES
 from projections.draws import DrawProjection
 from projections.feed import ProjectionWatch
@@ -60,6 +61,7 @@ class Services:
                 DrawProjection(),
                 CalendarProjection(),
                 FollowUpProjection(),
+                DeliveryProjection(),  # after the tasks and follow-ups it reads as of each seq
                 TrailProjection(),
             ],
             prepare=not replica,

@@ -23,7 +23,7 @@ from ssj.domain.draws import (
     draw_label,
 )
 from ssj.domain.draws import draw_id as make_draw_id
-from ssj.domain.identifiers import IdKind
+from ssj.domain.identifiers import masked
 from ssj.domain.plans import PlanStatus, plan_id
 from ssj.draw.eligibility import ALL, PRIORITY, REASON_LABELS
 from ssj.errors import NotFoundError, ValidationError
@@ -303,14 +303,6 @@ def public_summary(row: Mapping[str, Any]) -> dict[str, Any]:
     shown = {f: row.get(f) for f in fields}
     shown["status_zh"] = STATUS_LABELS_ZH[DrawStatus(row["status"])]
     return shown
-
-
-def masked(identifier: str, id_kind: str | None) -> str:
-    """A resident id number (a natural person's) keeps only its first 6 and last 4 characters
-    in public; codes of firms, projects and products are shown whole."""
-    if id_kind == IdKind.RESIDENT_ID and len(identifier) > 10:
-        return identifier[:6] + "*" * (len(identifier) - 10) + identifier[-4:]
-    return identifier
 
 
 def public_drawn(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

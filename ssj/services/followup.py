@@ -11,7 +11,7 @@ and the next draw sees it. Bad input writes nothing; a refusal records itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from projections.followups import TABLES
 from projections.registry import RegistryQueries
+from ssj.domain import fields
 from ssj.domain.access import Command, Principal
 from ssj.domain.followup import FollowUp, follow_up_id, registry_changes
 from ssj.domain.targets import CreditClass, Target, target_id
@@ -29,6 +30,24 @@ from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.draws import today
 from ssj.services.tasks import TaskService
+
+# The 双公示 fields a case is filed with, besides its number, decision, date and credit class.
+CASE_DETAILS = (
+    "violation_type",
+    "facts",
+    "basis",
+    "penalty_types",
+    "fine",
+    "confiscated",
+    "licence",
+    "valid_until",
+    "publicity_until",
+    "authority_code",
+    "source",
+    "source_code",
+    "legal_representative",
+    "notes",
+)
 
 
 class FollowUpService(Service):
@@ -132,12 +151,23 @@ class FollowUpService(Service):
         decision: str,
         decided_on: str | None = None,
         credit_class: str | None = None,
+        **details: Any,
     ) -> FollowUp:
-        """File a penalty case; a lowered credit class changes the target in the same save."""
+        """File a penalty case with its 双公示 fields (`details`: violation_type, facts, basis,
+        penalty_types, fine, confiscated, licence, valid_until, publicity_until, authority,
+        authority_code, source, source_code, legal_representative, notes); a lowered credit
+        class changes the target in the same save. The authority defaults to the user's
+        department when it is one of the task's, else the task's lead department."""
         follow, task, actor = self._load(
             principal, ref, Command.FOLLOW_UP, "立案处罚", "file a penalty case"
         )
         target = self._target(task.identifier)
+        authority = details.pop("authority", None) or (
+            principal.department
+            if principal.department in task.departments
+            else task.departments[0]
+        )
+        self._known_department("source", details.get("source"))
         follow.file_case(
             case_no=case_no,
             decided_on=decided_on or self.today().isoformat(),
@@ -145,6 +175,9 @@ class FollowUpService(Service):
             credit_class=credit_class,
             current_class=str(target.state["credit_class"]),
             today=self.today(),
+            authority=authority,
+            target_type=str(target.state.get("target_type") or ""),
+            **{k: details.get(k) for k in CASE_DETAILS},
         )
         lowered = follow.cases[-1]["credit_class"]
         changed: list[Target] = []
@@ -155,6 +188,10 @@ class FollowUpService(Service):
         self._save(actor, follow, *changed)
         return follow
 
+    def _known_department(self, field: str, code: object) -> None:
+        if code and not self.s.department_exists(str(code).strip()):
+            raise fields.FieldError(field, f"部门 {code} 不存在", f"unknown department {code}")
+
     def publish_case(
         self, principal: Principal, ref: str, case: str, on: str | None = None
     ) -> FollowUp:
@@ -162,6 +199,45 @@ class FollowUpService(Service):
             principal, ref, Command.FOLLOW_UP, "公示处罚信息", "publish a penalty case"
         )
         follow.publish_case(case=case, on=on or self.today().isoformat(), today=self.today())
+        self._save(actor, follow)
+        return follow
+
+    def correct_case(
+        self,
+        principal: Principal,
+        ref: str,
+        case: str,
+        changes: Mapping[str, Any],
+        reason: str,
+        on: str | None = None,
+    ) -> FollowUp:
+        """Correct a case's 双公示 fields (更正), by an event of its own."""
+        follow, task, actor = self._load(
+            principal, ref, Command.FOLLOW_UP, "更正处罚信息", "correct a penalty case"
+        )
+        self._known_department("source", changes.get("source"))
+        target = self._target(task.identifier)
+        follow.correct_case(
+            case=case,
+            changes=dict(changes),
+            reason=reason,
+            on=on or self.today().isoformat(),
+            today=self.today(),
+            target_type=str(target.state.get("target_type") or ""),
+        )
+        self._save(actor, follow)
+        return follow
+
+    def revoke_case(
+        self, principal: Principal, ref: str, case: str, reason: str, on: str | None = None
+    ) -> FollowUp:
+        """The decision is revoked (撤销): recorded, never erased."""
+        follow, _, actor = self._load(
+            principal, ref, Command.FOLLOW_UP, "撤销处罚决定", "revoke a penalty decision"
+        )
+        follow.revoke_case(
+            case=case, on=on or self.today().isoformat(), reason=reason, today=self.today()
+        )
         self._save(actor, follow)
         return follow
 

@@ -2,6 +2,9 @@
 
 - Tasks not inspected by the end of their plan's implementation window (still open after it, or
   completed after it: calendar days past the window).
+- Records not delivered to a credit platform by the same deadlines (results; penalty
+  information within 7 working days of the decision), measured to the platform's
+  acknowledgement, and records dead-lettered after repeated failures (`ssj.services.delivery`).
 - Results not published within `publish_within_days` working days of the inspection's
   completion (the shortest the task's items set, else the plan's, default 20): overdue (not yet published, nor withheld) or published late, with the
   working days late. The due date is counted under the calendar as the ledger stood at the
@@ -34,6 +37,7 @@ from ssj.errors import ValidationError
 from ssj.services.base import Service
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
+from ssj.services.delivery import late_deliveries
 from ssj.services.draws import today
 
 # Statuses of a task not yet inspected (no completion recorded).
@@ -156,6 +160,9 @@ class OverdueService(Service):
             if found is not None and (found.late or found.state is DeadlineState.UNKNOWN):
                 publication.append({**base, **found.as_state()})
         rectifications, penalties = self._follow_ups(scope, day, seq)
+        deliveries, dead_letters = late_deliveries(self.s, self, scope, day, seq)
+        summary = _summary(uninspected, publication, rectifications, penalties)
+        _delivery_summary(summary, deliveries, dead_letters)
         return {
             "on": day.isoformat(),
             "as_of": seq,
@@ -164,7 +171,9 @@ class OverdueService(Service):
             "publication": publication,
             "rectifications": rectifications,
             "penalties": penalties,
-            "summary": _summary(uninspected, publication, rectifications, penalties),
+            "deliveries": deliveries,
+            "dead_letters": dead_letters,
+            "summary": summary,
         }
 
     def _follow_ups(
@@ -230,6 +239,27 @@ class OverdueService(Service):
         return date.fromisoformat(raw)
 
 
+COUNTERS = (
+    "uninspected",
+    "inspected_late",
+    "publication_overdue",
+    "published_late",
+    "deadline_unknown",
+    "rectification_overdue",
+    "penalty_overdue",
+    "penalty_published_late",
+    "penalty_deadline_unknown",
+    "delivery_overdue",
+    "delivered_late",
+    "delivery_deadline_unknown",
+    "dead_letters",
+)
+
+
+def _zero(department: str) -> dict[str, Any]:
+    return {"department": department, **dict.fromkeys(COUNTERS, 0)}
+
+
 def _summary(
     uninspected: list[dict[str, Any]],
     publication: list[dict[str, Any]],
@@ -240,21 +270,7 @@ def _summary(
     counts: dict[str, dict[str, Any]] = {}
 
     def of(department: str) -> dict[str, Any]:
-        return counts.setdefault(
-            department,
-            {
-                "department": department,
-                "uninspected": 0,
-                "inspected_late": 0,
-                "publication_overdue": 0,
-                "published_late": 0,
-                "deadline_unknown": 0,
-                "rectification_overdue": 0,
-                "penalty_overdue": 0,
-                "penalty_published_late": 0,
-                "penalty_deadline_unknown": 0,
-            },
-        )
+        return counts.setdefault(department, _zero(department))
 
     for row in uninspected:
         of(row["department"])["inspected_late" if row["completed_on"] else "uninspected"] += 1
@@ -270,3 +286,32 @@ def _summary(
     for row in penalties:
         of(row["department"])["penalty_" + key[row["state"]].replace("publication_", "")] += 1
     return [counts[d] for d in sorted(counts)]
+
+
+DELIVERY_COUNTERS = {
+    DeadlineState.OVERDUE.value: "delivery_overdue",
+    DeadlineState.LATE.value: "delivered_late",
+    DeadlineState.UNKNOWN.value: "delivery_deadline_unknown",
+}
+
+
+def _delivery_summary(
+    summary: list[dict[str, Any]],
+    deliveries: list[dict[str, Any]],
+    dead_letters: list[dict[str, Any]],
+) -> None:
+    """Add the deliveries past their deadline (one per record and platform) and the dead
+    letters to the departments' counts."""
+    rows = {row["department"]: row for row in summary}
+
+    def of(department: str) -> dict[str, Any]:
+        if department not in rows:
+            rows[department] = _zero(department)
+            summary.append(rows[department])
+        return rows[department]
+
+    for row in deliveries:
+        of(row["department"])[DELIVERY_COUNTERS[row["state"]]] += 1
+    for row in dead_letters:
+        of(row["department"])["dead_letters"] += 1
+    summary.sort(key=lambda r: r["department"])

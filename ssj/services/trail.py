@@ -28,7 +28,17 @@ from openpyxl.cell import WriteOnlyCell
 
 from projections.trail import TrailFilters, subject_departments, trail_page
 from ssj.domain.access import Command, Principal
-from ssj.domain.trail import INSPECTOR, ITEM, KIND_LABELS_ZH, KINDS, PLAN, TARGET, USER, Subject
+from ssj.domain.trail import (
+    INSPECTOR,
+    ITEM,
+    KIND_LABELS_ZH,
+    KINDS,
+    PLAN,
+    SUBSCRIBER,
+    TARGET,
+    USER,
+    Subject,
+)
 from ssj.errors import NotFoundError, ValidationError
 from ssj.ledger import note
 from ssj.ledger.application import Ledger
@@ -105,7 +115,7 @@ def resolve(kind: str, ref: str) -> Subject:
                 f"a{'n item' if kind == ITEM else ' plan'} is DEPT/CODE, got {ref!r}",
             )
         return kind, f"{department.strip()}/{code.strip()}"
-    if kind in (TARGET, INSPECTOR, USER):
+    if kind in (TARGET, INSPECTOR, USER, SUBSCRIBER):
         return kind, ref
     if kind == "draw":
         found = draw_records.resolve(ref)

@@ -9,6 +9,7 @@ from datetime import date
 from tests.api.test_registry_api import Api, api, assert_bilingual
 from tests.services.conftest import OTHER, OWN, jurisdiction
 from tests.services.test_draws import World
+from tests.services.test_followup import CASE_FIELDS
 from tests.services.test_overdue import completed, published, tasks_in
 from tests.services.test_tasks import Tasks
 
@@ -70,7 +71,12 @@ def test_follow_up_over_http(api: Api) -> None:
     assert checked.status_code == 200, checked.text
     assert checked.json()["followup"]["rectifications"][0]["passed_on"] == "2026-03-19"
     size = t.s.ledger.size()
-    bad = {"case_no": "常市监罚〔2026〕1号", "decision": "罚款", "credit_class": "Z"}
+    bad = {
+        "case_no": "常市监罚〔2026〕1号",
+        "decision": "罚款",
+        "credit_class": "Z",
+        **CASE_FIELDS,
+    }
     assert_bilingual(api.post(f"{url}/cases", bad, who="operator"), 422)
     assert_bilingual(api.post(f"{url}/referrals", {"to_kind": "x"}, who="operator"), 422)
     assert t.s.ledger.size() == size

@@ -12,6 +12,7 @@ from tests.cli.test_draws_cli import refused
 from tests.cli.test_registry_cli import OPERATOR, jurisdiction, ok, run, size
 from tests.services.conftest import OTHER, OWN, Jurisdiction
 from tests.services.test_draws import World
+from tests.services.test_followup import CASE_FIELDS
 from tests.services.test_overdue import completed, published, tasks_in
 from tests.services.test_tasks import Tasks
 
@@ -94,7 +95,13 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
         )
     )
     assert "未通过" in rechecked
-    case = ("followup", "case", t.ref, "--case-no", "罚〔2026〕1号", "--decision", "罚款")
+    case = (
+        *("followup", "case", t.ref, "--case-no", "罚〔2026〕1号", "--decision", "罚款"),
+        *("--violation-type", "未按规定定期检验", "--facts", "超期使用", "--basis", "第八十四条"),
+        *("--penalty-type", "警告", "--penalty-type", "罚款", "--fine", "0.5"),
+        *("--authority-code", str(CASE_FIELDS["authority_code"])),
+        *("--legal-representative", "王某"),
+    )
     filed = ok(run(settings, *case, "--credit-class", "D", "--date", "2026-03-09", user=OPERATOR))
     assert "→ D" in filed
     ok(run(settings, "followup", "remind", t.ref, "--text", "请提交报告", user=OPERATOR))

@@ -39,6 +39,7 @@ EXPECTED: dict[Role, dict[Command, tuple[bool, bool]]] = {
         Command.READ_REGISTRY: (True, False),
         Command.READ_ALL: (False, False),
         Command.READ_ASSESSMENT: (False, False),
+        Command.MANAGE_SUBSCRIBERS: (False, False),
     },
     Role.LEADER: {
         Command.MANAGE_ORGANISATION: (False, False),
@@ -63,6 +64,7 @@ EXPECTED: dict[Role, dict[Command, tuple[bool, bool]]] = {
         Command.READ_REGISTRY: (True, False),
         Command.READ_ALL: (False, False),
         Command.READ_ASSESSMENT: (True, False),
+        Command.MANAGE_SUBSCRIBERS: (False, False),
     },
     Role.INSPECTOR: {
         **{c: (False, False) for c in Command},

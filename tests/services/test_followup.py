@@ -15,11 +15,22 @@ from ssj.domain.organisation import Role
 from ssj.errors import ConflictError, NotFoundError
 from ssj.services.followup import FollowUpService
 from ssj.services.overdue import OverdueService
-from tests.services.conftest import OTHER
+from tests.services.conftest import OTHER, uscc
 from tests.services.test_draws import World, unchanged, world
 from tests.services.test_tasks import ITEM, TODAY, Tasks
 
 __all__ = ["world"]
+
+# A penalty decision's 双公示 fields besides its number, decision and date.
+CASE_FIELDS: dict[str, object] = {
+    "violation_type": "未按规定定期检验特种设备",
+    "facts": "在用压力容器超过检验有效期仍继续使用",
+    "basis": "《中华人民共和国特种设备安全法》第八十四条",
+    "penalty_types": ["罚款"],
+    "fine": "2",
+    "authority_code": uscc(900),
+    "legal_representative": "王某",
+}
 
 
 @pytest.fixture
@@ -137,7 +148,12 @@ def test_penalty_case_lowers_credit_class_in_the_same_save(t: Tasks, f: FollowUp
     unchanged(  # only to a riskier class
         t.w,
         lambda: f.file_case(
-            t.operator, t.ref, case_no="常市监罚〔2026〕1号", decision="罚款", credit_class="A"
+            t.operator,
+            t.ref,
+            case_no="常市监罚〔2026〕1号",
+            decision="罚款",
+            credit_class="A",
+            **CASE_FIELDS,
         ),
         FieldError,
     )
@@ -149,6 +165,7 @@ def test_penalty_case_lowers_credit_class_in_the_same_save(t: Tasks, f: FollowUp
         decision="罚款人民币2万元",
         decided_on="2026-03-09",
         credit_class="D类",
+        **CASE_FIELDS,
     )
     assert follow.cases[0]["previous_class"] == before_class
     written = t.s.ledger.read(size, t.s.ledger.size() - size)
@@ -158,7 +175,9 @@ def test_penalty_case_lowers_credit_class_in_the_same_save(t: Tasks, f: FollowUp
     assert target_row(t, t.target)["credit_class"] == "D"
     unchanged(
         t.w,
-        lambda: f.file_case(t.operator, t.ref, case_no="常市监罚〔2026〕1号", decision="x"),
+        lambda: f.file_case(
+            t.operator, t.ref, case_no="常市监罚〔2026〕1号", decision="x", **CASE_FIELDS
+        ),
         ConflictError,
     )
     # Penalty information: within 7 working days of the decision (2026-03-18).

@@ -79,6 +79,10 @@ def test_publication_deadline_across_national_day_and_lateness(w: World) -> None
             "penalty_overdue": 0,
             "penalty_published_late": 0,
             "penalty_deadline_unknown": 0,
+            "delivery_overdue": 0,
+            "delivered_late": 0,
+            "delivery_deadline_unknown": 0,
+            "dead_letters": 0,
         }
     ]
     # On the due date the unpublished result is not overdue yet; "today" is a parameter.

@@ -65,6 +65,8 @@ class ReminderIn(BaseModel):
 
 
 class CaseIn(BaseModel):
+    """A penalty decision in the fields of the 双公示 administrative-penalty data standard."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -74,17 +76,77 @@ class CaseIn(BaseModel):
                     "decision": "罚款人民币2万元",
                     "decided_on": "2026-03-09",
                     "credit_class": "D",
+                    "violation_type": "未按规定定期检验特种设备",
+                    "facts": "在用压力容器超过检验有效期仍继续使用",
+                    "basis": "《中华人民共和国特种设备安全法》第八十四条",
+                    "penalty_types": ["罚款"],
+                    "fine": "2",
+                    "authority_code": "11320400MB1234567X",
+                    "legal_representative": "王某",
                 }
             ]
         },
     )
 
-    case_no: str = Field(description="案件编号 / the case number")
-    decision: str = Field(description="处罚决定 / the decision")
+    case_no: str = Field(description="行政处罚决定书文号 / the decision's document number")
+    decision: str = Field(description="处罚内容 / what the penalty is")
     decided_on: str | None = Field(None, description=f"处罚决定日期 / decided on: {DATE}")
     credit_class: str | None = Field(
         None, description="调低后的信用风险分类（只能调低）/ the lowered credit class"
     )
+    violation_type: str = Field(description="违法行为类型 / kind of violation")
+    facts: str = Field(description="违法事实 / the facts")
+    basis: str = Field(description="处罚依据 / the legal basis")
+    penalty_types: list[str] = Field(
+        description="处罚类别（可多选：警告、通报批评、罚款、没收违法所得、没收非法财物、"
+        "暂扣许可证件、降低资质等级、吊销许可证件、限制开展生产经营活动、责令停产停业、"
+        "责令关闭、限制从业、行政拘留、其他）/ penalty types (《行政处罚法》 art. 9)"
+    )
+    fine: str = Field("", description="罚款金额（万元）/ fine in 10,000 yuan")
+    confiscated: str = Field(
+        "", description="没收违法所得、没收非法财物的金额（万元）/ amount confiscated"
+    )
+    licence: str = Field("", description="暂扣或吊销证照名称及编号 / licence suspended or revoked")
+    valid_until: str | None = Field(None, description="处罚有效期 / the penalty's end date")
+    publicity_until: str | None = Field(
+        None, description="公示截止期（默认决定日期后一年）/ publicity ends (default: a year)"
+    )
+    authority: str | None = Field(
+        None, description="处罚机关（部门编码，默认本人部门）/ deciding department"
+    )
+    authority_code: str = Field(description="处罚机关统一社会信用代码 / its USCC")
+    source: str | None = Field(None, description="数据来源单位（默认处罚机关）/ data source")
+    source_code: str | None = Field(
+        None, description="数据来源单位统一社会信用代码（默认同上）/ its USCC"
+    )
+    legal_representative: str = Field(
+        "", description="法定代表人（负责人、经营者）/ legal representative"
+    )
+    notes: str = Field("", description="备注 / notes")
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"changes": {"fine": "1.5"}, "reason": "罚款金额笔误", "on": "2026-03-20"}]
+        },
+    )
+
+    changes: dict[str, Any] = Field(
+        description="更正的字段与新值（字段名同立案）/ fields and their corrected values"
+    )
+    reason: str = Field(description="更正原因（随更正记录报送）/ why (sent with the record)")
+    on: str | None = Field(None, description=DATE)
+
+
+class RevocationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "经行政复议撤销"}]}
+    )
+
+    reason: str = Field(description="撤销原因（随撤回记录报送）/ why (sent with the record)")
+    on: str | None = Field(None, description=DATE)
 
 
 class DateIn(BaseModel):
@@ -180,14 +242,8 @@ def file_case(
     task_id: str,
     body: CaseIn,
 ) -> dict[str, Any]:
-    follow = followups.file_case(
-        principal,
-        task_id,
-        case_no=body.case_no,
-        decision=body.decision,
-        decided_on=body.decided_on,
-        credit_class=body.credit_class,
-    )
+    values = body.model_dump()
+    follow = followups.file_case(principal, task_id, **values)
     return _written(services, followups, follow)
 
 
@@ -204,6 +260,41 @@ def publish_case(
     body: DateIn,
 ) -> dict[str, Any]:
     follow = followups.publish_case(principal, task_id, case, body.on)
+    return _written(services, followups, follow)
+
+
+@router.post(
+    "/followups/{task_id}/cases/{case}/corrections",
+    summary="更正处罚信息 / Correct a penalty case",
+    description="一次更正即一条账本事件；已公示的案件另生成一条更正记录报送信用平台。/ Each "
+    "correction is an event; for a published case it is also a correction record for the "
+    "credit platforms.",
+)
+def correct_case(
+    services: ServicesDep,
+    followups: FollowUpsDep,
+    principal: PrincipalDep,
+    task_id: str,
+    case: str,
+    body: CorrectionIn,
+) -> dict[str, Any]:
+    follow = followups.correct_case(principal, task_id, case, body.changes, body.reason, body.on)
+    return _written(services, followups, follow)
+
+
+@router.post(
+    "/followups/{task_id}/cases/{case}/revocation",
+    summary="撤销处罚决定 / Record a revoked penalty decision",
+)
+def revoke_case(
+    services: ServicesDep,
+    followups: FollowUpsDep,
+    principal: PrincipalDep,
+    task_id: str,
+    case: str,
+    body: RevocationIn,
+) -> dict[str, Any]:
+    follow = followups.revoke_case(principal, task_id, case, body.reason, body.on)
     return _written(services, followups, follow)
 
 

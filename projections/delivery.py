@@ -1,0 +1,456 @@
+"""The delivery outbox (归集) as a read model: which records exist, which platform is to get
+each, and what became of every delivery — all derived from the ledger in seq order.
+
+- `delivery_records`: one row per record, at the seq of the event it comes from (a result
+  published or withheld; a penalty case published, corrected after publication, or revoked after
+  publication), with the departments that decide who gets it (a result: the task's
+  departments; a penalty: its 处罚机关). What a record says is built from the read models as of
+  that seq when it is sent (`ssj.services.delivery`), so it is the same every time.
+- `delivery_subscribers`: the receiving platforms as registered, paused, resumed, removed.
+- `delivery_outbox`: one row per (platform, record): pending (with its tries and when the next
+  is due), delivered (when, the receiver's reference, the report's seq), dead (dead-lettered
+  after the platform's number of tries), or cancelled (the platform was removed).
+
+A crash cannot lose or double a record: the outbox is rebuilt from the ledger like every read
+model, and a delivery counts once its acknowledgement is in the ledger (a record sent but not yet
+acknowledged there is sent again, with the same idempotency key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from projections.store import Cursor, ViewStore
+from projections.versioned import as_of_clause
+from ssj.domain.followup import FollowUp
+from ssj.domain.records import Action
+from ssj.domain.subscribers import DeliveryReport, Outcome, RecordKind, Subscriber, SubscriberStatus
+from ssj.domain.tasks import Task
+from ssj.ledger.application import LoggedEvent
+
+PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead", "cancelled"
+STATUS_LABELS_ZH = {
+    PENDING: "待推送",
+    DELIVERED: "已送达",
+    DEAD: "死信（多次失败）",
+    CANCELLED: "已取消（平台已移除）",
+}
+RECORD_COLUMNS = (
+    "seq",
+    "kind",
+    "action",
+    "task_id",
+    "identifier",
+    "case_index",
+    "corrects",
+    "departments",
+    "recorded_at",
+    "detail",
+)
+OUTBOX_COLUMNS = (
+    "subscriber",
+    "seq",
+    "kind",
+    "status",
+    "tries",
+    "next_at",
+    "last_error",
+    "last_status",
+    "delivered_at",
+    "reference",
+    "report_seq",
+)
+
+
+def _as_of(c: Cursor, table: str, key: str, value: str, seq: int) -> dict[str, Any] | None:
+    where, params = as_of_clause(seq)
+    c.execute(f"SELECT state FROM {table} WHERE {key} = ? AND {where}", [value, *params])
+    row = c.fetchone()
+    return None if row is None else orjson.loads(row[0])
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class DeliveryProjection:
+    name = "delivery"
+    version = 1
+
+    def create(self, c: Cursor) -> None:
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS delivery_records (seq BIGINT PRIMARY KEY, kind TEXT NOT "
+            "NULL, action TEXT NOT NULL, task_id TEXT NOT NULL, identifier TEXT NOT NULL, "
+            "case_index BIGINT, corrects BIGINT, departments TEXT NOT NULL, recorded_at TEXT NOT "
+            "NULL, detail TEXT NOT NULL)"
+        )
+        c.execute(
+            "CREATE INDEX IF NOT EXISTS delivery_records_kind ON delivery_records (kind, seq)"
+        )
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS delivery_subscribers (name TEXT PRIMARY KEY, "
+            "subscriber_id TEXT NOT NULL UNIQUE, registered_seq BIGINT NOT NULL, state TEXT NOT "
+            "NULL)"
+        )
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS delivery_outbox (subscriber TEXT NOT NULL, seq BIGINT NOT "
+            "NULL, kind TEXT NOT NULL, status TEXT NOT NULL, tries BIGINT NOT NULL, next_at TEXT, "
+            "last_error TEXT, last_status BIGINT, delivered_at TEXT, reference TEXT, report_seq "
+            "BIGINT, PRIMARY KEY (subscriber, seq))"
+        )
+        c.execute(
+            "CREATE INDEX IF NOT EXISTS delivery_outbox_status ON delivery_outbox "
+            "(subscriber, status, seq)"
+        )
+        c.execute("CREATE INDEX IF NOT EXISTS delivery_outbox_seq ON delivery_outbox (seq)")
+
+    def drop(self, c: Cursor) -> None:
+        for table in ("delivery_records", "delivery_subscribers", "delivery_outbox"):
+            c.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+        e = logged.event
+        if isinstance(e, Task.Published):  # type: ignore[attr-defined]
+            self._task_record(c, logged, Action.PUBLISH, {})
+        elif isinstance(e, Task.Withheld):  # type: ignore[attr-defined]
+            self._task_record(c, logged, Action.WITHDRAW, {"until_final": bool(e.until_final)})
+        elif isinstance(
+            e,
+            FollowUp.CasePublished | FollowUp.CaseCorrected | FollowUp.CaseRevoked,  # type: ignore[attr-defined]
+        ):
+            self._case_record(c, logged)
+        elif isinstance(e, Subscriber.Event):  # type: ignore[attr-defined]
+            self._subscriber(c, logged)
+        elif isinstance(e, DeliveryReport.Recorded):  # type: ignore[attr-defined]
+            self._report(c, logged)
+
+    # Records -----------------------------------------------------------------------------------
+
+    def _task_record(
+        self, c: Cursor, logged: LoggedEvent, action: Action, detail: dict[str, Any]
+    ) -> None:
+        task_id = str(logged.event.originator_id)
+        task = _as_of(c, "tasks", "task_id", task_id, logged.seq)
+        if task is None:  # never expected: a task's row exists from its draw's reveal
+            return
+        self._record(
+            c,
+            logged,
+            kind=RecordKind.RESULTS,
+            action=action,
+            task_id=task_id,
+            identifier=task["identifier"],
+            case_index=None,
+            corrects=None,
+            departments=list(task["departments"]),
+            detail=detail,
+        )
+
+    def _case_record(self, c: Cursor, logged: LoggedEvent) -> None:
+        e = logged.event
+        row = _as_of(c, "followups", "aggregate_id", str(e.originator_id), logged.seq)
+        if row is None:
+            return
+        case = row["cases"][e.case - 1]
+        if isinstance(e, FollowUp.CasePublished):  # type: ignore[attr-defined]
+            action, corrects, detail = Action.PUBLISH, None, {}
+        elif not case.get("published_seq"):
+            return  # corrected or revoked before publication: nothing went out to correct
+        elif isinstance(e, FollowUp.CaseCorrected):  # type: ignore[attr-defined]
+            action, corrects = Action.CORRECT, case["published_seq"]
+            detail = {"reason": e.reason, "on": e.on}
+        else:
+            action, corrects = Action.WITHDRAW, case["published_seq"]
+            detail = {"reason": e.reason, "on": e.on}
+        self._record(
+            c,
+            logged,
+            kind=RecordKind.PENALTIES,
+            action=action,
+            task_id=row["task_id"],
+            identifier=row["identifier"],
+            case_index=e.case,
+            corrects=corrects,
+            departments=[case.get("authority") or row["departments"][0]],
+            detail=detail,
+        )
+
+    def _record(
+        self,
+        c: Cursor,
+        logged: LoggedEvent,
+        *,
+        kind: RecordKind,
+        action: Action,
+        task_id: str,
+        identifier: str,
+        case_index: int | None,
+        corrects: int | None,
+        departments: list[str],
+        detail: dict[str, Any],
+    ) -> None:
+        c.execute(
+            f"INSERT INTO delivery_records ({', '.join(RECORD_COLUMNS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                logged.seq,
+                kind.value,
+                action.value,
+                task_id,
+                identifier,
+                case_index,
+                corrects,
+                _dumps(departments),
+                logged.recorded_at,
+                _dumps(detail),
+            ),
+        )
+        c.execute("SELECT state FROM delivery_subscribers")
+        for (raw,) in c.fetchall():
+            state = orjson.loads(raw)
+            if _takes(state, kind.value, departments, logged.seq):
+                _enqueue(c, state["name"], [(logged.seq, kind.value)])
+
+    # Subscribers -------------------------------------------------------------------------------
+
+    def _subscriber(self, c: Cursor, logged: LoggedEvent) -> None:
+        e = logged.event
+        oid = str(e.originator_id)
+        if isinstance(e, Subscriber.Registered):  # type: ignore[attr-defined]
+            state = {
+                "name": e.name,
+                "endpoint": e.endpoint,
+                "kinds": e.kinds,
+                "departments": e.departments,
+                "auth": e.auth,
+                "from_seq": e.from_seq,
+                "max_tries": e.max_tries,
+                "batch": e.batch,
+                "full_ids": e.full_ids,
+                "legal_basis": e.legal_basis,
+                "status": SubscriberStatus.ACTIVE.value,
+                "registered_seq": logged.seq,
+                "registered_at": logged.recorded_at,
+                "changed_seq": logged.seq,
+            }
+            c.execute(
+                "INSERT INTO delivery_subscribers (name, subscriber_id, registered_seq, state) "
+                "VALUES (?, ?, ?, ?)",
+                (e.name, oid, logged.seq, _dumps(state)),
+            )
+            c.execute(
+                f"SELECT {', '.join(RECORD_COLUMNS)} FROM delivery_records WHERE seq >= ?",
+                (e.from_seq,),
+            )
+            backlog = [dict(zip(RECORD_COLUMNS, r, strict=True)) for r in c.fetchall()]
+            _enqueue(
+                c,
+                e.name,
+                [
+                    (r["seq"], r["kind"])
+                    for r in backlog
+                    if _takes(state, r["kind"], orjson.loads(r["departments"]), int(r["seq"]))
+                ],
+            )
+            return
+        c.execute("SELECT name, state FROM delivery_subscribers WHERE subscriber_id = ?", (oid,))
+        found = c.fetchone()
+        if found is None:
+            return
+        name, state = found[0], orjson.loads(found[1])
+        match e:
+            case Subscriber.Updated():  # type: ignore[misc]
+                state.update(e.changes)
+            case Subscriber.Paused():  # type: ignore[misc]
+                state["status"] = SubscriberStatus.PAUSED.value
+            case Subscriber.Resumed():  # type: ignore[misc]
+                state["status"] = SubscriberStatus.ACTIVE.value
+            case Subscriber.Removed():  # type: ignore[misc]
+                state["status"] = SubscriberStatus.REMOVED.value
+                c.execute(
+                    "UPDATE delivery_outbox SET status = ? WHERE subscriber = ? AND status IN "
+                    "(?, ?)",
+                    (CANCELLED, name, PENDING, DEAD),
+                )
+            case Subscriber.Retried():  # type: ignore[misc]
+                seqs = [int(s) for s in e.seqs]
+                sql = (
+                    "UPDATE delivery_outbox SET status = ?, tries = 0, next_at = NULL WHERE "
+                    "subscriber = ? AND status = ?"
+                )
+                params: list[Any] = [PENDING, name, DEAD]
+                if seqs:
+                    sql += f" AND seq IN ({', '.join('?' * len(seqs))})"
+                    params += seqs
+                c.execute(sql, params)
+            case _:
+                return
+        state["changed_seq"] = logged.seq
+        c.execute("UPDATE delivery_subscribers SET state = ? WHERE name = ?", (_dumps(state), name))
+
+    # Acknowledgements and failures -------------------------------------------------------------
+
+    def _report(self, c: Cursor, logged: LoggedEvent) -> None:
+        e = logged.event
+        for outcome in e.outcomes:
+            kind = outcome["outcome"]
+            common = (outcome.get("status"), outcome["seq"], e.subscriber)
+            if kind == Outcome.DELIVERED:
+                c.execute(
+                    "UPDATE delivery_outbox SET status = ?, tries = ?, delivered_at = ?, "
+                    "reference = ?, report_seq = ?, next_at = NULL, last_error = NULL, "
+                    "last_status = ? WHERE seq = ? AND subscriber = ?",
+                    (
+                        DELIVERED,
+                        outcome["try"],
+                        outcome["at"],
+                        outcome.get("reference") or "",
+                        logged.seq,
+                        *common,
+                    ),
+                )
+            else:
+                status = DEAD if kind == Outcome.DEAD_LETTER else PENDING
+                c.execute(
+                    "UPDATE delivery_outbox SET status = CASE WHEN status = ? THEN ? ELSE status "
+                    "END, tries = ?, next_at = ?, last_error = ?, report_seq = ?, last_status = ? "
+                    "WHERE seq = ? AND subscriber = ? AND status <> ?",
+                    (
+                        PENDING,
+                        status,
+                        outcome["try"],
+                        outcome.get("next_at"),
+                        outcome.get("error") or "",
+                        logged.seq,
+                        *common,
+                        DELIVERED,
+                    ),
+                )
+
+
+def _takes(state: dict[str, Any], kind: str, departments: Sequence[str], seq: int) -> bool:
+    """Whether a platform gets a record: its kind, one of its departments (or all), from its
+    starting seq, and not removed."""
+    return (
+        state["status"] != SubscriberStatus.REMOVED.value
+        and kind in state["kinds"]
+        and seq >= int(state["from_seq"])
+        and (not state["departments"] or bool(set(state["departments"]) & set(departments)))
+    )
+
+
+def _enqueue(c: Cursor, subscriber: str, records: Iterable[tuple[int, str]]) -> None:
+    rows = [(subscriber, seq, kind, PENDING, 0) for seq, kind in records]
+    if rows:
+        c.executemany(
+            "INSERT INTO delivery_outbox (subscriber, seq, kind, status, tries) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def subscriber_rows(store: ViewStore) -> list[dict[str, Any]]:
+    rows = store.query("SELECT state FROM delivery_subscribers ORDER BY registered_seq")
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def subscriber_row(store: ViewStore, name: str) -> dict[str, Any] | None:
+    rows = store.query("SELECT state FROM delivery_subscribers WHERE name = ?", (name,))
+    return orjson.loads(rows[0][0]) if rows else None
+
+
+def queue_head(store: ViewStore, subscriber: str, limit: int) -> list[dict[str, Any]]:
+    """A platform's undelivered records in seq order (pending, and dead ones that block)."""
+    rows = store.query(
+        f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM delivery_outbox WHERE subscriber = ? AND "
+        "status IN (?, ?) ORDER BY seq LIMIT ?",
+        (subscriber, PENDING, DEAD, limit),
+    )
+    return [dict(zip(OUTBOX_COLUMNS, r, strict=True)) for r in rows]
+
+
+def outbox_rows(
+    store: ViewStore,
+    *,
+    subscriber: str | None = None,
+    statuses: Sequence[str] = (),
+    kind: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of outbox rows, in (platform, seq) order."""
+    clauses, params = ["1 = 1"], []  # type: ignore[var-annotated]
+    if subscriber is not None:
+        clauses.append("subscriber = ?")
+        params.append(subscriber)
+    if statuses:
+        clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params.extend(statuses)
+    if kind is not None:
+        clauses.append("kind = ?")
+        params.append(kind)
+    where = " AND ".join(clauses)
+    with store.transaction() as c:
+        c.execute(f"SELECT count(*) FROM delivery_outbox WHERE {where}", params)
+        total = int(c.fetchone()[0])
+        sql = f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM delivery_outbox WHERE {where} ORDER BY "
+        sql += "subscriber, seq"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, limit, offset]
+        c.execute(sql, params)
+        rows = [dict(zip(OUTBOX_COLUMNS, r, strict=True)) for r in c.fetchall()]
+    return total, rows
+
+
+def counts(store: ViewStore) -> dict[str, dict[str, int]]:
+    """Outbox rows per platform and status."""
+    found: dict[str, dict[str, int]] = {}
+    for name, status, n in store.query(
+        "SELECT subscriber, status, count(*) FROM delivery_outbox GROUP BY subscriber, status"
+    ):
+        found.setdefault(name, {})[status] = int(n)
+    return found
+
+
+def record_rows(
+    store: ViewStore,
+    *,
+    seqs: Iterable[int] | None = None,
+    kind: str | None = None,
+    after_seq: int = -1,
+    until_seq: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Records by seq, or of a kind after a seq (in seq order)."""
+    clauses, params = ["seq > ?"], [after_seq]  # type: ignore[var-annotated]
+    if seqs is not None:
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return []
+        clauses.append(f"seq IN ({', '.join('?' * len(wanted))})")
+        params.extend(wanted)
+    if kind is not None:
+        clauses.append("kind = ?")
+        params.append(kind)
+    if until_seq is not None:
+        clauses.append("seq <= ?")
+        params.append(until_seq)
+    sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM delivery_records WHERE "
+    sql += " AND ".join(clauses) + " ORDER BY seq"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = []
+    for r in store.query(sql, params):
+        row = dict(zip(RECORD_COLUMNS, r, strict=True))
+        row["departments"] = orjson.loads(row["departments"])
+        row["detail"] = orjson.loads(row["detail"])
+        rows.append(row)
+    return rows

@@ -1,0 +1,982 @@
+"""Delivery (归集) to the credit platforms: registering platforms, building the records and their
+signed events, the worker that posts them, the pull feed, file exports, and the deadlines
+measured to delivery.
+
+- `SubscriberService`: administrators register, update, pause, resume, remove platforms and
+  retry dead letters (each an event; an HMAC secret is written to a 0600 file under
+  `SSJ_DATA_DIR/delivery/`, the ledger keeps only its SHA-256). Everyone who reads all
+  departments (administrators, supervisors, reviewers) may list them.
+- `RecordBuilder`: what a record says, from the read models as of its seq
+  (`ssj.domain.records`; results through the public page's own rule), and its CloudEvent:
+  signed with the log's active key (through the ledger's key ring and key store, whatever the
+  key's suite), with a tlog-proof against a checkpoint that covers it (issued if none does).
+- `DeliveryWorker`: one pass takes each active platform's queue head in seq order and posts it
+  (httpx; structured mode, or batched mode when the platform takes several per request),
+  stopping a platform's queue at its first failure so order is kept; each outcome (delivered
+  with the receiver's reference, failed with the next try's time after exponential backoff with
+  jitter, or dead-lettered after the platform's number of tries) goes into the ledger as a
+  `DeliveryReport`. A dead letter blocks its platform's later records until it is retried
+  (`SubscriberService.retry`): order is never given up.
+- `late_deliveries`: the 20- and 7-working-day deadlines measured to the acknowledgement, for
+  `ssj overdue` and the assessment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from projections import delivery as outbox
+from projections.followups import TABLES as FOLLOWUP_TABLES
+from projections.registry import RegistryQueries
+from ssj.domain import cloudevents, fields
+from ssj.domain.access import ALLOWED, Command, Principal
+from ssj.domain.deadlines import STATE_LABELS_ZH, DeadlineState, deadline
+from ssj.domain.followup import PENALTY_PUBLISH_WITHIN_DAYS
+from ssj.domain.records import (
+    EVENT_TYPES,
+    Action,
+    decimal_columns,
+    export_header,
+    export_row,
+    penalty_record,
+    public_id,
+    result_published,
+    result_withdrawn,
+    with_full_identity,
+)
+from ssj.domain.subscribers import (
+    RECORD_KIND_LABELS_ZH,
+    AuthMethod,
+    DeliveryReport,
+    Outcome,
+    RecordKind,
+    Subscriber,
+    SubscriberStatus,
+    backoff,
+    parse_auth,
+    parse_kinds,
+    parse_name,
+    subscriber_id,
+)
+from ssj.errors import ConfigurationError, NotFoundError, ValidationError
+from ssj.ledger.envelope import Actor, utc_now_text
+from ssj.services.base import Service
+from ssj.services.context import Services
+from ssj.services.draws import CHINA
+from ssj.services.public_results import department_names, public_result
+from ssj.services.trail import render
+
+WORKER = Actor(user="ssj-deliver", department="", role="system")
+PUBLIC_URL_ENV = "SSJ_PUBLIC_URL"  # the public page's base URL, for records' links
+MIN_SECRET_BYTES = 16
+MAX_ERROR = 300  # characters of a receiver's error kept in the ledger
+FEED_LIMIT = 1000
+
+
+def secrets_dir(services: Services) -> Path:
+    return services.settings.data_dir / "delivery"
+
+
+def secret_path(services: Services, name: str) -> Path:
+    return secrets_dir(services) / f"{subscriber_id(name)}.secret"
+
+
+def write_secret(path: Path, secret: bytes) -> None:
+    """0600 in a 0700 directory, like the log's private keys."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+
+
+def beijing_day(utc_text: str) -> date:
+    return datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(CHINA).date()
+
+
+# Platforms ---------------------------------------------------------------------------------------
+
+
+class SubscriberService(Service):
+    """Register and manage the receiving platforms; every change is a ledger event."""
+
+    def _authorise(self, principal: Principal) -> Actor:
+        return self.s.authorise(principal, Command.MANAGE_SUBSCRIBERS)
+
+    def _load(self, name: str) -> Subscriber:
+        return self._get(Subscriber, subscriber_id(name), f"接收平台 {name}")
+
+    def _departments(self, departments: Iterable[str]) -> list[str]:
+        chosen = fields.text_list("departments", list(departments))
+        for code in chosen:
+            self.s.require_department(code)
+        return chosen
+
+    def _auth(
+        self,
+        name: str,
+        method: str | None,
+        *,
+        secret: bytes | None,
+        cert: str | None,
+        key: str | None,
+        ca: str | None,
+    ) -> tuple[dict[str, str], bytes | None]:
+        """The authentication the ledger records, and a new HMAC secret to write (if any)."""
+        chosen = fields.choice("auth", method or "none", AuthMethod)
+        if chosen is AuthMethod.HMAC:
+            secret = secret if secret is not None else secrets.token_urlsafe(32).encode()
+            secret = secret.strip()
+            if len(secret) < MIN_SECRET_BYTES:
+                raise fields.FieldError(
+                    "secret",
+                    f"HMAC 共享密钥至少 {MIN_SECRET_BYTES} 字节",
+                    f"an HMAC secret has at least {MIN_SECRET_BYTES} bytes",
+                )
+            digest = hashlib.sha256(secret).hexdigest()
+            return parse_auth(chosen, {"secret_sha256": digest}), secret
+        if chosen is AuthMethod.MTLS:
+            paths = {"cert": cert, "key": key, "ca": ca}
+            for field_name, value in paths.items():
+                if value and not Path(value).is_file():
+                    raise fields.FieldError(
+                        field_name, f"文件不存在：{value}", f"no such file: {value}"
+                    )
+            return parse_auth(chosen, {k: v or "" for k, v in paths.items()}), None
+        if secret is not None or cert or key:
+            raise fields.FieldError(
+                "auth",
+                "给出了密钥或证书，却未指明认证方式（hmac 或 mtls）",
+                "a secret or certificate was given without --auth hmac or mtls",
+            )
+        return parse_auth(chosen, {}), None
+
+    def add(
+        self,
+        principal: Principal,
+        name: str,
+        endpoint: str,
+        kinds: Iterable[str] | str,
+        *,
+        departments: Iterable[str] = (),
+        auth: str | None = None,
+        secret: bytes | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        ca: str | None = None,
+        max_tries: int | str | None = None,
+        batch: int | str | None = None,
+        from_seq: int | None = None,
+        full_ids: bool = False,
+        legal_basis: str = "",
+    ) -> tuple[Subscriber, bytes | None]:
+        """Register a platform; returns it and the HMAC secret when one was generated (shown
+        once, never again)."""
+        actor = self._authorise(principal)
+        name = parse_name(name)
+        parse_kinds(kinds)  # bad kinds fail before anything else is checked
+        if self._exists(subscriber_id(name)):
+            raise ValidationError(
+                f"接收平台 {name} 已登记（可修改、暂停或移除）",
+                f"subscriber {name} is already registered (update, pause or remove it)",
+            )
+        size = self.s.ledger.size()
+        start = size if from_seq is None else fields.whole("from_seq", from_seq, 0, size)
+        recorded, new_secret = self._auth(name, auth, secret=secret, cert=cert, key=key, ca=ca)
+        subscriber = Subscriber.register(
+            name=name,
+            endpoint=endpoint,
+            kinds=kinds,
+            departments=self._departments(departments),
+            auth=recorded,
+            from_seq=start,
+            settings={
+                "max_tries": max_tries,
+                "batch": batch,
+                "full_ids": full_ids,
+                "legal_basis": legal_basis,
+            },
+        )
+        if new_secret is not None:
+            write_secret(secret_path(self.s, name), new_secret)
+        self._save(actor, subscriber)
+        generated = new_secret if auth == AuthMethod.HMAC.value and secret is None else None
+        return subscriber, generated
+
+    def update(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        reason: str,
+        endpoint: str | None = None,
+        auth: str | None = None,
+        secret: bytes | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        ca: str | None = None,
+        settings: Mapping[str, object] | None = None,
+    ) -> tuple[Subscriber, bytes | None]:
+        actor = self._authorise(principal)
+        subscriber = self._load(parse_name(name))
+        recorded, new_secret = None, None
+        if auth is not None:
+            recorded, new_secret = self._auth(
+                subscriber.name, auth, secret=secret, cert=cert, key=key, ca=ca
+            )
+        changed = subscriber.update(
+            endpoint=endpoint, auth=recorded, settings=settings or {}, reason=reason
+        )
+        if not changed:
+            raise ValidationError("没有需要修改的内容", "nothing to change")
+        if new_secret is not None:
+            write_secret(secret_path(self.s, subscriber.name), new_secret)
+        self._save(actor, subscriber)
+        generated = new_secret if auth == AuthMethod.HMAC.value and secret is None else None
+        return subscriber, generated
+
+    def pause(self, principal: Principal, name: str, reason: str) -> Subscriber:
+        actor = self._authorise(principal)
+        subscriber = self._load(parse_name(name))
+        subscriber.pause(reason)
+        self._save(actor, subscriber)
+        return subscriber
+
+    def resume(self, principal: Principal, name: str, reason: str = "") -> Subscriber:
+        actor = self._authorise(principal)
+        subscriber = self._load(parse_name(name))
+        subscriber.resume(reason)
+        self._save(actor, subscriber)
+        return subscriber
+
+    def remove(self, principal: Principal, name: str, reason: str) -> Subscriber:
+        actor = self._authorise(principal)
+        subscriber = self._load(parse_name(name))
+        subscriber.remove(reason)
+        self._save(actor, subscriber)
+        return subscriber
+
+    def retry(
+        self, principal: Principal, name: str, seqs: Iterable[int] = (), reason: str = ""
+    ) -> list[int]:
+        """Put dead letters back in the platform's queue (the given seqs, or all)."""
+        actor = self._authorise(principal)
+        subscriber = self._load(parse_name(name))
+        self.s.refresh()
+        _, dead = outbox.outbox_rows(
+            self.s.store, subscriber=subscriber.name, statuses=[outbox.DEAD]
+        )
+        retried = subscriber.retry(
+            seqs, [r["seq"] for r in dead], reason or "人工重新推送 / manual retry"
+        )
+        self._save(actor, subscriber)
+        return retried
+
+    # Reading -----------------------------------------------------------------------------------
+
+    def authorise_read(self, principal: Principal) -> None:
+        self.s.authorise(principal, Command.READ_ALL)
+
+    def listing(self, principal: Principal) -> list[dict[str, Any]]:
+        """Every platform with its outbox counts."""
+        self.authorise_read(principal)
+        self.s.refresh()
+        found = outbox.counts(self.s.store)
+        return [
+            {**row, "counts": found.get(row["name"], {})}
+            for row in outbox.subscriber_rows(self.s.store)
+        ]
+
+    def show(self, principal: Principal, name: str) -> dict[str, Any]:
+        self.authorise_read(principal)
+        self.s.refresh()
+        row = outbox.subscriber_row(self.s.store, name.strip())
+        if row is None:
+            raise NotFoundError(f"接收平台 {name} 不存在", f"subscriber {name} not found")
+        return {**row, "counts": outbox.counts(self.s.store).get(row["name"], {})}
+
+    def deliveries(
+        self,
+        principal: Principal,
+        *,
+        subscriber: str | None = None,
+        statuses: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Outbox rows (dead letters: statuses=["dead"])."""
+        self.authorise_read(principal)
+        self.s.refresh()
+        unknown = [s for s in statuses if s not in outbox.STATUS_LABELS_ZH]
+        if unknown:
+            raise ValidationError(
+                f"未知的推送状态：{'、'.join(unknown)}（可选：{'、'.join(outbox.STATUS_LABELS_ZH)}）",
+                f"unknown delivery status {', '.join(unknown)} "
+                f"(one of {', '.join(outbox.STATUS_LABELS_ZH)})",
+            )
+        total, rows = outbox.outbox_rows(
+            self.s.store, subscriber=subscriber, statuses=statuses, offset=offset, limit=limit
+        )
+        return total, [{**r, "status_zh": outbox.STATUS_LABELS_ZH[r["status"]]} for r in rows]
+
+
+# Records and their events ------------------------------------------------------------------------
+
+
+def parse_kind(value: str) -> RecordKind:
+    return RecordKind(parse_kinds([value])[0])
+
+
+def public_url() -> str:
+    return os.environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/")
+
+
+class RecordBuilder:
+    """What each record says (as of its seq) and its signed CloudEvent."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.followups = RegistryQueries(services.store, FOLLOWUP_TABLES)
+        self._names: tuple[int, dict[str, str]] | None = None
+
+    def _department_names(self, seq: int) -> dict[str, str]:
+        # Departments change rarely: the names of the last seq asked are reused when no
+        # department event lies between (the read model's versions say).
+        if self._names is not None and self._names[0] == seq:
+            return self._names[1]
+        names = department_names(self.s, seq)
+        self._names = (seq, names)
+        return names
+
+    def target(self, identifier: str, seq: int) -> dict[str, Any]:
+        found = self.s.queries.get("targets", [identifier], as_of=seq)
+        return found or {"identifier": identifier, "name": identifier}
+
+    def data(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The record's content (resident identity numbers masked)."""
+        seq, kind, action = int(row["seq"]), RecordKind(row["kind"]), Action(row["action"])
+        target = self.target(row["identifier"], seq)
+        detail = row["detail"]
+        if kind is RecordKind.RESULTS:
+            task = self.s.draw_queries.get("tasks", [row["task_id"]], as_of=seq)
+            assert task is not None
+            if action is Action.WITHDRAW:
+                draw = self.s.draw_queries.get("draws", [task["draw_id"]], as_of=seq) or {}
+                day = beijing_day(row["recorded_at"]).isoformat()
+                return result_withdrawn(task, target, draw, detail.get("until_final", False), day)
+            names = self._department_names(seq)
+            shown = public_result(self.s, task, names, seq)
+            items = {}
+            for key in task["items"]:
+                department, _, code = key.partition("/")
+                item = self.s.queries.get("items", [department, code], as_of=seq)
+                if item is not None:
+                    items[key] = item["name"]
+            link = f"{public_url()}/gongshi/targets/{public_id(target)}"
+            return result_published(task, target, shown, items, link)
+        followup = self.followups.get("followups", [row["task_id"]], as_of=seq)
+        assert followup is not None
+        case = followup["cases"][int(row["case_index"]) - 1]
+        return penalty_record(
+            action,
+            case,
+            target,
+            self._department_names(seq),
+            corrects=row.get("corrects"),
+            reason=detail.get("reason"),
+            on=detail.get("on"),
+        )
+
+    def checkpoint(self, covering: int) -> tuple[int, str]:
+        """The newest checkpoint whose tree includes seq `covering` (one is issued if none)."""
+        found = self.s.ledger.checkpoints()
+        if found and found[-1][0] > covering:
+            return found[-1]
+        signed = self.s.ledger.issue_checkpoint(WORKER)
+        size = int(signed.split("\n", 2)[1])
+        return size, signed
+
+    def events(
+        self, rows: Sequence[Mapping[str, Any]], *, full_ids: bool = False
+    ) -> list[dict[str, Any]]:
+        """Signed CloudEvents for records (in the given order)."""
+        if not rows:
+            return []
+        ledger = self.s.ledger
+        size, checkpoint = self.checkpoint(max(int(r["seq"]) for r in rows))
+        signer = ledger.keystore.load(ledger.keyring().active_key_id)
+        origin = self.s.settings.log_origin
+        built = []
+        for row in rows:
+            seq = int(row["seq"])
+            data = self.data(row)
+            if full_ids and row["kind"] == RecordKind.PENALTIES.value:
+                data = with_full_identity(data, row["identifier"])
+            envelope = ledger.ledger_recorder.select_envelopes(seq, 1, stop=seq + 1)[0][2]
+            proof = cloudevents.tlog_proof(
+                envelope, seq, ledger.inclusion_proof(seq, size), checkpoint
+            )
+            event = cloudevents.unsigned_event(
+                origin=origin,
+                seq=seq,
+                kind=row["kind"],
+                event_type=EVENT_TYPES[(RecordKind(row["kind"]), Action(row["action"]))],
+                subject=public_id(self.target(row["identifier"], seq)),
+                time=row["recorded_at"],
+                data=data,
+                proof=proof,
+                key_id=signer.key_id,
+            )
+            built.append(
+                cloudevents.with_signature(event, signer.sign(cloudevents.signing_bytes(event)))
+            )
+        return built
+
+
+class FeedService(Service):
+    """The records as platforms pull them (`GET /feeds/{kind}`) or take them as files."""
+
+    def _scope(self, principal: Principal) -> str | None:
+        if principal.roles & ALLOWED[Command.READ_ALL]:
+            self.s.authorise(principal, Command.READ_ALL)
+            return None
+        self.s.authorise(principal, Command.READ_REGISTRY, [principal.department])
+        return principal.department
+
+    def _rows(
+        self, principal: Principal, kind: str, after_seq: int, until_seq: int | None, limit: int
+    ) -> tuple[RecordKind, list[dict[str, Any]]]:
+        chosen = parse_kind(kind)
+        scope = self._scope(principal)
+        self.s.refresh()
+        rows: list[dict[str, Any]] = []
+        cursor = after_seq
+        while len(rows) < limit:
+            chunk = outbox.record_rows(
+                self.s.store, kind=chosen.value, after_seq=cursor, until_seq=until_seq, limit=limit
+            )
+            if not chunk:
+                break
+            rows += [r for r in chunk if scope is None or scope in r["departments"]]
+            cursor = int(chunk[-1]["seq"])
+        return chosen, rows[:limit]
+
+    def feed(
+        self, principal: Principal, kind: str, after_seq: int = -1, limit: int = 100
+    ) -> dict[str, Any]:
+        """One page of a kind's records after a seq, as signed events (identity numbers
+        masked), and the seq to ask after next."""
+        fields.whole("limit", limit, 1, FEED_LIMIT)
+        chosen, rows = self._rows(principal, kind, after_seq, None, limit)
+        events = RecordBuilder(self.s).events(rows)
+        return {
+            "kind": chosen.value,
+            "after_seq": after_seq,
+            "next_after_seq": int(rows[-1]["seq"]) if rows else after_seq,
+            "items": events,
+        }
+
+    def export(
+        self, principal: Principal, kind: str, start: str, end: str, fmt: str
+    ) -> tuple[bytes, int]:
+        """The kind's records that became records on days `start`..`end` (Beijing time), as
+        XLSX or CSV with the standard's Chinese headers; returns the file and its row count."""
+        first = date.fromisoformat(fields.iso_date("from", start) or "")
+        last = date.fromisoformat(fields.iso_date("to", end) or "")
+        if first > last:
+            raise ValidationError(
+                f"起始日期 {first} 晚于截止日期 {last}", f"from {first} is after to {last}"
+            )
+        if fmt not in ("xlsx", "csv"):
+            raise ValidationError(
+                f"导出格式应为 xlsx 或 csv，实际为“{fmt}”", f"format is xlsx or csv, got {fmt!r}"
+            )
+        chosen, rows = self._rows(principal, kind, -1, None, 10**9)
+        builder = RecordBuilder(self.s)
+        amounts = decimal_columns(chosen)
+        table = [export_header(chosen)]
+        for row in rows:
+            if first <= beijing_day(row["recorded_at"]) <= last:
+                values = export_row(chosen, int(row["seq"]), builder.data(row))
+                for i in amounts:  # the standard's amounts are numbers (decimal, 6 places)
+                    values[i] = Decimal(values[i]) if values[i] else None
+                table.append(values)
+        return render(table, fmt), len(table) - 1
+
+
+# The worker --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PassSummary:
+    """What a pass (or a run) did."""
+
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    requests: int = 0
+    next_due: float | None = None  # epoch seconds of the earliest failed record's next try
+
+    def add(self, other: PassSummary) -> None:
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.dead += other.dead
+        self.requests += other.requests
+        self.next_due = other.next_due
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.failed + self.dead
+
+
+@dataclass
+class _Batch:
+    """One platform's records to post in this pass."""
+
+    subscriber: dict[str, Any]
+    rows: list[dict[str, Any]]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class DeliveryWorker:
+    """Posts pending records to the platforms; `run` for a daemon, `run(once=True)` for cron."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        timeout: float = 10.0,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 3600.0,
+        chunk: int = 500,
+        clock: Callable[[], float] = time.time,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        if timeout <= 0 or backoff_base < 0 or backoff_cap < 0 or chunk < 1:
+            raise ValidationError(
+                "超时须大于 0，退避时间不能为负，每批至少 1 条",
+                "the timeout must be positive, backoff not negative, a chunk at least 1",
+            )
+        self.s = services
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.chunk = chunk
+        self.clock = clock
+        self.draw = draw
+        self.builder = RecordBuilder(services)
+        self._clients: dict[str, tuple[tuple[Any, ...], httpx.Client]] = {}
+
+    def close(self) -> None:
+        for _, client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    # Choosing what to send ---------------------------------------------------------------------
+
+    def _due(
+        self, subscriber: dict[str, Any], now: float
+    ) -> tuple[list[dict[str, Any]], float | None]:
+        """The platform's records to send now (a run from its queue head), or the time its
+        head is next due."""
+        head = outbox.queue_head(self.s.store, subscriber["name"], self.chunk)
+        if not head or head[0]["status"] == outbox.DEAD:
+            return [], None  # nothing, or blocked behind a dead letter until it is retried
+        first = head[0]
+        if first["next_at"]:
+            due = _epoch(first["next_at"])
+            if due > now:
+                return [], due
+        rows = []
+        for row in head:
+            if row["status"] != outbox.PENDING:
+                break
+            rows.append(row)
+        return rows, None
+
+    # Posting -----------------------------------------------------------------------------------
+
+    def _client(self, subscriber: Mapping[str, Any]) -> httpx.Client:
+        auth = subscriber["auth"]
+        options: tuple[Any, ...] = (auth.get("method"), auth.get("cert"), auth.get("key"))
+        options += (auth.get("ca"), self.timeout)
+        found = self._clients.get(subscriber["name"])
+        if found is not None and found[0] == options:
+            return found[1]
+        if found is not None:
+            found[1].close()
+        cert: tuple[str, str] | None = None
+        verify: Any = True
+        if auth.get("method") == AuthMethod.MTLS.value:
+            cert = (auth["cert"], auth["key"])
+            if auth.get("ca"):
+                verify = auth["ca"]
+        client = httpx.Client(
+            timeout=self.timeout,
+            cert=cert,
+            verify=verify,
+            follow_redirects=False,
+            headers={"User-Agent": "ssj-deliver/1"},
+        )
+        self._clients[subscriber["name"]] = (options, client)
+        return client
+
+    def _secret(self, subscriber: Mapping[str, Any]) -> bytes | None:
+        auth = subscriber["auth"]
+        if auth.get("method") != AuthMethod.HMAC.value:
+            return None
+        path = secret_path(self.s, subscriber["name"])
+        try:
+            secret = path.read_bytes().strip()
+        except OSError as e:
+            raise ConfigurationError(
+                f"读取 HMAC 密钥文件失败：{path}（{e.strerror}）",
+                f"cannot read the HMAC secret file {path} ({e.strerror})",
+            ) from None
+        if hashlib.sha256(secret).hexdigest() != auth["secret_sha256"]:
+            raise ConfigurationError(
+                f"HMAC 密钥文件 {path} 与账本登记的不符", f"{path} is not the registered secret"
+            )
+        return secret
+
+    def _post(self, batch: _Batch) -> None:
+        """Send the platform's events in order, a request at a time; stop at the first failure
+        (later records wait: order is kept)."""
+        subscriber = batch.subscriber
+        size = int(subscriber["batch"])
+        tries = {int(r["seq"]): int(r["tries"]) for r in batch.rows}
+        try:
+            client = self._client(subscriber)
+            secret = self._secret(subscriber)
+        except Exception as e:  # a local configuration problem counts as a failed try
+            self._failed(batch, batch.rows[:size], tries, None, str(e), None)
+            return
+        for start in range(0, len(batch.events), size):
+            events = batch.events[start : start + size]
+            rows = batch.rows[start : start + size]
+            content = cloudevents.body(events, batched=size > 1)
+            headers = {
+                "Content-Type": cloudevents.BATCH_CONTENT_TYPE
+                if size > 1
+                else cloudevents.CONTENT_TYPE
+            }
+            if size == 1:
+                headers["Idempotency-Key"] = events[0]["id"]
+            if secret is not None:
+                headers[cloudevents.HMAC_HEADER] = cloudevents.hmac_signature(secret, content)
+            status: int | None = None
+            retry_after: float | None = None
+            try:
+                response = client.post(subscriber["endpoint"], content=content, headers=headers)
+                status = response.status_code
+                if 200 <= status < 300:
+                    self._delivered(batch, rows, tries, status, _references(response, events))
+                    continue
+                error = f"HTTP {status}: {response.text[:200]}"
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+            except httpx.TimeoutException:
+                error = f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s"
+            except httpx.HTTPError as e:
+                error = f"{type(e).__name__}: {e}"
+            self._failed(batch, rows, tries, status, error, retry_after)
+            return
+
+    def _delivered(
+        self,
+        batch: _Batch,
+        rows: Sequence[Mapping[str, Any]],
+        tries: Mapping[int, int],
+        status: int,
+        references: Mapping[str, str],
+    ) -> None:
+        at = utc_now_text()
+        origin = self.s.settings.log_origin
+        for row in rows:
+            seq = int(row["seq"])
+            batch.outcomes.append(
+                _outcome(
+                    row,
+                    tries[seq] + 1,
+                    Outcome.DELIVERED,
+                    at,
+                    status=status,
+                    reference=references.get(cloudevents.event_id(origin, seq), ""),
+                )
+            )
+
+    def _failed(
+        self,
+        batch: _Batch,
+        rows: Sequence[Mapping[str, Any]],
+        tries: Mapping[int, int],
+        status: int | None,
+        error: str,
+        retry_after: float | None,
+    ) -> None:
+        """The request's records failed: each gets its try; at the platform's limit it is
+        dead-lettered, else its next try is due after backoff (or the receiver's
+        Retry-After)."""
+        at = utc_now_text()
+        limit = int(batch.subscriber["max_tries"])
+        for row in rows:
+            n = tries[int(row["seq"])] + 1
+            if n >= limit:
+                batch.outcomes.append(
+                    _outcome(row, n, Outcome.DEAD_LETTER, at, status=status, error=error)
+                )
+                continue
+            wait = backoff(n, self.backoff_base, self.backoff_cap, self.draw())
+            if retry_after is not None:
+                wait = min(max(wait, retry_after), max(self.backoff_cap, wait))
+            next_at = datetime.fromtimestamp(self.clock() + wait, UTC)
+            batch.outcomes.append(
+                _outcome(
+                    row,
+                    n,
+                    Outcome.FAILED,
+                    at,
+                    status=status,
+                    error=error,
+                    next_at=next_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                )
+            )
+
+    # One pass ----------------------------------------------------------------------------------
+
+    def run_pass(self) -> PassSummary:
+        """Send what is due now to every active platform; record every outcome."""
+        self.s.refresh()
+        now = self.clock()
+        summary = PassSummary()
+        batches: list[_Batch] = []
+        for subscriber in outbox.subscriber_rows(self.s.store):
+            if subscriber["status"] != SubscriberStatus.ACTIVE.value:
+                continue
+            rows, due = self._due(subscriber, now)
+            if due is not None:
+                summary.next_due = due if summary.next_due is None else min(summary.next_due, due)
+            if not rows:
+                continue
+            records = outbox.record_rows(self.s.store, seqs=[int(r["seq"]) for r in rows])
+            by_seq = {int(r["seq"]): r for r in records}
+            batch = _Batch(subscriber, [{**r, **by_seq[int(r["seq"])]} for r in rows])
+            batch.events = self.builder.events(batch.rows, full_ids=bool(subscriber["full_ids"]))
+            batches.append(batch)
+        if not batches:
+            return summary
+        if len(batches) == 1:
+            self._post(batches[0])
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(batches))) as pool:
+                list(pool.map(self._post, batches))
+        reports = [
+            DeliveryReport(subscriber=b.subscriber["name"], outcomes=b.outcomes)
+            for b in batches
+            if b.outcomes
+        ]
+        if reports:
+            self.s.ledger.save(*reports, actor=WORKER)
+        for b in batches:
+            for o in b.outcomes:
+                if o["outcome"] == Outcome.DELIVERED:
+                    summary.delivered += 1
+                elif o["outcome"] == Outcome.FAILED:
+                    summary.failed += 1
+                    due = _epoch(o["next_at"])
+                    summary.next_due = (
+                        due if summary.next_due is None else min(summary.next_due, due)
+                    )
+                else:
+                    summary.dead += 1
+            summary.requests += -(-len(b.outcomes) // int(b.subscriber["batch"]))
+        return summary
+
+    def undelivered(self) -> int:
+        """Records still owed to platforms not removed: pending (waiting or failed) or dead."""
+        self.s.refresh()
+        total = 0
+        for name, by_status in outbox.counts(self.s.store).items():
+            row = outbox.subscriber_row(self.s.store, name)
+            if row is not None and row["status"] != SubscriberStatus.REMOVED.value:
+                total += by_status.get(outbox.PENDING, 0) + by_status.get(outbox.DEAD, 0)
+        return total
+
+    def run(
+        self,
+        *,
+        once: bool = False,
+        stop: threading.Event | None = None,
+        poll: float = 1.0,
+        on_pass: Callable[[PassSummary], None] | None = None,
+    ) -> PassSummary:
+        """Passes until stopped; `once`: until nothing is due now (what waits for a later try,
+        for a paused platform or behind a dead letter stays undelivered)."""
+        stop = stop or threading.Event()
+        total = PassSummary()
+        try:
+            while not stop.is_set():
+                done = self.run_pass()
+                total.add(done)
+                if on_pass is not None:
+                    on_pass(done)
+                if done.attempted:
+                    continue  # more may be due at once
+                if once:
+                    break
+                wait = poll
+                if done.next_due is not None:
+                    wait = max(0.0, min(poll, done.next_due - self.clock()))
+                stop.wait(wait)
+        finally:
+            self.close()
+        return total
+
+
+def _outcome(
+    row: Mapping[str, Any],
+    n: int,
+    outcome: Outcome,
+    at: str,
+    *,
+    status: int | None = None,
+    reference: str = "",
+    error: str = "",
+    next_at: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "seq": int(row["seq"]),
+        "kind": row["kind"],
+        "action": row["action"],
+        "task_id": row["task_id"],
+        "identifier": row["identifier"],
+        "try": n,
+        "outcome": outcome.value,
+        "at": at,
+        "status": status,
+        "reference": reference[:200],
+        "error": error[:MAX_ERROR],
+        "next_at": next_at,
+    }
+
+
+def _epoch(utc_text: str) -> float:
+    return datetime.fromisoformat(utc_text.replace("Z", "+00:00")).timestamp()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _references(response: httpx.Response, events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The receiver's reference for each event: `{"reference": …}` for one, or
+    `{"references": {id: …}}` for a batch (anything else: none)."""
+    try:
+        found = response.json()
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    if isinstance(found.get("references"), dict):
+        return {str(k): str(v) for k, v in found["references"].items()}
+    if found.get("reference") is not None and len(events) == 1:
+        return {events[0]["id"]: str(found["reference"])}
+    return {}
+
+
+# Deadlines measured to delivery ----------------------------------------------------------------
+
+
+def late_deliveries(
+    services: Services,
+    deadlines: Any,  # ssj.services.overdue.OverdueService (its calendars and publication days)
+    scope: str | None,
+    day: date,
+    seq: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Records owed to platforms whose deadline passed before delivery (or is unknown): results
+    within their publication period of the completion, penalties within 7 working days of the
+    decision, counted to the day the platform acknowledged (Beijing time); and the dead
+    letters. As the ledger stood at `seq` (an acknowledgement recorded later does not count)."""
+    services.refresh()
+    late: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
+    followups = RegistryQueries(services.store, FOLLOWUP_TABLES)
+    records = {int(r["seq"]): r for r in outbox.record_rows(services.store, until_seq=seq)}
+    _, rows = outbox.outbox_rows(services.store)
+    count_calendar = deadlines.calendar(seq)
+    for row in rows:
+        record = records.get(int(row["seq"]))
+        if record is None or row["status"] == outbox.CANCELLED:
+            continue
+        if scope is not None and scope not in record["departments"]:
+            continue
+        acknowledged = row["status"] == outbox.DELIVERED and (row["report_seq"] or 0) <= seq
+        base = {
+            "subscriber": row["subscriber"],
+            "seq": int(row["seq"]),
+            "kind": record["kind"],
+            "kind_zh": RECORD_KIND_LABELS_ZH[RecordKind(record["kind"])],
+            "action": record["action"],
+            "task_id": record["task_id"],
+            "identifier": record["identifier"],
+            "department": record["departments"][0],
+            "status": row["status"]
+            if acknowledged or row["status"] != outbox.DELIVERED
+            else outbox.PENDING,
+            "tries": row["tries"],
+            "last_error": row["last_error"],
+        }
+        if row["status"] == outbox.DEAD:
+            dead.append(base)
+        if record["action"] != Action.PUBLISH.value:
+            continue
+        delivered_on = beijing_day(row["delivered_at"]) if acknowledged else None
+        if record["kind"] == RecordKind.RESULTS.value:
+            task = services.draw_queries.get("tasks", [record["task_id"]], as_of=seq)
+            if task is None or not task.get("completed_on"):
+                continue
+            completed_seq = task.get("completed_seq")
+            start = date.fromisoformat(task["completed_on"])
+            within = deadlines.publish_within(task["draw_id"])
+            due_calendar = deadlines.calendar(seq if completed_seq is None else int(completed_seq))
+            case_no = None
+        else:
+            followup = followups.get("followups", [record["task_id"]], as_of=seq)
+            if followup is None:
+                continue
+            case = followup["cases"][int(record["case_index"]) - 1]
+            start = date.fromisoformat(case["decided_on"])
+            within = PENALTY_PUBLISH_WITHIN_DAYS
+            due_calendar = deadlines.calendar(int(case["decided_seq"]))
+            case_no = case["case_no"]
+        found = deadline(due_calendar, start, within, delivered_on, day, count_calendar)
+        if found.late or found.state is DeadlineState.UNKNOWN:
+            state = found.as_state()
+            late.append(
+                {
+                    **base,
+                    "case_no": case_no,
+                    **state,
+                    "state_zh": STATE_LABELS_ZH[found.state],
+                }
+            )
+    return late, dead
