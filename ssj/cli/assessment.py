@@ -179,7 +179,7 @@ def detail(
         str,
         typer.Argument(
             help="指标 / figure: plans, ratios, coverage, caps, participation, joint, "
-            "publication, rectifications, recusals, abandoned_draws"
+            "publication, delivery, rectifications, recusals, abandoned_draws"
         ),
     ],
     offset: Annotated[int, typer.Option(min=0, help="跳过的条数 / rows to skip")] = 0,

@@ -41,6 +41,12 @@ completion is recorded, and is not while an upheld objection has reopened it):
   guessed). Share on time: on time / (on time + late + overdue). Median working days from
   completion to publication (published results whose count is known), and median working days
   late of the late ones.
+- delivery: the records of the year (results of the year's tasks, penalties decided in the
+  year) owed to each credit platform, by the state of their deadline measured to the
+  platform's acknowledgement (the publication period for results, 7 working days for
+  penalties): on time, late, overdue (not delivered, due before `on`), pending, unknown; and
+  the dead letters. Share on time: on time / (on time + late + overdue). Per record and
+  platform; the department is the task's lead or the penalty's deciding authority.
 - rectifications: orders on the year's tasks; closed when a re-check passed (on or before `on`),
   late when it passed after the order's deadline, overdue when not passed and the deadline is
   before `on`, open otherwise. Share closed: closed / orders.
@@ -69,6 +75,7 @@ FIGURES = (
     "participation",
     "joint",
     "publication",
+    "delivery",
     "rectifications",
     "recusals",
     "abandoned_draws",
@@ -81,6 +88,7 @@ FIGURE_LABELS = {
     "participation": ("检查人员参与率", "inspector participation"),
     "joint": ("联合抽查占比", "joint inspections"),
     "publication": ("结果按时公示", "results published on time"),
+    "delivery": ("按时归集到信用平台", "records delivered to the credit platforms on time"),
     "rectifications": ("整改闭环", "rectification closure"),
     "recusals": ("回避", "recusals"),
     "abandoned_draws": ("作废的抽取", "abandoned draws"),
@@ -99,6 +107,13 @@ PUBLICATION_STATES_ZH = {
     "overdue": "逾期未公示",
     "pending": "未到期",
     "withheld": "不予公示或暂缓公示",
+    "unknown": "期限未知",
+}
+DELIVERY_STATES_ZH = {
+    "on_time": "按期送达",
+    "late": "逾期送达",
+    "overdue": "逾期未送达",
+    "pending": "未到期",
     "unknown": "期限未知",
 }
 RECTIFICATION_STATES_ZH = {
@@ -138,7 +153,9 @@ class Rows:
 
     `rules` and `recusals` come from each draw's committed facts and recorded recusals (by
     draw id); `publication` maps a completed task's id to its deadline state (as
-    `ssj.domain.deadlines.Deadline.as_state`, plus `working_days`: completion to publication).
+    `ssj.domain.deadlines.Deadline.as_state`, plus `working_days`: completion to publication);
+    `deliveries` holds the year's records per platform with the deadline state measured to
+    delivery (`ssj.services.delivery.delivery_deadlines`).
     """
 
     year: int
@@ -151,6 +168,7 @@ class Rows:
     recusals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     publication: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # per record and platform
     followups: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)  # identifier, department, …
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -446,6 +464,9 @@ class Assessment:
             )
         return out
 
+    def _delivery(self, department: str) -> list[dict[str, Any]]:
+        return [r for r in self.rows.deliveries if r["department"] == department]
+
     def _rectifications(self, department: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for row in self.rows.followups:
@@ -610,6 +631,17 @@ def _sum_publication(a: Assessment, department: str, rows: list[dict[str, Any]])
     }
 
 
+def _sum_delivery(a: Assessment, department: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    states = Counter(r["state"] for r in rows)
+    counted = states["on_time"] + states["late"] + states["overdue"]
+    return {
+        "records": len(rows),
+        **{s: states.get(s, 0) for s in DELIVERY_STATES_ZH},
+        "dead_letters": sum(1 for r in rows if r.get("status") == "dead"),
+        "share_on_time": share(states["on_time"], counted),
+    }
+
+
 def _sum_rectifications(
     a: Assessment, department: str, rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -646,6 +678,7 @@ DETAILS = {
     "participation": Assessment._participation,
     "joint": Assessment._joint,
     "publication": Assessment._publication,
+    "delivery": Assessment._delivery,
     "rectifications": Assessment._rectifications,
     "recusals": Assessment._recusals,
     "abandoned_draws": Assessment._abandoned,
@@ -658,6 +691,7 @@ SUMMARIES = {
     "participation": _sum_participation,
     "joint": _sum_joint,
     "publication": _sum_publication,
+    "delivery": _sum_delivery,
     "rectifications": _sum_rectifications,
     "recusals": _sum_recusals,
     "abandoned_draws": _sum_abandoned,

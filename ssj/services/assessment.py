@@ -34,6 +34,7 @@ from ssj.services.assessment_files import chart, workbook
 from ssj.services.base import Service
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
+from ssj.services.delivery import delivery_deadlines
 from ssj.services.draws import today
 from ssj.services.overdue import OverdueService
 
@@ -152,6 +153,8 @@ class AssessmentService(Service):
         for task in tasks:
             if task["drawn_on"].startswith(prefix) and task.get("completed_on"):
                 rows.publication[task["task_id"]] = deadlines.state(task, day, seq)
+        found, _ = delivery_deadlines(self.s, deadlines, None, day, seq)
+        rows.deliveries = [r for r in found if r["drawn_or_decided"].startswith(prefix)]
         return seq, rows
 
     # Reads -------------------------------------------------------------------------------------

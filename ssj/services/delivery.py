@@ -905,19 +905,21 @@ def _references(response: httpx.Response, events: Sequence[Mapping[str, Any]]) -
 # Deadlines measured to delivery ----------------------------------------------------------------
 
 
-def late_deliveries(
+def delivery_deadlines(
     services: Services,
     deadlines: Any,  # ssj.services.overdue.OverdueService (its calendars and publication days)
     scope: str | None,
     day: date,
     seq: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Records owed to platforms whose deadline passed before delivery (or is unknown): results
-    within their publication period of the completion, penalties within 7 working days of the
-    decision, counted to the day the platform acknowledged (Beijing time); and the dead
-    letters. As the ledger stood at `seq` (an acknowledgement recorded later does not count)."""
+    """Every published record owed to a platform, with its deadline measured to delivery —
+    results within their publication period of the completion, penalties within 7 working
+    days of the decision, counted to the day the platform acknowledged (Beijing time) — and
+    the dead letters. As the ledger stood at `seq` (an acknowledgement recorded later does not
+    count). `drawn_or_decided` says which year a record belongs to (the task's draw, the
+    penalty's decision)."""
     services.refresh()
-    late: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     followups = RegistryQueries(services.store, FOLLOWUP_TABLES)
     records = {int(r["seq"]): r for r in outbox.record_rows(services.store, until_seq=seq)}
@@ -939,9 +941,9 @@ def late_deliveries(
             "task_id": record["task_id"],
             "identifier": record["identifier"],
             "department": record["departments"][0],
-            "status": row["status"]
-            if acknowledged or row["status"] != outbox.DELIVERED
-            else outbox.PENDING,
+            "status": outbox.PENDING
+            if row["status"] == outbox.DELIVERED and not acknowledged
+            else row["status"],
             "tries": row["tries"],
             "last_error": row["last_error"],
         }
@@ -958,7 +960,7 @@ def late_deliveries(
             start = date.fromisoformat(task["completed_on"])
             within = deadlines.publish_within(task["draw_id"])
             due_calendar = deadlines.calendar(seq if completed_seq is None else int(completed_seq))
-            case_no = None
+            case_no, year_day = None, task["drawn_on"]
         else:
             followup = followups.get("followups", [record["task_id"]], as_of=seq)
             if followup is None:
@@ -967,16 +969,24 @@ def late_deliveries(
             start = date.fromisoformat(case["decided_on"])
             within = PENALTY_PUBLISH_WITHIN_DAYS
             due_calendar = deadlines.calendar(int(case["decided_seq"]))
-            case_no = case["case_no"]
-        found = deadline(due_calendar, start, within, delivered_on, day, count_calendar)
-        if found.late or found.state is DeadlineState.UNKNOWN:
-            state = found.as_state()
-            late.append(
-                {
-                    **base,
-                    "case_no": case_no,
-                    **state,
-                    "state_zh": STATE_LABELS_ZH[found.state],
-                }
-            )
-    return late, dead
+            case_no, year_day = case["case_no"], case["decided_on"]
+        state = deadline(due_calendar, start, within, delivered_on, day, count_calendar)
+        found.append(
+            {
+                **base,
+                "case_no": case_no,
+                "drawn_or_decided": year_day,
+                **state.as_state(),
+                "state_zh": STATE_LABELS_ZH[state.state],
+            }
+        )
+    return found, dead
+
+
+def late_deliveries(
+    services: Services, deadlines: Any, scope: str | None, day: date, seq: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`delivery_deadlines` past their deadline (or unknown), and the dead letters."""
+    found, dead = delivery_deadlines(services, deadlines, scope, day, seq)
+    missed = (DeadlineState.LATE, DeadlineState.OVERDUE, DeadlineState.UNKNOWN)
+    return [r for r in found if r["state"] in missed], dead

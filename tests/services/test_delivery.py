@@ -24,6 +24,7 @@ from ssj.domain.fields import FieldError
 from ssj.domain.organisation import Role
 from ssj.domain.subscribers import DeliveryReport, Subscriber
 from ssj.errors import ConflictError, NotFoundError, ValidationError
+from ssj.services.assessment import AssessmentService
 from ssj.services.delivery import DeliveryWorker, FeedService, SubscriberService
 from ssj.services.followup import FollowUpService
 from ssj.services.overdue import OverdueService
@@ -395,6 +396,13 @@ def test_deadlines_are_measured_to_delivery(d: Deliveries) -> None:
         r["done_on"] == r["done_on"] and r["working_days_late"] > 0 for r in report["deliveries"]
     )
     assert report["summary"][0]["delivered_late"] == 2
+    # The annual assessment counts the same deliveries.
+    assessed = AssessmentService(d.s, clock=lambda: TODAY).department(
+        d.admin, 2026, OWN, on="2026-06-30"
+    )
+    delivery = assessed["figures"]["delivery"]
+    assert (delivery["records"], delivery["late"], delivery["on_time"]) == (2, 2, 0)
+    assert delivery["share_on_time"] == 0.0
 
 
 def test_feed_and_export_carry_the_same_records(d: Deliveries) -> None:
