@@ -1,0 +1,241 @@
+"""Delivery benchmark: records to the reference receiver, as a separate process, over HTTP.
+
+    python -m ops.bench.delivery                        (100,000 records, PostgreSQL)
+    python -m ops.bench.delivery --records 5000 --sqlite    (quick run)
+    python -m ops.bench.delivery --keep ssj_bench_deliver   (build once, reuse afterwards)
+
+Set-up (timed, not a target): a city bureau and a section (`RegistryService`), 1,000 targets,
+then `--records` penalty cases, each a follow-up opened, filed in the 双公示 fields and
+published (three events, built with the domain aggregates and saved through `Ledger.save` in
+batches), and the projections caught up: one penalty record each.
+
+Measured, one run per line, each to a fresh receiver (`python -m ops.receiver`, its own process
+and SQLite store) registered as a platform for every record from seq 0: the delivery worker
+(`DeliveryWorker.run(once=True)`, this process: records built from the read models, signed,
+each with its tlog-proof; posted in order; every acknowledgement and failure saved in the
+ledger) until nothing is left undelivered —
+
+1. structured mode, one record per request;
+2. the same with the receiver failing 20 % of requests at random (half before storing, half
+   after: a lost acknowledgement), retried at once (backoff 0) up to 20 tries.
+
+Reported: deliveries/s (records / wall time), requests, failed tries, and from the receiver's
+store the distinct records (must equal --records) and the duplicates in it (must be 0; the
+redeliveries it answered without storing are counted apart). Target: >= 1,000 deliveries/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ops.bench.common import bench_services, print_table
+from ssj.domain.followup import FollowUp
+from ssj.domain.identifiers import make_uscc, organization_code_check_character
+from ssj.domain.targets import Target, TargetRecord
+from ssj.ledger.envelope import Actor
+from ssj.services.context import Services
+from ssj.services.delivery import DeliveryWorker, SubscriberService
+from ssj.services.registry import RegistryService
+
+DEPARTMENT = "CZ-SJJ-TZ"
+TARGETS = 1000
+BATCH = 500  # follow-ups per ledger save (1,500 events)
+ROOT = Path(__file__).resolve().parents[2]
+console = Console()
+
+
+def uscc(prefix: str, n: int) -> str:
+    body = f"MA{n:06d}"
+    return make_uscc(prefix + body + organization_code_check_character(body))
+
+
+AUTHORITY = uscc("11320400", 999999)
+
+
+def build(services: Services, records: int) -> None:
+    registry = RegistryService(services)
+    registry.bootstrap("root", "系统管理员", "CZ-SJJ", "常州市市场监督管理局", "320400")
+    root = services.principal("root")
+    registry.add_department(
+        root, DEPARTMENT, "特种设备安全监察科", "city", "section", "CZ-SJJ", "320400"
+    )
+    actor = Actor("root", "CZ-SJJ", "admin")
+    identifiers = [uscc("91320402", n) for n in range(TARGETS)]
+    targets = [
+        Target.register(
+            TargetRecord.parse(
+                {
+                    "identifier": identifier,
+                    "name": f"常州第{n}机械有限公司",
+                    "region_code": "320402",
+                    "target_type": "企业",
+                    "department": DEPARTMENT,
+                }
+            )
+        )
+        for n, identifier in enumerate(identifiers)
+    ]
+    services.ledger.save(*targets, actor=actor)
+    operator = Actor("root", DEPARTMENT, "admin")
+    today = date(2026, 6, 30)
+    started = time.perf_counter()
+    for start in range(0, records, BATCH):
+        follow_ups = []
+        for n in range(start, min(records, start + BATCH)):
+            follow = FollowUp.open(
+                task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-task-{n}")),
+                identifier=identifiers[n % TARGETS],
+                departments=[DEPARTMENT],
+                completed_on="2026-03-02",
+                team=[],
+            )
+            case_no = f"常市监罚〔2026〕{n + 1}号"
+            follow.file_case(
+                case_no=case_no,
+                decided_on="2026-03-09",
+                decision="罚款人民币2万元",
+                credit_class=None,
+                current_class="B",
+                today=today,
+                target_type="enterprise",
+                violation_type="未按规定定期检验特种设备",
+                facts="在用压力容器超过检验有效期仍继续使用",
+                basis="《中华人民共和国特种设备安全法》第八十四条",
+                penalty_types=["罚款"],
+                fine="2",
+                authority=DEPARTMENT,
+                authority_code=AUTHORITY,
+                legal_representative="王某",
+            )
+            follow.publish_case(case=case_no, on="2026-03-12", today=today)
+            follow_ups.append(follow)
+        services.ledger.save(*follow_ups, actor=operator)
+        console.print(f"  {min(records, start + BATCH):,} / {records:,} records", end="\r")
+    console.print(f"  {records:,} records in {time.perf_counter() - started:.1f} s        ")
+    started = time.perf_counter()
+    services.refresh()
+    console.print(f"  projections caught up in {time.perf_counter() - started:.1f} s")
+
+
+class Receiver:
+    def __init__(self, directory: Path, keys: list[str], *flags: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "keys.txt").write_text("\n".join(keys) + "\n")
+        self.db = directory / "received.sqlite"
+        self.db.unlink(missing_ok=True)
+        port_file = directory / "port"
+        port_file.unlink(missing_ok=True)
+        args = ["--db", str(self.db), "--keys", str(directory / "keys.txt"), "--port", "0"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ops.receiver", *args, "--port-file", str(port_file), *flags],
+            cwd=ROOT,
+        )
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port_file.read_text()}/ssj"
+
+    def counts(self) -> dict[str, Any]:
+        with sqlite3.connect(self.db) as db:
+            stored, distinct = db.execute(
+                "SELECT count(*), count(DISTINCT id) FROM received"
+            ).fetchone()
+            counters = dict(db.execute("SELECT name, n FROM counters").fetchall())
+            seqs = [r[0] for r in db.execute("SELECT seq FROM received ORDER BY n")]
+        return {
+            "stored": stored,
+            "distinct": distinct,
+            "duplicates_in_store": stored - distinct,
+            "redeliveries_answered": counters.get("duplicates", 0),
+            "in_order": seqs == sorted(seqs),
+        }
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def measure(
+    services: Services, data_dir: Path, name: str, records: int, *flags: str
+) -> dict[str, Any]:
+    keys = [k["verifier_key"] for k in services.ledger.key_listing()]
+    receiver = Receiver(data_dir / "receivers" / name, keys, *flags)
+    try:
+        root = services.principal("root")
+        SubscriberService(services).add(
+            root, name, receiver.url, ["penalties"], from_seq=0, max_tries=20
+        )
+        worker = DeliveryWorker(services, backoff_base=0.0, chunk=500)
+        done = 0
+
+        def progress(summary: Any) -> None:
+            nonlocal done
+            done += summary.delivered
+            console.print(f"  {name}: {done:,} / {records:,} delivered", end="\r")
+
+        started = time.perf_counter()
+        total = worker.run(once=True, on_pass=progress)
+        seconds = time.perf_counter() - started
+        left = worker.undelivered()
+    finally:
+        receiver.stop()
+    counts = receiver.counts()
+    console.print(" " * 60, end="\r")
+    return {
+        "run": name,
+        "records": records,
+        "seconds": round(seconds, 2),
+        "per_second": round(total.delivered / seconds, 1),
+        "requests": total.requests,
+        "failed_tries": total.failed,
+        "dead": total.dead,
+        "undelivered": left,
+        **counts,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument("--keep", help="database (and /tmp directory) to build once and reuse")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    with bench_services("ssj_bench_delivery", args.keep, sqlite=args.sqlite) as (
+        services,
+        data_dir,
+        existed,
+    ):
+        if not existed:
+            services.ledger.initialise()
+            build(services, args.records)
+        else:
+            services.refresh()
+        suffix = uuid.uuid4().hex[:6]  # each run's platform and store are new
+        results = [
+            measure(services, data_dir, f"plain-{suffix}", args.records),
+            measure(services, data_dir, f"failing-{suffix}", args.records, "--fail-rate", "0.2"),
+        ]
+    columns = list(results[0])
+    print_table(
+        console,
+        f"Delivery to the reference receiver ({'SQLite' if args.sqlite else 'PostgreSQL'})",
+        columns,
+        [[str(r[c]) for c in columns] for r in results],
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
