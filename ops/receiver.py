@@ -117,6 +117,7 @@ def build(args: argparse.Namespace) -> ThreadingHTTPServer:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive
+        disable_nagle_algorithm = True  # answer at once, not after a delayed ACK
 
         def reply(self, status: int, payload: dict) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode()

@@ -27,6 +27,7 @@ import hashlib
 import os
 import random
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from projections import delivery as outbox
 from projections.followups import TABLES as FOLLOWUP_TABLES
@@ -74,10 +76,11 @@ from ssj.domain.subscribers import (
 )
 from ssj.errors import ConfigurationError, NotFoundError, ValidationError
 from ssj.ledger.envelope import Actor, utc_now_text
+from ssj.ledger.keys import LedgerSigner
 from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.draws import CHINA
-from ssj.services.public_results import department_names, public_result
+from ssj.services.public_results import public_result
 from ssj.services.trail import render
 
 WORKER = Actor(user="ssj-deliver", department="", role="system")
@@ -336,6 +339,16 @@ class SubscriberService(Service):
 # Records and their events ------------------------------------------------------------------------
 
 
+def _as_of(
+    versions: Sequence[tuple[int, int | None, str]] | None, seq: int
+) -> dict[str, Any] | None:
+    """The version valid at `seq` among (from_seq, to_seq, state JSON) rows."""
+    for first, last, state in versions or ():
+        if first <= seq and (last is None or last > seq):
+            return orjson.loads(state)
+    return None
+
+
 def parse_kind(value: str) -> RecordKind:
     return RecordKind(parse_kinds([value])[0])
 
@@ -350,25 +363,56 @@ class RecordBuilder:
     def __init__(self, services: Services) -> None:
         self.s = services
         self.followups = RegistryQueries(services.store, FOLLOWUP_TABLES)
-        self._names: tuple[int, dict[str, str]] | None = None
+        self._departments: list[tuple[str, str, int, int | None]] = []
+        self._departments_seq = -1  # the registry seq they were read at
+        self._checkpoint: tuple[int, str] | None = None
+        self._signer: LedgerSigner | None = None
+        self._proofs: dict[int, list[bytes]] = {}
+        self._envelopes: dict[int, bytes] = {}
+        self._versions: dict[tuple[str, str], list[tuple[int, int | None, str]]] = {}
 
     def _department_names(self, seq: int) -> dict[str, str]:
-        # Departments change rarely: the names of the last seq asked are reused when no
-        # department event lies between (the read model's versions say).
-        if self._names is not None and self._names[0] == seq:
-            return self._names[1]
-        names = department_names(self.s, seq)
-        self._names = (seq, names)
-        return names
+        """Department names as of `seq`, from every version of the departments read once (and
+        again when a later seq is asked for): one query, not one per record."""
+        if seq > self._departments_seq:
+            self._departments_seq = self.s.runner.position("registry")
+            self._departments = [
+                (state["code"], state["name"], int(first), None if last is None else int(last))
+                for state, first, last in (
+                    (orjson.loads(r[0]), r[1], r[2])
+                    for r in self.s.store.query("SELECT state, from_seq, to_seq FROM departments")
+                )
+            ]
+        return {
+            code: name
+            for code, name, first, last in self._departments
+            if first <= seq and (last is None or last > seq)
+        }
 
     def target(self, identifier: str, seq: int) -> dict[str, Any]:
-        found = self.s.queries.get("targets", [identifier], as_of=seq)
+        found = _as_of(self._versions.get(("targets", identifier)), seq)
+        if found is None:
+            found = self.s.queries.get("targets", [identifier], as_of=seq)
         return found or {"identifier": identifier, "name": identifier}
 
     def data(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The record's content (resident identity numbers masked)."""
+        return self._build(row)[0]
+
+    def _build(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The record's content and its target as of the record's seq."""
         seq, kind, action = int(row["seq"]), RecordKind(row["kind"]), Action(row["action"])
         target = self.target(row["identifier"], seq)
+        return self._content(row, seq, kind, action, target), target
+
+    def _content(
+        self,
+        row: Mapping[str, Any],
+        seq: int,
+        kind: RecordKind,
+        action: Action,
+        target: dict[str, Any],
+    ) -> dict[str, Any]:
         detail = row["detail"]
         if kind is RecordKind.RESULTS:
             task = self.s.draw_queries.get("tasks", [row["task_id"]], as_of=seq)
@@ -377,8 +421,7 @@ class RecordBuilder:
                 draw = self.s.draw_queries.get("draws", [task["draw_id"]], as_of=seq) or {}
                 day = beijing_day(row["recorded_at"]).isoformat()
                 return result_withdrawn(task, target, draw, detail.get("until_final", False), day)
-            names = self._department_names(seq)
-            shown = public_result(self.s, task, names, seq)
+            shown = public_result(self.s, task, self._department_names(seq), seq)
             items = {}
             for key in task["items"]:
                 department, _, code = key.partition("/")
@@ -387,7 +430,9 @@ class RecordBuilder:
                     items[key] = item["name"]
             link = f"{public_url()}/gongshi/targets/{public_id(target)}"
             return result_published(task, target, shown, items, link)
-        followup = self.followups.get("followups", [row["task_id"]], as_of=seq)
+        followup = _as_of(self._versions.get(("followups", row["task_id"])), seq)
+        if followup is None:
+            followup = self.followups.get("followups", [row["task_id"]], as_of=seq)
         assert followup is not None
         case = followup["cases"][int(row["case_index"]) - 1]
         return penalty_record(
@@ -400,41 +445,80 @@ class RecordBuilder:
             on=detail.get("on"),
         )
 
-    def checkpoint(self, covering: int) -> tuple[int, str]:
-        """The newest checkpoint whose tree includes seq `covering` (one is issued if none)."""
-        found = self.s.ledger.checkpoints()
-        if found and found[-1][0] > covering:
-            return found[-1]
-        signed = self.s.ledger.issue_checkpoint(WORKER)
-        size = int(signed.split("\n", 2)[1])
-        return size, signed
+    def prepare(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Read at once what the events of `rows` need: the checkpoint (the newest that
+        includes them; one is issued if none does), the signing key, their envelopes and
+        inclusion proofs, and the versions of their targets and follow-ups — a few queries for
+        a turn's records, not several per record."""
+        ledger = self.s.ledger
+        seqs = sorted({int(r["seq"]) for r in rows})
+        found = ledger.checkpoints()
+        if found and found[-1][0] > seqs[-1]:
+            self._checkpoint = found[-1]
+        else:
+            signed = ledger.issue_checkpoint(WORKER)
+            self._checkpoint = (int(signed.split("\n", 2)[1]), signed)
+        self._signer = ledger.keystore.load(ledger.keyring().active_key_id)
+        self._proofs = ledger.inclusion_proofs(seqs, self._checkpoint[0])
+        self._envelopes = self._read_envelopes(seqs)
+        self._versions = {}
+        for table, key, values in (
+            ("targets", "identifier", {r["identifier"] for r in rows}),
+            ("followups", "task_id", {r["task_id"] for r in rows if r["kind"] == "penalties"}),
+        ):
+            wanted = sorted(values)
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for value, state, first, last in self.s.store.query(
+                    f"SELECT {key}, state, from_seq, to_seq FROM {table} WHERE {key} IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    self._versions.setdefault((table, value), []).append(
+                        (int(first), None if last is None else int(last), state)
+                    )
+
+    def _read_envelopes(self, seqs: Sequence[int]) -> dict[int, bytes]:
+        """Envelope bytes by seq, read in runs of nearby seqs."""
+        found: dict[int, bytes] = {}
+        recorder = self.s.ledger.ledger_recorder
+        i = 0
+        while i < len(seqs):
+            j = i
+            while j + 1 < len(seqs) and seqs[j + 1] - seqs[j] <= 8:
+                j += 1
+            first, last = seqs[i], seqs[j]
+            for seq, _, data, _ in recorder.select_envelopes(first, last - first + 1, last + 1):
+                found[seq] = data
+            i = j + 1
+        return found
 
     def events(
         self, rows: Sequence[Mapping[str, Any]], *, full_ids: bool = False
     ) -> list[dict[str, Any]]:
-        """Signed CloudEvents for records (in the given order)."""
+        """Signed CloudEvents for records (in the given order); `prepare` them first, or they
+        are prepared here."""
         if not rows:
             return []
-        ledger = self.s.ledger
-        size, checkpoint = self.checkpoint(max(int(r["seq"]) for r in rows))
-        signer = ledger.keystore.load(ledger.keyring().active_key_id)
+        if any(int(r["seq"]) not in self._envelopes for r in rows):
+            self.prepare(rows)
+        assert self._checkpoint is not None and self._signer is not None
+        checkpoint = self._checkpoint[1]
+        signer = self._signer
         origin = self.s.settings.log_origin
         built = []
         for row in rows:
             seq = int(row["seq"])
-            data = self.data(row)
+            data, target = self._build(row)
             if full_ids and row["kind"] == RecordKind.PENALTIES.value:
                 data = with_full_identity(data, row["identifier"])
-            envelope = ledger.ledger_recorder.select_envelopes(seq, 1, stop=seq + 1)[0][2]
-            proof = cloudevents.tlog_proof(
-                envelope, seq, ledger.inclusion_proof(seq, size), checkpoint
-            )
+            proof = cloudevents.tlog_proof(self._envelopes[seq], seq, self._proofs[seq], checkpoint)
             event = cloudevents.unsigned_event(
                 origin=origin,
                 seq=seq,
                 kind=row["kind"],
                 event_type=EVENT_TYPES[(RecordKind(row["kind"]), Action(row["action"]))],
-                subject=public_id(self.target(row["identifier"], seq)),
+                subject=public_id(target),
                 time=row["recorded_at"],
                 data=data,
                 proof=proof,
@@ -543,13 +627,14 @@ class PassSummary:
 
 
 @dataclass
-class _Batch:
-    """One platform's records to post in this pass."""
+class _Turn:
+    """One platform's turn in a pass: its records from the queue head, and what happened."""
 
     subscriber: dict[str, Any]
     rows: list[dict[str, Any]]
-    events: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    tries: dict[int, int] = field(default_factory=dict)  # seq -> tries so far
+    next_due: float | None = None  # a failed record's next try, when later than now
 
 
 class DeliveryWorker:
@@ -563,6 +648,7 @@ class DeliveryWorker:
         backoff_base: float = 2.0,
         backoff_cap: float = 3600.0,
         chunk: int = 500,
+        turn_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
     ) -> None:
@@ -576,15 +662,28 @@ class DeliveryWorker:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.chunk = chunk
+        self.turn_seconds = turn_seconds  # a platform's share of a pass, so none starves others
         self.clock = clock
         self.draw = draw
         self.builder = RecordBuilder(services)
         self._clients: dict[str, tuple[tuple[Any, ...], httpx.Client]] = {}
+        self._sending: ThreadPoolExecutor | None = None
+
+    @property
+    def _sender(self) -> ThreadPoolExecutor:
+        """One sending thread: a request is on the wire while the main thread builds the next
+        (the read models are used by the main thread only)."""
+        if self._sending is None:
+            self._sending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssj-deliver")
+        return self._sending
 
     def close(self) -> None:
         for _, client in self._clients.values():
             client.close()
         self._clients.clear()
+        if self._sending is not None:
+            self._sending.shutdown(wait=True)
+            self._sending = None
 
     # Choosing what to send ---------------------------------------------------------------------
 
@@ -625,10 +724,15 @@ class DeliveryWorker:
             cert = (auth["cert"], auth["key"])
             if auth.get("ca"):
                 verify = auth["ca"]
-        client = httpx.Client(
-            timeout=self.timeout,
+        # TCP_NODELAY: a request's headers and body go out at once, not after a delayed ACK.
+        transport = httpx.HTTPTransport(
             cert=cert,
             verify=verify,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        client = httpx.Client(
+            timeout=self.timeout,
+            transport=transport,
             follow_redirects=False,
             headers={"User-Agent": "ssj-deliver/1"},
         )
@@ -653,53 +757,88 @@ class DeliveryWorker:
             )
         return secret
 
-    def _post(self, batch: _Batch) -> None:
-        """Send the platform's events in order, a request at a time; stop at the first failure
-        (later records wait: order is kept)."""
-        subscriber = batch.subscriber
+    def _request(
+        self, turn: _Turn, rows: Sequence[Mapping[str, Any]], secret: bytes | None
+    ) -> tuple[bytes, dict[str, str], list[dict[str, Any]]]:
+        """One request's body and headers: the records' signed events, in structured mode (one)
+        or batched mode (several)."""
+        batched = int(turn.subscriber["batch"]) > 1
+        events = self.builder.events(rows, full_ids=bool(turn.subscriber["full_ids"]))
+        content = cloudevents.body(events, batched=batched)
+        headers = {
+            "Content-Type": cloudevents.BATCH_CONTENT_TYPE if batched else cloudevents.CONTENT_TYPE
+        }
+        if not batched:
+            headers["Idempotency-Key"] = events[0]["id"]
+        if secret is not None:
+            headers[cloudevents.HMAC_HEADER] = cloudevents.hmac_signature(secret, content)
+        return content, headers, events
+
+    def _send(
+        self, client: httpx.Client, endpoint: str, content: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str, float | None, Any]:
+        """POST and read the answer: (status, error, Retry-After, parsed JSON or None). Runs in
+        the sending thread, so the next request is built meanwhile."""
+        try:
+            response = client.post(endpoint, content=content, headers=headers)
+        except httpx.TimeoutException:
+            return (
+                None,
+                f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s",
+                None,
+                None,
+            )
+        except httpx.HTTPError as e:
+            return None, f"{type(e).__name__}: {e}", None, None
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                return status, "", None, response.json()
+            except ValueError:
+                return status, "", None, None
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        return status, f"HTTP {status}: {response.text[:200]}", retry_after, None
+
+    def _take_turn(self, turn: _Turn) -> None:
+        """Send the platform's records in order, a request at a time; while one request is
+        on the wire the next is built. A failure whose next try is already due (no backoff) is
+        tried again at once; otherwise the turn ends there and later records wait: order is
+        kept."""
+        subscriber = turn.subscriber
         size = int(subscriber["batch"])
-        tries = {int(r["seq"]): int(r["tries"]) for r in batch.rows}
+        turn.tries = {int(r["seq"]): int(r["tries"]) for r in turn.rows}
         try:
             client = self._client(subscriber)
             secret = self._secret(subscriber)
         except Exception as e:  # a local configuration problem counts as a failed try
-            self._failed(batch, batch.rows[:size], tries, None, str(e), None)
+            self._failed(turn, turn.rows[:size], None, str(e), None)
             return
-        for start in range(0, len(batch.events), size):
-            events = batch.events[start : start + size]
-            rows = batch.rows[start : start + size]
-            content = cloudevents.body(events, batched=size > 1)
-            headers = {
-                "Content-Type": cloudevents.BATCH_CONTENT_TYPE
-                if size > 1
-                else cloudevents.CONTENT_TYPE
-            }
-            if size == 1:
-                headers["Idempotency-Key"] = events[0]["id"]
-            if secret is not None:
-                headers[cloudevents.HMAC_HEADER] = cloudevents.hmac_signature(secret, content)
-            status: int | None = None
-            retry_after: float | None = None
-            try:
-                response = client.post(subscriber["endpoint"], content=content, headers=headers)
-                status = response.status_code
-                if 200 <= status < 300:
-                    self._delivered(batch, rows, tries, status, _references(response, events))
-                    continue
-                error = f"HTTP {status}: {response.text[:200]}"
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-            except httpx.TimeoutException:
-                error = f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s"
-            except httpx.HTTPError as e:
-                error = f"{type(e).__name__}: {e}"
-            self._failed(batch, rows, tries, status, error, retry_after)
-            return
+        self.builder.prepare(turn.rows)
+        groups = [turn.rows[i : i + size] for i in range(0, len(turn.rows), size)]
+        ends = self.clock() + self.turn_seconds
+        endpoint = subscriber["endpoint"]
+        current = self._request(turn, groups[0], secret)
+        sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
+        n = 0
+        while True:
+            more = n + 1 < len(groups) and self.clock() < ends
+            following = self._request(turn, groups[n + 1], secret) if more else None
+            status, error, retry_after, answer = sending.result()
+            if status is not None and 200 <= status < 300:
+                self._delivered(turn, groups[n], status, _references(answer, current[2]))
+                if following is None:
+                    return
+                n, current = n + 1, following
+            elif not self._failed(turn, groups[n], status, error, retry_after):
+                return  # dead-lettered, or its next try is later: the turn ends here
+            elif self.clock() >= ends:
+                return
+            sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
 
     def _delivered(
         self,
-        batch: _Batch,
+        turn: _Turn,
         rows: Sequence[Mapping[str, Any]],
-        tries: Mapping[int, int],
         status: int,
         references: Mapping[str, str],
     ) -> None:
@@ -707,10 +846,11 @@ class DeliveryWorker:
         origin = self.s.settings.log_origin
         for row in rows:
             seq = int(row["seq"])
-            batch.outcomes.append(
+            turn.tries[seq] += 1
+            turn.outcomes.append(
                 _outcome(
                     row,
-                    tries[seq] + 1,
+                    turn.tries[seq],
                     Outcome.DELIVERED,
                     at,
                     status=status,
@@ -720,30 +860,35 @@ class DeliveryWorker:
 
     def _failed(
         self,
-        batch: _Batch,
+        turn: _Turn,
         rows: Sequence[Mapping[str, Any]],
-        tries: Mapping[int, int],
         status: int | None,
         error: str,
         retry_after: float | None,
-    ) -> None:
+    ) -> bool:
         """The request's records failed: each gets its try; at the platform's limit it is
         dead-lettered, else its next try is due after backoff (or the receiver's
-        Retry-After)."""
+        Retry-After). True when that next try is due already."""
         at = utc_now_text()
-        limit = int(batch.subscriber["max_tries"])
+        limit = int(turn.subscriber["max_tries"])
+        wait = 0.0
+        again = True
         for row in rows:
-            n = tries[int(row["seq"])] + 1
+            seq = int(row["seq"])
+            turn.tries[seq] += 1
+            n = turn.tries[seq]
             if n >= limit:
-                batch.outcomes.append(
+                turn.outcomes.append(
                     _outcome(row, n, Outcome.DEAD_LETTER, at, status=status, error=error)
                 )
+                again = False
                 continue
             wait = backoff(n, self.backoff_base, self.backoff_cap, self.draw())
             if retry_after is not None:
                 wait = min(max(wait, retry_after), max(self.backoff_cap, wait))
-            next_at = datetime.fromtimestamp(self.clock() + wait, UTC)
-            batch.outcomes.append(
+            due = self.clock() + wait
+            next_at = datetime.fromtimestamp(due, UTC)
+            turn.outcomes.append(
                 _outcome(
                     row,
                     n,
@@ -754,15 +899,20 @@ class DeliveryWorker:
                     next_at=next_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
                 )
             )
+            if wait > 0:
+                again = False
+                turn.next_due = due if turn.next_due is None else min(turn.next_due, due)
+        return again
 
     # One pass ----------------------------------------------------------------------------------
 
     def run_pass(self) -> PassSummary:
-        """Send what is due now to every active platform; record every outcome."""
+        """Give every active platform its turn with what is due now; record every outcome in
+        the ledger (one report per platform and turn)."""
         self.s.refresh()
         now = self.clock()
         summary = PassSummary()
-        batches: list[_Batch] = []
+        reports = []
         for subscriber in outbox.subscriber_rows(self.s.store):
             if subscriber["status"] != SubscriberStatus.ACTIVE.value:
                 continue
@@ -773,36 +923,25 @@ class DeliveryWorker:
                 continue
             records = outbox.record_rows(self.s.store, seqs=[int(r["seq"]) for r in rows])
             by_seq = {int(r["seq"]): r for r in records}
-            batch = _Batch(subscriber, [{**r, **by_seq[int(r["seq"])]} for r in rows])
-            batch.events = self.builder.events(batch.rows, full_ids=bool(subscriber["full_ids"]))
-            batches.append(batch)
-        if not batches:
-            return summary
-        if len(batches) == 1:
-            self._post(batches[0])
-        else:
-            with ThreadPoolExecutor(max_workers=min(8, len(batches))) as pool:
-                list(pool.map(self._post, batches))
-        reports = [
-            DeliveryReport(subscriber=b.subscriber["name"], outcomes=b.outcomes)
-            for b in batches
-            if b.outcomes
-        ]
-        if reports:
-            self.s.ledger.save(*reports, actor=WORKER)
-        for b in batches:
-            for o in b.outcomes:
+            turn = _Turn(subscriber, [{**r, **by_seq[int(r["seq"])]} for r in rows])
+            self._take_turn(turn)
+            if turn.next_due is not None:
+                nd = turn.next_due
+                summary.next_due = nd if summary.next_due is None else min(summary.next_due, nd)
+            if turn.outcomes:
+                reports.append(
+                    DeliveryReport(subscriber=subscriber["name"], outcomes=turn.outcomes)
+                )
+            for o in turn.outcomes:
                 if o["outcome"] == Outcome.DELIVERED:
                     summary.delivered += 1
                 elif o["outcome"] == Outcome.FAILED:
                     summary.failed += 1
-                    due = _epoch(o["next_at"])
-                    summary.next_due = (
-                        due if summary.next_due is None else min(summary.next_due, due)
-                    )
                 else:
                     summary.dead += 1
-            summary.requests += -(-len(b.outcomes) // int(b.subscriber["batch"]))
+            summary.requests += -(-len(turn.outcomes) // int(subscriber["batch"]))
+        if reports:
+            self.s.ledger.save(*reports, actor=WORKER)
         return summary
 
     def undelivered(self) -> int:
@@ -886,19 +1025,15 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _references(response: httpx.Response, events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def _references(answer: Any, events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The receiver's reference for each event: `{"reference": …}` for one, or
     `{"references": {id: …}}` for a batch (anything else: none)."""
-    try:
-        found = response.json()
-    except ValueError:
+    if not isinstance(answer, dict):
         return {}
-    if not isinstance(found, dict):
-        return {}
-    if isinstance(found.get("references"), dict):
-        return {str(k): str(v) for k, v in found["references"].items()}
-    if found.get("reference") is not None and len(events) == 1:
-        return {events[0]["id"]: str(found["reference"])}
+    if isinstance(answer.get("references"), dict):
+        return {str(k): str(v) for k, v in answer["references"].items()}
+    if answer.get("reference") is not None and len(events) == 1:
+        return {events[0]["id"]: str(answer["reference"])}
     return {}
 
 

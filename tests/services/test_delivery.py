@@ -472,9 +472,10 @@ def test_the_trail_shows_platforms_and_deliveries(d: Deliveries) -> None:
         "Subscriber.Registered",
         "Subscriber.Paused",
         "Subscriber.Resumed",
-        "DeliveryReport.Recorded",  # the failed try: on the platform's trail only
-        "DeliveryReport.Recorded",
+        "DeliveryReport.Recorded",  # the failed try and the retry, one turn
     ]
+    (report,) = [r for r in expected[("subscriber", "信用常州")] if "Delivery" in r["kind"]]
+    assert report["summary"] == "推送至 信用常州：已送达 1 条，发送失败（待重试） 1 条"
     task = expected[("task", d.t.tasks.resolve(ref))]
     (delivered,) = [r for r in task if r["kind"] == "DeliveryReport.Recorded"]
     assert "归集至 信用常州：已送达（第 2 次，回执 R1）" in delivered["summary"]
