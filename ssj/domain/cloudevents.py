@@ -9,10 +9,10 @@ extension attributes (lower-case letters, as the spec requires):
 - `ssjkind`: `results` or `penalties`;
 - `ssjseq`: the ledger seq of the event the record was built from;
 - `ssjproof`: a C2SP `tlog-proof@v1` text: the seq's envelope (the Merkle leaf, base64 in its
-  `extra` line), its RFC 9162 inclusion proof, and the signed checkpoint (C2SP signed note) it
+  `extra` line), its RFC 9162 inclusion proof (SM3 in place of SHA-256 under the sm2-sm3 suite), and the signed checkpoint (C2SP signed note) it
   is proved against — so the record's origin is in the public log, checkable offline;
 - `ssjkeyid`: the log key that signed the event (as `GET /log/keys` lists it);
-- `ssjsignature`: base64 signature over `SIGNATURE_CONTEXT` followed by the event without
+- `ssjsignature`: base64 signature, in the log key's suite (Ed25519 or SM2), over `SIGNATURE_CONTEXT` followed by the event without
   `ssjsignature`, serialised canonically (keys sorted, no whitespace, UTF-8, no floats anywhere:
   amounts are decimal text) — the same bytes as RFC 8785 JCS for such JSON.
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssj.errors import SsjError
-from ssj.ledger import merkle, note
+from ssj.ledger import note
 from ssj.ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 
 SPEC_VERSION = "1.0"
@@ -183,7 +183,8 @@ def verify_event(
         raise DeliveryError("事件缺少必需属性", "the event lacks a required attribute") from None
     if key is None:
         raise DeliveryError("签名密钥未知", f"unknown signing key {event['ssjkeyid']!r}")
-    if not note.parse_verifier_key(key).verify(signing_bytes(event), signature):
+    verifier = note.parse_verifier_key(key)
+    if not verifier.verify(signing_bytes(event), signature):
         raise DeliveryError("事件签名无效", "the event signature does not verify")
     checkpoint = (checkpoints or {}).get(proof.checkpoint)
     if checkpoint is None or checkpoint.origin != source:
@@ -193,8 +194,9 @@ def verify_event(
             raise DeliveryError(f"检查点无效：{e.zh}", f"checkpoint: {e.en}") from None
         if checkpoints is not None:
             checkpoints[proof.checkpoint] = checkpoint
-    leaf = merkle.leaf_hash(proof.envelope)
-    if proof.index != seq or not merkle.verify_inclusion(
+    tree = verifier.suite.tree  # the log's suite: SHA-256 or SM3 (sm2-sm3) tree hashing
+    leaf = tree.leaf_hash(proof.envelope)
+    if proof.index != seq or not tree.verify_inclusion(
         leaf, seq, checkpoint.size, proof.hashes, checkpoint.root_hash
     ):
         raise DeliveryError("收录证明无效", f"seq {seq} is not proved in the checkpoint")

@@ -28,6 +28,7 @@ import os
 import random
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -718,17 +719,14 @@ class DeliveryWorker:
             return found[1]
         if found is not None:
             found[1].close()
-        cert: tuple[str, str] | None = None
-        verify: Any = True
+        # Mutual TLS: our certificate, and the platform's checked against its CA if given
+        # (else the system's). TCP_NODELAY: a request's headers and body go out at once, not
+        # after a delayed ACK.
+        verify = ssl.create_default_context(cafile=auth.get("ca") or None)
         if auth.get("method") == AuthMethod.MTLS.value:
-            cert = (auth["cert"], auth["key"])
-            if auth.get("ca"):
-                verify = auth["ca"]
-        # TCP_NODELAY: a request's headers and body go out at once, not after a delayed ACK.
+            verify.load_cert_chain(auth["cert"], auth["key"])
         transport = httpx.HTTPTransport(
-            cert=cert,
-            verify=verify,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         )
         client = httpx.Client(
             timeout=self.timeout,

@@ -102,15 +102,19 @@ SCENARIOS: dict[str, tuple[str | None, Callable[[Kind, int], dict[str, Any]]]] =
     # department is part of its key, name oneself a cooperating department.
     "take other": (
         OTHER,
-        lambda k, n: k.row(n, OTHER, cooperating_departments=OWN)
-        if k.name == "items"
-        else k.row(n, OWN, name="改名"),
+        lambda k, n: (
+            k.row(n, OTHER, cooperating_departments=OWN)
+            if k.name == "items"
+            else k.row(n, OWN, name="改名")
+        ),
     ),
     "give own away": (
         OWN,
-        lambda k, n: k.row(n, OWN, cooperating_departments=OTHER, name="改名")
-        if k.name == "items"
-        else k.row(n, OTHER),
+        lambda k, n: (
+            k.row(n, OWN, cooperating_departments=OTHER, name="改名")
+            if k.name == "items"
+            else k.row(n, OTHER)
+        ),
     ),
 }
 

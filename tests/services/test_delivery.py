@@ -18,6 +18,7 @@ import pytest
 
 from ops.receiver import build, parse_args
 from projections import delivery as outbox
+from ssj.config import Settings
 from ssj.domain.access import Forbidden
 from ssj.domain.cloudevents import DeliveryError, verify_event
 from ssj.domain.fields import FieldError
@@ -25,6 +26,7 @@ from ssj.domain.organisation import Role
 from ssj.domain.subscribers import DeliveryReport, Subscriber
 from ssj.errors import ConflictError, NotFoundError, ValidationError
 from ssj.services.assessment import AssessmentService
+from ssj.services.context import Services
 from ssj.services.delivery import DeliveryWorker, FeedService, SubscriberService
 from ssj.services.followup import FollowUpService
 from ssj.services.overdue import OverdueService
@@ -480,3 +482,119 @@ def test_the_trail_shows_platforms_and_deliveries(d: Deliveries) -> None:
     (delivered,) = [r for r in task if r["kind"] == "DeliveryReport.Recorded"]
     assert "归集至 信用常州：已送达（第 2 次，回执 R1）" in delivered["summary"]
     assert delivered["actor"] == "ssj-deliver" and delivered["role"] == "system"
+
+
+def _certificates(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    files: dict[str, Path] = {}
+
+    def issue(name: str, key: Any, issuer: Any, issuer_key: Any, **kw: Any) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        if kw.get("ca"):
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        if kw.get("ip"):
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(kw["ip"]))]),
+                False,
+            )
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ssj test CA")])
+    ca = issue("ssj test CA", ca_key, ca_name, ca_key, ca=True)
+    for name, kw in (("server", {"ip": "127.0.0.1"}), ("client", {})):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = issue(f"ssj {name}", key, ca_name, ca_key, **kw)
+        files[f"{name}_cert"] = directory / f"{name}.pem"
+        files[f"{name}_key"] = directory / f"{name}.key"
+        files[f"{name}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        files[f"{name}_key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    files["ca"] = directory / "ca.pem"
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return files
+
+
+def test_mutual_tls(d: Deliveries, tmp_path: Path) -> None:
+    import ssl
+
+    import httpx
+
+    d.published(0)
+    tls = _certificates(tmp_path)
+    receiver = d.receiver(
+        "tls",
+        *("--tls-cert", str(tls["server_cert"]), "--tls-key", str(tls["server_key"])),
+        *("--client-ca", str(tls["ca"])),
+    )
+    url = receiver.url.replace("http://", "https://")
+    with pytest.raises(httpx.HTTPError):  # no client certificate: the platform refuses
+        httpx.post(url, content=b"{}", verify=ssl.create_default_context(cafile=tls["ca"]))
+    d.register(
+        "tls",
+        url,
+        auth="mtls",
+        cert=str(tls["client_cert"]),
+        key=str(tls["client_key"]),
+        ca=str(tls["ca"]),
+    )
+    unchanged(  # a certificate file that is not there: refused now, not at the first delivery
+        d.t.w,
+        lambda: d.subscribers.add(
+            d.admin, "tls2", url, ["results"], auth="mtls", cert="/nonexistent.pem", key="k"
+        ),
+        FieldError,
+    )
+    assert d.worker().run(once=True).delivered == 1
+    assert len(receiver.rows()) == 1
+
+
+def test_a_ledger_under_the_national_suite(tmp_path: Path, settings: Settings) -> None:
+    """sm2-sm3: the events are signed with SM2 and proved in the SM3 tree; the receiver's
+    checks follow the log's key."""
+    from ssj.ledger import suite as suites
+    from tests.services.conftest import Jurisdiction
+
+    services = Services(settings)
+    try:
+        services.ledger.initialise(suite=suites.get("sm2-sm3"))
+        world = World(Jurisdiction(services))
+        world.publish()
+        found = Deliveries(Tasks(world), tmp_path / "receivers")
+        try:
+            found.published(0)
+            found.penalised(1)
+            receiver = found.receiver()
+            found.register("p", receiver.url)
+            assert found.worker().run(once=True).delivered == 2
+            events = receiver.events()
+            keys = found.keys()
+            assert all(k.split("+")[2] for k in keys)
+            assert [verify_event(e, keys) for e in events] == [e["ssjseq"] for e in events]
+            assert "sm2" in services.ledger.suite.name
+        finally:
+            found.close()
+    finally:
+        services.close()
