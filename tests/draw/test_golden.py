@@ -18,12 +18,12 @@ from typing import Any
 import orjson
 
 from ssj.domain.inspectors import InspectorRecord
-from ssj.domain.plans import PlanRecord
 from ssj.draw import procedure, sampler
-from ssj.draw.procedure import RULE_KEYS, PlanView
+from ssj.draw.procedure import PlanView
 from ssj.draw.seed import expert_seed, team_seed
 from ssj.draw.snapshot import Snapshot, TargetRow, TaskRow
 from ssj.services.draws import replacement_for
+from tests.draw.test_procedure import plan_view as procedure_plan_view
 
 LEAD, PARTNER = "D1", "D2"
 DAY = date(2025, 6, 30)
@@ -36,13 +36,13 @@ TARGETS = 3000
 # Digests of the canonical JSON of (facts, strata), outcome, replacements and rankings.
 GOLDEN = {
     "joint": {
-        "facts": "237f83a559a89c7355e7e8cff7ef7e6f349cb6ff87b871cb269b8ec65b2420e8",
+        "facts": "30162ae4626535a8a132c8940952c130beb593c8d005c7c353a41f56cdf74a40",
         "outcome": "822d123a129f7429e8b4419a3570dbbd501f839e2f9730326e0be94cbf5a73b5",
         "recusals": "badb403dbd45d025ad584dc6bcc7f1ce681dd9ecf81e080854aee4bb1a8af2ce",
         "rankings": "b77c07679b30ff50a6ddd7b3f6cc52eeff2457aec392210363ec9c49f756591d",
     },
     "fixed": {
-        "facts": "331cb40b3b29e1286d1340f8c1fbe21d8e608f3bb91000b0e6ec794610a73428",
+        "facts": "c4ef3439a2280c6e0717631af334579a25a0875c9830be5376a3142892dd9d3e",
         "outcome": "715c2a417941855035140aa44ffa92e7d20676b6a0796f6283347253031f8cc2",
         "recusals": "955f30056d368df25f4e74241df9c43552ebf0e763b20112065834d3fd134362",
         "rankings": "25533a0228a52a169240142503858f9f0431f249dcbf1a3d8d938f38dcd24af6",
@@ -140,32 +140,14 @@ def registry() -> Snapshot:
 
 
 def plan_view(**changes: Any) -> PlanView:
-    raw: dict[str, Any] = {
-        "code": "P1",
-        "department": LEAD,
-        "title": "计划",
-        "year": 2025,
-        "items": ["I1"],
+    """test_procedure's plan (D1, items I1, window July to September 2025) with the brief's
+    ratios, both target types and a 30-day exclusion window, then `changes`."""
+    defaults = {
         "target_types": ["enterprise", "individual"],
         "ratios": {"A": "1", "B": "3", "C": "10", "D": "30"},
         "exclusion_days": 30,
-        "window_start": "2025-07-01",
-        "window_end": "2025-09-30",
     }
-    raw.update(changes)
-    state = PlanRecord.parse(raw).as_state()
-    items = {LEAD: list(state["items"]), **state["cooperating"]}
-    return PlanView(
-        plan_id="plan-1",
-        department=LEAD,
-        code="P1",
-        version=3,
-        year=state["year"],
-        departments=tuple(items),
-        items=items,
-        rules={k: state[k] for k in RULE_KEYS},
-        window=(state["window_start"], state["window_end"]),
-    )
+    return procedure_plan_view(**{**defaults, **changes})
 
 
 PLANS = {

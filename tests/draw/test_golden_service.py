@@ -11,20 +11,23 @@ seed is the same on every run, as the witnesses' dice are.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 
-from ssj.config import Settings
 from ssj.domain.organisation import Role
 from ssj.domain.targets import Target, TargetRecord
 from ssj.ledger.envelope import Actor
-from ssj.services.context import Services
 from ssj.services.draws import DrawService
 from ssj.services.plans import PlanService
-from tests.services.conftest import OWN, Jurisdiction, inspector_row, item_row, target_row
+from tests.services.conftest import (  # noqa: F401  (the jurisdiction fixture)
+    OWN,
+    Jurisdiction,
+    inspector_row,
+    item_row,
+    jurisdiction,
+    target_row,
+)
 
 TARGETS = 3000
 REGIONS = ("320402", "320404", "320411", "320412", "320481")
@@ -110,17 +113,9 @@ def run(draws: DrawService, operator: Any) -> Any:
     return draws.reveal(operator, str(draw.id))
 
 
-@pytest.fixture
-def jurisdiction(settings: Settings) -> Iterator[Jurisdiction]:
-    services = Services(settings)
-    try:
-        services.ledger.initialise()
-        yield Jurisdiction(services)
-    finally:
-        services.close()
-
-
-def test_draws_on_stored_registries_are_unchanged(jurisdiction: Jurisdiction) -> None:
+def test_draws_on_stored_registries_are_unchanged(
+    jurisdiction: Jurisdiction,  # noqa: F811
+) -> None:
     draws, operator, _ = set_up(jurisdiction)
     drawn = 0
     for round in (1, 2):
