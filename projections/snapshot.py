@@ -1,20 +1,21 @@
 """The registry a draw sees, read from the version tables as of one seq.
 
-Only indexed columns are read for targets and tasks (a million targets must load in about a
-second); inspectors, declarations, rules and items are small and read whole.
+Targets are read grouped by the columns a draw decides on, each group's ids in one
+newline-joined column: a million targets arrive as a few thousand rows, hash-aggregated by the
+database and split in C here, instead of a million row tuples. Tasks are read by their indexed
+columns; inspectors, declarations, rules and items are small and read whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import orjson
 
 from projections.draws import CLOSED_TASK_STATUSES, task_departments
 from projections.store import ViewStore
 from projections.versioned import as_of_clause
-from ssj.draw.snapshot import Snapshot, TargetRow, TaskRow
+from ssj.draw.snapshot import Snapshot, TargetGroup, TaskRow
 
 
 def load_snapshot(
@@ -23,13 +24,7 @@ def load_snapshot(
     """The lead department's targets, every task, the inspector registry and conflicts."""
     where, params = as_of_clause(as_of)
     snapshot = Snapshot(as_of_seq=as_of)
-    rows = store.query(
-        "SELECT identifier, department, status, target_type, region_code, credit_class, tags "
-        f"FROM targets WHERE {where} AND department = ?",
-        [*params, department],
-    )
-    make = partial(tuple.__new__, TargetRow)  # in C: a million rows, no Python frame each
-    snapshot.targets = list(map(make, rows))
+    snapshot.groups = _target_groups(store, where, [*params, department])
     tasks = store.query(
         f"SELECT identifier, plan_id, departments, drawn_on, status, state FROM tasks WHERE {where}",
         params,
@@ -56,6 +51,28 @@ def load_snapshot(
         (i["department"], i["code"]): i for i in _states(store, "items", where, params)
     }
     return snapshot
+
+
+GROUPED = "department, status, target_type, region_code, credit_class, tags"
+IDS = {  # each group's ids, newline-joined (identifiers are printable: no newline)
+    True: "string_agg(identifier, E'\\n')",
+    False: "group_concat(identifier, char(10))",
+}
+
+
+def _target_groups(store: ViewStore, where: str, params: Sequence[object]) -> list[TargetGroup]:
+    sql = (
+        f"SELECT {GROUPED}, {IDS[store.is_postgres]} FROM targets "
+        f"WHERE {where} AND department = ? GROUP BY {GROUPED}"
+    )
+    with store.transaction() as c:
+        if store.is_postgres:  # one hash table of the groups, never a sort of a million rows
+            c.execute("SET LOCAL work_mem = '256MB'")
+            c.execute("SET LOCAL enable_sort = off")
+            c.execute("SET LOCAL jit = off")
+        c.execute(sql, params)
+        rows = c.fetchall()
+    return [TargetGroup(*r[:5], r[5] or "[]", r[6].split("\n")) for r in rows]
 
 
 def _members(state: str) -> tuple[str, ...]:

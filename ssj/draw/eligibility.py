@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ssj.domain.targets import TargetStatus
-from ssj.draw.snapshot import TargetRow, TaskRow
+from ssj.draw.snapshot import TargetGroup, TargetRow, TaskRow, grouped
 from ssj.errors import ValidationError
 
 ALL = "all"  # the one stratum of a fixed-count draw
@@ -45,6 +45,7 @@ class Population:
     strata: dict[str, list[str]] = field(default_factory=dict)
     exclusions: Counter[str] = field(default_factory=Counter)
     considered: int = 0
+    groups: list[TargetGroup] = field(default_factory=list)  # the eligible ids, by group
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,24 @@ def population(
     targets: Iterable[TargetRow],
     tasks: Iterable[TaskRow],
 ) -> Population:
+    """`population_of` for targets listed row by row."""
+    return population_of(rules, departments, year, day, grouped(targets), tasks)
+
+
+def population_of(
+    rules: Mapping[str, Any],
+    departments: Sequence[str],
+    year: int,
+    day: date,
+    groups: Iterable[TargetGroup],
+    tasks: Iterable[TaskRow],
+) -> Population:
     """Eligible targets of the lead department's registry, stratified by credit-risk class
     (or one stratum for a fixed count), split into not-yet-covered and the rest when the plan
-    gives priority to coverage."""
+    gives priority to coverage.
+
+    Scope and status are decided once per group of alike targets; only targets with earlier
+    tasks are looked at one by one."""
     history = History.of(tasks, departments, year)
     lead = departments[0]
     types = frozenset(rules["target_types"])
@@ -111,46 +127,53 @@ def population(
     strata = result.strata
     active = TargetStatus.ACTIVE.value
     seen = history.last_drawn  # every target with an earlier task; most have none
-    for t in targets:
-        if t.department != lead:
+
+    def members(name: str) -> list[str]:
+        found = strata.get(name)
+        if found is None:
+            found = strata[name] = []
+        return found
+
+    for g in groups:
+        if g.department != lead:
             continue
-        result.considered += 1
-        identifier = t.identifier
-        if t.target_type not in types:
-            exclusions["out_of_scope:type"] += 1
+        ids = g.identifiers
+        result.considered += len(ids)
+        if g.target_type not in types:
+            exclusions["out_of_scope:type"] += len(ids)
             continue
-        if regions and not t.region_code.startswith(regions):
-            exclusions["out_of_scope:region"] += 1
+        if regions and not g.region_code.startswith(regions):
+            exclusions["out_of_scope:region"] += len(ids)
             continue
-        if tags and tags.isdisjoint(orjson.loads(t.tags_json or "[]")):
-            exclusions["out_of_scope:tags"] += 1
+        if tags and tags.isdisjoint(orjson.loads(g.tags_json or "[]")):
+            exclusions["out_of_scope:tags"] += len(ids)
             continue
-        if t.status != active:
-            exclusions[f"status:{t.status}"] += 1
+        if g.status != active:
+            exclusions[f"status:{g.status}"] += len(ids)
             continue
-        covered = False
-        if identifier in seen:
+        name = ALL if fixed else g.credit_class
+        uncovered = name if covered_from is None else f"{name}:{PRIORITY}"
+        dropped: set[str] = set()
+        for identifier in filter(seen.__contains__, ids) if seen else ():
             last = seen[identifier]
             if identifier in history.open:
                 exclusions["open_task"] += 1
-                continue
-            if recent_from is not None and last >= recent_from:
+            elif recent_from is not None and last >= recent_from:
                 exclusions["recent_inspection"] += 1
-                continue
-            if history.count_department[identifier] >= cap_department:
+            elif history.count_department[identifier] >= cap_department:
                 exclusions["cap_department"] += 1
-                continue
-            if history.count_all[identifier] >= cap_all:
+            elif history.count_all[identifier] >= cap_all:
                 exclusions["cap_all"] += 1
+            elif covered_from is not None and last >= covered_from:
+                members(f"{name}:{REST}").append(identifier)
+                result.groups.append(g._replace(identifiers=[identifier]))
+            else:
                 continue
-            covered = covered_from is not None and last >= covered_from
-        name = ALL if fixed else t.credit_class
-        if covered_from is not None:
-            name = f"{name}:{REST if covered else PRIORITY}"
-        members = strata.get(name)
-        if members is None:
-            members = strata[name] = []
-        members.append(identifier)
+            dropped.add(identifier)
+        kept = [i for i in ids if i not in dropped] if dropped else ids
+        if kept:
+            members(uncovered).extend(kept)
+            result.groups.append(g._replace(identifiers=kept))
     return result
 
 

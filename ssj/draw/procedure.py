@@ -16,6 +16,7 @@ from typing import Any
 
 from ssj.draw import eligibility, population, sampler, teams
 from ssj.draw import seed as seeds
+from ssj.draw.population import Map
 from ssj.draw.snapshot import Snapshot, TargetRow
 from ssj.errors import ValidationError
 
@@ -137,14 +138,24 @@ def freeze(
     snapshot: Snapshot,
     entropy: Mapping[str, Any],
     nonce_commitment: str,
+    run: Map = map,
 ) -> Frozen:
-    """The commit's facts, or a ValidationError naming why no lawful draw is possible."""
+    """The commit's facts, or a ValidationError naming why no lawful draw is possible.
+    `run` maps the Merkle hashing of large strata (the built-in map: here)."""
     window = inspection_window(plan, drawn_on)
-    eligible = eligibility.population(
-        plan.rules, plan.departments, plan.year, drawn_on, snapshot.targets, snapshot.tasks
+    eligible = eligibility.population_of(
+        plan.rules,
+        plan.departments,
+        plan.year,
+        drawn_on,
+        snapshot.target_groups(),
+        snapshot.tasks,
     )
     ks = eligibility.sizes(plan.rules, eligible.strata)
-    strata = {name: population.frozen(eligible.strata[name]) for name in sorted(eligible.strata)}
+    names = sorted(eligible.strata)
+    strata = dict(
+        zip(names, population.frozen_all([eligible.strata[n] for n in names], run), strict=True)
+    )
     if not strata:
         raise ValidationError(
             "没有符合条件的检查对象，不能抽取", "no eligible target: nothing to draw"
@@ -152,9 +163,7 @@ def freeze(
     pools, conflicts = _pools(plan, snapshot, drawn_on)
     team_size = int(plan.rules["team_size"])
     experts = int(plan.rules["experts"] or 0)
-    in_population = {i for ids in strata.values() for i in ids}
-    rows = [t for t in snapshot.targets if t.identifier in in_population]
-    problems = teams.check_feasible(pools, rows, conflicts, team_size, experts)
+    problems = teams.check_feasible_groups(pools, eligible.groups, conflicts, team_size, experts)
     cap = plan.rules.get("workload_cap")
     if cap is not None:
         loads = plan_loads(snapshot, plan.plan_id)
@@ -167,6 +176,11 @@ def freeze(
             )
     if problems:
         raise ValidationError("；".join(p.split(" / ")[0] for p in problems), "; ".join(problems))
+    roots = population.population_roots(
+        [*strata.values(), *pools.inspectors.values(), pools.experts], run
+    )
+    stratum_roots = dict(zip(strata, roots, strict=False))
+    pool_roots = dict(zip(pools.inspectors, roots[len(strata) :], strict=False))
     facts = {
         "algorithm": ALGORITHM,
         "sampler": SAMPLER,
@@ -185,26 +199,25 @@ def freeze(
         "items": plan.items,
         "specialties": specialties(plan, snapshot),
         "rules": plan.rules,
-        "registry": {"considered": eligible.considered, "eligible": len(in_population)},
+        "registry": {
+            "considered": eligible.considered,
+            "eligible": sum(map(len, strata.values())),
+        },
         "exclusions": dict(sorted(eligible.exclusions.items())),
         "strata": [
             {
                 "name": name,
                 "size": len(ids),
                 "k": ks[name],
-                "root": population.population_root(ids),
+                "root": stratum_roots[name],
             }
             for name, ids in strata.items()
         ],
         "pools": {
             "inspectors": {
-                d: {"size": len(m), "root": population.population_root(m)}
-                for d, m in pools.inspectors.items()
+                d: {"size": len(m), "root": pool_roots[d]} for d, m in pools.inspectors.items()
             },
-            "experts": {
-                "size": len(pools.experts),
-                "root": population.population_root(pools.experts),
-            },
+            "experts": {"size": len(pools.experts), "root": roots[-1]},
         },
         "entropy": dict(entropy),
         "nonce_commitment": nonce_commitment,
@@ -212,7 +225,9 @@ def freeze(
     return Frozen(facts, strata)
 
 
-def refreeze(plan: PlanView, round: int, facts: Mapping[str, Any], snapshot: Snapshot) -> Frozen:
+def refreeze(
+    plan: PlanView, round: int, facts: Mapping[str, Any], snapshot: Snapshot, run: Map = map
+) -> Frozen:
     """`freeze` again with what a commit recorded (its date, entropy sources, commitment):
     equal facts prove the read registry is the one the commit froze."""
     return freeze(
@@ -222,6 +237,7 @@ def refreeze(plan: PlanView, round: int, facts: Mapping[str, Any], snapshot: Sna
         snapshot,
         facts["entropy"],
         facts["nonce_commitment"],
+        run,
     )
 
 
@@ -243,8 +259,7 @@ def staffing(
 
 
 def target_rows(snapshot: Snapshot, ids: Sequence[str]) -> dict[str, TargetRow]:
-    wanted = set(ids)
-    return {t.identifier: t for t in snapshot.targets if t.identifier in wanted}
+    return snapshot.target_rows(ids)
 
 
 def select(
@@ -253,15 +268,17 @@ def select(
     seed: str,
     snapshot: Snapshot,
     plan: PlanView,
+    run: Map = map,
 ) -> dict[str, Any]:
     """The outcome a seed gives: each stratum's sample in ticket order, then a team for each
-    drawn target in that order (strata in recorded order)."""
+    drawn target in that order (strata in recorded order). `run` maps the hashing of large
+    strata and of the teams' rankings (the built-in map: here)."""
     drawn: list[dict[str, Any]] = []
     for s in facts["strata"]:
         stratum_seed = seeds.stratum_seed(seed, s["name"])
-        chosen = sampler.sample(stratum_seed, strata[s["name"]], int(s["k"]))
+        chosen = sampler.first(stratum_seed, strata[s["name"]], int(s["k"]), run)  # frozen
         drawn.append({"name": s["name"], "seed": stratum_seed, "sample": chosen})
     order = [i for s in drawn for i in s["sample"]]
     rows = target_rows(snapshot, order)
     staff = staffing(facts, seed, snapshot, plan)
-    return {"strata": drawn, "teams": {i: staff.team(rows[i]) for i in order}}
+    return {"strata": drawn, "teams": staff.teams([rows[i] for i in order], run)}

@@ -9,33 +9,49 @@ sample does not depend on the order of the population, and the sample of a subse
 of the sample (consistency): the properties that let anyone re-check a draw.
 
 Computing a full ticket costs a 256-bit decimal conversion, so `sample` first orders ids by the
-ticket's first five digits (the hash's five lowest decimal digits, reversed: one table lookup),
+ticket's first nine digits (the hash's nine lowest decimal digits, reversed: a prefix key),
 which decide every comparison except ties in those digits, then computes full tickets only for
-the ids that could still be in the sample and sorts those exactly.
+the ids whose key is at most the k-th smallest and sorts those exactly. The hashes run as one
+chain of C calls and the keys are computed for all ids at once with numpy, so no Python frame
+runs per id; a large population splits into chunks that any map can run (see `population`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
-import math
+import itertools
+import operator
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
-try:  # CPython's own SHA-256 copies a hash state faster than OpenSSL's; same digests
-    from _sha256 import sha256 as _sha256
-except ImportError:  # pragma: no cover - other interpreters
-    _sha256 = hashlib.sha256
+if TYPE_CHECKING:
+    import numpy as np
 
-PREFIX_DIGITS = 5
+PREFIX_DIGITS = 9  # ties in nine digits are rare even among a million ids
 _PREFIX_MOD = 10**PREFIX_DIGITS
+_LOW_DIGITS = 5  # the key is reversed by two table lookups: the low five digits, then the rest
+CHUNK = 1 << 15  # ids per call when a map hands the hashing to other processes
+
+Map = Callable[..., Iterable[Any]]  # the built-in `map`, or one that runs calls elsewhere
+
+_sha256 = hashlib.sha256  # OpenSSL's, with the CPU's SHA instructions where it has them
+_digest = type(_sha256()).digest
+_hexdigest = type(_sha256()).hexdigest
 
 
 @cache
-def _reversed_digits() -> list[int]:
-    """n -> the number whose digits are n's, zero-padded and reversed: orders like the ticket."""
-    return [int(f"{n:0{PREFIX_DIGITS}d}"[::-1]) for n in range(_PREFIX_MOD)]
+def _reversed_digits(digits: int) -> np.ndarray:
+    """n -> the number whose `digits` digits are n's, zero-padded and reversed."""
+    import numpy as np  # only where a draw is computed: other processes never load it
+
+    n = np.arange(10**digits, dtype=np.uint64)
+    table = np.zeros_like(n)
+    for _ in range(digits):
+        table = table * np.uint64(10) + n % np.uint64(10)
+        n //= np.uint64(10)
+    return table
 
 
 def normalise(id: str) -> str:
@@ -57,45 +73,73 @@ def ticket(seed: str, id: str) -> str:
     return _ticket_of(seed_hex(seed), normalise(id))
 
 
-def _below(hexed: str, ids: list[str], bound: int) -> list[tuple[int, str]]:
-    """(prefix key, id) for every id whose ticket prefix key is below `bound`."""
-    copy = _sha256(hexed.encode("ascii")).copy  # the 64-byte prefix is one hashed block
-    from_bytes = int.from_bytes
-    table = _reversed_digits()
-    modulus = _PREFIX_MOD
-    found: list[tuple[int, str]] = []
-    append = found.append
-    for id in ids:
-        h = copy()
-        h.update(id.encode("utf-8"))
-        key = table[from_bytes(h.digest()) % modulus]
-        if key < bound:
-            append((key, id))
-    return found
+def encoded(ids: Iterable[str]) -> list[bytes]:
+    """UTF-8 of every id (one C call each, no Python frame)."""
+    return list(map(str.encode, ids))
 
 
-def _candidates(hexed: str, ids: list[str], k: int) -> list[tuple[int, str]]:
-    """A superset of the sample: (key, id) for every id whose prefix key is at most the k-th
-    smallest.
+def blobs(ids: Sequence[str], size: int) -> list[bytes] | None:
+    """The ids in runs of `size`, each as one newline-separated UTF-8 blob (how chunks travel
+    to other processes); None if an id holds a newline (never so in a registry)."""
+    runs = ["\n".join(ids[s : s + size]) for s in range(0, len(ids), size)]
+    if sum(r.count("\n") for r in runs) != len(ids) - len(runs):
+        return None
+    return [r.encode("utf-8") for r in runs]
 
-    Prefix keys are uniform over [0, 10**PREFIX_DIGITS), so one pass keeping the keys below a
-    bound a few standard deviations above the k-th quantile nearly always finds k of them; if
-    not, the pass is repeated with a higher bound. Any bound that admits k ids admits every id
-    whose key is at most the k-th smallest, so the result never depends on the bound.
-    """
-    n = len(ids)
-    bound = _PREFIX_MOD
-    if k < n:
-        bound = min(_PREFIX_MOD, math.ceil(_PREFIX_MOD * (k + 4 * math.sqrt(k) + 16) / n))
-    while True:
-        found = _below(hexed, ids, bound)
-        if len(found) >= k or bound >= _PREFIX_MOD:
-            break
-        bound *= 2
-    if k >= len(found):
-        return found
-    cut = heapq.nsmallest(k, found)[-1][0]
-    return [pair for pair in found if pair[0] <= cut]
+
+def digest_keys(digests: bytes) -> np.ndarray:
+    """The prefix key of each 32-byte digest in `digests`: the integer's nine lowest decimal
+    digits (limb by limb, modulo 10**9), reversed, so that keys order like the tickets' first
+    nine digits. Each product of a limb's residue and its weight (2**64i mod 10**9) is below
+    10**18, so their sum stays below 2**64."""
+    import numpy as np
+
+    weights = np.array([pow(2, 64 * i, _PREFIX_MOD) for i in (3, 2, 1, 0)], dtype=np.uint64)
+    limbs = np.frombuffer(digests, dtype=">u8").reshape(-1, 4) % np.uint64(_PREFIX_MOD)
+    low = (limbs * weights).sum(axis=1) % np.uint64(_PREFIX_MOD)
+    split = np.uint64(10**_LOW_DIGITS)
+    high_digits = PREFIX_DIGITS - _LOW_DIGITS
+    first = _reversed_digits(_LOW_DIGITS)[low % split] * np.uint64(10**high_digits)
+    return first + _reversed_digits(high_digits)[low // split]
+
+
+def _hashes(messages: Iterable[bytes]) -> bytes:
+    """SHA-256 of each message, concatenated: one chain of C calls."""
+    return b"".join(map(_digest, map(_sha256, messages)))
+
+
+def prefix_keys(hexed: bytes, data: Iterable[bytes]) -> np.ndarray:
+    """The ticket prefix key of each id (UTF-8) under the hex seed hash `hexed`."""
+    return digest_keys(_hashes(map(operator.add, itertools.repeat(hexed), data)))
+
+
+def chunk_keys(job: tuple[bytes, bytes]) -> bytes:
+    """A map call's unit: the prefix keys (uint64) of the newline-separated ids in a blob."""
+    hexed, blob = job
+    return prefix_keys(hexed, blob.split(b"\n")).tobytes()
+
+
+def _keys(hexed: str, ids: Sequence[str], run: Map) -> np.ndarray:
+    import numpy as np
+
+    seed = hexed.encode("ascii")
+    runs = blobs(ids, CHUNK) if run is not map and len(ids) > CHUNK else None
+    if runs is None:
+        return prefix_keys(seed, encoded(ids))
+    found = run(chunk_keys, [(seed, r) for r in runs])
+    return np.frombuffer(b"".join(found), dtype=np.uint64)
+
+
+def _candidates(keys: np.ndarray, ids: Sequence[str], k: int) -> list[tuple[int, str]]:
+    """(key, id) for every id whose prefix key is at most the k-th smallest: a superset of the
+    sample that holds every id that could tie with its last member."""
+    import numpy as np
+
+    if k >= len(ids):
+        return list(zip(keys.tolist(), ids, strict=True))
+    cut = np.partition(keys, k - 1)[k - 1]
+    chosen = np.flatnonzero(keys <= cut)
+    return list(zip(keys[chosen].tolist(), map(ids.__getitem__, chosen.tolist()), strict=True))
 
 
 def _in_ticket_order(hexed: str, keyed: list[tuple[int, str]]) -> list[str]:
@@ -115,28 +159,78 @@ def _in_ticket_order(hexed: str, keyed: list[tuple[int, str]]) -> list[str]:
     return out
 
 
-def sample(seed: str, ids: Iterable[str], k: int) -> list[str]:
-    """The k ids with the smallest tickets, in ticket order (duplicate ids are an error)."""
+def nfc(ids: list[str]) -> list[str]:
+    """The ids in NFC (ASCII ids, nearly all, are NFC already)."""
+    if all(map(str.isascii, ids)):
+        return ids
+    joined = "\n".join(ids)  # NFC as a whole iff each id is: a newline never composes
+    return ids if unicodedata.is_normalized("NFC", joined) else [normalise(i) for i in ids]
+
+
+def _distinct_nfc(ids: Iterable[str]) -> list[str]:
+    population = nfc(list(ids))
+    increasing = all(map(operator.lt, population, itertools.islice(population, 1, None)))
+    if not increasing and len(set(population)) != len(population):
+        raise ValueError("ids must be distinct (after NFC normalisation)")
+    return population
+
+
+def sample(seed: str, ids: Iterable[str], k: int, run: Map = map) -> list[str]:
+    """The k ids with the smallest tickets, in ticket order (duplicate ids are an error).
+    `run` maps the hashing of a large population's chunks (the built-in map: here)."""
     if k < 0:
         raise ValueError("k must not be negative")
-    population = list(ids)
-    if not "".join(population).isascii():  # ASCII is already NFC: skip a call per id
-        population = [normalise(i) for i in population]
-    if len(set(population)) != len(population):
-        raise ValueError("ids must be distinct (after NFC normalisation)")
-    if k == 0 or not population:
-        return []
-    hexed = seed_hex(seed)
-    return _in_ticket_order(hexed, _candidates(hexed, population, k))[:k]
+    population = _distinct_nfc(ids)
+    return first(seed, population, k, run)
 
 
-def first(seed: str, ids: list[str], k: int) -> list[str]:
+def first(seed: str, ids: Sequence[str], k: int, run: Map = map) -> list[str]:
     """`sample` for ids already known distinct and NFC (registry keys, as teams rank them):
     the same result, without re-checking the ids on every one of thousands of calls."""
     if k <= 0 or not ids:
         return []
     hexed = seed_hex(seed)
-    return _in_ticket_order(hexed, _candidates(hexed, ids, k))[:k]
+    keys = _keys(hexed, ids, run)
+    return _in_ticket_order(hexed, _candidates(keys, ids, k))[:k]
+
+
+def firsts(seeds: Sequence[str], pools: Sequence[Sequence[str]], k: int) -> list[list[str]]:
+    """`first(seed, pool, k)` for many (seed, pool) pairs at once: every hash in one chain of
+    C calls, each pool's keys sorted by numpy; a pool in which two ids share a key is ordered
+    by `first` itself (full tickets), so the result is always the same."""
+    if k <= 0:
+        return [[] for _ in seeds]
+    import numpy as np
+
+    hexeds = map(str.encode, map(_hexdigest, map(_sha256, map(str.encode, seeds))))
+    data: dict[int, list[bytes]] = {}  # pools are shared between many seeds
+    for p in pools:
+        if id(p) not in data:
+            data[id(p)] = encoded(p)
+    sizes = list(map(len, pools))
+    messages = map(
+        operator.add,
+        itertools.chain.from_iterable(map(itertools.repeat, hexeds, sizes)),
+        itertools.chain.from_iterable(data[id(p)] for p in pools),
+    )
+    keys = digest_keys(_hashes(messages))
+    out: list[list[str]] = [[] for _ in seeds]
+    starts = np.cumsum([0, *sizes])
+    by_size: dict[int, list[int]] = {}
+    for n, pool in enumerate(pools):
+        by_size.setdefault(len(pool), []).append(n)
+    for size, rows in by_size.items():
+        if size == 0:
+            continue
+        block = keys[(starts[rows][:, None] + np.arange(size)).ravel()].reshape(-1, size)
+        order = np.argsort(block, axis=1, kind="stable")
+        ordered = np.take_along_axis(block, order, axis=1)
+        tied = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1).tolist()
+        top = order[:, :k].tolist()
+        for r, n in enumerate(rows):
+            pool = pools[n]
+            out[n] = first(seeds[n], pool, k) if tied[r] else list(map(pool.__getitem__, top[r]))
+    return out
 
 
 def ranked(seed: str, ids: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ pool): deterministic, so an auditor gets the same name.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -21,7 +21,7 @@ from ssj.domain.conflicts import RuleKind, conflicts_on
 from ssj.domain.inspectors import InspectorStatus, Pool, eligible_on
 from ssj.draw import sampler
 from ssj.draw import seed as seeds
-from ssj.draw.snapshot import TargetRow
+from ssj.draw.snapshot import TargetGroup, TargetRow, grouped
 from ssj.errors import ConflictError
 
 
@@ -130,8 +130,20 @@ def check_feasible(
     team_size: int,
     experts: int,
 ) -> list[str]:
+    """`check_feasible_groups` for targets listed row by row."""
+    return check_feasible_groups(pools, grouped(targets), conflicts, team_size, experts)
+
+
+def check_feasible_groups(
+    pools: Pools,
+    groups: Iterable[TargetGroup],
+    conflicts: Conflicts,
+    team_size: int,
+    experts: int,
+) -> list[str]:
     """Problems that would leave some eligible target without a lawful team; empty if none.
-    Checked at commit, before the seed exists, so a short pool is refused, never worked round."""
+    Checked at commit, before the seed exists, so a short pool is refused, never worked round.
+    Targets without declarations of their own are decided once per region."""
     problems: list[str] = []
     for d, members in pools.inspectors.items():
         if not members:
@@ -158,18 +170,23 @@ def check_feasible(
         return enough and len([c for c in pools.experts if c not in barred]) >= experts
 
     short: list[str] = []
-    for t in targets:
-        if t.identifier in conflicts.declarations:
-            ok = staffable(conflicts.barred(t, own))
-        elif t.region_code not in own:
-            continue
-        else:
-            ok = verdicts.get(t.region_code)
+    declared = conflicts.declarations.keys()
+    for g in groups:
+        ids = g.identifiers
+        with_declarations = declared & ids if declared else set()
+        for identifier in sorted(with_declarations):
+            target = TargetRow(identifier, *g[:-1])
+            if not staffable(conflicts.barred(target, own)):
+                short.append(identifier)
+        if g.region_code in own and len(with_declarations) < len(ids):
+            ok = verdicts.get(g.region_code)
             if ok is None:
-                ok = verdicts[t.region_code] = staffable(conflicts.barred(t, own))
-        if not ok:
-            short.append(t.identifier)
+                target = TargetRow("", *g[:-1])
+                ok = verdicts[g.region_code] = staffable(conflicts.barred(target, own))
+            if not ok:
+                short += [i for i in ids if i not in with_declarations]
     if short:
+        short.sort()
         shown = "、".join(short[:10]) + (" 等" if len(short) > 10 else "")
         problems.append(
             f"{len(short)} 个检查对象因利害关系回避后无法组成合法检查组：{shown} / "
@@ -183,24 +200,28 @@ def _pick(
     department_of: Mapping[str, str],
     departments: Sequence[str],
     size: int,
-    full: Counter[str],
+    full: Collection[str],
 ) -> list[str] | None:
-    """The team from a ranking prefix, or None if the prefix cannot decide it."""
+    """The team from a ranking prefix, or None if the prefix cannot decide it: the first
+    member of every department who is not at the workload cap (in `full`), then the first of
+    the rest, in ranking order."""
+    free = [c for c in ranking if c not in full] if full else list(ranking)
+    if len(departments) == 1 and len(free) >= size and department_of[free[0]] == departments[0]:
+        return free[:size]  # the common case: the first is of the department, the rest follow
     chosen: list[str] = []
     for d in departments:
-        first = next((c for c in ranking if department_of[c] == d and not full[c]), None)
-        if first is None:
+        member = next((c for c in free if department_of[c] == d), None)
+        if member is None:
             return None
-        chosen.append(first)
-    for c in ranking:
+        chosen.append(member)
+    for c in free:
         if len(chosen) >= size:
             break
-        if c not in chosen and not full[c]:
+        if c not in chosen:
             chosen.append(c)
     if len(chosen) < size:
         return None
-    position = {c: i for i, c in enumerate(ranking)}
-    return sorted(chosen, key=position.__getitem__)
+    return sorted(chosen, key=free.index)
 
 
 class Staffing:
@@ -229,10 +250,11 @@ class Staffing:
         self.own = conflicts.own_district()
         self._by_region: dict[str, tuple[list[str], list[str]]] = {}
 
-    def _full(self) -> Counter[str]:
+    def _full(self) -> Collection[str]:
+        """Who is at the plan's workload cap now."""
         if self.workload_cap is None:
-            return Counter()
-        return Counter({c: 1 for c, n in self.loads.items() if n >= self.workload_cap})
+            return ()
+        return {c for c, n in self.loads.items() if n >= self.workload_cap}
 
     def candidates(self, target: TargetRow) -> tuple[list[str], list[str]]:
         """Inspectors and experts free of conflict with `target` (shared by its region when it
@@ -247,19 +269,57 @@ class Staffing:
             self._by_region[target.region_code] = (inspectors, experts)
         return inspectors, experts
 
-    def team(self, target: TargetRow) -> dict[str, list[str]]:
-        inspectors, experts = self.candidates(target)
-        seed = seeds.team_seed(self.seed, target.identifier)
+    def rankings(
+        self, targets: Sequence[TargetRow], run: sampler.Map = map
+    ) -> list[tuple[list[str], list[str]]]:
+        """(the first of each target's inspector ranking, its experts), for many targets at
+        once: the hashing is independent per target, so `run` may spread it over processes.
+        The first team_size + departments + 4 of a ranking decide a team unless workload caps
+        skip members (then `team` ranks the whole pool)."""
+        n = len(targets)
+        pools = [self.candidates(t) for t in targets]
+        size = max(1, -(-n // 8))  # a few calls, each still thousands of targets
+        prefix = self.team_size + len(self.departments) + 4
+        calls = [
+            (
+                [seeds.team_seed(self.seed, t.identifier) for t in targets[i : i + size]],
+                [p[0] for p in pools[i : i + size]],
+                prefix,
+            )
+            for i in range(0, n, size)
+        ]
+        if self.experts:
+            calls += [
+                (
+                    [seeds.expert_seed(self.seed, t.identifier) for t in targets[i : i + size]],
+                    [p[1] for p in pools[i : i + size]],
+                    self.experts,
+                )
+                for i in range(0, n, size)
+            ]
+        ranked = [r for chunk in run(rank_chunk, calls) for r in chunk]
+        experts = ranked[n:] if self.experts else [[] for _ in targets]
+        return list(zip(ranked[:n], experts, strict=True))
+
+    def teams(
+        self, targets: Sequence[TargetRow], run: sampler.Map = map
+    ) -> dict[str, dict[str, list[str]]]:
+        """A team for each target, in order (workloads count the teams before it)."""
+        rankings = self.rankings(targets, run)
+        return {t.identifier: self.team(t, r) for t, r in zip(targets, rankings, strict=True)}
+
+    def team(
+        self, target: TargetRow, ranked: tuple[list[str], list[str]] | None = None
+    ) -> dict[str, list[str]]:
+        """The team of one target, from its rankings (computed here unless given)."""
+        if ranked is None:
+            ranked = self.rankings([target])[0]
+        prefix, picked_experts = ranked
         full = self._full()
-        prefix = min(len(inspectors), self.team_size + len(self.departments) + 4)
-        chosen = _pick(
-            sampler.first(seed, inspectors, prefix),
-            self.department_of,
-            self.departments,
-            self.team_size,
-            full,
-        )
+        chosen = _pick(prefix, self.department_of, self.departments, self.team_size, full)
         if chosen is None:
+            inspectors = self.candidates(target)[0]
+            seed = seeds.team_seed(self.seed, target.identifier)
             chosen = _pick(
                 sampler.first(seed, inspectors, len(inspectors)),
                 self.department_of,
@@ -274,10 +334,9 @@ class Staffing:
                 f"no lawful team for {target.identifier} (workload caps or conflicts): "
                 "the draw must be abandoned with a reason",
             )
-        picked_experts = sampler.first(
-            seeds.expert_seed(self.seed, target.identifier), experts, self.experts
-        )
-        self.loads.update(chosen)
+        loads = self.loads
+        for c in chosen:
+            loads[c] += 1
         return {"inspectors": chosen, "experts": picked_experts}
 
     def replacement(self, target: TargetRow, team: Sequence[str], leaving: str) -> str:
@@ -293,9 +352,15 @@ class Staffing:
             same = [c for c in ranking if self.department_of[c] == department]
         full = self._full()
         for c in same:
-            if c not in team and c != leaving and not full[c]:
+            if c not in team and c != leaving and c not in full:
                 return c
         raise ConflictError(
             f"检查对象 {target.identifier} 没有可递补的人员",
             f"no replacement left for {target.identifier}",
         )
+
+
+def rank_chunk(job: tuple[list[str], list[Sequence[str]], int]) -> list[list[str]]:
+    """A map call's unit: the first k of each pool's ranking under its seed."""
+    seed_list, pools, k = job
+    return sampler.firsts(seed_list, pools, k)

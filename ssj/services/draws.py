@@ -34,6 +34,8 @@ from ssj.draw.procedure import PlanView
 from ssj.draw.snapshot import Snapshot
 from ssj.errors import ConflictError, ValidationError
 from ssj.ledger.application import LoggedEvent
+from ssj.ledger.envelope import Envelope
+from ssj.services import workers
 from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.nonces import NonceStore
@@ -125,6 +127,7 @@ class DrawService(Service):
         drawn_on: str | None = None,
     ) -> Draw:
         """Freeze population, pools and rules, name the entropy to come, commit to a nonce."""
+        workers.warm()
         names = [fields.text("witness", w, max_length=100) for w in witnesses]
         if not names or len(names) > MAX_WITNESSES or len(set(names)) != len(names):
             raise ValidationError(
@@ -148,7 +151,7 @@ class DrawService(Service):
         draw_id = str(Draw.create_id(plan_id=view.plan_id, round=round))
         nonce = self.nonces.new()
         frozen = procedure.freeze(
-            view, round, day, snapshot, entropy, seeds.nonce_commitment(nonce)
+            view, round, day, snapshot, entropy, seeds.nonce_commitment(nonce), workers.run
         )
         self.nonces.keep(draw_id, nonce)
         draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts)
@@ -211,6 +214,7 @@ class DrawService(Service):
 
     def reveal(self, principal: Principal, draw_id: str) -> Draw:
         """Compute the seed from the recorded inputs and the nonce, then sample and staff."""
+        workers.warm()
         draw = self.draw(draw_id)
         actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
         draw.check_revealable()
@@ -223,14 +227,14 @@ class DrawService(Service):
         else:
             snapshot = self._snapshot(self.s.store, draw.facts)
             frozen = self._refreeze(draw, plan, snapshot)
-        outcome = procedure.select(draw.facts, frozen.strata, seed, snapshot, plan)
+        outcome = procedure.select(draw.facts, frozen.strata, seed, snapshot, plan, workers.run)
         draw.reveal(nonce, seed, outcome)
         self._save(actor, draw)
         self._frozen.pop(str(draw.id), None)
         return draw
 
     def _refreeze(self, draw: Draw, plan: PlanView, snapshot: Snapshot) -> procedure.Frozen:
-        frozen = procedure.refreeze(plan, draw.round, draw.facts, snapshot)
+        frozen = procedure.refreeze(plan, draw.round, draw.facts, snapshot, workers.run)
         if frozen.facts != draw.facts:
             raise ConflictError(
                 "读模型与封存时的总体不一致：请先运行 `ssj projections rebuild` 再揭示",
@@ -315,14 +319,14 @@ class DrawService(Service):
 
     def verify(self, draw_id: str, *, replay: bool = False) -> Verification:
         """Re-run the draw from the ledger and compare every recorded value."""
+        workers.warm()
         draw = self.draw(draw_id)
         if min(self.s.runner.positions().values()) < draw.facts["as_of_seq"]:
             self.s.refresh()
         v = Verification(str(draw.id), draw.status.value, facts=draw.facts, outcome=draw.outcome)
-        for logged in self.events(draw):
-            name = type(logged.event).__name__
-            v.seqs.setdefault(name, logged.seq)
-            v.recorded_at.setdefault(name, logged.recorded_at)
+        for name, seq, recorded_at in self.event_seqs(draw):
+            v.seqs.setdefault(name, seq)
+            v.recorded_at.setdefault(name, recorded_at)
         v.entropy = {
             "dice": [{"witness": w, "digits": d} for w, d in draw.dice],
             "drand": draw.drand,
@@ -343,7 +347,8 @@ class DrawService(Service):
         finally:
             if replay:
                 store.close()
-        verify_draw(v, draw, plan, snapshot, commit_recorded_at=v.recorded_at["Committed"])
+        committed_at = v.recorded_at["Committed"]
+        verify_draw(v, draw, plan, snapshot, commit_recorded_at=committed_at, run=workers.run)
         return v
 
     def export(self, draw_id: str) -> dict[str, Any]:
@@ -360,8 +365,18 @@ class DrawService(Service):
         plan = self._plan_at(facts)
         snapshot = self._snapshot(self.s.store, facts)
         frozen = self._refreeze(draw, plan, snapshot)
-        seqs = {type(e.event).__name__: e.seq for e in reversed(self.events(draw))}
+        seqs = {name: seq for name, seq, _ in reversed(self.event_seqs(draw))}
         return draw_export(draw, plan, snapshot, frozen, seqs)
+
+    def event_seqs(self, draw: Draw) -> list[tuple[str, int, str]]:
+        """(event name, seq, recorded at) of the draw's events in seq order, from their
+        envelopes alone (a reveal's event holds every team: not decoded again here)."""
+        recorder = self.s.ledger.ledger_recorder
+        found = []
+        for _, seq in sorted(recorder.select_seqs(draw.id), key=lambda vs: vs[1]):
+            envelope = Envelope.from_bytes(recorder.select_envelopes(seq, 1)[0][2])
+            found.append((envelope.topic.rsplit(".", 1)[-1], seq, envelope.recorded_at))
+        return found
 
     def events(self, draw: Draw) -> list[LoggedEvent]:
         """The draw's events in seq order, with who recorded them and when."""
@@ -381,21 +396,28 @@ def draw_export(
     assert draw.seed is not None and draw.outcome is not None and draw.nonce is not None
     facts = draw.facts
     staff = procedure.staffing(facts, draw.seed, snapshot, plan)
-    rows = procedure.target_rows(snapshot, list(draw.outcome["teams"]))
+    drawn = list(draw.outcome["teams"])
+    rows = procedure.target_rows(snapshot, drawn)
+    pools = [staff.candidates(rows[target]) for target in drawn]
+    team_seeds = [seeds.team_seed(draw.seed, target) for target in drawn]
+    expert_seeds = [seeds.expert_seed(draw.seed, target) for target in drawn]
+    everyone = max((len(p) for pool in pools for p in pool), default=0)
+    rankings = sampler.firsts(team_seeds, [p[0] for p in pools], everyone)
+    expert_rankings = sampler.firsts(expert_seeds, [p[1] for p in pools], everyone)
+    department_of = staff.department_of
     teams = []
-    for target, team in draw.outcome["teams"].items():
-        inspectors, experts = staff.candidates(rows[target])
-        ranking = sampler.ranked(seeds.team_seed(draw.seed, target), inspectors)
-        department_of = staff.department_of
+    for n, target in enumerate(drawn):
+        team = draw.outcome["teams"][target]
         teams.append(
             {
                 "target": target,
-                "seed": seeds.team_seed(draw.seed, target),
+                "seed": team_seeds[n],
                 "rankings": {
-                    d: [c for c in ranking if department_of[c] == d] for d in facts["departments"]
+                    d: [c for c in rankings[n] if department_of[c] == d]
+                    for d in facts["departments"]
                 },
                 "team": team["inspectors"],
-                "expert_ranking": sampler.ranked(seeds.expert_seed(draw.seed, target), experts),
+                "expert_ranking": expert_rankings[n],
                 "experts": team["experts"],
             }
         )
@@ -470,9 +492,15 @@ def replacement_for(
 
 
 def verify_draw(
-    v: Verification, draw: Draw, plan: PlanView, snapshot: Snapshot, commit_recorded_at: str
+    v: Verification,
+    draw: Draw,
+    plan: PlanView,
+    snapshot: Snapshot,
+    commit_recorded_at: str,
+    run: procedure.Map = map,
 ) -> None:
-    """The checks themselves, on values only (the offline bundle verifier calls this too)."""
+    """The checks themselves, on values only (the offline bundle verifier calls this too);
+    `run` maps the hashing (`workers.run`: over other processes too)."""
     facts = draw.facts
     recorded_plan = facts["plan"]
     v.check(
@@ -481,7 +509,7 @@ def verify_draw(
         f"plan {recorded_plan['department']}/{recorded_plan['code']} v{recorded_plan['version']}",
     )
     try:
-        frozen = procedure.refreeze(plan, draw.round, facts, snapshot)
+        frozen = procedure.refreeze(plan, draw.round, facts, snapshot, run)
     except ValidationError as e:
         v.check("population", False, f"re-running the commit failed: {e.en}")
         return
@@ -528,7 +556,7 @@ def verify_draw(
     seed = seeds.draw_seed(str(draw.id), commit_digest(facts), draw.nonce, ordered, randomness)
     if not v.check("seed", seed == draw.seed, f"recorded {draw.seed}, recomputed {seed}"):
         return
-    outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan)
+    outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan, run)
     for recorded, again in zip(draw.outcome["strata"], outcome["strata"], strict=False):
         v.check(f"sample:{recorded['name']}", recorded == again, f"{len(again['sample'])} drawn")
     v.check("strata_count", len(draw.outcome["strata"]) == len(outcome["strata"]))
