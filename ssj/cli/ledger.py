@@ -216,7 +216,8 @@ def keys_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
         )
         here = "private key here" if k["private_key_here"] else "no private key here"
         out.print(
-            f"{k['key_id']}  {labels[k['status']]}  seq {k['valid_from_seq']}–{to}{revoked}  ({here})",
+            f"{k['key_id']}  {k['suite']}  {labels[k['status']]}  seq {k['valid_from_seq']}–{to}"
+            f"{revoked}  ({here})",
             highlight=False,
         )
 

@@ -226,6 +226,7 @@ class Ledger(Application):
                 key_id = note.key_id(verifier_key)
                 keys[key_id] = {
                     "key_id": key_id,
+                    "suite": note.parse_verifier_key(verifier_key).suite.name,
                     "verifier_key": verifier_key,
                     "valid_from_seq": 0 if name == "Created" else (seq or 0) + 1,
                     "valid_to_seq": None,
