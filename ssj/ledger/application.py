@@ -296,10 +296,7 @@ class Ledger(Application):
                 self._last_checkpoint_size = None  # re-read: another writer may have issued one
                 self._last_checkpoint_time = time.monotonic()
             else:
-                # Witnesses answer over the network: not on the writer's path.
-                threading.Thread(
-                    target=self._send_in_background, args=(signed,), daemon=True
-                ).start()
+                self._witness_in_background(signed)
 
     # Reading the log in seq order ------------------------------------------------------------
 
@@ -397,6 +394,19 @@ class Ledger(Application):
         finally:
             self._issuing.active = active
         return list(self.witness_outcomes)
+
+    def _witness_in_background(self, signed: str) -> None:
+        """Witnesses answer over the network: off the writer's path, and only if there are any
+        (so a ledger without witnesses starts no thread that could outlive it)."""
+        from ssj.witness.log import witness_set
+
+        try:
+            found = witness_set(self)
+        except Exception:
+            logger.warning("witnesses not read", exc_info=True)
+            return
+        if found is not None and found.active():
+            threading.Thread(target=self._send_in_background, args=(signed,), daemon=True).start()
 
     def _send_in_background(self, signed: str) -> None:
         for outcome in self.send_to_witnesses(signed):

@@ -260,6 +260,22 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
     assert short.returncode == 1
     assert "witness cosignatures than the quorum" in short.stderr
     assert ssj(settings, "verify", "--witness", witnesses[0].key, "--quorum", "3").returncode == 2
+    # Automatic checkpoints are sent too, from a background thread.
+    ledger = Ledger(replace(settings, checkpoint_every_events=3))
+    try:
+        for i in range(3):
+            ledger.save(Thing(f"auto-{i}"), actor=ALICE)
+        newest = ledger.checkpoints()[-1][0]
+        assert newest > ledger.checkpoints()[-2][0]
+        deadline = time.monotonic() + 60
+        while True:
+            ws = witness_set(ledger)
+            if ws is not None and all(ws.cosigned.get(w.name) == newest for w in witnesses):
+                break
+            assert time.monotonic() < deadline, "the automatic checkpoint was not cosigned"
+            time.sleep(0.3)
+    finally:
+        ledger.close()
     # The offline bundle carries the cosignatures (they are ledger events).
     bundle = tmp_path / "b.ssjbundle"
     assert ssj(settings, "audit", "export", "--output", str(bundle)).returncode == 0
