@@ -121,6 +121,7 @@ class Ledger(Application):
         self._last_checkpoint_time = time.monotonic()
         self._suite: Suite | None = None
         self.witness_outcomes: list[Any] = []  # what the witnesses answered to the last checkpoint
+        self._witness_lock = threading.Lock()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -387,7 +388,8 @@ class Ledger(Application):
         active = getattr(self._issuing, "active", False)
         self._issuing.active = True  # the answers it records must not trigger a checkpoint
         try:
-            self.witness_outcomes = send(self, signed)
+            with self._witness_lock:  # one sender at a time: they record on one aggregate
+                self.witness_outcomes = send(self, signed)
         except Exception:
             logger.warning("checkpoint not sent to witnesses", exc_info=True)
             self.witness_outcomes = []
@@ -409,6 +411,9 @@ class Ledger(Application):
             threading.Thread(target=self._send_in_background, args=(signed,), daemon=True).start()
 
     def _send_in_background(self, signed: str) -> None:
+        with self._witness_lock:
+            if self.latest_checkpoint() != signed:
+                return  # superseded: the newer checkpoint's own thread sends that one
         for outcome in self.send_to_witnesses(signed):
             if not outcome.ok:
                 logger.error("witness problem: %s", outcome.line())
