@@ -61,6 +61,8 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
             DEPARTMENTS.change(c, aid, seq, {"name": e.name})
         case Department.Closed():  # type: ignore[misc]
             DEPARTMENTS.change(c, aid, seq, {"closed": True})
+        case Department.AliasesSet():  # type: ignore[misc]
+            DEPARTMENTS.change(c, aid, seq, {"aliases": list(e.aliases)})
         case User.Registered():  # type: ignore[misc]
             state = _attrs(e, "username", "name", "department", "roles")
             USERS.insert(c, aid, seq, {**state, "active": True, "certificate_no": None})

@@ -16,6 +16,15 @@
     S with the columns a draw needs (median of --repeat runs; target <= 10 s), and check that it
     holds exactly the targets registered by S, with their state at S.
 
+(c) With --exports N: a registry export as received (issue #11) — N rows in the registration
+    system's layout (注册号/统一社会信用代码, 企业名称, 企业类型, 住所, 成立日期 as Excel dates, 登记机关,
+    管辖单位, 登记状态, 法定代表人, 联系电话), 1 % of them with a wrong USCC check character — written
+    as XLSX and as GBK CSV, and each imported into its own fresh database with --skip-invalid
+    (`Options(skip_invalid=True)`, `--department`): rows/s over the whole import (read, check,
+    write the ledger, write the rejects file; target >= 10,000/s) and the peak memory of the
+    process that imported it (ru_maxrss of a child that does nothing else; target <= 1 GiB).
+    `--exports 1000000 --formats xlsx,csv` is the issue's benchmark; (a) and (b) are skipped.
+
 Needs a PostgreSQL server: SSJ_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/
 postgres). A scratch database is created, migrated with `ssj.ledger.migrate.migrate`, and dropped.
 """
@@ -23,6 +32,7 @@ postgres). A scratch database is created, migrated with `ssj.ledger.migrate.migr
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
 import multiprocessing
 import os
@@ -33,12 +43,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from ops.bench.common import bench_services, print_table
 from ops.bench.ledger import settings_for
 from ssj.config import DatabaseURL
 from ssj.demo.jurisdiction import iter_targets, load_organisation, write_targets_csv
@@ -236,6 +249,144 @@ def bench_as_of(
     )
 
 
+EXPORT_HEADER = (
+    "注册号/统一社会信用代码",
+    "企业名称",
+    "企业类型",
+    "住所",
+    "成立日期",
+    "登记机关",
+    "管辖单位",
+    "登记状态",
+    "法定代表人",
+    "联系电话",
+)
+EXPORT_DEPARTMENT = "CZ-SJJ-TZ"  # the section that imports its export (load_organisation's)
+BAD_EVERY = 100  # 1 % of the rows carry a wrong check character
+
+
+def export_rows(count: int, seed: int) -> Iterator[list[object]]:
+    """Rows of a registration system's export (synthetic, from the demo's generator): the
+    enterprises and individual businesses, every BAD_EVERY-th with a broken USCC."""
+    made = 0
+    first = 0
+    while made < count:
+        for row in iter_targets(seed, 50_000, first=first):
+            if row["target_type"] == "产品" or row["id_kind"] != "uscc":
+                continue
+            identifier = row["identifier"]
+            if made % BAD_EVERY == BAD_EVERY - 1:
+                identifier = identifier[:17] + ("0" if identifier[17] != "0" else "1")
+            kind = "有限责任公司" if row["target_type"] == "企业" else "个体工商户"
+            day = 36526 + (made * 7919) % 9000  # Excel serials 2000-01-01 onwards
+            yield [
+                identifier,
+                row["name"],
+                kind,
+                row["address"],
+                day,
+                f"常州市市场监督管理局{row['region_code']}",
+                f"{row['region_code']}市场监管所",
+                "存续",
+                f"法人{made % 997}",
+                13_900_000_000 + made,
+            ]
+            made += 1
+            if made == count:
+                return
+        first += 50_000
+
+
+def _write_export(path: str, count: int, seed: int, fmt: str) -> None:
+    if fmt == "csv":
+        with open(path, "w", encoding="gbk", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(EXPORT_HEADER)
+            for row in export_rows(count, seed):
+                row[4] = (date(1899, 12, 30) + timedelta(days=int(row[4]))).isoformat()
+                writer.writerow(row)
+        return
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+    sheet.append(EXPORT_HEADER)
+    for row in export_rows(count, seed):
+        cells: list[object] = list(row)
+        day = WriteOnlyCell(sheet, value=int(row[4]))
+        day.number_format = "yyyy-mm-dd"
+        cells[4] = day
+        sheet.append(cells)
+    book.save(path)
+
+
+def _import_export(path: str, fmt: str, seed: int, queue: Any) -> None:
+    """In a child process of its own: a fresh database, the organisation, then the import; so
+    ru_maxrss is the import's peak (with the interpreter and the organisation's set-up)."""
+    from ssj.services.imports import Options
+
+    with bench_services(f"ssj_bench_export_{fmt}", None) as (services, _, _):
+        services.ledger.initialise()
+        load_organisation(services, seed)
+        admin = services.principal("admin")
+        gc.collect()
+        rejects = Path(path).with_name(f"rejects-{fmt}{Path(path).suffix}")
+        options = Options(department=EXPORT_DEPARTMENT, skip_invalid=True, rejects=rejects)
+        t0 = time.perf_counter()
+        report = import_file(services, admin, "targets", Path(path), options=options)
+        elapsed = time.perf_counter() - t0
+        queue.put(
+            {
+                "elapsed": elapsed,
+                "rows": report.rows,
+                "created": report.created,
+                "rejected": report.rejected,
+                "written": report.written,
+                "peak_mb": max_rss_mb(),
+                "problems": [p.en for p in report.problems[:3]],
+            }
+        )
+
+
+def bench_exports(count: int, seed: int, formats: list[str], tmp: Path, results: Results) -> None:
+    context = multiprocessing.get_context("spawn")
+    for fmt in formats:
+        path = tmp / f"export-{count}.{fmt}"
+        t0 = time.perf_counter()
+        child = context.Process(target=_write_export, args=(str(path), count, seed, fmt))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"writing {path} failed")
+        console.print(
+            f"(c) wrote {count:,} export rows to {path.name} ({path.stat().st_size / 1e6:.1f} MB)"
+            f" in {time.perf_counter() - t0:.1f} s; importing with --skip-invalid …"
+        )
+        queue = context.Queue()
+        child = context.Process(target=_import_export, args=(str(path), fmt, seed, queue))
+        child.start()
+        found = queue.get()
+        child.join()
+        if not found["written"] or found["created"] + found["rejected"] != count:
+            raise SystemExit(f"import of {path.name} failed: {found}")
+        per_s = count / found["elapsed"]
+        name = "XLSX" if fmt == "xlsx" else "GBK CSV"
+        results.add(
+            f"(c) {name} export, {count:,} rows, 1 % bad, --skip-invalid",
+            f"{found['elapsed']:.1f} s, {per_s:,.0f} rows/s "
+            f"({found['created']:,} written, {found['rejected']:,} rejected)",
+            ">= 10,000 rows/s",
+            "met" if per_s >= 10_000 else "MISSED",
+        )
+        results.add(
+            f"(c) {name} export: peak memory of the importing process (ru_maxrss)",
+            f"{found['peak_mb']:,.0f} MB",
+            "<= 1,024 MB",
+            "met" if found["peak_mb"] <= 1024 else "MISSED",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -244,7 +395,23 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="as-of query runs")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--exports", type=int, default=0, help="(c) only: rows of the export")
+    parser.add_argument("--formats", default="xlsx,csv", help="(c): xlsx, csv or both")
     args = parser.parse_args()
+    if args.exports:
+        results = Results()
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="ssj-bench-exports-") as tmp_name:
+            formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+            bench_exports(args.exports, args.seed, formats, Path(tmp_name), results)
+        print_table(
+            console,
+            f"registry exports on PostgreSQL ({os.cpu_count()} cores, "
+            f"{time.perf_counter() - started:.0f} s in all)",
+            ("measurement", "result", "target", "verdict"),
+            results.rows,
+        )
+        return
     if args.population < args.import_rows:
         parser.error("--population must be at least --import-rows")
     pg_admin = os.environ.get(

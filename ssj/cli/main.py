@@ -11,6 +11,7 @@ from ssj.cli import (
     deliver,
     draws,
     followup,
+    imports,
     ledger,
     overdue,
     plans,
@@ -37,6 +38,7 @@ audit.audit_app.add_typer(trail.trail_app, name="trail")
 app.add_typer(audit.audit_app, name="audit")
 app.command()(registry.bootstrap)
 app.add_typer(registry.departments_app, name="departments")
+app.add_typer(imports.imports_app, name="imports")
 app.add_typer(registry.users_app, name="users")
 app.add_typer(registry.tokens_app, name="tokens")
 app.add_typer(registry.items_app, name="items")

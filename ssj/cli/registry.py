@@ -23,12 +23,10 @@ from uuid import UUID
 
 import orjson
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ssj.cli.common import (
-    EXIT_BAD_INPUT,
     AsUser,
     cli_actor,
     current_principal,
@@ -38,6 +36,15 @@ from ssj.cli.common import (
     print_json,
     progress_bar,
     services_session,
+)
+from ssj.cli.imports import (
+    ColumnsOption,
+    DryRun,
+    ProfileOption,
+    Rejects,
+    SheetOption,
+    SkipInvalid,
+    run_import,
 )
 from ssj.domain import fields
 from ssj.domain.access import Command
@@ -67,7 +74,6 @@ from ssj.domain.targets import FIELD_LABELS as TARGET_LABELS
 from ssj.errors import SsjError, ValidationError
 
 if TYPE_CHECKING:
-    from ssj.imports.spreadsheet import Problem
     from ssj.services.context import Services
 
 USER_HELP = "（以 --as USER 或 SSJ_USER 指明操作者）/ (act as --as USER or SSJ_USER)"
@@ -432,57 +438,6 @@ def _list(
 # Import and export ------------------------------------------------------------------------------
 
 
-def _problem_line(problem: Problem) -> str:
-    """ "第 N 行 X 列：… / row N column X: …", whatever the wording of the underlying problem."""
-    row, column, zh, en = problem.row, problem.column, problem.zh, problem.en
-    if row <= 0:
-        return f"{zh} / {en}"
-    where_zh = f"第 {row} 行 {column} 列" if column else f"第 {row} 行"
-    where_en = f"row {row} column {column}" if column else f"row {row}"
-    if zh.startswith(where_zh):  # the reader's own problems already say where
-        return f"{zh} / {en}"
-    if zh.startswith(f"第 {row} 行"):  # the importer's say the row and the header label
-        zh = zh.removeprefix(f"第 {row} 行").lstrip(" ：:")
-        en = en.removeprefix(f"row {row}").lstrip(" :")
-    return f"{where_zh}：{zh} / {where_en}: {en}"
-
-
-def _import(
-    kind: str,
-    path: Path,
-    department: str | None,
-    as_user: str | None,
-    fmt: ReportFormat,
-) -> None:
-    from ssj.services.imports import import_file
-
-    with services_session() as services:
-        principal = current_principal(services, as_user)
-        with progress_bar(f"导入 / importing {escape(path.name)}", 0) as update:
-            report = import_file(
-                services, principal, kind, path, department=department, progress=update
-            )
-    if fmt is ReportFormat.json:
-        print_json(report.as_dict())
-    elif report.written:
-        out.print(
-            f"已导入 / imported {report.file}：{report.rows} 行 rows，新增 created {report.created}，"
-            f"更新 updated {report.updated}，未变 unchanged {report.unchanged}",
-            highlight=False,
-            markup=False,
-        )
-    if report.problems:
-        err.print(
-            f"错误 / error: {report.file} 有 {len(report.problems)} 个问题，未导入任何数据 / "
-            f"{len(report.problems)} problem(s), nothing was imported",
-            highlight=False,
-            markup=False,
-        )
-        for problem in report.problems:
-            err.print(_problem_line(problem), highlight=False, markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
 def _export(
     view: View,
     path: Path,
@@ -650,6 +605,23 @@ def departments_add(
     _done(f"已登记部门 / department registered: {code}")
 
 
+@departments_app.command("alias")
+def departments_alias(
+    code: Annotated[str, typer.Argument(help="部门编码 / department code")],
+    name: Annotated[str, typer.Argument(help="别名，如文件中的写法 / another name files use")],
+    as_user: AsUser = None,
+) -> None:
+    """登记部门别名：导入时按编码、名称或别名识别部门 / add a name imports resolve to the
+    department."""
+    with services_session() as services:
+        principal = current_principal(services, as_user)
+        added = _registry(services).add_department_alias(principal, code, name)
+    if added:
+        _done(f"已登记别名 / alias added: {name.strip()} → {code}")
+    else:
+        _done(f"别名已存在 / already an alias: {name.strip()} → {code}")
+
+
 @departments_app.command("list")
 def departments_list(
     parent: Annotated[str | None, typer.Option(help="上级部门 / parent code")] = None,
@@ -803,9 +775,27 @@ def items_import(
     ] = None,
     fmt: ImportFormat = ReportFormat.text,
     as_user: AsUser = None,
+    dry_run: DryRun = False,
+    skip_invalid: SkipInvalid = False,
+    rejects: Rejects = None,
+    sheet: SheetOption = None,
+    columns: ColumnsOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """导入抽查事项清单（有任何问题则不写入）/ import the item list (all or nothing)."""
-    _import("items", file, department, as_user, fmt)
+    run_import(
+        "items",
+        file,
+        department,
+        as_user,
+        fmt is ReportFormat.json,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        sheet=sheet,
+        columns=columns,
+        profile=profile,
+    )
 
 
 def _item_filters(
@@ -911,9 +901,27 @@ def targets_import(
     ] = None,
     fmt: ImportFormat = ReportFormat.text,
     as_user: AsUser = None,
+    dry_run: DryRun = False,
+    skip_invalid: SkipInvalid = False,
+    rejects: Rejects = None,
+    sheet: SheetOption = None,
+    columns: ColumnsOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """导入检查对象名录（有任何问题则不写入）/ import targets (all or nothing)."""
-    _import("targets", file, department, as_user, fmt)
+    run_import(
+        "targets",
+        file,
+        department,
+        as_user,
+        fmt is ReportFormat.json,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        sheet=sheet,
+        columns=columns,
+        profile=profile,
+    )
 
 
 @targets_app.command("list")
@@ -982,9 +990,27 @@ def inspectors_import(
     ] = None,
     fmt: ImportFormat = ReportFormat.text,
     as_user: AsUser = None,
+    dry_run: DryRun = False,
+    skip_invalid: SkipInvalid = False,
+    rejects: Rejects = None,
+    sheet: SheetOption = None,
+    columns: ColumnsOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """导入执法检查人员名录（有任何问题则不写入）/ import inspectors (all or nothing)."""
-    _import("inspectors", file, department, as_user, fmt)
+    run_import(
+        "inspectors",
+        file,
+        department,
+        as_user,
+        fmt is ReportFormat.json,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        sheet=sheet,
+        columns=columns,
+        profile=profile,
+    )
 
 
 @inspectors_app.command("list")

@@ -410,8 +410,8 @@ class Assessment:
             if i["department"] != department or i["pool"] != "inspector":
                 continue
             certified = (
-                i["certificate_valid_from"] <= last
-                and i["certificate_valid_to"] >= first
+                (i.get("certificate_valid_from") or "") <= last
+                and (i.get("certificate_valid_to") or "") >= first  # none: validity unknown
                 and i["status"] in INSPECTED_STATUSES
             )
             took = tasks.get(i["certificate_no"], 0)

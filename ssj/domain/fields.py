@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ssj.domain import text as policy
 from ssj.errors import ValidationError
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 REGION_CODE = re.compile(r"[1-9]\d{5}")
 
 
@@ -25,6 +26,40 @@ class FieldError(ValidationError):
     def __init__(self, field: str, zh: str, en: str) -> None:
         super().__init__(f"{field}：{zh}", f"{field}: {en}")
         self.field = field
+
+
+class FieldErrors(FieldError):
+    """Every bad field of one record, so an import reports them all at once; it reads as the
+    first of them for callers that show one."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        ValidationError.__init__(self, errors[0].zh, errors[0].en)
+        self.field = errors[0].field
+        self.errors = errors
+
+
+class Collect:
+    """Run validators of independent fields and gather their errors: `value = c(fn, ...)`
+    returns fn's result or None; `c.check()` raises them all (one: itself; several:
+    FieldErrors)."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return fn(*args, **kwargs)
+        except FieldErrors as e:
+            self.errors.extend(e.errors)
+        except FieldError as e:
+            self.errors.append(e)
+        return None
+
+    def check(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FieldErrors(self.errors)
 
 
 def text(

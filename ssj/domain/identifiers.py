@@ -99,12 +99,35 @@ class IdKind(StrEnum):
     """What an identifier is, and so which rule checks it."""
 
     USCC = "uscc"
+    REGISTRATION_NO = "registration_no"  # 注册号: before USCCs (15 digits, older 13/14 chars)
     RESIDENT_ID = "resident_id"
     PRODUCT = "product"
     PROJECT = "project"
     BEHAVIOUR = "behaviour"
     OTHER = "other"
 
+
+ID_KIND_LABELS: dict[str, IdKind] = {
+    "统一社会信用代码": IdKind.USCC,
+    "社会信用代码": IdKind.USCC,
+    "信用代码": IdKind.USCC,
+    "注册号": IdKind.REGISTRATION_NO,
+    "工商注册号": IdKind.REGISTRATION_NO,
+    "营业执照注册号": IdKind.REGISTRATION_NO,
+    "身份证号": IdKind.RESIDENT_ID,
+    "身份证号码": IdKind.RESIDENT_ID,
+    "居民身份证号码": IdKind.RESIDENT_ID,
+    "居民身份证": IdKind.RESIDENT_ID,
+    "产品批次号": IdKind.PRODUCT,
+    "项目编号": IdKind.PROJECT,
+    "行为编号": IdKind.BEHAVIOUR,
+    "其他": IdKind.OTHER,
+    "标识": IdKind.OTHER,
+}
+"""Chinese names of id kinds an import accepts (the first of each kind is how it is shown)."""
+ID_KIND_NAMES = {kind: next(k for k, v in ID_KIND_LABELS.items() if v is kind) for kind in IdKind}
+
+REGISTRATION_NO_LENGTHS = (13, 14, 15)
 
 _FREE_TEXT_LABELS: dict[IdKind, tuple[str, str]] = {
     IdKind.PRODUCT: ("产品批次号", "product id"),
@@ -310,6 +333,75 @@ def validate_resident_id(code: str, *, today: date | None = None) -> str:
     return s
 
 
+def validate_registration_no(code: str) -> str:
+    """The canonical 注册号 (registration number of a market entity before the USCC).
+
+    15 digits (工商行政管理市场主体注册号编制规则, GS15-2006), or an older 13- or 14-character
+    form that may hold letters or Chinese characters (企合浙绍总字第002112号). The 15th digit is
+    an ISO 7064 MOD 11,10 check digit, but genuine numbers that fail it are in the registers, so
+    it is not enforced. Folded like a USCC (NFKC, stripped, upper-cased).
+    """
+    s = _fold(code)
+    if not s:
+        raise IdentifierError("注册号为空", "registration number is empty")
+    if len(s) not in REGISTRATION_NO_LENGTHS:
+        raise IdentifierError(
+            f"注册号应为 15 位数字或 13、14 位的旧号码，实际为 {len(s)} 位",
+            f"a registration number has 15 digits, or 13 or 14 characters in older forms; "
+            f"got {len(s)}",
+        )
+    if len(s) == 15 and not s.isdigit():
+        raise IdentifierError(
+            "15 位注册号应全为数字", "a 15-character registration number must be all digits"
+        )
+    for pos, ch in enumerate(s, start=1):
+        if not (ch.isdigit() and ch.isascii()) and not ("A" <= ch <= "Z") and not _is_cjk(ch):
+            raise IdentifierError(
+                f"注册号第 {pos} 位字符“{ch}”无效（只能是数字、字母或汉字）",
+                f"registration number character {pos} {ch!r} is not a digit, letter or "
+                "Chinese character",
+            )
+    if not any(ch.isdigit() for ch in s):
+        raise IdentifierError("注册号中没有数字", "a registration number holds digits")
+    return s
+
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.category(ch) == "Lo" and "\u3400" <= ch <= "\u9fff"
+
+
+def classify_identifier(value: str) -> IdKind:
+    """The kind an identifier from a registry export is, when no column says: 18 characters are
+    a USCC (or a resident ID number, if it is a valid one and not a valid USCC); 15 digits, or
+    13/14 characters with a digit, a registration number; anything else `other`. A wrong USCC
+    is still a USCC, so that its check character is reported rather than hidden as `other`."""
+    s = _fold(value)
+    if len(s) == USCC_LENGTH:
+        if _uscc_error(s) is not None and _resident_id_error(s, None) is None:
+            return IdKind.RESIDENT_ID
+        return IdKind.USCC
+    if len(s) == 15 and s.isdigit():
+        return IdKind.REGISTRATION_NO
+    if len(s) in (13, 14) and any(ch.isdigit() for ch in s):
+        try:
+            validate_registration_no(s)
+        except IdentifierError:
+            return IdKind.OTHER
+        return IdKind.REGISTRATION_NO
+    return IdKind.OTHER
+
+
+def region_of(kind: IdKind | str, canonical: str) -> str | None:
+    """The registering authority's region code an identifier carries: a USCC's positions 3-8,
+    a registration number's first six digits. None for other kinds (a resident ID number's
+    region is a person's, not the entity's)."""
+    if kind == IdKind.USCC and canonical[2:8].isdigit():
+        return canonical[2:8]
+    if kind == IdKind.REGISTRATION_NO and canonical[:6].isdigit():
+        return canonical[:6]
+    return None
+
+
 def _validate_free_text(kind: IdKind, value: str) -> str:
     """1-64 printable characters after NFC and stripping.
 
@@ -350,6 +442,8 @@ def validate_identifier(kind: IdKind | str, value: str) -> str:
         ) from None
     if k is IdKind.USCC:
         canonical = validate_uscc(value)
+    elif k is IdKind.REGISTRATION_NO:
+        canonical = validate_registration_no(value)
     elif k is IdKind.RESIDENT_ID:
         canonical = validate_resident_id(value)
     else:

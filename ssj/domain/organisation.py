@@ -8,6 +8,9 @@ holds a secret.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -80,6 +83,40 @@ def department_id(code: str) -> UUID:
     return uuid5(DEPARTMENT_NAMESPACE, code)
 
 
+def name_key(name: str) -> str:
+    """How department names are compared: NFKC (full-width brackets), no spaces, case-folded."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+NAME_SEPARATORS = re.compile(r"[、，,；;/／\n]")
+
+
+def resolve_departments(
+    text: str, departments: Iterable[Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The codes a published cell names (several per cell, split on 、，,；/) by code, name or
+    alias of the open departments, and the names it could not resolve. Pure."""
+    index: dict[str, str] = {}
+    for state in departments:
+        if state.get("closed"):
+            continue
+        for name in (state["code"], state["name"], *state.get("aliases", ())):
+            index.setdefault(name_key(str(name)), state["code"])
+    codes: list[str] = []
+    unresolved: list[str] = []
+    whole = index.get(name_key(text))
+    parts = [text] if whole is not None else [p.strip() for p in NAME_SEPARATORS.split(text)]
+    for part in parts:
+        if not part:
+            continue
+        code = index.get(name_key(part))
+        if code is None:
+            unresolved.append(part)
+        elif code not in codes:
+            codes.append(code)
+    return codes, unresolved
+
+
 def user_id(username: str) -> UUID:
     return uuid5(USER_NAMESPACE, username)
 
@@ -125,6 +162,20 @@ class Department(Aggregate):
     @event("Renamed")
     def _renamed(self, name: str) -> None:
         self.name = name
+
+    def add_alias(self, alias: str) -> bool:
+        """Another name files use for this department (省市场监管局, 某某市场监督管理所): imports
+        resolve names by code, name or alias. Returns False when it is one already."""
+        alias = fields.text("alias", alias, max_length=200)
+        aliases = list(getattr(self, "aliases", []))
+        if alias == self.name or alias in aliases:
+            return False
+        self._aliases_set(aliases=[*aliases, alias])
+        return True
+
+    @event("AliasesSet")
+    def _aliases_set(self, aliases: list[str]) -> None:
+        self.aliases = aliases
 
     def close(self, reason: str) -> None:
         if self.closed:

@@ -8,6 +8,7 @@ that changed, so the history says exactly what moved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from dataclasses import fields as fields_of
 from enum import StrEnum
 from typing import Any
@@ -16,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ssj.domain import fields
+from ssj.domain import published as published_values
 from ssj.errors import ValidationError
 
 TARGET_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:target")
@@ -60,6 +62,10 @@ class TargetStatus(StrEnum):
 TARGET_STATUS_LABELS = {
     "存续": TargetStatus.ACTIVE,
     "在营": TargetStatus.ACTIVE,
+    "在业": TargetStatus.ACTIVE,
+    "开业": TargetStatus.ACTIVE,
+    "在营（开业）": TargetStatus.ACTIVE,
+    "存续（在营、开业、在册）": TargetStatus.ACTIVE,
     "正常": TargetStatus.ACTIVE,
     "注销": TargetStatus.DEREGISTERED,
     "已注销": TargetStatus.DEREGISTERED,
@@ -82,7 +88,34 @@ FIELD_LABELS = {
     "status": "状态",
     "applicable_items": "适用抽查事项",
     "tags": "标签",
+    "established_on": "成立日期",
+    "registration_authority": "登记机关",
+    "jurisdiction": "管辖单位",
+    "enterprise_type": "企业类型",
+    "legal_representative": "法定代表人（负责人、经营者）",
+    "phone": "联系电话",
 }
+# The trail also names the dictionaries imports keep (not columns of the spreadsheet exports,
+# which must import back unchanged).
+TRAIL_LABELS = {
+    **FIELD_LABELS,
+    "extra": "其他信息（原文件中的其他列）",
+    "published": "原文（与导入值不同的原文件内容）",
+}
+
+# Personal data from registry exports: for officials only, never on public pages or exports.
+PERSONAL_FIELDS = ("legal_representative", "phone")
+# Fields added with issue #11: absent from older events, recorded only when they hold a value.
+OPTIONAL_STATE = (
+    "established_on",
+    "registration_authority",
+    "jurisdiction",
+    "enterprise_type",
+    "legal_representative",
+    "phone",
+    "extra",
+    "published",
+)
 
 
 def target_id(identifier: str) -> UUID:
@@ -105,50 +138,186 @@ class TargetRecord:
     applicable_items: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
+    established_on: str | None = None
+    registration_authority: str | None = None  # 登记机关, as published
+    jurisdiction: str | None = None  # 管辖单位, as published
+    enterprise_type: str | None = None  # 企业类型, as published
+    legal_representative: str | None = None  # personal data: officials only
+    phone: str | None = None  # personal data: officials only
+    extra: dict[str, str] = dataclass_field(default_factory=dict)  # unmapped columns
+    published: dict[str, str] = dataclass_field(default_factory=dict)  # text beside derived
+
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> TargetRecord:
-        """Validate user input; raises FieldError naming the first bad field."""
-        from ssj.domain.identifiers import IdKind, validate_identifier
+        """Validate user input; raises FieldError naming the bad field(s).
 
-        target_type = fields.choice(
-            "target_type", raw.get("target_type"), TargetType, TARGET_TYPE_LABELS
+        From a registry export: the identifier may come as a registration number
+        (`registration_no`) when there is no USCC; its kind, when not given, is read from its
+        shape (`classify_identifier`); the region code from the identifier, else from
+        `region_fallback` (the department's); the target type from 企业类型, else the
+        identifier. What was derived keeps the published text in `published`. Every bad
+        field is reported (`fields.FieldErrors`), not only the first.
+        """
+        from ssj.domain.identifiers import region_of
+
+        published: dict[str, str] = {}
+        c = fields.Collect()
+        found = c(_identity, raw)
+        identifier, id_kind, target_type, enterprise_type = found or (None, None, None, None)
+        region = raw.get("region_code")
+        if not region and identifier is not None and id_kind is not None:
+            region = region_of(id_kind, identifier)
+        region = region or raw.get("region_fallback")
+        established = raw.get("established_on")
+        established_on = None
+        if established:
+            established_on = published_values.iso_date(str(established))
+            if established_on is None:
+                c.errors.append(
+                    fields.FieldError(
+                        "established_on",
+                        f"成立日期“{established}”无法识别（应为 2017-03-07、2017/3/7、2017年3月7日等）",
+                        f"establishment date {established!r} is not a date (2017-03-07, 2017/3/7 …)",
+                    )
+                )
+            elif established_on != established:
+                published["established_on"] = str(established)
+        extra = c(_extra, raw.get("extra")) or {}
+        record = dict(
+            name=c(fields.text, "name", raw.get("name")),
+            address=c(fields.text, "address", raw.get("address"), required=False),
+            region_code=c(fields.region_code, "region_code", region),
+            department=c(fields.text, "department", raw.get("department"), max_length=64),
+            credit_class=c(
+                fields.choice,
+                "credit_class",
+                raw.get("credit_class") or "B",
+                CreditClass,
+                CREDIT_CLASS_LABELS,
+            ),
+            status=c(
+                fields.choice,
+                "status",
+                raw.get("status") or "active",
+                TargetStatus,
+                TARGET_STATUS_LABELS,
+            ),
+            applicable_items=tuple(
+                c(fields.text_list, "applicable_items", raw.get("applicable_items")) or ()
+            ),
+            tags=tuple(c(fields.text_list, "tags", raw.get("tags")) or ()),
+            registration_authority=c(_optional, "registration_authority", raw),
+            jurisdiction=c(_optional, "jurisdiction", raw),
+            legal_representative=c(_optional, "legal_representative", raw),
+            phone=c(_optional, "phone", raw),
         )
-        default_kind = IdKind.USCC if target_type == TargetType.ENTERPRISE else IdKind.OTHER
-        id_kind = fields.choice("id_kind", raw.get("id_kind") or default_kind, IdKind)
-        try:
-            identifier = validate_identifier(
-                id_kind, fields.text("identifier", raw.get("identifier"))
-            )
-        except fields.FieldError:
-            raise
-        except ValidationError as e:
-            raise fields.FieldError("identifier", e.zh, e.en) from None
+        c.check()
+        assert identifier is not None and id_kind is not None and target_type is not None
         return cls(
             identifier=identifier,
             id_kind=id_kind.value,
-            name=fields.text("name", raw.get("name")),
-            address=fields.text("address", raw.get("address"), required=False),
-            region_code=fields.region_code("region_code", raw.get("region_code")),
             target_type=target_type,
-            department=fields.text("department", raw.get("department"), max_length=64),
-            credit_class=fields.choice(
-                "credit_class", raw.get("credit_class") or "B", CreditClass, CREDIT_CLASS_LABELS
-            ),
-            status=fields.choice(
-                "status", raw.get("status") or "active", TargetStatus, TARGET_STATUS_LABELS
-            ),
-            applicable_items=tuple(
-                fields.text_list("applicable_items", raw.get("applicable_items"))
-            ),
-            tags=tuple(fields.text_list("tags", raw.get("tags"))),
+            established_on=established_on,
+            enterprise_type=enterprise_type or None,
+            extra=extra,
+            published=published,
+            **record,  # type: ignore[arg-type]
         )
 
     def as_state(self) -> dict[str, Any]:
-        """JSON-ready values, as recorded in events (a shallow copy: asdict deep-copies)."""
+        """JSON-ready values, as recorded in events (a shallow copy: asdict deep-copies). The
+        optional fields of registry exports appear only when they hold a value, so an entry
+        registered before they existed does not change when re-imported from the same file."""
         state = {f.name: getattr(self, f.name) for f in fields_of(self)}
         state["applicable_items"] = list(self.applicable_items)
         state["tags"] = list(self.tags)
+        for name in OPTIONAL_STATE:
+            if state[name] in (None, {}, ""):
+                del state[name]
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}
+
+
+def _identity(raw: dict[str, Any]) -> tuple[str, Any, TargetType, str]:
+    """Identifier, its kind, the target type and 企业类型: they depend on each other."""
+    from ssj.domain.identifiers import (
+        ID_KIND_LABELS,
+        IdKind,
+        classify_identifier,
+        validate_identifier,
+    )
+
+    given = fields.text("identifier", raw.get("identifier"), required=False)
+    if not given:
+        given = fields.text("identifier", raw.get("registration_no"), required=False)
+    given = fields.text("identifier", given)
+    enterprise_type = fields.text("enterprise_type", raw.get("enterprise_type"), required=False)
+    stated_type = raw.get("target_type")
+    stated = None
+    if stated_type:
+        stated = fields.choice("target_type", stated_type, TargetType, TARGET_TYPE_LABELS)
+    if raw.get("id_kind"):
+        id_kind = fields.choice("id_kind", raw.get("id_kind"), IdKind, ID_KIND_LABELS)
+    elif stated in (TargetType.PROJECT, TargetType.PRODUCT, TargetType.BEHAVIOUR):
+        id_kind = IdKind.OTHER
+    else:
+        id_kind = classify_identifier(given)
+    try:
+        identifier = validate_identifier(id_kind, given)
+    except ValidationError as e:
+        label = ID_KIND_NAMES_ZH.get(id_kind.value, id_kind.value)
+        raise fields.FieldError(
+            "identifier", f"“{given}”不是有效的{label}：{e.zh}", f"“{given}”: {e.en}"
+        ) from None
+    if stated is None:
+        derived = published_values.target_type_of_enterprise_type(enterprise_type)
+        derived = derived or published_values.target_type_of_identifier(id_kind.value, identifier)
+        if derived is None:
+            raise fields.FieldError(
+                "target_type",
+                "无法确定对象类型：请在文件中加“对象类型”列（企业、个体工商户…），"
+                "或用 --columns 设定常量",
+                "cannot tell the target type: add a target type column (企业, 个体工商户 …) "
+                "or set a constant with --columns",
+            )
+        stated = TargetType(derived)
+    return identifier, id_kind, stated, enterprise_type
+
+
+def _extra(values: object) -> dict[str, str]:
+    if not isinstance(values, dict):
+        return {}
+    return {
+        fields.text("extra", k, max_length=200): fields.prose(
+            "extra", v, required=False, max_length=5000
+        )
+        for k, v in values.items()
+        if v not in (None, "")
+    }
+
+
+def _optional(name: str, raw: dict[str, Any]) -> str | None:
+    return fields.text(name, raw.get(name), required=False) or None
+
+
+ID_KIND_NAMES_ZH = {
+    "uscc": "统一社会信用代码",
+    "registration_no": "注册号",
+    "resident_id": "身份证号",
+    "product": "产品批次号",
+    "project": "项目编号",
+    "behaviour": "行为编号",
+    "other": "标识",
+}
+
+
+def changed_fields(state: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What a new record changes: its values that differ, and optional fields it no longer
+    has (recorded as None, so the history shows them cleared)."""
+    changes = {k: v for k, v in new.items() if state.get(k) != v}
+    for name in OPTIONAL_STATE:
+        if name not in new and state.get(name) not in (None, {}, ""):
+            changes[name] = None
+    return changes
 
 
 class Target(Aggregate):
@@ -168,8 +337,7 @@ class Target(Aggregate):
         return cls(identifier=record.identifier, state=record.as_state())
 
     def changes_to(self, record: TargetRecord) -> dict[str, Any]:
-        new = record.as_state()
-        return {k: v for k, v in new.items() if self.state.get(k) != v}
+        return changed_fields(self.state, record.as_state())
 
     def update(self, record: TargetRecord) -> bool:
         """Record only the fields that differ; returns False (and records nothing) if none do."""

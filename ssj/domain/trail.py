@@ -161,12 +161,20 @@ def _target(event: Any, recall: Recall, name: str) -> Described:
             "登记检查对象",
             f"登记检查对象“{state.get('name', '')}”（{subject[1]}），责任部门 "
             f"{state.get('department', '')}，信用风险分类 {state.get('credit_class', '')} 类，"
-            f"状态 {_value('status', status)}",
+            f"状态 {_value('status', status)}{_extra(state)}",
             (subject,),
             remember={oid: {"subjects": [subject]}},
             departments={subject: _departments(state.get("department"))},
         )
     return _record_changed(event, recall, f"Target.{name}", "变更检查对象", targets_domain)
+
+
+def _extra(state: Mapping[str, Any]) -> str:
+    """Columns of the imported file that no field holds, kept with the record (issue #11)."""
+    extra = state.get("extra") or {}
+    if not extra:
+        return ""
+    return "；原文件其他列：" + "；".join(f"{k}：{v}" for k, v in extra.items())
 
 
 def _inspector(event: Any, recall: Recall, name: str) -> Described:
@@ -179,8 +187,8 @@ def _inspector(event: Any, recall: Recall, name: str) -> Described:
             "Inspector.Registered",
             "登记执法检查人员",
             f"登记{pool}“{state.get('name', '')}”（执法证号 {subject[1]}），所属部门 "
-            f"{state.get('department', '')}，证件有效期 {state.get('certificate_valid_from', '')}"
-            f" 至 {state.get('certificate_valid_to', '')}",
+            f"{state.get('department', '')}，证件有效期 {state.get('certificate_valid_from') or ''}"
+            f" 至 {state.get('certificate_valid_to') or '（未知，不参与抽取）'}{_extra(state)}",
             (subject,),
             remember={oid: {"subjects": [subject]}},
             departments={subject: _departments(state.get("department"))},
@@ -201,7 +209,7 @@ def _record_changed(event: Any, recall: Recall, kind: str, kind_zh: str, domain:
     return Described(
         kind,
         kind_zh,
-        f"{kind_zh}：{_changes(changes, domain.FIELD_LABELS)}",
+        f"{kind_zh}：{_changes(changes, domain.TRAIL_LABELS)}",
         tuple(subjects),
         departments=departments,
     )
@@ -235,7 +243,7 @@ def _item(event: Any, recall: Recall, name: str) -> Described:
         return Described(
             "Item.Amended",
             "修订抽查事项",
-            f"修订抽查事项：{_changes(changes, items_domain.FIELD_LABELS)}",
+            f"修订抽查事项：{_changes(changes, items_domain.TRAIL_LABELS)}",
             tuple(subjects),
             departments=departments,
         )
@@ -308,8 +316,15 @@ def _token(event: Any, recall: Recall, name: str) -> Described:
 
 
 def _department(event: Any, recall: Recall, name: str) -> Described:
-    labels = {"Registered": "登记部门", "Renamed": "部门更名", "Closed": "撤销部门"}
+    labels = {
+        "Registered": "登记部门",
+        "Renamed": "部门更名",
+        "Closed": "撤销部门",
+        "AliasesSet": "部门别名",
+    }
     detail = _get(event, "name") or _get(event, "reason") or ""
+    if name == "AliasesSet":
+        detail = "、".join(_get(event, "aliases") or ())
     return Described(f"Department.{name}", labels.get(name, name), f"{labels.get(name)} {detail}")
 
 

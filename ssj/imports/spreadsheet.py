@@ -55,7 +55,8 @@ with the record instead of dropping them.
 Records and continuation rows. Body rows whose mapped cells are all empty are skipped and end
 the current record. With a `key` field, a row continues the current record when its key cell is
 empty or is covered by a vertical merge that started on an earlier row; any other non-empty row
-starts a record. A continuation row adds its row number to the record. It may fill only
+starts a record. With several key fields (an item list's 抽查子项 and 抽查事项), a row starts a
+record when any of them has a value of its own, whatever other columns (序号) say. A continuation row adds its row number to the record. It may fill only
 `list_fields`: another field with a value of its own (not the same merged cell as the record's)
 is a problem and the value is dropped. A continuation row with no record to continue (right after
 the header or after an empty row) is a problem and is dropped. List fields stay aligned row by
@@ -378,6 +379,11 @@ class Table:
         """Problems found so far (for a caller that bounds them while reading)."""
         return len(self._problems)
 
+    def problems_since(self, count: int) -> list[Problem]:
+        """Problems found after the first `count`, while reading: a caller can attach them to
+        the record they fall in (a record's problems come before the record)."""
+        return self._problems[count:]
+
     def position(self) -> tuple[int, int]:
         """How far reading has come: (done, total) in bytes (XLS: rows) of the part read."""
         return self._position()
@@ -443,8 +449,8 @@ def read_table(
 
     `expected` maps each canonical field to its accepted header labels; every field is required
     unless named in `optional`. `key` enables continuation rows, whose values for `list_fields`
-    accumulate (see the module docstring); a sequence of keys uses the first one the header has
-    (an item list's 抽查子项 before its 抽查事项). `sheet` picks a worksheet by name; by default
+    accumulate (see the module docstring); with a sequence of keys a row starts a record when
+    any of them has a value of its own (an item list's 抽查子项 or 抽查事项). `sheet` picks a worksheet by name; by default
     the first visible one that is not a vocabulary sheet (参数表 …), or, when that one has no
     header with the required fields, the first later one that has. File-level failures, limits
     included (`limits`, by default `ImportLimits()`), raise ImportFileError; cell-level ones
@@ -1386,7 +1392,8 @@ def _records(
     notes: list[Note] | None = None,
     unmapped: tuple[Column, ...] = (),
 ) -> Iterator[Record]:
-    key = next((c for wanted in spec.keys for c in columns if c.field == wanted), None)
+    keys = [c for wanted in spec.keys for c in columns if c.field == wanted]
+    key = keys[0] if keys else None
     draft: _Draft | None = None
     started = False
     for rownum, row in rows:
@@ -1415,8 +1422,10 @@ def _records(
             own = cell is not None and cell.origin == (rownum, column.index)
             if own and isinstance(cell.value, _Bad):  # a merged one is reported once
                 problems.append(_bad(rownum, column, cell.value))
-        key_cell = cells[key.field] if key is not None else None
-        if key is not None and (key_cell is None or key_cell.origin[0] != rownum):
+        own_key = any(
+            (cell := cells[k.field]) is not None and cell.origin[0] == rownum for k in keys
+        )
+        if key is not None and not own_key:
             if draft is None:
                 problems.append(_orphan(rownum, key))
             else:

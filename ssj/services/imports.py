@@ -16,7 +16,10 @@ million bad rows gets a report of the first ones, not a million-line report.
 
 from __future__ import annotations
 
+import csv
 import gc
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,18 +34,34 @@ from projections.registry import TABLES
 from ssj.config import ImportLimits
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal, authorise
-from ssj.domain.fields import FieldError
+from ssj.domain.fields import FieldError, FieldErrors
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
 from ssj.domain.items import Item, ItemRecord, item_id
-from ssj.domain.targets import Target, TargetRecord, target_id
+from ssj.domain.organisation import resolve_departments
+from ssj.domain.targets import OPTIONAL_STATE, Target, TargetRecord, target_id
 from ssj.errors import ValidationError
-from ssj.imports.spreadsheet import Problem, Table, read_table
+from ssj.imports.spreadsheet import ImportFileError, Note, Problem, Record, Table, read_table
 from ssj.services.context import Services
 
 Progress = Callable[[int, int], None]
 Reading = Callable[[Table], None]
 BATCH = 1000
 READING_EVERY = 256  # records between calls of a `reading` callback
+
+
+Prepare = Callable[["_Context", dict[str, Any], int], list[Problem]]
+
+
+def _nothing_to_prepare(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+    return []
+
+
+def _nothing_to_count(context: _Context, values: dict[str, Any], parsed: Any) -> None:
+    return None
+
+
+def _any_header(table: Table) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,7 @@ class Kind:
     name: str
     labels: Mapping[str, Sequence[str]]
     optional: Sequence[str]
-    key: str
+    key: str | Sequence[str] | None
     list_fields: Sequence[str]
     parse: Callable[[dict[str, Any]], Any]
     natural_key: Callable[[Any], tuple[str, ...]]
@@ -65,6 +84,95 @@ class Kind:
     current_departments: Callable[[Mapping[str, Any]], list[str]]
     command: Command
     table: str
+    id_field: str  # the column a duplicate is reported at
+    # Before parsing: resolve department names, fill what the file lacks; problems reject the row.
+    prepare: Prepare = _nothing_to_prepare
+    # After parsing: count what was derived, for the report's notes.
+    count: Callable[[_Context, dict[str, Any], Any], None] = _nothing_to_count
+    check_header: Callable[[Table], None] = _any_header
+
+
+def _department_cell(
+    context: _Context, values: dict[str, Any], row: int, names: Sequence[str]
+) -> list[Problem]:
+    """The row's department: its own column (a code or a name), else --department, else the
+    first of `names` (管辖单位, 登记机关 …) that resolves. A name that resolves to no department
+    rejects the row and is listed once in the report."""
+    own = values.get("department")
+    if own:
+        codes = context.resolve(str(own), row)
+        if len(codes) == 1:
+            if codes[0] != own:
+                values["department_source"] = "department_named"
+            values["department"] = codes[0]
+            return []
+        return [_unresolved(row, context.report, "department", str(own), codes)]
+    if context.department:
+        values["department"] = context.department
+        values["department_source"] = "department_option"
+        return []
+    for name in names:
+        text = values.get(name)
+        if text:
+            codes = context.resolve(str(text), row)
+            if len(codes) == 1:
+                values["department"] = codes[0]
+                values["department_source"] = "department_named"
+                return []
+            return [_unresolved(row, context.report, name, str(text), codes)]
+    return []
+
+
+def _unresolved(
+    row: int, report: ImportReport, field_name: str, text: str, codes: list[str]
+) -> Problem:
+    column = next((c["column"] for c in report.columns if c["field"] == field_name), "")
+    label = next((c["label"] for c in report.columns if c["field"] == field_name), field_name)
+    if len(codes) > 1:
+        return Problem(
+            row,
+            column,
+            f"第 {row} 行 {label}“{text}”对应多个部门（{'、'.join(codes)}），请只填一个",
+            f"row {row} {label} “{text}” names several departments ({', '.join(codes)}); give one",
+        )
+    return Problem(
+        row,
+        column,
+        f"第 {row} 行 {label}“{text}”不是已登记部门的编码、名称或别名",
+        f"row {row} {label} “{text}” is not the code, name or alias of a registered department",
+    )
+
+
+def _prepare_target(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+    problems = _department_cell(context, values, row, ("jurisdiction", "registration_authority"))
+    code = values.get("department")
+    if code in context.codes:
+        values["region_fallback"] = context.codes[code].get("region_code")
+    values.pop("published", None)
+    return problems
+
+
+def _count_target(context: _Context, values: dict[str, Any], parsed: TargetRecord) -> None:
+    if not values.get("region_code"):
+        given = parsed.region_code == values.get("region_fallback")
+        context.derived["region_department" if given else "region_identifier"] += 1
+    if not values.get("target_type"):
+        context.derived["target_type_derived"] += 1
+    if not values.get("credit_class"):
+        context.derived["credit_class_default"] += 1
+    if not values.get("status"):
+        context.derived["status_default"] += 1
+
+
+def _target_header(table: Table) -> None:
+    if not {"identifier", "registration_no"} & set(table.fields):
+        labels = "、".join(c.label for c in table.columns)
+        raise ImportFileError(
+            f"缺少标识列：应有“统一社会信用代码”“注册号”“注册号/统一社会信用代码”等列之一。"
+            f"识别到的列：{labels}",
+            "no identifier column: expected one of 统一社会信用代码, 注册号, "
+            f"注册号/统一社会信用代码, TYXYDM, ZCH … Columns found: {labels}",
+        )
 
 
 TARGETS = Kind(
@@ -75,23 +183,93 @@ TARGETS = Kind(
             "社会信用代码",
             "信用代码",
             "统一社会信用代码/标识",
+            "统一社会信用代码/注册号",
+            "注册号/统一社会信用代码",
+            "统一社会信用代码（注册号）",
+            "统一社会信用代码或注册号",
+            "信用代码/注册号",
             "标识",
             "证件号码",
+            "TYXYDM",
+            "SHXYDM",
+            "UNISCID",
             "identifier",
         ],
+        "registration_no": ["注册号", "工商注册号", "营业执照注册号", "ZCH", "REGNO"],
         "id_kind": ["标识类型", "证件类型", "id_kind"],
-        "name": ["名称", "检查对象名称", "企业名称", "市场主体名称", "name"],
-        "address": ["地址", "住所", "经营场所", "办公地址", "address"],
-        "region_code": ["行政区划代码", "区划代码", "region_code"],
+        "name": [
+            "名称",
+            "检查对象名称",
+            "企业名称",
+            "市场主体名称",
+            "主体名称",
+            "企业（机构）名称",
+            "字号名称",
+            "QYMC",
+            "ENTNAME",
+            "name",
+        ],
+        "address": [
+            "地址",
+            "住所",
+            "经营场所",
+            "办公地址",
+            "注册地址",
+            "经营地址",
+            "住所（经营场所）",
+            "JYDZ",
+            "ZS",
+            "DOM",
+            "address",
+        ],
+        "region_code": ["行政区划代码", "区划代码", "行政区划", "XZQH", "region_code"],
         "target_type": ["对象类型", "检查对象类型", "主体类型", "target_type"],
+        "enterprise_type": [
+            "企业类型",
+            "市场主体类型",
+            "企业类别",
+            "QYLX",
+            "ENTTYPE",
+            "ENTTYPE_CN",
+        ],
         "department": ["责任部门", "责任科室", "监管部门", "department"],
+        "registration_authority": ["登记机关", "RegOrgName", "DJJG", "REGORG", "REGORG_CN"],
+        "jurisdiction": ["管辖单位", "管辖机关", "GXDW", "所属监管所"],
+        "established_on": ["成立日期", "创建日期", "注册日期", "CLRQ", "ESTDATE"],
+        "legal_representative": [
+            "法定代表人",
+            "法定代表人（负责人）",
+            "负责人",
+            "经营者",
+            "经营者姓名",
+            "FDDBR",
+        ],
+        "phone": ["联系电话", "电话", "手机号", "LXDH"],
         "credit_class": ["信用风险分类", "信用等级", "风险等级", "credit_class"],
-        "status": ["状态", "经营状态", "登记状态", "status"],
+        "status": ["状态", "经营状态", "登记状态", "ZT", "DJZT", "REGSTATE_CN", "status"],
         "applicable_items": ["适用抽查事项", "抽查事项", "抽查事项编码", "applicable_items"],
         "tags": ["标签", "tags"],
     },
-    optional=("id_kind", "address", "credit_class", "status", "applicable_items", "tags"),
-    key="identifier",
+    optional=(
+        "identifier",
+        "registration_no",
+        "id_kind",
+        "address",
+        "region_code",
+        "target_type",
+        "enterprise_type",
+        "department",
+        "registration_authority",
+        "jurisdiction",
+        "established_on",
+        "legal_representative",
+        "phone",
+        "credit_class",
+        "status",
+        "applicable_items",
+        "tags",
+    ),
+    key=None,
     list_fields=(),
     parse=TargetRecord.parse,
     natural_key=lambda r: (r.identifier,),
@@ -102,30 +280,102 @@ TARGETS = Kind(
     current_departments=lambda state: [state["department"]],
     command=Command.EDIT_TARGETS,
     table="targets",
+    id_field="identifier",
+    prepare=_prepare_target,
+    count=_count_target,
+    check_header=_target_header,
 )
+
+
+def _prepare_inspector(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+    """A roster row: the 工商执法证 stands in when the main certificate column is blank."""
+    if not values.get("certificate_no") and values.get("alt_certificate_no"):
+        values["certificate_no"] = values["alt_certificate_no"]
+        if not values.get("validity") and values.get("alt_validity"):
+            values["validity"] = values["alt_validity"]
+    return _department_cell(context, values, row, ())
+
+
+def _count_inspector(context: _Context, values: dict[str, Any], parsed: InspectorRecord) -> None:
+    if parsed.certificate_valid_to is None:
+        context.derived["validity_unknown"] += 1
+    if not values.get("status"):
+        context.derived["status_default"] += 1
+
 
 INSPECTORS = Kind(
     name="inspectors",
     labels={
-        "certificate_no": ["执法证号", "执法证件号", "证件编号", "certificate_no"],
-        "name": ["姓名", "name"],
-        "department": ["所属部门", "所在单位", "部门", "科室", "department"],
+        "certificate_no": [
+            "执法证号",
+            "执法证件号",
+            "执法编号",
+            "执法证编号",
+            "执法证件编号",
+            "省执法证编号",
+            "证件编号",
+            "certificate_no",
+        ],
+        "alt_certificate_no": ["工商执法证编号"],
+        "name": ["姓名", "执法姓名", "执法人员姓名", "人员姓名", "name"],
+        "department": [
+            "所属部门",
+            "所在单位",
+            "部门",
+            "科室",
+            "所在业务部门（机构）",
+            "所在业务部门",
+            "执法单位",
+            "工作单位",
+            "department",
+        ],
         "pool": ["名录库", "人员类别", "类别", "pool"],
-        "specialties": ["专业领域", "专业", "执法门类", "specialties"],
+        "specialties": ["专业领域", "专业", "执法门类", "执法类别", "specialties"],
         "certificate_valid_from": [
             "证件有效期起",
             "有效期起",
+            "有效期开始",
             "发证日期",
             "certificate_valid_from",
         ],
-        "certificate_valid_to": ["证件有效期止", "有效期止", "有效期至", "certificate_valid_to"],
-        "status": ["状态", "在岗状态", "status"],
+        "certificate_valid_to": [
+            "证件有效期止",
+            "有效期止",
+            "有效期至",
+            "有效期截止",
+            "有效截止日期",
+            "certificate_valid_to",
+        ],
+        "validity": ["有效期", "执法证有效期", "证件有效期", "省执法证有效期"],
+        "alt_validity": ["工商执法证有效期"],
+        "status": ["状态", "在岗状态", "执法人员状态", "status"],
         "leave_from": ["休假开始", "leave_from"],
         "leave_to": ["休假结束", "leave_to"],
         "home_region_code": ["居住地行政区划代码", "居住地区划", "home_region_code"],
+        "id_number": ["身份证号", "身份证号码", "公民身份号码"],
+        "phone": ["手机号", "手机", "联系电话"],
+        "certificate_kind": ["证件类型"],
+        "issuer": ["执法证发证机关", "发证机关"],
     },
-    optional=("pool", "specialties", "status", "leave_from", "leave_to", "home_region_code"),
-    key="certificate_no",
+    optional=(
+        "alt_certificate_no",
+        "department",
+        "pool",
+        "specialties",
+        "certificate_valid_from",
+        "certificate_valid_to",
+        "validity",
+        "alt_validity",
+        "status",
+        "leave_from",
+        "leave_to",
+        "home_region_code",
+        "id_number",
+        "phone",
+        "certificate_kind",
+        "issuer",
+    ),
+    key=None,
     list_fields=(),
     parse=InspectorRecord.parse,
     natural_key=lambda r: (r.certificate_no,),
@@ -136,25 +386,104 @@ INSPECTORS = Kind(
     current_departments=lambda state: [state["department"]],
     command=Command.EDIT_INSPECTORS,
     table="inspectors",
+    id_field="certificate_no",
+    prepare=_prepare_inspector,
+    count=_count_inspector,
 )
+
+
+def _prepare_item(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+    """An item row as published: 编制单位/发起部门 left blank below a unit's first item carries
+    down from the item above (merged cells carry down in the reader); names are resolved."""
+    if values.get("department"):
+        context.carried["department"] = values["department"]
+    elif context.carried.get("department") and not context.department:
+        values["department"] = context.carried["department"]
+        values.setdefault("carried", []).append("department")
+    problems = _department_cell(context, values, row, ())
+    cooperating = values.get("cooperating_departments")
+    if cooperating:
+        codes: list[str] = []
+        for part in fields.text_list("cooperating_departments", cooperating):
+            found = context.resolve(part, row)
+            if len(found) == 0 and part not in context.codes:
+                problems.append(
+                    _unresolved(row, context.report, "cooperating_departments", part, found)
+                )
+            codes.extend(c for c in found if c not in codes)
+        values["cooperating_departments"] = codes
+    return problems
+
+
+def _count_item(context: _Context, values: dict[str, Any], parsed: ItemRecord) -> None:
+    if not values.get("code"):
+        context.derived["code_derived"] += 1
+    for name in values.get("carried", ()):
+        context.derived[f"carried_{name}"] += 1
+    if parsed.default_ratio is None:
+        context.derived["ratio_blank" if not values.get("default_ratio") else "ratio_text"] += 1
+    if parsed.yearly_frequency is None:
+        text = values.get("yearly_frequency")
+        context.derived["frequency_blank" if not text else "frequency_text"] += 1
+    if parsed.target_type is None:
+        context.derived["target_type_unknown"] += 1
+    if not parsed.methods:
+        context.derived["methods_unknown"] += 1
+    elif "methods" in parsed.published:
+        context.derived["methods_text"] += 1
+    if not parsed.legal_bases:
+        context.derived["legal_bases_missing"] += 1
+
 
 ITEMS = Kind(
     name="items",
     labels={
-        "code": ["事项编码", "抽查事项编码", "编码", "事项编号", "序号", "code"],
-        "department": ["牵头部门", "抽查主体部门", "部门编码", "department"],
-        "category": ["抽查类别", "类别", "category"],
-        "name": ["抽查事项", "抽查事项名称", "事项名称", "name"],
-        "target_type": ["检查对象类型", "抽查对象", "检查对象", "target_type"],
+        "code": ["事项编码", "抽查事项编码", "编码", "事项编号", "事项代码", "code"],
+        "number": ["序号", "编号", "类别编号", "领域编号", "number"],
+        "department": [
+            "牵头部门",
+            "抽查主体部门",
+            "部门编码",
+            "编制单位",
+            "编制单位名称",
+            "发起部门",
+            "实施部门",
+            "department",
+        ],
+        "category": [
+            "抽查类别",
+            "类别",
+            "抽查领域",
+            "领域",
+            "检查类别",
+            "事项类别名称",
+            "category",
+        ],
+        "name": ["抽查事项", "抽查事项名称", "事项名称", "检查事项", "抽查项目", "name"],
+        "sub_item": ["抽查子项", "子项", "检查子项", "抽查事项子项", "sub_item"],
+        "parent": ["上级抽查事项", "parent"],
+        "ratio_max": ["抽查比例上限", "ratio_max"],
+        "frequency_max": ["抽查频次上限", "frequency_max"],
+        "target_type": ["检查对象类型", "抽查对象", "检查对象", "抽查对象类型", "target_type"],
         "item_class": ["事项类别", "事项类型", "item_class"],
         "methods": ["检查方式", "抽查方式", "methods"],
-        "subject": ["检查主体", "抽查主体", "subject"],
-        "legal_bases": ["抽查依据", "检查依据", "法律依据", "legal_bases"],
+        "subject": ["检查主体", "抽查主体", "实施主体", "检查实施主体", "subject"],
+        "legal_bases": ["抽查依据", "检查依据", "法律依据", "依据", "设定依据", "legal_bases"],
         "content": ["检查内容及标准", "抽查内容", "检查内容", "content"],
-        "required_specialties": ["所需专业资质", "专业要求", "required_specialties"],
+        "required_specialties": [
+            "所需专业资质",
+            "专业要求",
+            "检查人员要求",
+            "required_specialties",
+        ],
         "default_ratio": ["抽查比例", "抽查比例（%）", "比例", "default_ratio"],
         "yearly_frequency": ["抽查频次", "抽查频次（次/年）", "频次", "yearly_frequency"],
-        "cooperating_departments": ["配合部门", "联合部门", "cooperating_departments"],
+        "cooperating_departments": [
+            "配合部门",
+            "联合部门",
+            "参与部门",
+            "cooperating_departments",
+        ],
         "publish_within_days": [
             "结果公示期限（工作日）",
             "公示期限",
@@ -163,9 +492,19 @@ ITEMS = Kind(
         ],
     },
     optional=(
+        "code",
+        "number",
+        "department",
         "category",
+        "sub_item",
+        "parent",
+        "ratio_max",
+        "frequency_max",
+        "target_type",
         "item_class",
+        "methods",
         "subject",
+        "legal_bases",
         "content",
         "required_specialties",
         "default_ratio",
@@ -173,8 +512,8 @@ ITEMS = Kind(
         "cooperating_departments",
         "publish_within_days",
     ),
-    key="code",
-    list_fields=("legal_bases",),
+    key=("sub_item", "name"),
+    list_fields=("legal_bases", "content"),
     parse=ItemRecord.parse,
     natural_key=lambda r: (r.department, r.code),
     aggregate_id=lambda r: item_id(r.department, r.code),
@@ -187,6 +526,10 @@ ITEMS = Kind(
     ],
     command=Command.EDIT_ITEMS,
     table="items",
+    id_field="name",
+    prepare=_prepare_item,
+    count=_count_item,
+    check_header=_any_header,
 )
 
 KINDS = {k.name: k for k in (TARGETS, INSPECTORS, ITEMS)}
@@ -200,12 +543,42 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    rejected: int = 0  # rows left out under skip_invalid (written to the rejects file)
     written: bool = False
+    dry_run: bool = False
     stopped: bool = False  # checking stopped at the problem limit: more may follow
+    problem_count: int = 0  # all problems found; `problems` holds the first limits.problems
+    format: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+    header_rows: list[int] = field(default_factory=list)
+    columns: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    unresolved_departments: list[dict[str, Any]] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+    rejects_file: str | None = None
+    error: dict[str, str] | None = None  # the file could not be read at all
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "problems": [asdict(p) for p in self.problems]}
+        found = asdict(self)
+        found["problems"] = [asdict(p) for p in self.problems]
+        found["notes"] = [asdict(n) for n in self.notes]
+        return found
+
+
+@dataclass
+class Options:
+    """What an import may be told beyond the file: see `import_file`."""
+
+    department: str | None = None
+    dry_run: bool = False
+    skip_invalid: bool = False
+    rejects: Path | None = None
+    sheet: str | None = None
+    columns: Mapping[str, Sequence[str]] = field(default_factory=dict)  # field -> labels
+    constants: Mapping[str, str] = field(default_factory=dict)  # field -> value when blank
+    preview_rows: int = 5
 
 
 def import_file(
@@ -218,34 +591,57 @@ def import_file(
     progress: Progress | None = None,
     reading: Reading | None = None,
     limits: ImportLimits | None = None,
+    options: Options | None = None,
+    name: str | None = None,
 ) -> ImportReport:
     """Import one file of `kind_name` ("targets", "inspectors", "items"); see the module rule.
 
-    `department` fills the department column when the file has none (a department's own list).
-    `progress(done, total)` follows the writing; `reading(table)` the reading and checking.
+    `department` (or `options.department`) is the department of every row that names none; a
+    row's department names (编制单位名称, 管辖单位, 登记机关 …) are resolved by code, name or alias.
+    `options` adds a dry run (check and report, write nothing), skip_invalid (write the valid
+    rows, and the others to a rejects file with a 问题 column), a sheet, and a column mapping
+    with constants (`--columns`). `progress(done, total)` follows the writing; `reading(table)`
+    the reading and checking. `name` is the file's name in messages (for a temporary copy).
     """
     kind = KINDS[kind_name]
+    options = options or Options()
     limits = limits or services.settings.imports
+    department = department or options.department
     if department is not None:
         department = fields.text("department", department, required=False, max_length=64) or None
-    report = ImportReport(file=Path(path).name, kind=kind.name)
-    optional = [*kind.optional, "department"] if department else kind.optional
+    path = Path(path)
+    report = ImportReport(file=name or path.name, kind=kind.name, dry_run=options.dry_run)
+    labels = _labels(kind, options.columns)
+    optional = [*kind.optional, *options.constants]
+    if department:
+        optional.append("department")
+    optional = [f for f in dict.fromkeys(optional) if f in labels]
+    context = _Context(services, principal, kind, department, options, report)
     with read_table(
-        Path(path),
-        expected=kind.labels,
+        path,
+        expected=labels,
         key=kind.key,
         list_fields=kind.list_fields,
         optional=optional,
         limits=limits,
+        sheet=options.sheet,
+        name=name,
+        keep_unmapped=True,
     ) as table:
+        _describe(report, table)
+        kind.check_header(table)
+        table.on_record = _watch(report, limits, reading, context)
         refused: set[str] = set()
-        table.on_record = _watch(report, limits, reading)
-        records = _validate(services, principal, kind, table, report, department, refused)
-        report.problems.extend(table.problems)
+        records = _validate(context, table, refused)
         if reading is not None:
             reading(table)
-    current = _current_states(services, kind, [r for _, r in records])
-    _check_existing(principal, kind, records, current, table, report, refused)
+    report.notes.extend(table.notes)
+    _reader_problems(context, table, records)
+    current = _current_states(services, kind, records)
+    _check_existing(context, records, current, refused)
+    if kind is ITEMS:
+        _absent_items(context, records)
+    context.finish()
     if refused:
         # Recorded once per file, like a refused single-entry command (全程留痕).
         services.record_refusal(
@@ -261,77 +657,363 @@ def import_file(
     if table.stopped:
         report.stopped = True
         report.problems.append(_stopped(limits.problems))
-    if report.problems:
+    valid = [r for r in records if r.row not in context.rejected]
+    report.preview = [orjson.loads(r.state) for r in valid[: options.preview_rows]]
+    if not options.skip_invalid and report.problems:
         return report
-    if not records:
+    if not valid and not context.rejected:
         report.problems.append(Problem(0, "", "文件中没有数据行", "the file has no data rows"))
         return report
-    departments = {d for _, r in records for d in kind.departments(r)}
-    for _, record in records:
-        state = current.get(kind.natural_key(record))
-        if state is not None:
-            departments.update(kind.current_departments(state))
-    actor = services.authorise(principal, kind.command, sorted(departments))
-    _write(services, kind, records, current, report, actor, progress)
+    report.rejected = len(context.rejected)
+    if options.dry_run:
+        return report
+    if context.rejected:
+        report.rejects_file = str(_write_rejects(context, table, path, options.rejects))
+    if valid:
+        departments = {d for r in valid for d in kind.departments(r.view)}
+        for record in valid:
+            state = current.get(record.key)
+            if state is not None:
+                departments.update(kind.current_departments(state))
+        actor = services.authorise(principal, kind.command, sorted(departments))
+        _write(services, kind, valid, current, report, actor, progress)
     report.written = True
     return report
 
 
-def _validate(
-    services: Services,
-    principal: Principal,
-    kind: Kind,
-    table: Table,
-    report: ImportReport,
-    department: str | None,
-    refused: set[str],
-) -> list[tuple[int, Any]]:
-    services.refresh()
-    known = {s["code"] for s in services.queries.states("departments") if not s["closed"]}
+def _labels(kind: Kind, columns: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The kind's header labels with a mapping's in front; a label a mapping gives to one field
+    is taken from every other."""
+    given = {f: [columns[f]] if isinstance(columns[f], str) else list(columns[f]) for f in columns}
+    unknown = sorted(set(given) - set(kind.labels))
+    if unknown:
+        known = ", ".join(kind.labels)
+        raise ValidationError(
+            f"列映射中有未知字段：{'、'.join(unknown)}（可用：{known}）",
+            f"the column mapping names unknown field(s) {', '.join(unknown)} (known: {known})",
+        )
+    taken = {_norm(label) for labels in given.values() for label in labels}
+    merged = {}
+    for name, labels in kind.labels.items():
+        own = given.get(name, [])
+        merged[name] = [*own, *(label for label in labels if _norm(label) not in taken)]
+        if not merged[name]:
+            merged[name] = [f"\x00{name}"]  # a field whose every label went elsewhere
+    return merged
+
+
+def _norm(label: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", label).casefold().split()).strip("*")
+
+
+def _describe(report: ImportReport, table: Table) -> None:
+    report.format, report.sheet, report.encoding = table.format, table.sheet, table.encoding
+    report.header_rows = list(table.header_rows)
+    shown = [{"column": c.letter, "label": c.label, "field": c.field} for c in table.columns] + [
+        {"column": c.letter, "label": c.label, "field": None} for c in table.unmapped
+    ]
+    report.columns = sorted(shown, key=lambda c: (len(c["column"]), c["column"]))
+
+
+@dataclass
+class _Stored:
+    """A checked record, kept compact until it is written: its state as JSON bytes."""
+
+    row: int
+    rows: tuple[int, ...]
+    key: tuple[str, ...]
+    state: bytes
+    record: Record | None  # kept only under skip_invalid, for the rejects file
+
+    @property
+    def view(self) -> Any:
+        return _View(orjson.loads(self.state))
+
+
+class _View(dict[str, Any]):
+    """A stored state seen as the record it came from (attributes, as_state)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_state(self) -> dict[str, Any]:
+        return dict(self)
+
+
+class _Context:
+    """What checking a file keeps: departments to resolve names against, the rows rejected
+    and why, unresolved names and counts of derived values for the report."""
+
+    def __init__(
+        self,
+        services: Services,
+        principal: Principal,
+        kind: Kind,
+        department: str | None,
+        options: Options,
+        report: ImportReport,
+    ) -> None:
+        services.refresh()
+        self.services = services
+        self.principal = principal
+        self.kind = kind
+        self.department = department
+        self.options = options
+        self.report = report
+        self.limit = services.settings.imports.problems
+        self.departments = [s for s in services.queries.states("departments") if not s["closed"]]
+        self.codes = {s["code"]: s for s in self.departments}
+        self.resolved: dict[str, tuple[list[str], list[str]]] = {}
+        self.unresolved: dict[str, list[int]] = {}
+        self.rejected: dict[int, list[Problem]] = {}
+        self.rejected_records: dict[int, Record] = {}
+        self.derived: Counter[str] = Counter()
+        self.consumed: set[int] = set()  # reader problems already given to their records
+        self.carried: dict[str, Any] = {}  # item lists: the last unit and category named
+
+    def problem(self, problem: Problem, record: Record | None = None) -> None:
+        self.report.problem_count += 1
+        if len(self.report.problems) < self.limit:
+            self.report.problems.append(problem)
+        if problem.row > 0:
+            self.rejected.setdefault(problem.row, []).append(problem)
+            if record is not None and self.options.skip_invalid:
+                self.rejected_records[problem.row] = record
+
+    def reader_problem(self, problem: Problem, record: Record) -> None:
+        self.consumed.add(id(problem))
+        self.problem(Problem(record.rows[0], problem.column, problem.zh, problem.en), record)
+
+    def resolve(self, text: str, row: int) -> list[str]:
+        """Department codes a cell names; names that resolve to none are kept for the report."""
+        if text in self.codes:
+            return [text]
+        found = self.resolved.get(text)
+        if found is None:
+            found = resolve_departments(text, self.departments)
+            self.resolved[text] = found
+        for name in found[1]:
+            rows = self.unresolved.setdefault(name, [])
+            if len(rows) < 50:
+                rows.append(row)
+        return found[0] if not found[1] else []
+
+    def finish(self) -> None:
+        self.report.unresolved_departments = [
+            {"name": name, "rows": rows} for name, rows in sorted(self.unresolved.items())
+        ]
+        if self.unresolved:
+            names = "、".join(self.unresolved)
+            self.report.notes.append(
+                Note(
+                    0,
+                    "",
+                    f"未能识别的部门名称 {len(self.unresolved)} 个：{names}；可用"
+                    "“ssj departments alias 编码 名称”登记别名后重新导入",
+                    f"{len(self.unresolved)} department name(s) resolve to no department: "
+                    f"{', '.join(self.unresolved)}; add them with 'ssj departments alias CODE "
+                    "NAME' and import again",
+                    "departments",
+                )
+            )
+        for what, count in sorted(self.derived.items()):
+            zh, en = DERIVED.get(what, (what, what))
+            self.report.notes.append(
+                Note(0, "", f"{count:,} 行{zh}", f"{count:,} row(s): {en}", "derived")
+            )
+
+
+DERIVED = {
+    "department_option": ("按 --department 归属部门", "department from --department"),
+    "department_named": ("按名称或别名识别部门", "department resolved from its name or alias"),
+    "region_identifier": (
+        "行政区划代码取自统一社会信用代码第 3–8 位或注册号前 6 位",
+        "region code from the USCC's positions 3-8 or the registration number's first 6 digits",
+    ),
+    "region_department": (
+        "行政区划代码无从得出，取所属部门的区划代码",
+        "region code from the department (the identifier holds none)",
+    ),
+    "target_type_derived": (
+        "对象类型由企业类型或标识推得",
+        "target type derived from 企业类型 or the identifier",
+    ),
+    "credit_class_default": (
+        "未填信用风险分类，按 B 类（抽取时的默认）登记",
+        "no credit class given: registered as B (the draws' default)",
+    ),
+    "status_default": ("未填状态，按存续登记", "no status given: registered as active"),
+    "constant": ("空白列按 --columns 的常量填写", "blank cells filled with --columns constants"),
+    "validity_unknown": (
+        "未给出证件有效期：登记为有效期未知，设定前不参与抽取",
+        "no certificate validity given: registered as unknown, never drawn until it is set",
+    ),
+    "code_derived": (
+        "清单无事项编码：按名称生成稳定编码（N- 加 SHA-256 前 10 位）",
+        "no item code in the list: a stable code derived from the names (N- and 10 hex digits "
+        "of SHA-256)",
+    ),
+    "carried_department": (
+        "编制单位（部门）空白，沿用上一事项的",
+        "department blank: carried down from the item above",
+    ),
+    "ratio_blank": (
+        "未填抽查比例：保持空白（由计划设定比例）",
+        "no ratio given: left blank (plans set their ratios)",
+    ),
+    "ratio_text": (
+        "抽查比例为文字，无法确定数值：原文保留，比例空白",
+        "ratio given as text that states no number without doubt: kept verbatim, ratio blank",
+    ),
+    "frequency_blank": (
+        "未填抽查频次：保持空白（由计划设定）",
+        "no frequency given: left blank (plans set theirs)",
+    ),
+    "frequency_text": (
+        "抽查频次为文字，无法确定次数：原文保留，频次空白",
+        "frequency given as text that states no number without doubt: kept verbatim, blank",
+    ),
+    "target_type_unknown": (
+        "检查对象无法对应对象类型：原文保留，类型空白（计划须列明对象类型）",
+        "检查对象 names no target type without doubt: kept verbatim, type blank (a plan must "
+        "name its target types)",
+    ),
+    "methods_unknown": (
+        "检查方式无法识别或未填：原文保留",
+        "no recognisable method: the text is kept verbatim",
+    ),
+    "methods_text": (
+        "检查方式含未能识别的部分：已识别的保留，原文保留",
+        "methods partly recognised: what was recognised is kept, with the text",
+    ),
+    "legal_bases_missing": ("未列抽查依据", "no legal basis given"),
+}
+
+
+def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Stored]:
+    kind, report = context.kind, context.report
     seen: dict[tuple[str, ...], int] = {}
-    records: list[tuple[int, Any]] = []
+    records: list[_Stored] = []
+    keep = context.options.skip_invalid
+    mark, pending = 0, []
     for record in table.records:
         row = record.rows[0]
         report.rows += 1
-        values = {k: v for k, v in record.values.items()}
-        if department and not values.get("department"):
-            values["department"] = department
-        try:
-            parsed = kind.parse(values)
-        except FieldError as e:
-            report.problems.append(_problem(table, row, e.field, e.zh, e.en))
-            continue
-        except ValidationError as e:
-            report.problems.append(Problem(row, "", e.zh, e.en))
-            continue
-        key = kind.natural_key(parsed)
-        if key in seen:
-            report.problems.append(
-                _problem(
-                    table,
-                    row,
-                    kind.key,
-                    f"与第 {seen[key]} 行重复：{'/'.join(key)}",
-                    f"duplicate of row {seen[key]}: {'/'.join(key)}",
+        pending.extend(table.problems_since(mark))
+        mark = table.problem_count
+        own = [p for p in pending if p.row in record.rows]
+        pending = [p for p in pending if p.row > record.rows[-1]]
+        values: dict[str, Any] = dict(record.values)
+        for name, value in context.options.constants.items():
+            if values.get(name) in (None, "", []):
+                values[name] = value
+                context.derived["constant"] += 1
+        values["extra"] = record.extra
+        problems = kind.prepare(context, values, row)
+        parsed = None
+        if not problems:
+            try:
+                parsed = kind.parse(values)
+            except FieldErrors as e:
+                problems = [_problem(table, row, x.field, x.zh, x.en, values) for x in e.errors]
+            except FieldError as e:
+                problems = [_problem(table, row, e.field, e.zh, e.en, values)]
+            except ValidationError as e:
+                problems = [Problem(row, "", e.zh, e.en)]
+        if parsed is not None:
+            key = kind.natural_key(parsed)
+            if key in seen:
+                problems.append(
+                    _problem(
+                        table,
+                        row,
+                        kind.id_field,
+                        f"与第 {seen[key]} 行重复：{'/'.join(key)}",
+                        f"duplicate of row {seen[key]}: {'/'.join(key)}",
+                    )
                 )
-            )
+            else:
+                seen[key] = row
+                problem = _department_problem(context, parsed, table, row, refused)
+                if problem is not None:
+                    problems.append(problem)
+        if own:
+            # A cell the reader refused (a formula, a number Excel may have changed) reads as
+            # empty: report the reader's problem, not also "must not be empty".
+            bad = {p.column for p in own}
+            problems = [p for p in problems if p.column not in bad]
+            for problem in own:
+                context.reader_problem(problem, record)
+        if problems or own:
+            for problem in problems:
+                context.problem(problem, record)
             continue
-        seen[key] = row
-        problem = _department_problem(principal, kind, parsed, known, table, row, refused)
-        if problem is not None:
-            report.problems.append(problem)
-            continue
-        records.append((row, parsed))
+        if "department_source" in values:
+            context.derived[values["department_source"]] += 1
+        kind.count(context, values, parsed)
+        state = orjson.dumps(parsed.as_state())
+        records.append(_Stored(row, record.rows, key, state, record if keep else None))
     return records
 
 
-def _watch(report: ImportReport, limits: ImportLimits, reading: Reading | None) -> Any:
-    """Called after each record: stop once the problems reach the limit; report progress."""
+def _absent_items(context: _Context, records: list[_Stored]) -> None:
+    """A new edition of a list retires nothing silently: the departments' current items it
+    does not hold are listed in a note (retire them with `ssj items retire`)."""
+    keys = {r.key for r in records}
+    departments = {key[0] for key in keys}
+    absent = sorted(
+        f"{s['department']}/{s['code']}（{s['name']}）"
+        for s in context.services.queries.states("items")
+        if s["department"] in departments
+        and s.get("retired_reason") is None
+        and (s["department"], s["code"]) not in keys
+    )
+    if absent:
+        shown = "；".join(absent[:20]) + ("…" if len(absent) > 20 else "")
+        context.report.notes.append(
+            Note(
+                0,
+                "",
+                f"本部门已登记的 {len(absent)} 项事项不在此清单中，仍然有效（如需废止，请用 "
+                f"ssj items retire）：{shown}",
+                f"{len(absent)} registered item(s) of these departments are not in this list and "
+                f"stay in force (retire them with ssj items retire): {shown}",
+                "absent",
+            )
+        )
+
+
+def _reader_problems(context: _Context, table: Table, records: list[_Stored]) -> None:
+    """The reader's problems (formulas, error values, numbers Excel may have changed, rows with
+    nothing to continue) reject the records they fall in."""
+    by_row = {row: r for r in records for row in r.rows}
+    for problem in table.problems:
+        if id(problem) in context.consumed:
+            continue
+        stored = by_row.get(problem.row)
+        if stored is not None:
+            context.problem(
+                Problem(stored.row, problem.column, problem.zh, problem.en), stored.record
+            )
+        else:
+            context.problem(problem)
+
+
+def _watch(
+    report: ImportReport, limits: ImportLimits, reading: Reading | None, context: _Context
+) -> Any:
+    """Called after each record: stop once the problems reach the limit (not when skipping
+    invalid rows: every row must then be checked); report progress."""
 
     def on_record(table: Table) -> bool:
         if reading is not None and table.records_read % READING_EVERY == 0:
             reading(table)
-        return len(report.problems) + table.problem_count < limits.problems
+        if context.options.skip_invalid:
+            return True
+        return report.problem_count + table.problem_count < limits.problems
 
     return on_record
 
@@ -348,75 +1030,133 @@ def _stopped(limit: int) -> Problem:
 
 
 def _department_problem(
-    principal: Principal,
-    kind: Kind,
-    parsed: Any,
-    known: set[str],
-    table: Table,
-    row: int,
-    refused: set[str],
+    context: _Context, parsed: Any, table: Table, row: int, refused: set[str]
 ) -> Problem | None:
-    for code in kind.departments(parsed):
-        if code not in known:
+    kind = context.kind
+    departments = kind.departments(parsed)
+    for code in departments:
+        if code not in context.codes:
             return _problem(
                 table, row, "department", f"未知部门 {code}", f"unknown department {code}"
             )
     try:
-        authorise(principal, kind.command, kind.departments(parsed))
+        authorise(context.principal, kind.command, departments)
     except Forbidden as e:
-        refused.update(kind.departments(parsed))
+        refused.update(departments)
         return _problem(table, row, "department", e.zh, e.en)
     return None
 
 
 def _check_existing(
-    principal: Principal,
-    kind: Kind,
-    records: list[tuple[int, Any]],
+    context: _Context,
+    records: list[_Stored],
     current: Mapping[tuple[str, ...], Mapping[str, Any]],
-    table: Table,
-    report: ImportReport,
     refused: set[str],
 ) -> None:
     """A row that changes an existing entry must be allowed for the departments the entry
     belongs to now, exactly as the single-entry command (else a file could move another
     department's targets into one's own)."""
-    for row, record in records:
-        state = current.get(kind.natural_key(record))
+    kind = context.kind
+    for record in records:
+        state = current.get(record.key)
         if state is None:
             continue
         try:
-            authorise(principal, kind.command, kind.current_departments(state))
+            authorise(context.principal, kind.command, kind.current_departments(state))
         except Forbidden as e:
             refused.update(kind.current_departments(state))
-            report.problems.append(
-                _problem(
-                    table,
-                    row,
-                    kind.key,
-                    f"已登记的{'/'.join(kind.natural_key(record))}：{e.zh}",
-                    f"the registered {'/'.join(kind.natural_key(record))}: {e.en}",
-                )
+            where = "/".join(record.key)
+            context.problem(
+                Problem(
+                    record.row,
+                    "",
+                    f"第 {record.row} 行：已登记的{where}：{e.zh}",
+                    f"row {record.row}: the registered {where}: {e.en}",
+                ),
+                record.record,
             )
 
 
-def _problem(table: Table, row: int, field_name: str, zh: str, en: str) -> Problem:
+def _problem(
+    table: Table,
+    row: int,
+    field_name: str,
+    zh: str,
+    en: str,
+    values: Mapping[str, Any] | None = None,
+) -> Problem:
+    """A problem at the cell officials see, quoting what the cell holds."""
+    zh = zh.removeprefix(f"{field_name}：")
+    en = en.removeprefix(f"{field_name}: ")
     try:
         column = table.column(field_name)
-        return Problem(
-            row,
-            column.letter,
-            f"第 {row} 行 {column.label}：{zh}",
-            f"row {row} {column.label}: {en}",
-        )
     except (KeyError, ValueError, LookupError):
         return Problem(row, "", f"第 {row} 行：{zh}", f"row {row}: {en}")
+    value = values.get(field_name) if values is not None else None
+    if isinstance(value, list):
+        value = "；".join(v for v in value if v)
+    quoted = f"“{value}”" if isinstance(value, str) and value and value not in zh else ""
+    return Problem(
+        row,
+        column.letter,
+        f"第 {row} 行 {column.label}{quoted}：{zh}",
+        f"row {row} {column.label}{' ' + quoted if quoted else ''}: {en}",
+    )
+
+
+def _write_rejects(context: _Context, table: Table, source: Path, target: Path | None) -> Path:
+    """The rejected rows in the input's format (CSV stays CSV in its encoding; Excel files
+    become .xlsx), with the file's own header and a 问题 column: fix them and import this file."""
+    columns = sorted([*table.columns, *table.unmapped], key=lambda c: c.index)
+    header = [c.label for c in columns] + ["问题"]
+    rows: list[list[str]] = []
+    for row, problems in sorted(context.rejected.items()):
+        record = context.rejected_records.get(row)
+        if record is None:
+            continue
+        first = len(rows)
+        height = max([1, *(len(v) for v in record.values.values() if isinstance(v, list))])
+        for line in range(height):
+            cells = []
+            for column in columns:
+                if column.field:
+                    value = record.values.get(column.field)
+                    if isinstance(value, list):
+                        value = value[line] if line < len(value) else None
+                    elif line:
+                        value = None
+                else:
+                    value = record.extra.get(column.label) if not line else None
+                cells.append(value or "")
+            rows.append([*cells, ""])
+        rows[first][-1] = "；".join(p.zh for p in problems)
+    csv_input = table.format == "csv"
+    suffix = source.suffix if csv_input and source.suffix else ".csv" if csv_input else ".xlsx"
+    target = target or source.with_name(f"{source.stem}.rejects{suffix}")
+    temporary = target.with_name(f".{target.name}.tmp")
+    if csv_input:
+        encoding = "gb18030" if table.encoding == "gb18030" else "utf-8-sig"
+        with temporary.open("w", encoding=encoding, newline="") as handle:
+            writer = csv.writer(handle, delimiter=table.delimiter or ",")
+            writer.writerow(header)
+            writer.writerows(rows)
+    else:
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(table.sheet or "Sheet1")
+        sheet.append(header)
+        for cells in rows:
+            sheet.append(cells)
+        book.save(temporary)
+    temporary.replace(target)
+    return target
 
 
 def _write(
     services: Services,
     kind: Kind,
-    records: list[tuple[int, Any]],
+    records: list[_Stored],
     current: dict[tuple[str, ...], dict[str, Any]],
     report: ImportReport,
     actor: Any,
@@ -436,7 +1176,7 @@ def _write(
 def _write_batches(
     services: Services,
     kind: Kind,
-    records: list[tuple[int, Any]],
+    records: list[_Stored],
     current: dict[tuple[str, ...], dict[str, Any]],
     report: ImportReport,
     actor: Any,
@@ -457,8 +1197,9 @@ def _write_batches(
             if progress is not None:
                 progress(done, total)
 
-        for done, (_, record) in enumerate(records, start=1):
-            state = current.get(kind.natural_key(record))
+        for done, stored in enumerate(records, start=1):
+            state = current.get(stored.key)
+            record = stored.view
             if state is None:
                 pending.append(kind.create(record))
                 report.created += 1
@@ -483,15 +1224,20 @@ def _write_batches(
 
 
 def _differs(state: dict[str, Any], record: Any) -> bool:
-    return any(state.get(k) != v for k, v in record.as_state().items())
+    """Whether a record changes an entry: a value that differs, or an optional field (issue
+    #11's, absent from older states) that it no longer has."""
+    new = record.as_state()
+    if any(state.get(k) != v for k, v in new.items()):
+        return True
+    return any(k not in new and state.get(k) not in (None, "", {}, []) for k in OPTIONAL_STATE)
 
 
 def _current_states(
-    services: Services, kind: Kind, records: Iterable[Any]
+    services: Services, kind: Kind, records: Iterable[_Stored]
 ) -> dict[tuple[str, ...], dict[str, Any]]:
     """Current states of the entries in the file, from the read model, in a few queries."""
     services.refresh()
-    keys = [kind.natural_key(r) for r in records]
+    keys = [r.key for r in records]
     found: dict[tuple[str, ...], dict[str, Any]] = {}
     natural = TABLES[kind.table].natural_key
     for i in range(0, len(keys), 400):

@@ -50,6 +50,7 @@ class PlanService(Service):
             self.s.require_department(department)
         lists = {record.department: record.items, **record.cooperating}
         types: dict[TargetType, None] = {}
+        untyped = False
         for department, codes in lists.items():
             for code in codes:
                 item = self.s.queries.get("items", [department, code])
@@ -66,11 +67,20 @@ class PlanService(Service):
                         f"事项 {department}/{code} 已废止，不能列入计划",
                         f"item {department}/{code} is retired and cannot be planned",
                     )
-                types.setdefault(TargetType(item["target_type"]), None)
+                if item.get("target_type"):
+                    types.setdefault(TargetType(item["target_type"]), None)
+                else:  # its published list names no type without doubt (issue #11)
+                    untyped = True
         if not record.target_types:
+            if not types:
+                raise fields.FieldError(
+                    "target_types",
+                    "计划所列事项的清单未写明检查对象类型，请在计划中列明对象类型",
+                    "the plan's items name no target type: name the plan's target types",
+                )
             return dataclasses.replace(record, target_types=tuple(types))
         for target_type in record.target_types:
-            if target_type not in types:
+            if target_type not in types and not untyped:
                 raise fields.FieldError(
                     "target_types",
                     f"计划所列事项都不检查“{TYPE_NAMES[target_type]}”类对象",

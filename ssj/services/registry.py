@@ -22,6 +22,7 @@ from ssj.domain.organisation import (
     Role,
     User,
     department_id,
+    name_key,
     token_hash,
     user_id,
 )
@@ -76,6 +77,29 @@ class RegistryService(Service):
                 f"部门 {dept.code} 已存在", f"department {dept.code} exists already"
             )
         self._save(actor, dept)
+
+    def add_department_alias(self, principal: Principal, code: str, alias: str) -> bool:
+        """Another name imports resolve to this department; False when it is one already.
+        An alias another open department already answers to is refused: a name must resolve
+        to one department."""
+        actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        dept = self._get(Department, department_id(code), f"部门 {code} / department {code}")
+        if dept.closed:
+            raise ConflictError(f"部门 {code} 已撤销", f"department {code} is closed")
+        self.s.refresh()
+        for other in self.s.queries.states("departments"):
+            names = (other["code"], other["name"], *other.get("aliases", ()))
+            clash = name_key(alias) in {name_key(str(n)) for n in names}
+            if clash and other["code"] != dept.code and not other["closed"]:
+                raise ConflictError(
+                    f"名称“{alias.strip()}”已是部门 {other['code']} 的编码、名称或别名",
+                    f"'{alias.strip()}' is already the code, name or alias of department "
+                    f"{other['code']}",
+                )
+        if not dept.add_alias(alias):
+            return False
+        self._save(actor, dept)
+        return True
 
     def add_user(
         self,

@@ -403,3 +403,43 @@ def test_concurrent_requests_are_served_one_at_a_time(api: Api) -> None:
         outcomes = list(pool.map(work, range(24)))
     assert outcomes == [(201, 200)] * 24
     assert api.get("/targets").json()["total"] == 24
+
+
+def test_department_aliases_resolve_names_in_uploads(api: Api) -> None:
+    """POST /departments/{code}/aliases: then a file naming the department by that name
+    imports (issue #11 item 6); an operator may not add aliases; a second add changes nothing."""
+    row = [uscc(900), "常州第900机械有限公司", "320402", "企业", "天宁市场监管分局特设科", "B"]
+    content = csv_bytes(TARGET_HEADER, [row])
+    refused = api.upload("targets", "名称.csv", content, who="operator")
+    assert refused.status_code == 422, refused.text
+    assert "天宁市场监管分局特设科" in refused.text
+    assert_bilingual(
+        api.post(f"/departments/{OWN}/aliases", {"alias": "天宁"}, who="operator"), 403
+    )
+    added = api.post(f"/departments/{OWN}/aliases", {"alias": "天宁市场监管分局特设科"})
+    assert added.status_code == 200 and added.json()["outcome"] == "updated"
+    assert added.json()["item"]["aliases"] == ["天宁市场监管分局特设科"]
+    again = api.post(f"/departments/{OWN}/aliases", {"alias": " 天宁市场监管分局特设科 "})
+    assert again.json()["outcome"] == "unchanged"
+    assert_bilingual(api.post("/departments/NOWHERE/aliases", {"alias": "某"}), 404)
+    done = api.upload("targets", "名称.csv", content, who="operator")
+    assert done.status_code == 200, done.text
+    assert api.get(f"/targets/{uscc(900)}").json()["item"]["department"] == OWN
+
+
+def test_personal_data_of_registry_exports_is_never_public(api: Api) -> None:
+    """A registry export's phone numbers and legal representatives (issue #11 item 3) are kept
+    for officials and never served on the public endpoints."""
+    header = [*TARGET_HEADER, "法定代表人", "联系电话"]
+    row = [*target_csv_row(901), "王某某", "13912345678"]
+    done = api.upload("targets", "导出.csv", csv_bytes(header, [row]), who="operator")
+    assert done.status_code == 200, done.text
+    official = api.get(f"/targets/{uscc(901)}").json()["item"]
+    assert (official["legal_representative"], official["phone"]) == ("王某某", "13912345678")
+    public = api.get("/public/results", who=None, params={"q": "常州第901机械有限公司"})
+    assert public.status_code == 200 and public.json()["total"] == 1
+    assert set(public.json()["items"][0]) == {"public_id", "name"}
+    for url in (f"/public/targets/{uscc(901)}/results", "/public/results?q=" + uscc(901)):
+        shown = api.get(url, who=None)
+        assert shown.status_code == 200 and "13912345678" not in shown.text
+        assert "王某某" not in shown.text

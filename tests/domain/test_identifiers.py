@@ -18,11 +18,14 @@ from ssj.domain.identifiers import (
     USCC_WEIGHTS,
     IdentifierError,
     IdKind,
+    classify_identifier,
     make_uscc,
     organization_code_check_character,
+    region_of,
     resident_id_check_character,
     uscc_check_character,
     validate_identifier,
+    validate_registration_no,
     validate_resident_id,
     validate_uscc,
 )
@@ -408,12 +411,13 @@ def test_dispatch_by_kind() -> None:
 def test_unknown_kind() -> None:
     e = err(validate_identifier, "passport", "E1234")
     assert e.zh.startswith("未知的标识类型“passport”")
-    assert "uscc, resident_id, product, project, behaviour, other" in e.en
+    assert "uscc, registration_no, resident_id, product, project, behaviour, other" in e.en
 
 
 def test_id_kind_values() -> None:
     assert [k.value for k in IdKind] == [
         "uscc",
+        "registration_no",
         "resident_id",
         "product",
         "project",
@@ -430,3 +434,52 @@ def test_valid_output_is_a_fixed_point_and_nfc(kind: IdKind, value: str) -> None
         return
     assert out == unicodedata.normalize("NFC", out) == out.strip()
     assert validate_identifier(kind, out) == out
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "canonical", "region"),
+    [
+        # shapes seen in the Zhejiang corpus (tests/data/real/README.md)
+        ("330327000082876", IdKind.REGISTRATION_NO, "330327000082876", "330327"),  # bad MOD 11,10
+        ("3303812901409", IdKind.REGISTRATION_NO, "3303812901409", "330381"),
+        ("企合浙绍总字第002112号", IdKind.REGISTRATION_NO, "企合浙绍总字第002112号", None),
+        (" 91330000566997460t ", IdKind.USCC, "91330000566997460T", "330000"),
+        ("11010519491231002X", IdKind.RESIDENT_ID, "11010519491231002X", None),
+        ("CP2026-001", IdKind.OTHER, "CP2026-001", None),
+    ],
+)
+def test_classify_identifiers_of_registry_exports(
+    value: str, kind: IdKind, canonical: str, region: str | None
+) -> None:
+    assert classify_identifier(value) is kind
+    assert validate_identifier(kind, value) == canonical
+    assert region_of(kind, canonical) == region
+
+
+def test_a_wrong_uscc_stays_a_uscc_and_says_where() -> None:
+    assert classify_identifier("91330302l19373061U") is IdKind.USCC
+    e = err(validate_identifier, IdKind.USCC, "91330302l19373061U")
+    assert e.en == "check character (position 18) should be A, got U"
+
+
+@pytest.mark.parametrize(
+    ("value", "en"),
+    [
+        ("33032700008287", None),
+        ("3303270000828X6", "a 15-character registration number must be all digits"),
+        (
+            "330327",
+            "a registration number has 15 digits, or 13 or 14 characters in older forms; got 6",
+        ),
+        (
+            "企合浙绍总字第#02112号",
+            "registration number character 8 '#' is not a digit, letter or Chinese character",
+        ),
+        ("企合浙绍总字第零零二一一二号", "a registration number holds digits"),
+    ],
+)
+def test_registration_numbers(value: str, en: str | None) -> None:
+    if en is None:
+        assert validate_registration_no(value) == value
+    else:
+        assert err(validate_registration_no, value).en == en

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ssj.domain.deadlines import publication_days
-from ssj.domain.fields import FieldError
+from ssj.domain.fields import FieldError, FieldErrors
 from ssj.domain.items import Item, ItemClass, ItemRecord, Method, item_id
+from ssj.domain.targets import TargetType
 from ssj.errors import ConflictError
 
 
@@ -58,12 +59,10 @@ def test_a_task_takes_the_shortest_publication_period_its_items_set() -> None:
     [
         ({"default_ratio": "0"}, "default_ratio"),
         ({"default_ratio": "120%"}, "default_ratio"),
-        ({"default_ratio": "五"}, "default_ratio"),
+        ({"default_ratio": "不少于120%"}, "default_ratio"),
         ({"yearly_frequency": "0"}, "yearly_frequency"),
-        ({"methods": "电话"}, "methods"),
-        ({"methods": ""}, "methods"),
-        ({"legal_bases": []}, "legal_bases"),
-        ({"target_type": "单位"}, "target_type"),
+        ({"yearly_frequency": "每年60次"}, "yearly_frequency"),
+        ({"name": ""}, "name"),
         ({"publish_within_days": "0"}, "publish_within_days"),
         ({"publish_within_days": "61"}, "publish_within_days"),
         ({"publish_within_days": "二十"}, "publish_within_days"),
@@ -73,6 +72,32 @@ def test_bad_input_names_the_field(overrides: dict[str, object], field: str) -> 
     with pytest.raises(FieldError) as info:
         ItemRecord.parse(raw(**overrides))
     assert info.value.field == field
+
+
+def test_published_text_is_kept_and_blanks_stay_blank() -> None:
+    """Issue #11: free text that states nothing without doubt is kept, not refused; nothing is
+    defaulted; every bad field is reported at once."""
+    record = ItemRecord.parse(
+        raw(
+            default_ratio="五",
+            methods="电话",
+            legal_bases=[],
+            target_type="单位",
+            yearly_frequency="",
+        )
+    )
+    assert record.default_ratio is None and record.published["default_ratio"] == "五"
+    assert record.methods == () and record.published["methods"] == "电话"
+    assert record.legal_bases == () and record.yearly_frequency is None
+    assert record.target_type == TargetType.ENTERPRISE and record.published["target_type"] == "单位"
+    assert "yearly_frequency" not in record.published
+    with pytest.raises(FieldErrors) as info:
+        ItemRecord.parse(raw(default_ratio="0", yearly_frequency="0", publish_within_days="0"))
+    assert [e.field for e in info.value.errors] == [
+        "default_ratio",
+        "yearly_frequency",
+        "publish_within_days",
+    ]
 
 
 def test_amendments_are_versions_of_changed_fields_and_retirement_is_final() -> None:

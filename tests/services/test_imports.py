@@ -101,7 +101,10 @@ def test_other_departments_rows_and_unknown_departments_are_problems(
     )
     assert not report.written
     assert [p.row for p in report.problems] == [3, 4]
-    assert "unknown department NOWHERE" in report.problems[1].en
+    assert "“NOWHERE” is not the code, name or alias of a registered department" in (
+        report.problems[1].en
+    )
+    assert report.unresolved_departments == [{"name": "NOWHERE", "rows": [4]}]
 
 
 def test_item_list_with_merged_cells_and_continuation_rows(

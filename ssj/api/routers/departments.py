@@ -91,3 +91,29 @@ def add_department(
         principal, body.code, body.name, body.level, body.kind, body.parent, body.region_code
     )
     return written(services, response, "created", "departments", [body.code.strip()])
+
+
+class AliasIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"alias": "常州市市场监管局特设科"}]}
+    )
+
+    alias: str = Field(description="别名：文件中对该部门的其他写法 / another name files use")
+
+
+@router.post(
+    "/departments/{code}/aliases",
+    summary="登记部门别名（管理员）/ Add a department alias (administrators)",
+)
+def add_department_alias(
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    code: str,
+    body: AliasIn,
+    response: Response,
+) -> dict[str, Any]:
+    """导入时按编码、名称或别名识别部门；已有的别名不重复记录 / imports resolve departments by
+    code, name or alias; an existing alias is not recorded again."""
+    added = registry.add_department_alias(principal, code, body.alias)
+    return written(services, response, "updated" if added else "unchanged", "departments", [code])

@@ -28,7 +28,8 @@ def uscc(prefix: str, body: str) -> str:
 USCC_A = uscc("91330100", "MA27XK1L")
 USCC_B = uscc("92330106", "MA2H0000")  # an individual business (9 2)
 USCC_C = uscc("91330000", "MA280000")
-BAD_USCC = USCC_A[:8] + "l" + USCC_A[9:17] + ("0" if USCC_A[17] != "0" else "1")
+# as B18943 of the 42,782 file: a lower-case letter, and a wrong check character
+BAD_USCC = USCC_A[:8] + USCC_A[8].lower() + USCC_A[9:17] + ("0" if USCC_A[17] != "0" else "1")
 REGNO15 = "330327000099999"  # 15 digits; its MOD 11,10 check digit fails, as some real ones do
 REGNO13 = "3301062099999"
 REGNO14_CJK = "企合浙绍总字第009999号"
@@ -241,6 +242,8 @@ def write_all(folder: Path) -> list[Path]:
         targets_template(folder),
         roster_template(folder),
         speclib_template(folder),
+        item_list(folder),
+        joint_item_list(folder),
         xlsb(folder),
     ]
 
@@ -248,3 +251,158 @@ def write_all(folder: Path) -> list[Path]:
 if __name__ == "__main__":
     for written in write_all(Path(sys.argv[1] if len(sys.argv) > 1 else ".")):
         print(written)
+
+
+ITEM_LIST_HEADER = (
+    "序号",
+    "抽查类别",
+    "抽查事项",
+    "抽查子项",
+    "检查对象",
+    "抽查依据",
+    "检查方式",
+    "抽查比例",
+    "抽查频次",
+    "编制单位名称",
+    "配合部门",
+    "备注",
+)
+
+
+def item_list(folder: Path) -> Path:
+    """An item list as provinces publish them (made up, in their shape): a title row, 序号
+    numbering categories (merged down), several 抽查事项 per category with 抽查子项, legal bases
+    on continuation rows, 编制单位名称 merged down a unit's rows, free text in every column
+    (现场检查或书面检查, 根据实际情况确定, 不超过30%/年, 2‰, 1—2次/年), a percent-formatted
+    ratio cell, a blank ratio, a 备注 column ssj does not map, and a footer note."""
+    rows: list[list[object]] = [
+        ["合成省市场监管局随机抽查事项清单（2026年版）"],
+        list(ITEM_LIST_HEADER),
+        [
+            1,
+            "特种设备",
+            "特种设备使用单位检查",
+            "电梯使用单位检查",
+            "各类电梯使用单位",
+            "《中华人民共和国特种设备安全法》第五十七条",
+            "现场检查",
+            0.05,
+            "每年2次",
+            "合成省市场监督管理局",
+            "",
+            "重点",
+        ],
+        [
+            None,
+            None,
+            None,
+            "锅炉使用单位检查",
+            "锅炉使用单位",
+            "《中华人民共和国特种设备安全法》第五十七条",
+            "现场检查或书面检查",
+            "不超过30%/年",
+            "1—2次/年",
+            None,
+            "生态环境部门、合成应急管理局",
+            None,
+        ],
+        [
+            None,
+            None,
+            None,
+            None,
+            None,
+            "《特种设备安全监察条例》第五十条",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ],
+        [
+            2,
+            "食品安全",
+            "学校食堂检查",
+            None,
+            "中小学校",
+            "《中华人民共和国食品安全法》第一百一十条",
+            "现场抽查、文件查阅",
+            "抽查比例不少于2‰",
+            "根据实际情况确定",
+            None,
+            None,
+            None,
+        ],
+        [
+            None,
+            None,
+            "旅馆卫生检查",
+            None,
+            "各类宾馆、旅店",
+            "《公共场所卫生管理条例》",
+            "网络监测",
+            None,
+            None,
+            None,
+            None,
+            None,
+        ],
+        [
+            None,
+            None,
+            "食品生产企业检查",
+            None,
+            "食品生产企业",
+            None,
+            "飞行检查",
+            "根据实际情况确定",
+            "每年不少于1次",
+            None,
+            None,
+            None,
+        ],
+        ["注：本清单自发布之日起施行"],
+    ]
+    path = folder / "synthetic_item_list.xlsx"
+    merges = {"Sheet1": ["A1:L1", "A3:A5", "B3:B5", "C3:C5", "J3:J8", "A6:A8", "B6:B8", "A9:L9"]}
+    write_ooxml(path, [("Sheet1", rows)], merges, {"H3": "0%"})
+    return path
+
+
+def joint_item_list(folder: Path) -> Path:
+    """A joint-inspection list (部门联合抽查事项清单) in its usual shape (made up): 发起部门 and
+    配合部门 by name, several per cell, no method or legal-basis column, 编号 per row."""
+    rows = [
+        [
+            "编号",
+            "抽查领域",
+            "抽查事项",
+            "检查对象",
+            "发起部门",
+            "配合部门",
+            "抽查比例",
+            "抽查频次",
+        ],
+        [
+            "LH-1",
+            "校园安全",
+            "学校食品安全联合检查",
+            "中小学校",
+            "合成省市场监督管理局",
+            "教育部门、卫生健康部门",
+            "5%",
+            "每年1次",
+        ],
+        [
+            "LH-2",
+            "旅游市场",
+            "旅游市场联合检查",
+            "旅行社",
+            "合成省市场监督管理局",
+            "文化和旅游部门",
+            "",
+            "",
+        ],
+    ]
+    return write_ooxml(folder / "synthetic_joint_list.xlsx", [("联合抽查事项清单", rows)])
