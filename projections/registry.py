@@ -199,6 +199,24 @@ class RegistryQueries:
         )
         return orjson.loads(rows[0][0]) if rows else None
 
+    def current(self, table: str, filters: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+        """(aggregate id, state) of every entry matching `filters` (indexed columns) now: for
+        tables where one natural key may hold several entries, such as declarations."""
+        versioned = self.tables[table]
+        where, params = as_of_clause(None)
+        clauses, args = [where], list(params)
+        for column, value in filters.items():
+            if column not in versioned.all_columns:
+                raise ValidationError(f"不能按“{column}”筛选", f"cannot filter by {column!r}")
+            clauses.append(f"{column} = ?")
+            args.append(value)
+        rows = self.store.query(
+            f"SELECT aggregate_id, state FROM {table} WHERE {' AND '.join(clauses)} "
+            "ORDER BY aggregate_id",
+            args,
+        )
+        return [(str(aid), orjson.loads(state)) for aid, state in rows]
+
     def get_many(
         self, table: str, keys: Iterable[str], *, as_of: int | None = None
     ) -> dict[str, dict[str, Any]]:

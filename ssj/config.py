@@ -18,6 +18,13 @@ DEFAULT_CHECKPOINT_EVERY_EVENTS = 1000
 DEFAULT_CHECKPOINT_EVERY_SECONDS = 3600.0
 DEFAULT_LOCK_TIMEOUT_SECONDS = 10
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+# Refusals, rate limits and safe retries (issue #16): see README, "Configuration".
+DEFAULT_REFUSAL_WINDOW_SECONDS = 60
+DEFAULT_RATE_LIMIT_PER_MINUTE = 1200
+DEFAULT_RATE_LIMIT_BURST = 100
+DEFAULT_RATE_LIMIT_ANONYMOUS_PER_MINUTE = 600
+DEFAULT_IDEMPOTENCY_RETENTION_SECONDS = 86400
+DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 300
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -222,6 +229,15 @@ class Settings:
     # SSJ_READ_DATABASE_URL: a streaming replica of `database` that serves reads (API reads,
     # read-model queries, `ssj verify --read-only`); writes always go to `database`.
     read_database: DatabaseURL | None = None
+    # Identical refusals by one principal within this many seconds are one event (0: each).
+    refusal_window_seconds: int = DEFAULT_REFUSAL_WINDOW_SECONDS
+    # Requests per minute per API token, and per client address without one (0: no limit).
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    rate_limit_anonymous_per_minute: int = DEFAULT_RATE_LIMIT_ANONYMOUS_PER_MINUTE
+    # How long an Idempotency-Key's answer is kept, and how long a claim may run.
+    idempotency_retention_seconds: int = DEFAULT_IDEMPOTENCY_RETENTION_SECONDS
+    idempotency_lease_seconds: int = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -252,6 +268,20 @@ class Settings:
             create_tables=_bool(env, "SSJ_CREATE_TABLES", default=not database.is_postgres),
             imports=ImportLimits.from_env(env),
             read_database=_read_database(env, database),
+            refusal_window_seconds=_int(
+                env, "SSJ_REFUSAL_WINDOW_SECONDS", DEFAULT_REFUSAL_WINDOW_SECONDS
+            ),
+            rate_limit_per_minute=_int(env, "SSJ_RATE_LIMIT", DEFAULT_RATE_LIMIT_PER_MINUTE),
+            rate_limit_burst=max(1, _int(env, "SSJ_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST)),
+            rate_limit_anonymous_per_minute=_int(
+                env, "SSJ_RATE_LIMIT_ANONYMOUS", DEFAULT_RATE_LIMIT_ANONYMOUS_PER_MINUTE
+            ),
+            idempotency_retention_seconds=_int(
+                env, "SSJ_IDEMPOTENCY_RETENTION_SECONDS", DEFAULT_IDEMPOTENCY_RETENTION_SECONDS
+            ),
+            idempotency_lease_seconds=max(
+                1, _int(env, "SSJ_IDEMPOTENCY_LEASE_SECONDS", DEFAULT_IDEMPOTENCY_LEASE_SECONDS)
+            ),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -269,4 +299,10 @@ class Settings:
             "SSJ_CREATE_TABLES": "yes" if self.create_tables else "no",
             **self.imports.to_env(),
             **({"SSJ_READ_DATABASE_URL": self.read_database.url()} if self.read_database else {}),
+            "SSJ_REFUSAL_WINDOW_SECONDS": str(self.refusal_window_seconds),
+            "SSJ_RATE_LIMIT": str(self.rate_limit_per_minute),
+            "SSJ_RATE_LIMIT_BURST": str(self.rate_limit_burst),
+            "SSJ_RATE_LIMIT_ANONYMOUS": str(self.rate_limit_anonymous_per_minute),
+            "SSJ_IDEMPOTENCY_RETENTION_SECONDS": str(self.idempotency_retention_seconds),
+            "SSJ_IDEMPOTENCY_LEASE_SECONDS": str(self.idempotency_lease_seconds),
         }

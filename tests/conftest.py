@@ -62,6 +62,9 @@ def base_settings(tmp_path: Path, url: str) -> Settings:
         keys_dir=data_dir / "keys",
         checkpoint_every_events=0,
         checkpoint_every_seconds=10**9,
+        # Tests send requests faster than any client should; the limit has its own tests.
+        rate_limit_per_minute=0,
+        rate_limit_anonymous_per_minute=0,
     )
 
 

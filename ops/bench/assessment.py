@@ -127,7 +127,7 @@ def bulk_draws(services: Services) -> list[str]:
             plans.submit(op, department, code)
             plans.approve(lead, department, code, "同意")
             plans.publish(op, department, code)
-            draw = draws.commit(op, department, code, list(WITNESSES), drawn_on=f"{YEAR}-07-01")
+            draw, _ = draws.commit(op, department, code, list(WITNESSES), drawn_on=f"{YEAR}-07-01")
             for witness, digits in WITNESSES.items():
                 draws.record_dice(op, str(draw.id), witness, digits)
             draw = draws.reveal(op, str(draw.id))

@@ -250,7 +250,7 @@ def run(services: Services, args: argparse.Namespace) -> list[tuple[str, str, st
         profile.enable()
     c0 = cpu_seconds(services.settings.database.dbname)
     t0 = time.perf_counter()
-    draw = draws.commit(op, department, code, list(WITNESSES), drawn_on=first_of_month)
+    draw, _ = draws.commit(op, department, code, list(WITNESSES), drawn_on=first_of_month)
     t_commit = time.perf_counter() - t0
     for witness, digits in WITNESSES.items():
         draws.record_dice(op, str(draw.id), witness, digits)

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 import ssj
-from ssj.api import production
+from ssj.api import idempotency, production, ratelimit
 from ssj.api.deps import Unauthenticated
 from ssj.api.guards import TextGuard
 from ssj.api.routers import (
@@ -405,7 +405,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = production.start(app, worker=owned)
         try:
-            yield
+            async with ratelimit.flushing_refusals(app):
+                yield
         finally:
             stop()
             if owned:
@@ -425,6 +426,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    idempotency.install(app)  # Idempotency-Key on every write
+    app.add_middleware(ratelimit.RateLimit, settings=app.state.services.settings)  # around it
     production.install(app, app.state.services)
     for module in (
         public,
@@ -454,4 +457,5 @@ def create_app(services: Services | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(TextGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    idempotency.documented(app)  # the header on every write operation of the OpenAPI document
     return app

@@ -376,6 +376,15 @@ class ReasonIn(BaseModel):
     reason: str = Field(description="原因（记入账本）/ reason (recorded in the ledger)")
 
 
+# For operations that answer 201 when they create: the identical record existed already.
+IDENTICAL: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "相同的记录已存在，未写入（outcome 为 unchanged）/ an identical record "
+        "exists already: nothing written (outcome: unchanged)"
+    }
+}
+
+
 def written(
     services: Services,
     response: Response,
@@ -384,9 +393,8 @@ def written(
     key: Sequence[str],
 ) -> dict[str, Any]:
     """What a write returns: its outcome, the ledger head after it, and the entry as now read
-    (201 Created when it is new)."""
-    if outcome == "created":
-        response.status_code = 201
+    (201 Created when it is new, else 200: an identical record already existed, or it changed)."""
+    response.status_code = 201 if outcome == "created" else 200
     seq = snapshot(services, None)
     return {"outcome": outcome, "seq": seq, "item": services.queries.get(table, key, as_of=seq)}
 

@@ -266,8 +266,13 @@ def draws_commit(
     """封存：冻结名录、人员库与规则，承诺服务器随机数 / commit a draw of a published plan."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        draw = _service(services).commit(
+        draw, outcome = _service(services).commit(
             principal, department, code, list(witness or []), drand_round, drawn_on
+        )
+    if outcome == "unchanged":
+        _line(
+            f"相同的抽取已封存、尚未揭示：{draw_label(draw.facts)}（{draw.id}），未重复封存 / an "
+            f"identical draw is committed and not yet revealed: {draw.id}; nothing written"
         )
     _print_commit(draw)
 
@@ -411,10 +416,18 @@ def draws_request_recusal(
     ref = records.resolve(draw_ref)
     with services_session() as services:
         principal = current_principal(services, as_user)
-        request_id = _service(services).request_recusal(
+        request_id, outcome = _service(services).request_recusal(
             principal, ref, target, certificate_no, reason
         )
     typer.echo(request_id)
+    if outcome == "unchanged":
+        err.print(
+            f"相同的回避申请已登记、待决定：第 {request_id} 号，未重复登记 / an identical recusal "
+            f"request is on file undecided: {request_id}; nothing written",
+            highlight=False,
+            markup=False,
+        )
+        return
     err.print(
         f"已登记回避申请 / recusal request filed: 第 {request_id} 号，待领导决定 / for a leader "
         f"to decide: ssj draw decide {ref} {request_id} --approve|--reject --reason …",

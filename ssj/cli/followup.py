@@ -40,6 +40,16 @@ def _done(what: str, follow: FollowUp) -> None:
     _line(f"任务编号 / task id: {follow.task_id}")
 
 
+def _identical(outcome: str, zh: str, en: str, follow: FollowUp) -> bool:
+    """Say so, and True, when the command found its identical entry on record already."""
+    if outcome != "unchanged":
+        return False
+    _done(
+        f"相同的{zh}已有记录，未重复写入 / an identical {en} is on record: nothing written", follow
+    )
+    return True
+
+
 @followup_app.command("rectify")
 def followup_rectify(
     task_ref: TaskRef,
@@ -53,11 +63,13 @@ def followup_rectify(
     """责令整改（附整改期限）/ order a rectification with a deadline."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        follow = _service(services).order_rectification(
+        follow, number, outcome = _service(services).order_rectification(
             principal, task_ref, deadline=deadline, requirement=requirement, on=on
         )
+    if _identical(outcome, f"整改（第 {number} 项）", f"rectification {number}", follow):
+        return
     _done("已责令整改 / rectification ordered", follow)
-    _line(f"整改序号 / rectification: {len(follow.rectifications)}，期限 / deadline: {deadline}")
+    _line(f"整改序号 / rectification: {number}，期限 / deadline: {deadline}")
 
 
 @followup_app.command("recheck")
@@ -93,7 +105,9 @@ def followup_remind(
     """催告 / record a reminder."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        follow = _service(services).remind(principal, task_ref, text, on)
+        follow, number, outcome = _service(services).remind(principal, task_ref, text, on)
+    if _identical(outcome, f"催告（第 {number} 项）", f"reminder {number}", follow):
+        return
     _done("已催告 / reminded", follow)
 
 
@@ -172,7 +186,7 @@ def followup_case(
     公示 / file a penalty case in the fields of the 双公示 standard."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        follow = _service(services).file_case(
+        follow, number, outcome = _service(services).file_case(
             principal,
             task_ref,
             case_no=case_no,
@@ -195,7 +209,9 @@ def followup_case(
             legal_representative=legal_representative,
             notes=notes,
         )
-    case = follow.cases[-1]
+    case = follow.cases[number - 1]
+    if _identical(outcome, f"案件（{case['case_no']}）", f"case {case['case_no']}", follow):
+        return
     _done("已立案 / case filed", follow)
     _line(f"案件 / case: {case['case_no']}，决定日期 / decided on: {case['decided_on']}")
     if case["credit_class"]:
@@ -288,11 +304,13 @@ def followup_refer(
     """移送其他部门或公安机关 / refer to another department or to public security."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        follow = _service(services).refer(
+        follow, number, outcome = _service(services).refer(
             principal, task_ref, to_kind=to_kind, reason=reason, to=to, on=on
         )
+    if _identical(outcome, f"移送（第 {number} 项）", f"referral {number}", follow):
+        return
     _done("已移送 / referred", follow)
-    _line(f"移送至 / to: {follow.referrals[-1]['to']}")
+    _line(f"移送至 / to: {follow.referrals[number - 1]['to']}")
 
 
 @followup_app.command("show")

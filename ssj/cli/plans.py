@@ -238,6 +238,9 @@ def plans_draft(
         raw = _raw(file, options, item, cooperating, ratio, sets)
         principal = current_principal(services, as_user)
         plan = _service(services).draft(principal, raw)
+    if plan["outcome"] == "unchanged":
+        _done("相同的抽查计划已存在，未重复起草", "an identical plan exists: nothing written", plan)
+        return
     _done("已起草抽查计划", "plan drafted", plan)
 
 

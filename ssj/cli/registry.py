@@ -565,9 +565,15 @@ def bootstrap(
             services.ledger.initialise(cli_actor())
         from ssj.services.registry import RegistryService
 
-        RegistryService(services).bootstrap(
+        outcome = RegistryService(services).bootstrap(
             username, name, department, department_name, region_code, level
         )
+    if outcome == "unchanged":
+        _done(
+            f"已初始化过相同的部门 {department} 与管理员 {username}，未重复写入 / the same "
+            f"department {department} and administrator {username} exist already: nothing written"
+        )
+        return
     out.print(
         f"已初始化 / bootstrapped: 部门 department {department}，管理员 administrator {username}",
         highlight=False,
@@ -601,7 +607,15 @@ def departments_add(
     """登记部门 / register a department."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        _registry(services).add_department(principal, code, name, level, kind, parent, region_code)
+        outcome = _registry(services).add_department(
+            principal, code, name, level, kind, parent, region_code
+        )
+    if outcome == "unchanged":
+        _done(
+            f"相同的部门 {code} 已登记，未重复写入 / an identical department {code} is registered "
+            "already: nothing written"
+        )
+        return
     _done(f"已登记部门 / department registered: {code}")
 
 
@@ -675,7 +689,13 @@ def users_add(
     """登记用户 / register a user with roles."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        _registry(services).add_user(principal, username, name, department, _roles(role))
+        outcome = _registry(services).add_user(principal, username, name, department, _roles(role))
+    if outcome == "unchanged":
+        _done(
+            f"相同的用户 {username} 已登记，未重复写入 / an identical user {username} is "
+            "registered already: nothing written"
+        )
+        return
     _done(f"已登记用户 / user registered: {username}")
 
 
@@ -1073,10 +1093,11 @@ def conflicts_declare(
     ] = None,
     as_user: AsUser = None,
 ) -> None:
-    """登记利害关系声明；标准输出为声明编号 / declare a conflict; prints its id on stdout."""
+    """登记利害关系声明；标准输出为声明编号（相同的声明已存在时为其编号，不重复登记）/ declare a
+    conflict; prints its id on stdout (an identical existing one's id: nothing written)."""
     with services_session() as services:
         principal = current_principal(services, as_user)
-        declaration_id = _registry(services).declare_conflict(
+        declaration_id, outcome = _registry(services).declare_conflict(
             principal,
             {
                 "certificate_no": inspector,
@@ -1088,6 +1109,14 @@ def conflicts_declare(
             },
         )
     typer.echo(str(declaration_id))
+    if outcome == "unchanged":
+        err.print(
+            f"相同的利害关系声明已存在（编号 {declaration_id}），未重复登记 / an identical "
+            f"declaration exists already ({declaration_id}): nothing written",
+            highlight=False,
+            markup=False,
+        )
+        return
     err.print("已登记利害关系声明 / conflict declared", highlight=False, markup=False)
 
 

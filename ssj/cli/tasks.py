@@ -187,7 +187,7 @@ def tasks_result(
     with services_session() as services:
         digests = [*(evidence or []), *(_digest(p) for p in evidence_file or [])]
         principal = current_principal(services, as_user)
-        task = _service(services).draft_result(
+        task, outcome = _service(services).draft_result(
             principal,
             task_ref,
             item,
@@ -199,7 +199,14 @@ def tasks_result(
         )
     key = item.strip().replace(" ", "")
     result = task.results[key]
-    _done(f"已起草 / drafted: {key} {category_label(result['category'])}", task)
+    if outcome == "unchanged":
+        _done(
+            f"相同的检查结果草稿已有记录，未重复写入 / an identical draft is on record, nothing "
+            f"written: {key} {category_label(result['category'])}",
+            task,
+        )
+    else:
+        _done(f"已起草 / drafted: {key} {category_label(result['category'])}", task)
     _line(
         f"待检查组另一名成员签署 / awaiting a second team member's signature: "
         f"ssj task sign {task.id} {key}"

@@ -303,7 +303,7 @@ class _Runner:
             try:
                 self.draws.commit(
                     operator, plan.department, plan.code, list(dice), drawn_on=spec.drawn_on
-                )
+                )  # (the draw, its outcome): read back below by id
             except ValidationError as refused:
                 self.result.skipped.append(Skipped(plan.label(number), spec.drawn_on, refused))
                 return False

@@ -366,7 +366,7 @@ class Runner:
                     evidence = hashlib.sha256(
                         f"{draw.id}/{identifier}/{key}/{n}/检查记录.pdf".encode()
                     ).hexdigest()
-                    return self.tasks.draft_result(
+                    drafted, _ = self.tasks.draft_result(
                         self.member(drafter, keep),
                         ref,
                         key,
@@ -376,6 +376,7 @@ class Runner:
                         evidence=[evidence],
                         category=category.value,
                     )
+                    return drafted
                 if not result["signed_by"]:
                     return self.tasks.sign_result(self.member(signer, keep), ref, key)
             if plan.completed[n] > today:

@@ -125,7 +125,13 @@ def principal_roles(values: Sequence[str]) -> frozenset[Role]:
 
 
 class Refusal(Aggregate):
-    """A refused command: nothing it asked for is written, but the attempt is on the record."""
+    """A refused command: nothing it asked for is written, but the attempt is on the record.
+
+    The first refusal is `Recorded` at once. Identical refusals by the same principal that follow
+    within a window (see `ssj.services.refusals`) are not each a signed event: they are counted,
+    and the count with the time of the first and the last attempt is `Repeated` on the same
+    aggregate when the window closes, so a flood of retries costs the ledger two events.
+    """
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -142,5 +148,40 @@ class Refusal(Aggregate):
         reason: str,
     ) -> None:
         self.username = username
+        self.department = department
+        self.roles = roles
         self.command = command
+        self.departments = departments
         self.reason = reason
+
+    def repeated(self, count: int, first_at: str, last_at: str) -> None:
+        """`count` more identical attempts, the first at `first_at`, the last at `last_at`
+        (UTC, as envelopes write times)."""
+        if count < 1 or last_at < first_at:
+            raise ValueError(f"bad repeat: {count} attempts from {first_at} to {last_at}")
+        self._repeated(
+            username=self.username,
+            department=self.department,
+            roles=self.roles,
+            command=self.command,
+            departments=self.departments,
+            reason=self.reason,
+            count=count,
+            first_at=first_at,
+            last_at=last_at,
+        )
+
+    @event("Repeated")
+    def _repeated(
+        self,
+        username: str,
+        department: str,
+        roles: list[str],
+        command: str,
+        departments: list[str],
+        reason: str,
+        count: int,
+        first_at: str,
+        last_at: str,
+    ) -> None:
+        """Self-contained (who, what, why) so the event reads alone, as the first one does."""

@@ -41,6 +41,10 @@ RELATION_LABELS = {
 }
 
 
+# What a declaration records; the same values again are the same declaration.
+DECLARED = ("certificate_no", "target_identifier", "relation", "valid_from", "valid_to", "reason")
+
+
 class Declaration(Aggregate):
     """One declared inspector-target relation; withdrawn, never deleted."""
 
@@ -89,6 +93,13 @@ class Declaration(Aggregate):
             valid_from=start,
             valid_to=end,
             reason=fields.prose("reason", reason),
+        )
+
+    def same_as(self, state: Mapping[str, Any]) -> bool:
+        """`state` (a declaration as the read model holds it) declares exactly this and is not
+        withdrawn: declaring it again would record nothing new."""
+        return not state.get("withdrawn") and all(
+            state.get(name) == getattr(self, name) for name in DECLARED
         )
 
     def withdraw(self, reason: str) -> None:

@@ -111,6 +111,20 @@ class Draw(Aggregate):
         drand = self.facts["entropy"].get("drand")
         return None if drand is None else int(drand["round"])
 
+    def repeats_commit(
+        self, plan_version: int, witnesses: list[str], drand_round: int | None, drawn_on: str
+    ) -> bool:
+        """A commit with these inputs would repeat this one (a retried command): it is still
+        committed — not revealed, not abandoned — under the same plan version, on the same day,
+        with the same witnesses in the same order and the same drand round."""
+        return (
+            self.status is DrawStatus.COMMITTED
+            and self.facts["plan"]["version"] == plan_version
+            and self.facts["drawn_on"] == drawn_on
+            and self.witnesses == witnesses
+            and self.drand_round == drand_round
+        )
+
     def _require(self, status: DrawStatus, doing_zh: str, doing_en: str) -> None:
         if self.status is not status:
             raise ConflictError(
@@ -260,17 +274,20 @@ class Draw(Aggregate):
             replacement=replacement,
         )
 
-    def request_recusal(self, target: str, certificate_no: str, reason: str) -> str:
-        """A target's request, on file until a leader decides it; returns its id."""
+    def request_recusal(self, target: str, certificate_no: str, reason: str) -> tuple[str, bool]:
+        """A target's request, on file until a leader decides it: its id, and False if the same
+        request (target, inspector, reason) is on file undecided already (nothing recorded)."""
+        why = fields.prose("reason", reason)
+        for request_id, request in self.requests.items():
+            same = (request["target"], request["certificate_no"], request["reason"])
+            if request["decision"] is None and same == (target, certificate_no, why):
+                return request_id, False
         self._check_member(target, certificate_no)
         request_id = f"{len(self.requests) + 1}"
         self._recusal_requested(
-            request_id=request_id,
-            target=target,
-            certificate_no=certificate_no,
-            reason=fields.prose("reason", reason),
+            request_id=request_id, target=target, certificate_no=certificate_no, reason=why
         )
-        return request_id
+        return request_id, True
 
     @event("RecusalRequested")
     def _recusal_requested(

@@ -404,7 +404,9 @@ class FollowUp(Aggregate):
 
     def order_rectification(
         self, *, ordered_on: object, deadline: object, requirement: object, today: date
-    ) -> int:
+    ) -> tuple[int, bool]:
+        """The order's number, and False if it repeats the open order before it exactly (a
+        retried command: nothing recorded)."""
         on = parse_day("ordered_on", ordered_on, today, self._after_completion())
         due = fields.iso_date("deadline", deadline)
         assert due is not None
@@ -414,12 +416,16 @@ class FollowUp(Aggregate):
                 f"整改期限 {due} 早于责令整改日期（{on}）",
                 f"the deadline {due} is before the order ({on})",
             )
-        self._rectification_ordered(
-            ordered_on=on,
-            deadline=due,
-            requirement=fields.prose("requirement", requirement, max_length=2000),
-        )
-        return len(self.rectifications)
+        text = fields.prose("requirement", requirement, max_length=2000)
+        last = self.rectifications[-1] if self.rectifications else {}
+        if not last.get("rechecks") and (
+            last.get("ordered_on"),
+            last.get("deadline"),
+            last.get("requirement"),
+        ) == (on, due, text):
+            return len(self.rectifications), False
+        self._rectification_ordered(ordered_on=on, deadline=due, requirement=text)
+        return len(self.rectifications), True
 
     @event("RectificationOrdered")
     def _rectification_ordered(self, ordered_on: str, deadline: str, requirement: str) -> None:
@@ -461,11 +467,16 @@ class FollowUp(Aggregate):
 
     # Reminders (催告) ---------------------------------------------------------------------------
 
-    def remind(self, *, on: object, text: object, today: date) -> None:
-        self._reminded(
-            on=parse_day("on", on, today, self._after_completion()),
-            text=fields.prose("text", text, max_length=2000),
-        )
+    def remind(self, *, on: object, text: object, today: date) -> tuple[int, bool]:
+        """The reminder's number, and False if the same reminder (day and text) is on record."""
+        reminder = {
+            "on": parse_day("on", on, today, self._after_completion()),
+            "text": fields.prose("text", text, max_length=2000),
+        }
+        if reminder in self.reminders:
+            return self.reminders.index(reminder) + 1, False
+        self._reminded(**reminder)
+        return len(self.reminders), True
 
     @event("Reminded")
     def _reminded(self, on: str, text: str) -> None:
@@ -484,39 +495,48 @@ class FollowUp(Aggregate):
         today: date,
         target_type: str | None = None,
         **details: object,
-    ) -> int:
+    ) -> tuple[int, bool]:
         """File a penalty case with its decision in the fields of the 双公示 standard
-        (`details`: the other fields of `CASE_FIELD_LABELS`)."""
+        (`details`: the other fields of `CASE_FIELD_LABELS`): its number, and False if this very
+        case (every field and the credit class) is filed already; the same case number filed
+        otherwise is a conflict."""
         unknown = sorted(set(details) - set(CASE_FIELD_LABELS))
         if unknown:
             raise fields.FieldError(
                 unknown[0], "不是处罚案件的字段", f"not a field of a penalty case: {unknown}"
             )
         number = fields.text("case_no", case_no, max_length=64)
-        if any(c["case_no"] == number for c in self.cases):
-            raise ConflictError(f"案件 {number} 已立案", f"case {number} is already filed")
-        lowered: str | None = None
-        if credit_class is not None and str(credit_class).strip():
-            chosen = fields.choice("credit_class", credit_class, CreditClass, CREDIT_CLASS_LABELS)
-            if chosen.value <= current_class:
-                raise fields.FieldError(
-                    "credit_class",
-                    f"信用风险分类只能调低为风险更高的类别（当前为 {current_class} 类），"
-                    f"实际为 {chosen.value} 类",
-                    f"the credit class may only be lowered to a riskier class (now "
-                    f"{current_class}), got {chosen.value}",
-                )
-            lowered = chosen.value
+        chosen = (
+            fields.choice("credit_class", credit_class, CreditClass, CREDIT_CLASS_LABELS).value
+            if credit_class is not None and str(credit_class).strip()
+            else None
+        )
         decided = parse_day("decided_on", decided_on, today, self._after_completion())
         raw = {**dict.fromkeys(CASE_FIELD_LABELS), **details}
         raw.update(case_no=number, decided_on=decided, decision=decision)
+        for n, filed in enumerate(self.cases, start=1):
+            if filed["case_no"] == number:
+                recorded = self._details(raw, target_type)
+                if filed["credit_class"] == chosen and all(
+                    filed.get(k) == v for k, v in recorded.items()
+                ):
+                    return n, False
+                raise ConflictError(f"案件 {number} 已立案", f"case {number} is already filed")
+        if chosen is not None and chosen <= current_class:
+            raise fields.FieldError(
+                "credit_class",
+                f"信用风险分类只能调低为风险更高的类别（当前为 {current_class} 类），"
+                f"实际为 {chosen} 类",
+                f"the credit class may only be lowered to a riskier class (now "
+                f"{current_class}), got {chosen}",
+            )
         self._case_filed(
-            credit_class=lowered,
-            previous_class=current_class if lowered else None,
+            credit_class=chosen,
+            previous_class=current_class if chosen else None,
             target_type=target_type,
             **self._details(raw, target_type),
         )
-        return len(self.cases)
+        return len(self.cases), True
 
     def _details(self, raw: Mapping[str, Any], target_type: str | None) -> dict[str, Any]:
         """A case's 双公示 fields, validated alone and together."""
@@ -736,15 +756,20 @@ class FollowUp(Aggregate):
 
     def refer(
         self, *, on: object, to_kind: object, to: object, reason: object, today: date
-    ) -> None:
+    ) -> tuple[int, bool]:
+        """The referral's number, and False if the same referral is on record."""
         kind = fields.choice("to_kind", to_kind, ReferralTo, REFERRAL_LABELS)
         receiver = fields.text("to", to, required=kind is ReferralTo.DEPARTMENT, max_length=200)
-        self._referred(
-            on=parse_day("on", on, today, self._after_completion()),
-            to_kind=kind.value,
-            to=receiver or REFERRAL_LABELS_ZH[kind],
-            reason=fields.prose("reason", reason, max_length=2000),
-        )
+        referral = {
+            "on": parse_day("on", on, today, self._after_completion()),
+            "to_kind": kind.value,
+            "to": receiver or REFERRAL_LABELS_ZH[kind],
+            "reason": fields.prose("reason", reason, max_length=2000),
+        }
+        if referral in self.referrals:
+            return self.referrals.index(referral) + 1, False
+        self._referred(**referral)
+        return len(self.referrals), True
 
     @event("Referred")
     def _referred(self, on: str, to_kind: str, to: str, reason: str) -> None:

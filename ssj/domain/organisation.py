@@ -156,6 +156,11 @@ class Department(Aggregate):
             region_code=fields.region_code("region_code", region_code),
         )
 
+    def same_as(self, other: Department) -> bool:
+        """`other` registers exactly this open department again (a retried command): nothing
+        to record."""
+        return not self.closed and _registered(self) == _registered(other)
+
     def rename(self, name: str) -> None:
         self._renamed(name=fields.text("name", name))
 
@@ -212,6 +217,10 @@ class User(Aggregate):
             roles=parse_roles(roles),
         )
 
+    def same_as(self, other: User) -> bool:
+        """`other` registers exactly this active user again: nothing to record."""
+        return self.active and _registered(self) == _registered(other)
+
     def set_roles(self, roles: list[str]) -> None:
         parsed = parse_roles(roles)
         if parsed != self.roles:
@@ -244,6 +253,20 @@ class User(Aggregate):
     @event("Deactivated")
     def _deactivated(self, reason: str) -> None:
         self.active = False
+
+
+def _registered(aggregate: Department | User) -> tuple[Any, ...]:
+    """What a registration records (departments: code to region; users: who, where, roles)."""
+    if isinstance(aggregate, Department):
+        return (
+            aggregate.code,
+            aggregate.name,
+            aggregate.level,
+            aggregate.kind,
+            aggregate.parent,
+            aggregate.region_code,
+        )
+    return (aggregate.username, aggregate.name, aggregate.department, sorted(aggregate.roles))
 
 
 def parse_roles(roles: list[str] | str) -> list[str]:

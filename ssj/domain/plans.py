@@ -499,15 +499,28 @@ class Plan(Aggregate):
                 "计划编号与牵头部门不可修改",
                 "the plan code and lead department cannot change",
             )
-        changes = {
-            k: v
-            for k, v in record.as_state().items()
-            if self.state.get(k, STATE_DEFAULTS.get(k)) != v
-        }
+        changes = self._changes(record)
         if not changes:
             return False
         self._amended(changes=changes, reason=why, status=PlanStatus.DRAFT.value)
         return True
+
+    def _changes(self, record: PlanRecord) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in record.as_state().items()
+            if self.state.get(k, STATE_DEFAULTS.get(k)) != v
+        }
+
+    def same_as(self, record: PlanRecord) -> bool:
+        """`record` drafts exactly this plan again (a retried draft): nothing to record. Target
+        types it leaves out are its items' (as the plan recorded them)."""
+        if (record.department, record.code) != (self.department, self.code):
+            return False
+        changes = self._changes(record)
+        if not record.target_types:
+            changes.pop("target_types", None)
+        return not changes
 
     @event("Amended")
     def _amended(self, changes: dict[str, Any], reason: str, status: str) -> None:

@@ -356,12 +356,12 @@ class Task(Aggregate):
         category: object,
         drafted_by: str,
         today: date,
-    ) -> None:
+    ) -> bool:
         """The drafter's result for one item: its first sign-off. A draft not yet
-        countersigned may be replaced."""
+        countersigned may be replaced; the same draft by the same member again records
+        nothing (False)."""
         key = self.check_draftable(item)
-        self._result_drafted(
-            item=key,
+        draft = dict(
             method=fields.choice("method", method, Method, METHOD_LABELS).value,
             inspected_on=parse_day(
                 "inspected_on",
@@ -375,6 +375,10 @@ class Task(Aggregate):
             category=parse_category(category).value,
             drafted_by=fields.text("drafted_by", drafted_by, max_length=64),
         )
+        if self.results.get(key) == {**draft, "signed_by": None}:
+            return False
+        self._result_drafted(item=key, **draft)
+        return True
 
     @event("ResultDrafted")
     def _result_drafted(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ssj.domain import followup as followup_domain
@@ -55,6 +56,7 @@ Memo = dict[str, Any]  # what is remembered of one aggregate (JSON-ready)
 Recall = Callable[[str], Memo | None]
 
 MAX_VALUE = 60  # characters of a changed value shown in a summary
+BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -718,17 +720,40 @@ def _followup(event: Any, recall: Recall, name: str) -> Described:
 # Everything else --------------------------------------------------------------------------------
 
 
+def beijing_time(utc_text: str) -> str:
+    """`2026-03-02T01:00:00.000000Z` as officials read it: `2026-03-02 09:00:00` (Beijing)."""
+    moment = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _moment(value: Any) -> str:
+    """A recorded UTC time in Beijing time; a malformed one as it was recorded."""
+    try:
+        return beijing_time(str(value))
+    except ValueError:
+        return str(value)
+
+
 def _refusal(event: Any, recall: Recall, name: str) -> Described:
+    """The first refusal (one attempt, at the row's time), or the identical attempts counted
+    after it (`Repeated`: how many, from when to when)."""
     subject = (USER, str(_get(event, "username", "")))
     departments = "、".join(_get(event, "departments") or []) or "不限"
-    return Described(
-        "Refusal.Recorded",
-        "拒绝操作",
-        f"拒绝用户 {subject[1]}（部门 {_get(event, 'department', '')}，角色 "
+    what = (
+        f"用户 {subject[1]}（部门 {_get(event, 'department', '')}，角色 "
         f"{'、'.join(_get(event, 'roles') or [])}）执行“{_get(event, 'command', '')}”"
-        f"（涉及部门 {departments}）：{_get(event, 'reason', '')}",
-        (subject,),
+        f"（涉及部门 {departments}）：{_get(event, 'reason', '')}"
     )
+    if name == "Repeated":
+        count = _get(event, "count")
+        first, last = _moment(_get(event, "first_at")), _moment(_get(event, "last_at"))
+        return Described(
+            "Refusal.Repeated",
+            "重复拒绝操作",
+            f"同一拒绝又发生 {count} 次（北京时间 {first} 至 {last}）：拒绝{what}",
+            (subject,),
+        )
+    return Described("Refusal.Recorded", "拒绝操作", f"拒绝{what}", (subject,))
 
 
 def _subscriber(event: Any, recall: Recall, name: str) -> Described:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -15,6 +15,10 @@ from ssj.services.context import Services
 
 A = TypeVar("A", bound=Aggregate)
 
+# What a command did: recorded something new, changed an entry, or found the identical record
+# already there (a retried command) and wrote nothing.
+Outcome = Literal["created", "updated", "unchanged"]
+
 
 class Service:
     def __init__(self, services: Services) -> None:
@@ -25,6 +29,15 @@ class Service:
             found = self.s.ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{what} 不存在", f"{what} not found") from None
+        assert isinstance(found, cls)
+        return found
+
+    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate, or None if there is none (to compare a new one with it)."""
+        try:
+            found = self.s.ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
         assert isinstance(found, cls)
         return found
 

@@ -2,7 +2,8 @@
 
 A command is authorised against the read model of users before anything is loaded; a refusal
 writes nothing the command asked for, but the attempt itself is recorded in the ledger
-(全程留痕: discipline inspection wants to see who tried what).
+(全程留痕: discipline inspection wants to see who tried what), identical repeats aggregated
+(`ssj.services.refusals`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from projections.runner import Runner
 from projections.store import PostgresViewStore, ViewStore, open_view_store
 from projections.trail import TrailProjection
 from ssj.config import Settings
-from ssj.domain.access import Command, Forbidden, Principal, Refusal, authorise
+from ssj.domain.access import Command, Forbidden, Principal, authorise
 from ssj.domain.organisation import Role, token_hash
 from ssj.errors import NotFoundError
 from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Actor
+from ssj.services.refusals import RefusalLog
 
 # True while the API serves a read (GET): its read models need only be as new as this process's
 # own writes (a client asks for more with min_seq). A command's must be as new as the ledger.
@@ -73,10 +75,14 @@ class Services:
         # Set while an API serves from these services: read models are then fed by a
         # projection daemon (or thread), and requests wait for them instead of applying events.
         self.watch: ProjectionWatch | None = None
+        self.refusals = RefusalLog(self.ledger, self.settings.refusal_window_seconds)
 
     def close(self) -> None:
-        self.store.close()
-        self.ledger.close()
+        try:
+            self.refusals.flush(everything=True)
+        finally:
+            self.store.close()
+            self.ledger.close()
 
     def refresh(self) -> None:
         """Bring the read models up to date with the ledger: here, in a command-line process;
@@ -143,17 +149,9 @@ class Services:
         departments: Collection[str],
         refused: Forbidden,
     ) -> None:
-        roles = sorted(r.value for r in principal.roles)
-        refusal = Refusal(
-            username=principal.username,
-            department=principal.department,
-            roles=roles,
-            command=command.value,
-            departments=sorted(departments),
-            reason=refused.en,
-        )
-        role = roles[0] if roles else "public"
-        self.ledger.save(refusal, actor=Actor(principal.username, principal.department, role))
+        """On the record: at once, or counted with identical ones (see RefusalLog); in the
+        primary's ledger when these services read a replica."""
+        self.primary.refusals.record(principal, command, departments, refused)
 
     def department_exists(self, code: str) -> bool:
         found = self.queries.get("departments", [code])

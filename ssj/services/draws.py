@@ -36,7 +36,7 @@ from ssj.errors import ConflictError, ValidationError
 from ssj.ledger.application import LoggedEvent
 from ssj.ledger.envelope import Envelope
 from ssj.services import workers
-from ssj.services.base import Service
+from ssj.services.base import Outcome, Service
 from ssj.services.context import Services
 from ssj.services.nonces import NonceStore
 
@@ -125,8 +125,10 @@ class DrawService(Service):
         witnesses: list[str],
         drand_round: int | None = None,
         drawn_on: str | None = None,
-    ) -> Draw:
-        """Freeze population, pools and rules, name the entropy to come, commit to a nonce."""
+    ) -> tuple[Draw, Outcome]:
+        """Freeze population, pools and rules, name the entropy to come, commit to a nonce.
+        The same commit again while the plan's last draw still waits for its reveal is that
+        draw, "unchanged" (nothing written: a retried commit never opens a second round)."""
         workers.warm()
         names = [fields.text("witness", w, max_length=100) for w in witnesses]
         if not names or len(names) > MAX_WITNESSES or len(set(names)) != len(names):
@@ -141,12 +143,16 @@ class DrawService(Service):
             raise ConflictError(
                 f"计划 {plan.label} 尚未公布，不能抽取", f"plan {plan.label} is not published"
             )
+        self.s.refresh()
+        round = 1 + self.s.draw_queries.list("draws", {"plan_id": str(plan.id)}, limit=1).total
+        last = self._find(Draw, Draw.create_id(plan_id=str(plan.id), round=round - 1))
+        if last and last.repeats_commit(plan.version, names, drand_round, day.isoformat()):
+            return last, "unchanged"
         entropy: dict[str, Any] = {"witnesses": names, "min_dice_digits": 20, "drand": None}
         if drand_round is not None:
             entropy["drand"] = self._future_round(drand_round)
         as_of = self._position()
         view = PlanView.of(plan)
-        round = 1 + self.s.draw_queries.list("draws", {"plan_id": str(plan.id)}, limit=1).total
         snapshot = load_snapshot(self.s.store, as_of, plan.department, view.plan_id)
         draw_id = str(Draw.create_id(plan_id=view.plan_id, round=round))
         nonce = self.nonces.new()
@@ -159,7 +165,7 @@ class DrawService(Service):
         self._frozen[draw_id] = (frozen, snapshot)
         while len(self._frozen) > 4:
             self._frozen.popitem(last=False)
-        return draw
+        return draw, "created"
 
     @staticmethod
     def _drawn_on(value: str | None) -> date:
@@ -283,15 +289,18 @@ class DrawService(Service):
 
     def request_recusal(
         self, principal: Principal, draw_id: str, target: str, certificate_no: str, reason: str
-    ) -> str:
-        """A target's written request, put on file for a leader; returns the request id."""
+    ) -> tuple[str, Outcome]:
+        """A target's written request, put on file for a leader: its id, "created"; or the
+        same request undecided on file already, "unchanged" (nothing written)."""
         draw = self.draw(draw_id)
         actor = self.s.authorise(
             principal, Command.REQUEST_RECUSAL, [draw.facts["plan"]["department"]]
         )
-        request_id = draw.request_recusal(target, certificate_no, reason)
+        request_id, new = draw.request_recusal(target, certificate_no, reason)
+        if not new:
+            return request_id, "unchanged"
         self._save(actor, draw)
-        return request_id
+        return request_id, "created"
 
     def decide_recusal(
         self, principal: Principal, draw_id: str, request_id: str, approve: bool, reason: str

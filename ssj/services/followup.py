@@ -4,9 +4,10 @@ penalty cases and their publication, referrals; and reading them.
 Each command: authorise for the task's departments (FOLLOW_UP; a re-check RECHECK, by an
 inspector of the task's current team, as the certificate their user is linked to), load the
 task's follow-up (opened by its first action, once the inspection is complete), decide
-(ssj.domain.followup), save with the actor. A penalty case that lowers the credit class changes
-the target in the same save (`Target.update`), so the registry changes through its own events
-and the next draw sees it. Bad input writes nothing; a refusal records itself.
+(ssj.domain.followup), save with the actor; an entry identical to one on record (a retried
+command) writes nothing and comes back "unchanged". A penalty case that lowers the credit class
+changes the target in the same save (`Target.update`), so the registry changes through its own
+events and the next draw sees it. Bad input writes nothing; a refusal records itself.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ssj.domain.targets import CreditClass, Target, target_id
 from ssj.domain.tasks import Task
 from ssj.errors import NotFoundError
 from ssj.ledger.envelope import Actor
-from ssj.services.base import Service
+from ssj.services.base import Outcome, Service
 from ssj.services.context import Services
 from ssj.services.draws import today
 from ssj.services.tasks import TaskService
@@ -48,6 +49,10 @@ CASE_DETAILS = (
     "legal_representative",
     "notes",
 )
+
+# What a command that records an entry returns: the follow-up, the entry's 1-based number, and
+# "created", or "unchanged" when the identical entry was on record already (nothing written).
+Made = tuple[FollowUp, int, Outcome]
 
 
 class FollowUpService(Service):
@@ -91,18 +96,17 @@ class FollowUpService(Service):
         deadline: str,
         requirement: str,
         on: str | None = None,
-    ) -> FollowUp:
+    ) -> Made:
         follow, _, actor = self._load(
             principal, ref, Command.FOLLOW_UP, "责令整改", "order a rectification"
         )
-        follow.order_rectification(
+        number, new = follow.order_rectification(
             ordered_on=on or self.today().isoformat(),
             deadline=deadline,
             requirement=requirement,
             today=self.today(),
         )
-        self._save(actor, follow)
-        return follow
+        return self._saved(actor, follow, number, new)
 
     def recheck(
         self,
@@ -134,11 +138,12 @@ class FollowUpService(Service):
 
     # Reminders (催告) ---------------------------------------------------------------------------
 
-    def remind(self, principal: Principal, ref: str, text: str, on: str | None = None) -> FollowUp:
+    def remind(self, principal: Principal, ref: str, text: str, on: str | None = None) -> Made:
         follow, _, actor = self._load(principal, ref, Command.FOLLOW_UP, "催告", "remind")
-        follow.remind(on=on or self.today().isoformat(), text=text, today=self.today())
-        self._save(actor, follow)
-        return follow
+        number, new = follow.remind(
+            on=on or self.today().isoformat(), text=text, today=self.today()
+        )
+        return self._saved(actor, follow, number, new)
 
     # Penalty cases (立案处罚) -------------------------------------------------------------------
 
@@ -152,12 +157,13 @@ class FollowUpService(Service):
         decided_on: str | None = None,
         credit_class: str | None = None,
         **details: Any,
-    ) -> FollowUp:
+    ) -> Made:
         """File a penalty case with its 双公示 fields (`details`: violation_type, facts, basis,
         penalty_types, fine, confiscated, licence, valid_until, publicity_until, authority,
         authority_code, source, source_code, legal_representative, notes); a lowered credit
         class changes the target in the same save. The authority defaults to the user's
-        department when it is one of the task's, else the task's lead department."""
+        department when it is one of the task's, else the task's lead department. The very same
+        case again is "unchanged" (nothing written)."""
         follow, task, actor = self._load(
             principal, ref, Command.FOLLOW_UP, "立案处罚", "file a penalty case"
         )
@@ -168,7 +174,7 @@ class FollowUpService(Service):
             else task.departments[0]
         )
         self._known_department("source", details.get("source"))
-        follow.file_case(
+        number, new = follow.file_case(
             case_no=case_no,
             decided_on=decided_on or self.today().isoformat(),
             decision=decision,
@@ -179,6 +185,8 @@ class FollowUpService(Service):
             target_type=str(target.state.get("target_type") or ""),
             **{k: details.get(k) for k in CASE_DETAILS},
         )
+        if not new:
+            return follow, number, "unchanged"
         lowered = follow.cases[-1]["credit_class"]
         changed: list[Target] = []
         if lowered:
@@ -186,7 +194,7 @@ class FollowUpService(Service):
             if record is not None and target.update(record):
                 changed.append(target)
         self._save(actor, follow, *changed)
-        return follow
+        return follow, number, "created"
 
     def _known_department(self, field: str, code: object) -> None:
         if code and not self.s.department_exists(str(code).strip()):
@@ -252,17 +260,22 @@ class FollowUpService(Service):
         reason: str,
         to: str = "",
         on: str | None = None,
-    ) -> FollowUp:
+    ) -> Made:
         follow, _, actor = self._load(principal, ref, Command.FOLLOW_UP, "移送", "refer")
-        follow.refer(
+        number, new = follow.refer(
             on=on or self.today().isoformat(),
             to_kind=to_kind,
             to=to,
             reason=reason,
             today=self.today(),
         )
+        return self._saved(actor, follow, number, new)
+
+    def _saved(self, actor: Actor, follow: FollowUp, number: int, new: bool) -> Made:
+        if not new:
+            return follow, number, "unchanged"
         self._save(actor, follow)
-        return follow
+        return follow, number, "created"
 
     # Reading -----------------------------------------------------------------------------------
 

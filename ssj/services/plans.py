@@ -91,17 +91,23 @@ class PlanService(Service):
     # Commands ----------------------------------------------------------------------------------
 
     def draft(self, principal: Principal, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The new plan's summary with `outcome` "created"; the same draft of an existing plan
+        is that plan, "unchanged" (nothing written); a different one is a conflict."""
         record = PlanRecord.parse(raw)
         actor = self.s.authorise(principal, Command.EDIT_PLANS, [record.department])
-        if self._exists(plan_id(record.department, record.code)):
+        existing = self._find(Plan, plan_id(record.department, record.code))
+        if existing is not None:
+            if existing.same_as(record):
+                return {**summary(existing), "outcome": "unchanged"}
             raise ConflictError(
-                f"抽查计划 {record.department}/{record.code} 已存在（修改请用 amend）",
-                f"plan {record.department}/{record.code} exists already (use amend)",
+                f"抽查计划 {record.department}/{record.code} 已存在且内容不同（修改请用 amend）",
+                f"plan {record.department}/{record.code} exists already, drafted otherwise "
+                "(use amend)",
             )
         record = self._checked(record)
         plan = Plan.draft(record)
         self._save(actor, plan)
-        return summary(plan)
+        return {**summary(plan), "outcome": "created"}
 
     def amend(
         self,

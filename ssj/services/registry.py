@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from ssj.domain import fields
@@ -29,9 +29,7 @@ from ssj.domain.organisation import (
 from ssj.domain.targets import Target, TargetRecord, target_id
 from ssj.errors import ConflictError, NotFoundError, ValidationError
 from ssj.ledger.envelope import SYSTEM, Actor
-from ssj.services.base import Service
-
-Outcome = Literal["created", "updated", "unchanged"]
+from ssj.services.base import Outcome, Service
 
 
 class RegistryService(Service):
@@ -45,17 +43,23 @@ class RegistryService(Service):
         department_name: str,
         region_code: str,
         level: str = "city",
-    ) -> None:
-        """The first department and administrator; only while there are no users at all."""
+    ) -> Outcome:
+        """The first department and administrator; only while there are no users at all (the
+        same bootstrap again is "unchanged")."""
+        dept = Department.register(department, department_name, level, "bureau", None, region_code)
+        admin = User.register(username, name, dept.code, ["admin"])
         self.s.refresh()
         if self.s.queries.list("users", limit=1).total:
+            done_dept = self._find(Department, dept.id)
+            done_admin = self._find(User, admin.id)
+            if done_dept and done_admin and done_dept.same_as(dept) and done_admin.same_as(admin):
+                return "unchanged"
             raise ConflictError(
                 "已有用户，不能再次初始化管理员", "users exist already: bootstrap is done"
             )
-        dept = Department.register(department, department_name, level, "bureau", None, region_code)
-        admin = User.register(username, name, dept.code, ["admin"])
         self.s.ledger.save(dept, admin, actor=SYSTEM)
         self.s.refresh()
+        return "created"
 
     def add_department(
         self,
@@ -66,17 +70,22 @@ class RegistryService(Service):
         kind: str,
         parent: str | None,
         region_code: str,
-    ) -> None:
+    ) -> Outcome:
+        """Register a department; the same registration again is "unchanged" (nothing
+        written), a different one under an existing code a conflict."""
         dept = Department.register(code, name, level, kind, parent, region_code)
         actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        if self._registered(
+            dept,
+            f"部门 {dept.code} 已存在（登记内容不同）",
+            f"department {dept.code} exists already (registered otherwise)",
+        ):
+            return "unchanged"
         if dept.parent:
             self.s.refresh()
             self.s.require_department(dept.parent)
-        if self._exists(department_id(dept.code)):
-            raise ConflictError(
-                f"部门 {dept.code} 已存在", f"department {dept.code} exists already"
-            )
         self._save(actor, dept)
+        return "created"
 
     def add_department_alias(self, principal: Principal, code: str, alias: str) -> bool:
         """Another name imports resolve to this department; False when it is one already.
@@ -108,16 +117,30 @@ class RegistryService(Service):
         name: str,
         department: str,
         roles: list[str] | str,
-    ) -> None:
+    ) -> Outcome:
+        """Register a user; the same registration again (still active) is "unchanged"."""
         user = User.register(username, name, department, roles)
         actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
+        if self._registered(
+            user,
+            f"用户 {user.username} 已存在（登记内容不同或已停用）",
+            f"user {user.username} exists already (registered otherwise, or inactive)",
+        ):
+            return "unchanged"
         self.s.refresh()
         self.s.require_department(user.department)
-        if self._exists(user_id(user.username)):
-            raise ConflictError(
-                f"用户 {user.username} 已存在", f"user {user.username} exists already"
-            )
         self._save(actor, user)
+        return "created"
+
+    def _registered(self, new: Department | User, zh: str, en: str) -> bool:
+        """True if `new` is registered identically already; ConflictError (zh, en) if its key
+        is registered otherwise; False if it is not registered."""
+        existing = self._find(type(new), new.id)
+        if existing is None:
+            return False
+        if existing.same_as(new):  # type: ignore[arg-type]
+            return True
+        raise ConflictError(zh, en)
 
     def set_roles(self, principal: Principal, username: str, roles: list[str] | str) -> None:
         actor = self.s.authorise(principal, Command.MANAGE_ORGANISATION)
@@ -245,7 +268,11 @@ class RegistryService(Service):
 
     # Conflicts of interest ---------------------------------------------------------------------
 
-    def declare_conflict(self, principal: Principal, raw: Mapping[str, Any]) -> UUID:
+    def declare_conflict(
+        self, principal: Principal, raw: Mapping[str, Any]
+    ) -> tuple[UUID, Outcome]:
+        """The declaration's id, and whether it is new: the same declaration again (active,
+        every field equal) is the existing one, "unchanged", and nothing is written."""
         declaration = Declaration.declare(
             certificate_no=str(raw.get("certificate_no") or ""),
             target_identifier=str(raw.get("target_identifier") or ""),
@@ -269,8 +296,17 @@ class RegistryService(Service):
         actor = self._authorise_for_inspector(
             principal, declaration.certificate_no, inspector["department"]
         )
+        for found_id, state in self.s.queries.current(
+            "declarations",
+            {
+                "certificate_no": declaration.certificate_no,
+                "target_identifier": declaration.target_identifier,
+            },
+        ):
+            if declaration.same_as(state):
+                return UUID(found_id), "unchanged"
         self._save(actor, declaration)
-        return declaration.id
+        return declaration.id, "created"
 
     def withdraw_conflict(self, principal: Principal, declaration_id: UUID, reason: str) -> None:
         declaration = self._get(Declaration, declaration_id, "利害关系声明 / declaration")

@@ -39,7 +39,7 @@ from ssj.errors import ConflictError, NotFoundError, ValidationError
 from ssj.ledger.application import LoggedEvent
 from ssj.ledger.envelope import Actor
 from ssj.services import draw_records
-from ssj.services.base import Service
+from ssj.services.base import Outcome, Service
 from ssj.services.context import Services
 from ssj.services.draws import today
 
@@ -226,14 +226,15 @@ class TaskService(Service):
         findings: str,
         evidence: Iterable[str] | str | None,
         category: str,
-    ) -> Task:
-        """A team member's result for one item: the first of its two sign-offs."""
+    ) -> tuple[Task, Outcome]:
+        """A team member's result for one item: the first of its two sign-offs ("unchanged":
+        the same draft by the same member is on record already, nothing written)."""
         doing = ("录入检查结果", "record a result")
         task, actor = self._load(principal, ref, Command.RECORD_RESULTS, *doing)
         certificate_no, _ = self.require_member(principal, task, Command.RECORD_RESULTS, *doing)
         key = task.check_draftable(item)
         self._check_method(key, method)
-        task.draft_result(
+        new = task.draft_result(
             item=key,
             method=method,
             inspected_on=inspected_on or self.today().isoformat(),
@@ -243,8 +244,10 @@ class TaskService(Service):
             drafted_by=certificate_no,
             today=self.today(),
         )
+        if not new:
+            return task, "unchanged"
         self._save(actor, task)
-        return task
+        return task, "created"
 
     def sign_result(self, principal: Principal, ref: str, item: str) -> Task:
         """The second sign-off, by another member of the team."""

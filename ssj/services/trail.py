@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from openpyxl.cell import WriteOnlyCell
 from projections.trail import TrailFilters, subject_departments, trail_page
 from ssj.domain.access import Command, Principal
 from ssj.domain.trail import (
+    BEIJING,
     INSPECTOR,
     ITEM,
     KIND_LABELS_ZH,
@@ -39,6 +40,7 @@ from ssj.domain.trail import (
     USER,
     Subject,
 )
+from ssj.domain.trail import beijing_time as beijing
 from ssj.errors import NotFoundError, ValidationError
 from ssj.ledger import note
 from ssj.ledger.application import Ledger
@@ -49,7 +51,6 @@ from ssj.services import draw_records
 from ssj.services.base import Service
 
 MAX_LIMIT = 1000
-BEIJING = timezone(timedelta(hours=8))
 FORMATS = ("json", "csv", "xlsx")
 
 SIGNATURE_LABELS_ZH = {
@@ -294,11 +295,6 @@ def _sealed_status(ledger: Ledger, nid: int, envelope: Envelope, row: Mapping[st
 
 
 # The service ------------------------------------------------------------------------------------
-
-
-def beijing(recorded_at: str) -> str:
-    moment = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class TrailService(Service):

@@ -175,7 +175,7 @@ def test_another_departments_resources_are_403_not_404(api: Api) -> None:
     j.registry.add_user(j.root, "operator-other", "他科操作员", OTHER, ["operator"])
     token = j.registry.issue_token(j.root, "operator-other", "contracts")
     api.tokens["other"] = token
-    declared = j.registry.declare_conflict(
+    declared, _ = j.registry.declare_conflict(
         j.root,
         {
             "certificate_no": inspector_row(900)["certificate_no"],

@@ -143,7 +143,12 @@ def test_bad_input_writes_nothing(plans_api: Api) -> None:
     assert_bilingual(api.post("/plans", plan_body(), who="inspector"), 403, "forbidden")
     assert api.size() == size + 1  # only the refusal
     assert api.post("/plans", plan_body(), who="operator").status_code == 201
-    assert_bilingual(api.post("/plans", plan_body(), who="operator"), 409, "conflict")
+    size = api.size()
+    again = api.post("/plans", plan_body(), who="operator")  # the same draft: nothing written
+    assert (again.status_code, again.json()["outcome"]) == (200, "unchanged")
+    other = plan_body(title="另一份计划")
+    assert_bilingual(api.post("/plans", other, who="operator"), 409, "conflict")
+    assert api.size() == size
 
 
 def test_openapi_lists_the_plan_endpoints(plans_api: Api) -> None:

@@ -107,7 +107,7 @@ def set_up(j: Jurisdiction) -> tuple[DrawService, Any, Any]:
 
 
 def run(draws: DrawService, operator: Any) -> Any:
-    draw = draws.commit(operator, OWN, "2026-01", list(WITNESSES), drawn_on=DAY)
+    draw, _ = draws.commit(operator, OWN, "2026-01", list(WITNESSES), drawn_on=DAY)
     for witness, digits in WITNESSES.items():
         draws.record_dice(operator, str(draw.id), witness, digits)
     return draws.reveal(operator, str(draw.id))

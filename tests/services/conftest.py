@@ -61,6 +61,12 @@ def item_row(code: str, department: str = OWN, **overrides: object) -> dict[str,
     return row
 
 
+def accounted(services: Services) -> int:
+    """Events in the ledger plus refusals counted and not yet recorded: identical refusals
+    within a window are one event with a count (ssj.services.refusals)."""
+    return services.ledger.size() + services.refusals.pending()
+
+
 class Jurisdiction:
     def __init__(self, services: Services) -> None:
         self.services = services

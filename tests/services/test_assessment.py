@@ -41,7 +41,9 @@ class Year:
         leaving = t.tasks.row(t.ref_of(5))["inspectors"][0]
         draws.recuse(world.leader, t.draw_id, declared_on, leaving, "本人配偶在该单位任职")
         other = t.tasks.row(t.ref_of(6))["inspectors"][1]
-        request = draws.request_recusal(world.operator, t.draw_id, requested_on, other, "曾有纠纷")
+        request, _ = draws.request_recusal(
+            world.operator, t.draw_id, requested_on, other, "曾有纠纷"
+        )
         draws.decide_recusal(world.leader, t.draw_id, request, True, "理由成立")
         # A second plan: its draw abandoned after the commit.
         world.publish("2026-02")

@@ -77,6 +77,7 @@ def test_matrix_through_the_services(jurisdiction: Jurisdiction) -> None:
         for command, call in table.items():
             for department, allowed in zip((OWN, OTHER), EXPECTED[role][command], strict=True):
                 size = ledger.size()
+                counted = j.services.refusals.pending()
                 if command is Command.APPROVE_PLANS:
                     size += 1  # the call first drafts its plan as root
                 try:
@@ -84,9 +85,13 @@ def test_matrix_through_the_services(jurisdiction: Jurisdiction) -> None:
                     outcome = True
                 except Forbidden:
                     outcome = False
-                    # Exactly one new event: the refusal record, naming who and what.
+                    # Exactly one new event: the refusal record, naming who and what; or, the
+                    # same refusal as the one before (no department to tell them apart),
+                    # counted with it.
                     logged = ledger.read(size, 10)
-                    if len(logged) != 1 or not isinstance(logged[0].event, Refusal.Recorded):  # type: ignore[attr-defined]
+                    if not logged and j.services.refusals.pending() == counted + 1:
+                        pass
+                    elif len(logged) != 1 or not isinstance(logged[0].event, Refusal.Recorded):  # type: ignore[attr-defined]
                         wrong.append(f"{role}/{command}/{department}: refusal wrote {logged}")
                     elif logged[0].event.command != command.value:
                         wrong.append(

@@ -78,9 +78,10 @@ def test_rectification_and_rechecks_by_team_members(t: Tasks, f: FollowUpService
         ),
         Forbidden,
     )
-    follow = f.order_rectification(
+    follow, number, outcome = f.order_rectification(
         t.operator, t.ref, deadline="2026-03-20", requirement=requirement, on="2026-03-06"
     )
+    assert (number, outcome) == (1, "created")
     assert follow.rectifications[0]["deadline"] == "2026-03-20"
     # Only the task's team re-checks; the refusal is recorded.
     before = len(t.s.ledger.read(0, t.s.ledger.size()))
@@ -124,7 +125,7 @@ def test_rectification_and_rechecks_by_team_members(t: Tasks, f: FollowUpService
 def test_reminders_and_referrals(t: Tasks, f: FollowUpService) -> None:
     t.inspected(t.ref, "follow_up")
     f.remind(t.operator, t.ref, "请于5个工作日内提交整改报告", on="2026-03-10")
-    follow = f.refer(
+    follow, _, _ = f.refer(
         t.operator, t.ref, to_kind="公安机关", reason="涉嫌伪造检验报告", on="2026-03-11"
     )
     assert follow.referrals[0]["to"] == "公安机关"
@@ -133,9 +134,7 @@ def test_reminders_and_referrals(t: Tasks, f: FollowUpService) -> None:
     )
     unchanged(t.w, lambda: f.refer(t.operator, t.ref, to_kind="法院", reason="x"), FieldError)
     unchanged(t.w, lambda: f.remind(t.operator, t.ref, "x", on="2027-01-01"), FieldError)
-    follow = f.refer(
-        t.leader, t.ref, to_kind="department", to="常州市生态环境局", reason="排污问题"
-    )
+    f.refer(t.leader, t.ref, to_kind="department", to="常州市生态环境局", reason="排污问题")
     shown = f.row(t.ref)
     assert shown["reminders"] == [{"on": "2026-03-10", "text": "请于5个工作日内提交整改报告"}]
     assert [r["to_kind"] for r in shown["referrals"]] == ["public_security", "department"]
@@ -158,7 +157,7 @@ def test_penalty_case_lowers_credit_class_in_the_same_save(t: Tasks, f: FollowUp
         FieldError,
     )
     size = t.s.ledger.size()
-    follow = f.file_case(
+    follow, _, _ = f.file_case(
         t.operator,
         t.ref,
         case_no="常市监罚〔2026〕1号",

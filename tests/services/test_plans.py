@@ -14,7 +14,7 @@ from ssj.domain.organisation import Role
 from ssj.domain.plans import PlanStatus
 from ssj.errors import ConflictError, NotFoundError, SsjError
 from ssj.services.plans import PlanService
-from tests.services.conftest import OTHER, OWN, Jurisdiction, item_row
+from tests.services.conftest import OTHER, OWN, Jurisdiction, accounted, item_row
 
 
 def plan_row(code: str = "2026-A1", **overrides: object) -> dict[str, Any]:
@@ -46,13 +46,15 @@ def plans(jurisdiction: Jurisdiction) -> PlanService:
 def refused(j: Jurisdiction, call: Callable[[], object], command: str) -> None:
     """Forbidden, and the only event written is the refusal naming the command."""
     ledger = j.services.ledger
-    size = ledger.size()
+    size, before = ledger.size(), accounted(j.services)
     with pytest.raises(Forbidden) as info:
         call()
     assert info.value.zh and info.value.en
+    assert accounted(j.services) == before + 1
     logged = ledger.read(size, 10)
-    assert len(logged) == 1 and isinstance(logged[0].event, Refusal.Recorded)  # type: ignore[attr-defined]
-    assert logged[0].event.command == command
+    if logged:  # else counted with an identical refusal just before it
+        assert len(logged) == 1 and isinstance(logged[0].event, Refusal.Recorded)  # type: ignore[attr-defined]
+        assert logged[0].event.command == command
 
 
 def rejected(j: Jurisdiction, call: Callable[[], object], error: type[SsjError]) -> SsjError:
@@ -151,8 +153,12 @@ def test_items_must_be_on_the_list_and_current(
     assert "产品" in error.zh and "product" in error.en
     rejected(j, draft(team_size=1), FieldError)
     rejected(j, draft(ratios={"A": "0"}), FieldError)
-    plans.draft(operator, plan_row(target_types=["企业"]))
-    rejected(j, draft(), ConflictError)  # the same code again
+    assert plans.draft(operator, plan_row(target_types=["企业"]))["outcome"] == "created"
+    rejected(j, draft(title="另一份计划"), ConflictError)  # the same code, drafted otherwise
+    # The same draft again (target types left to the items, which give the same): unchanged.
+    size = j.services.ledger.size()
+    assert plans.draft(operator, plan_row())["outcome"] == "unchanged"
+    assert j.services.ledger.size() == size
     # Amendments are checked the same way, and nothing changed writes nothing.
     rejected(j, lambda: plans.amend(operator, OWN, "2026-A1", {"items": ["TZ-009"]}), FieldError)
     rejected(

@@ -82,7 +82,8 @@ class Tasks:
         }
         values.update(overrides)
         item = values.pop("item", ITEM)
-        return self.tasks.draft_result(who, ref, item, **values)
+        task, _ = self.tasks.draft_result(who, ref, item, **values)
+        return task
 
     def inspected(self, ref: str, category: str = "no_problem") -> None:
         """Notified, one result drafted and countersigned, completed."""

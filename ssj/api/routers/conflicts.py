@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from projections.versioned import as_of_clause
 from ssj.api.deps import (
+    IDENTICAL,
     AsOf,
     PrincipalDep,
     ReasonIn,
@@ -180,15 +181,25 @@ def get_declaration(
 @router.post(
     "/conflicts/declarations",
     status_code=201,
+    responses=IDENTICAL,
     summary="声明利害关系 / Declare a conflict of interest",
 )
 def declare_conflict(
-    services: ServicesDep, registry: RegistryDep, principal: PrincipalDep, body: DeclarationIn
+    services: ServicesDep,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    body: DeclarationIn,
+    response: Response,
 ) -> dict[str, Any]:
-    declaration_id = registry.declare_conflict(principal, body.model_dump(exclude_none=True))
+    """201 with the new declaration; 200 `unchanged` with the existing one when an identical
+    active declaration exists (nothing written)."""
+    declaration_id, outcome = registry.declare_conflict(
+        principal, body.model_dump(exclude_none=True)
+    )
+    response.status_code = 201 if outcome == "created" else 200
     seq = snapshot(services, None)
     return {
-        "outcome": "created",
+        "outcome": outcome,
         "seq": seq,
         "item": _declaration(services, declaration_id, seq),
     }

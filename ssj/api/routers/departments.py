@@ -8,6 +8,7 @@ from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
+    IDENTICAL,
     AsOf,
     PrincipalDep,
     RegistryDep,
@@ -78,6 +79,7 @@ def get_department(
 @router.post(
     "/departments",
     status_code=201,
+    responses=IDENTICAL,
     summary="新增部门（管理员）/ Add a department (administrators)",
 )
 def add_department(
@@ -87,10 +89,10 @@ def add_department(
     body: DepartmentIn,
     response: Response,
 ) -> dict[str, Any]:
-    registry.add_department(
+    outcome = registry.add_department(
         principal, body.code, body.name, body.level, body.kind, body.parent, body.region_code
     )
-    return written(services, response, "created", "departments", [body.code.strip()])
+    return written(services, response, outcome, "departments", [body.code.strip()])
 
 
 class AliasIn(BaseModel):

@@ -12,6 +12,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
+    IDENTICAL,
     MAX_SEQ,
     AsOf,
     PrincipalDep,
@@ -109,9 +110,9 @@ def _written(
     services: Services, draw: Draw, response: Response, *, created: bool = False, **extra: Any
 ) -> dict[str, Any]:
     """What a write returns: the ledger head after it, the draw as now read, and what the
-    reveal still waits for (or the drawn list once revealed)."""
-    if created:
-        response.status_code = 201
+    reveal still waits for (or the drawn list once revealed). 201 when `created`; else 200
+    (for a commit or request: the identical one existed, nothing written)."""
+    response.status_code = 201 if created else 200
     seq = snapshot(services, None)
     row = services.draw_queries.get("draws", [str(draw.id)], as_of=seq)
     body: dict[str, Any] = {"seq": seq, "draw": row, **extra}
@@ -131,6 +132,7 @@ def _written(
     "witnesses (and optionally a future drand round) and commits to the server nonce. Nothing "
     "returned helps anyone predict the seed.",
     status_code=201,
+    responses=IDENTICAL,
 )
 def commit_draw(
     services: ServicesDep,
@@ -139,10 +141,10 @@ def commit_draw(
     body: CommitIn,
     response: Response,
 ) -> dict[str, Any]:
-    draw = draws.commit(
+    draw, outcome = draws.commit(
         principal, body.department, body.plan_code, body.witnesses, body.drand_round, body.drawn_on
     )
-    return _written(services, draw, response, created=True)
+    return _written(services, draw, response, created=outcome == "created", outcome=outcome)
 
 
 @router.post("/draws/{draw_id}/dice", summary="录入骰子点数 / Record a witness's dice")
@@ -231,6 +233,7 @@ def recuse(
     "/draws/{draw_id}/recusal-requests",
     summary="登记检查对象的回避申请 / File a target's recusal request",
     status_code=201,
+    responses=IDENTICAL,
 )
 def request_recusal(
     services: ServicesDep,
@@ -240,10 +243,17 @@ def request_recusal(
     body: RecusalIn,
     response: Response,
 ) -> dict[str, Any]:
-    request_id = draws.request_recusal(
+    request_id, outcome = draws.request_recusal(
         principal, draw_id, body.target, body.certificate_no, body.reason
     )
-    return _written(services, draws.draw(draw_id), response, created=True, request_id=request_id)
+    return _written(
+        services,
+        draws.draw(draw_id),
+        response,
+        created=outcome == "created",
+        request_id=request_id,
+        outcome=outcome,
+    )
 
 
 @router.post(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, authorise_read, make_router, snapshot
 from ssj.domain.followup import FollowUp
 from ssj.services.context import Services
-from ssj.services.followup import FollowUpService
+from ssj.services.followup import FollowUpService, Made
 
 TAG = "后续处置 / Follow-up"
 router = make_router(TAG)
@@ -169,9 +169,18 @@ class ReferralIn(BaseModel):
     on: str | None = Field(None, description=DATE)
 
 
-def _written(services: Services, followups: FollowUpService, follow: FollowUp) -> dict[str, Any]:
+def _written(
+    services: Services, followups: FollowUpService, follow: FollowUp, **extra: Any
+) -> dict[str, Any]:
     seq = snapshot(services, None)
-    return {"seq": seq, "followup": followups.row(follow.task_id, as_of=seq)}
+    return {"seq": seq, "followup": followups.row(follow.task_id, as_of=seq), **extra}
+
+
+def _entry(services: Services, followups: FollowUpService, made: Made) -> dict[str, Any]:
+    """An entry's answer: its number, and `outcome` "unchanged" when the identical entry was on
+    record already (nothing written), else "created"."""
+    follow, number, outcome = made
+    return _written(services, followups, follow, number=number, outcome=outcome)
 
 
 @router.get("/followups/{task_id}", summary="查看后续处置 / Get a task's follow-up")
@@ -197,10 +206,10 @@ def rectify(
     task_id: str,
     body: RectificationIn,
 ) -> dict[str, Any]:
-    follow = followups.order_rectification(
+    made = followups.order_rectification(
         principal, task_id, deadline=body.deadline, requirement=body.requirement, on=body.on
     )
-    return _written(services, followups, follow)
+    return _entry(services, followups, made)
 
 
 @router.post(
@@ -231,7 +240,7 @@ def remind(
     task_id: str,
     body: ReminderIn,
 ) -> dict[str, Any]:
-    return _written(services, followups, followups.remind(principal, task_id, body.text, body.on))
+    return _entry(services, followups, followups.remind(principal, task_id, body.text, body.on))
 
 
 @router.post("/followups/{task_id}/cases", summary="立案处罚 / File a penalty case")
@@ -243,8 +252,7 @@ def file_case(
     body: CaseIn,
 ) -> dict[str, Any]:
     values = body.model_dump()
-    follow = followups.file_case(principal, task_id, **values)
-    return _written(services, followups, follow)
+    return _entry(services, followups, followups.file_case(principal, task_id, **values))
 
 
 @router.post(
@@ -306,7 +314,7 @@ def refer(
     task_id: str,
     body: ReferralIn,
 ) -> dict[str, Any]:
-    follow = followups.refer(
+    made = followups.refer(
         principal, task_id, to_kind=body.to_kind, reason=body.reason, to=body.to, on=body.on
     )
-    return _written(services, followups, follow)
+    return _entry(services, followups, made)

@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
+    IDENTICAL,
     AsOf,
     PrincipalDep,
     ReasonIn,
@@ -171,8 +172,7 @@ def _written(
     services: Services, response: Response, outcome: str, department: str, code: str
 ) -> dict[str, Any]:
     """What a write returns: its outcome, the ledger head after it, the plan as now read."""
-    if outcome == "created":
-        response.status_code = 201
+    response.status_code = 201 if outcome == "created" else 200
     seq = snapshot(services, None)
     plan = services.plan_queries.get(department, code, as_of=seq)
     return {"outcome": outcome, "seq": seq, "plan": plan}
@@ -220,6 +220,7 @@ def get_plan(
     "/ Every item must be on its department's list and not retired; target types default to "
     "the items'.",
     status_code=201,
+    responses=IDENTICAL,
 )
 def draft_plan(
     services: ServicesDep,
@@ -229,7 +230,7 @@ def draft_plan(
     response: Response,
 ) -> dict[str, Any]:
     plan = plans.draft(principal, body.model_dump(exclude_none=True))
-    return _written(services, response, "created", plan["department"], plan["code"])
+    return _written(services, response, plan["outcome"], plan["department"], plan["code"])
 
 
 @router.patch(

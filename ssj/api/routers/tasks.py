@@ -155,7 +155,7 @@ def notify(
 def draft_result(
     services: ServicesDep, tasks: TasksDep, principal: PrincipalDep, task_id: str, body: ResultIn
 ) -> dict[str, Any]:
-    task = tasks.draft_result(
+    task, outcome = tasks.draft_result(
         principal,
         task_id,
         body.item,
@@ -165,7 +165,7 @@ def draft_result(
         evidence=body.evidence,
         category=body.category,
     )
-    return _written(services, task)
+    return {**_written(services, task), "outcome": outcome}
 
 
 @router.post(

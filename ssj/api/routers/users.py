@@ -8,6 +8,7 @@ from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
+    IDENTICAL,
     AsOf,
     PrincipalDep,
     ReasonIn,
@@ -80,7 +81,12 @@ def get_user(
     return {"as_of": seq, "item": user}
 
 
-@router.post("/users", status_code=201, summary="新增用户（管理员）/ Add a user (administrators)")
+@router.post(
+    "/users",
+    status_code=201,
+    responses=IDENTICAL,
+    summary="新增用户（管理员）/ Add a user (administrators)",
+)
 def add_user(
     services: ServicesDep,
     registry: RegistryDep,
@@ -88,8 +94,8 @@ def add_user(
     body: UserIn,
     response: Response,
 ) -> dict[str, Any]:
-    registry.add_user(principal, body.username, body.name, body.department, body.roles)
-    return written(services, response, "created", "users", [body.username.strip()])
+    outcome = registry.add_user(principal, body.username, body.name, body.department, body.roles)
+    return written(services, response, outcome, "users", [body.username.strip()])
 
 
 @router.put(
