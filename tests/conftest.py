@@ -65,6 +65,8 @@ def base_settings(tmp_path: Path, url: str) -> Settings:
         # Tests send requests faster than any client should; the limit has its own tests.
         rate_limit_per_minute=0,
         rate_limit_anonymous_per_minute=0,
+        # Refusal windows close on a clock the flood tests set, never while a slow test runs.
+        refusal_window_seconds=86400,
     )
 
 

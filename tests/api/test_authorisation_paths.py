@@ -149,10 +149,11 @@ class Paths:
         self.j, self.api, self.settings, self.tmp = j, api, settings, tmp
 
     def written(self, before: int) -> bool:
-        """More than the one refusal record a refused command may add."""
+        """More than the refusal records a refused command may add (its own, or the count of
+        identical earlier ones whose window closed: Refusal.Repeated)."""
         ledger = self.j.services.ledger
         return any(
-            type(e.event).__qualname__ != "Refusal.Recorded"
+            not type(e.event).__qualname__.startswith("Refusal.")
             for e in ledger.read(before, ledger.size() - before)
         )
 

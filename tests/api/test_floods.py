@@ -57,10 +57,11 @@ def test_identical_refusals_are_one_counted_event(clocked: tuple[Api, Clock]) ->
     assert [e.command for e in events] == ["read_registry", "edit_targets"]
     assert api.j.services.refusals.pending() == 19
     # Still within the window: flushing writes nothing yet.
-    clock.now = T0 + timedelta(seconds=59)
+    window = api.j.services.refusals.window
+    clock.now = T0 + window - timedelta(seconds=1)
     assert api.j.services.refusals.flush() == 0 and api.size() == size + 2
     # The window has closed: the 19 repeats are one event with their time span.
-    clock.now = T0 + timedelta(seconds=61)
+    clock.now = T0 + window + timedelta(seconds=1)
     assert api.j.services.refusals.flush() == 1
     events = new_events(api, size)
     assert len(events) == 3
@@ -86,7 +87,7 @@ def test_identical_refusals_are_one_counted_event(clocked: tuple[Api, Clock]) ->
     assert "北京时间 2026-03-02 09:00:01 至 2026-03-02 09:00:19" in summary
     assert rows[-1]["kind_zh"] == "重复拒绝操作"
     # A new window: the next identical refusal is recorded at once again.
-    clock.now = T0 + timedelta(seconds=62)
+    clock.now = T0 + window + timedelta(seconds=2)
     assert_bilingual(api.get(f"/targets?department={OTHER}", who="operator"), 403)
     assert isinstance(new_events(api, size)[-1], Refusal.Recorded)  # type: ignore[attr-defined]
 
@@ -102,7 +103,7 @@ def test_a_closed_window_is_flushed_by_the_next_refusal_and_on_shutdown(
         size = api.size()
         for _ in range(3):
             assert_bilingual(api.get(f"/targets?department={OTHER}", who="inspector"), 403)
-        clock.now = T0 + timedelta(minutes=5)
+        clock.now = T0 + j.services.refusals.window + timedelta(minutes=5)
         # Another refusal after the window: the closed window's repeats go first.
         assert_bilingual(api.get(f"/targets?department={OTHER}", who="leader"), 403)
         kinds = [type(e).__qualname__ for e in new_events(api, size)]

@@ -12,8 +12,8 @@ What "identical" means, per command:
   same plan version, day, witnesses (in order) and drand round;
 - draw request-recusal: an undecided request with the same target, inspector and reason;
 - followup rectify: the last order, not yet re-checked, with the same date, deadline and
-  requirement; remind and refer: the same entry on record; case: the same case number, date,
-  decision and credit class (the same number otherwise is a conflict);
+  requirement; remind and refer: the same entry on record; case: the same case number with
+  every 双公示 field and the credit class equal (the same number otherwise is a conflict);
 - calendar register: the same arrangement (see tests/services/test_calendar.py);
 - items, targets, inspectors (PUT and imports): unchanged records write nothing (already so);
 - tokens issue is never identical: every token is a new secret.
@@ -27,6 +27,7 @@ from ssj.errors import ConflictError
 from ssj.services.followup import FollowUpService
 from tests.services.conftest import OWN, Jurisdiction, inspector_row, target_row
 from tests.services.test_draws import WITNESSES, World, world
+from tests.services.test_followup import CASE_FIELDS
 from tests.services.test_tasks import EVIDENCE, ITEM, TODAY, Tasks
 
 __all__ = ["world"]
@@ -147,7 +148,12 @@ def test_follow_up_entries(world: World) -> None:
     assert f.remind(t.operator, t.ref, "请提交整改报告", "2026-03-07")[1:] == (1, "created")
     size += 1
     assert f.remind(t.operator, t.ref, "请提交整改报告", "2026-03-07")[1:] == (1, "unchanged")
-    case = {"case_no": "常市监罚〔2026〕9号", "decision": "罚款", "decided_on": "2026-03-09"}
+    case = {
+        "case_no": "常市监罚〔2026〕9号",
+        "decision": "罚款",
+        "decided_on": "2026-03-09",
+        **CASE_FIELDS,
+    }
     assert f.file_case(t.operator, t.ref, **case, credit_class="D")[1:] == (1, "created")
     size += 2  # the case, and the target's credit class lowered in the same save
     # The same case again: unchanged, though the target is now class D (not "lowered" again).
