@@ -144,7 +144,7 @@ def test_window_zero_records_every_refusal(settings: Any, jurisdiction: Jurisdic
             api = Api(jurisdiction, client)
             size = services.ledger.size()
             for _ in range(3):
-                api.get(f"/targets?department={OTHER}", who="operator")
+                assert_bilingual(api.get(f"/targets?department={OTHER}", who="operator"), 403)
             assert services.ledger.size() == size + 3
             assert services.refusals.pending() == 0
     finally:
