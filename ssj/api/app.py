@@ -337,7 +337,8 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
             responses = operation["responses"]
             for status in _error_statuses(method, operation):
                 answer = responses.setdefault(str(status), {"description": _ERRORS[status]})
-                answer["content"] = reference  # FastAPI's own 422 schema is not what we send
+                if status == 422 or "content" not in answer:  # FastAPI's 422 is not what we send
+                    answer["content"] = reference
     return spec
 
 

@@ -35,6 +35,7 @@ from ssj.config import ImportLimits
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal, authorise
 from ssj.domain.fields import FieldError, FieldErrors
+from ssj.domain.identifiers import IdKind, classify_identifier
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
 from ssj.domain.items import Item, ItemRecord, item_id
 from ssj.domain.organisation import resolve_departments
@@ -143,8 +144,20 @@ def _unresolved(
     )
 
 
+# Headers that name the credit code alone: a value there is a USCC or, for an entity registered
+# before 2015, its 注册号; anything else is reported as a bad USCC, never taken as a free-text id.
+CREDIT_CODE_LABELS = frozenset(
+    ("统一社会信用代码", "社会信用代码", "信用代码", "tyxydm", "shxydm", "uniscid")
+)
+
+
 def _prepare_target(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
     problems = _department_cell(context, values, row, ("jurisdiction", "registration_authority"))
+    given = values.get("identifier")
+    if given and not values.get("id_kind"):
+        label = next((c["label"] for c in context.report.columns if c["field"] == "identifier"), "")
+        if _norm(label) in CREDIT_CODE_LABELS and classify_identifier(str(given)) is IdKind.OTHER:
+            values["id_kind"] = IdKind.USCC.value
     code = values.get("department")
     if code in context.codes:
         values["region_fallback"] = context.codes[code].get("region_code")

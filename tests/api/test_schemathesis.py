@@ -55,6 +55,7 @@ class Probe:
         inspections.run(self.services, seed=7)
         followups.run(self.services, seed=7)
         registry = RegistryService(self.services)
+        self.services.ledger.issue_checkpoint()  # a deployment's routine: /readyz answers 200
         self.services.refresh()
         admins = sorted(
             u["username"]

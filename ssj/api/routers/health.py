@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,11 +22,27 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import BaseModel, ConfigDict
 
 from ssj.services import health
 from ssj.services.context import Services
 
 router = APIRouter(tags=["运行状态 / Operations"])
+
+
+class CheckResult(BaseModel):
+    """One readiness check: whether it passed, what it measured, and the error if it failed."""
+
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    """The answer of /readyz, ready or not (503 carries the same body, not an error)."""
+
+    ready: bool
+    checks: dict[str, CheckResult]
 
 
 @router.get("/healthz", summary="进程存活 / the process is up")
@@ -40,7 +56,8 @@ async def healthz() -> dict[str, str]:
     description="数据库可达、签名密钥可读、读模型延迟低于阈值、检查点未过期（只读副本的延迟亦同）"
     "；不就绪时 503 / database reachable, signing key readable, read models (and a replica) "
     "lagging less than the threshold, last checkpoint recent enough; 503 when not ready",
-    responses={503: {"description": "未就绪 / not ready"}},
+    response_model=Readiness,
+    responses={503: {"description": "未就绪 / not ready", "model": Readiness}},
 )
 async def readyz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
@@ -114,7 +131,12 @@ def process_metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
-@router.get("/metrics", summary="Prometheus 指标 / Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus 指标 / Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     registry = getattr(request.app.state, "metrics_registry", None)
     if registry is None:
