@@ -86,7 +86,17 @@ class BoundedH11Protocol(H11Protocol):
         asyncio.get_running_loop().call_later(DRAIN_SECONDS, self.transport.close)
 
 
+# uvicorn's supervisor pings each worker every half second and kills one that has not answered
+# in this many seconds (its default, 5, is shorter than a worker's start on a busy 2-core
+# machine: importing the app took 30 s there under load, and workers were killed in a loop).
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def uvicorn_options() -> dict[str, Any]:
-    """What every `uvicorn.run`/`uvicorn.Config` of ssj passes: the bounded protocol, and h11's
-    own limit above ours so that ours answers first."""
-    return {"http": BoundedH11Protocol, "h11_max_incomplete_event_size": MAX_HEAD + 1024}
+    """What every `uvicorn.run`/`uvicorn.Config` of ssj passes: the bounded protocol, h11's own
+    limit above ours so that ours answers first, and a patient worker health check."""
+    return {
+        "http": BoundedH11Protocol,
+        "h11_max_incomplete_event_size": MAX_HEAD + 1024,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
+    }

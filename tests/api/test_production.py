@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from ssj.api import create_app
 from ssj.config import Settings
+from ssj.errors import ConfigurationError
 from ssj.services.context import Services
 from tests.api.test_registry_api import Api
 from tests.conftest import settings_env
@@ -115,6 +116,53 @@ def test_the_daemon_feeds_the_api_and_requests_only_wait(daemon_api: tuple[Api, 
     finally:
         stop(daemon)
     assert_read_models_equal_a_rebuild(api.j.services, ["targets", "users", "trail"])
+
+
+def test_a_request_past_its_deadline_is_a_504_and_its_command_still_lands(
+    jurisdiction: Jurisdiction, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A command that has written but then waits (up to 60 s) for read models that nothing
+    # feeds: the deadline (SSJ_REQUEST_TIMEOUT) answers first, and the command stays written.
+    monkeypatch.setenv("SSJ_PROJECTIONS", "daemon")
+    monkeypatch.setenv("SSJ_PROJECTION_WAIT", "60")
+    monkeypatch.setenv("SSJ_REQUEST_TIMEOUT", "1")
+    settings = jurisdiction.services.settings
+    log = tmp_path / "daemon.log"
+    with TestClient(create_app(jurisdiction.services)) as client:
+        api = Api(jurisdiction, client)
+        size = api.size()
+        daemon = start_daemon(settings, log)
+        try:
+            deadline = time.monotonic() + 120
+            while api.get("/targets", params={"min_seq": size - 1}).status_code != 200:
+                assert time.monotonic() < deadline, "the daemon did not feed the read models"
+        finally:
+            stop(daemon)
+        late = api.put("/targets", target_row(3))
+        assert late.status_code == 504, late.text
+        body = late.json()
+        assert body["code"] == "timeout" and "Idempotency-Key" in body["message_en"]
+        assert body["message_zh"] and late.headers["X-Request-ID"]
+        deadline = time.monotonic() + 120
+        while api.size() == size:
+            assert time.monotonic() < deadline, "the late command never landed"
+            time.sleep(0.05)
+        assert api.size() == size + 1  # written once
+        daemon = start_daemon(settings, log)
+        try:
+            # (On SQLite the late command holds the one-request gate until it ends: a read
+            # right after may meet the deadline too.)
+            path, seen = f"/targets/{target_row(3)['identifier']}", 0
+            while (seen := api.get(path, params={"min_seq": size}).status_code) == 504:
+                assert time.monotonic() < deadline + 60, "reads stay late"
+            assert seen == 200
+            metrics = api.get("/metrics", who=None).text
+            assert 'ssj_errors_total{code="timeout"}' in metrics
+        finally:
+            stop(daemon)
+    monkeypatch.setenv("SSJ_REQUEST_TIMEOUT", "soon")
+    with pytest.raises(ConfigurationError, match="SSJ_REQUEST_TIMEOUT"):
+        create_app(jurisdiction.services)
 
 
 @pytest.fixture
