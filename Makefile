@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench install browser system clean
+.PHONY: demo test lint typecheck bench install browser system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: $(STAMP) system
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# mypy --strict over ssj/, projections/ and ops/ (configured in pyproject.toml [tool.mypy])
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m ops.bench.ledger

@@ -33,7 +33,7 @@ class CalendarProjection(VersionedProjection):
             "recorded_by": logged.actor.user,
             "recorded_at": logged.recorded_at,
         }
-        if isinstance(e, CalendarYear.Registered):  # type: ignore[attr-defined]
+        if isinstance(e, CalendarYear.Registered):
             state = {
                 "year": e.year,
                 "document": e.document,
@@ -43,7 +43,7 @@ class CalendarProjection(VersionedProjection):
                 **recorded,
             }
             CALENDAR_YEARS.insert(c, key, logged.seq, state)
-        elif isinstance(e, CalendarYear.Amended):  # type: ignore[attr-defined]
+        elif isinstance(e, CalendarYear.Amended):
             changes = {
                 "document": e.document,
                 "holidays": e.holidays,

@@ -113,18 +113,18 @@ class DeliveryProjection:
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
         e = logged.event
-        if isinstance(e, Task.Published):  # type: ignore[attr-defined]
+        if isinstance(e, Task.Published):
             self._task_record(c, logged, Action.PUBLISH, {})
-        elif isinstance(e, Task.Withheld):  # type: ignore[attr-defined]
+        elif isinstance(e, Task.Withheld):
             self._task_record(c, logged, Action.WITHDRAW, {"until_final": bool(e.until_final)})
         elif isinstance(
             e,
-            FollowUp.CasePublished | FollowUp.CaseCorrected | FollowUp.CaseRevoked,  # type: ignore[attr-defined]
+            FollowUp.CasePublished | FollowUp.CaseCorrected | FollowUp.CaseRevoked,
         ):
             self._case_record(c, logged)
-        elif isinstance(e, Subscriber.Event):  # type: ignore[attr-defined]
+        elif isinstance(e, Subscriber.Event):
             self._subscriber(c, logged)
-        elif isinstance(e, DeliveryReport.Recorded):  # type: ignore[attr-defined]
+        elif isinstance(e, DeliveryReport.Recorded):
             self._report(c, logged)
 
     # Records -----------------------------------------------------------------------------------
@@ -155,11 +155,11 @@ class DeliveryProjection:
         if row is None:
             return
         case = row["cases"][e.case - 1]
-        if isinstance(e, FollowUp.CasePublished):  # type: ignore[attr-defined]
+        if isinstance(e, FollowUp.CasePublished):
             action, corrects, detail = Action.PUBLISH, None, {}
         elif not case.get("published_seq"):
             return  # corrected or revoked before publication: nothing went out to correct
-        elif isinstance(e, FollowUp.CaseCorrected):  # type: ignore[attr-defined]
+        elif isinstance(e, FollowUp.CaseCorrected):
             action, corrects = Action.CORRECT, case["published_seq"]
             detail = {"reason": e.reason, "on": e.on}
         else:
@@ -219,7 +219,7 @@ class DeliveryProjection:
     def _subscriber(self, c: Cursor, logged: LoggedEvent) -> None:
         e = logged.event
         oid = str(e.originator_id)
-        if isinstance(e, Subscriber.Registered):  # type: ignore[attr-defined]
+        if isinstance(e, Subscriber.Registered):
             state = {
                 "name": e.name,
                 "endpoint": e.endpoint,
@@ -262,20 +262,20 @@ class DeliveryProjection:
             return
         name, state = found[0], orjson.loads(found[1])
         match e:
-            case Subscriber.Updated():  # type: ignore[misc]
+            case Subscriber.Updated():
                 state.update(e.changes)
-            case Subscriber.Paused():  # type: ignore[misc]
+            case Subscriber.Paused():
                 state["status"] = SubscriberStatus.PAUSED.value
-            case Subscriber.Resumed():  # type: ignore[misc]
+            case Subscriber.Resumed():
                 state["status"] = SubscriberStatus.ACTIVE.value
-            case Subscriber.Removed():  # type: ignore[misc]
+            case Subscriber.Removed():
                 state["status"] = SubscriberStatus.REMOVED.value
                 c.execute(
                     "UPDATE delivery_outbox SET status = ? WHERE subscriber = ? AND status IN "
                     "(?, ?)",
                     (CANCELLED, name, PENDING, DEAD),
                 )
-            case Subscriber.Retried():  # type: ignore[misc]
+            case Subscriber.Retried():
                 seqs = [int(s) for s in e.seqs]
                 sql = (
                     "UPDATE delivery_outbox SET status = ?, tries = 0, next_at = NULL WHERE "
@@ -385,7 +385,7 @@ def outbox_rows(
     limit: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(total, page) of outbox rows, in (platform, seq) order."""
-    clauses, params = ["1 = 1"], []  # type: ignore[var-annotated]
+    clauses, params = ["1 = 1"], []
     if subscriber is not None:
         clauses.append("subscriber = ?")
         params.append(subscriber)
@@ -429,7 +429,7 @@ def record_rows(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Records by seq, or of a kind after a seq (in seq order)."""
-    clauses, params = ["seq > ?"], [after_seq]  # type: ignore[var-annotated]
+    clauses, params = ["seq > ?"], [after_seq]
     if seqs is not None:
         wanted = sorted(set(seqs))
         if not wanted:

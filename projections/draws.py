@@ -161,14 +161,14 @@ def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
     assert task is not None
     changes: dict[str, Any]
     match e:
-        case Task.Notified():  # type: ignore[misc]
+        case Task.Notified():
             changes = {
                 "status": TaskStatus.NOTIFIED.value,
                 "notified_on": e.on,
                 "notified_how": e.how,
                 "items": item_keys(e.items),
             }
-        case Task.ResultDrafted():  # type: ignore[misc]
+        case Task.ResultDrafted():
             result = {
                 "method": e.method,
                 "inspected_on": e.inspected_on,
@@ -182,23 +182,23 @@ def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
                 "status": TaskStatus.INSPECTING.value,
                 **_results({**task["results"], e.item: result}),
             }
-        case Task.ResultSigned():  # type: ignore[misc]
+        case Task.ResultSigned():
             signed = {**task["results"][e.item], "signed_by": e.signed_by}
             changes = _results({**task["results"], e.item: signed})
-        case Task.Inspected():  # type: ignore[misc]
+        case Task.Inspected():
             changes = {
                 "status": TaskStatus.INSPECTED.value,
                 "completed_on": e.completed_on,
                 "completed_seq": logged.seq,
             }
-        case Task.TargetInformed():  # type: ignore[misc]
+        case Task.TargetInformed():
             changes = {"status": TaskStatus.INFORMED.value, "informed_on": e.on}
-        case Task.Confirmed():  # type: ignore[misc]
+        case Task.Confirmed():
             changes = {"status": TaskStatus.CONFIRMED.value}
-        case Task.Objected():  # type: ignore[misc]
+        case Task.Objected():
             objection = {"reason": e.reason, "upheld": None, "decision": None}
             changes = {"status": TaskStatus.OBJECTED.value, "objection": objection}
-        case Task.ObjectionDecided():  # type: ignore[misc]
+        case Task.ObjectionDecided():
             objection = {**task["objection"], "upheld": e.upheld, "decision": e.reason}
             if e.upheld:  # the results are reopened
                 status = TaskStatus.INSPECTING
@@ -206,17 +206,17 @@ def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
             else:
                 status = TaskStatus.OBJECTION_REJECTED
                 changes = {"status": status.value, "objection": objection}
-        case Task.Published():  # type: ignore[misc]
+        case Task.Published():
             changes = {
                 "status": TaskStatus.PUBLISHED.value,
                 "published_on": e.on,
                 "redacted_fields": e.redacted_fields,
                 "public_summary": e.public_summary,
             }
-        case Task.Withheld():  # type: ignore[misc]
+        case Task.Withheld():
             withheld = {"reason": e.reason, "until_final": e.until_final}
             changes = {"status": TaskStatus.WITHHELD.value, "withheld": withheld}
-        case Task.Closed():  # type: ignore[misc]
+        case Task.Closed():
             changes = {"status": TaskStatus.CLOSED.value, "closed_on": e.on}
         case _:
             return
@@ -245,33 +245,33 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
     e = logged.event
     key = [str(e.originator_id)]
     match e:
-        case Draw.Committed():  # type: ignore[misc]
+        case Draw.Committed():
             _committed(c, logged, e)
-        case Draw.DiceRecorded():  # type: ignore[misc]
+        case Draw.DiceRecorded():
             draw = DRAWS.current(c, key)
             assert draw is not None
             dice = [*draw["dice"], {"witness": e.witness, "digits": e.digits}]
             DRAWS.change(c, key, logged.seq, {"dice": dice})
-        case Draw.DrandRecorded():  # type: ignore[misc]
+        case Draw.DrandRecorded():
             DRAWS.change(c, key, logged.seq, {"drand_randomness": e.beacon["randomness"]})
-        case Draw.Revealed():  # type: ignore[misc]
+        case Draw.Revealed():
             _revealed(c, logged, e)
-        case Draw.Abandoned():  # type: ignore[misc]
+        case Draw.Abandoned():
             changes = {"status": DrawStatus.ABANDONED.value, "abandoned_reason": e.reason}
             DRAWS.change(c, key, logged.seq, changes)
-        case Draw.RecusalRequested():  # type: ignore[misc]
+        case Draw.RecusalRequested():
             draw = DRAWS.current(c, key)
             assert draw is not None
             pending = draw["pending_requests"] + 1
             DRAWS.change(c, key, logged.seq, {"pending_requests": pending})
-        case Draw.RecusalDecided():  # type: ignore[misc]
+        case Draw.RecusalDecided():
             draw = DRAWS.current(c, key)
             assert draw is not None
             pending = draw["pending_requests"] - 1
             DRAWS.change(c, key, logged.seq, {"pending_requests": pending})
-        case Draw.Recused():  # type: ignore[misc]
+        case Draw.Recused():
             _recused(c, logged, e)
-        case Task.Event():  # type: ignore[misc]
+        case Task.Event():
             _task_event(c, logged, e)
         case _:
             pass

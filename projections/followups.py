@@ -46,10 +46,10 @@ def case_details(e: Any) -> dict[str, Any]:
 
 def _apply(c: Cursor, logged: LoggedEvent) -> None:
     e = logged.event
-    if not isinstance(e, FollowUp.Event):  # type: ignore[attr-defined]
+    if not isinstance(e, FollowUp.Event):
         return
     key = [str(e.originator_id)]
-    if isinstance(e, FollowUp.Opened):  # type: ignore[attr-defined]
+    if isinstance(e, FollowUp.Opened):
         state = {
             "followup_id": key[0],
             "task_id": e.task_id,
@@ -67,7 +67,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
     assert row is not None
     changes: dict[str, Any]
     match e:
-        case FollowUp.RectificationOrdered():  # type: ignore[misc]
+        case FollowUp.RectificationOrdered():
             order = {
                 "ordered_on": e.ordered_on,
                 "deadline": e.deadline,
@@ -76,7 +76,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
                 "passed_on": None,
             }
             changes = {"rectifications": [*row["rectifications"], order]}
-        case FollowUp.Rechecked():  # type: ignore[misc]
+        case FollowUp.Rechecked():
             orders = list(row["rectifications"])
             order = dict(orders[e.rectification - 1])
             recheck = {"on": e.on, "passed": e.passed, "by": e.by, "notes": e.notes}
@@ -85,9 +85,9 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
                 order["passed_on"] = e.on
             orders[e.rectification - 1] = order
             changes = {"rectifications": orders}
-        case FollowUp.Reminded():  # type: ignore[misc]
+        case FollowUp.Reminded():
             changes = {"reminders": [*row["reminders"], {"on": e.on, "text": e.text}]}
-        case FollowUp.CaseFiled():  # type: ignore[misc]
+        case FollowUp.CaseFiled():
             case = {
                 "case_no": e.case_no,
                 "decided_on": e.decided_on,
@@ -103,7 +103,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
                 "revocation": None,
             }
             changes = {"cases": [*row["cases"], case]}
-        case FollowUp.CasePublished():  # type: ignore[misc]
+        case FollowUp.CasePublished():
             cases = list(row["cases"])
             cases[e.case - 1] = {
                 **cases[e.case - 1],
@@ -111,7 +111,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
                 "published_seq": logged.seq,
             }
             changes = {"cases": cases}
-        case FollowUp.CaseCorrected():  # type: ignore[misc]
+        case FollowUp.CaseCorrected():
             cases = list(row["cases"])
             found = cases[e.case - 1]
             correction = {"on": e.on, "reason": e.reason, "fields": sorted(e.changes)}
@@ -121,11 +121,11 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
                 "corrections": [*found.get("corrections", []), correction],
             }
             changes = {"cases": cases}
-        case FollowUp.CaseRevoked():  # type: ignore[misc]
+        case FollowUp.CaseRevoked():
             cases = list(row["cases"])
             cases[e.case - 1] = {**cases[e.case - 1], "revoked_on": e.on, "revocation": e.reason}
             changes = {"cases": cases}
-        case FollowUp.Referred():  # type: ignore[misc]
+        case FollowUp.Referred():
             referral = {"on": e.on, "to_kind": e.to_kind, "to": e.to, "reason": e.reason}
             changes = {"referrals": [*row["referrals"], referral]}
         case _:

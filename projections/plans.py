@@ -30,22 +30,22 @@ _APPROVAL = {
 def _row(logged: LoggedEvent, e: Any) -> dict[str, Any] | None:
     """The fields an event changes in the plan's row (None: not a plan event)."""
     match e:
-        case Plan.Amended():  # type: ignore[misc]
+        case Plan.Amended():
             return {**e.changes, "status": e.status, **_APPROVAL}
-        case Plan.Submitted():  # type: ignore[misc]
+        case Plan.Submitted():
             return {"status": PlanStatus.SUBMITTED.value, "return_reason": None}
-        case Plan.Approved():  # type: ignore[misc]
+        case Plan.Approved():
             return {
                 "status": PlanStatus.APPROVED.value,
                 "approved_by": logged.actor.user,
                 "approved_at": logged.recorded_at,
                 "approval_comment": e.comment or None,
             }
-        case Plan.Returned():  # type: ignore[misc]
+        case Plan.Returned():
             return {"status": PlanStatus.DRAFT.value, "return_reason": e.reason}
-        case Plan.Published():  # type: ignore[misc]
+        case Plan.Published():
             return {"status": PlanStatus.PUBLISHED.value, "published_at": logged.recorded_at}
-        case Plan.Cancelled():  # type: ignore[misc]
+        case Plan.Cancelled():
             return {"status": PlanStatus.CANCELLED.value, "cancel_reason": e.reason}
         case _:
             return None
@@ -59,7 +59,7 @@ class PlanProjection(VersionedProjection):
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
         e = logged.event
         aid = (str(e.originator_id),)
-        if isinstance(e, Plan.Drafted):  # type: ignore[attr-defined]
+        if isinstance(e, Plan.Drafted):
             state = {
                 **e.state,
                 "status": PlanStatus.DRAFT.value,
@@ -78,7 +78,7 @@ class PlanProjection(VersionedProjection):
         if changes is None:
             return
         changes["version"] = e.originator_version
-        if isinstance(e, Plan.Amended):  # type: ignore[attr-defined]
+        if isinstance(e, Plan.Amended):
             current = PLANS.current(c, aid) or {}
             changes["amendments"] = int(current.get("amendments", 0)) + 1
         PLANS.change(c, aid, logged.seq, changes)

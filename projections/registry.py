@@ -54,44 +54,44 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
     """Route one registry event to its version table (other contexts' events are ignored)."""
     aid = (str(e.originator_id),)
     match e:
-        case Department.Registered():  # type: ignore[misc]
+        case Department.Registered():
             state = _attrs(e, "code", "name", "level", "kind", "parent", "region_code")
             DEPARTMENTS.insert(c, aid, seq, {**state, "closed": False})
-        case Department.Renamed():  # type: ignore[misc]
+        case Department.Renamed():
             DEPARTMENTS.change(c, aid, seq, {"name": e.name})
-        case Department.Closed():  # type: ignore[misc]
+        case Department.Closed():
             DEPARTMENTS.change(c, aid, seq, {"closed": True})
-        case Department.AliasesSet():  # type: ignore[misc]
+        case Department.AliasesSet():
             DEPARTMENTS.change(c, aid, seq, {"aliases": list(e.aliases)})
-        case User.Registered():  # type: ignore[misc]
+        case User.Registered():
             state = _attrs(e, "username", "name", "department", "roles")
             USERS.insert(c, aid, seq, {**state, "active": True, "certificate_no": None})
-        case User.RolesSet():  # type: ignore[misc]
+        case User.RolesSet():
             USERS.change(c, aid, seq, {"roles": e.roles})
-        case User.CertificateLinked():  # type: ignore[misc]
+        case User.CertificateLinked():
             USERS.change(c, aid, seq, {"certificate_no": e.certificate_no})
-        case User.Deactivated():  # type: ignore[misc]
+        case User.Deactivated():
             USERS.change(c, aid, seq, {"active": False})
-        case ApiToken.Issued():  # type: ignore[misc]
+        case ApiToken.Issued():
             state = _attrs(e, "token_sha256", "username", "label")
             TOKENS.insert(c, aid, seq, {**state, "revoked": False})
-        case ApiToken.Revoked():  # type: ignore[misc]
+        case ApiToken.Revoked():
             TOKENS.change(c, aid, seq, {"revoked": True})
-        case Item.Published():  # type: ignore[misc]
+        case Item.Published():
             ITEMS.insert(c, aid, seq, {**e.state, "retired_reason": None})
-        case Item.Amended():  # type: ignore[misc]
+        case Item.Amended():
             ITEMS.change(c, aid, seq, e.changes)
-        case Item.Retired():  # type: ignore[misc]
+        case Item.Retired():
             ITEMS.change(c, aid, seq, {"retired_reason": e.reason})
-        case Target.Registered():  # type: ignore[misc]
+        case Target.Registered():
             TARGETS.insert(c, aid, seq, e.state)
-        case Target.Updated():  # type: ignore[misc]
+        case Target.Updated():
             TARGETS.change(c, aid, seq, e.changes)
-        case Inspector.Registered():  # type: ignore[misc]
+        case Inspector.Registered():
             INSPECTORS.insert(c, aid, seq, e.state)
-        case Inspector.Updated():  # type: ignore[misc]
+        case Inspector.Updated():
             INSPECTORS.change(c, aid, seq, e.changes)
-        case Declaration.Declared():  # type: ignore[misc]
+        case Declaration.Declared():
             state = _attrs(
                 e,
                 "certificate_no",
@@ -102,11 +102,11 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
                 "reason",
             )
             DECLARATIONS.insert(c, aid, seq, {**state, "withdrawn": False})
-        case Declaration.Withdrawn():  # type: ignore[misc]
+        case Declaration.Withdrawn():
             DECLARATIONS.change(c, aid, seq, {"withdrawn": True})
-        case ConflictRules.Created():  # type: ignore[misc]
+        case ConflictRules.Created():
             RULES.insert(c, aid, seq, {"department": e.department, "rules": {}})
-        case ConflictRules.Set():  # type: ignore[misc]
+        case ConflictRules.Set():
             RULES.change(c, aid, seq, {"rules": e.rules})
         case _:
             pass

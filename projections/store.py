@@ -116,10 +116,10 @@ class _PgCursor:
         return sql.replace("%", "%%").replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.cur.execute(self._sql(sql), params)  # type: ignore[arg-type]
+        return self.cur.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self.cur.executemany(self._sql(sql), rows)  # type: ignore[arg-type]
+        return self.cur.executemany(self._sql(sql), rows)
 
     def fetchall(self) -> list[Any]:
         return self.cur.fetchall()

@@ -137,7 +137,15 @@ class Refusal(Aggregate):
     def create_id(**_: Any) -> UUID:
         return uuid4()
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        username: str
+        department: str
+        roles: list[str]
+        command: str
+        departments: list[str]
+        reason: str
+
+    @event(Recorded)
     def __init__(
         self,
         username: str,
@@ -171,7 +179,18 @@ class Refusal(Aggregate):
             last_at=last_at,
         )
 
-    @event("Repeated")
+    class Repeated(Aggregate.Event):
+        username: str
+        department: str
+        roles: list[str]
+        command: str
+        departments: list[str]
+        reason: str
+        count: int
+        first_at: str
+        last_at: str
+
+    @event(Repeated)
     def _repeated(
         self,
         username: str,

@@ -398,7 +398,13 @@ class CalendarYear(Aggregate):
     def create_id(year: int, **_: Any) -> UUID:
         return calendar_year_id(year)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        year: int
+        document: str
+        holidays: list[str]
+        workdays: list[str]
+
+    @event(Registered)
     def __init__(self, year: int, document: str, holidays: list[str], workdays: list[str]) -> None:
         self.year = year
         self.document = document
@@ -453,7 +459,13 @@ class CalendarYear(Aggregate):
         )
         return True
 
-    @event("Amended")
+    class Amended(Aggregate.Event):
+        document: str
+        holidays: list[str]
+        workdays: list[str]
+        reason: str
+
+    @event(Amended)
     def _amended(
         self, document: str, holidays: list[str], workdays: list[str], reason: str
     ) -> None:

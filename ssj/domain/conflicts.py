@@ -52,7 +52,15 @@ class Declaration(Aggregate):
     def create_id(**_: Any) -> UUID:
         return uuid4()
 
-    @event("Declared")
+    class Declared(Aggregate.Created):
+        certificate_no: str
+        target_identifier: str
+        relation: str
+        valid_from: str
+        valid_to: str | None
+        reason: str
+
+    @event(Declared)
     def __init__(
         self,
         certificate_no: str,
@@ -107,7 +115,10 @@ class Declaration(Aggregate):
             raise ConflictError("该利害关系声明已撤回", "this declaration is already withdrawn")
         self._withdrawn(reason=fields.prose("reason", reason))
 
-    @event("Withdrawn")
+    class Withdrawn(Aggregate.Event):
+        reason: str
+
+    @event(Withdrawn)
     def _withdrawn(self, reason: str) -> None:
         self.withdrawn = True
 
@@ -124,7 +135,10 @@ class ConflictRules(Aggregate):
     def create_id(department: str, **_: Any) -> UUID:
         return uuid5(RULES_NAMESPACE, department)
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        department: str
+
+    @event(Created)
     def __init__(self, department: str) -> None:
         self.department = department
         self.rules: dict[str, int | bool] = {}
@@ -143,7 +157,10 @@ class ConflictRules(Aggregate):
         if parsed != self.rules:
             self._set(rules=parsed)
 
-    @event("Set")
+    class Set(Aggregate.Event):
+        rules: dict[str, int | bool]
+
+    @event(Set)
     def _set(self, rules: dict[str, int | bool]) -> None:
         self.rules = rules
 

@@ -85,7 +85,12 @@ class Draw(Aggregate):
     def create_id(plan_id: str, round: int, **_: Any) -> UUID:
         return draw_id(plan_id, round)
 
-    @event("Committed")
+    class Committed(Aggregate.Created):
+        plan_id: str
+        round: int
+        facts: dict[str, Any]
+
+    @event(Committed)
     def __init__(self, plan_id: str, round: int, facts: dict[str, Any]) -> None:
         self.plan_id = plan_id
         self.round = round
@@ -146,7 +151,11 @@ class Draw(Aggregate):
             )
         self._dice_recorded(witness=witness, digits=parse_dice(digits))
 
-    @event("DiceRecorded")
+    class DiceRecorded(Aggregate.Event):
+        witness: str
+        digits: str
+
+    @event(DiceRecorded)
     def _dice_recorded(self, witness: str, digits: str) -> None:
         self.dice.append((witness, digits))
 
@@ -165,7 +174,11 @@ class Draw(Aggregate):
             )
         self._drand_recorded(beacon=beacon, bls_verified=bls_verified)
 
-    @event("DrandRecorded")
+    class DrandRecorded(Aggregate.Event):
+        beacon: dict[str, Any]
+        bls_verified: bool
+
+    @event(DrandRecorded)
     def _drand_recorded(self, beacon: dict[str, Any], bls_verified: bool) -> None:
         self.drand = {**beacon, "bls_verified": bls_verified}
 
@@ -212,7 +225,12 @@ class Draw(Aggregate):
             )
         self._revealed(nonce=nonce, seed=seed, outcome=outcome)
 
-    @event("Revealed")
+    class Revealed(Aggregate.Event):
+        nonce: str
+        seed: str
+        outcome: dict[str, Any]
+
+    @event(Revealed)
     def _revealed(self, nonce: str, seed: str, outcome: dict[str, Any]) -> None:
         self.nonce = nonce
         self.seed = seed
@@ -223,7 +241,10 @@ class Draw(Aggregate):
         self._require(DrawStatus.COMMITTED, "作废", "abandon")
         self._abandoned(reason=fields.prose("reason", reason))
 
-    @event("Abandoned")
+    class Abandoned(Aggregate.Event):
+        reason: str
+
+    @event(Abandoned)
     def _abandoned(self, reason: str) -> None:
         self.abandoned_reason = reason
         self.status = DrawStatus.ABANDONED
@@ -289,7 +310,13 @@ class Draw(Aggregate):
         )
         return request_id, True
 
-    @event("RecusalRequested")
+    class RecusalRequested(Aggregate.Event):
+        request_id: str
+        target: str
+        certificate_no: str
+        reason: str
+
+    @event(RecusalRequested)
     def _recusal_requested(
         self, request_id: str, target: str, certificate_no: str, reason: str
     ) -> None:
@@ -329,11 +356,24 @@ class Draw(Aggregate):
                 replacement=replacement,
             )
 
-    @event("RecusalDecided")
+    class RecusalDecided(Aggregate.Event):
+        request_id: str
+        approved: bool
+        reason: str
+
+    @event(RecusalDecided)
     def _recusal_decided(self, request_id: str, approved: bool, reason: str) -> None:
         self.requests[request_id]["decision"] = {"approved": approved, "reason": reason}
 
-    @event("Recused")
+    class Recused(Aggregate.Event):
+        target: str
+        certificate_no: str
+        kind: str
+        reason: str
+        request_id: str | None
+        replacement: str
+
+    @event(Recused)
     def _recused(
         self,
         target: str,

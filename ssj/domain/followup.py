@@ -359,7 +359,14 @@ class FollowUp(Aggregate):
             team=list(team),
         )
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        task_id: str
+        identifier: str
+        departments: list[str]
+        completed_on: str
+        team: list[str]
+
+    @event(Opened)
     def __init__(
         self,
         task_id: str,
@@ -427,7 +434,12 @@ class FollowUp(Aggregate):
         self._rectification_ordered(ordered_on=on, deadline=due, requirement=text)
         return len(self.rectifications), True
 
-    @event("RectificationOrdered")
+    class RectificationOrdered(Aggregate.Event):
+        ordered_on: str
+        deadline: str
+        requirement: str
+
+    @event(RectificationOrdered)
     def _rectification_ordered(self, ordered_on: str, deadline: str, requirement: str) -> None:
         self.rectifications.append(
             {
@@ -458,7 +470,14 @@ class FollowUp(Aggregate):
             notes=fields.prose("notes", notes, required=False, max_length=2000),
         )
 
-    @event("Rechecked")
+    class Rechecked(Aggregate.Event):
+        rectification: int
+        on: str
+        passed: bool
+        by: str
+        notes: str
+
+    @event(Rechecked)
     def _rechecked(self, rectification: int, on: str, passed: bool, by: str, notes: str) -> None:
         order = self.rectifications[rectification - 1]
         order["rechecks"].append({"on": on, "passed": passed, "by": by, "notes": notes})
@@ -478,7 +497,11 @@ class FollowUp(Aggregate):
         self._reminded(**reminder)
         return len(self.reminders), True
 
-    @event("Reminded")
+    class Reminded(Aggregate.Event):
+        on: str
+        text: str
+
+    @event(Reminded)
     def _reminded(self, on: str, text: str) -> None:
         self.reminders.append({"on": on, "text": text})
 
@@ -586,7 +609,30 @@ class FollowUp(Aggregate):
         check_case(details, needs_representative=needs_representative(target_type))
         return details
 
-    @event("CaseFiled")
+    class CaseFiled(Aggregate.Event):
+        case_no: str
+        decided_on: str
+        decision: str
+        credit_class: str | None
+        previous_class: str | None
+        violation_type: str
+        facts: str
+        basis: str
+        penalty_types: list[str] | None
+        fine: str
+        confiscated: str
+        licence: str
+        valid_until: str | None
+        publicity_until: str | None
+        authority: str
+        authority_code: str
+        source: str
+        source_code: str
+        legal_representative: str
+        notes: str
+        target_type: str | None
+
+    @event(CaseFiled)
     def _case_filed(
         self,
         case_no: str,
@@ -681,7 +727,11 @@ class FollowUp(Aggregate):
             on=parse_day("on", on, today, (found["decided_on"], "处罚决定日期", "the decision")),
         )
 
-    @event("CasePublished")
+    class CasePublished(Aggregate.Event):
+        case: int
+        on: str
+
+    @event(CasePublished)
     def _case_published(self, case: int, on: str) -> None:
         self.cases[case - 1]["published_on"] = on
 
@@ -727,7 +777,13 @@ class FollowUp(Aggregate):
             on=parse_day("on", on, today, (last, "此前一步的日期", "the previous step")),
         )
 
-    @event("CaseCorrected")
+    class CaseCorrected(Aggregate.Event):
+        case: int
+        changes: dict[str, Any]
+        reason: str
+        on: str
+
+    @event(CaseCorrected)
     def _case_corrected(self, case: int, changes: dict[str, Any], reason: str, on: str) -> None:
         found = self.cases[case - 1]
         found.update(changes)
@@ -747,7 +803,12 @@ class FollowUp(Aggregate):
             reason=fields.prose("reason", reason, max_length=2000),
         )
 
-    @event("CaseRevoked")
+    class CaseRevoked(Aggregate.Event):
+        case: int
+        on: str
+        reason: str
+
+    @event(CaseRevoked)
     def _case_revoked(self, case: int, on: str, reason: str) -> None:
         self.cases[case - 1]["revoked_on"] = on
         self.cases[case - 1]["revocation"] = reason
@@ -771,6 +832,12 @@ class FollowUp(Aggregate):
         self._referred(**referral)
         return len(self.referrals), True
 
-    @event("Referred")
+    class Referred(Aggregate.Event):
+        on: str
+        to_kind: str
+        to: str
+        reason: str
+
+    @event(Referred)
     def _referred(self, on: str, to_kind: str, to: str, reason: str) -> None:
         self.referrals.append({"on": on, "to_kind": to_kind, "to": to, "reason": reason})

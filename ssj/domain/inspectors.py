@@ -264,7 +264,11 @@ class Inspector(Aggregate):
     def create_id(certificate_no: str, **_: Any) -> UUID:
         return inspector_id(certificate_no)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        certificate_no: str
+        state: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, certificate_no: str, state: dict[str, Any]) -> None:
         self.certificate_no = certificate_no
         self.state = dict(state)
@@ -289,7 +293,10 @@ class Inspector(Aggregate):
         self._updated(changes=changes)
         return True
 
-    @event("Updated")
+    class Updated(Aggregate.Event):
+        changes: dict[str, Any]
+
+    @event(Updated)
     def _updated(self, changes: dict[str, Any]) -> None:
         self.state.update(changes)
 

@@ -383,7 +383,12 @@ class Item(Aggregate):
     def create_id(department: str, code: str, **_: Any) -> UUID:
         return item_id(department, code)
 
-    @event("Published")
+    class Published(Aggregate.Created):
+        department: str
+        code: str
+        state: dict[str, Any]
+
+    @event(Published)
     def __init__(self, department: str, code: str, state: dict[str, Any]) -> None:
         self.department = department
         self.code = code
@@ -421,7 +426,10 @@ class Item(Aggregate):
         self._amended(changes=changes)
         return True
 
-    @event("Amended")
+    class Amended(Aggregate.Event):
+        changes: dict[str, Any]
+
+    @event(Amended)
     def _amended(self, changes: dict[str, Any]) -> None:
         self.state.update(changes)
 
@@ -430,6 +438,9 @@ class Item(Aggregate):
             raise ConflictError(f"事项 {self.code} 已废止", f"item {self.code} is already retired")
         self._retired(reason=fields.prose("reason", reason))
 
-    @event("Retired")
+    class Retired(Aggregate.Event):
+        reason: str
+
+    @event(Retired)
     def _retired(self, reason: str) -> None:
         self.retired_reason = reason

@@ -130,7 +130,15 @@ class Department(Aggregate):
     def create_id(code: str, **_: Any) -> UUID:
         return department_id(code)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        code: str
+        name: str
+        level: str
+        kind: str
+        parent: str | None
+        region_code: str
+
+    @event(Registered)
     def __init__(
         self, code: str, name: str, level: str, kind: str, parent: str | None, region_code: str
     ) -> None:
@@ -164,7 +172,10 @@ class Department(Aggregate):
     def rename(self, name: str) -> None:
         self._renamed(name=fields.text("name", name))
 
-    @event("Renamed")
+    class Renamed(Aggregate.Event):
+        name: str
+
+    @event(Renamed)
     def _renamed(self, name: str) -> None:
         self.name = name
 
@@ -178,7 +189,10 @@ class Department(Aggregate):
         self._aliases_set(aliases=[*aliases, alias])
         return True
 
-    @event("AliasesSet")
+    class AliasesSet(Aggregate.Event):
+        aliases: list[str]
+
+    @event(AliasesSet)
     def _aliases_set(self, aliases: list[str]) -> None:
         self.aliases = aliases
 
@@ -189,7 +203,10 @@ class Department(Aggregate):
             )
         self._closed(reason=fields.prose("reason", reason))
 
-    @event("Closed")
+    class Closed(Aggregate.Event):
+        reason: str
+
+    @event(Closed)
     def _closed(self, reason: str) -> None:
         self.closed = True
 
@@ -199,7 +216,13 @@ class User(Aggregate):
     def create_id(username: str, **_: Any) -> UUID:
         return user_id(username)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        username: str
+        name: str
+        department: str
+        roles: list[str]
+
+    @event(Registered)
     def __init__(self, username: str, name: str, department: str, roles: list[str]) -> None:
         self.username = username
         self.name = name
@@ -226,7 +249,10 @@ class User(Aggregate):
         if parsed != self.roles:
             self._roles_set(roles=parsed)
 
-    @event("RolesSet")
+    class RolesSet(Aggregate.Event):
+        roles: list[str]
+
+    @event(RolesSet)
     def _roles_set(self, roles: list[str]) -> None:
         self.roles = roles
 
@@ -239,7 +265,10 @@ class User(Aggregate):
         self._certificate_linked(certificate_no=certificate_no)
         return True
 
-    @event("CertificateLinked")
+    class CertificateLinked(Aggregate.Event):
+        certificate_no: str
+
+    @event(CertificateLinked)
     def _certificate_linked(self, certificate_no: str) -> None:
         self.certificate_no = certificate_no
 
@@ -250,7 +279,10 @@ class User(Aggregate):
             )
         self._deactivated(reason=fields.prose("reason", reason))
 
-    @event("Deactivated")
+    class Deactivated(Aggregate.Event):
+        reason: str
+
+    @event(Deactivated)
     def _deactivated(self, reason: str) -> None:
         self.active = False
 
@@ -293,7 +325,12 @@ class ApiToken(Aggregate):
     def create_id(token_sha256: str, **_: Any) -> UUID:
         return uuid5(TOKEN_NAMESPACE, token_sha256)
 
-    @event("Issued")
+    class Issued(Aggregate.Created):
+        token_sha256: str
+        username: str
+        label: str
+
+    @event(Issued)
     def __init__(self, token_sha256: str, username: str, label: str) -> None:
         self.token_sha256 = token_sha256
         self.username = username
@@ -305,6 +342,9 @@ class ApiToken(Aggregate):
             raise ConflictError("令牌已吊销", "token is already revoked")
         self._revoked(reason=fields.prose("reason", reason))
 
-    @event("Revoked")
+    class Revoked(Aggregate.Event):
+        reason: str
+
+    @event(Revoked)
     def _revoked(self, reason: str) -> None:
         self.revoked = True

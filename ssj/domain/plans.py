@@ -447,7 +447,12 @@ class Plan(Aggregate):
     def create_id(department: str, code: str, **_: Any) -> UUID:
         return plan_id(department, code)
 
-    @event("Drafted")
+    class Drafted(Aggregate.Created):
+        department: str
+        code: str
+        state: dict[str, Any]
+
+    @event(Drafted)
     def __init__(self, department: str, code: str, state: dict[str, Any]) -> None:
         self.department = department
         self.code = code
@@ -522,7 +527,12 @@ class Plan(Aggregate):
             changes.pop("target_types", None)
         return not changes
 
-    @event("Amended")
+    class Amended(Aggregate.Event):
+        changes: dict[str, Any]
+        reason: str
+        status: str
+
+    @event(Amended)
     def _amended(self, changes: dict[str, Any], reason: str, status: str) -> None:
         self.state.update(changes)
         self.status = PlanStatus(status)
@@ -531,7 +541,10 @@ class Plan(Aggregate):
         self._require((PlanStatus.DRAFT,), "提交审批", "submit")
         self._submitted()
 
-    @event("Submitted")
+    class Submitted(Aggregate.Event):
+        pass
+
+    @event(Submitted)
     def _submitted(self) -> None:
         self.status = PlanStatus.SUBMITTED
 
@@ -539,7 +552,10 @@ class Plan(Aggregate):
         self._require((PlanStatus.SUBMITTED,), "批准", "approve")
         self._approved(comment=fields.prose("comment", comment, required=False))
 
-    @event("Approved")
+    class Approved(Aggregate.Event):
+        comment: str
+
+    @event(Approved)
     def _approved(self, comment: str) -> None:
         self.status = PlanStatus.APPROVED
 
@@ -547,7 +563,10 @@ class Plan(Aggregate):
         self._require((PlanStatus.SUBMITTED,), "退回", "return")
         self._returned(reason=fields.prose("reason", reason))
 
-    @event("Returned")
+    class Returned(Aggregate.Event):
+        reason: str
+
+    @event(Returned)
     def _returned(self, reason: str) -> None:
         self.status = PlanStatus.DRAFT
 
@@ -555,7 +574,10 @@ class Plan(Aggregate):
         self._require((PlanStatus.APPROVED,), "公布", "publish")
         self._published()
 
-    @event("Published")
+    class Published(Aggregate.Event):
+        pass
+
+    @event(Published)
     def _published(self) -> None:
         self.status = PlanStatus.PUBLISHED
 
@@ -566,6 +588,9 @@ class Plan(Aggregate):
             )
         self._cancelled(reason=fields.prose("reason", reason))
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        reason: str
+
+    @event(Cancelled)
     def _cancelled(self, reason: str) -> None:
         self.status = PlanStatus.CANCELLED

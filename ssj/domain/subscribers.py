@@ -257,7 +257,19 @@ class Subscriber(Aggregate):
             **chosen,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        name: str
+        endpoint: str
+        kinds: list[str]
+        departments: list[str]
+        auth: dict[str, str]
+        from_seq: int
+        max_tries: int
+        batch: int
+        full_ids: bool
+        legal_basis: str
+
+    @event(Registered)
     def __init__(
         self,
         name: str,
@@ -323,7 +335,11 @@ class Subscriber(Aggregate):
         self._updated(changes=changes, reason=fields.text("reason", reason, max_length=500))
         return True
 
-    @event("Updated")
+    class Updated(Aggregate.Event):
+        changes: dict[str, Any]
+        reason: str
+
+    @event(Updated)
     def _updated(self, changes: dict[str, Any], reason: str) -> None:
         for name, value in changes.items():
             setattr(self, name, value)
@@ -334,7 +350,10 @@ class Subscriber(Aggregate):
             raise ConflictError(f"接收平台 {self.name} 已暂停", f"{self.name} is already paused")
         self._paused(reason=fields.text("reason", reason, max_length=500))
 
-    @event("Paused")
+    class Paused(Aggregate.Event):
+        reason: str
+
+    @event(Paused)
     def _paused(self, reason: str) -> None:
         self.status = SubscriberStatus.PAUSED
 
@@ -346,7 +365,10 @@ class Subscriber(Aggregate):
             )
         self._resumed(reason=fields.text("reason", reason, required=False, max_length=500))
 
-    @event("Resumed")
+    class Resumed(Aggregate.Event):
+        reason: str
+
+    @event(Resumed)
     def _resumed(self, reason: str) -> None:
         self.status = SubscriberStatus.ACTIVE
 
@@ -356,7 +378,10 @@ class Subscriber(Aggregate):
         self._require_present("移除", "remove it")
         self._removed(reason=fields.text("reason", reason, max_length=500))
 
-    @event("Removed")
+    class Removed(Aggregate.Event):
+        reason: str
+
+    @event(Removed)
     def _removed(self, reason: str) -> None:
         self.status = SubscriberStatus.REMOVED
 
@@ -380,7 +405,11 @@ class Subscriber(Aggregate):
         self._retried(seqs=wanted, reason=fields.text("reason", reason, max_length=500))
         return wanted
 
-    @event("Retried")
+    class Retried(Aggregate.Event):
+        seqs: list[int]
+        reason: str
+
+    @event(Retried)
     def _retried(self, seqs: list[int], reason: str) -> None:
         pass
 
@@ -392,7 +421,11 @@ class DeliveryReport(Aggregate):
     def create_id(**_: Any) -> UUID:
         return uuid4()
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        subscriber: str
+        outcomes: list[dict[str, Any]]
+
+    @event(Recorded)
     def __init__(self, subscriber: str, outcomes: list[dict[str, Any]]) -> None:
         self.subscriber = subscriber
         self.outcomes = outcomes

@@ -327,7 +327,11 @@ class Target(Aggregate):
     def create_id(identifier: str, **_: Any) -> UUID:
         return target_id(identifier)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        identifier: str
+        state: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, identifier: str, state: dict[str, Any]) -> None:
         self.identifier = identifier
         self.state = dict(state)
@@ -349,6 +353,9 @@ class Target(Aggregate):
         self._updated(changes=changes)
         return True
 
-    @event("Updated")
+    class Updated(Aggregate.Event):
+        changes: dict[str, Any]
+
+    @event(Updated)
     def _updated(self, changes: dict[str, Any]) -> None:
         self.state.update(changes)

@@ -267,7 +267,17 @@ class Task(Aggregate):
             how=fields.text("how", how, max_length=200),
         )
 
-    @event("Notified")
+    class Notified(Aggregate.Created):
+        draw_id: str
+        plan_id: str
+        identifier: str
+        departments: list[str]
+        items: dict[str, list[str]]
+        drawn_on: str
+        on: str
+        how: str
+
+    @event(Notified)
     def __init__(
         self,
         draw_id: str,
@@ -380,7 +390,16 @@ class Task(Aggregate):
         self._result_drafted(item=key, **draft)
         return True
 
-    @event("ResultDrafted")
+    class ResultDrafted(Aggregate.Event):
+        item: str
+        method: str
+        inspected_on: str
+        findings: str
+        evidence: list[str]
+        category: str
+        drafted_by: str
+
+    @event(ResultDrafted)
     def _result_drafted(
         self,
         item: str,
@@ -431,7 +450,11 @@ class Task(Aggregate):
             )
         self._result_signed(item=key, signed_by=signed_by)
 
-    @event("ResultSigned")
+    class ResultSigned(Aggregate.Event):
+        item: str
+        signed_by: str
+
+    @event(ResultSigned)
     def _result_signed(self, item: str, signed_by: str) -> None:
         self.results[item]["signed_by"] = signed_by
 
@@ -455,7 +478,10 @@ class Task(Aggregate):
             )
         )
 
-    @event("Inspected")
+    class Inspected(Aggregate.Event):
+        completed_on: str
+
+    @event(Inspected)
     def _inspected(self, completed_on: str) -> None:
         self.completed_on = completed_on
         self.status = TaskStatus.INSPECTED
@@ -471,7 +497,10 @@ class Task(Aggregate):
             )
         )
 
-    @event("TargetInformed")
+    class TargetInformed(Aggregate.Event):
+        on: str
+
+    @event(TargetInformed)
     def _target_informed(self, on: str) -> None:
         self.informed_on = on
         self.status = TaskStatus.INFORMED
@@ -481,7 +510,10 @@ class Task(Aggregate):
         self._require((TaskStatus.INFORMED,), "登记无异议", "record a confirmation")
         self._confirmed()
 
-    @event("Confirmed")
+    class Confirmed(Aggregate.Event):
+        pass
+
+    @event(Confirmed)
     def _confirmed(self) -> None:
         self.status = TaskStatus.CONFIRMED
 
@@ -490,7 +522,10 @@ class Task(Aggregate):
         self._require((TaskStatus.INFORMED,), "登记异议", "record an objection")
         self._objected(reason=fields.prose("reason", reason, max_length=2000))
 
-    @event("Objected")
+    class Objected(Aggregate.Event):
+        reason: str
+
+    @event(Objected)
     def _objected(self, reason: str) -> None:
         self.objection = {"reason": reason, "upheld": None, "decision": None}
         self.status = TaskStatus.OBJECTED
@@ -500,7 +535,11 @@ class Task(Aggregate):
         self._require((TaskStatus.OBJECTED,), "决定异议", "decide an objection")
         self._objection_decided(upheld=bool(upheld), reason=fields.prose("reason", reason))
 
-    @event("ObjectionDecided")
+    class ObjectionDecided(Aggregate.Event):
+        upheld: bool
+        reason: str
+
+    @event(ObjectionDecided)
     def _objection_decided(self, upheld: bool, reason: str) -> None:
         assert self.objection is not None
         decided = {**self.objection, "upheld": upheld, "decision": reason}
@@ -555,7 +594,12 @@ class Task(Aggregate):
             public_summary=fields.prose("public_summary", public_summary, max_length=2000),
         )
 
-    @event("Published")
+    class Published(Aggregate.Event):
+        on: str
+        redacted_fields: list[str]
+        public_summary: str
+
+    @event(Published)
     def _published(self, on: str, redacted_fields: list[str], public_summary: str) -> None:
         self.publication = {
             "on": on,
@@ -571,7 +615,11 @@ class Task(Aggregate):
         )
         self._withheld(reason=fields.prose("reason", reason), until_final=bool(until_final))
 
-    @event("Withheld")
+    class Withheld(Aggregate.Event):
+        reason: str
+        until_final: bool
+
+    @event(Withheld)
     def _withheld(self, reason: str, until_final: bool) -> None:
         self.withholding = {"reason": reason, "until_final": until_final}
         self.status = TaskStatus.WITHHELD
@@ -588,7 +636,10 @@ class Task(Aggregate):
         last = self.publication["on"] if self.publication else self.informed_on
         self._closed(on=parse_day("on", on, today, (last, "此前一步的日期", "the previous step")))
 
-    @event("Closed")
+    class Closed(Aggregate.Event):
+        on: str
+
+    @event(Closed)
     def _closed(self, on: str) -> None:
         self.closed_on = on
         self.status = TaskStatus.CLOSED

@@ -422,9 +422,9 @@ class Ledger(Application):
         """All recorded checkpoints, oldest first, as (tree size, signed note)."""
         events = self.events.get(TLOG_ID)
         return [
-            (e.size, e.signed_note)  # type: ignore[attr-defined]
+            (e.size, e.signed_note)
             for e in events
-            if isinstance(e, TransparencyLog.CheckpointIssued)  # type: ignore[attr-defined]
+            if isinstance(e, TransparencyLog.CheckpointIssued)
         ]
 
     def latest_checkpoint(self) -> str | None:

@@ -53,7 +53,7 @@ class Draft:
 
     def signatures(self) -> list[bytes]:
         if self.signing and isinstance(self.signing[0], Future):
-            return [s for f in self.signing for s in f.result()]  # type: ignore[union-attr]
+            return [s for f in self.signing for s in f.result()]
         return self.signing  # type: ignore[return-value]
 
 

@@ -33,7 +33,10 @@ class KeyRing(Aggregate):
     def create_id(*_: Any, **__: Any) -> UUID:
         return KEYRING_ID
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        verifier_key: str
+
+    @event(Created)
     def __init__(self, verifier_key: str) -> None:
         verifier = note.parse_verifier_key(verifier_key)
         self.keys: dict[str, str] = {verifier.key_id: verifier_key}
@@ -61,7 +64,11 @@ class KeyRing(Aggregate):
             )
         self._rotated(verifier_key=verifier_key, retired_key_id=self.active_key_id)
 
-    @event("Rotated")
+    class Rotated(Aggregate.Event):
+        verifier_key: str
+        retired_key_id: str
+
+    @event(Rotated)
     def _rotated(self, verifier_key: str, retired_key_id: str) -> None:
         key_id = note.parse_verifier_key(verifier_key).key_id
         self.keys[key_id] = verifier_key
@@ -83,7 +90,12 @@ class KeyRing(Aggregate):
             raise ValidationError("吊销必须说明理由", "a revocation needs a reason")
         self._revoked(key_id=key_id, as_of_seq=as_of_seq, reason=reason)
 
-    @event("Revoked")
+    class Revoked(Aggregate.Event):
+        key_id: str
+        as_of_seq: int
+        reason: str
+
+    @event(Revoked)
     def _revoked(self, key_id: str, as_of_seq: int, reason: str) -> None:
         self.revoked[key_id] = as_of_seq
 
@@ -95,11 +107,19 @@ class TransparencyLog(Aggregate):
     def create_id(*_: Any, **__: Any) -> UUID:
         return TLOG_ID
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        origin: str
+
+    @event(Started)
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.last_size = 0
 
-    @event("CheckpointIssued")
+    class CheckpointIssued(Aggregate.Event):
+        size: int
+        root_hash: str
+        signed_note: str
+
+    @event(CheckpointIssued)
     def issue(self, size: int, root_hash: str, signed_note: str) -> None:
         self.last_size = size

@@ -49,7 +49,7 @@ class LedgerSigner:
         return {"signer": self.signer, "signer_key": self.signer_key}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["signer"], state["signer_key"])  # type: ignore[misc, arg-type]
+        self.__init__(state["signer"], state["signer_key"])  # type: ignore[misc]
 
 
 def _first_line(path: Path) -> str:

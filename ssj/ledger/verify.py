@@ -39,11 +39,10 @@ EnvelopeRow = tuple[int, int, bytes, bytes]
 EventFields = tuple[str, int, str, bytes, Any]
 
 KEYRING_TOPICS: dict[str, str] = {
-    get_topic(cls): cls.__name__
-    for cls in (KeyRing.Created, KeyRing.Rotated, KeyRing.Revoked)  # type: ignore[attr-defined]
+    get_topic(cls): cls.__name__ for cls in (KeyRing.Created, KeyRing.Rotated, KeyRing.Revoked)
 }
-CHECKPOINT_TOPIC = get_topic(TransparencyLog.CheckpointIssued)  # type: ignore[attr-defined]
-COSIGNED_TOPIC = get_topic(WitnessSet.Cosigned)  # type: ignore[attr-defined]
+CHECKPOINT_TOPIC = get_topic(TransparencyLog.CheckpointIssued)
+COSIGNED_TOPIC = get_topic(WitnessSet.Cosigned)
 
 KINDS: dict[str, tuple[str, str]] = {
     "envelope": ("信封无法解析", "envelope does not parse"),

@@ -26,7 +26,10 @@ class WitnessSet(Aggregate):
     def create_id(*_: Any, **__: Any) -> UUID:
         return WITNESSES_ID
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        pass
+
+    @event(Started)
     def __init__(self) -> None:
         self.witnesses: dict[str, dict[str, Any]] = {}  # name -> key, url, active
         self.cosigned: dict[str, int] = {}  # name -> largest size it cosigned
@@ -45,7 +48,12 @@ class WitnessSet(Aggregate):
             )
         self._added(name=name, verifier_key=verifier_key, url=url.rstrip("/"))
 
-    @event("Added")
+    class Added(Aggregate.Event):
+        name: str
+        verifier_key: str
+        url: str
+
+    @event(Added)
     def _added(self, name: str, verifier_key: str, url: str) -> None:
         self.witnesses[name] = {"key": verifier_key, "url": url, "active": True}
 
@@ -56,17 +64,34 @@ class WitnessSet(Aggregate):
             raise ValidationError("移除见证方必须说明理由", "removing a witness needs a reason")
         self._removed(name=name, reason=reason)
 
-    @event("Removed")
+    class Removed(Aggregate.Event):
+        name: str
+        reason: str
+
+    @event(Removed)
     def _removed(self, name: str, reason: str) -> None:
         self.witnesses[name]["active"] = False
 
-    @event("Cosigned")
+    class Cosigned(Aggregate.Event):
+        name: str
+        size: int
+        timestamp: int  # type: ignore[assignment]  # the witness's time, as stored
+        line: str
+
+    @event(Cosigned)
     def record_cosignature(self, name: str, size: int, timestamp: int, line: str) -> None:
         self.cosigned[name] = max(self.cosigned.get(name, 0), size)
         self.lines.setdefault(size, {})[name] = line
         self.problems.pop(name, None)
 
-    @event("Refused")
+    class Refused(Aggregate.Event):
+        name: str
+        size: int
+        status: int
+        answer: str
+        detail: str
+
+    @event(Refused)
     def record_refusal(self, name: str, size: int, status: int, answer: str, detail: str) -> None:
         self.problems[name] = {"size": size, "status": status, "answer": answer, "detail": detail}
 

@@ -90,9 +90,9 @@ def _checkpoints(ledger: Ledger) -> list[tuple[int, int, str]]:
     try:
         seq_of = dict(ledger.ledger_recorder.select_seqs(TLOG_ID))
         return [
-            (seq_of[e.originator_version], e.size, e.signed_note)  # type: ignore[attr-defined]
+            (seq_of[e.originator_version], e.size, e.signed_note)
             for e in ledger.events.get(TLOG_ID)
-            if isinstance(e, TransparencyLog.CheckpointIssued)  # type: ignore[attr-defined]
+            if isinstance(e, TransparencyLog.CheckpointIssued)
         ]
     except Exception:
         return []

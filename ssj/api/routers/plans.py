@@ -114,9 +114,9 @@ class PlanIn(PlanFields):
 
     code: str = Field(description="计划编号 / plan code")
     department: str = Field(description="牵头部门编码 / lead department code")
-    title: str = Field(description="计划名称 / title")  # type: ignore[assignment]
-    year: int | str = Field(description="年度 / year")  # type: ignore[assignment]
-    items: list[str] | str = Field(  # type: ignore[assignment]
+    title: str = Field(description="计划名称 / title")
+    year: int | str = Field(description="年度 / year")
+    items: list[str] | str = Field(
         description="牵头部门的抽查事项编码 / the lead department's item codes"
     )
 
