@@ -385,7 +385,8 @@ def outbox_rows(
     limit: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(total, page) of outbox rows, in (platform, seq) order."""
-    clauses, params = ["1 = 1"], []
+    clauses: list[str] = ["1 = 1"]
+    params: list[object] = []
     if subscriber is not None:
         clauses.append("subscriber = ?")
         params.append(subscriber)
@@ -429,7 +430,8 @@ def record_rows(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Records by seq, or of a kind after a seq (in seq order)."""
-    clauses, params = ["seq > ?"], [after_seq]
+    clauses: list[str] = ["seq > ?"]
+    params: list[object] = [after_seq]
     if seqs is not None:
         wanted = sorted(set(seqs))
         if not wanted:

@@ -160,6 +160,7 @@ def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
     task = TASKS.current(c, key)
     assert task is not None
     changes: dict[str, Any]
+    objection: dict[str, Any]
     match e:
         case Task.Notified():
             changes = {

@@ -68,7 +68,7 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
     changes: dict[str, Any]
     match e:
         case FollowUp.RectificationOrdered():
-            order = {
+            order: dict[str, Any] = {
                 "ordered_on": e.ordered_on,
                 "deadline": e.deadline,
                 "requirement": e.requirement,

@@ -7,6 +7,7 @@ one indexed query. Queries reuse RegistryQueries over this table.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,10 +118,10 @@ class PlanQueries:
 
     def all(
         self, filters: Mapping[str, object] | None = None, as_of: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Every plan matching `filters` at `as_of` (plans number hundreds, not millions)."""
         columns = {k: None if v is None else str(v) for k, v in (filters or {}).items()}
-        found: list[dict[str, Any]] = []
+        found: builtins.list[dict[str, Any]] = []
         while True:
             page = self.rows.list(
                 PLANS.table, columns, as_of=as_of, offset=len(found), limit=MAX_LIMIT

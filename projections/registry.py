@@ -6,6 +6,7 @@ filters and pagination, and exact as-of views for draws and auditors.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,8 +165,8 @@ class RegistryQueries:
                 f"invalid paging (offset >= 0, 1 <= limit <= {MAX_LIMIT})",
             )
         where, params = as_of_clause(as_of)
-        clauses: list[str] = [where]
-        args: list[Any] = list(params)
+        clauses: builtins.list[str] = [where]
+        args: builtins.list[Any] = list(params)
         for column, value in (filters or {}).items():
             if value is None or value == "":
                 continue
@@ -199,12 +200,15 @@ class RegistryQueries:
         )
         return orjson.loads(rows[0][0]) if rows else None
 
-    def current(self, table: str, filters: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    def current(
+        self, table: str, filters: Mapping[str, str]
+    ) -> builtins.list[tuple[str, dict[str, Any]]]:
         """(aggregate id, state) of every entry matching `filters` (indexed columns) now: for
         tables where one natural key may hold several entries, such as declarations."""
         versioned = self.tables[table]
         where, params = as_of_clause(None)
-        clauses, args = [where], list(params)
+        clauses = [where]
+        args: builtins.list[object] = list(params)
         for column, value in filters.items():
             if column not in versioned.all_columns:
                 raise ValidationError(f"不能按“{column}”筛选", f"cannot filter by {column!r}")
@@ -239,7 +243,7 @@ class RegistryQueries:
 
     def states(
         self, table: str, *, as_of: int | None = None, columns: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Every state valid at `as_of` (e.g. a whole population for a draw)."""
         where, params = as_of_clause(as_of)
         if columns:

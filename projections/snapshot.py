@@ -9,6 +9,7 @@ columns; inspectors, declarations, rules and items are small and read whole.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -72,7 +73,7 @@ def _target_groups(store: ViewStore, where: str, params: Sequence[object]) -> li
             c.execute("SET LOCAL jit = off")
         c.execute(sql, params)
         rows = c.fetchall()
-    return [TargetGroup(*r[:5], r[5] or "[]", r[6].split("\n")) for r in rows]
+    return [TargetGroup(r[0], r[1], r[2], r[3], r[4], r[5] or "[]", r[6].split("\n")) for r in rows]
 
 
 def _members(state: str) -> tuple[str, ...]:
@@ -80,7 +81,9 @@ def _members(state: str) -> tuple[str, ...]:
     return (*task["inspectors"], *task["experts"])
 
 
-def _states(store: ViewStore, table: str, where: str, params: Sequence[int]) -> list[dict]:
+def _states(
+    store: ViewStore, table: str, where: str, params: Sequence[int]
+) -> list[dict[str, Any]]:
     return [
         orjson.loads(r[0]) for r in store.query(f"SELECT state FROM {table} WHERE {where}", params)
     ]

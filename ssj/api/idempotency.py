@@ -196,7 +196,8 @@ def _error(status: int, code: str, zh: str, en: str, retry_after: int | None = N
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value.decode("latin-1")
+            text: str = value.decode("latin-1")
+            return text
     return None
 
 

@@ -246,7 +246,7 @@ class _FollowUps(Runner):
     def done(self, ref: str) -> int:
         """How many of the task's steps its follow-up already holds (each step adds one)."""
         try:
-            found = self.s.ledger.repository.get(follow_up_id(ref))
+            found: object = self.s.ledger.repository.get(follow_up_id(ref))
         except AggregateNotFoundError:
             return 0
         assert isinstance(found, FollowUp)

@@ -658,7 +658,7 @@ OFFICES = (
     ("JJ", "驻局纪检监察组", "科室", "supervisor"),
 )
 
-RULES = {
+RULES: dict[str, dict[str, Any]] = {
     "TZ": {"not_own_district": True, "employment_within_years": 3},
     "SC": {"employment_within_years": 2},
     "JY": {"employment_within_years": 2},

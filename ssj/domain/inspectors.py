@@ -8,6 +8,7 @@ exactly this question, as of the ledger seq of their commit.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from dataclasses import fields as fields_of
@@ -118,12 +119,12 @@ def _validity(raw: dict[str, Any], published: dict[str, str]) -> tuple[str | Non
             dates.append(FOREVER)
             published[name] = text
             continue
-        found = published_values.iso_date(text)
-        if found is None:
+        day = published_values.iso_date(text)
+        if day is None:
             raise fields.FieldError(name, f"日期“{text}”无法识别", f"date {text!r} is not readable")
-        if found != text:
+        if day != text:
             published[name] = text
-        dates.append(found)
+        dates.append(day)
     return dates[0], dates[1]
 
 
@@ -241,7 +242,7 @@ def _extra(values: object) -> dict[str, str]:
     }
 
 
-def eligible_on(state: dict[str, Any], day: date) -> bool:
+def eligible_on(state: Mapping[str, Any], day: date) -> bool:
     """Whether an inspector (by recorded state) may be drawn for work on `day`."""
     iso = day.isoformat()
     valid_to = state.get("certificate_valid_to")

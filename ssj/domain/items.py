@@ -155,6 +155,8 @@ def _ratio(value: object, published: dict[str, str]) -> tuple[str | None, str | 
     if not raw:
         return None, None
     number = _plain_percent(raw)
+    low: Decimal | None
+    high: Decimal | None
     if number is not None:
         low = high = number
     else:

@@ -244,7 +244,17 @@ def target_types_of_description(text: str | None) -> list[str]:
     s = fold(text)
     if "个体" in s:
         found.append("individual")
-    organisations = ("企业", "公司", "经营者", "经营单位", "单位", "机构", "学校", "宾馆", "旅店")
+    organisations: tuple[str, ...] = (
+        "企业",
+        "公司",
+        "经营者",
+        "经营单位",
+        "单位",
+        "机构",
+        "学校",
+        "宾馆",
+        "旅店",
+    )
     organisations += ("医院", "合作社", "场所", "超市", "商场", "门店", "加油站", "生产者")
     if any(word in s for word in organisations):
         found.append("enterprise")

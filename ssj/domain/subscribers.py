@@ -214,7 +214,7 @@ def backoff(tries: int, base: float, cap: float, draw: float) -> float:
     fixed and half drawn (`draw` in [0, 1)), so retries spread out but still grow."""
     if base <= 0:
         return 0.0
-    delay = min(cap, base * 2 ** max(0, tries - 1))
+    delay = min(cap, base * 2.0 ** max(0, tries - 1))
     return delay / 2 + draw * delay / 2
 
 

@@ -371,7 +371,7 @@ class Task(Aggregate):
         countersigned may be replaced; the same draft by the same member again records
         nothing (False)."""
         key = self.check_draftable(item)
-        draft = dict(
+        draft: dict[str, Any] = dict(
             method=fields.choice("method", method, Method, METHOD_LABELS).value,
             inspected_on=parse_day(
                 "inspected_on",

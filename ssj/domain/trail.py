@@ -237,17 +237,17 @@ def _item(event: Any, recall: Recall, name: str) -> Described:
     subjects = _memo_subjects(memo)
     if name == "Amended":
         changes = _get(event, "changes") or {}
-        departments = {}
+        amended: dict[Subject, tuple[str, ...]] = {}
         if "cooperating_departments" in changes:
             lead = (memo or {}).get("department", "")
             every = _departments(lead, changes["cooperating_departments"] or [])
-            departments = {s: every for s in subjects}
+            amended = {s: every for s in subjects}
         return Described(
             "Item.Amended",
             "修订抽查事项",
             f"修订抽查事项：{_changes(changes, items_domain.TRAIL_LABELS)}",
             tuple(subjects),
-            departments=departments,
+            departments=amended,
         )
     if name == "Retired":
         return Described(
@@ -365,7 +365,9 @@ def _conflict_rules(event: Any, recall: Recall, name: str) -> Described:
 # Plans and draws --------------------------------------------------------------------------------
 
 
-def _plan_items(department: str, items: Iterable[str], cooperating: Mapping[str, Any]) -> list:
+def _plan_items(
+    department: str, items: Iterable[str], cooperating: Mapping[str, Any]
+) -> list[Subject]:
     subjects = [(ITEM, f"{department}/{code}") for code in items]
     for other, codes in cooperating.items():
         subjects += [(ITEM, f"{other}/{code}") for code in codes or []]
@@ -380,14 +382,14 @@ def _plan(event: Any, recall: Recall, name: str) -> Described:
         subject = (PLAN, f"{department}/{_get(event, 'code', '')}")
         cooperating = state.get("cooperating") or {}
         kind = "月度" if state.get("kind") == "monthly" else "年度"
-        items = _plan_items(department, state.get("items") or [], cooperating)
+        planned = _plan_items(department, state.get("items") or [], cooperating)
         return Described(
             "Plan.Drafted",
             "起草抽查计划",
             f"起草{kind}抽查计划“{state.get('title', '')}”（{subject[1]}，{state.get('year', '')}"
-            f" 年），抽查事项 {'、'.join(i for _, i in items)}",
-            _unique([subject, *items]),
-            notes={i: f"列入抽查计划 {subject[1]}“{state.get('title', '')}”" for i in items},
+            f" 年），抽查事项 {'、'.join(i for _, i in planned)}",
+            _unique([subject, *planned]),
+            notes={i: f"列入抽查计划 {subject[1]}“{state.get('title', '')}”" for i in planned},
             remember={oid: {"subjects": [subject], "department": department}},
             departments={subject: _departments(department, list(cooperating))},
         )
@@ -629,7 +631,7 @@ def _task(event: Any, recall: Recall, name: str) -> Described:
     subjects = _task_subjects(memo)
     zh = tasks_domain.EVENT_LABELS_ZH.get(name, name)
     e = event
-    details = {
+    details: dict[str, Callable[[], str]] = {
         "Notified": lambda: f"通知检查对象（{_get(e, 'on', '')}，{_get(e, 'how', '')}）",
         "ResultDrafted": lambda: (
             f"起草事项 {_get(e, 'item', '')} 的检查结果：{_category(_get(e, 'category'))}（"
@@ -669,17 +671,17 @@ def _followup(event: Any, recall: Recall, name: str) -> Described:
     if name == "Opened":
         task, target = (TASK, str(_get(e, "task_id", ""))), (TARGET, str(_get(e, "identifier", "")))
         team = [(INSPECTOR, str(m)) for m in _get(e, "team") or []]
-        subjects = _unique([task, target, *team])
+        opened = _unique([task, target, *team])
         return Described(
             "FollowUp.Opened",
             zh,
             f"开始后续处置（检查完成于 {_get(e, 'completed_on', '')}）",
-            subjects,
-            remember={oid: {"subjects": [list(s) for s in subjects]}},
+            opened,
+            remember={oid: {"subjects": [list(s) for s in opened]}},
         )
     subjects = _memo_subjects(recall(oid))
     to = followup_domain.REFERRAL_LABELS_ZH
-    details = {
+    details: dict[str, Callable[[], str]] = {
         "RectificationOrdered": lambda: (
             f"责令整改（{_get(e, 'ordered_on', '')}，期限 {_get(e, 'deadline', '')}）："
             f"{_get(e, 'requirement', '')}"
@@ -786,7 +788,7 @@ def _subscriber(event: Any, recall: Recall, name: str) -> Described:
         )
     subjects = _memo_subjects(recall(oid))
     labels = subscribers_domain.FIELD_LABELS
-    details = {
+    details: dict[str, Callable[[], str]] = {
         "Updated": lambda: (
             f"修改接收平台：{_changes(_get(e, 'changes') or {}, labels)}，理由："
             f"{_get(e, 'reason', '')}"

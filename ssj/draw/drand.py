@@ -168,7 +168,8 @@ def _bls_verifier() -> Callable[..., str] | None:
         from drand_verify import verify_quicknet
     except ImportError:
         return None
-    return verify_quicknet
+    verify: Callable[..., str] = verify_quicknet
+    return verify
 
 
 def check(beacon: Beacon, expected_round: int) -> BeaconCheck:

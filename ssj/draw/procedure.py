@@ -16,7 +16,7 @@ from typing import Any
 
 from ssj.draw import eligibility, population, sampler, teams
 from ssj.draw import seed as seeds
-from ssj.draw.population import Map
+from ssj.draw.sampler import Map
 from ssj.draw.snapshot import Snapshot, TargetRow
 from ssj.errors import ValidationError
 

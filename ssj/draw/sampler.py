@@ -100,7 +100,8 @@ def digest_keys(digests: bytes) -> np.ndarray:
     split = np.uint64(10**_LOW_DIGITS)
     high_digits = PREFIX_DIGITS - _LOW_DIGITS
     first = _reversed_digits(_LOW_DIGITS)[low % split] * np.uint64(10**high_digits)
-    return first + _reversed_digits(high_digits)[low // split]
+    keys: np.ndarray = first + _reversed_digits(high_digits)[low // split]
+    return keys
 
 
 def _hashes(messages: Iterable[bytes]) -> bytes:

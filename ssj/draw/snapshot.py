@@ -38,9 +38,9 @@ class TargetGroup(NamedTuple):
 
 
 def grouped(rows: Iterable[TargetRow]) -> list[TargetGroup]:
-    by_fields: dict[tuple[str, ...], list[str]] = {}
+    by_fields: dict[tuple[str, str, str, str, str, str], list[str]] = {}
     for row in rows:
-        by_fields.setdefault(tuple(row[1:]), []).append(row.identifier)
+        by_fields.setdefault(row[1:], []).append(row.identifier)
     return [TargetGroup(*fields, ids) for fields, ids in by_fields.items()]
 
 

@@ -95,7 +95,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     }
 
 
-class Ledger(Application):
+class Ledger(Application[UUID]):
     """The single event log of ssj; every bounded context saves through it."""
 
     name = "ssj"
@@ -108,14 +108,14 @@ class Ledger(Application):
             Path(self.settings.database.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             super().__init__(eventsourcing_env(self.settings))
-            self.recorder.check_schema()
+            self.ledger_recorder.check_schema()
         except (PersistenceError, OSError) as e:
             raise ConfigurationError(
                 f"无法打开数据库 {self.settings.database.redacted()}：{e}",
                 f"cannot open database {self.settings.database.redacted()}: {e}",
             ) from None
         self.keystore = KeyStore(self.settings.keys_dir)
-        self.recorder.configure_signer(None, None, self._load_signer)
+        self.ledger_recorder.configure_signer(None, None, self._load_signer)
         self._issuing = threading.local()  # per thread: other threads keep their own checks
         self._last_checkpoint_size: int | None = None
         self._last_checkpoint_time = time.monotonic()
@@ -248,7 +248,7 @@ class Ledger(Application):
 
     # Writing ---------------------------------------------------------------------------------
 
-    def save(
+    def save(  # type: ignore[override]  # aggregates only, and every save names its actor
         self,
         *objs: MutableOrImmutableAggregate[UUID] | None,
         actor: Actor | None = None,

@@ -275,6 +275,7 @@ class _Lines:
                         self._hash_run(run, view[run_start:pos], run_lines)
                         return
                     end = pos + len(line) + 1
+                    section: str | None
                     try:
                         obj = loads(line)
                         kind = obj["kind"]

@@ -117,7 +117,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
     ) -> Sequence[int] | None:
         self._before_insert(stored_events, kwargs)
         try:
-            ids = super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
         except AbortTransaction as abort:
             self._discard()
             raise abort.cause from None

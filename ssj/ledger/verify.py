@@ -239,7 +239,7 @@ class LedgerVerifier:
         """Before hashing the first row: the suite of the genesis key, if this is the genesis."""
         if self.suite is not None:
             return
-        suite = DEFAULT
+        suite: Suite = DEFAULT
         if event is not None and KEYRING_TOPICS.get(event[2]) == "Created":
             try:
                 domain_event: Any = self.mapper.to_domain_event(self.to_notification(event[4]))

@@ -146,9 +146,9 @@ class AssessmentService(Service):
         for draw in draws:
             if not draw["drawn_on"].startswith(prefix):
                 continue
-            found = self._get(Draw, UUID(draw["draw_id"]), f"抽取 {draw['label']}")
-            rows.rules[draw["draw_id"]] = dict(found.facts["rules"])
-            rows.recusals[draw["draw_id"]] = list(found.recusals)
+            stored = self._get(Draw, UUID(draw["draw_id"]), f"抽取 {draw['label']}")
+            rows.rules[draw["draw_id"]] = dict(stored.facts["rules"])
+            rows.recusals[draw["draw_id"]] = list(stored.recusals)
         deadlines = _Deadlines(self.s)
         for task in tasks:
             if task["drawn_on"].startswith(prefix) and task.get("completed_on"):

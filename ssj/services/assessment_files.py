@@ -338,7 +338,10 @@ def chart(result: Mapping[str, Any], year: int, seq: int) -> bytes:
         )
     figures = result["figures"]
     shares = headline(figures)
-    style = {"font.family": [font] if font else ["DejaVu Sans"], "svg.hashsalt": "ssj"}
+    style: Any = {
+        "font.family": [font] if font else ["DejaVu Sans"],
+        "svg.hashsalt": "ssj",
+    }
     with plt.rc_context(style):
         fig, (bars, ratios) = plt.subplots(
             1, 2, figsize=(12, 5), dpi=100, gridspec_kw={"width_ratios": [3, 2]}

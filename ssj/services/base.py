@@ -26,7 +26,7 @@ class Service:
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            found = self.s.ledger.repository.get(aggregate_id)
+            found: object = self.s.ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{what} 不存在", f"{what} not found") from None
         assert isinstance(found, cls)
@@ -35,7 +35,7 @@ class Service:
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate, or None if there is none (to compare a new one with it)."""
         try:
-            found = self.s.ledger.repository.get(aggregate_id)
+            found: object = self.s.ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(found, cls)

@@ -346,7 +346,8 @@ def _as_of(
     """The version valid at `seq` among (from_seq, to_seq, state JSON) rows."""
     for first, last, state in versions or ():
         if first <= seq and (last is None or last > seq):
-            return orjson.loads(state)
+            found: dict[str, Any] = orjson.loads(state)
+            return found
     return None
 
 

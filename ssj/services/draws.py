@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from projections.draws import DrawProjection
 from projections.plans import PlanProjection
 from projections.registry import RegistryProjection
-from projections.runner import Runner
+from projections.runner import Projection, Runner
 from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore, ViewStore
 from ssj.domain import fields
@@ -101,7 +101,7 @@ class DrawService(Service):
         return self._get(Plan, plan_id(department, code), f"计划 {department}/{code}")
 
     def _plan_at(self, facts: dict[str, Any]) -> PlanView:
-        plan = self.s.ledger.repository.get(
+        plan: Plan = self.s.ledger.repository.get(
             UUID(facts["plan"]["id"]), version=facts["plan"]["version"]
         )
         return PlanView.of(plan)
@@ -322,7 +322,7 @@ class DrawService(Service):
     def replay_store(self, until: int) -> ViewStore:
         """Fresh read models in memory, fed from the ledger alone up to seq `until`."""
         store = SQLiteViewStore(Path(":memory:"))
-        projections = [RegistryProjection(), PlanProjection(), DrawProjection()]
+        projections: list[Projection] = [RegistryProjection(), PlanProjection(), DrawProjection()]
         Runner(self.s.ledger, store, projections).catch_up(until=until)
         return store
 
@@ -506,7 +506,7 @@ def verify_draw(
     plan: PlanView,
     snapshot: Snapshot,
     commit_recorded_at: str,
-    run: procedure.Map = map,
+    run: sampler.Map = map,
 ) -> None:
     """The checks themselves, on values only (the offline bundle verifier calls this too);
     `run` maps the hashing (`workers.run`: over other processes too)."""

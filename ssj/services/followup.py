@@ -70,7 +70,7 @@ class FollowUpService(Service):
         """The task's follow-up (opened now if it has none), the task and the actor."""
         task, actor = self.tasks._load(principal, ref, command, doing_zh, doing_en)
         try:
-            found = self.s.ledger.repository.get(follow_up_id(task.id))
+            found: object = self.s.ledger.repository.get(follow_up_id(task.id))
         except AggregateNotFoundError:
             opened = FollowUp.open(
                 task_id=str(task.id),

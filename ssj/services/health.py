@@ -71,7 +71,7 @@ def last_checkpoint(services: Services) -> tuple[int, float] | None:
     stored = ledger.recorder.select_events(TLOG_ID, desc=True, limit=1)
     if not stored:
         return None
-    event = ledger.mapper.to_domain_event(stored[0])
+    event: Any = ledger.mapper.to_domain_event(stored[0])
     size = getattr(event, "size", None)
     if size is None:  # only the log's creation so far
         return None

@@ -22,6 +22,7 @@ by the import rule it writes what is missing and nothing twice.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import resource
@@ -161,7 +162,7 @@ class ImportJobs:
         self.fail(job_id, _stale_error(job), only_if_stale=True)
         return self.get(job_id)
 
-    def list(self, username: str | None, offset: int, limit: int) -> tuple[int, list[Job]]:
+    def list(self, username: str | None, offset: int, limit: int) -> tuple[int, builtins.list[Job]]:
         """Newest first; `username` None for everyone's."""
         where, params = ("WHERE username = ?", [username]) if username else ("", [])
         with self.store.transaction() as c:
@@ -232,7 +233,7 @@ class ImportJobs:
         """queued or running -> failed (a finished job stays as it is)."""
         now = time.time()
         stale = " AND heartbeat_at < ?" if only_if_stale else ""
-        params: list[Any] = [FAILED, now, _json(error), job_id, QUEUED, RUNNING]
+        params: builtins.list[Any] = [FAILED, now, _json(error), job_id, QUEUED, RUNNING]
         if only_if_stale:
             params.append(now - STALE)
         with self.store.transaction() as c:

@@ -697,7 +697,7 @@ def import_file(
 def _labels(kind: Kind, columns: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """The kind's header labels with a mapping's in front; a label a mapping gives to one field
     is taken from every other."""
-    given = {f: [columns[f]] if isinstance(columns[f], str) else list(columns[f]) for f in columns}
+    given = {f: [v] if isinstance(v, str) else list(v) for f, v in columns.items()}
     unknown = sorted(set(given) - set(kind.labels))
     if unknown:
         known = ", ".join(kind.labels)
@@ -966,6 +966,7 @@ def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Store
             continue
         if "department_source" in values:
             context.derived[values["department_source"]] += 1
+        assert parsed is not None  # no problems: the row parsed
         kind.count(context, values, parsed)
         state = orjson.dumps(parsed.as_state())
         records.append(_Stored(row, record.rows, key, state, record if keep else None))
@@ -1219,7 +1220,7 @@ def _write_batches(
             elif not _differs(state, record):
                 report.unchanged += 1
             else:
-                aggregate = services.ledger.repository.get(kind.aggregate_id(record))
+                aggregate: Any = services.ledger.repository.get(kind.aggregate_id(record))
                 if kind.update(aggregate, record):
                     pending.append(aggregate)
                     report.updated += 1

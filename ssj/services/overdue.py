@@ -32,6 +32,7 @@ from ssj.domain.deadlines import Deadline, DeadlineState, deadline, publication_
 from ssj.domain.draws import Draw
 from ssj.domain.fields import iso_date
 from ssj.domain.followup import PENALTY_PUBLISH_WITHIN_DAYS
+from ssj.domain.plans import Plan
 from ssj.domain.tasks import STATUS_LABELS_ZH, TaskStatus
 from ssj.errors import ValidationError
 from ssj.services.base import Service
@@ -71,7 +72,9 @@ class OverdueService(Service):
             draw = self._get(Draw, UUID(draw_id), f"抽取 {draw_id}")
             facts = draw.facts
             recorded = facts["plan"]
-            plan = self.s.ledger.repository.get(UUID(recorded["id"]), version=recorded["version"])
+            plan: Plan = self.s.ledger.repository.get(
+                UUID(recorded["id"]), version=recorded["version"]
+            )
             items = [
                 self.s.queries.get("items", (department, code), as_of=facts["as_of_seq"])
                 for department, codes in facts["items"].items()

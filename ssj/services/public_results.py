@@ -29,6 +29,7 @@ from projections.draws import task_page
 from projections.registry import MAX_LIMIT
 from projections.versioned import as_of_clause
 from ssj.domain.draws import DrawStatus
+from ssj.domain.identifiers import masked
 from ssj.domain.plans import FIELD_LABELS as PLAN_LABELS
 from ssj.domain.plans import PlanKind, PlanStatus
 from ssj.domain.targets import TARGET_TYPE_LABELS
@@ -62,7 +63,7 @@ def is_published(task: Mapping[str, Any]) -> bool:
 
 def public_id(target: Mapping[str, Any]) -> str:
     """How the public names a target: its identifier, masked if it is a resident id number."""
-    return records.masked(str(target["identifier"]), target.get("id_kind"))
+    return masked(str(target["identifier"]), target.get("id_kind"))
 
 
 def department_names(services: Services, seq: int) -> dict[str, str]:

@@ -146,7 +146,7 @@ class RefusalLog:
             # an event that may or may not be stored: read it back to know which.
             logger.warning("repeated refusals not recorded yet", exc_info=True)
             try:
-                stored = self.ledger.repository.get(refusal.id)
+                stored: object = self.ledger.repository.get(refusal.id)
             except Exception:
                 logger.warning("refusal %s not readable", refusal.id, exc_info=True)
                 refusal.collect_events()

@@ -47,7 +47,7 @@ from ssj.services.draws import today
 def consequences(service: Service, categories: list[str], identifier: str) -> list[Target]:
     """The target, changed by what a task's results say of it (none if nothing changes)."""
     try:
-        target = service.s.ledger.repository.get(target_id(identifier))
+        target: object = service.s.ledger.repository.get(target_id(identifier))
     except AggregateNotFoundError:
         return []
     assert isinstance(target, Target)
@@ -98,7 +98,7 @@ class TaskService(Service):
     def _found(self, key: UUID) -> Task | None:
         """The task's aggregate, None before the target is notified."""
         try:
-            found = self.s.ledger.repository.get(key)
+            found: object = self.s.ledger.repository.get(key)
         except AggregateNotFoundError:
             return None
         if not isinstance(found, Task):  # another aggregate's id

@@ -388,7 +388,9 @@ async def import_upload(
             upload = await _receive(request, directory, limits)
         except _TooLarge:
             return _too_large(limits)
-        department = fields.text("department", upload.fields.get("department"), required=False)
+        department: str | None = fields.text(
+            "department", upload.fields.get("department"), required=False
+        )
         department = department or None
         if department:
             await _gated(request, services.authorise, principal, command, [department])

@@ -51,7 +51,7 @@ class TrailQuery:
             ),
         ] = "json",
     ) -> None:
-        self.filters = dict(
+        self.filters: dict[str, Any] = dict(
             actor=actor,
             department=department,
             since=since,
