@@ -139,7 +139,7 @@ def show(
     with services_session() as services:
         principal = current_principal(services, as_user)
         service = AssessmentService(services)
-        options = {"on": on, "as_of": as_of, "cycle_years": cycle_years}
+        options: dict[str, Any] = {"on": on, "as_of": as_of, "cycle_years": cycle_years}
         if department:
             report = service.department(principal, year, department, **options)
         else:
@@ -283,7 +283,7 @@ def chart(
         )
     if output is not None and output.suffix.lower() != ".png":
         fail(ValidationError("输出文件应以 .png 结尾", "the output file must end in .png"))
-    options = {"on": on, "as_of": as_of, "cycle_years": cycle_years}
+    options: dict[str, Any] = {"on": on, "as_of": as_of, "cycle_years": cycle_years}
     with services_session() as services:
         principal = current_principal(services, as_user)
         service = AssessmentService(services)

@@ -208,15 +208,17 @@ def _print_checks(audit: object) -> None:
         for d in bad[:5]:
             out.print(f"    {d.line()}", highlight=False, markup=False)
     del kinds
-    for d in audit.draws:
-        mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]–[/]"}[d.status]
-        label = {"passed": "通过 passed", "failed": "不符 FAILED", "skipped": "未重算 not re-run"}[
-            d.status
+    for check in audit.draws:
+        mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]–[/]"}[
+            check.status
         ]
-        checks = len(d.verification.checks) if d.verification is not None else 0
-        reason = f" — {d.reason_zh} / {d.reason_en}" if d.reason_en else ""
+        label = {"passed": "通过 passed", "failed": "不符 FAILED", "skipped": "未重算 not re-run"}[
+            check.status
+        ]
+        checks = len(check.verification.checks) if check.verification is not None else 0
+        reason = f" — {check.reason_zh} / {check.reason_en}" if check.reason_en else ""
         out.print(
-            f"{mark} 抽取重算 / draw re-run {d.label} ({d.draw_id}): {label}, {checks} checks{reason}",
+            f"{mark} 抽取重算 / draw re-run {check.label} ({check.draw_id}): {label}, {checks} checks{reason}",
             highlight=False,
         )
     passed = sum(d.status == "passed" for d in audit.draws)

@@ -4,7 +4,7 @@ saved column mappings (`ssj imports profiles`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -137,7 +137,7 @@ def run_import(
 def _print(report: ImportReport) -> None:
     """What was read and done on stdout; problems on stderr. A refused import prints only its
     problems (the notes are in --format json)."""
-    say = {"highlight": False, "markup": False}
+    say: dict[str, Any] = {"highlight": False, "markup": False}
     if report.problems and not report.written and not report.dry_run:
         _problems(report)
         return
@@ -169,7 +169,7 @@ def _print(report: ImportReport) -> None:
 
 
 def _problems(report: ImportReport) -> None:
-    say = {"highlight": False, "markup": False}
+    say: dict[str, Any] = {"highlight": False, "markup": False}
     if report.problems:
         if report.written:
             head = (

@@ -13,7 +13,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -84,7 +84,7 @@ def serve(
         )
 
 
-def serving_options() -> dict[str, object]:
+def serving_options() -> dict[str, Any]:
     """What every uvicorn run of ssj passes: the bounded protocol, and timeouts."""
     from ssj.api.serving import uvicorn_options
 

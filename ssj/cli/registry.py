@@ -305,7 +305,8 @@ def _choice(name: str, value: str | None, enum: type[StrEnum], labels: Any = Non
     if value is None or value == "":
         return None
     try:
-        return fields.choice(name, value, enum, labels).value
+        code: str = fields.choice(name, value, enum, labels).value
+        return code
     except SsjError as e:
         fail(e)
 
@@ -1275,7 +1276,7 @@ def projections_escapes(json: Annotated[bool, typer.Option("--json")] = False) -
     store, such as NUL, written before the text policy existed or below the API)."""
     with services_session() as services:
         services.refresh()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"seq": seq, "event": topic, "paths": paths.split(", ")}
             for seq, topic, paths in services.runner.escapes()
         ]

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +29,9 @@ from ssj.cli.common import (
 )
 from ssj.domain.trail import KIND_LABELS_ZH, KINDS
 from ssj.errors import ValidationError
+
+if TYPE_CHECKING:
+    from typer import _click as click  # typer vendors click: the types TyperGroup is declared with
 
 
 class KindGroup(TyperGroup):

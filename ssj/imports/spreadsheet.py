@@ -1420,7 +1420,9 @@ def _records(
         for column in columns:
             cell = cells[column.field]
             own = cell is not None and cell.origin == (rownum, column.index)
-            if own and isinstance(cell.value, _Bad):  # a merged one is reported once
+            if (
+                own and cell is not None and isinstance(cell.value, _Bad)
+            ):  # a merged one is reported once
                 problems.append(_bad(rownum, column, cell.value))
         own_key = any(
             (cell := cells[k.field]) is not None and cell.origin[0] == rownum for k in keys
