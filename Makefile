@@ -1,6 +1,7 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the embedded SQLite default
-#   make test   runs the whole test suite (PostgreSQL tests skip without a server, fail under CI=true)
+#   make test   ruff, mypy --strict, then the whole test suite (PostgreSQL tests skip without a
+#               server, fail under CI=true)
 #   make system  installs Debian's chromium and a CJK font for the tests (make test runs it)
 PYTHON ?= python3
 VENV   := .venv
@@ -43,12 +44,14 @@ browser: system
 
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# mypy --strict over ssj/, projections/ and ops/ (configured in pyproject.toml [tool.mypy])
+# mypy --strict over ssj/, projections/ and ops/ (configured in pyproject.toml [tool.mypy]);
+# make test runs it too, after ruff and before pytest
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 

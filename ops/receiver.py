@@ -28,6 +28,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from ssj.domain.cloudevents import HMAC_HEADER, DeliveryError, hmac_ok, verify_event
 
@@ -37,7 +38,7 @@ class Receiver:
         self.args, self.lock, self.requests = args, threading.Lock(), 0
         self.keys = [k.strip() for k in Path(args.keys).read_text().splitlines() if k.strip()]
         self.secret = Path(args.secret_file).read_bytes().strip() if args.secret_file else None
-        self.checkpoints: dict = {}
+        self.checkpoints: dict[str, Any] = {}
         self.random = random.Random(args.seed)
         self.db = sqlite3.connect(args.db, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -54,7 +55,9 @@ class Receiver:
             (name, n, n),
         )
 
-    def handle(self, body: bytes, content_type: str, signature: str | None) -> tuple[int, dict]:
+    def handle(
+        self, body: bytes, content_type: str, signature: str | None
+    ) -> tuple[int, dict[str, Any]]:
         a = self.args
         with self.lock:  # one request at a time: the order of arrival is the order stored
             self.requests += 1
@@ -102,7 +105,7 @@ class Receiver:
             return 200, {"reference": references[events[0]["id"]]}
         return 200, {"references": references}
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         with self.lock:
             stored, distinct = self.db.execute(
                 "SELECT count(*), count(DISTINCT id) FROM received"
@@ -119,7 +122,7 @@ def build(args: argparse.Namespace) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"  # keep-alive
         disable_nagle_algorithm = True  # answer at once, not after a delayed ACK
 
-        def reply(self, status: int, payload: dict) -> None:
+        def reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -66,7 +66,11 @@ def sha256_hex(text: str) -> str:
 
 
 def draw_seed(
-    draw_id: str, commit_digest: str, nonce: str, dice: list, drand_randomness: str | None
+    draw_id: str,
+    commit_digest: str,
+    nonce: str,
+    dice: list[tuple[str, str]],
+    drand_randomness: str | None,
 ) -> str:
     parts = [SEED_DOMAIN, draw_id, commit_digest, nonce, str(len(dice))]
     for witness, digits in dice:
@@ -81,11 +85,11 @@ def ticket(seed: str, id: str) -> str:
     return "0." + digits[::-1]
 
 
-def ranked(seed: str, ids: set) -> list:
+def ranked(seed: str, ids: set[str]) -> list[str]:
     return [i for _, i in sorted((ticket(seed, i), i) for i in ids)]
 
 
-def merkle_root(entries: list) -> bytes:
+def merkle_root(entries: list[str]) -> bytes:
     """RFC 9162 section 2.1.1: MTH of the UTF-8 entries, by its recursive definition."""
     n = len(entries)
     if n == 0:
@@ -133,17 +137,17 @@ def field(obj: Any, key: str, kind: type, where: str) -> Any:
     return value
 
 
-def strings(values: Any, where: str) -> list:
+def strings(values: Any, where: str) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise Malformed(f"{where} 应为字符串列表 / {where} must be a list of strings")
     return values
 
 
-def short(ids: list, n: int = 5) -> str:
+def short(ids: list[str], n: int = 5) -> str:
     return ", ".join(ids[:n]) + (f", … ({len(ids)})" if len(ids) > n else "")
 
 
-def first_difference(recorded: list, recomputed: list) -> str:
+def first_difference(recorded: list[Any], recomputed: list[Any]) -> str:
     for i in range(min(len(recorded), len(recomputed))):
         a, b = recorded[i], recomputed[i]
         if a != b:
@@ -151,13 +155,13 @@ def first_difference(recorded: list, recomputed: list) -> str:
     return f"长度 / length: 记录 recorded {len(recorded)}, 复算 recomputed {len(recomputed)}"
 
 
-def check_seed(export: dict, report: Report) -> str:
+def check_seed(export: dict[str, Any], report: Report) -> str:
     inputs = field(export, "seed_inputs", dict, "export")
     draw_id = field(inputs, "draw_id", str, "seed_inputs")
     commit = field(inputs, "commit_digest", str, "seed_inputs")
     nonce = field(inputs, "nonce", str, "seed_inputs")
     commitment = field(inputs, "nonce_commitment", str, "seed_inputs")
-    dice = []
+    dice: list[tuple[str, str]] = []
     for n, d in enumerate(field(inputs, "dice", list, "seed_inputs")):
         where = f"seed_inputs.dice[{n}]"
         dice.append((field(d, "witness", str, where), field(d, "digits", str, where)))
@@ -186,7 +190,7 @@ def check_seed(export: dict, report: Report) -> str:
         "  见证人骰子 / witnesses' dice: "
         + ("; ".join(f"{w} = {d}" for w, d in dice) or "(无 / none)")
     )
-    if drand is not None:
+    if drand is not None and randomness is not None:
         print(f"  drand 第 {drand['round']} 轮 / round {drand['round']}: {randomness}")
         canonical = len(randomness) == 64 and all(c in "0123456789abcdef" for c in randomness)
         report.check(
@@ -203,7 +207,7 @@ def check_seed(export: dict, report: Report) -> str:
     return seed
 
 
-def check_stratum(n: int, stratum: dict, seed: str, source: str, report: Report) -> None:
+def check_stratum(n: int, stratum: dict[str, Any], seed: str, source: str, report: Report) -> None:
     where = f"strata[{n}]"
     name = field(stratum, "name", str, where)
     k = field(stratum, "k", int, where)
@@ -255,7 +259,7 @@ def check_stratum(n: int, stratum: dict, seed: str, source: str, report: Report)
     )
 
 
-def check_team(n: int, team: dict, seed: str, report: Report) -> None:
+def check_team(n: int, team: dict[str, Any], seed: str, report: Report) -> None:
     where = f"teams[{n}]"
     target = field(team, "target", str, where)
     report.section(f"检查对象 {target}", f"target {target}")
@@ -300,7 +304,7 @@ def check_team(n: int, team: dict, seed: str, report: Report) -> None:
     )
 
 
-def main(argv: list) -> int:
+def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 2

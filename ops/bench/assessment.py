@@ -94,11 +94,12 @@ def staffable(services: Services) -> dict[str, list[dict[str, Any]]]:
 
 
 def user_of(services: Services, department: str, role: str) -> str:
-    return next(
+    username: str = next(
         u["username"]
         for u in services.queries.states("users")
         if u["department"] == department and role in u["roles"]
     )
+    return username
 
 
 def bulk_draws(services: Services) -> list[str]:
@@ -177,6 +178,7 @@ def lifecycle(draw: Any, target: str, rng: random.Random) -> list[Aggregate]:
         task.sign_result(key, team[1])
     task.complete(inspected, TODAY)
     task.inform(day(inspected, rng, 0, 3), TODAY)
+    assert task.informed_on is not None
     task.confirm()
     out: list[Aggregate] = [task]
     if rng.random() < 0.03:
@@ -189,9 +191,8 @@ def lifecycle(draw: Any, target: str, rng: random.Random) -> list[Aggregate]:
             "检查结果公示",
             TODAY,
         )
-    task.close(
-        day(task.publication["on"] if task.publication else task.informed_on, rng, 0, 5), TODAY
-    )
+    closing: str = task.publication["on"] if task.publication else task.informed_on
+    task.close(day(closing, rng, 0, 5), TODAY)
     if category == "rectified":
         follow = FollowUp.open(
             task_id=str(task.id),

@@ -242,10 +242,20 @@ def main(argv: list[str] | None = None) -> None:
         else:
             services.refresh()
         suffix = uuid.uuid4().hex[:6]  # each run's platform and store are new
-        results = [
-            measure(services, data_dir, f"plain-{suffix}", args.records),
-            measure(services, data_dir, f"failing-{suffix}", args.records, "--fail-rate", "0.2"),
-        ]
+        results = []
+        for batch in args.batch:  # one pair of runs per batch size
+            results += [
+                measure(services, data_dir, f"plain-{batch}-{suffix}", args.records, batch),
+                measure(
+                    services,
+                    data_dir,
+                    f"failing-{batch}-{suffix}",
+                    args.records,
+                    batch,
+                    "--fail-rate",
+                    "0.2",
+                ),
+            ]
     columns = list(results[0])
     print_table(
         console,

@@ -41,7 +41,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -176,7 +176,7 @@ def main() -> None:
         "run measures on a copy of them, so every run draws first on the same registry",
     )
     args = parser.parse_args()
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
     if args.keep:
         ready = Path(f"/tmp/{args.keep}/set-up-complete")
         if not ready.exists():
@@ -312,7 +312,7 @@ def run(services: Services, args: argparse.Namespace) -> list[tuple[str, str, st
         reference = [0.0, 0.0]
         for s in facts["strata"]:
             seed = stratum_seed(draw.seed, s["name"])
-            calls = [
+            calls: list[tuple[list[float], Callable[..., Any]]] = [
                 (mine, lambda ids, seed=seed, k=s["k"]: sampler.sample(seed, ids, k)),
                 (
                     reference,

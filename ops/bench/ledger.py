@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -55,7 +56,7 @@ def thing(i: int) -> Thing:
     )
 
 
-class Plain(Application):
+class Plain(Application[uuid.UUID]):
     name = "plain"
 
 
@@ -83,6 +84,10 @@ def plain_env(settings: Settings, sqlite_path: Path) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "10",
         }
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(sqlite_path)}
+
+
+def save_as(ledger: Ledger, things: list[Thing]) -> object:
+    return ledger.save(*things, actor=ACTOR)
 
 
 def rate(save: Callable[[list[Thing]], object], commits: int, batch: int, start: int) -> float:
@@ -123,9 +128,7 @@ def compare(
             p_rates.append(rate(lambda g: plain.save(*g), commits, batch, n))
             n += commits * batch
             for name, ledger in opened.items():
-                s_rates[name].append(
-                    rate(lambda g, lg=ledger: lg.save(*g, actor=ACTOR), commits, batch, n)
-                )
+                s_rates[name].append(rate(partial(save_as, ledger), commits, batch, n))
                 n += commits * batch
         medians = {name: statistics.median(r) for name, r in s_rates.items()}
         rows.append((backend, label, statistics.median(p_rates), medians))

@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from rich.console import Console
@@ -99,8 +99,11 @@ def write_import_file(path: Path, count: int, seed: int) -> None:
         raise SystemExit(f"writing {path} failed")
 
 
-def batches(rows: Iterator[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
-    batch: list[dict[str, str]] = []
+Row = TypeVar("Row")
+
+
+def batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
     for row in rows:
         batch.append(row)
         if len(batch) == size:
@@ -265,7 +268,7 @@ EXPORT_DEPARTMENT = "CZ-SJJ-TZ"  # the section that imports its export (load_org
 BAD_EVERY = 100  # 1 % of the rows carry a wrong check character
 
 
-def export_rows(count: int, seed: int) -> Iterator[list[object]]:
+def export_rows(count: int, seed: int) -> Iterator[list[Any]]:
     """Rows of a registration system's export (synthetic, from the demo's generator): the
     enterprises and individual businesses, every BAD_EVERY-th with a broken USCC."""
     made = 0
