@@ -2,12 +2,15 @@
 #   make demo   runs the main job on the embedded SQLite default
 #   make test   ruff, mypy --strict, then the whole test suite (PostgreSQL tests skip without a
 #               server, fail under CI=true)
+#   make test-fast  the edit-test loop: domain, draw, ledger, imports, services and projections on
+#                   SQLite, without tests marked slow (CONTRIBUTING.md, "Test tiers")
+#   make coverage   the whole suite under pytest-cov, total and per-module table
 #   make system  installs Debian's chromium and a CJK font for the tests (make test runs it)
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install browser system clean
+.PHONY: demo test test-fast coverage docs lint typecheck bench install browser system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +49,20 @@ test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# The fast tier: pure code and services on SQLite, in-process, no slow marker (target: < 60 s).
+FAST_PATHS ?= tests/domain tests/draw tests/ledger tests/imports tests/services tests/projections
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -n 2 -q -m "not postgres and not slow" $(FAST_PATHS) $(PYTEST_ARGS)
+
+# Line coverage of ssj/, projections/ and ops/ over the whole suite (code run in the test
+# processes; servers and workers started as subprocesses are not measured).
+coverage: $(STAMP) system
+	$(VENV)/bin/python -m pytest -n 2 -q --cov --cov-report=term $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

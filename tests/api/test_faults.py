@@ -31,6 +31,7 @@ from tests.api.test_production import (
     stop,
 )
 from tests.api.test_registry_api import Api
+from tests.cli.inprocess import run_ssj
 from tests.cli.test_registry_cli import target_csv, target_rows
 from tests.conftest import PG_ADMIN_URL, settings_env
 from tests.services.conftest import Jurisdiction, jurisdiction, target_row
@@ -59,9 +60,7 @@ def wait_until(condition: Any, what: str, seconds: float = 120) -> None:
 
 
 def verify(settings: Settings) -> None:
-    done = subprocess.run(
-        [SSJ, "verify"], env=settings_env(settings), capture_output=True, text=True, timeout=300
-    )
+    done = run_ssj(["verify"], settings_env(settings))
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -39,6 +39,7 @@ from tests.api.test_registry_api import (
     csv_bytes,
     target_csv_row,
 )
+from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
 from tests.imports.bombs import (
     MIB,
@@ -285,9 +286,7 @@ def test_public_reads_answer_while_an_import_runs(
     again = server.upload("targets", more, wait=300)
     assert again.status_code == 200, again.text
     assert again.json()["created"] + again.json()["unchanged"] == 20_000
-    verified = subprocess.run(
-        [SSJ, "verify"], env=settings_env(jurisdiction.services.settings), capture_output=True
-    )
+    verified = run_ssj(["verify"], settings_env(jurisdiction.services.settings))
     assert verified.returncode == 0, verified.stderr
 
 
@@ -344,9 +343,7 @@ def test_the_probes_bombs_are_refused(server: Server, tmp_path: Path) -> None:
 def test_the_command_line_refuses_a_bomb(jurisdiction: Jurisdiction, tmp_path: Path) -> None:
     path = long_string_bomb(tmp_path / "长串.xlsx", header=TARGET_HEADER)
     env = {**settings_env(jurisdiction.services.settings), "SSJ_USER": "operator-own"}
-    result = subprocess.run(
-        [SSJ, "targets", "import", str(path)], env=env, capture_output=True, text=True, timeout=120
-    )
+    result = run_ssj(["targets", "import", str(path)], env)
     assert result.returncode == 2, result.stderr
     assert "SSJ_IMPORT_MAX_CELL_CHARS" in result.stderr and "未导入任何数据" in result.stderr
     # The same limits, from the same settings.
@@ -354,11 +351,5 @@ def test_the_command_line_refuses_a_bomb(jurisdiction: Jurisdiction, tmp_path: P
     csv.writer(rows).writerows([TARGET_HEADER, *[target_csv_row(n) for n in range(5)]])
     small = tmp_path / "五行.csv"
     small.write_text(rows.getvalue(), encoding="utf-8")
-    limited = subprocess.run(
-        [SSJ, "targets", "import", str(small)],
-        env={**env, "SSJ_IMPORT_MAX_ROWS": "3"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    limited = run_ssj(["targets", "import", str(small)], {**env, "SSJ_IMPORT_MAX_ROWS": "3"})
     assert limited.returncode == 2 and "SSJ_IMPORT_MAX_ROWS" in limited.stderr

@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,11 +24,11 @@ from ssj.config import DatabaseURL, Settings
 from ssj.ledger.migrate import migrate
 from ssj.services.context import Services
 from tests.api.test_registry_api import Api
+from tests.cli.inprocess import run_ssj
 from tests.conftest import IN_CI, OWNER_ROLE, RUNTIME_ROLE, base_settings, settings_env
 from tests.services.conftest import Jurisdiction, target_row
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-SSJ = str(Path(sys.executable).parent / "ssj")
 
 
 def pg_bin(name: str) -> str | None:
@@ -196,11 +195,5 @@ def test_reads_from_a_streaming_replica(
         services.close()
 
     env = {**settings_env(settings), "SSJ_READ_DATABASE_URL": settings.read_database.url()}
-    verified = subprocess.run(
-        [SSJ, "verify", "--read-only", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    verified = run_ssj(["verify", "--read-only", "--json"], env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

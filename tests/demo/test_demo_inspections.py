@@ -5,8 +5,6 @@ second run on the same day writes nothing, every draw still verifies and so does
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,13 +23,13 @@ from ssj.ledger.audit import verify_ledger
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
 from ssj.services.overdue import OverdueService
+from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
 
 SMALL = 300
 SEED = 3
 MIDYEAR = date(2026, 7, 15)
 NOVEMBER = date(2026, 11, 20)
-SSJ = Path(sys.executable).parent / "ssj"
 STAGES = ("notified_on", "completed_on", "informed_on", "published_on", "closed_on")
 
 
@@ -133,14 +131,7 @@ def test_the_years_inspections(services: Services, settings: Settings) -> None:
     checked = draws.verify_all(services)
     assert len(checked) == 8 and all(c.ok for c in checked), [c.failed for c in checked]
     assert verify_ledger(services.ledger, jobs=1).ok
-    result = subprocess.run(
-        [str(SSJ), "verify"],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_ssj(["verify"], settings_env(settings))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

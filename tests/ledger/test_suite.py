@@ -19,10 +19,9 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.envelope import Envelope
 from ssj.ledger.keys import KeyStore
+from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
 from tests.ledger.test_ledger import ALICE, Thing
-
-SSJ = Path(sys.executable).parent / "ssj"
 
 # GB/T 32905-2016 Appendix A: example 1 ("abc") and example 2 (the 64-byte message).
 SM3_ABC = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
@@ -189,22 +188,16 @@ def test_sm2_ledger_never_mixes(sqlite_settings: Settings) -> None:
 
 def test_cli_init_with_the_sm_suite(sqlite_settings: Settings) -> None:
     env = settings_env(sqlite_settings)
-    init = subprocess.run(
-        [str(SSJ), "init", "--suite", "sm2-sm3"], env=env, capture_output=True, text=True
-    )
+    init = run_ssj(["init", "--suite", "sm2-sm3"], env)
     assert init.returncode == 0, init.stderr
     assert "suite sm2-sm3" in init.stdout
-    again = subprocess.run(
-        [str(SSJ), "init", "--suite", "ed25519-sha256"], env=env, capture_output=True, text=True
-    )
+    again = run_ssj(["init", "--suite", "ed25519-sha256"], env)
     assert again.returncode == 2 and "never mixed" in again.stderr
-    bad = subprocess.run(
-        [str(SSJ), "init", "--suite", "rsa"], env=env, capture_output=True, text=True
-    )
+    bad = run_ssj(["init", "--suite", "rsa"], env)
     assert bad.returncode == 2 and "未知的密码套件" in bad.stderr
     key_file = next(sqlite_settings.keys_dir.glob("*.key"))
     assert "-----BEGIN PRIVATE KEY-----" in key_file.read_text(encoding="utf-8")
-    verify = subprocess.run([str(SSJ), "verify"], env=env, capture_output=True, text=True)
+    verify = run_ssj(["verify"], env)
     assert verify.returncode == 0, verify.stderr
     assert "ledger intact: 2 events" in verify.stdout
 

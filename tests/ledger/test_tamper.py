@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from ssj.ledger.envelope import Actor, Envelope, envelope_hash, utc_now_text
 from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.suite import Suite
 from ssj.ledger.verify import KINDS, Report
+from tests.cli.inprocess import run_ssj
 from tests.conftest import base_settings, settings_env
 from tests.ledger.test_ledger import ALICE, Thing
 
@@ -46,8 +46,6 @@ FINAL_SIZE = 27  # tree size of the final checkpoint, recorded at seq 27
 SIZE = 28  # envelopes in the published ledger
 TARGET = 9  # a Thing.Renamed event before the midway checkpoint
 OTHER = 21  # a Thing.Created event after it
-
-SSJ = Path(sys.executable).parent / "ssj"
 
 
 # The ledger and what the outside world holds about it ------------------------------------------
@@ -92,15 +90,9 @@ def verify(settings: Settings, outside: tuple[str, ...] = (), keys: tuple[str, .
 
 
 def ssj_verify(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `ssj verify` console script, in a subprocess."""
-    return subprocess.run(
-        [str(SSJ), "verify", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """`ssj verify` as the command line runs it (in-process; tests/cli/test_smoke.py runs the
+    console script itself)."""
+    return run_ssj(["verify", *args], settings_env(settings))
 
 
 def assert_cli_damage(result: subprocess.CompletedProcess[str], kind: str, seq: int) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,13 @@ import pytest
 from ssj.config import DatabaseURL, Settings
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
+from tests.cli.inprocess import run_ssj
 from tests.conftest import PG_ADMIN_URL, settings_env
 from tests.services.conftest import OWN, target_row
 
-SSJ = str(Path(sys.executable).parent / "ssj")
-
 
 def ssj(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SSJ, *args], env=settings_env(settings), capture_output=True, text=True, timeout=300
-    )
+    return run_ssj(args, settings_env(settings))
 
 
 def add_targets(services: Services, first: int, count: int) -> None:

@@ -8,6 +8,7 @@ quorum, and a truncated-and-re-signed log and a forked log are refused, loudly (
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sqlite3
@@ -34,6 +35,7 @@ from ssj.witness import cosignature
 from ssj.witness import log as witness_log
 from ssj.witness.log import cosigned_note, witness_set
 from ssj.witness.server import SIZE_TYPE, Witness, request_body
+from tests.cli.inprocess import run_ssj
 from tests.conftest import base_settings, settings_env
 from tests.ledger.test_ledger import ALICE, Thing
 
@@ -152,14 +154,7 @@ def free_port() -> int:
 
 
 def ssj(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SSJ), *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_ssj(args, settings_env(settings))
 
 
 def start_witness(tmp_path: Path, name: str, suite: Suite, settings: Settings) -> Running:
@@ -285,17 +280,13 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
     assert lacking.returncode == 1 and "quorum" in lacking.stdout + lacking.stderr
     # The witness's own commands: `ssj witness init|trust`; a bad URL is refused.
     third = tmp_path / "third"
-    init = subprocess.run(
-        [str(SSJ), "witness", "init", "--dir", str(third), "--name", "witness-c.example/w"],
-        capture_output=True,
-        text=True,
-        check=False,
+    init = run_ssj(
+        ["witness", "init", "--dir", str(third), "--name", "witness-c.example/w"], os.environ
     )
     assert init.returncode == 0, init.stderr
     assert cosignature.parse_key(init.stdout.strip()).name == "witness-c.example/w"
-    trust = subprocess.run(
+    trust = run_ssj(
         [
-            str(SSJ),
             "witness",
             "trust",
             "--dir",
@@ -305,9 +296,7 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
             "--key",
             log_key(settings),
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        os.environ,
     )
     assert trust.returncode == 0, trust.stderr
     added = ssj(settings, "witnesses", "add", "--key", init.stdout.strip(), "--url", "ftp://x")
@@ -391,12 +380,7 @@ def test_forked_log_is_refused(
     assert result.stderr.count("WITNESS PROBLEM") == 2
     assert "HTTP 422" in result.stderr
     for w in witnesses:
-        shown = subprocess.run(
-            [str(SSJ), "witness", "show", "--dir", str(w.directory)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        shown = run_ssj(["witness", "show", "--dir", str(w.directory)], os.environ)
         assert '"status": 422' in shown.stdout
     # The published log is unaffected: it still verifies with both cosignatures.
     args = [a for w in witnesses for a in ("--witness", w.key)]

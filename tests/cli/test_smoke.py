@@ -1,0 +1,55 @@
+"""The installed `ssj` console script, run as a real process.
+
+Every other command-line test runs `ssj` in-process (tests/cli/inprocess.py); these few prove that
+what they test is what a user's shell runs: the entry point, the exit codes 0, 1 and 2, and the
+bilingual lines on stderr. Tests that need a process for its own sake (servers, daemons, kill -9,
+workers, the stdlib-only reproduce script) start one where they are.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+
+from ssj.config import Settings
+from tests.cli.inprocess import SSJ
+from tests.conftest import settings_env
+
+
+def ssj(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SSJ, *args], env=settings_env(settings), capture_output=True, text=True, timeout=120
+    )
+
+
+def test_help_lists_the_command_groups(sqlite_settings: Settings) -> None:
+    shown = ssj(sqlite_settings, "--help")
+    assert shown.returncode == 0, shown.stderr
+    for group in ("init", "verify", "draw", "audit", "serve"):
+        assert group in shown.stdout
+
+
+def test_init_verify_and_the_three_exit_codes(sqlite_settings: Settings) -> None:
+    """0 intact; 2 bad input, one bilingual line, nothing written; 1 damage, named by seq."""
+    init = ssj(sqlite_settings, "init")
+    assert init.returncode == 0, init.stderr
+    intact = ssj(sqlite_settings, "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert "ledger intact: 2 events" in intact.stdout
+
+    bad = ssj(sqlite_settings, "init", "--suite", "rsa")
+    assert bad.returncode == 2, bad.stderr
+    assert "未知的密码套件" in bad.stderr and "Traceback" not in bad.stderr
+
+    # As the database administrator: one byte of the newest envelope's signature changed.
+    path = sqlite_settings.database.path
+    assert path
+    with sqlite3.connect(path) as conn:
+        [(seq, signature)] = conn.execute(
+            "SELECT seq, signature FROM ssj_envelopes ORDER BY seq DESC LIMIT 1"
+        ).fetchall()
+        forged = bytes([signature[0] ^ 1]) + bytes(signature[1:])
+        conn.execute("UPDATE ssj_envelopes SET signature = ? WHERE seq = ?", (forged, seq))
+    damaged = ssj(sqlite_settings, "verify")
+    assert damaged.returncode == 1, damaged.stdout + damaged.stderr
+    assert f"第 {seq} 条" in damaged.stderr and f"seq {seq}:" in damaged.stderr
