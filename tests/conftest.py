@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,8 +89,9 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     return base_settings(tmp_path, f"sqlite:///{tmp_path / 'data' / 'ssj.sqlite'}")
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[DatabaseURL]:
+@contextmanager
+def scratch_database() -> Iterator[DatabaseURL]:
+    """A database of the test's own, dropped afterwards whatever happens."""
     require_postgres()
     admin = DatabaseURL.parse(PG_ADMIN_URL)
     name = f"ssj_test_{uuid.uuid4().hex[:12]}"
@@ -102,17 +104,44 @@ def postgres_database() -> Iterator[DatabaseURL]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def postgres_settings(tmp_path: Path, postgres_database: DatabaseURL) -> Settings:
+def runtime_settings(tmp_path: Path, database: DatabaseURL) -> Settings:
+    """Migrated as the administrator; the settings of the restricted runtime role."""
     from ssj.ledger.migrate import migrate
 
-    admin = base_settings(tmp_path, postgres_database.redacted())
+    admin = base_settings(tmp_path, database.redacted())
     migrate(admin, owner=OWNER_ROLE, runtime=RUNTIME_ROLE)
-    runtime_url = replace(postgres_database, user=RUNTIME_ROLE, password="")
+    runtime_url = replace(database, user=RUNTIME_ROLE, password="")
     return replace(admin, database=runtime_url, create_tables=False)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[DatabaseURL]:
+    with scratch_database() as database:
+        yield database
+
+
+@pytest.fixture
+def postgres_settings(tmp_path: Path, postgres_database: DatabaseURL) -> Settings:
+    return runtime_settings(tmp_path, postgres_database)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settings(request: pytest.FixtureRequest) -> Settings:
     """For tests written once and run on both backends."""
     return request.getfixturevalue(f"{request.param}_settings")
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def module_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """`settings` shared by a module's tests, one ledger per backend: for a large world built
+    once and only read by the tests that use it (a test that writes needs `settings`)."""
+    tmp_path = tmp_path_factory.mktemp(f"module-{request.param}")
+    if request.param == "sqlite":
+        yield base_settings(tmp_path, f"sqlite:///{tmp_path / 'data' / 'ssj.sqlite'}")
+        return
+    with scratch_database() as database:
+        yield runtime_settings(tmp_path, database)

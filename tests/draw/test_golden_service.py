@@ -14,6 +14,7 @@ import hashlib
 from typing import Any
 
 import orjson
+import pytest
 
 from ssj.domain.organisation import Role
 from ssj.domain.targets import Target, TargetRecord
@@ -113,6 +114,7 @@ def run(draws: DrawService, operator: Any) -> Any:
     return draws.reveal(operator, str(draw.id))
 
 
+@pytest.mark.slow
 def test_draws_on_stored_registries_are_unchanged(
     jurisdiction: Jurisdiction,  # noqa: F811
 ) -> None:

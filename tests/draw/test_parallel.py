@@ -69,6 +69,7 @@ def pid(_: object) -> int:
     return os.getpid()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_leaves_its_calls_to_the_caller() -> None:
     if workers.count() == 0:
         pytest.skip("SSJ_DRAW_WORKERS=0 or one core: no worker processes")
@@ -90,6 +91,7 @@ def test_a_bad_worker_count_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, va
     assert "非负整数" in caught.value.zh
 
 
+@pytest.mark.slow
 def test_workers_take_chunks_in_other_processes() -> None:
     if workers.count() == 0:
         pytest.skip("SSJ_DRAW_WORKERS=0 or one core: no worker processes")

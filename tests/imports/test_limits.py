@@ -151,6 +151,7 @@ def test_one_shared_string_of_half_a_gibibyte(tmp_path: Path) -> None:
     assert book.package.size(STRINGS) <= 3 * CHUNK
 
 
+@pytest.mark.slow
 def test_twenty_million_shared_strings(tmp_path: Path) -> None:
     declared = many_strings_bomb(tmp_path / "多串.xlsx")
     assert declared.stat().st_size < 1.5 * MIB
@@ -175,6 +176,7 @@ def test_twenty_million_shared_strings(tmp_path: Path) -> None:
 # --- shared strings stay on disk -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_shared_strings_are_read_from_disk(tmp_path: Path) -> None:
     count = 100_000
     strings = b"".join(
@@ -309,6 +311,7 @@ def test_doctype_and_giant_tokens_are_refused(tmp_path: Path) -> None:
     assert peak[0] < 8 * MIB
 
 
+@pytest.mark.slow
 def test_a_zip_of_a_million_entries_is_not_listed(tmp_path: Path) -> None:
     path = tmp_path / "目录.xlsx"
     with zipfile.ZipFile(path, "w") as archive:

@@ -573,6 +573,7 @@ def test_whitespace_only_csv_is_empty(tmp_path: Path) -> None:
     assert caught.value.zh == "空白.csv：文件没有内容"
 
 
+@pytest.mark.slow
 def test_large_csv_streams_in_constant_memory(tmp_path: Path) -> None:
     path = tmp_path / "大.csv"
     line = "A-{:06d},某某市场主体登记事项名称（示例）{:06d},《中华人民共和国某某管理条例》第十二条第一款\n"

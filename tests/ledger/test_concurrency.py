@@ -115,6 +115,7 @@ def writer_settings(settings: Settings) -> Settings:
     return settings
 
 
+@pytest.mark.slow
 def test_writer_processes(writer_settings: Settings) -> None:
     """Four OS processes, each with its own Ledger and head cache, append at the same time."""
     ctx = multiprocessing.get_context("spawn")

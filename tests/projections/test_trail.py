@@ -73,6 +73,7 @@ def replay_rows(folded: Replay) -> dict[Subject, list[dict[str, Any]]]:
     }
 
 
+@pytest.mark.slow
 def test_audit_trail_equals_a_replay(demo: Services) -> None:
     folded = replay(demo)
     expected = replay_rows(folded)

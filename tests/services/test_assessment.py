@@ -209,6 +209,7 @@ def test_bad_input_writes_nothing(year: Year) -> None:
     unchanged(w, lambda: s.department(admin, 2026, "CZ-NOPE"), NotFoundError)
 
 
+@pytest.mark.slow
 def test_exports_are_reproducible(year: Year) -> None:
     t, s = year.t, year.service
     first = s.workbook(t.leader, 2026, OWN, on=ON)
@@ -217,6 +218,7 @@ def test_exports_are_reproducible(year: Year) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and png == s.chart(t.leader, 2026, OWN, on=ON)
 
 
+@pytest.mark.slow
 def test_chart_without_a_cjk_font_uses_english_labels(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -239,6 +241,7 @@ def test_chart_without_a_cjk_font_uses_english_labels(
     assert capsys.readouterr().err == ""  # said once
 
 
+@pytest.mark.slow
 def test_over_everything_the_demo_writes(settings: Settings, tmp_path: Path) -> None:
     """The demo's year (plans, draws with recusals, an abandoned draw, a joint plan, the
     inspections): every department assessed, and no target over its yearly cap."""

@@ -36,12 +36,15 @@ SEED = 3
 REVEALED = Draw.Revealed.__qualname__  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def world(settings: Settings, tmp_path: Path) -> Iterator[tuple[Services, list[str]]]:
-    s = Services(settings)
+@pytest.fixture(scope="module")
+def world(
+    module_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Services, list[str]]]:
+    """Built once per backend; the tests only read it (they alter bundles, never the ledger)."""
+    s = Services(module_settings)
     try:
         s.ledger.initialise()
-        build(s, tmp_path / "demo", targets=SMALL, seed=SEED)
+        build(s, tmp_path_factory.mktemp("demo"), targets=SMALL, seed=SEED)
         result = draws.run(s, seed=SEED)
         assert not result.skipped
         s.ledger.issue_checkpoint()

@@ -571,6 +571,7 @@ def test_mutual_tls(d: Deliveries, tmp_path: Path) -> None:
     assert len(receiver.rows()) == 1
 
 
+@pytest.mark.slow
 def test_a_ledger_under_the_national_suite(tmp_path: Path, settings: Settings) -> None:
     """sm2-sm3: the events are signed with SM2 and proved in the SM3 tree; the receiver's
     checks follow the log's key."""

@@ -169,6 +169,7 @@ def test_item_list_with_merged_cells_and_continuation_rows(
     assert import_file(j.services, j.as_role(Role.LEADER), "items", path).unchanged == 2
 
 
+@pytest.mark.slow
 def test_ten_megabyte_file_with_one_bad_row_at_the_end(
     sqlite_settings: object, tmp_path: Path
 ) -> None:
