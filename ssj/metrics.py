@@ -38,6 +38,14 @@ def count_error(error: SsjError) -> None:
         SIGNATURE_FAILURES.labels("signing").inc()
 
 
+def count_import_rows(kind: str, outcomes: dict[str, int]) -> None:
+    """Rows of one imported file by outcome: created, updated, unchanged, rejected (left out
+    under skip_invalid), checked (a dry run), refused (a file not written for its problems)."""
+    for outcome, n in outcomes.items():
+        if n:
+            IMPORT_ROWS.labels(kind, outcome).inc(n)
+
+
 def count_verification_failures(n: int) -> None:
     """Signatures (or what they seal) found wrong when read, e.g. rows of the audit trail."""
     if n:

@@ -17,6 +17,7 @@ million bad rows gets a report of the first ones, not a million-line report.
 from __future__ import annotations
 
 import csv
+import functools
 import gc
 import unicodedata
 from collections import Counter
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 from uuid import UUID
 
 import orjson
@@ -42,6 +43,7 @@ from ssj.domain.organisation import resolve_departments
 from ssj.domain.targets import OPTIONAL_STATE, Target, TargetRecord, target_id
 from ssj.errors import ValidationError
 from ssj.imports.spreadsheet import ImportFileError, Note, Problem, Record, Table, read_table
+from ssj.metrics import count_import_rows
 from ssj.services.context import Services
 
 Progress = Callable[[int, int], None]
@@ -594,6 +596,34 @@ class Options:
     preview_rows: int = 5
 
 
+P = ParamSpec("P")
+
+
+def _counted(run: Callable[P, ImportReport]) -> Callable[P, ImportReport]:
+    """`ssj_import_rows` for every file imported (in a job process too: under `ssj serve`
+    the job inherits PROMETHEUS_MULTIPROC_DIR, so /metrics adds its counts)."""
+
+    @functools.wraps(run)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> ImportReport:
+        report = run(*args, **kwargs)
+        if report.dry_run:
+            outcomes = {"checked": report.rows}
+        elif not report.written:
+            outcomes = {"refused": report.rows}
+        else:
+            outcomes = {
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "rejected": report.rejected,
+            }
+        count_import_rows(report.kind, outcomes)
+        return report
+
+    return counted
+
+
+@_counted
 def import_file(
     services: Services,
     principal: Principal,

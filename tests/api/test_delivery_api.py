@@ -64,6 +64,8 @@ def test_platforms_feeds_and_exports_over_http(api: Api, tmp_path: Path) -> None
         DeliveryWorker(api.j.services, backoff_base=0).run(once=True)
         dead = api.get("/deliveries", params={"status": "dead"}).json()
         assert dead["total"] == 1 and dead["items"][0]["status_zh"].startswith("死信")
+        metrics = api.get("/metrics", who=None).text
+        assert 'ssj_delivery_backlog{platform="信用常州",status="dead"} 1.0' in metrics
         assert_bilingual(api.get("/deliveries", params={"status": "lost"}), 422)
         receiver.stop()
         receiver = Receiver(tmp_path / "r2", keys)

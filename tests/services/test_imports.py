@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from prometheus_client import REGISTRY
 
 from ssj.domain.organisation import Role
 from ssj.imports.errors import ImportLimitError
@@ -51,15 +52,26 @@ def rows(n: int, department: str = OWN, credit: str = "B") -> list[list[str]]:
     ]
 
 
+def import_rows(outcome: str) -> float:
+    found = REGISTRY.get_sample_value(
+        "ssj_import_rows_total", {"kind": "targets", "outcome": outcome}
+    )
+    return found or 0.0
+
+
 def test_round_trip_and_idempotent_reimport(jurisdiction: Jurisdiction, tmp_path: Path) -> None:
     j = jurisdiction
     operator = j.as_role(Role.OPERATOR)
     path = target_csv(tmp_path / "targets.csv", rows(25), encoding="gbk")
+    before = {o: import_rows(o) for o in ("created", "unchanged")}
     report = import_file(j.services, operator, "targets", path)
     assert report.written and report.created == 25 and not report.problems
     size = j.services.ledger.size()
     again = import_file(j.services, operator, "targets", path)
     assert again.written and again.unchanged == 25 and again.created == again.updated == 0
+    # Counted for /metrics: ssj_import_rows_total{kind, outcome}.
+    assert import_rows("created") - before["created"] == 25
+    assert import_rows("unchanged") - before["unchanged"] == 25
     assert j.services.ledger.size() == size  # nothing written
     changed = rows(25)
     changed[3][6] = "D"

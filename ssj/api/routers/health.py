@@ -24,6 +24,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict
 
+from projections import delivery as outbox
+from ssj.domain.subscribers import SubscriberStatus
 from ssj.services import health
 from ssj.services.context import Services
 
@@ -107,6 +109,14 @@ class LedgerCollector(Collector):
         )
         pending.add_metric([], found.head_seq + 1 - (found.checkpoint_size or 0))
         yield pending
+        backlog = GaugeMetricFamily(
+            "ssj_delivery_backlog",
+            "Records owed to a credit platform: pending (waiting or failed) or dead",
+            labels=["platform", "status"],
+        )
+        for (platform, status), n in delivery_backlog(self.services).items():
+            backlog.add_metric([platform, status], n)
+        yield backlog
         if found.replica is not None:
             for key, help_text in (
                 ("ledger_lag", "Ledger events the replica has not replayed"),
@@ -118,6 +128,18 @@ class LedgerCollector(Collector):
                     gauge = GaugeMetricFamily(f"ssj_replica_{key}", help_text)
                     gauge.add_metric([], float(value))
                     yield gauge
+
+
+def delivery_backlog(services: Services) -> dict[tuple[str, str], int]:
+    """Per platform not removed: its pending and dead outbox rows, as the read model holds
+    them now (no wait; empty where no platform is registered)."""
+    found: dict[tuple[str, str], int] = {}
+    for name, by_status in outbox.counts(services.store).items():
+        row = outbox.subscriber_row(services.store, name)
+        if row is not None and row["status"] != SubscriberStatus.REMOVED.value:
+            for status in (outbox.PENDING, outbox.DEAD):
+                found[name, status] = by_status.get(status, 0)
+    return found
 
 
 def process_metrics() -> bytes:
