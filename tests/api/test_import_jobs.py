@@ -51,6 +51,8 @@ from tests.imports.bombs import (
 )
 from tests.services.conftest import OWN, Jurisdiction, jurisdiction
 
+pytestmark = pytest.mark.slow  # a real server, import processes, crafted files of hundreds of MB
+
 __all__ = ["api", "jurisdiction"]
 
 MEMORY = 200 * MIB

@@ -27,6 +27,8 @@ from tests.api.test_pages import SCRIPT_NAME, Published, text_of, zh
 from tests.conftest import IN_CI, settings_env
 from tests.services.conftest import Jurisdiction, jurisdiction
 
+pytestmark = pytest.mark.slow  # a real server and chromium
+
 __all__ = ["jurisdiction"]  # the services tests' fixture, shared here
 
 SERVER_START_SECONDS = 60

@@ -24,6 +24,8 @@ from tests.api.test_registry_api import Api
 from tests.conftest import settings_env
 from tests.services.conftest import OWN, Jurisdiction, jurisdiction, target_row
 
+pytestmark = pytest.mark.slow  # real servers and daemons
+
 __all__ = ["jurisdiction"]
 
 SSJ = str(Path(sys.executable).parent / "ssj")

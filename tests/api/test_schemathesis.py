@@ -33,6 +33,8 @@ from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 from tests.conftest import OWNER_ROLE, PG_ADMIN_URL, RUNTIME_ROLE, base_settings, require_postgres
 
+pytestmark = pytest.mark.slow  # a probe of every operation over a demo ledger
+
 EXAMPLES = int(os.environ.get("SSJ_SCHEMATHESIS_EXAMPLES", "8"))
 CHECKS = [
     not_a_server_error,

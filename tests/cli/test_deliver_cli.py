@@ -27,6 +27,8 @@ from tests.services.conftest import Jurisdiction
 from tests.services.test_draws import World
 from tests.services.test_tasks import Tasks
 
+pytestmark = pytest.mark.slow  # the receiver and the worker as real processes, kill -9
+
 __all__ = ["jurisdiction"]
 
 RECORDS = 6

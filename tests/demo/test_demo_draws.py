@@ -19,6 +19,8 @@ from ssj.services.context import Services
 from ssj.services.draws import DrawService
 from tests.conftest import settings_env
 
+pytestmark = pytest.mark.slow  # a demo-sized jurisdiction
+
 SMALL = 300
 SEED = 3
 PLANS = {p.code: p for p in demo.schedule()}

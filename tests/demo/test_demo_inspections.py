@@ -26,6 +26,8 @@ from ssj.services.overdue import OverdueService
 from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
 
+pytestmark = pytest.mark.slow  # a demo-sized year
+
 SMALL = 300
 SEED = 3
 MIDYEAR = date(2026, 7, 15)

@@ -39,6 +39,8 @@ from tests.cli.inprocess import run_ssj
 from tests.conftest import base_settings, settings_env
 from tests.ledger.test_ledger import ALICE, Thing
 
+pytestmark = pytest.mark.slow  # witnesses as real `ssj witness serve` processes
+
 SSJ = Path(sys.executable).parent / "ssj"
 
 
