@@ -1,7 +1,7 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the embedded SQLite default
-#   make test   ruff, mypy --strict, then the whole test suite (PostgreSQL tests skip without a
-#               server, fail under CI=true)
+#   make test   ruff, mypy --strict, then the whole test suite, listing its 25 slowest tests
+#               (PostgreSQL tests skip without a server, fail under CI=true)
 #   make test-fast  the edit-test loop: domain, draw, ledger, imports, services and projections on
 #                   SQLite, without tests marked slow (CONTRIBUTING.md, "Test tiers")
 #   make coverage   the whole suite under pytest-cov, total and per-module table
@@ -48,7 +48,7 @@ browser: system
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
 
 # The fast tier: pure code and services on SQLite, in-process, no slow marker (target: < 60 s).
 FAST_PATHS ?= tests/domain tests/draw tests/ledger tests/imports tests/services tests/projections
