@@ -453,7 +453,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_ssj(env: dict[str, str], *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
+def run_ssj(
+    env: dict[str, str], *args: str, timeout: float = 3600
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [SSJ, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -727,8 +729,10 @@ async def _measure(
             end = {name: rss_kib(pid) for name, pid in processes.items()}
             rss = {name: {"start": start[name], "end": end[name]} for name in processes}
             workers = [n for n in processes if n.startswith("api worker")]
-            before = sum(start[n] for n in workers)
-            growth = (sum(end[n] for n in workers) - before) / before if before else None
+            rss_before = sum(start[n] for n in workers)
+            growth = (
+                (sum(end[n] for n in workers) - rss_before) / rss_before if rss_before else None
+            )
             step.target = f"worker RSS growth ≤ {SOAK_GROWTH:.0%}"
             step.met = growth is not None and growth <= SOAK_GROWTH
             step.notes = "RSS " + ", ".join(
