@@ -36,7 +36,7 @@ from ssj.config import ImportLimits
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal, authorise
 from ssj.domain.fields import FieldError, FieldErrors
-from ssj.domain.identifiers import IdKind, classify_identifier
+from ssj.domain.identifiers import IdKind, classify_identifier, region_of
 from ssj.domain.inspectors import Inspector, InspectorRecord, inspector_id
 from ssj.domain.items import Item, ItemRecord, item_id
 from ssj.domain.organisation import resolve_departments
@@ -169,8 +169,8 @@ def _prepare_target(context: _Context, values: dict[str, Any], row: int) -> list
 
 def _count_target(context: _Context, values: dict[str, Any], parsed: TargetRecord) -> None:
     if not values.get("region_code"):
-        given = parsed.region_code == values.get("region_fallback")
-        context.derived["region_department" if given else "region_identifier"] += 1
+        carried = region_of(parsed.id_kind, parsed.identifier) is not None
+        context.derived["region_identifier" if carried else "region_department"] += 1
     if not values.get("target_type"):
         context.derived["target_type_derived"] += 1
     if not values.get("credit_class"):
@@ -254,6 +254,7 @@ TARGETS = Kind(
         "legal_representative": [
             "法定代表人",
             "法定代表人（负责人）",
+            "法人代表",
             "负责人",
             "经营者",
             "经营者姓名",
@@ -869,7 +870,14 @@ class _Context:
             )
 
 
+# What exports write for "not available": such a cell is blank, never a value (a 企业类型 "N/A").
+PLACEHOLDERS = frozenset({"N/A", "n/a"})
+
 DERIVED = {
+    "placeholder": (
+        "有单元格为“N/A”（不详），按空白处理",
+        "cells reading N/A (not available) taken as blank",
+    ),
     "department_option": ("按 --department 归属部门", "department from --department"),
     "department_named": ("按名称或别名识别部门", "department resolved from its name or alias"),
     "region_identifier": (
@@ -950,11 +958,21 @@ def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Store
         own = [p for p in pending if p.row in record.rows]
         pending = [p for p in pending if p.row > record.rows[-1]]
         values: dict[str, Any] = dict(record.values)
+        extra = record.extra
+        if PLACEHOLDERS.intersection(v for v in values.values() if isinstance(v, str)) or (
+            PLACEHOLDERS.intersection(extra.values())
+        ):
+            values = {
+                k: None if isinstance(v, str) and v in PLACEHOLDERS else v
+                for k, v in values.items()
+            }
+            extra = {k: v for k, v in extra.items() if v not in PLACEHOLDERS}
+            context.derived["placeholder"] += 1
         for name, value in context.options.constants.items():
             if values.get(name) in (None, "", []):
                 values[name] = value
                 context.derived["constant"] += 1
-        values["extra"] = record.extra
+        values["extra"] = extra
         problems = kind.prepare(context, values, row)
         parsed = None
         if not problems:

@@ -107,3 +107,27 @@ def test_department_table_is_biff8_written_by_wps() -> None:
     }
     assert records[-1].values == {"name": "宗教局", "code": "330000000M091"}
     assert records[0].extra["ROWID"]
+
+
+REGISTRATION_FILES = ["cnreg_js_1990.csv", "cnreg_xj_2016.csv", "cnreg_xz_2019.csv"]
+
+
+@pytest.mark.parametrize("name", REGISTRATION_FILES)
+def test_registration_compilations_read_as_utf8_csv(name: str) -> None:
+    entry = manifest()[name]
+    expected = {"identifier": ["统一社会信用代码"], "name": ["企业名称"]}
+    with read_table(real_file(name), expected=expected, keep_unmapped=True) as table:
+        records = list(table.records)
+        assert (table.format, table.encoding) == ("csv", "utf-8")
+        assert table.header_rows == (1,) and table.problems == []
+        assert [c.label for c in table.unmapped] == [
+            h for h in entry["header"] if h not in ("企业名称", "统一社会信用代码")
+        ]
+    assert len(records) == entry["expected_count"]["value"]
+    assert records[-1].rows == (entry["last_data_row"],)
+    by_row = {r.rows[0]: r for r in records}
+    for spot in entry["spot"]:
+        record = by_row[int(spot["cell"][1:])]
+        column = entry["header"][ord(spot["cell"][0]) - ord("A")]
+        found = {"A": record.values["name"], "B": record.values["identifier"]}
+        assert found.get(spot["cell"][0], record.extra.get(column)) == spot["text"], spot

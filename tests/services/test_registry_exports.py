@@ -263,3 +263,62 @@ def test_real_42782_list_two_bad_codes_do_not_block_the_rest(
     assert [r[1] for r in rejected.iter_rows(min_row=2, values_only=True)] == [
         p["text"] for p in entry["expected_problems"]
     ]
+
+
+@pytest.mark.parametrize("name", ["cnreg_js_1990.csv", "cnreg_xj_2016.csv", "cnreg_xz_2019.csv"])
+def test_real_registration_compilations_import_whole(
+    jurisdiction: Jurisdiction, tmp_path: Path, name: str
+) -> None:
+    """Three provinces and years of registrations as a UTF-8 CSV (tests/data/real/README.md):
+    注册日期 is the establishment date, 法人代表 the legal representative (officials only), N/A
+    a blank (企业类型 N/A leaves the type to the identifier), the other columns kept as extras."""
+    entry = manifest()[name]
+    path = real_file(name)
+    j = jurisdiction
+    report = import_file(j.services, j.as_role(Role.OPERATOR), "targets", path, department=OWN)
+    assert report.problems == [] and report.written
+    assert report.created == entry["expected_count"]["value"]
+    columns = {c["label"]: c["field"] for c in report.columns}
+    assert columns["注册日期"] == "established_on"
+    assert columns["法人代表"] == "legal_representative"
+    assert [c for c, f in columns.items() if f is None] == [
+        "注册资金",
+        "经营范围",
+        "所在省份",
+        "地区",
+    ]
+    derived = {n.en.split(": ", 1)[-1]: n.zh for n in report.notes if n.kind == "derived"}
+    placeholder = derived["cells reading N/A (not available) taken as blank"]
+    assert placeholder.startswith(f"{entry['rows_with_na']:,} 行")
+    from_department = derived.get("region code from the department (the identifier holds none)")
+    assert from_department is None  # every identifier here carries its region
+    found = states(j)
+    kinds: dict[str, int] = {}
+    for state in found.values():
+        kinds[state["id_kind"]] = kinds.get(state["id_kind"], 0) + 1
+    classes = entry["identifier_classes"]
+    assert kinds.get("uscc", 0) == classes["uscc_valid"]
+    assert kinds.get("registration_no", 0) == sum(
+        v for k, v in classes.items() if k.startswith("regno")
+    )
+    assert (
+        sum(1 for s in found.values() if not s.get("enterprise_type"))
+        == (entry["enterprise_type_na"])
+    )
+    assert len({s["extra"]["地区"] for s in found.values()}) == entry["distinct"]["地区"]
+    assert all(s["extra"]["所在省份"] == entry["province"] for s in found.values())
+    assert all(s["established_on"].startswith(str(entry["year"])) for s in found.values())
+    spots = {s["cell"]: s["text"] for s in entry["spot"]}
+    for cell, text in spots.items():
+        if cell[0] != "B":
+            continue
+        state = found[text]
+        row = cell[1:]
+        assert state["name"] == spots.get(f"A{row}", state["name"])
+        assert state["region_code"] == (text[2:8] if len(text) == 18 else text[:6])
+        assert state["legal_representative"]  # kept, for officials
+        if spots.get(f"D{row}") == "个体工商户":
+            assert state["target_type"] == "individual"
+        if spots.get(f"D{row}") == "N/A":
+            assert "enterprise_type" not in state or state["enterprise_type"] is None
+            assert state["target_type"] == "enterprise"
