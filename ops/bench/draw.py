@@ -303,7 +303,7 @@ def run(services: Services, args: argparse.Namespace) -> list[tuple[str, str, st
     )
 
     snapshot = load_snapshot(services.store, facts["as_of_seq"], department, facts["plan"]["id"])
-    plan = draws._plan_at(facts)
+    plan = draws._plan_at(draw.committed)
     frozen = procedure.refreeze(plan, draw.round, facts, snapshot)
     ours: list[tuple[float, float]] = []  # (wall, CPU) seconds per round, all strata
     theirs: list[tuple[float, float]] = []

@@ -46,8 +46,9 @@ from ssj.cli.registry import (
 )
 from ssj.domain import fields
 from ssj.domain.access import ALLOWED, Command, Principal
-from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, draw_label
+from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus
 from ssj.domain.tasks import STATUS_LABELS_ZH as TASK_STATUS_LABELS_ZH
+from ssj.draw.facts import Pools, Stratum
 from ssj.errors import ValidationError
 from ssj.services import draw_records as records
 
@@ -158,17 +159,17 @@ def _check_paging(offset: int, limit: int) -> None:
 # What a commit fixed -----------------------------------------------------------------------------
 
 
-def _strata_table(strata: Sequence[Mapping[str, Any]], *, short: bool) -> None:
+def _strata_table(strata: Sequence[Stratum], *, short: bool) -> None:
     table = Table(header_style="bold", highlight=False)
     for header in ("层", "名称", "总体数", "抽取数", "默克尔根 / Merkle root"):
         table.add_column(header, overflow="fold")
     for s in strata:
-        root = _short(s["root"]) if short else s["root"]
+        root = _short(s.root) if short else s.root
         table.add_row(
-            Text(s["name"]),
-            Text(records.stratum_label(s["name"])),
-            str(s["size"]),
-            str(s["k"]),
+            Text(s.name),
+            Text(records.stratum_label(s.name)),
+            str(s.size),
+            str(s.k),
             Text(root),
         )
     out.print(table)
@@ -184,14 +185,14 @@ def _exclusions(exclusions: Mapping[str, int]) -> None:
         _line(f"  {records.reason_label(reason)}（{reason}）：{count}")
 
 
-def _pools(pools: Mapping[str, Any], *, short: bool) -> None:
-    for department, pool in pools["inspectors"].items():
-        root = _short(pool["root"]) if short else pool["root"]
-        _line(f"检查人员库 / inspector pool {department}：{pool['size']} 人，根 root {root}")
-    experts = pools["experts"]
-    if experts["size"]:
-        root = _short(experts["root"]) if short else experts["root"]
-        _line(f"专家库 / expert pool：{experts['size']} 人，根 root {root}")
+def _pools(pools: Pools, *, short: bool) -> None:
+    for department, pool in pools.inspectors.items():
+        root = _short(pool.root) if short else pool.root
+        _line(f"检查人员库 / inspector pool {department}：{pool.size} 人，根 root {root}")
+    experts = pools.experts
+    if experts.size:
+        root = _short(experts.root) if short else experts.root
+        _line(f"专家库 / expert pool：{experts.size} 人，根 root {root}")
 
 
 def _awaiting(draw: Draw) -> None:
@@ -202,35 +203,34 @@ def _awaiting(draw: Draw) -> None:
         _line(f"熵源已齐备，可以揭示 / entropy complete, ready to reveal: ssj draw reveal {ref}")
         return
     _line("待录入 / awaiting: " + "；".join(missing))
-    named = draw.facts["entropy"].get("drand")
+    named = draw.committed.entropy.drand
     if any(w not in dict(draw.dice) for w in draw.witnesses):
         _line(f"  ssj draw dice {ref} --witness 见证人 --digits 点数")
     if named is not None and draw.drand is None:
-        at = datetime.fromtimestamp(named["round_time"], CHINA)
+        at = datetime.fromtimestamp(named.round_time, CHINA)
         _line(
-            f"  drand 第 {named['round']} 轮于 {at:%Y-%m-%d %H:%M:%S} 北京时间产生 / published at "
+            f"  drand 第 {named.round} 轮于 {at:%Y-%m-%d %H:%M:%S} 北京时间产生 / published at "
             f"{at.isoformat()}: 取得信标后 ssj draw drand {ref} 信标.json"
         )
 
 
 def _print_commit(draw: Draw) -> None:
-    facts = draw.facts
-    registry = facts["registry"]
-    _line(f"已封存 / draw committed: {draw_label(facts)}")
+    facts = draw.committed
+    _line(f"已封存 / draw committed: {facts.label}")
     _line(f"抽取编号 / draw id: {draw.id}")
     _line(
-        f"抽取日期 / drawn on: {facts['drawn_on']}；实施期限 / window: "
-        f"{facts['window'][0]} – {facts['window'][1]}"
+        f"抽取日期 / drawn on: {facts.drawn_on}；实施期限 / window: "
+        f"{facts.window[0]} – {facts.window[1]}"
     )
     _line(
-        f"名录 / registry as of seq {facts['as_of_seq']}：考虑 considered {registry['considered']}，"
-        f"符合条件 eligible {registry['eligible']}"
+        f"名录 / registry as of seq {facts.as_of_seq}：考虑 considered {facts.considered}，"
+        f"符合条件 eligible {facts.eligible}"
     )
-    _strata_table(facts["strata"], short=True)
-    _exclusions(facts["exclusions"])
-    _pools(facts["pools"], short=True)
+    _strata_table(facts.strata, short=True)
+    _exclusions(facts.exclusions)
+    _pools(facts.pools, short=True)
     _line(f"见证人 / witnesses: {'、'.join(draw.witnesses)}")
-    _line(f"服务器随机数承诺 / nonce commitment (SHA-256): {facts['nonce_commitment']}")
+    _line(f"服务器随机数承诺 / nonce commitment (SHA-256): {facts.nonce_commitment}")
     _awaiting(draw)
 
 
@@ -271,7 +271,7 @@ def draws_commit(
         )
     if outcome == "unchanged":
         _line(
-            f"相同的抽取已封存、尚未揭示：{draw_label(draw.facts)}（{draw.id}），未重复封存 / an "
+            f"相同的抽取已封存、尚未揭示：{draw.committed.label}（{draw.id}），未重复封存 / an "
             f"identical draw is committed and not yet revealed: {draw.id}; nothing written"
         )
     _print_commit(draw)
@@ -290,7 +290,7 @@ def draws_dice(
         draw = _service(services).record_dice(principal, records.resolve(draw_ref), witness, digits)
     given, recorded = draw.dice[-1]
     _line(
-        f"已录入 / dice recorded: {draw_label(draw.facts)} 见证人 witness {given}："
+        f"已录入 / dice recorded: {draw.committed.label} 见证人 witness {given}："
         f"{len(recorded)} 位 digits"
     )
     _awaiting(draw)
@@ -344,7 +344,7 @@ def draws_reveal(draw_ref: DrawRef, as_user: AsUser = None) -> None:
         principal = current_principal(services, as_user)
         draw = _service(services).reveal(principal, records.resolve(draw_ref))
         entries = records.drawn(services, draw)
-    _line(f"已揭示 / draw revealed: {draw_label(draw.facts)}")
+    _line(f"已揭示 / draw revealed: {draw.committed.label}")
     _line(f"抽取编号 / draw id: {draw.id}")
     _line(f"种子 / seed: {draw.seed}")
     _drawn_table(entries)
@@ -376,7 +376,7 @@ def draws_abandon(draw_ref: DrawRef, reason: Reason, as_user: AsUser = None) -> 
     with services_session() as services:
         principal = current_principal(services, as_user)
         draw = _service(services).abandon(principal, records.resolve(draw_ref), reason)
-    _line(f"已作废 / draw abandoned: {draw_label(draw.facts)}；理由 reason: {reason.strip()}")
+    _line(f"已作废 / draw abandoned: {draw.committed.label}；理由 reason: {reason.strip()}")
 
 
 # Recusal (回避) ---------------------------------------------------------------------------------
@@ -673,8 +673,9 @@ def draws_verify(
         principal = current_principal(services, as_user)
         service = _service(services)
         draw = service.draw(records.resolve(draw_ref))
-        services.authorise(principal, Command.READ_REGISTRY, draw.facts["departments"])
-        slow = replay or draw.facts["registry"]["considered"] >= LARGE_POPULATION
+        facts = draw.committed
+        services.authorise(principal, Command.READ_REGISTRY, list(facts.departments))
+        slow = replay or facts.considered >= LARGE_POPULATION
         with _working("核验中 / verifying…", slow):
             verification = service.verify(str(draw.id), replay=replay)
         proof = records.proof(services, draw, verification, replay=replay)
@@ -704,17 +705,17 @@ def _print_record(
     replay: bool,
 ) -> None:
     """The draw record (抽取记录) an auditor reads and files."""
-    facts = draw.facts
-    plan = facts["plan"]
-    _line(f"抽取记录 / draw record: {draw_label(facts)}（{records.status_label(v.status)}）")
+    facts = draw.committed
+    plan = facts.plan
+    _line(f"抽取记录 / draw record: {facts.label}（{records.status_label(v.status)}）")
     _line(f"抽取编号 / draw id: {draw.id}")
     _line(
-        f"计划 / plan: {plan['department']}/{plan['code']} 第 {plan['version']} 版 version，"
-        f"{plan['year']} 年度；第 {facts['round']} 轮 round"
+        f"计划 / plan: {plan.department}/{plan.code} 第 {plan.version} 版 version，"
+        f"{plan.year} 年度；第 {facts.round} 轮 round"
     )
     _line(
-        f"抽取日期 / drawn on: {facts['drawn_on']}；实施期限 / window: {facts['window'][0]} – "
-        f"{facts['window'][1]}；参与部门 / departments: {'、'.join(facts['departments'])}"
+        f"抽取日期 / drawn on: {facts.drawn_on}；实施期限 / window: {facts.window[0]} – "
+        f"{facts.window[1]}；参与部门 / departments: {'、'.join(facts.departments)}"
     )
     if replay:
         _line(
@@ -733,16 +734,15 @@ def _print_record(
             f"{e['user']}（{e['department']}，{e['role']}）"
         )
 
-    registry = facts["registry"]
     _line(
-        f"\n总体 / population: 账本序号 {facts['as_of_seq']} 时的名录 / registry as of seq "
-        f"{facts['as_of_seq']}：考虑 considered {registry['considered']}，符合条件 eligible "
-        f"{registry['eligible']}"
+        f"\n总体 / population: 账本序号 {facts.as_of_seq} 时的名录 / registry as of seq "
+        f"{facts.as_of_seq}：考虑 considered {facts.considered}，符合条件 eligible "
+        f"{facts.eligible}"
     )
-    _strata_table(facts["strata"], short=False)
-    _exclusions(facts["exclusions"])
-    _pools(facts["pools"], short=False)
-    for department, needed in facts["specialties"].items():
+    _strata_table(facts.strata, short=False)
+    _exclusions(facts.exclusions)
+    _pools(facts.pools, short=False)
+    for department, needed in facts.specialties.items():
         if needed:
             _line(f"所需专业 / specialties {department}：{'、'.join(needed)}")
 
@@ -750,17 +750,17 @@ def _print_record(
     dice = dict(draw.dice)
     for witness in draw.witnesses:
         _line(f"  见证人 / witness {witness}：{dice.get(witness, '（未录入 / not given）')}")
-    named = facts["entropy"].get("drand")
+    named = facts.entropy.drand
     if named is not None:
         if draw.drand is None:
-            _line(f"  drand 第 {named['round']} 轮 round：未录入 / not recorded")
+            _line(f"  drand 第 {named.round} 轮 round：未录入 / not recorded")
         else:
             bls = "已验证 verified" if draw.drand["bls_verified"] else "未验证 not checked"
             _line(
-                f"  drand 第 {named['round']} 轮 round：randomness {draw.drand['randomness']}，"
+                f"  drand 第 {named.round} 轮 round：randomness {draw.drand['randomness']}，"
                 f"BLS 签名 signature {bls}"
             )
-    _line(f"  服务器随机数承诺 / nonce commitment: {facts['nonce_commitment']}")
+    _line(f"  服务器随机数承诺 / nonce commitment: {facts.nonce_commitment}")
     if draw.nonce is not None:
         _line(f"  服务器随机数 / nonce: {draw.nonce}")
 

@@ -229,7 +229,7 @@ class Runner:
         a late publication, a result withheld for good or until final, or a result category
         ("category:variant", the variant for `ssj.demo.followups`)."""
         rng = _rng(self.seed, f"{draw.id}:{identifier}")
-        drawn = date.fromisoformat(draw.facts["drawn_on"])
+        drawn = date.fromisoformat(draw.committed.drawn_on)
         notified = self.wd(drawn, rng.randint(1, 8))
         outcome = rng.choices([c for c, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
         category, _, _ = force.partition(":")
@@ -468,7 +468,7 @@ def forced_cases(tasks: list[Drawn], seed: int) -> dict[int, str]:
     for good, a late publication, an objection rejected and one upheld; and the result categories
     whose follow-up `ssj.demo.followups` shows in each variant."""
     rng = _rng(seed, "cases")
-    early = [i for i, t in enumerate(tasks) if t[0].facts["drawn_on"] < f"{YEAR}-07-01"]
+    early = [i for i, t in enumerate(tasks) if t[0].committed.drawn_on < f"{YEAR}-07-01"]
     forced: dict[int, str] = {}
     zl = [i for i in early if tasks[i][1] == f"{BUREAU}-ZL"]
     if zl:
@@ -501,7 +501,7 @@ def run(
     forced = forced_cases(tasks, seed)
     phase = "检查与公示 / inspections"
     for done, (draw, department, identifier, close_after, _) in enumerate(tasks, start=1):
-        keys = [f"{d}/{c}" for d, codes in draw.facts["items"].items() for c in codes]
+        keys = [f"{d}/{c}" for d, codes in draw.committed.items.items() for c in codes]
         plan = runner.plan(draw, identifier, keys, close_after, forced.get(done - 1, ""))
         runner.result.tasks += 1
         if runner.advance(draw, department, identifier, plan):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -21,10 +22,10 @@ from eventsourcing.domain import Aggregate, event
 
 from ssj.domain import fields
 from ssj.draw import seed as seeds
+from ssj.draw.facts import DrawFacts, label_of
 from ssj.errors import ConflictError, ValidationError
 
 DRAW_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:draw")
-ALGORITHM = "ssj-draw/1"
 MIN_DICE_DIGITS = 20
 DICE = re.compile(r"[0-9]+")
 
@@ -52,10 +53,11 @@ def draw_id(plan_id: UUID | str, round: int) -> UUID:
     return uuid5(DRAW_NAMESPACE, f"{plan_id}/{round}")
 
 
-def draw_label(facts: dict[str, Any]) -> str:
-    """`CZ-SJJ-TZ/2026-01/第1轮`: how officials name a draw (it resolves back to its id)."""
+def draw_label(facts: Mapping[str, Any]) -> str:
+    """The label of facts as stored, read leniently (the trail and read models describe any
+    stored event; `DrawFacts.label` for typed facts)."""
     plan = facts["plan"]
-    return f"{plan['department']}/{plan['code']}/第{facts['round']}轮"
+    return label_of(plan["department"], plan["code"], facts["round"])
 
 
 def canonical(value: Any) -> bytes:
@@ -105,16 +107,21 @@ class Draw(Aggregate):
         self.recusals: list[dict[str, Any]] = []
         self.requests: dict[str, dict[str, Any]] = {}
 
+    @property
+    def committed(self) -> DrawFacts:
+        """The committed facts, typed (`facts` is their stored form, hashed into the seed)."""
+        return DrawFacts.of(self.facts)
+
     # The ceremony ------------------------------------------------------------------------------
 
     @property
     def witnesses(self) -> list[str]:
-        return list(self.facts["entropy"]["witnesses"])
+        return list(self.committed.entropy.witnesses)
 
     @property
     def drand_round(self) -> int | None:
-        drand = self.facts["entropy"].get("drand")
-        return None if drand is None else int(drand["round"])
+        drand = self.committed.entropy.drand
+        return None if drand is None else drand.round
 
     def repeats_commit(
         self, plan_version: int, witnesses: list[str], drand_round: int | None, drawn_on: str
@@ -122,10 +129,11 @@ class Draw(Aggregate):
         """A commit with these inputs would repeat this one (a retried command): it is still
         committed — not revealed, not abandoned — under the same plan version, on the same day,
         with the same witnesses in the same order and the same drand round."""
+        facts = self.committed
         return (
             self.status is DrawStatus.COMMITTED
-            and self.facts["plan"]["version"] == plan_version
-            and self.facts["drawn_on"] == drawn_on
+            and facts.plan.version == plan_version
+            and facts.drawn_on == drawn_on
             and self.witnesses == witnesses
             and self.drand_round == drand_round
         )
@@ -201,7 +209,7 @@ class Draw(Aggregate):
                 f"entropy incomplete, cannot reveal: {len(missing)} input(s) missing",
             )
         try:
-            committed = seeds.nonce_commitment(nonce) == self.facts["nonce_commitment"]
+            committed = seeds.nonce_commitment(nonce) == self.committed.nonce_commitment
         except ValueError:
             committed = False
         if not committed:

@@ -16,14 +16,14 @@ from typing import Any
 
 from ssj.draw import eligibility, population, sampler, teams
 from ssj.draw import seed as seeds
+from ssj.draw.facts import ALGORITHM, SAMPLER, DrawFacts, Entropy, PlanRef, Pool, Pools, Stratum
 from ssj.draw.sampler import Map
 from ssj.draw.snapshot import Snapshot, TargetRow
 from ssj.errors import ValidationError
 
-ALGORITHM = "ssj-draw/1"
-SAMPLER = (
-    "consistent-sampler 1.0.10 sampler(ids, seed, with_replacement=False, take=k, output='id')"
-)
+__all__ = ["ALGORITHM", "SAMPLER", "DrawFacts", "Frozen", "PlanView", "freeze", "select"]
+
+Facts = DrawFacts | Mapping[str, Any]  # typed, or as stored (read with DrawFacts.of)
 RULE_KEYS = (
     "target_types",
     "region_codes",
@@ -76,7 +76,7 @@ class PlanView:
 
 @dataclass
 class Frozen:
-    facts: dict[str, Any]
+    facts: DrawFacts
     strata: dict[str, list[str]]  # stratum -> ids in canonical (sorted) order
 
 
@@ -136,7 +136,7 @@ def freeze(
     round: int,
     drawn_on: date,
     snapshot: Snapshot,
-    entropy: Mapping[str, Any],
+    entropy: Entropy | Mapping[str, Any],
     nonce_commitment: str,
     run: Map = map,
 ) -> Frozen:
@@ -181,76 +181,58 @@ def freeze(
     )
     stratum_roots = dict(zip(strata, roots, strict=False))
     pool_roots = dict(zip(pools.inspectors, roots[len(strata) :], strict=False))
-    facts = {
-        "algorithm": ALGORITHM,
-        "sampler": SAMPLER,
-        "plan": {
-            "id": plan.plan_id,
-            "department": plan.department,
-            "code": plan.code,
-            "version": plan.version,
-            "year": plan.year,
-        },
-        "round": round,
-        "drawn_on": drawn_on.isoformat(),
-        "window": [window[0].isoformat(), window[1].isoformat()],
-        "as_of_seq": snapshot.as_of_seq,
-        "departments": list(plan.departments),
-        "items": plan.items,
-        "specialties": specialties(plan, snapshot),
-        "rules": plan.rules,
-        "registry": {
-            "considered": eligible.considered,
-            "eligible": sum(map(len, strata.values())),
-        },
-        "exclusions": dict(sorted(eligible.exclusions.items())),
-        "strata": [
-            {
-                "name": name,
-                "size": len(ids),
-                "k": ks[name],
-                "root": stratum_roots[name],
-            }
-            for name, ids in strata.items()
-        ],
-        "pools": {
-            "inspectors": {
-                d: {"size": len(m), "root": pool_roots[d]} for d, m in pools.inspectors.items()
-            },
-            "experts": {"size": len(pools.experts), "root": roots[-1]},
-        },
-        "entropy": dict(entropy),
-        "nonce_commitment": nonce_commitment,
-    }
+    facts = DrawFacts(
+        plan=PlanRef(plan.plan_id, plan.department, plan.code, plan.version, plan.year),
+        round=round,
+        drawn_on=drawn_on.isoformat(),
+        window=(window[0].isoformat(), window[1].isoformat()),
+        as_of_seq=snapshot.as_of_seq,
+        departments=tuple(plan.departments),
+        items={d: tuple(codes) for d, codes in plan.items.items()},
+        specialties={k: tuple(v) for k, v in specialties(plan, snapshot).items()},
+        rules=plan.rules,
+        considered=eligible.considered,
+        eligible=sum(map(len, strata.values())),
+        exclusions=dict(sorted(eligible.exclusions.items())),
+        strata=tuple(
+            Stratum(name, len(ids), ks[name], stratum_roots[name]) for name, ids in strata.items()
+        ),
+        pools=Pools(
+            {d: Pool(len(m), pool_roots[d]) for d, m in pools.inspectors.items()},
+            Pool(len(pools.experts), roots[-1]),
+        ),
+        entropy=entropy if isinstance(entropy, Entropy) else Entropy.of(dict(entropy)),
+        nonce_commitment=nonce_commitment,
+    )
     return Frozen(facts, strata)
 
 
 def refreeze(
-    plan: PlanView, round: int, facts: Mapping[str, Any], snapshot: Snapshot, run: Map = map
+    plan: PlanView, round: int, facts: Facts, snapshot: Snapshot, run: Map = map
 ) -> Frozen:
     """`freeze` again with what a commit recorded (its date, entropy sources, commitment):
     equal facts prove the read registry is the one the commit froze."""
+    facts = DrawFacts.of(facts)
     return freeze(
         plan,
         round,
-        date.fromisoformat(facts["drawn_on"]),
+        date.fromisoformat(facts.drawn_on),
         snapshot,
-        facts["entropy"],
-        facts["nonce_commitment"],
+        facts.entropy,
+        facts.nonce_commitment,
         run,
     )
 
 
-def staffing(
-    facts: Mapping[str, Any], seed: str, snapshot: Snapshot, plan: PlanView
-) -> teams.Staffing:
-    pools, conflicts = _pools(plan, snapshot, date.fromisoformat(facts["drawn_on"]))
-    rules = facts["rules"]
+def staffing(facts: Facts, seed: str, snapshot: Snapshot, plan: PlanView) -> teams.Staffing:
+    facts = DrawFacts.of(facts)
+    pools, conflicts = _pools(plan, snapshot, date.fromisoformat(facts.drawn_on))
+    rules = facts.rules
     return teams.Staffing(
         seed,
         pools,
         conflicts,
-        facts["departments"],
+        list(facts.departments),
         int(rules["team_size"]),
         int(rules["experts"] or 0),
         rules.get("workload_cap"),
@@ -263,7 +245,7 @@ def target_rows(snapshot: Snapshot, ids: Sequence[str]) -> dict[str, TargetRow]:
 
 
 def select(
-    facts: Mapping[str, Any],
+    facts: Facts,
     strata: Mapping[str, Sequence[str]],
     seed: str,
     snapshot: Snapshot,
@@ -273,11 +255,12 @@ def select(
     """The outcome a seed gives: each stratum's sample in ticket order, then a team for each
     drawn target in that order (strata in recorded order). `run` maps the hashing of large
     strata and of the teams' rankings (the built-in map: here)."""
+    facts = DrawFacts.of(facts)
     drawn: list[dict[str, Any]] = []
-    for s in facts["strata"]:
-        stratum_seed = seeds.stratum_seed(seed, s["name"])
-        chosen = sampler.first(stratum_seed, strata[s["name"]], int(s["k"]), run)  # frozen
-        drawn.append({"name": s["name"], "seed": stratum_seed, "sample": chosen})
+    for s in facts.strata:
+        stratum_seed = seeds.stratum_seed(seed, s.name)
+        chosen = sampler.first(stratum_seed, strata[s.name], s.k, run)  # frozen
+        drawn.append({"name": s.name, "seed": stratum_seed, "sample": chosen})
     order = [i for s in drawn for i in s["sample"]]
     rows = target_rows(snapshot, order)
     staff = staffing(facts, seed, snapshot, plan)

@@ -147,7 +147,7 @@ class AssessmentService(Service):
             if not draw["drawn_on"].startswith(prefix):
                 continue
             stored = self._get(Draw, UUID(draw["draw_id"]), f"抽取 {draw['label']}")
-            rows.rules[draw["draw_id"]] = dict(stored.facts["rules"])
+            rows.rules[draw["draw_id"]] = dict(stored.committed.rules)
             rows.recusals[draw["draw_id"]] = list(stored.recusals)
         deadlines = _Deadlines(self.s)
         for task in tasks:

@@ -34,7 +34,7 @@ from projections.registry import RegistryProjection
 from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore
 from ssj.domain.conflicts import ConflictRules, Declaration
-from ssj.domain.draws import Draw, draw_label
+from ssj.domain.draws import Draw
 from ssj.domain.inspectors import Inspector
 from ssj.domain.items import Item
 from ssj.domain.organisation import ApiToken, Department, User
@@ -524,9 +524,9 @@ def _rerun_all(r: _Replayer, progress: Callable[[int, int], None] | None) -> lis
             continue
         try:
             draw = cast(Draw, _project(mapper, logged))
-            facts = draw.facts
-            check.label = draw_label(facts)
-            as_of = int(facts["as_of_seq"])
+            facts = draw.committed  # facts of another shape: the draw's records are unreadable
+            check.label = facts.label
+            as_of = facts.as_of_seq
             if r.from_seq > 0:
                 check.reason_zh = (
                     f"名录须按第 {as_of} 条时的状态重建，需要自第 0 条起的账本；"
@@ -537,8 +537,8 @@ def _rerun_all(r: _Replayer, progress: Callable[[int, int], None] | None) -> lis
                     f"the bundle starts at seq {r.from_seq}"
                 )
                 continue
-            plan_logged = r.plans.get(str(facts["plan"]["id"]), [])
-            version = int(facts["plan"]["version"])
+            plan_logged = r.plans.get(facts.plan.id, [])
+            version = facts.plan.version
             if len([x for x in plan_logged if x.event.originator_version <= version]) != version:
                 check.reason_zh = "审计包中缺少本次抽取所依据的计划版本"
                 check.reason_en = "the plan version the draw used is not in the bundle"
@@ -582,13 +582,13 @@ def _rerun(
     v.entropy = {"dice": [{"witness": w, "digits": d} for w, d in draw.dice], "drand": draw.drand}
     v.recusals = list(draw.recusals)
     v.abandoned_reason = draw.abandoned_reason
-    facts = draw.facts
+    facts = draw.committed
     commit_seq = v.seqs.get("Committed", -1)
     v.check(
         "as_of_before_commit",
         as_of < commit_seq,
         f"population as of seq {as_of}, committed at seq {commit_seq}",
     )
-    snapshot = load_snapshot(store, as_of, facts["plan"]["department"], facts["plan"]["id"])
+    snapshot = load_snapshot(store, as_of, facts.plan.department, facts.plan.id)
     verify_draw(v, draw, plan, snapshot, commit_recorded_at=v.recorded_at["Committed"])
     return v

@@ -20,7 +20,6 @@ from ssj.domain.draws import (
     DrawStatus,
     RecusalKind,
     commit_digest,
-    draw_label,
 )
 from ssj.domain.draws import draw_id as make_draw_id
 from ssj.domain.identifiers import masked
@@ -187,31 +186,31 @@ def proof(
     services: Services, draw: Draw, verification: Verification, *, replay: bool
 ) -> dict[str, Any]:
     """The verification as one JSON document: what was recorded, and every check on it."""
-    facts = draw.facts
-    plan = facts["plan"]
+    facts = draw.committed
+    plan = facts.plan
     return {
         "format": PROOF_FORMAT,
         "draw": {
             "id": str(draw.id),
-            "label": draw_label(facts),
-            "plan": f"{plan['department']}/{plan['code']}",
-            "plan_version": plan["version"],
-            "round": facts["round"],
+            "label": facts.label,
+            "plan": f"{plan.department}/{plan.code}",
+            "plan_version": plan.version,
+            "round": facts.round,
             "status": draw.status.value,
-            "drawn_on": facts["drawn_on"],
-            "as_of_seq": facts["as_of_seq"],
+            "drawn_on": facts.drawn_on,
+            "as_of_seq": facts.as_of_seq,
             "abandoned_reason": draw.abandoned_reason,
             "events": events(services, draw),
             "checked_against": "ledger replay" if replay else "read models",
         },
-        "facts": facts,
+        "facts": draw.facts,  # as stored
         "entropy": {
-            "witnesses": list(facts["entropy"]["witnesses"]),
+            "witnesses": list(facts.entropy.witnesses),
             "dice": [{"witness": w, "digits": d} for w, d in draw.dice],
             "drand_round": draw.drand_round,
             "drand": draw.drand,
-            "nonce_commitment": facts["nonce_commitment"],
-            "commit_digest": commit_digest(facts),
+            "nonce_commitment": facts.nonce_commitment,
+            "commit_digest": commit_digest(draw.facts),
             "nonce": draw.nonce,  # None until the reveal records it
         },
         "seed": draw.seed,

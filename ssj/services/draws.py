@@ -25,11 +25,12 @@ from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore, ViewStore
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal
-from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest, draw_label
+from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest
 from ssj.domain.organisation import Role
 from ssj.domain.plans import Plan, PlanStatus, plan_id
 from ssj.draw import drand, procedure, sampler
 from ssj.draw import seed as seeds
+from ssj.draw.facts import DrawFacts, FactsError
 from ssj.draw.procedure import PlanView
 from ssj.draw.snapshot import Snapshot
 from ssj.errors import ConflictError, ValidationError
@@ -100,16 +101,12 @@ class DrawService(Service):
     def plan(self, department: str, code: str) -> Plan:
         return self._get(Plan, plan_id(department, code), f"计划 {department}/{code}")
 
-    def _plan_at(self, facts: dict[str, Any]) -> PlanView:
-        plan: Plan = self.s.ledger.repository.get(
-            UUID(facts["plan"]["id"]), version=facts["plan"]["version"]
-        )
+    def _plan_at(self, facts: DrawFacts) -> PlanView:
+        plan: Plan = self.s.ledger.repository.get(UUID(facts.plan.id), version=facts.plan.version)
         return PlanView.of(plan)
 
-    def _snapshot(self, store: ViewStore, facts: dict[str, Any]) -> Snapshot:
-        return load_snapshot(
-            store, facts["as_of_seq"], facts["plan"]["department"], facts["plan"]["id"]
-        )
+    def _snapshot(self, store: ViewStore, facts: DrawFacts) -> Snapshot:
+        return load_snapshot(store, facts.as_of_seq, facts.plan.department, facts.plan.id)
 
     def _position(self) -> int:
         self.s.refresh()
@@ -160,7 +157,7 @@ class DrawService(Service):
             view, round, day, snapshot, entropy, seeds.nonce_commitment(nonce), workers.run
         )
         self.nonces.keep(draw_id, nonce)
-        draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts)
+        draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts.as_dict())
         self._save(actor, draw)
         self._frozen[draw_id] = (frozen, snapshot)
         while len(self._frozen) > 4:
@@ -194,14 +191,14 @@ class DrawService(Service):
 
     def record_dice(self, principal: Principal, draw_id: str, witness: str, digits: str) -> Draw:
         draw = self.draw(draw_id)
-        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.committed.plan.department])
         draw.record_dice(witness, digits)
         self._save(actor, draw)
         return draw
 
     def record_drand(self, principal: Principal, draw_id: str, beacon_json: str | bytes) -> Draw:
         draw = self.draw(draw_id)
-        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.committed.plan.department])
         beacon = drand.Beacon.parse(beacon_json)
         checked = drand.check(beacon, draw.drand_round or beacon.round)
         if not checked.ok:
@@ -222,26 +219,27 @@ class DrawService(Service):
         """Compute the seed from the recorded inputs and the nonce, then sample and staff."""
         workers.warm()
         draw = self.draw(draw_id)
-        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.facts["plan"]["department"]])
+        actor = self.s.authorise(principal, Command.RUN_DRAWS, [draw.committed.plan.department])
         draw.check_revealable()
         nonce = self.nonces.get(str(draw.id))
         seed = draw.seed_for(nonce)
-        plan = self._plan_at(draw.facts)
+        facts = draw.committed
+        plan = self._plan_at(facts)
         kept = self._frozen.get(str(draw.id))
-        if kept is not None and kept[0].facts == draw.facts:
+        if kept is not None and kept[0].facts == facts:
             frozen, snapshot = kept
         else:
-            snapshot = self._snapshot(self.s.store, draw.facts)
+            snapshot = self._snapshot(self.s.store, facts)
             frozen = self._refreeze(draw, plan, snapshot)
-        outcome = procedure.select(draw.facts, frozen.strata, seed, snapshot, plan, workers.run)
+        outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan, workers.run)
         draw.reveal(nonce, seed, outcome)
         self._save(actor, draw)
         self._frozen.pop(str(draw.id), None)
         return draw
 
     def _refreeze(self, draw: Draw, plan: PlanView, snapshot: Snapshot) -> procedure.Frozen:
-        frozen = procedure.refreeze(plan, draw.round, draw.facts, snapshot, workers.run)
-        if frozen.facts != draw.facts:
+        frozen = procedure.refreeze(plan, draw.round, draw.committed, snapshot, workers.run)
+        if frozen.facts.as_dict() != draw.facts:
             raise ConflictError(
                 "读模型与封存时的总体不一致：请先运行 `ssj projections rebuild` 再揭示",
                 "the read models disagree with the committed population: "
@@ -251,9 +249,7 @@ class DrawService(Service):
 
     def abandon(self, principal: Principal, draw_id: str, reason: str) -> Draw:
         draw = self.draw(draw_id)
-        actor = self.s.authorise(
-            principal, Command.ABANDON_DRAWS, [draw.facts["plan"]["department"]]
-        )
+        actor = self.s.authorise(principal, Command.ABANDON_DRAWS, [draw.committed.plan.department])
         draw.abandon(reason)
         self._save(actor, draw)
         return draw
@@ -262,10 +258,10 @@ class DrawService(Service):
 
     def _replacement(self, draw: Draw, target: str, leaving: str) -> str:
         assert draw.seed is not None and draw.outcome is not None
-        plan = self._plan_at(draw.facts)
-        snapshot = self._snapshot(self.s.store, draw.facts)
+        plan = self._plan_at(draw.committed)
+        snapshot = self._snapshot(self.s.store, draw.committed)
         return replacement_for(
-            draw.facts, draw.seed, draw.outcome, draw.recusals, snapshot, plan, target, leaving
+            draw.committed, draw.seed, draw.outcome, draw.recusals, snapshot, plan, target, leaving
         )
 
     def recuse(
@@ -273,7 +269,7 @@ class DrawService(Service):
     ) -> str:
         """An inspector's declared conflict: recused now; returns the replacement."""
         draw = self.draw(draw_id)
-        actor = self.s.authorise(principal, Command.RECUSE, [draw.facts["plan"]["department"]])
+        actor = self.s.authorise(principal, Command.RECUSE, [draw.committed.plan.department])
         if actor.role == Role.INSPECTOR and principal.certificate_no != certificate_no:
             refused = Forbidden(
                 "检查人员只能为自己申报回避（须先关联本人执法证号）",
@@ -294,7 +290,7 @@ class DrawService(Service):
         same request undecided on file already, "unchanged" (nothing written)."""
         draw = self.draw(draw_id)
         actor = self.s.authorise(
-            principal, Command.REQUEST_RECUSAL, [draw.facts["plan"]["department"]]
+            principal, Command.REQUEST_RECUSAL, [draw.committed.plan.department]
         )
         request_id, new = draw.request_recusal(target, certificate_no, reason)
         if not new:
@@ -307,7 +303,7 @@ class DrawService(Service):
     ) -> str | None:
         draw = self.draw(draw_id)
         actor = self.s.authorise(
-            principal, Command.DECIDE_RECUSAL, [draw.facts["plan"]["department"]]
+            principal, Command.DECIDE_RECUSAL, [draw.committed.plan.department]
         )
         request = draw.pending_request(request_id)
         replacement = None
@@ -330,9 +326,14 @@ class DrawService(Service):
         """Re-run the draw from the ledger and compare every recorded value."""
         workers.warm()
         draw = self.draw(draw_id)
-        if min(self.s.runner.positions().values()) < draw.facts["as_of_seq"]:
-            self.s.refresh()
         v = Verification(str(draw.id), draw.status.value, facts=draw.facts, outcome=draw.outcome)
+        try:
+            facts = draw.committed
+        except FactsError as e:  # stored facts of another shape: nothing can be re-run
+            v.check("facts", False, str(e))
+            return v
+        if min(self.s.runner.positions().values()) < facts.as_of_seq:
+            self.s.refresh()
         for name, seq, recorded_at in self.event_seqs(draw):
             v.seqs.setdefault(name, seq)
             v.recorded_at.setdefault(name, recorded_at)
@@ -342,14 +343,13 @@ class DrawService(Service):
         }
         v.recusals = list(draw.recusals)
         v.abandoned_reason = draw.abandoned_reason
-        facts = draw.facts
         commit_seq = v.seqs["Committed"]
         v.check(
             "as_of_before_commit",
-            facts["as_of_seq"] < commit_seq,
-            f"population as of seq {facts['as_of_seq']}, committed at seq {commit_seq}",
+            facts.as_of_seq < commit_seq,
+            f"population as of seq {facts.as_of_seq}, committed at seq {commit_seq}",
         )
-        store = self.replay_store(facts["as_of_seq"]) if replay else self.s.store
+        store = self.replay_store(facts.as_of_seq) if replay else self.s.store
         try:
             plan = self._plan_at(facts)
             snapshot = self._snapshot(store, facts)
@@ -370,7 +370,7 @@ class DrawService(Service):
                 f"本次抽取状态为“{STATUS_LABELS_ZH[draw.status]}”，揭示后才能导出",
                 f"the draw is {draw.status.value}: only a revealed draw can be exported",
             )
-        facts = draw.facts
+        facts = draw.committed
         plan = self._plan_at(facts)
         snapshot = self._snapshot(self.s.store, facts)
         frozen = self._refreeze(draw, plan, snapshot)
@@ -403,7 +403,7 @@ def draw_export(
     """The `ssj-draw-export/1` document of a revealed draw, from values alone (the offline
     bundle verifier writes it too): `seqs` are the seqs of the draw's events by name."""
     assert draw.seed is not None and draw.outcome is not None and draw.nonce is not None
-    facts = draw.facts
+    facts = draw.committed
     staff = procedure.staffing(facts, draw.seed, snapshot, plan)
     drawn = list(draw.outcome["teams"])
     rows = procedure.target_rows(snapshot, drawn)
@@ -422,24 +422,23 @@ def draw_export(
                 "target": target,
                 "seed": team_seeds[n],
                 "rankings": {
-                    d: [c for c in rankings[n] if department_of[c] == d]
-                    for d in facts["departments"]
+                    d: [c for c in rankings[n] if department_of[c] == d] for d in facts.departments
                 },
                 "team": team["inspectors"],
                 "expert_ranking": expert_rankings[n],
                 "experts": team["experts"],
             }
         )
-    strata = {s["name"]: s for s in facts["strata"]}
+    strata = {s.name: s for s in facts.strata}
     return {
         "format": "ssj-draw-export/1",
         "draw": {
             "id": str(draw.id),
-            "label": draw_label(facts),
-            "plan": f"{facts['plan']['department']}/{facts['plan']['code']}",
-            "department": facts["plan"]["department"],
-            "drawn_on": facts["drawn_on"],
-            "as_of_seq": facts["as_of_seq"],
+            "label": facts.label,
+            "plan": f"{facts.plan.department}/{facts.plan.code}",
+            "department": facts.plan.department,
+            "drawn_on": facts.drawn_on,
+            "as_of_seq": facts.as_of_seq,
             "commit_seq": seqs["Committed"],
             "reveal_seq": seqs["Revealed"],
         },
@@ -447,12 +446,10 @@ def draw_export(
         "seed": draw.seed,
         "seed_inputs": {
             "draw_id": str(draw.id),
-            "commit_digest": commit_digest(facts),
+            "commit_digest": commit_digest(draw.facts),
             "nonce": draw.nonce,
-            "nonce_commitment": facts["nonce_commitment"],
-            "dice": [
-                {"witness": w, "digits": dict(draw.dice)[w]} for w in facts["entropy"]["witnesses"]
-            ],
+            "nonce_commitment": facts.nonce_commitment,
+            "dice": [{"witness": w, "digits": dict(draw.dice)[w]} for w in facts.entropy.witnesses],
             "drand": None
             if draw.drand is None
             else {
@@ -465,9 +462,9 @@ def draw_export(
             {
                 "name": s["name"],
                 "seed": s["seed"],
-                "size": strata[s["name"]]["size"],
-                "k": strata[s["name"]]["k"],
-                "population_root": strata[s["name"]]["root"],
+                "size": strata[s["name"]].size,
+                "k": strata[s["name"]].k,
+                "population_root": strata[s["name"]].root,
                 "ids": frozen.strata[s["name"]],
                 "sample": s["sample"],
             }
@@ -478,7 +475,7 @@ def draw_export(
 
 
 def replacement_for(
-    facts: dict[str, Any],
+    facts: procedure.Facts,
     seed: str,
     outcome: dict[str, Any],
     recusals: list[dict[str, Any]],
@@ -510,35 +507,40 @@ def verify_draw(
 ) -> None:
     """The checks themselves, on values only (the offline bundle verifier calls this too);
     `run` maps the hashing (`workers.run`: over other processes too)."""
-    facts = draw.facts
-    recorded_plan = facts["plan"]
+    recorded = draw.facts  # as stored: what the checks compare against
+    try:
+        facts = DrawFacts.of(recorded)
+    except FactsError as e:
+        v.check("facts", False, str(e))
+        return
     v.check(
         "plan",
-        plan.rules == facts["rules"] and plan.items == facts["items"],
-        f"plan {recorded_plan['department']}/{recorded_plan['code']} v{recorded_plan['version']}",
+        plan.rules == recorded["rules"] and plan.items == recorded["items"],
+        f"plan {facts.plan.department}/{facts.plan.code} v{facts.plan.version}",
     )
     try:
         frozen = procedure.refreeze(plan, draw.round, facts, snapshot, run)
     except ValidationError as e:
         v.check("population", False, f"re-running the commit failed: {e.en}")
         return
+    recomputed = frozen.facts.as_dict()
     for key in ("strata", "exclusions", "registry", "pools", "specialties", "window"):
-        same = frozen.facts[key] == facts[key]
+        same = recomputed[key] == recorded[key]
         v.check(
             f"commit:{key}",
             same,
-            "" if same else f"recorded {facts[key]!r}, recomputed {frozen.facts[key]!r}",
+            "" if same else f"recorded {recorded[key]!r}, recomputed {recomputed[key]!r}",
         )
-    drand_named = facts["entropy"].get("drand")
+    drand_named = facts.entropy.drand
     if drand_named is not None:
         committed = datetime.fromisoformat(commit_recorded_at).timestamp()
         v.check(
             "drand_round_in_future",
-            drand.round_time(int(drand_named["round"])) > committed,
-            f"round {drand_named['round']} at {drand_named['round_time']}, commit at {commit_recorded_at}",
+            drand.round_time(drand_named.round) > committed,
+            f"round {drand_named.round} at {drand_named.round_time}, commit at {commit_recorded_at}",
         )
         if draw.drand is not None:
-            checked = drand.check(drand.Beacon.parse(draw.drand), int(drand_named["round"]))
+            checked = drand.check(drand.Beacon.parse(draw.drand), drand_named.round)
             v.check(
                 "drand_beacon",
                 checked.ok,
@@ -548,21 +550,19 @@ def verify_draw(
         return
     assert draw.nonce is not None and draw.seed is not None and draw.outcome is not None
     try:
-        nonce_ok = seeds.nonce_commitment(draw.nonce) == facts["nonce_commitment"]
+        nonce_ok = seeds.nonce_commitment(draw.nonce) == facts.nonce_commitment
     except ValueError:
         nonce_ok = False
     v.check("nonce", nonce_ok, "the revealed nonce hashes to the committed value")
     digits = sum(len(d) for _, d in draw.dice)
     v.check(
         "dice",
-        digits >= 20 and {w for w, _ in draw.dice} == set(facts["entropy"]["witnesses"]),
+        digits >= 20 and {w for w, _ in draw.dice} == set(facts.entropy.witnesses),
         f"{digits} digits",
     )
-    ordered = [
-        (w, dict(draw.dice)[w]) for w in facts["entropy"]["witnesses"] if w in dict(draw.dice)
-    ]
+    ordered = [(w, dict(draw.dice)[w]) for w in facts.entropy.witnesses if w in dict(draw.dice)]
     randomness = None if draw.drand is None else draw.drand["randomness"]
-    seed = seeds.draw_seed(str(draw.id), commit_digest(facts), draw.nonce, ordered, randomness)
+    seed = seeds.draw_seed(str(draw.id), commit_digest(recorded), draw.nonce, ordered, randomness)
     if not v.check("seed", seed == draw.seed, f"recorded {draw.seed}, recomputed {seed}"):
         return
     outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan, run)

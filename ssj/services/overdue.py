@@ -70,14 +70,13 @@ class OverdueService(Service):
         draw froze them (the plan's version it recorded, the items as of its population)."""
         if draw_id not in self._within:
             draw = self._get(Draw, UUID(draw_id), f"抽取 {draw_id}")
-            facts = draw.facts
-            recorded = facts["plan"]
+            facts = draw.committed
             plan: Plan = self.s.ledger.repository.get(
-                UUID(recorded["id"]), version=recorded["version"]
+                UUID(facts.plan.id), version=facts.plan.version
             )
             items = [
-                self.s.queries.get("items", (department, code), as_of=facts["as_of_seq"])
-                for department, codes in facts["items"].items()
+                self.s.queries.get("items", (department, code), as_of=facts.as_of_seq)
+                for department, codes in facts.items.items()
                 for code in codes
             ]
             self._within[draw_id] = publication_days(

@@ -167,7 +167,8 @@ class TaskService(Service):
         key = self.resolve(ref)
         row = self.row(key)
         draw = self._draw(row["draw_id"])
-        actor = self.s.authorise(principal, Command.MANAGE_TASKS, draw.facts["departments"])
+        facts = draw.committed
+        actor = self.s.authorise(principal, Command.MANAGE_TASKS, list(facts.departments))
         if (
             draw.status is not DrawStatus.REVEALED
             or str(task_id(draw.id, row["identifier"])) != key
@@ -188,9 +189,9 @@ class TaskService(Service):
             draw_id=str(draw.id),
             plan_id=draw.plan_id,
             identifier=row["identifier"],
-            departments=list(draw.facts["departments"]),
-            items=draw.facts["items"],
-            drawn_on=draw.facts["drawn_on"],
+            departments=list(facts.departments),
+            items=draw.facts["items"],  # as stored: the task records the draw's own mapping
+            drawn_on=facts.drawn_on,
             on=on or self.today().isoformat(),
             how=how,
             today=self.today(),

@@ -190,7 +190,7 @@ def outcome_of(name: str) -> dict[str, str]:
             sampler.ranked(expert_seed(SEED, target), experts),
         ]
     return {
-        "facts": digest([frozen.facts, frozen.strata]),
+        "facts": digest([frozen.facts.as_dict(), frozen.strata]),
         "outcome": digest(outcome),
         "recusals": digest(recusals),
         "rankings": digest(rankings),

@@ -119,7 +119,7 @@ def test_frozen_strata_are_sorted_ids() -> None:
 
 
 def test_facts() -> None:
-    facts = frozen().facts
+    facts = frozen().facts.as_dict()
     assert facts == {
         "algorithm": "ssj-draw/1",
         "sampler": procedure.SAMPLER,
@@ -156,7 +156,7 @@ def test_stratum_root_is_rfc_9162_over_the_sorted_ids() -> None:
 
     leaf = {i: h(b"\x00" + i.encode()) for i in ("A1", "A2", "A3")}
     expected = h(b"\x01" + h(b"\x01" + leaf["A1"] + leaf["A2"]) + leaf["A3"]).hex()
-    assert frozen().facts["strata"][0]["root"] == expected
+    assert frozen().facts.as_dict()["strata"][0]["root"] == expected
 
 
 def test_registry_order_does_not_change_the_facts() -> None:
@@ -166,7 +166,9 @@ def test_registry_order_does_not_change_the_facts() -> None:
 
 
 def test_window_starts_no_earlier_than_the_draw() -> None:
-    facts = freeze(plan_view(), 2, date(2025, 8, 1), snapshot(), ENTROPY, NONCE_COMMITMENT).facts
+    facts = freeze(
+        plan_view(), 2, date(2025, 8, 1), snapshot(), ENTROPY, NONCE_COMMITMENT
+    ).facts.as_dict()
     assert facts["window"] == ["2025-08-01", "2025-09-30"] and facts["round"] == 2
 
 
@@ -186,7 +188,7 @@ def test_joint_plan_facts() -> None:
         person("EX1", "D9", pool="expert", specialties=["food"]),
         person("EX2", "D9", pool="expert", specialties=["x"]),
     ]
-    facts = frozen(plan, snap).facts
+    facts = frozen(plan, snap).facts.as_dict()
     assert facts["departments"] == [LEAD, PARTNER]
     assert facts["items"] == {LEAD: ["I1"], PARTNER: ["J1"]}
     assert facts["specialties"] == {LEAD: [], PARTNER: ["drug", "food"]}
@@ -200,14 +202,14 @@ def test_joint_plan_facts() -> None:
 
 
 def test_fixed_count_facts() -> None:
-    facts = frozen(plan_view(ratios=None, fixed_count=5)).facts
+    facts = frozen(plan_view(ratios=None, fixed_count=5)).facts.as_dict()
     assert [(s["name"], s["size"], s["k"]) for s in facts["strata"]] == [("all", 43, 5)]
 
 
 def test_priority_facts() -> None:
     snap = snapshot()
     snap.tasks.append(TaskRow("A1", "old-plan", (LEAD,), "2025-01-10", False))
-    facts = frozen(plan_view(priority_uncovered=True), snap).facts
+    facts = frozen(plan_view(priority_uncovered=True), snap).facts.as_dict()
     # A: k = ceil(3 x 50%) = 2, both from the uncovered A2, A3; none from the covered A1
     assert [(s["name"], s["size"], s["k"]) for s in facts["strata"]] == [
         ("A:priority", 2, 2),
@@ -243,7 +245,7 @@ def test_retired_item_is_refused() -> None:
 def test_workload_capacity_counts_this_plans_tasks() -> None:
     # 6 targets x 2 places = 12 needed; a cap of 2 gives 12 places, less what the plan holds
     plan = plan_view(workload_cap=2)
-    assert frozen(plan).facts["rules"]["workload_cap"] == 2
+    assert frozen(plan).facts.as_dict()["rules"]["workload_cap"] == 2
     snap = snapshot()
     snap.tasks.append(TaskRow("B40", "plan-1", (LEAD,), "2025-01-10", False, ("L1",)))
     with pytest.raises(ValidationError) as caught:
@@ -278,7 +280,7 @@ def test_every_sample_is_the_reference_samplers() -> None:
     f = frozen()
     outcome = select(f.facts, f.strata, SEED, snapshot(), plan_view())
     assert [s["name"] for s in outcome["strata"]] == ["A", "B"]
-    for s, fact in zip(outcome["strata"], f.facts["strata"], strict=True):
+    for s, fact in zip(outcome["strata"], f.facts.as_dict()["strata"], strict=True):
         assert s["seed"] == stratum_seed(SEED, s["name"]) == f"{SEED}/{s['name']}"
         assert s["sample"] == ref_sample(f.strata[s["name"]], s["seed"], fact["k"])
         assert len(s["sample"]) == fact["k"]
