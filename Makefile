@@ -72,8 +72,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Every benchmark and one table of the issues' targets (an hour or more; BENCH_ARGS=--quick: minutes).
 bench: $(STAMP)
-	$(VENV)/bin/python -m ops.bench.ledger
+	$(VENV)/bin/python -m ops.bench all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -7,12 +7,13 @@ held at seq S" (what a deadline computed then used) is one indexed query, and a 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import orjson
 
-from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned, VersionedProjection, as_of_clause
+from projections.store import ViewStore
+from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
 from ssj.domain.calendar import CalendarYear
 from ssj.ledger.application import LoggedEvent
 
@@ -23,8 +24,10 @@ class CalendarProjection(VersionedProjection):
     name = "calendar"
     version = 1
     tables = (CALENDAR_YEARS,)
+    routes: ClassVar[Mapping[str, Versioned]] = {"CalendarYear": CALENDAR_YEARS}
+    creations = frozenset({"Registered"})
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+    def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
         e = logged.event
         key = (str(e.originator_id),)
         recorded = {
@@ -42,7 +45,7 @@ class CalendarProjection(VersionedProjection):
                 "reason": None,
                 **recorded,
             }
-            CALENDAR_YEARS.insert(c, key, logged.seq, state)
+            w[CALENDAR_YEARS].insert(key, logged.seq, state)
         elif isinstance(e, CalendarYear.Amended):
             changes = {
                 "document": e.document,
@@ -51,7 +54,7 @@ class CalendarProjection(VersionedProjection):
                 "reason": e.reason,
                 **recorded,
             }
-            CALENDAR_YEARS.change(c, key, logged.seq, changes)
+            w[CALENDAR_YEARS].change(key, logged.seq, changes)
 
 
 class CalendarQueries:

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, insert_rows, select_in
 from projections.versioned import as_of_clause
 from ssj.domain.followup import FollowUp
 from ssj.domain.records import Action
@@ -111,47 +111,65 @@ class DeliveryProjection:
         for table in ("delivery_records", "delivery_subscribers", "delivery_outbox"):
             c.execute(f"DROP TABLE IF EXISTS {table}")
 
+    def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
+        """Records and their outbox rows are held and written together; a platform or a
+        delivery report (rare) first writes what is held, since it reads or updates it."""
+        b = _Batch(c)
+        b.prefetch_tasks(
+            str(e.event.originator_id)
+            for e in events
+            if isinstance(e.event, Task.Published | Task.Withheld)
+        )
+        for logged in events:
+            e = logged.event
+            if isinstance(e, Task.Published):
+                self._task_record(b, logged, Action.PUBLISH, {})
+            elif isinstance(e, Task.Withheld):
+                detail = {"until_final": bool(e.until_final)}
+                self._task_record(b, logged, Action.WITHDRAW, detail)
+            elif isinstance(
+                e,
+                FollowUp.CasePublished | FollowUp.CaseCorrected | FollowUp.CaseRevoked,
+            ):
+                self._case_record(b, logged)
+            elif isinstance(e, Subscriber.Event):
+                b.flush()
+                self._subscriber(c, logged)
+                b.subscribers = None
+            elif isinstance(e, DeliveryReport.Recorded):
+                b.flush()
+                self._report(c, logged)
+        b.flush()
+
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
-        e = logged.event
-        if isinstance(e, Task.Published):
-            self._task_record(c, logged, Action.PUBLISH, {})
-        elif isinstance(e, Task.Withheld):
-            self._task_record(c, logged, Action.WITHDRAW, {"until_final": bool(e.until_final)})
-        elif isinstance(
-            e,
-            FollowUp.CasePublished | FollowUp.CaseCorrected | FollowUp.CaseRevoked,
-        ):
-            self._case_record(c, logged)
-        elif isinstance(e, Subscriber.Event):
-            self._subscriber(c, logged)
-        elif isinstance(e, DeliveryReport.Recorded):
-            self._report(c, logged)
+        self.apply_batch(c, [logged])
 
     # Records -----------------------------------------------------------------------------------
 
     def _task_record(
-        self, c: Cursor, logged: LoggedEvent, action: Action, detail: dict[str, Any]
+        self, b: _Batch, logged: LoggedEvent, action: Action, detail: dict[str, Any]
     ) -> None:
         task_id = str(logged.event.originator_id)
-        task = _as_of(c, "tasks", "task_id", task_id, logged.seq)
+        task = b.task_as_of(task_id, logged.seq)
         if task is None:  # never expected: a task's row exists from its draw's reveal
             return
+        identifier, departments = task
         self._record(
-            c,
+            b,
             logged,
             kind=RecordKind.RESULTS,
             action=action,
             task_id=task_id,
-            identifier=task["identifier"],
+            identifier=identifier,
             case_index=None,
             corrects=None,
-            departments=list(task["departments"]),
+            departments=departments,
             detail=detail,
         )
 
-    def _case_record(self, c: Cursor, logged: LoggedEvent) -> None:
+    def _case_record(self, b: _Batch, logged: LoggedEvent) -> None:
         e = logged.event
-        row = _as_of(c, "followups", "aggregate_id", str(e.originator_id), logged.seq)
+        row = _as_of(b.c, "followups", "aggregate_id", str(e.originator_id), logged.seq)
         if row is None:
             return
         case = row["cases"][e.case - 1]
@@ -166,7 +184,7 @@ class DeliveryProjection:
             action, corrects = Action.WITHDRAW, case["published_seq"]
             detail = {"reason": e.reason, "on": e.on}
         self._record(
-            c,
+            b,
             logged,
             kind=RecordKind.PENALTIES,
             action=action,
@@ -180,7 +198,7 @@ class DeliveryProjection:
 
     def _record(
         self,
-        c: Cursor,
+        b: _Batch,
         logged: LoggedEvent,
         *,
         kind: RecordKind,
@@ -192,9 +210,7 @@ class DeliveryProjection:
         departments: list[str],
         detail: dict[str, Any],
     ) -> None:
-        c.execute(
-            f"INSERT INTO delivery_records ({', '.join(RECORD_COLUMNS)}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        b.records.append(
             (
                 logged.seq,
                 kind.value,
@@ -206,13 +222,11 @@ class DeliveryProjection:
                 _dumps(departments),
                 logged.recorded_at,
                 _dumps(detail),
-            ),
+            )
         )
-        c.execute("SELECT state FROM delivery_subscribers")
-        for (raw,) in c.fetchall():
-            state = orjson.loads(raw)
+        for state in b.subscriber_states():
             if _takes(state, kind.value, departments, logged.seq):
-                _enqueue(c, state["name"], [(logged.seq, kind.value)])
+                b.outbox.append((state["name"], logged.seq, kind.value, PENDING, 0))
 
     # Subscribers -------------------------------------------------------------------------------
 
@@ -329,6 +343,48 @@ class DeliveryProjection:
                         DELIVERED,
                     ),
                 )
+
+
+class _Batch:
+    """One batch's delivery records and outbox rows, held until written; the platforms as
+    registered (read once); the published tasks' identifiers and departments, by version."""
+
+    def __init__(self, c: Cursor) -> None:
+        self.c = c
+        self.records: list[tuple[Any, ...]] = []
+        self.outbox: list[tuple[Any, ...]] = []
+        self.subscribers: list[dict[str, Any]] | None = None
+        self.tasks: dict[str, list[tuple[int, int | None, str, list[str]]]] = {}
+
+    def subscriber_states(self) -> list[dict[str, Any]]:
+        if self.subscribers is None:
+            self.c.execute("SELECT state FROM delivery_subscribers")
+            self.subscribers = [orjson.loads(raw) for (raw,) in self.c.fetchall()]
+        return self.subscribers
+
+    def prefetch_tasks(self, ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self.tasks]
+        sql = "SELECT task_id, from_seq, to_seq, identifier, departments FROM tasks WHERE task_id IN ({})"
+        rows = select_in(self.c, sql, wanted)
+        for i in wanted:
+            self.tasks[i] = []
+        for task_id, from_seq, to_seq, identifier, departments in rows:
+            found = (int(from_seq), to_seq, identifier, list(orjson.loads(departments)))
+            self.tasks[task_id].append(found)
+
+    def task_as_of(self, task_id: str, seq: int) -> tuple[str, list[str]] | None:
+        """(identifier, departments) of the task's version valid at `seq`."""
+        self.prefetch_tasks([task_id])
+        for from_seq, to_seq, identifier, departments in self.tasks[task_id]:
+            if from_seq <= seq and (to_seq is None or int(to_seq) > seq):
+                return identifier, departments
+        return None
+
+    def flush(self) -> None:
+        insert_rows(self.c, "delivery_records", RECORD_COLUMNS, self.records)
+        columns = ("subscriber", "seq", "kind", "status", "tries")
+        insert_rows(self.c, "delivery_outbox", columns, self.outbox)
+        self.records, self.outbox = [], []
 
 
 def _takes(state: dict[str, Any], kind: str, departments: Sequence[str], seq: int) -> bool:

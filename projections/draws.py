@@ -10,13 +10,13 @@ workloads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from projections.registry import Page, RegistryQueries
-from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned, VersionedProjection, as_of_clause
+from projections.store import ViewStore
+from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
 from ssj.domain.draws import Draw, DrawStatus, draw_label
 from ssj.domain.tasks import CLOSED_STATUSES, Task, TaskStatus, item_keys, summary_category, task_id
 from ssj.ledger.application import LoggedEvent
@@ -45,7 +45,7 @@ TASKS = Versioned(
 TABLES = {t.table: t for t in (DRAWS, TASKS)}
 
 
-def _committed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
+def _committed(w: Tables, logged: LoggedEvent, e: Any) -> None:
     facts = e.facts
     state = {
         "draw_id": str(e.originator_id),
@@ -79,16 +79,15 @@ def _committed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
         "recusals": 0,
         "pending_requests": 0,
     }
-    DRAWS.insert(c, [state["draw_id"]], logged.seq, state)
+    w[DRAWS].insert([state["draw_id"]], logged.seq, state)
 
 
-def _revealed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
+def _revealed(w: Tables, logged: LoggedEvent, e: Any) -> None:
     key = [str(e.originator_id)]
-    draw = DRAWS.current(c, key)
+    draw = w[DRAWS].current(key)
     assert draw is not None
     drawn = [i for s in e.outcome["strata"] for i in s["sample"]]
-    DRAWS.change(
-        c,
+    w[DRAWS].change(
         key,
         logged.seq,
         {
@@ -118,7 +117,7 @@ def _revealed(c: Cursor, logged: LoggedEvent, e: Any) -> None:
             "items": item_keys(draw["items"]),
             **TASK_LIFECYCLE,
         }
-        TASKS.insert(c, [state["task_id"]], logged.seq, state)
+        w[TASKS].insert([state["task_id"]], logged.seq, state)
 
 
 # What a task's row holds of its lifecycle before it begins (and after an upheld objection,
@@ -155,9 +154,9 @@ def _results(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
+def _task_event(w: Tables, logged: LoggedEvent, e: Any) -> None:
     key = [str(e.originator_id)]
-    task = TASKS.current(c, key)
+    task = w[TASKS].current(key)
     assert task is not None
     changes: dict[str, Any]
     objection: dict[str, Any]
@@ -221,12 +220,12 @@ def _task_event(c: Cursor, logged: LoggedEvent, e: Any) -> None:
             changes = {"status": TaskStatus.CLOSED.value, "closed_on": e.on}
         case _:
             return
-    TASKS.change(c, key, logged.seq, changes)
+    w[TASKS].change(key, logged.seq, changes)
 
 
-def _recused(c: Cursor, logged: LoggedEvent, e: Any) -> None:
+def _recused(w: Tables, logged: LoggedEvent, e: Any) -> None:
     key = [str(task_id(e.originator_id, e.target))]
-    task = TASKS.current(c, key)
+    task = w[TASKS].current(key)
     assert task is not None
     changes: dict[str, Any] = {}
     for role in ("inspectors", "experts"):
@@ -235,45 +234,45 @@ def _recused(c: Cursor, logged: LoggedEvent, e: Any) -> None:
             members[members.index(e.certificate_no)] = e.replacement
             changes[role] = members
     changes["recused"] = [*task.get("recused", []), e.certificate_no]
-    TASKS.change(c, key, logged.seq, changes)
+    w[TASKS].change(key, logged.seq, changes)
     draw_key = [str(e.originator_id)]
-    draw = DRAWS.current(c, draw_key)
+    draw = w[DRAWS].current(draw_key)
     assert draw is not None
-    DRAWS.change(c, draw_key, logged.seq, {"recusals": draw["recusals"] + 1})
+    w[DRAWS].change(draw_key, logged.seq, {"recusals": draw["recusals"] + 1})
 
 
-def _apply(c: Cursor, logged: LoggedEvent) -> None:
+def _apply(w: Tables, logged: LoggedEvent) -> None:
     e = logged.event
     key = [str(e.originator_id)]
     match e:
+        case Task.Event():  # the bulk: tested first
+            _task_event(w, logged, e)
         case Draw.Committed():
-            _committed(c, logged, e)
+            _committed(w, logged, e)
         case Draw.DiceRecorded():
-            draw = DRAWS.current(c, key)
+            draw = w[DRAWS].current(key)
             assert draw is not None
             dice = [*draw["dice"], {"witness": e.witness, "digits": e.digits}]
-            DRAWS.change(c, key, logged.seq, {"dice": dice})
+            w[DRAWS].change(key, logged.seq, {"dice": dice})
         case Draw.DrandRecorded():
-            DRAWS.change(c, key, logged.seq, {"drand_randomness": e.beacon["randomness"]})
+            w[DRAWS].change(key, logged.seq, {"drand_randomness": e.beacon["randomness"]})
         case Draw.Revealed():
-            _revealed(c, logged, e)
+            _revealed(w, logged, e)
         case Draw.Abandoned():
             changes = {"status": DrawStatus.ABANDONED.value, "abandoned_reason": e.reason}
-            DRAWS.change(c, key, logged.seq, changes)
+            w[DRAWS].change(key, logged.seq, changes)
         case Draw.RecusalRequested():
-            draw = DRAWS.current(c, key)
+            draw = w[DRAWS].current(key)
             assert draw is not None
             pending = draw["pending_requests"] + 1
-            DRAWS.change(c, key, logged.seq, {"pending_requests": pending})
+            w[DRAWS].change(key, logged.seq, {"pending_requests": pending})
         case Draw.RecusalDecided():
-            draw = DRAWS.current(c, key)
+            draw = w[DRAWS].current(key)
             assert draw is not None
             pending = draw["pending_requests"] - 1
-            DRAWS.change(c, key, logged.seq, {"pending_requests": pending})
+            w[DRAWS].change(key, logged.seq, {"pending_requests": pending})
         case Draw.Recused():
-            _recused(c, logged, e)
-        case Task.Event():
-            _task_event(c, logged, e)
+            _recused(w, logged, e)
         case _:
             pass
 
@@ -282,9 +281,11 @@ class DrawProjection(VersionedProjection):
     name = "draws"
     version = 4
     tables = (DRAWS, TASKS)
+    routes: ClassVar[Mapping[str, Versioned]] = {"Draw": DRAWS, "Task": TASKS}
+    creations = frozenset({"Committed"})
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
-        _apply(c, logged)
+    def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
+        _apply(w, logged)
 
 
 def task_departments(value: str | None) -> tuple[str, ...]:

@@ -4,13 +4,14 @@ filing, whose calendar fixes the publication deadline) and referrals."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import orjson
 
 from projections.draws import _like
-from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned, VersionedProjection, as_of_clause
+from projections.store import ViewStore
+from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
 from ssj.domain.followup import FollowUp
 from ssj.ledger.application import LoggedEvent
 
@@ -44,7 +45,7 @@ def case_details(e: Any) -> dict[str, Any]:
     }
 
 
-def _apply(c: Cursor, logged: LoggedEvent) -> None:
+def _apply(w: Tables, logged: LoggedEvent) -> None:
     e = logged.event
     if not isinstance(e, FollowUp.Event):
         return
@@ -61,9 +62,9 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
             "cases": [],
             "referrals": [],
         }
-        FOLLOWUPS.insert(c, key, logged.seq, state)
+        w[FOLLOWUPS].insert(key, logged.seq, state)
         return
-    row = FOLLOWUPS.current(c, key)
+    row = w[FOLLOWUPS].current(key)
     assert row is not None
     changes: dict[str, Any]
     match e:
@@ -130,16 +131,18 @@ def _apply(c: Cursor, logged: LoggedEvent) -> None:
             changes = {"referrals": [*row["referrals"], referral]}
         case _:
             return
-    FOLLOWUPS.change(c, key, logged.seq, changes)
+    w[FOLLOWUPS].change(key, logged.seq, changes)
 
 
 class FollowUpProjection(VersionedProjection):
     name = "followups"
     version = 2
     tables = (FOLLOWUPS,)
+    routes: ClassVar[Mapping[str, Versioned]] = {"FollowUp": FOLLOWUPS}
+    creations = frozenset({"Opened"})
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
-        _apply(c, logged)
+    def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
+        _apply(w, logged)
 
 
 def followup_rows(

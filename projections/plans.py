@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from projections.registry import MAX_LIMIT, Page, RegistryQueries
-from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned, VersionedProjection
+from projections.store import ViewStore
+from projections.versioned import Tables, Versioned, VersionedProjection
 from ssj.domain.plans import Plan, PlanStatus
 from ssj.ledger.application import LoggedEvent
 
@@ -56,8 +56,10 @@ class PlanProjection(VersionedProjection):
     name = "plans"
     version = 1
     tables = (PLANS,)
+    routes: ClassVar[Mapping[str, Versioned]] = {"Plan": PLANS}
+    creations = frozenset({"Drafted"})
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+    def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
         e = logged.event
         aid = (str(e.originator_id),)
         if isinstance(e, Plan.Drafted):
@@ -73,16 +75,16 @@ class PlanProjection(VersionedProjection):
                 "cancel_reason": None,
                 "amendments": 0,
             }
-            PLANS.insert(c, aid, logged.seq, state)
+            w[PLANS].insert(aid, logged.seq, state)
             return
         changes = _row(logged, e)
         if changes is None:
             return
         changes["version"] = e.originator_version
         if isinstance(e, Plan.Amended):
-            current = PLANS.current(c, aid) or {}
+            current = w[PLANS].current(aid) or {}
             changes["amendments"] = int(current.get("amendments", 0)) + 1
-        PLANS.change(c, aid, logged.seq, changes)
+        w[PLANS].change(aid, logged.seq, changes)
 
 
 class PlanQueries:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from projections.store import Cursor, ViewStore
-from projections.versioned import Versioned, VersionedProjection, as_of_clause
+from projections.store import ViewStore
+from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.inspectors import Inspector
 from ssj.domain.items import Item
@@ -51,47 +51,48 @@ def _attrs(event: Any, *names: str) -> dict[str, Any]:
     return {n: getattr(event, n) for n in names}
 
 
-def _apply_event(c: Cursor, seq: int, e: Any) -> None:
+def _apply_event(w: Tables, seq: int, e: Any) -> None:
     """Route one registry event to its version table (other contexts' events are ignored)."""
     aid = (str(e.originator_id),)
     match e:
+        # The registry's bulk (imports): tested first.
+        case Target.Registered():
+            w[TARGETS].insert(aid, seq, e.state)
+        case Target.Updated():
+            w[TARGETS].change(aid, seq, e.changes)
         case Department.Registered():
             state = _attrs(e, "code", "name", "level", "kind", "parent", "region_code")
-            DEPARTMENTS.insert(c, aid, seq, {**state, "closed": False})
+            w[DEPARTMENTS].insert(aid, seq, {**state, "closed": False})
         case Department.Renamed():
-            DEPARTMENTS.change(c, aid, seq, {"name": e.name})
+            w[DEPARTMENTS].change(aid, seq, {"name": e.name})
         case Department.Closed():
-            DEPARTMENTS.change(c, aid, seq, {"closed": True})
+            w[DEPARTMENTS].change(aid, seq, {"closed": True})
         case Department.AliasesSet():
-            DEPARTMENTS.change(c, aid, seq, {"aliases": list(e.aliases)})
+            w[DEPARTMENTS].change(aid, seq, {"aliases": list(e.aliases)})
         case User.Registered():
             state = _attrs(e, "username", "name", "department", "roles")
-            USERS.insert(c, aid, seq, {**state, "active": True, "certificate_no": None})
+            w[USERS].insert(aid, seq, {**state, "active": True, "certificate_no": None})
         case User.RolesSet():
-            USERS.change(c, aid, seq, {"roles": e.roles})
+            w[USERS].change(aid, seq, {"roles": e.roles})
         case User.CertificateLinked():
-            USERS.change(c, aid, seq, {"certificate_no": e.certificate_no})
+            w[USERS].change(aid, seq, {"certificate_no": e.certificate_no})
         case User.Deactivated():
-            USERS.change(c, aid, seq, {"active": False})
+            w[USERS].change(aid, seq, {"active": False})
         case ApiToken.Issued():
             state = _attrs(e, "token_sha256", "username", "label")
-            TOKENS.insert(c, aid, seq, {**state, "revoked": False})
+            w[TOKENS].insert(aid, seq, {**state, "revoked": False})
         case ApiToken.Revoked():
-            TOKENS.change(c, aid, seq, {"revoked": True})
+            w[TOKENS].change(aid, seq, {"revoked": True})
         case Item.Published():
-            ITEMS.insert(c, aid, seq, {**e.state, "retired_reason": None})
+            w[ITEMS].insert(aid, seq, {**e.state, "retired_reason": None})
         case Item.Amended():
-            ITEMS.change(c, aid, seq, e.changes)
+            w[ITEMS].change(aid, seq, e.changes)
         case Item.Retired():
-            ITEMS.change(c, aid, seq, {"retired_reason": e.reason})
-        case Target.Registered():
-            TARGETS.insert(c, aid, seq, e.state)
-        case Target.Updated():
-            TARGETS.change(c, aid, seq, e.changes)
+            w[ITEMS].change(aid, seq, {"retired_reason": e.reason})
         case Inspector.Registered():
-            INSPECTORS.insert(c, aid, seq, e.state)
+            w[INSPECTORS].insert(aid, seq, e.state)
         case Inspector.Updated():
-            INSPECTORS.change(c, aid, seq, e.changes)
+            w[INSPECTORS].change(aid, seq, e.changes)
         case Declaration.Declared():
             state = _attrs(
                 e,
@@ -102,13 +103,13 @@ def _apply_event(c: Cursor, seq: int, e: Any) -> None:
                 "valid_to",
                 "reason",
             )
-            DECLARATIONS.insert(c, aid, seq, {**state, "withdrawn": False})
+            w[DECLARATIONS].insert(aid, seq, {**state, "withdrawn": False})
         case Declaration.Withdrawn():
-            DECLARATIONS.change(c, aid, seq, {"withdrawn": True})
+            w[DECLARATIONS].change(aid, seq, {"withdrawn": True})
         case ConflictRules.Created():
-            RULES.insert(c, aid, seq, {"department": e.department, "rules": {}})
+            w[RULES].insert(aid, seq, {"department": e.department, "rules": {}})
         case ConflictRules.Set():
-            RULES.change(c, aid, seq, {"rules": e.rules})
+            w[RULES].change(aid, seq, {"rules": e.rules})
         case _:
             pass
 
@@ -117,9 +118,20 @@ class RegistryProjection(VersionedProjection):
     name = "registry"
     version = 3
     tables = tuple(TABLES.values())
+    routes: ClassVar[Mapping[str, Versioned]] = {
+        "Department": DEPARTMENTS,
+        "User": USERS,
+        "ApiToken": TOKENS,
+        "Item": ITEMS,
+        "Target": TARGETS,
+        "Inspector": INSPECTORS,
+        "Declaration": DECLARATIONS,
+        "ConflictRules": RULES,
+    }
+    creations = frozenset({"Registered", "Issued", "Published", "Declared", "Created"})
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
-        _apply_event(c, logged.seq, logged.event)
+    def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
+        _apply_event(w, logged.seq, logged.event)
 
 
 @dataclass(frozen=True)

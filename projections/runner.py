@@ -30,7 +30,9 @@ class Projection(Protocol):
 
     def drop(self, c: Cursor) -> None: ...
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None: ...
+    def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
+        """Apply consecutive events in seq order inside the caller's transaction; what a
+        projection holds in memory for the batch it writes before returning."""
 
 
 class Runner:
@@ -118,7 +120,9 @@ class Runner:
 
     def apply_batch(self, batch: Sequence[LoggedEvent]) -> None:
         """Apply one batch of consecutive events to every projection and advance the positions,
-        in one transaction (where faster batch writes plug in: the unit stays the same)."""
+        in one transaction: each projection reads what it needs for the whole batch at once and
+        writes its rows together (COPY on PostgreSQL), so a crash anywhere inside leaves none of
+        the batch applied."""
         with self.store.transaction() as c:
             # Another process may have applied part of this batch meanwhile: positions are
             # read again under the writer lock.
@@ -129,9 +133,8 @@ class Runner:
             for p in self.projections:
                 done = positions.get(p.name, -1)
                 todo = [e for e in batch if e.seq > done]
-                for logged in todo:
-                    p.apply(c, logged)
                 if todo:
+                    p.apply_batch(c, todo)
                     self._save_position(c, p.name, todo[-1].seq)
             if self.store.is_postgres:
                 # Delivered on commit: API workers waiting for this seq wake at once.

@@ -128,6 +128,59 @@ class _PgCursor:
         return self.cur.fetchone()
 
 
+def insert_rows(
+    c: Cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Append many rows in one go: COPY on PostgreSQL, one executemany on SQLite."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if isinstance(c, _PgCursor):
+        with c.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" * len(columns))
+    c.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+
+def select_in(c: Cursor, sql: str, values: Sequence[Any], chunk: int = 500) -> list[Any]:
+    """The rows of `sql`, whose `{}` stands for an IN list, for all `values` in chunked queries
+    (a batch's keys in a few statements, not one each)."""
+    rows: list[Any] = []
+    for start in range(0, len(values), chunk):
+        part = values[start : start + chunk]
+        c.execute(sql.format(", ".join("?" * len(part))), part)
+        rows += c.fetchall()
+    return rows
+
+
+def upsert_rows(
+    c: Cursor,
+    table: str,
+    keys: Sequence[str],
+    values: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert or replace many rows by their primary key `keys` in one statement on PostgreSQL
+    (TEXT columns, passed as arrays), one executemany on SQLite."""
+    if not rows:
+        return
+    columns = (*keys, *values)
+    names = ", ".join(columns)
+    update = ", ".join(f"{v} = excluded.{v}" for v in values)
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
+    if isinstance(c, _PgCursor):
+        arrays = ", ".join("?::text[]" for _ in columns)
+        c.execute(
+            f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        return
+    marks = ", ".join("?" * len(columns))
+    c.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+
+
 class PostgresViewStore(ViewStore):
     """A pool of connections to the `<schema>_views` schema (of a replica, for `read_only`)."""
 

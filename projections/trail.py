@@ -2,23 +2,26 @@
 
 Fed from the ledger through the pure mapping `ssj.domain.trail.describe`; what that mapping must
 remember between events (which target an aggregate id is, a task's team) is kept in
-`trail_memos`, and each subject's departments (for deciding who may read its trail) in
-`trail_subjects`. Nothing here is trusted: a page's signature status is checked against the
+`trail_memos`, one row per aggregate, read once per batch for the aggregates the batch touches
+and written once per batch for those it changed (never a memo query per event); each subject's
+departments (for deciding who may read its trail) in `trail_subjects`. Nothing here is trusted: a page's signature status is checked against the
 ledger when it is served (`ssj.services.trail`), and a rebuild from seq 0 gives the same rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, insert_rows, select_in, upsert_rows
 from ssj.domain.trail import Memo, Subject, describe, merge_memo
 from ssj.ledger.application import LoggedEvent
 
 COLUMNS = ("seq", "recorded_at", "actor", "role", "department", "kind", "kind_zh", "summary")
+TRAIL_COLUMNS = ("subject_kind", "subject_id", *COLUMNS)
 
 
 class TrailProjection:
@@ -50,49 +53,92 @@ class TrailProjection:
         for table in ("trail", "trail_memos", "trail_subjects"):
             c.execute(f"DROP TABLE IF EXISTS {table}")
 
-    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
-        def recall(originator_id: str) -> Memo | None:
-            c.execute("SELECT memo FROM trail_memos WHERE originator_id = ?", (originator_id,))
-            row = c.fetchone()
-            return None if row is None else orjson.loads(row[0])
+    def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
+        """Describe each event with the memos in memory (prefetched for the batch in one query,
+        carried from event to event), then write the batch's trail rows, its memos and its
+        subjects' departments once each."""
+        memos = _Memos(c)
+        memos.prefetch(
+            str(e.event.originator_id)
+            for e in events
+            if getattr(e.event, "originator_version", 0) != 1 or _recalls_first(e.event)
+        )
+        departments: dict[tuple[str, str], str] = {}
+        rows: list[tuple[Any, ...]] = []
+        for logged in events:
+            described = describe(logged.event, memos.get)
+            for originator_id, memo in described.remember.items():
+                old = memos.get(originator_id) if "replace" in memo else None
+                memos.put(originator_id, merge_memo(old, memo))
+            for subject, found in described.departments.items():
+                departments[subject] = orjson.dumps(list(found)).decode()
+            actor = logged.actor
+            who = (str(actor.user), str(actor.role), str(actor.department))
+            rows.extend(
+                (
+                    kind,
+                    ref,
+                    logged.seq,
+                    logged.recorded_at,
+                    *who,
+                    described.kind,
+                    described.kind_zh,
+                    described.summary_for((kind, ref)),
+                )
+                for kind, ref in described.subjects
+            )
+        memos.flush()
+        upsert_rows(
+            c,
+            "trail_subjects",
+            ("subject_kind", "subject_id"),
+            ("departments",),
+            [(*subject, d) for subject, d in departments.items()],
+        )
+        insert_rows(c, "trail", TRAIL_COLUMNS, rows)
 
-        described = describe(logged.event, recall)
-        for originator_id, memo in described.remember.items():
-            kept = merge_memo(recall(originator_id) if "replace" in memo else None, memo)
-            c.execute(
-                "INSERT INTO trail_memos (originator_id, memo) VALUES (?, ?) "
-                "ON CONFLICT (originator_id) DO UPDATE SET memo = excluded.memo",
-                (originator_id, orjson.dumps(kept).decode()),
-            )
-        for (kind, ref), departments in described.departments.items():
-            c.execute(
-                "INSERT INTO trail_subjects (subject_kind, subject_id, departments) "
-                "VALUES (?, ?, ?) ON CONFLICT (subject_kind, subject_id) "
-                "DO UPDATE SET departments = excluded.departments",
-                (kind, ref, orjson.dumps(list(departments)).decode()),
-            )
-        actor = logged.actor
-        rows = [
-            (
-                kind,
-                ref,
-                logged.seq,
-                logged.recorded_at,
-                str(actor.user),
-                str(actor.role),
-                str(actor.department),
-                described.kind,
-                described.kind_zh,
-                described.summary_for((kind, ref)),
-            )
-            for kind, ref in described.subjects
-        ]
-        if rows:
-            c.executemany(
-                "INSERT INTO trail (subject_kind, subject_id, seq, recorded_at, actor, role, "
-                "department, kind, kind_zh, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+        self.apply_batch(c, [logged])
+
+
+def _recalls_first(event: Any) -> bool:
+    """A task's first event reads the memo its draw's reveal left."""
+    return type(event).__qualname__.startswith("Task.")
+
+
+class _Memos:
+    """What `describe` remembers per aggregate, for one batch: read once, written once."""
+
+    def __init__(self, c: Cursor) -> None:
+        self.c = c
+        self.known: dict[str, Memo | None] = {}
+        self.changed: dict[str, Memo] = {}
+
+    def prefetch(self, ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self.known]
+        sql = "SELECT originator_id, memo FROM trail_memos WHERE originator_id IN ({})"
+        found = dict(select_in(self.c, sql, wanted))
+        for i in wanted:
+            raw = found.get(i)
+            self.known[i] = None if raw is None else orjson.loads(raw)
+
+    def get(self, originator_id: str) -> Memo | None:
+        if originator_id not in self.known:
+            self.prefetch([originator_id])
+        return self.known[originator_id]
+
+    def put(self, originator_id: str, memo: Memo) -> None:
+        self.known[originator_id] = self.changed[originator_id] = memo
+
+    def flush(self) -> None:
+        upsert_rows(
+            self.c,
+            "trail_memos",
+            ("originator_id",),
+            ("memo",),
+            [(i, orjson.dumps(m).decode()) for i, m in self.changed.items()],
+        )
+        self.changed = {}
 
 
 # Reading -----------------------------------------------------------------------------------------

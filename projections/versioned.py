@@ -7,13 +7,14 @@ to_seq > S). A few state fields are copied into columns for filters and indexes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from projections.store import Cursor
+from projections.store import Cursor, insert_rows, select_in
+from ssj.ledger.application import LoggedEvent
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,13 @@ class Versioned:
         extracted = [_column_value(state.get(col)) for col in self.all_columns]
         return [*key, *extracted, seq, None, orjson.dumps(state).decode()]
 
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        return (*self.keys, *self.all_columns, "from_seq", "to_seq", "state")
+
     def insert(self, c: Cursor, key: Sequence[str], seq: int, state: dict[str, Any]) -> None:
-        names = ", ".join((*self.keys, *self.all_columns, "from_seq", "to_seq", "state"))
-        marks = ", ".join("?" * (len(self.keys) + len(self.all_columns) + 3))
-        c.execute(
-            f"INSERT INTO {self.table} ({names}) VALUES ({marks})", self._row(key, seq, state)
-        )
+        """One row now (callers outside a runner's batch: see `Writes` for the batched path)."""
+        insert_rows(c, self.table, self.row_columns, [self._row(key, seq, state)])
 
     def current(self, c: Cursor, key: Sequence[str]) -> dict[str, Any] | None:
         where = " AND ".join(f"{k} = ?" for k in self.keys)
@@ -83,10 +85,96 @@ class Versioned:
         self.insert(c, key, seq, {**state, **changes})
 
 
+class Writes:
+    """One batch's writes to one version table, held in memory and written at `flush`: the
+    current states a batch reads come from one prefetch query (or what the batch itself wrote),
+    versions opened and closed inside the batch are written once, already closed, and the rest
+    go out as one multi-row write (COPY on PostgreSQL). Only valid inside one transaction."""
+
+    def __init__(self, table: Versioned, c: Cursor) -> None:
+        self.table = table
+        self.c = c
+        self._current: dict[tuple[str, ...], dict[str, Any] | None] = {}
+        self._rows: list[list[Any]] = []
+        self._open: dict[tuple[str, ...], int] = {}  # key -> index of its open row in _rows
+        self._closes: list[tuple[int, tuple[str, ...]]] = []  # versions stored before the batch
+        self._to_seq = len(table.keys) + len(table.all_columns) + 1
+
+    def prefetch(self, keys: Iterable[Sequence[str]]) -> None:
+        """Load the current states of `keys` in chunked queries (one-column keys only)."""
+        wanted = [k for k in dict.fromkeys(tuple(k) for k in keys) if k not in self._current]
+        if not wanted:
+            return
+        [column] = self.table.keys
+        sql = f"SELECT {column}, state FROM {self.table.table} WHERE {column} IN ({{}}) "
+        rows = select_in(self.c, sql + "AND to_seq IS NULL", [k[0] for k in wanted])
+        found = {str(r[0]): r[1] for r in rows}
+        for k in wanted:
+            raw = found.get(k[0])
+            self._current[k] = None if raw is None else orjson.loads(raw)
+
+    def current(self, key: Sequence[str]) -> dict[str, Any] | None:
+        k = tuple(key)
+        if k not in self._current:
+            self._current[k] = self.table.current(self.c, k)
+        return self._current[k]
+
+    def insert(self, key: Sequence[str], seq: int, state: dict[str, Any]) -> None:
+        k = tuple(key)
+        self._open[k] = len(self._rows)
+        self._rows.append(self.table._row(k, seq, state))
+        self._current[k] = state
+
+    def change(self, key: Sequence[str], seq: int, changes: dict[str, Any]) -> None:
+        """Close the current version at `seq` and open the next with `changes` applied."""
+        k = tuple(key)
+        state = self.current(k)
+        if state is None:
+            raise LookupError(f"{self.table.table}: no current row for {k}")
+        opened = self._open.get(k)
+        if opened is None:
+            self._closes.append((seq, k))
+        else:
+            self._rows[opened][self._to_seq] = seq
+        self.insert(k, seq, {**state, **changes})
+
+    def flush(self) -> None:
+        """Write what the batch did: closes first (the current-row index stays unique)."""
+        if self._closes:
+            where = " AND ".join(f"{k} = ?" for k in self.table.keys)
+            self.c.executemany(
+                f"UPDATE {self.table.table} SET to_seq = ? WHERE {where} AND to_seq IS NULL",
+                [(seq, *k) for seq, k in self._closes],
+            )
+        insert_rows(self.c, self.table.table, self.table.row_columns, self._rows)
+        self._closes, self._rows, self._open = [], [], {}
+
+
+Tables = Mapping[Versioned, Writes]  # one batch's writes, by version table
+
+
+class _Batch(dict[Versioned, Writes]):
+    """A batch's `Writes`, made for a table when the batch first touches it (a replay that
+    feeds one event at a time pays for one table, not all)."""
+
+    def __init__(self, c: Cursor) -> None:
+        super().__init__()
+        self.c = c
+
+    def __missing__(self, table: Versioned) -> Writes:
+        writes = self[table] = Writes(table, self.c)
+        return writes
+
+
 class VersionedProjection:
-    """A read model made of version tables: creating and dropping them is the same for all."""
+    """A read model made of version tables, applied a batch at a time: each table's writes are
+    held in a `Writes` for the batch, current states prefetched for the events that change
+    them (`routes`: aggregate class name -> its table; `creations`: event names that start a
+    row and read none), and everything flushed at the end of the batch."""
 
     tables: tuple[Versioned, ...] = ()
+    routes: ClassVar[Mapping[str, Versioned]] = {}
+    creations: frozenset[str] = frozenset()
 
     def create(self, c: Cursor) -> None:
         for table in self.tables:
@@ -95,6 +183,29 @@ class VersionedProjection:
     def drop(self, c: Cursor) -> None:
         for table in self.tables:
             table.drop(c)
+
+    def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
+        writes = _Batch(c)
+        wanted: dict[Versioned, list[tuple[str]]] = {}
+        for logged in events:
+            aggregate, _, name = type(logged.event).__qualname__.rpartition(".")
+            table = self.routes.get(aggregate)
+            if table is not None and name not in self.creations:
+                wanted.setdefault(table, []).append((str(logged.event.originator_id),))
+        for table, keys in wanted.items():
+            writes[table].prefetch(keys)
+        for logged in events:
+            if type(logged.event).__qualname__.rpartition(".")[0] in self.routes:
+                self.apply_one(writes, logged)
+        for w in writes.values():
+            w.flush()
+
+    def apply(self, c: Cursor, logged: LoggedEvent) -> None:
+        """One event (a replay outside a runner)."""
+        self.apply_batch(c, [logged])
+
+    def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
+        raise NotImplementedError
 
 
 def _column_value(value: Any) -> Any:

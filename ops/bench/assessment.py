@@ -311,7 +311,8 @@ def measure(services: Services) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str, str]]:
+    """Runs the benchmark, prints its table and returns its rows (ops.bench all)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", type=int, default=700_000)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -322,7 +323,7 @@ def main() -> None:
         "they exist: set-up runs once, later runs only measure",
     )
     parser.add_argument("--build-only", action="store_true", help="set up, do not measure")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows: list[tuple[str, str, str, str]] = []
     with bench_services("ssj_bench_assessment", args.keep) as (services, data_dir, existed):
         if not existed:
@@ -332,6 +333,7 @@ def main() -> None:
         size = services.ledger.size()
     title = f"Assessment benchmark, PostgreSQL, {size:,} events"
     print_table(console, title, ("measure", "result", "target", "verdict"), rows)
+    return rows
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ def set_up(services: Services, data_dir: Path, args: argparse.Namespace) -> floa
     return (ledger.size() - have) / (time.perf_counter() - t0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """Runs the benchmark, prints its table and returns its rows (ops.bench all)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument(
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--keep", metavar="NAME", help="keep and reuse database NAME, /tmp/NAME")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--profile", action="store_true", help="cProfile the offline verify")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.targets is None:
         args.targets = args.events // 2
     with bench_services("ssj_bench_bundle", args.keep, sqlite=args.sqlite) as (
@@ -132,6 +133,7 @@ def main() -> None:
     backend = "SQLite" if args.sqlite else "PostgreSQL"
     title = f"Audit bundle, {backend}, {os.cpu_count()} cores"
     print_table(console, title, ("measure", "result", "target"), rows)
+    return rows
 
 
 def measure(

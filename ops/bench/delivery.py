@@ -217,7 +217,8 @@ def measure(
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """Runs the benchmark, prints its table and returns its results (ops.bench all)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
@@ -265,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    return results
 
 
 if __name__ == "__main__":

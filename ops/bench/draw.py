@@ -161,7 +161,8 @@ def copy_of(template: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, ...]]:
+    """Runs the benchmark, prints its table and returns its rows (ops.bench all)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -175,7 +176,7 @@ def main() -> None:
         help="keep the set-up in database NAME and data directory /tmp/NAME, made once; each "
         "run measures on a copy of them, so every run draws first on the same registry",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows: list[tuple[str, ...]] = []
     if args.keep:
         ready = Path(f"/tmp/{args.keep}/set-up-complete")
@@ -193,6 +194,7 @@ def main() -> None:
             rows += run(services, args)
     title = f"Draw benchmark, PostgreSQL, {args.targets:,} targets"
     print_table(console, title, ("measure", "result", "target", "verdict"), rows)
+    return rows
 
 
 def set_up(services: Services, tmp: Path, args: argparse.Namespace) -> list[tuple[str, ...]]:

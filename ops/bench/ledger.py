@@ -158,7 +158,10 @@ def verify_rate(ledger: Ledger) -> tuple[int, float]:
     return report.size, report.size / elapsed
 
 
-def main() -> None:
+def main(
+    argv: list[str] | None = None,
+) -> tuple[list[Row], list[tuple[str, str, int, float]], list[str]]:
+    """Runs the benchmark, prints its tables and returns their figures (ops.bench all)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -170,7 +173,7 @@ def main() -> None:
     parser.add_argument(
         "--suite", action="append", choices=NAMES, help="only these suites (default: both)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     chosen = args.suite or list(NAMES)
     console = Console(width=120)
     pg_admin = os.environ.get(
@@ -218,6 +221,7 @@ def main() -> None:
                 with psycopg.connect(pg_admin, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     print_tables(console, rows, verify_rows, chosen)
+    return rows, verify_rows, chosen
 
 
 def _sm_target(sm: float, ed: float) -> str:

@@ -390,7 +390,8 @@ def bench_exports(count: int, seed: int, formats: list[str], tmp: Path, results:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str, str]]:
+    """Runs the benchmark, prints its table and returns its rows (ops.bench all)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -400,7 +401,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--exports", type=int, default=0, help="(c) only: rows of the export")
     parser.add_argument("--formats", default="xlsx,csv", help="(c): xlsx, csv or both")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.exports:
         results = Results()
         started = time.perf_counter()
@@ -414,7 +415,7 @@ def main() -> None:
             ("measurement", "result", "target", "verdict"),
             results.rows,
         )
-        return
+        return results.rows
     if args.population < args.import_rows:
         parser.error("--population must be at least --import-rows")
     pg_admin = os.environ.get(
@@ -458,6 +459,7 @@ def main() -> None:
     for row in results.rows:
         table.add_row(*row)
     console.print(table)
+    return results.rows
 
 
 if __name__ == "__main__":

@@ -13,7 +13,16 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from ssj.errors import SsjError, ValidationError
 from ssj.ledger.application import Ledger
@@ -73,13 +82,29 @@ def print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+class RateColumn(ProgressColumn):
+    """Items per second, as rich measures them over the last seconds."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} {self.unit}/s")
+
+
 @contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (hidden when stderr is not a terminal)."""
+def progress_bar(
+    label: str, total: int, unit: str | None = None
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (hidden when stderr is not a terminal); with `unit`, the rate
+    (`12,345 events/s`)."""
+    rate = [RateColumn(unit)] if unit else []
     progress = Progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
+        *rate,
         TimeRemainingColumn(),
         console=err,
         transient=True,

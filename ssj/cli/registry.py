@@ -14,6 +14,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -1293,7 +1294,13 @@ def projections_escapes(json: Annotated[bool, typer.Option("--json")] = False) -
 def projections_rebuild() -> None:
     """丢弃并从账本重建全部读模型 / drop every read model and replay the whole ledger."""
     with services_session() as services:
-        with progress_bar("重建 / rebuilding", services.ledger.size()) as update:
+        started = time.perf_counter()
+        with progress_bar("重建 / rebuilding", services.ledger.size(), "events") as update:
             applied = services.runner.rebuild(update)
+        seconds = time.perf_counter() - started
         size = services.ledger.size()
-    _done(f"已重建 / rebuilt: {applied} 条事件 events replayed, ledger size {size}")
+    rate = f"{applied / seconds:,.0f}" if seconds > 0 else "-"
+    _done(
+        f"已重建 / rebuilt: {applied} 条事件 events replayed in {seconds:.1f} s ({rate} 条/秒 "
+        f"events/s), ledger size {size}"
+    )

@@ -99,19 +99,19 @@ def test_crash_and_resume_never_applies_twice(ledger: Ledger) -> None:
         pass
 
     projection = runner.projections[0]
-    real_apply = projection.apply
+    real_apply = projection.apply_one  # type: ignore[attr-defined]
     calls = {"n": 0}
 
-    def crashing_apply(c, logged):  # type: ignore[no-untyped-def]
+    def crashing_apply(w, logged):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 6:
+        if calls["n"] == 6:  # inside the batch: five events applied in memory, none written
             raise Crash
-        real_apply(c, logged)
+        real_apply(w, logged)
 
-    projection.apply = crashing_apply  # type: ignore[method-assign]
+    projection.apply_one = crashing_apply  # type: ignore[attr-defined]
     with pytest.raises(Crash):
         runner.catch_up()
-    projection.apply = real_apply  # type: ignore[method-assign]
+    projection.apply_one = real_apply  # type: ignore[attr-defined]
     assert runner.position("registry") == -1  # the batch rolled back as a whole
     runner.catch_up()
     runner.catch_up()

@@ -1,0 +1,199 @@
+"""Projection catch-up benchmark: every read model rebuilt from seq 0 on a ledger of the real mix
+(registry, plans, draws, tasks and follow-ups), on PostgreSQL and SQLite, against a plain write of
+the same number of rows on the same backend in the same run.
+
+    python -m ops.bench.projections                     (about 300,000 events per backend)
+    python -m ops.bench.projections --targets 30000     (quick run)
+    python -m ops.bench.projections --keep ssj_bench_proj   (build once, reuse afterwards)
+
+Set-up (timed, not a target): the assessment benchmark's year (`ops.bench.assessment.set_up`):
+the demo jurisdiction with its plans, draws and inspections, --targets more targets, a plan and
+a draw per section and every drawn task's lifecycle with follow-ups.
+
+Measured, per backend: (a) `Runner.rebuild` — every read model dropped and the whole ledger
+replayed into it (what `ssj projections rebuild` and a daemon starting on fresh read models do);
+target >= 25,000 events/s. Baseline, same run: (b) the backend writing as many rows as (a)
+applied events, plainly — PostgreSQL COPY, SQLite one executemany — into one table of
+(seq, text) rows of a typical read-model row's size; the ratio (a)/(b) says how far catch-up is
+from the backend's bulk-write speed. (c) reading and decoding the log alone (`Ledger.read`),
+for where the time goes. The CPU seconds of this process are printed beside wall time (on a
+shared machine they move less with the load); the load average before and after.
+
+Needs a PostgreSQL server for its rows: SSJ_BENCH_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres); scratch databases are created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from ops.bench.common import bench_services, print_table
+from ssj.demo import DEFAULT_SEED
+from ssj.services.context import Services
+
+console = Console()
+TARGET = 25_000  # events/s
+ROW = "x" * 300  # about a read-model row's state
+
+
+@dataclass
+class Result:
+    backend: str
+    events: int
+    seconds: float
+    cpu_seconds: float  # of this process (on PostgreSQL the server's work is not in it)
+    baseline_seconds: float
+    read_seconds: float
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def baseline_rate(self) -> float:
+        return self.events / self.baseline_seconds
+
+    @property
+    def read_rate(self) -> float:
+        return self.events / self.read_seconds
+
+
+def baseline(services: Services, rows: int) -> float:
+    """Seconds the read-model database takes to write `rows` plain rows in one transaction."""
+    store = services.store
+    data = [(i, ROW) for i in range(rows)]
+    with store.transaction() as c:
+        c.execute("DROP TABLE IF EXISTS bench_baseline")
+        c.execute("CREATE TABLE bench_baseline (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)")
+    t0 = time.perf_counter()
+    if store.is_postgres:
+        pool = store.pool  # type: ignore[attr-defined]
+        copying = "COPY bench_baseline (seq, state) FROM STDIN"
+        with pool.connection() as conn, conn.cursor() as cur, cur.copy(copying) as copy:
+            for row in data:
+                copy.write_row(row)
+    else:
+        with store.transaction() as c:
+            c.executemany("INSERT INTO bench_baseline (seq, state) VALUES (?, ?)", data)
+    elapsed = time.perf_counter() - t0
+    with store.transaction() as c:
+        c.execute("DROP TABLE bench_baseline")
+    return elapsed
+
+
+def read_all(services: Services) -> float:
+    """Seconds to read and decode the whole log (what every catch-up does first)."""
+    size = services.ledger.size()
+    t0 = time.perf_counter()
+    start = 0
+    while start < size:
+        batch = services.ledger.read(start, 5000)
+        start = batch[-1].seq + 1
+    return time.perf_counter() - t0
+
+
+def measure(services: Services, backend: str) -> Result:
+    load_before = os.getloadavg()
+    read_seconds = read_all(services)
+    t0, c0 = time.perf_counter(), time.process_time()
+    events = services.runner.rebuild()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    base = baseline(services, events)
+    load_after = os.getloadavg()
+    return Result(backend, events, seconds, cpu, base, read_seconds, load_before, load_after)
+
+
+def build(services: Services, data_dir: Any, targets: int, seed: int) -> list[tuple[str, ...]]:
+    from ops.bench import assessment
+
+    args = argparse.Namespace(targets=targets, seed=seed)
+    return [tuple(r) for r in assessment.set_up(services, data_dir, args)]
+
+
+def run(targets: int, seed: int = DEFAULT_SEED, keep: str | None = None) -> list[Result]:
+    """Build (or reuse) a ledger per backend and measure catch-up from zero on each."""
+    results: list[Result] = []
+    for backend in ("postgresql", "sqlite"):
+        name = f"{keep}_{backend}" if keep else None
+        sqlite = backend == "sqlite"
+        with bench_services("ssj_bench_proj", name, sqlite=sqlite) as (services, data_dir, existed):
+            if not existed:
+                console.print(f"[{backend}] set-up …")
+                t0 = time.perf_counter()
+                build(services, data_dir, targets, seed)
+                console.print(
+                    f"[{backend}] set-up: {services.ledger.size():,} events in "
+                    f"{time.perf_counter() - t0:.0f} s"
+                )
+            results.append(measure(services, backend))
+    return results
+
+
+def load_text(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
+
+
+def rows_of(results: list[Result]) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    for r in results:
+        rows.append(
+            (
+                f"{r.backend}: (a) catch-up from zero, {r.events:,} events",
+                f"{r.rate:,.0f} events/s ({r.seconds:.1f} s; CPU here {r.cpu_seconds:.1f} s: "
+                f"{r.events / r.cpu_seconds:,.0f} events per CPU second)",
+                f">= {TARGET:,} events/s",
+                "met" if r.rate >= TARGET else "MISSED",
+            )
+        )
+        plain = "COPY" if r.backend == "postgresql" else "executemany"
+        rows.append(
+            (
+                f"{r.backend}: (b) baseline: {plain} of {r.events:,} rows",
+                f"{r.baseline_rate:,.0f} rows/s",
+                "",
+                f"(a)/(b) = {r.rate / r.baseline_rate:.2f}x",
+            )
+        )
+        rows.append(
+            (
+                f"{r.backend}: (c) reading and decoding the log alone",
+                f"{r.read_rate:,.0f} events/s",
+                "",
+                f"load {load_text(r.load_before)} → {load_text(r.load_after)}",
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    """Runs the benchmark, prints its table and returns its results (ops.bench all)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--targets", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep databases NAME_postgresql, NAME_sqlite (data in /tmp/NAME_*) and reuse them",
+    )
+    args = parser.parse_args(argv)
+    results = run(args.targets, args.seed, args.keep)
+    print_table(
+        console,
+        "Projection catch-up benchmark",
+        ("measure", "result", "target", "verdict"),
+        rows_of(results),
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()

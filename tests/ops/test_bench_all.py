@@ -1,0 +1,41 @@
+"""`python -m ops.bench all` reads each target from what a benchmark returns, and judges it.
+(No timing is asserted: the figures here are made up.)"""
+
+from __future__ import annotations
+
+from ops.bench.__main__ import TARGETS, stated_rows
+from ops.bench.projections import Result
+
+
+def judged(bench: str, results: object) -> list[tuple[str, ...]]:
+    return [row for t in TARGETS if t.bench == bench for row in t.rows(results)]
+
+
+def test_draw_rows_are_read_and_judged() -> None:
+    rows = [
+        ("(a) draw: commit + dice + reveal", "2.50 s (commit 1.0 s, reveal 1.5 s)", "<= 3 s", ""),
+        ("(b) ssj draw verify (read models)", "3.60 s (CPU 3.1 s), 12 checks passed", "", ""),
+        ("(c) sampler, wall time: 1,000 ids", "ssj 0.10 s, reference 0.70 s: 7.0x (…)", "", ""),
+    ]
+    found = {r[0]: r for r in judged("draw", rows)}
+    assert found["draw at 1M: commit + dice + reveal"][2:] == ("2.50 s", "1.20", "met")
+    assert found["ssj draw verify"][2:] == ("3.60 s", "0.83", "MISSED")
+    assert found["sampler vs the reference (wall time)"][-1] == "met"
+
+
+def test_numeric_results_and_missing_figures() -> None:
+    ledger = (
+        [("SQLite", "100-event batches", 20_000.0, {"ed25519-sha256": 17_000.0})],
+        [("SQLite", "ed25519-sha256", 1_000_001, 31_000.0)],
+        ["ed25519-sha256"],
+    )
+    verdicts = [r[-1] for r in judged("ledger", ledger)]
+    assert verdicts == ["met", "met"]  # 0.85x plain; 31,000 events/s
+    catch_up = Result("sqlite", 50_000, 1.0, 1.0, 0.5, 0.5, (0, 0, 0), (0, 0, 0))
+    assert judged("projections", [catch_up])[0][-1] == "met"
+    assert judged("delivery", [])[0][2:] == ("not reported", "", "missed")
+
+
+def test_a_benchmark_without_listed_targets_shows_its_own() -> None:
+    rows = [("requests/s at 64 clients", "812", ">= 500", "met"), ("machine", "load 1.0", "", "")]
+    assert stated_rows(rows) == [("requests/s at 64 clients", ">= 500", "812", "", "met")]
