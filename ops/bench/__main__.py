@@ -43,7 +43,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
     "assessment": (["--targets", "10000"], []),
     "delivery": (["--records", "2000"], []),
     "projections": (["--targets", "10000"], []),
-    "load": (["--quick"], []),
+    "load": (["--quick"], []),  # ops.bench.load's run(quick) is called instead (it prints)
 }
 
 
@@ -131,6 +131,21 @@ def _projections(results: Any) -> list[tuple[str, float]]:
     return [(f"{r.backend}, {r.events:,} events", r.rate) for r in results or []]
 
 
+def _load_steps(report: Any) -> list[tuple[str, str, str, str, str]]:
+    """ops.bench.load's steps that state a target, as it judged them."""
+    found = []
+    for step in getattr(report, "steps", []):
+        if step.target:
+            shown = f"p99 {step.p99_ms:,.0f} ms, {step.achieved:,.0f}/s, {step.errors} errors"
+            verdict = "met" if step.met else "MISSED"
+            found.append((f"serving: {step.name}", step.target, shown, "", verdict))
+    if getattr(report, "rss_growth", None) is not None:
+        growth = report.rss_growth
+        verdict = "met" if growth <= 0.10 else "MISSED"
+        found.append(("serving: soak, API workers' RSS", "<= +10 %", f"{growth:+.1%}", "", verdict))
+    return found
+
+
 def stated_rows(rows: Any) -> list[tuple[str, str, str, str, str]]:
     """A benchmark without entries in TARGETS (e.g. one added later): its own rows that state a
     target, as it judged them."""
@@ -186,6 +201,10 @@ def run_one(name: str, argv: list[str]) -> tuple[Any, str | None, float]:
     t0 = time.perf_counter()
     try:
         module = importlib.import_module(f"ops.bench.{name}")
+        if name == "load":  # its run() returns the report, print_report shows it
+            report = module.run("--quick" in argv)
+            module.print_report(report)
+            return report, None, time.perf_counter() - t0
         return module.main(argv), None, time.perf_counter() - t0
     except (Exception, SystemExit) as e:
         traceback.print_exc()
@@ -214,7 +233,8 @@ def run_all(quick: bool, only: list[str] | None = None) -> list[tuple[str, ...]]
         if target.bench in results:
             rows += [(target.bench, *row) for row in target.rows(results[target.bench])]
     for name in results.keys() - {t.bench for t in TARGETS}:
-        rows += [(name, *row) for row in stated_rows(results[name])]
+        read = _load_steps if name == "load" else stated_rows
+        rows += [(name, *row) for row in read(results[name])]
     return rows
 
 

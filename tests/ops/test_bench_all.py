@@ -39,3 +39,13 @@ def test_numeric_results_and_missing_figures() -> None:
 def test_a_benchmark_without_listed_targets_shows_its_own() -> None:
     rows = [("requests/s at 64 clients", "812", ">= 500", "met"), ("machine", "load 1.0", "", "")]
     assert stated_rows(rows) == [("requests/s at 64 clients", ">= 500", "812", "", "met")]
+
+
+def test_the_serving_benchmark_is_read_from_its_report() -> None:
+    from ops.bench.__main__ import _load_steps
+    from ops.bench.load import Report, Step
+
+    reads = Step("reads 200/s", 200, 30, achieved=199, p99_ms=80, target="p99 <= 100 ms", met=True)
+    soak = Step("soak", 100, 600)  # states no target: not a row
+    report = Report([reads, soak], {}, 0.25, True, (0, 0, 0), (0, 0, 0))
+    assert [r[-1] for r in _load_steps(report)] == ["met", "MISSED"]  # RSS grew 25 %
