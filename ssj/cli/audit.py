@@ -64,16 +64,34 @@ def export(
     to_seq: Annotated[
         int | None, typer.Option("--to-seq", help="结束序号（含）/ last seq, inclusive")
     ] = None,
+    bundle_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="审计包格式 / bundle format: ssj-audit-bundle/2 (zstd, default) or "
+            "ssj-audit-bundle/1 (JSON lines, for older readers)",
+        ),
+    ] = "ssj-audit-bundle/2",
 ) -> None:
     """导出离线审计包 / write a self-contained audit bundle (whole ledger or a seq range)."""
     from ssj.cli.common import open_ledger
+    from ssj.ledger.bundle import open_writer
     from ssj.services.audit_bundle import export_bundle
+
+    try:
+        open_writer(output, bundle_format).abort()  # the format is known (and the place writable)
+    except SsjError as e:
+        fail(e)
+    except OSError as e:
+        fail(ValidationError(f"无法写入 {output}：{e}", f"cannot write {output}: {e}"))
 
     ledger = open_ledger()
     try:
         total = ledger.size()
         with progress_bar("导出 / exporting", total) as update:
-            summary = export_bundle(ledger, output, from_seq, to_seq, progress=update)
+            summary = export_bundle(
+                ledger, output, from_seq, to_seq, progress=update, fmt=bundle_format
+            )
     except SsjError as e:
         fail(e)
     except OSError as e:

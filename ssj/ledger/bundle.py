@@ -1,6 +1,8 @@
-"""The offline audit bundle (`ssj-audit-bundle/1`): its file format and its ledger checks.
+"""The offline audit bundle: its file formats and its ledger checks.
 
-An auditor gets one file and checks it years later with no database and no network. The file is
+An auditor gets one file and checks it years later with no database and no network. Two formats
+are read and verified: `ssj-audit-bundle/2` (written today: the same records in Zstandard frames
+with an index, `ssj.ledger.bundle_v2`) and `ssj-audit-bundle/1`, described here. Version 1 is
 UTF-8 JSON lines, one JSON object per line, readable with any standard library:
 
     header        1 line: format, log origin, range (from_seq, to_seq; to_seq null = to the end)
@@ -43,6 +45,7 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
 from ssj.errors import ValidationError
 from ssj.ledger import merkle, note
+from ssj.ledger.bundle_v2 import FORMAT_V2, PREAMBLE_MAGIC, EventBlock, FrameReader, WriterV2
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.envelope import GENESIS_PREV
 from ssj.ledger.suite import DEFAULT
@@ -54,7 +57,8 @@ from ssj.ledger.verify import (
     unverified_checkpoint,
 )
 
-FORMAT = "ssj-audit-bundle/1"
+FORMAT_V1 = "ssj-audit-bundle/1"
+FORMAT = FORMAT_V2  # what `export_bundle` writes unless told otherwise
 SECTIONS = ("header", "key", "context", "checkpoint", "frontier", "consistency", "event")
 SECTION_OF = {kind: kind for kind in SECTIONS} | {"unsealed": "event"}
 PARALLEL_FROM = 20_000  # events; below this, worker start-up costs more than it saves
@@ -101,9 +105,21 @@ def event_from_json(d: dict[str, Any]) -> Notification:
     )
 
 
-def _notification(event: Notification | dict[str, Any]) -> Notification:
-    """The stored event of a bundle line (key ring and checkpoint events are decoded)."""
-    return event if isinstance(event, Notification) else event_from_json(event)
+def event_of_record(event: Notification | dict[str, Any] | tuple[list[Any], bytes]) -> Notification:
+    """The stored event of a bundle record (key ring and checkpoint events are decoded): a v1
+    line's object or a v2 event column with its state."""
+    if isinstance(event, Notification):
+        return event
+    if isinstance(event, tuple):
+        (nid, originator_id, version, topic, _), state = event
+        return Notification(
+            id=int(nid),
+            originator_id=UUID(originator_id),
+            originator_version=int(version),
+            topic=str(topic),
+            state=state,
+        )
+    return event_from_json(event)
 
 
 def row_json(kind: str, row: EnvelopeRow, event: Notification | None) -> dict[str, Any]:
@@ -128,7 +144,8 @@ def row_from_json(d: dict[str, Any]) -> tuple[EnvelopeRow, Notification | None]:
 
 
 class BundleWriter:
-    """Writes lines section by section, hashing as it goes; `close` appends the manifest."""
+    """Writes `ssj-audit-bundle/1`: lines section by section, hashing as it goes; `close`
+    appends the manifest. Kept so that v1 bundles can still be written for old readers."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -138,6 +155,9 @@ class BundleWriter:
         self.size = 0
         self.stats: dict[str, list[Any]] = {}  # section -> [lines, bytes, sha256]
         self.section_index = 0
+
+    def event(self, row: EnvelopeRow, event: Notification | None) -> None:
+        self.write(row_json("event", row, event))
 
     def write(self, obj: dict[str, Any]) -> None:
         section = SECTION_OF[obj["kind"]]
@@ -173,7 +193,7 @@ def manifest_json(stats: dict[str, list[Any]], size: int, digest: str) -> dict[s
     """The manifest line; the verifier rebuilds it and compares bytes."""
     return {
         "kind": "manifest",
-        "format": FORMAT,
+        "format": FORMAT_V1,
         "sections": [
             {"name": s, "lines": st[0], "bytes": st[1], "sha256": st[2].hexdigest()}
             for s in SECTIONS
@@ -342,8 +362,8 @@ class _Lines:
             return True
         try:
             stored = orjson.loads(self.manifest_line)
-            if stored.get("format") != FORMAT:
-                detail = f"format {stored.get('format')!r} is not {FORMAT}"
+            if stored.get("format") != FORMAT_V1:
+                detail = f"format {stored.get('format')!r} is not {FORMAT_V1}"
             else:
                 have = {s["name"]: s for s in stored["sections"]}
                 bad = [
@@ -358,6 +378,83 @@ class _Lines:
             detail = "the manifest line does not parse"
         self.verifier.damage(-1, "manifest", detail)
         return False
+
+
+class _Frames:
+    """A v2 file's records: the JSON sections' objects one by one, the events as blocks."""
+
+    def __init__(self, path: Path, verifier: LedgerVerifier) -> None:
+        self.verifier = verifier
+        self.reader = FrameReader(path, lambda kind, detail: self.verifier.damage(-1, kind, detail))
+
+    @property
+    def size(self) -> int:
+        return self.reader.size
+
+    @property
+    def total(self) -> Any:
+        return self.reader.total
+
+    def __iter__(self) -> Iterator[dict[str, Any] | EventBlock]:
+        for section, head, payload in self.reader:
+            try:
+                if section == "event":
+                    yield EventBlock.of(head, payload)
+                    continue
+                lines = bytes(payload).split(b"\n")
+                if lines.pop() != b"" or len(lines) != int(head["records"]):
+                    raise ValueError(f"{section} frame: not {head['records']} whole lines")
+                objs = [orjson.loads(line) for line in lines]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                self.verifier.damage(-1, "bundle", str(e))
+                continue
+            for obj in objs:
+                if not isinstance(obj, dict) or obj.get("kind") != section:
+                    self.verifier.damage(-1, "bundle", f"a record in the {section} frame")
+                    continue
+                yield obj
+
+    def check_manifest(self) -> bool:
+        return self.reader.check_index()
+
+
+def bundle_format(path: Path) -> str:
+    """Which format a file claims by its first bytes (v2: the zstd preamble; else v1)."""
+    try:
+        with path.open("rb") as f:
+            start = f.read(4)
+    except OSError as e:
+        raise BundleError(f"无法读取审计包 {path}：{e}", f"cannot read {path}: {e}") from None
+    return FORMAT_V2 if start == PREAMBLE_MAGIC.to_bytes(4, "little") else FORMAT_V1
+
+
+def open_writer(path: Path, fmt: str = FORMAT) -> BundleWriter | WriterV2:
+    if fmt == FORMAT_V1:
+        return BundleWriter(path)
+    if fmt == FORMAT_V2:
+        return WriterV2(path)
+    raise ValidationError(
+        f"未知的审计包格式：{fmt}", f"unknown bundle format {fmt!r} (ssj-audit-bundle/1 or /2)"
+    )
+
+
+def records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every record of a bundle of either format as a v1 line object (events with base64
+    fields), without the manifest or index; for tools and tests (nothing is checked)."""
+    scratch = LedgerVerifier(offline_mapper())
+    if bundle_format(path) == FORMAT_V1:
+        for line in path.read_bytes().splitlines():
+            obj = orjson.loads(line)
+            if obj.get("kind") != "manifest":
+                yield obj
+        return
+    for item in _Frames(path, scratch):
+        if not isinstance(item, EventBlock):
+            yield item
+            continue
+        for row, ev, state in item.rows():
+            event = None if ev is None else event_of_record((ev, state))
+            yield row_json("event", row, event)
 
 
 def verify_bundle(
@@ -379,7 +476,8 @@ def verify_bundle(
     result = BundleResult(Report())
     # Damage found before the verifier exists goes to a scratch one, merged later.
     scratch = LedgerVerifier(offline_mapper())
-    lines = _Lines(path, scratch)
+    fmt = bundle_format(path)
+    lines: _Lines | _Frames = _Lines(path, scratch) if fmt == FORMAT_V1 else _Frames(path, scratch)
     contexts: list[ContextEntry] = []
     checkpoints: list[tuple[int, int, str]] = []  # (record seq, size, signed note)
     frontier: tuple[int, list[bytes]] | None = None
@@ -395,7 +493,7 @@ def verify_bundle(
         if jobs is None:
             jobs = (os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
         v = LedgerVerifier(scratch.mapper, sizes, jobs=jobs, origin=result.header.get("origin"))
-        v.to_notification = _notification
+        v.to_notification = event_of_record
         v.report.damage.extend(scratch.report.damage)
         lines.verifier = v
         _start_range(v, result, contexts, frontier)
@@ -405,6 +503,24 @@ def verify_bundle(
     selected = result.selected
     try:
         for obj in lines:
+            if isinstance(obj, EventBlock):  # v2: a frame of events, the hot path
+                if verifier is None:
+                    verifier = start()
+                check_row = verifier.check_row
+                for (seq, nid, data, signature), ev, state in obj.rows():
+                    if ev is None:
+                        fields = None
+                    else:
+                        topic = ev[3]
+                        fields = (ev[1], ev[2], topic, state, (ev, state))
+                        if select and (aggregate := topic.rpartition(".")[0]) in select:
+                            selected.append((seq, aggregate, ev[1]))
+                    check_row(seq, nid, data, signature, fields)
+                result.events += len(obj.seqs)
+                done += len(obj.seqs)
+                if progress is not None:
+                    progress(done, total)
+                continue
             kind = obj["kind"]
             try:
                 if kind == "event" and verifier is not None:
@@ -437,7 +553,7 @@ def verify_bundle(
                     if progress is not None and done % PROGRESS_EVERY == 0:
                         progress(done, total)
                 elif kind == "header":
-                    if header_seen or obj.get("format") != FORMAT:
+                    if header_seen or obj.get("format") != fmt:
                         raise ValueError(f"header format {obj.get('format')!r}")
                     header_seen = True
                     result.header = obj

@@ -1,7 +1,7 @@
 """The offline audit bundle: exporting it from a ledger, and re-running its draws offline.
 
-Export reads the database and writes one `ssj-audit-bundle/1` file (format in
-`ssj.ledger.bundle`): rows exactly as stored, never decoded and re-encoded, so a damaged database
+Export reads the database and writes one `ssj-audit-bundle/2` file (or `/1` on request; formats
+in `ssj.ledger.bundle` and `ssj.ledger.bundle_v2`): rows exactly as stored, never decoded and re-encoded, so a damaged database
 exports to a bundle that fails the same way. Offline, every draw in the bundle is re-run with
 `verify_draw` on read models replayed from the bundle's own events into an in-memory SQLite
 store (scratch computation, not anyone's database): one pass over the registry, plan, draw and
@@ -49,17 +49,22 @@ from ssj.ledger.audit import envelope_rows, stored_events
 from ssj.ledger.bundle import (
     CHUNK,
     FORMAT,
+    FORMAT_V1,
     PROGRESS_EVERY,
     BundleResult,
-    BundleWriter,
+    EventBlock,
     Progress,
+    bundle_format,
     event_from_json,
     event_json,
+    event_of_record,
     offline_mapper,
+    open_writer,
     row_json,
     unb64,
     verify_bundle,
 )
+from ssj.ledger.bundle_v2 import FrameReader
 from ssj.ledger.envelope import Actor, Envelope, utc_now_text
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, TransparencyLog
 from ssj.ledger.verify import pair_streams
@@ -129,9 +134,11 @@ def export_bundle(
     from_seq: int | None = None,
     to_seq: int | None = None,
     progress: Progress | None = None,
+    fmt: str = FORMAT,
 ) -> ExportSummary:
     """Write the whole ledger, or seqs from_seq..to_seq (inclusive) with the proofs and key ring
-    events that tie them to the log, to one bundle file. Writes nothing to the ledger."""
+    events that tie them to the log, to one bundle file in format `fmt`. Writes nothing to the
+    ledger."""
     size = ledger.size()
     if size == 0:
         raise ValidationError(
@@ -151,14 +158,14 @@ def export_bundle(
     proof_size = None if full else max(latest, b + 1)
     sizes = set(cp_sizes) if full else {*cp_sizes, a, b + 1}
     expected = size - a if full else b - a + 1
-    writer = BundleWriter(output)
+    writer = open_writer(output, fmt)
     unsealed = 0
     events = 0
     try:
         writer.write(
             {
                 "kind": "header",
-                "format": FORMAT,
+                "format": fmt,
                 "origin": _origin(ledger),
                 "exported_at": utc_now_text(),
                 "generator": f"ssj {ssj.__version__}",
@@ -212,7 +219,7 @@ def export_bundle(
             envs = envelope_rows(ledger, a, b + 1)
             stored = stored_events(ledger, first[1], last[1])
         for row, event in pair_streams(envs, stored, on_unsealed):
-            writer.write(row_json("event", row, event))
+            writer.event(row, event)
             events += 1
             if progress is not None and events % PROGRESS_EVERY == 0:
                 progress(events, expected)
@@ -246,9 +253,15 @@ DRAW_AGGREGATE = get_topic(Draw)
 PLAN_AGGREGATE = get_topic(Plan)
 REPLAYED = REGISTRY_AGGREGATES | {PLAN_AGGREGATE, DRAW_AGGREGATE, get_topic(Task)}
 _REPLAYED_BYTES = frozenset(t.encode() for t in REPLAYED)
+
+
+def _replayed_topic(topic: str) -> bool:
+    return topic.rpartition(".")[0] in REPLAYED
+
+
 _TOPIC = b'"topic":"'
 _MANIFEST = b'{"kind":"manifest"'
-PARALLEL_BYTES = 32 << 20  # bundles at least this large replay the draws in a second process
+PARALLEL_EVENTS = 20_000  # bundles of this many events replay the draws in a second process
 
 
 @dataclass
@@ -324,10 +337,7 @@ def audit_bundle(
     one checks the ledger; their outcome counts only if the ledger checks pass and both read the
     same bytes and the same events."""
     if parallel is None:
-        try:
-            big = path.stat().st_size >= PARALLEL_BYTES
-        except OSError:
-            big = False
+        big = _events_claimed(path) >= PARALLEL_EVENTS
         parallel = big and jobs != 1 and (os.cpu_count() or 1) > 1
     side: ProcessPoolExecutor | None = None
     future: Future[Replay] | None = None
@@ -360,6 +370,27 @@ def audit_bundle(
     if draw_progress is not None and future is not None:
         draw_progress(len(draws), len(draws))
     return OfflineAudit(result, draws)
+
+
+def _events_claimed(path: Path) -> int:
+    """The event count the header claims (only to choose how to run; 0 if unreadable)."""
+    try:
+        for obj in _header_records(path):
+            return int(obj.get("events", 0))
+    except Exception:
+        return 0
+    return 0
+
+
+def _header_records(path: Path) -> Iterator[dict[str, Any]]:
+    if bundle_format(path) == FORMAT_V1:
+        with path.open("rb") as f:
+            yield orjson.loads(f.readline())
+        return
+    for section, _, payload in FrameReader(path, lambda kind, detail: None):
+        if section == "header":
+            yield orjson.loads(bytes(payload).split(b"\n", 1)[0])
+        return
 
 
 def judge(result: BundleResult, replay: Replay | None) -> list[DrawCheck]:
@@ -418,9 +449,36 @@ class _Replayer:
         self.to_seq = -1
 
     def read(self, path: Path) -> None:
-        with path.open("rb") as f, self.store.transaction() as c:
+        v1 = bundle_format(path) == FORMAT_V1
+        with self.store.transaction() as c:
             for p in (self.registry, self.plans_projection, self.draws_projection):
                 p.create(c)
+            if v1:
+                self._read_v1(path, c)
+            else:
+                self._read_v2(path, c)
+
+    def _read_v2(self, path: Path, c: Any) -> None:
+        """Every frame is read and hashed (as the ledger check does); only the replayed
+        aggregates' events are sliced out of the event frames."""
+        reader = FrameReader(path, lambda kind, detail: None)
+        try:
+            for section, head, payload in reader:
+                if section == "header":
+                    self._header(bytes(payload).split(b"\n", 1)[0])
+                elif section == "event":
+                    try:
+                        block = EventBlock.of(head, payload)
+                    except (KeyError, TypeError, ValueError):
+                        continue  # the ledger check reports it
+                    for seq, ev, state, envelope in block.pick(_replayed_topic):
+                        notification = event_of_record((ev, state))
+                        self._use(c, seq, ev[3].rpartition(".")[0], ev[1], notification, envelope)
+        finally:
+            self.digest = reader.total
+
+    def _read_v1(self, path: Path, c: Any) -> None:
+        with path.open("rb") as f:
             carry = b""
             first = True
             while True:
@@ -464,33 +522,40 @@ class _Replayer:
         if aggregate not in REPLAYED:
             return
         seq = int(obj["seq"])
-        self.selected.append((seq, aggregate, ev["originator_id"]))
         notification = event_from_json(ev)
+        self._use(c, seq, aggregate, ev["originator_id"], notification, unb64(obj["envelope"]))
+
+    def _use(
+        self,
+        c: Any,
+        seq: int,
+        aggregate: str,
+        originator_id: str,
+        notification: Notification,
+        data: bytes,
+    ) -> None:
+        """One event of a replayed aggregate into the read models (a range: only listed)."""
+        self.selected.append((seq, aggregate, originator_id))
         if self.from_seq > 0:
             # A range: registries cannot be rebuilt, draws are only listed (with the reason).
             if aggregate in (PLAN_AGGREGATE, DRAW_AGGREGATE):
                 found = self.plans if aggregate == PLAN_AGGREGATE else self.draws
-                found.setdefault(ev["originator_id"], []).append(
-                    _Logged(seq, unb64(obj["envelope"]), notification)
-                )
+                found.setdefault(originator_id, []).append(_Logged(seq, data, notification))
             return
         event = self.mapper.to_domain_event(notification)
         if aggregate in REGISTRY_AGGREGATES:
             # The registry read model reads neither actor nor time: no envelope parse.
             self.registry.apply(c, LoggedEvent(seq, cast(Actor, None), "", event))
             return
-        data = unb64(obj["envelope"])
         envelope = Envelope.from_bytes(data)
         logged = LoggedEvent(seq, envelope.actor, envelope.recorded_at, event)
         if aggregate == PLAN_AGGREGATE:
             self.plans_projection.apply(c, logged)
-            self.plans.setdefault(ev["originator_id"], []).append(_Logged(seq, data, notification))
+            self.plans.setdefault(originator_id, []).append(_Logged(seq, data, notification))
         else:
             self.draws_projection.apply(c, logged)
             if aggregate == DRAW_AGGREGATE:
-                self.draws.setdefault(ev["originator_id"], []).append(
-                    _Logged(seq, data, notification)
-                )
+                self.draws.setdefault(originator_id, []).append(_Logged(seq, data, notification))
 
 
 def replay_draws(path: Path, progress: Callable[[int, int], None] | None = None) -> Replay:

@@ -45,9 +45,13 @@ def bundles(settings: Settings, published: Published, tmp_path: Path) -> dict[st
     done = run(env, "audit", "export", "--from-seq", "15", "--to-seq", "20", "-o", str(part))
     assert done.returncode == 0, done.stderr
     assert "seq 15–20" in done.stdout
+    old = tmp_path / "v1.ssjbundle"
+    done = run(env, "audit", "export", "--format", "ssj-audit-bundle/1", "-o", str(old))
+    assert done.returncode == 0, done.stderr
+    assert old.read_bytes().startswith(b'{"kind":"header","format":"ssj-audit-bundle/1"')
     if not settings.database.is_postgres:
         shutil.rmtree(settings.data_dir)  # the database file is gone
-    return {"full": full, "part": part}
+    return {"full": full, "part": part, "v1": old}
 
 
 def test_verify_needs_no_database(
@@ -57,7 +61,7 @@ def test_verify_needs_no_database(
     assert run(env, "verify").returncode == 2  # the database really is unreachable
     held = tmp_path / "final.checkpoint"
     held.write_text(published.final_note, encoding="utf-8")
-    for name in ("full", "part"):
+    for name in ("full", "part", "v1"):
         done = run(env, "audit", "verify", str(bundles[name]), "--checkpoint", str(held))
         assert done.returncode == 0, done.stdout + done.stderr
         assert "✓ 签名与密钥环 / signatures and key ring" in done.stdout
@@ -68,7 +72,7 @@ def test_verify_needs_no_database(
     )
     assert report.returncode == 0, report.stderr
     body = json.loads(report.stdout)
-    assert body["ok"] and body["events"] == SIZE and body["format"] == "ssj-audit-bundle/1"
+    assert body["ok"] and body["events"] == SIZE and body["format"] == "ssj-audit-bundle/2"
     assert body["damage"] == [] and body["draws"] == []
 
 
@@ -78,7 +82,7 @@ def test_damaged_bundles_exit_1_with_the_problem_named(
     env = offline_env(tmp_path)
     data = bundles["full"].read_bytes()
     altered = tmp_path / "altered.ssjbundle"
-    at = data.index(b'"signature":"') + 20
+    at = len(data) // 2  # inside the event frames
     altered.write_bytes(data[:at] + (b"A" if data[at : at + 1] != b"A" else b"B") + data[at + 1 :])
     done = run(env, "audit", "verify", str(altered))
     assert done.returncode == 1, done.stdout
@@ -112,6 +116,8 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert not target.exists() and not list(tmp_path.glob("*.part"))
     done = run(env, "audit", "export", "--to-seq", str(SIZE), "-o", str(target))
     assert done.returncode == 2 and not target.exists()
+    done = run(env, "audit", "export", "--format", "ssj-audit-bundle/3", "-o", str(target))
+    assert done.returncode == 2 and "未知的审计包格式" in done.stderr and not target.exists()
     done = run(offline_env(tmp_path), "audit", "verify", str(tmp_path / "missing.ssjbundle"))
     assert (
         done.returncode == 2 and "审计包不存在" in done.stderr and "no such bundle" in done.stderr

@@ -1,6 +1,8 @@
-"""The offline audit bundle on both backends: the format round trip (read back with nothing but
-the standard library), every database tamper case of test_tamper caught again offline, altered
-bytes, truncated files, foreign checkpoints, missing keys, and seq-range bundles with proofs."""
+"""The offline audit bundle on both backends: the format round trips (v1 read back with nothing
+but the standard library, v2 with the standard library and `zstandard`, as the README documents
+them), every database tamper case of test_tamper caught again offline, altered bytes, truncated
+files, foreign checkpoints, missing keys, and seq-range bundles with proofs. Bundles are v2
+unless a test says v1 (the old writer, kept)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ import pytest
 from ssj.config import Settings
 from ssj.ledger import note
 from ssj.ledger.application import Ledger
-from ssj.ledger.bundle import FORMAT, BundleWriter, verify_bundle
+from ssj.ledger.bundle import (
+    FORMAT_V1,
+    FORMAT_V2,
+    bundle_format,
+    open_writer,
+    verify_bundle,
+)
+from ssj.ledger.bundle import records as bundle_records
 from ssj.ledger.checkpoint import Checkpoint, sign_checkpoint
 from ssj.ledger.keys import KeyStore
 from ssj.ledger.suite import Suite
@@ -39,10 +48,16 @@ from tests.ledger.test_tamper import (
 __all__ = ["published", "raw", "suite"]  # test_tamper's fixtures, shared here
 
 
-def export(settings: Settings, path: Path, a: int | None = None, b: int | None = None) -> Path:
+def export(
+    settings: Settings,
+    path: Path,
+    a: int | None = None,
+    b: int | None = None,
+    fmt: str = FORMAT_V2,
+) -> Path:
     ledger = Ledger(settings)
     try:
-        export_bundle(ledger, path, a, b)
+        export_bundle(ledger, path, a, b, fmt=fmt)
     finally:
         ledger.close()
     return path
@@ -54,13 +69,15 @@ def kinds(path: Path, *outside: str, keys: tuple[str, ...] = ()) -> set[str]:
 
 
 def records(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    """Every record (v1 line objects, whichever the format), without manifest or index."""
+    return list(bundle_records(path))
 
 
 def rewrite(path: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
-    """Change records and write a fresh, correct manifest: a forger who knows the format."""
-    objs = change(records(path)[:-1])
-    writer = BundleWriter(path)
+    """Change records and write a fresh, correct manifest or index in the file's own format: a
+    forger who knows the format."""
+    objs = change(records(path))
+    writer = open_writer(path, bundle_format(path))
     for obj in objs:
         writer.write(obj)
     writer.close()
@@ -75,10 +92,12 @@ def flip(path: Path, at: int) -> None:
 # Round trip --------------------------------------------------------------------------------------
 
 
-def test_full_bundle_round_trip(
+def test_v1_bundle_round_trip(
     settings: Settings, published: Published, suite: Suite, tmp_path: Path
 ) -> None:
-    path = export(settings, tmp_path / "all.ssjbundle")
+    """The old writer's format is still written on request, read and verified."""
+    path = export(settings, tmp_path / "all.ssjbundle", fmt=FORMAT_V1)
+    assert bundle_format(path) == FORMAT_V1
     result = verify_bundle(path, (published.mid_note, published.final_note), jobs=1)
     assert result.ok, result.report.damage
     assert (result.events, result.report.size, result.report.checkpoints) == (SIZE, SIZE, 2)
@@ -89,9 +108,9 @@ def test_full_bundle_round_trip(
     raw_lines = path.read_bytes().split(b"\n")
     assert raw_lines[-1] == b""
     lines = [json.loads(x) for x in raw_lines[:-1]]
-    assert lines[0]["kind"] == "header" and lines[0]["format"] == FORMAT
+    assert lines[0]["kind"] == "header" and lines[0]["format"] == FORMAT_V1
     manifest = lines[-1]
-    assert manifest["kind"] == "manifest" and manifest["format"] == FORMAT
+    assert manifest["kind"] == "manifest" and manifest["format"] == FORMAT_V1
     body = b"".join(x + b"\n" for x in raw_lines[:-2])
     assert manifest["sha256"] == hashlib.sha256(body).hexdigest()
     assert manifest["bytes"] == len(body)
@@ -138,13 +157,20 @@ def test_export_refuses_bad_ranges(
 # The database tamper cases, caught offline ----------------------------------------------------
 
 
+@pytest.mark.parametrize("fmt", [FORMAT_V2, FORMAT_V1])
 @pytest.mark.parametrize("case", list(CASES))
 def test_tampered_database_exports_a_failing_bundle(
-    settings: Settings, published: Published, raw: RawDB, suite: Suite, case: str, tmp_path: Path
+    settings: Settings,
+    published: Published,
+    raw: RawDB,
+    suite: Suite,
+    case: str,
+    tmp_path: Path,
+    fmt: str,
 ) -> None:
     """The bundle carries rows exactly as stored: the same first damage as `ssj verify`."""
     expected = CASES[case](raw, suite)
-    result = verify_bundle(export(settings, tmp_path / "b.ssjbundle"), jobs=1)
+    result = verify_bundle(export(settings, tmp_path / "b.ssjbundle", fmt=fmt), jobs=1)
     first = result.report.first
     assert first is not None and (first.kind, first.seq) == (expected.kind, expected.seq), (
         result.report.damage
@@ -174,10 +200,10 @@ def test_truncated_database_needs_the_outside_checkpoint(
 
 
 @pytest.mark.parametrize("where", ["header", "manifest", "state", "envelope", "signature"])
-def test_one_altered_byte_is_named(
+def test_one_altered_byte_is_named_v1(
     settings: Settings, published: Published, tmp_path: Path, where: str
 ) -> None:
-    path = export(settings, tmp_path / "b.ssjbundle")
+    path = export(settings, tmp_path / "b.ssjbundle", fmt=FORMAT_V1)
     data = path.read_bytes()
     lines = data.split(b"\n")
     offsets = [0]
@@ -200,9 +226,12 @@ def test_one_altered_byte_is_named(
         assert "state" in found or "bundle" in found, found
 
 
-def test_any_altered_byte_fails(settings: Settings, published: Published, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", [FORMAT_V1, FORMAT_V2])
+def test_any_altered_byte_fails(
+    settings: Settings, published: Published, tmp_path: Path, fmt: str
+) -> None:
     """Forty positions spread over the whole file: every one is caught."""
-    original = export(settings, tmp_path / "b.ssjbundle").read_bytes()
+    original = export(settings, tmp_path / "b.ssjbundle", fmt=fmt).read_bytes()
     for at in range(0, len(original), max(1, len(original) // 40)):
         path = tmp_path / "flipped.ssjbundle"
         path.write_bytes(original)
@@ -211,8 +240,8 @@ def test_any_altered_byte_fails(settings: Settings, published: Published, tmp_pa
         assert not result.ok, at
 
 
-def test_truncated_file(settings: Settings, published: Published, tmp_path: Path) -> None:
-    path = export(settings, tmp_path / "b.ssjbundle")
+def test_truncated_file_v1(settings: Settings, published: Published, tmp_path: Path) -> None:
+    path = export(settings, tmp_path / "b.ssjbundle", fmt=FORMAT_V1)
     data = path.read_bytes()
     for cut in (len(data) // 2, data.rindex(b"\n", 0, len(data) - 1) + 1, len(data) - 1):
         path.write_bytes(data[:cut])
@@ -384,8 +413,9 @@ def test_small_read_chunks_give_the_same_result(
     chunk: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Lines cut across read chunks: the same sections, digests and checks; a flip still fails."""
-    path = export(settings, tmp_path / "b.ssjbundle")
+    """v1: lines cut across read chunks: the same sections, digests and checks; a flip still
+    fails."""
+    path = export(settings, tmp_path / "b.ssjbundle", fmt=FORMAT_V1)
     whole = verify_bundle(path, (published.final_note,), jobs=1)
     monkeypatch.setattr("ssj.ledger.bundle.CHUNK", chunk)
     small = verify_bundle(path, (published.final_note,), jobs=1)
