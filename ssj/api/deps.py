@@ -9,16 +9,12 @@ and the response says exactly which state of the registry it shows (`X-SSJ-Seq`)
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
-import openpyxl
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from openpyxl.cell import WriteOnlyCell
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.registry import MAX_LIMIT, MAX_OFFSET
@@ -26,6 +22,8 @@ from ssj.api.feed import settle
 from ssj.api.observe import note_actor, note_seq
 from ssj.domain.access import ALLOWED, Command, Forbidden, Principal
 from ssj.errors import NotFoundError, SsjError, ValidationError
+from ssj.presentation import sheets
+from ssj.presentation.sheets import CSV, XLSX, Row
 from ssj.services.context import Services, reading
 from ssj.services.registry import RegistryService
 
@@ -282,89 +280,14 @@ def _and(
 
 # Exports ---------------------------------------------------------------------------------------
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV = "text/csv; charset=utf-8"
-LIST_SEPARATOR = "、"
-_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-Row = list[str | None]
-
-
-def cell_text(value: Any) -> str | None:
-    """A state value as officials read it in a cell."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return LIST_SEPARATOR.join(str(v) for v in value if v is not None) or None
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return str(value)
-
-
-def export_rows(
-    rows: Iterable[dict[str, Any]], labels: Mapping[str, str], split: str | None = None
-) -> Iterator[Row]:
-    """The header (Chinese labels) and one row per state. A `split` list field gets one entry
-    per row: the first on the entry's row, the rest on continuation rows with only that cell
-    (how official lists spread several legal bases, and what the importer reads back)."""
-    fields = list(labels)
-    yield [labels[f] for f in fields]
-    for state in rows:
-        extra: list[str] = []
-        values: Row = []
-        for f in fields:
-            value = state.get(f)
-            if f == split and isinstance(value, list) and value:
-                values.append(str(value[0]))
-                extra = [str(v) for v in value[1:]]
-            else:
-                values.append(cell_text(value))
-        yield values
-        for entry in extra:
-            yield [entry if f == split else None for f in fields]
-
 
 def export_response(rows: Iterable[Row], fmt: str, filename: str) -> Response:
-    if fmt == "xlsx":
-        body, media = _xlsx(rows), XLSX
-    else:
-        body, media = _csv(rows), CSV
+    """A spreadsheet download, written by the one presentation layer (CLI and API alike)."""
     return Response(
-        content=body,
-        media_type=media,
+        content=sheets.render(rows, fmt, filename),
+        media_type=XLSX if fmt == "xlsx" else CSV,
         headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'},
     )
-
-
-def _xlsx(rows: Iterable[Row]) -> bytes:
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet("export")
-    for row in rows:
-        cells: list[Any] = []
-        for value in row:
-            if isinstance(value, str) and value.startswith("="):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # text, never a formula
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _csv(rows: Iterable[Row]) -> bytes:
-    """UTF-8 with BOM (so Excel reads Chinese); cells that Excel would run as formulas are
-    prefixed with an apostrophe."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow(
-            ["'" + v if isinstance(v, str) and v.startswith(_CSV_FORMULA) else v or "" for v in row]
-        )
-    return buffer.getvalue().encode("utf-8")
 
 
 # Writes ----------------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ from ssj.cli.registry import (
     Limit,
     Offset,
     Reason,
-    View,
     _atomic_write,
     _print_table,
     _write_json_array,
@@ -50,6 +49,7 @@ from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus
 from ssj.domain.tasks import STATUS_LABELS_ZH as TASK_STATUS_LABELS_ZH
 from ssj.draw.facts import Pools, Stratum
 from ssj.errors import ValidationError
+from ssj.presentation.views import View
 from ssj.services import draw_records as records
 
 if TYPE_CHECKING:

@@ -28,10 +28,8 @@ from ssj.cli.registry import (
     Offset,
     Reason,
     Search,
-    View,
     _check_as_of,
     _choice,
-    _names,
     _print_table,
     _write_json_array,
 )
@@ -46,6 +44,8 @@ from ssj.domain.plans import (
 )
 from ssj.domain.targets import TARGET_TYPE_LABELS
 from ssj.errors import NotFoundError, ValidationError
+from ssj.presentation.views import View
+from ssj.presentation.views import names as _names
 
 if TYPE_CHECKING:
     from ssj.services.context import Services

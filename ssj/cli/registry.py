@@ -9,17 +9,15 @@ Who acts: every command except `bootstrap` and `projections` runs as a registere
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import orjson
@@ -50,14 +48,11 @@ from ssj.cli.imports import (
 from ssj.domain import fields
 from ssj.domain.access import Command
 from ssj.domain.conflicts import RELATION_LABELS, Relation, RuleKind
-from ssj.domain.inspectors import FIELD_LABELS as INSPECTOR_LABELS
 from ssj.domain.inspectors import POOL_LABELS, STATUS_LABELS, InspectorStatus, Pool
-from ssj.domain.items import FIELD_LABELS as ITEM_LABELS
-from ssj.domain.items import ITEM_CLASS_LABELS, METHOD_LABELS, ItemClass
+from ssj.domain.items import ITEM_CLASS_LABELS, ItemClass
 from ssj.domain.organisation import (
     KIND_LABELS,
     LEVEL_LABELS,
-    ROLE_LABELS,
     Department,
     DepartmentKind,
     Level,
@@ -71,8 +66,17 @@ from ssj.domain.targets import (
     TargetStatus,
     TargetType,
 )
-from ssj.domain.targets import FIELD_LABELS as TARGET_LABELS
 from ssj.errors import SsjError, ValidationError
+from ssj.presentation import sheets
+from ssj.presentation.views import (
+    DECLARATIONS,
+    DEPARTMENTS,
+    INSPECTORS,
+    ITEMS,
+    TARGETS,
+    USERS,
+    View,
+)
 
 if TYPE_CHECKING:
     from ssj.services.context import Services
@@ -110,163 +114,6 @@ class Format(StrEnum):
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-# What officials see: Chinese headers and Chinese names for coded values ------------------------
-
-
-def _names(labels: Mapping[str, StrEnum]) -> dict[str, str]:
-    """Canonical value -> its first Chinese label (which parses back to the same value)."""
-    names: dict[str, str] = {}
-    for label, value in labels.items():
-        names.setdefault(value.value, label)
-    return names
-
-
-@dataclass(frozen=True)
-class View:
-    """How one read-model table is shown, listed and exported."""
-
-    table: str
-    labels: Mapping[str, str]  # every field, in export order, with its Chinese header
-    columns: tuple[str, ...]  # the fields a table shows
-    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    continued: str | None = None  # a list field exported one entry per row (continuation rows)
-    read: Command = Command.READ_REGISTRY
-
-    def cell(self, name: str, value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "是" if value else "否"
-        shown = self.values.get(name, {})
-        if isinstance(value, list):
-            return "、".join(shown.get(str(v), str(v)) for v in value)
-        return shown.get(str(value), str(value))
-
-    def rows(self, states: Iterable[Mapping[str, Any]]) -> Iterator[list[str]]:
-        """Spreadsheet rows: one per entry; extra entries of `continued` on rows below it."""
-        names = list(self.labels)
-        at = names.index(self.continued) if self.continued is not None else -1
-        for state in states:
-            row = [self.cell(n, state.get(n)) for n in names]
-            extra: list[str] = []
-            if self.continued is not None:
-                entries = [str(v) for v in state.get(self.continued) or []]
-                row[at] = entries[0] if entries else ""
-                extra = entries[1:]
-            yield row
-            for entry in extra:
-                more = [""] * len(names)
-                more[at] = entry
-                yield more
-
-
-TARGETS = View(
-    table="targets",
-    labels=TARGET_LABELS,
-    columns=(
-        "identifier",
-        "name",
-        "department",
-        "target_type",
-        "region_code",
-        "credit_class",
-        "status",
-    ),
-    values={
-        "target_type": _names(TARGET_TYPE_LABELS),
-        "credit_class": _names(CREDIT_CLASS_LABELS),
-        "status": _names(TARGET_STATUS_LABELS),
-    },
-)
-ITEMS = View(
-    table="items",
-    labels={**ITEM_LABELS, "retired_reason": "废止原因"},
-    columns=(
-        "department",
-        "code",
-        "name",
-        "category",
-        "target_type",
-        "item_class",
-        "default_ratio",
-        "yearly_frequency",
-        "retired_reason",
-    ),
-    values={
-        "target_type": _names(TARGET_TYPE_LABELS),
-        "item_class": _names(ITEM_CLASS_LABELS),
-        "methods": _names(METHOD_LABELS),
-    },
-    # A legal basis often contains 、 or a comma itself, so joining them would not read back:
-    # they go one per row below the item, as official item lists print them.
-    continued="legal_bases",
-)
-INSPECTORS = View(
-    table="inspectors",
-    labels=INSPECTOR_LABELS,
-    columns=(
-        "certificate_no",
-        "name",
-        "department",
-        "pool",
-        "status",
-        "specialties",
-        "certificate_valid_to",
-    ),
-    values={"pool": _names(POOL_LABELS), "status": _names(STATUS_LABELS)},
-)
-DEPARTMENTS = View(
-    table="departments",
-    labels={
-        "code": "部门编码",
-        "name": "名称",
-        "level": "级别",
-        "kind": "类型",
-        "parent": "上级部门",
-        "region_code": "行政区划代码",
-        "closed": "已撤销",
-    },
-    columns=("code", "name", "level", "kind", "parent", "region_code", "closed"),
-    values={"level": _names(LEVEL_LABELS), "kind": _names(KIND_LABELS)},
-)
-USERS = View(
-    table="users",
-    labels={
-        "username": "用户名",
-        "name": "姓名",
-        "department": "部门",
-        "roles": "角色",
-        "active": "在用",
-    },
-    columns=("username", "name", "department", "roles", "active"),
-    values={"roles": _names(ROLE_LABELS)},
-    read=Command.READ_ALL,
-)
-DECLARATIONS = View(
-    table="declarations",
-    labels={
-        "id": "声明编号",
-        "certificate_no": "执法证号",
-        "target_identifier": "检查对象标识",
-        "relation": "关系",
-        "valid_from": "有效期起",
-        "valid_to": "有效期止",
-        "reason": "理由",
-        "withdrawn": "已撤回",
-    },
-    columns=(
-        "id",
-        "certificate_no",
-        "target_identifier",
-        "relation",
-        "valid_from",
-        "valid_to",
-        "withdrawn",
-    ),
-    values={"relation": _names(RELATION_LABELS)},
-)
 
 
 # Shared options --------------------------------------------------------------------------------
@@ -367,13 +214,6 @@ def _write_json_array(rows: Iterable[Mapping[str, Any]]) -> None:
     stream.flush()
 
 
-def _write_csv(view: View, rows: Iterable[Mapping[str, Any]], stream: IO[str]) -> None:
-    writer = csv.writer(stream)
-    writer.writerow(list(view.labels.values()))
-    for row in view.rows(rows):
-        writer.writerow(row)
-
-
 def _print_table(
     view: View,
     rows: Sequence[Mapping[str, Any]],
@@ -405,7 +245,7 @@ def _emit(
             _write_json_array(rows)
         else:
             text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
-            _write_csv(view, rows, text)
+            sheets.write_csv(view.sheet(rows), text)
             text.flush()
             text.detach()
     except BrokenPipeError:  # `ssj targets list --format json | head`: the reader has enough
@@ -490,6 +330,8 @@ def _atomic_write(path: Path, write: Callable[[Path], int]) -> int:
 
 
 class _Counter:
+    """Counts the entries written (an item's continuation rows are not entries)."""
+
     def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self.rows = rows
         self.count = 0
@@ -503,47 +345,13 @@ class _Counter:
 def _write_csv_file(view: View, states: Iterable[Mapping[str, Any]], target: Path) -> int:
     counted = _Counter(states)
     with target.open("w", encoding="utf-8-sig", newline="") as stream:  # BOM: Excel reads UTF-8
-        _write_csv(view, counted, stream)
+        sheets.write_csv(view.sheet(counted), stream)
     return counted.count
 
 
 def _write_xlsx(view: View, states: Iterable[Mapping[str, Any]], target: Path) -> int:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.utils.exceptions import IllegalCharacterError
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=view.table)
-    for index, label in enumerate(view.labels.values(), start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(label) + 2)
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header = []
-    for label in view.labels.values():
-        cell = WriteOnlyCell(sheet, value=label)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
     counted = _Counter(states)
-    try:
-        for row in view.rows(counted):
-            cells: list[Any] = []
-            for value in row:
-                if not value:
-                    cells.append(None)
-                    continue
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # always text: codes keep their digits, "=" is no formula
-                cells.append(cell)
-            sheet.append(cells)
-    except IllegalCharacterError:
-        raise ValidationError(
-            "数据中含有 Excel 不允许的控制字符，请改导出为 .csv",
-            "the data holds control characters Excel does not allow: export to .csv instead",
-        ) from None
-    book.save(target)
+    sheets.write_xlsx(view.sheet(counted), target, title=view.table)
     return counted.count
 
 

@@ -27,7 +27,14 @@ from ssj.cli.draws import (
     _scope,
     _when,
 )
-from ssj.cli.registry import USER_HELP, Limit, Offset, Reason, View, _print_table, _write_json_array
+from ssj.cli.registry import (
+    USER_HELP,
+    Limit,
+    Offset,
+    Reason,
+    _print_table,
+    _write_json_array,
+)
 from ssj.domain.access import Command
 from ssj.domain.tasks import (
     CATEGORY_LABELS_ZH,
@@ -37,6 +44,7 @@ from ssj.domain.tasks import (
     Task,
 )
 from ssj.errors import ValidationError
+from ssj.presentation.views import View
 from ssj.services import draw_records as records
 
 if TYPE_CHECKING:

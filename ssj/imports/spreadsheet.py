@@ -144,6 +144,7 @@ from ssj.config import ImportLimits
 from ssj.imports import excel, spreadsheetml, xlsx
 from ssj.imports.errors import ImportFileError, ImportLimitError, over
 from ssj.imports.ooxml import NotAZip, Package, broken
+from ssj.presentation.sheets import unneutralised
 
 __all__ = ["HEADER_SCAN_ROWS", "Column", "ImportFileError", "ImportLimitError", "Problem"]
 __all__ += ["Record", "Table", "read_table"]
@@ -741,8 +742,6 @@ def _clean(value: object) -> str | _Bad | None:
         return None
     if text in _EXCEL_ERRORS:
         return _Bad("error", text)
-    if text.startswith("="):
-        return _Bad("formula", text)
     return text
 
 
@@ -1024,7 +1023,12 @@ def _csv_rows(handle: io.TextIOWrapper, delimiter: str, named: Path, limits: Imp
                     if text.strip():
                         raise _too_wide(named, limits, rownum, index)
                     continue
-                row.append(_cell(_clean(text), rownum, index))
+                value = _clean(unneutralised(text))
+                if text[0] == "=" and isinstance(value, str):
+                    # A CSV has no types: Excel would run this. Behind an apostrophe (how ssj
+                    # and Excel keep such text as text) it is the text itself.
+                    value = _Bad("formula", value)
+                row.append(_cell(value, rownum, index))
             yield rownum, row
     except csv.Error as e:
         if "field larger than field limit" in str(e):

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ssj.domain.assessment import FIGURE_LABELS, FIGURES, Assessment, headline
+from ssj.presentation.sheets import xlsx_row
 
 # Rendering: labels, XLSX and PNG ---------------------------------------------------------------
 
@@ -256,17 +257,17 @@ def workbook(found: Assessment, departments: Sequence[str], header: Mapping[str,
     for department in departments:
         result = found.department(department)
         sheet = book.create_sheet(_sheet_name(f"{department} 汇总", used))
-        sheet.append([f"{result['name']}（{department}）", note])
-        sheet.append(["考核指标", "项目", "数值"])
+        sheet.append(xlsx_row(sheet, [f"{result['name']}（{department}）", note]))
+        sheet.append(xlsx_row(sheet, ["考核指标", "项目", "数值"]))
         for line in summary_lines(result["figures"]):
-            sheet.append(list(line))
+            sheet.append(xlsx_row(sheet, list(line)))
     for department in departments:
         for name in FIGURES:
             labels = DETAIL_LABELS[name]
             sheet = book.create_sheet(_sheet_name(f"{department} {FIGURE_LABELS[name][0]}", used))
-            sheet.append(list(labels.values()))
+            sheet.append(xlsx_row(sheet, list(labels.values())))
             for row in found.detail(name, department):
-                sheet.append([cell(row.get(k)) for k in labels])
+                sheet.append(xlsx_row(sheet, [cell(row.get(k)) for k in labels]))
     buffer = io.BytesIO()
     book.save(buffer)
     return _fixed_zip(buffer.getvalue(), fixed.isoformat().encode() + b"Z")

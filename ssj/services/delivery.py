@@ -78,11 +78,11 @@ from ssj.domain.subscribers import (
 from ssj.errors import ConfigurationError, NotFoundError, ValidationError
 from ssj.ledger.envelope import Actor, utc_now_text
 from ssj.ledger.keys import LedgerSigner
+from ssj.presentation import sheets
 from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.draws import CHINA
 from ssj.services.public_results import public_result
-from ssj.services.trail import render
 
 WORKER = Actor(user="ssj-deliver", department="", role="system")
 PUBLIC_URL_ENV = "SSJ_PUBLIC_URL"  # the public page's base URL, for records' links
@@ -600,7 +600,7 @@ class FeedService(Service):
                 for i in amounts:  # the standard's amounts are numbers (decimal, 6 places)
                     values[i] = Decimal(values[i]) if values[i] else None
                 table.append(values)
-        return render(table, fmt), len(table) - 1
+        return sheets.render(table, fmt, chosen.value), len(table) - 1
 
 
 # The worker --------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ million bad rows gets a report of the first ones, not a million-line report.
 
 from __future__ import annotations
 
-import csv
 import functools
 import gc
 import unicodedata
@@ -44,6 +43,7 @@ from ssj.domain.targets import OPTIONAL_STATE, Target, TargetRecord, target_id
 from ssj.errors import ValidationError
 from ssj.imports.spreadsheet import ImportFileError, Note, Problem, Record, Table, read_table
 from ssj.metrics import count_import_rows
+from ssj.presentation import sheets
 from ssj.services.context import Services
 
 Progress = Callable[[int, int], None]
@@ -1199,18 +1199,9 @@ def _write_rejects(context: _Context, table: Table, source: Path, target: Path |
     if csv_input:
         encoding = "gb18030" if table.encoding == "gb18030" else "utf-8-sig"
         with temporary.open("w", encoding=encoding, newline="") as handle:
-            writer = csv.writer(handle, delimiter=table.delimiter or ",")
-            writer.writerow(header)
-            writer.writerows(rows)
+            sheets.write_csv([header, *rows], handle, delimiter=table.delimiter or ",")
     else:
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet(table.sheet or "Sheet1")
-        sheet.append(header)
-        for cells in rows:
-            sheet.append(cells)
-        book.save(temporary)
+        sheets.write_xlsx([header, *rows], temporary, title=table.sheet or "Sheet1")
     temporary.replace(target)
     return target
 

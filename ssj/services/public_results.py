@@ -28,8 +28,9 @@ import orjson
 from projections.draws import task_page
 from projections.registry import MAX_LIMIT
 from projections.versioned import as_of_clause
+from ssj.domain.access import Forbidden
 from ssj.domain.draws import DrawStatus
-from ssj.domain.identifiers import masked
+from ssj.domain.identifiers import masked, validate_resident_id
 from ssj.domain.plans import FIELD_LABELS as PLAN_LABELS
 from ssj.domain.plans import PlanKind, PlanStatus
 from ssj.domain.targets import TARGET_TYPE_LABELS
@@ -193,6 +194,32 @@ def public_draw_row(services: Services, draw_id: str, seq: int) -> dict[str, Any
             f"no public draw {draw_id} (as of seq {seq})",
         )
     return row
+
+
+def public_export(services: Services, draw_id: str, seq: int) -> dict[str, Any]:
+    """A public draw's full export (`ssj-draw-export/1`), unless its population holds resident
+    identity numbers (individual businesses): personal data the public must not receive."""
+    row = public_draw_row(services, draw_id, seq)
+    exported = DrawService(services).export(row["draw_id"])
+    if any(_personal(i) for s in exported["strata"] for i in s["ids"]):
+        raise Forbidden(
+            "本次抽取的总体含居民身份证号码（个体工商户），全量复核文件不公开；"
+            "纪检监察人员请以授权账户下载 /draws/{id}/export",
+            "the population holds resident identity numbers (individual businesses): the full "
+            "export is not public; auditors download /draws/{id}/export with a token",
+        )
+    return exported
+
+
+def _personal(identifier: str) -> bool:
+    """A resident identity number: personal information the public must not receive."""
+    if len(identifier) != 18:
+        return False
+    try:
+        validate_resident_id(identifier)
+    except ValidationError:
+        return False
+    return True
 
 
 def drawn_page(

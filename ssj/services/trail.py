@@ -16,15 +16,10 @@ remains the check of the whole chain, Merkle tree and checkpoints.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
-
-import openpyxl
-from openpyxl.cell import WriteOnlyCell
 
 from projections.trail import TrailFilters, subject_departments, trail_page
 from ssj.domain.access import Command, Principal
@@ -47,6 +42,7 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Envelope
 from ssj.ledger.verify import verify_signatures
 from ssj.metrics import count_verification_failures
+from ssj.presentation import sheets
 from ssj.services import draw_records
 from ssj.services.base import Service
 
@@ -372,8 +368,6 @@ class TrailService(Service):
 
 # Exports ----------------------------------------------------------------------------------------
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
 
 def export_rows(rows: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
     yield list(EXPORT_LABELS.values())
@@ -388,28 +382,5 @@ def export_rows(rows: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
 
 
 def render(rows: Iterable[list[Any]], fmt: str) -> bytes:
-    """CSV (cells Excel would run as formulas get an apostrophe) or XLSX (text stays text)."""
-    if fmt == "xlsx":
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet("全程留痕")
-        for row in rows:
-            cells: list[Any] = []
-            for value in row:
-                if isinstance(value, str) and value.startswith("="):
-                    cell = WriteOnlyCell(sheet, value=value)
-                    cell.data_type = "s"
-                    cells.append(cell)
-                else:
-                    cells.append(value)
-            sheet.append(cells)
-        buffer = io.BytesIO()
-        book.save(buffer)
-        return buffer.getvalue()
-    text = io.StringIO()
-    text.write("\ufeff")
-    writer = csv.writer(text)
-    for row in rows:
-        writer.writerow(
-            ["'" + v if isinstance(v, str) and v.startswith(_FORMULA) else v for v in row]
-        )
-    return text.getvalue().encode("utf-8")
+    """The trail's sheet (全程留痕) as XLSX or CSV, by the one presentation layer."""
+    return sheets.render(rows, fmt, "全程留痕")

@@ -18,7 +18,6 @@ from ssj.api.deps import (
     WindowDep,
     authorise_read,
     export_response,
-    export_rows,
     found,
     make_router,
     page,
@@ -28,7 +27,8 @@ from ssj.api.deps import (
     written,
 )
 from ssj.domain.access import Principal
-from ssj.domain.inspectors import FIELD_LABELS, InspectorRecord
+from ssj.domain.inspectors import InspectorRecord
+from ssj.presentation.views import INSPECTORS
 from ssj.services.context import Services
 
 TAG = "执法检查人员名录库 / Inspectors"
@@ -106,7 +106,7 @@ def _export(
 ) -> Response:
     scoped = filters.scoped(services, principal)
     seq = snapshot(services, as_of)
-    rows = export_rows(states(services, "inspectors", scoped, seq), FIELD_LABELS)
+    rows = INSPECTORS.sheet(states(services, "inspectors", scoped, seq))
     return export_response(rows, fmt, f"inspectors-{seq}")
 
 

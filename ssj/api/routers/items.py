@@ -19,7 +19,6 @@ from ssj.api.deps import (
     WindowDep,
     authorise_read,
     export_response,
-    export_rows,
     found,
     make_router,
     page,
@@ -29,7 +28,8 @@ from ssj.api.deps import (
     written,
 )
 from ssj.domain.access import Principal
-from ssj.domain.items import FIELD_LABELS, ItemRecord
+from ssj.domain.items import ItemRecord
+from ssj.presentation.views import ITEMS
 from ssj.services.context import Services
 
 TAG = "抽查事项清单 / Items"
@@ -141,7 +141,7 @@ def _export(
     scoped = filters.scoped(services, principal)
     seq = snapshot(services, as_of)
     current = (s for s in states(services, "items", scoped, seq) if s["retired_reason"] is None)
-    rows = export_rows(current, FIELD_LABELS, split="legal_bases")
+    rows = ITEMS.sheet(current)
     return export_response(rows, fmt, f"items-{seq}")
 
 

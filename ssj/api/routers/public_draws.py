@@ -14,31 +14,14 @@ from fastapi import Query
 
 from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, render_page, snapshot
 from ssj.domain import fields
-from ssj.domain.access import Forbidden
 from ssj.domain.draws import STATUS_LABELS_ZH, DrawStatus
-from ssj.domain.identifiers import validate_resident_id
-from ssj.errors import NotFoundError, ValidationError
 from ssj.services import draw_records as records
-from ssj.services.context import Services
+from ssj.services import public_results
 from ssj.services.draws import DrawService
 
 TAG = "公开 / Public"
 router = make_router(TAG)
 STATUS_CHOICES = {zh: status for status, zh in STATUS_LABELS_ZH.items()}
-
-
-def _public_row(services: Services, draw_id: str, seq: int) -> dict[str, Any]:
-    """A draw of a published plan, or 404 (as if it did not exist)."""
-    try:
-        row = records.draw_row(services, draw_id, as_of=seq)
-    except (NotFoundError, ValidationError):  # in public, an id that is no UUID is not found
-        row = None
-    if row is None or not records.plan_is_public(services, row, seq):
-        raise NotFoundError(
-            f"没有公开的抽取 {draw_id}（账本序号 {seq}）",
-            f"no public draw {draw_id} (as of seq {seq})",
-        )
-    return row
 
 
 @router.get(
@@ -87,7 +70,7 @@ def public_draws(
 )
 def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict[str, Any]:
     seq = snapshot(services, as_of)
-    row = _public_row(services, draw_id, seq)
+    row = public_results.public_draw_row(services, draw_id, seq)
     drawn: list[dict[str, Any]] = []
     if row["status"] == DrawStatus.REVEALED:
         draw = DrawService(services).draw(row["draw_id"])
@@ -104,25 +87,4 @@ def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict
     "ops/reproduce_draw.py FILE`; only once revealed.",
 )
 def public_draw_export(services: ServicesDep, draw_id: str) -> dict[str, Any]:
-    seq = snapshot(services, None)
-    row = _public_row(services, draw_id, seq)
-    exported = DrawService(services).export(row["draw_id"])
-    if any(_personal(i) for s in exported["strata"] for i in s["ids"]):
-        raise Forbidden(
-            "本次抽取的总体含居民身份证号码（个体工商户），全量复核文件不公开；"
-            "纪检监察人员请以授权账户下载 /draws/{id}/export",
-            "the population holds resident identity numbers (individual businesses): the full "
-            "export is not public; auditors download /draws/{id}/export with a token",
-        )
-    return exported
-
-
-def _personal(identifier: str) -> bool:
-    """A resident identity number: personal information the public must not receive."""
-    if len(identifier) != 18:
-        return False
-    try:
-        validate_resident_id(identifier)
-    except ValidationError:
-        return False
-    return True
+    return public_results.public_export(services, draw_id, snapshot(services, None))

@@ -18,7 +18,6 @@ from ssj.api.deps import (
     WindowDep,
     authorise_read,
     export_response,
-    export_rows,
     found,
     make_router,
     page,
@@ -28,7 +27,8 @@ from ssj.api.deps import (
     written,
 )
 from ssj.domain.access import Principal
-from ssj.domain.targets import FIELD_LABELS, TargetRecord
+from ssj.domain.targets import TargetRecord
+from ssj.presentation.views import TARGETS
 from ssj.services.context import Services
 
 TAG = "检查对象名录库 / Targets"
@@ -126,7 +126,7 @@ def _export(
 ) -> Response:
     scoped = filters.scoped(services, principal)
     seq = snapshot(services, as_of)
-    rows = export_rows(states(services, "targets", scoped, seq), FIELD_LABELS)
+    rows = TARGETS.sheet(states(services, "targets", scoped, seq))
     return export_response(rows, fmt, f"targets-{seq}")
 
 
