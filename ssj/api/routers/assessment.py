@@ -13,8 +13,16 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
 
-from ssj.api.deps import XLSX, AsOf, Limit, Offset, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import (
+    AsOf,
+    Limit,
+    Offset,
+    PrincipalDep,
+    ServicesDep,
+    make_router,
+)
 from ssj.domain.assessment import FIGURES
+from ssj.presentation.sheets import XLSX
 from ssj.services.assessment import MAX_CYCLE_YEARS, AssessmentService
 
 TAG = "考核 / Assessment"

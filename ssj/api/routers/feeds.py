@@ -12,7 +12,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Response
 
-from ssj.api.deps import CSV, XLSX, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    make_router,
+)
+from ssj.presentation.sheets import CSV, XLSX
 from ssj.services.delivery import FEED_LIMIT, FeedService
 
 TAG = "归集 / Delivery"

@@ -8,9 +8,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
-    CSV,
     MAY_CREATE,
-    XLSX,
     AsOf,
     PrincipalDep,
     RegistryDep,
@@ -28,6 +26,7 @@ from ssj.api.deps import (
 )
 from ssj.domain.access import Principal
 from ssj.domain.inspectors import InspectorRecord
+from ssj.presentation.sheets import CSV, XLSX
 from ssj.presentation.views import INSPECTORS
 from ssj.services.context import Services
 

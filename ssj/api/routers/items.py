@@ -8,9 +8,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
-    CSV,
     MAY_CREATE,
-    XLSX,
     AsOf,
     PrincipalDep,
     ReasonIn,
@@ -29,6 +27,7 @@ from ssj.api.deps import (
 )
 from ssj.domain.access import Principal
 from ssj.domain.items import ItemRecord
+from ssj.presentation.sheets import CSV, XLSX
 from ssj.presentation.views import ITEMS
 from ssj.services.context import Services
 

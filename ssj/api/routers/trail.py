@@ -8,8 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response
 
-from ssj.api.deps import CSV, XLSX, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    make_router,
+)
 from ssj.errors import ValidationError
+from ssj.presentation.sheets import CSV, XLSX
 from ssj.services.trail import FORMATS, MAX_LIMIT, TrailService, make_filters
 
 TAG = "全程留痕 / Audit trail"
