@@ -35,6 +35,7 @@ from ssj.errors import (
 )
 from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
+from ssj.ledger.contract import ChainedRecorder
 from ssj.ledger.envelope import SYSTEM, Actor, Envelope
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
@@ -43,7 +44,9 @@ from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
 from ssj.ledger.suite import DEFAULT, Suite
 
-LedgerRecorder = ChainedSQLiteRecorder | ChainedPostgresRecorder
+# Both backends implement the recorder contract: checked here by mypy, and at run time by
+# tests/ledger/test_recorder_contract.py (one test case per backend).
+BACKENDS: tuple[type[ChainedRecorder], ...] = (ChainedSQLiteRecorder, ChainedPostgresRecorder)
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,9 @@ class Ledger(Application[UUID]):
         )
 
     @property
-    def ledger_recorder(self) -> LedgerRecorder:
-        return cast(LedgerRecorder, self.recorder)
+    def ledger_recorder(self) -> ChainedRecorder:
+        """The recorder as ssj uses it (ssj/ledger/contract.py): both backends implement it."""
+        return cast(ChainedRecorder, self.recorder)
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -277,7 +281,7 @@ class Ledger(Application[UUID]):
         return recordings
 
     def _maybe_checkpoint(self) -> None:
-        head = self.ledger_recorder._cached_head
+        head = self.ledger_recorder.cached_head
         if head is None:
             return
         if self._last_checkpoint_size is None:
@@ -341,7 +345,7 @@ class Ledger(Application[UUID]):
 
     def written_head(self) -> int:
         """The newest seq this process has written (-1: none yet), without a query."""
-        head = self.ledger_recorder._cached_head
+        head = self.ledger_recorder.cached_head
         return -1 if head is None else head.size - 1
 
     def issue_checkpoint(

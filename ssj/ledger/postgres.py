@@ -3,7 +3,10 @@
 The library serialises writers with `LOCK TABLE ... IN EXCLUSIVE MODE` inside the insert
 transaction; `_fetch_ids_after_insert_events` is the first hook that runs after that lock, so the
 head read there is the true head. The head query is queued in the same pipeline as the lock and
-the insert, so a chained append costs no more round trips than a plain one.
+the insert, so a chained append costs no more round trips than a plain one. Both hooks are
+private because the library has no public one inside its insert transaction; the pinned version's
+hooks are checked by tests/ledger/test_eventsourcing_hooks.py, and what the ledger asks of this
+recorder is `ssj.ledger.contract.ChainedRecorder`.
 """
 
 from __future__ import annotations

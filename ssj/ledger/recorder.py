@@ -71,6 +71,11 @@ class ChainedRecorderMixin:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ssj-sign")
 
+    @property
+    def cached_head(self) -> Head | None:
+        """The head after the last append this process committed (None before the first)."""
+        return self._cached_head
+
     def configure_signer(
         self, signer: LedgerSigner | None, keyring_version: int | None, loader: SignerLoader
     ) -> None:

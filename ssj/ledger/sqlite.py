@@ -3,6 +3,9 @@
 eventsourcing runs `_insert_events` inside SQLite's write transaction, so the events, their
 envelopes and Merkle nodes commit or roll back together. The first statement is the events
 INSERT, which takes SQLite's write lock before we read the head: no other writer can interleave.
+The hook is private because the library has no public one inside its write transaction; the
+pinned version's hooks are checked by tests/ledger/test_eventsourcing_hooks.py, and what the
+ledger asks of this recorder is `ssj.ledger.contract.ChainedRecorder`.
 """
 
 from __future__ import annotations
