@@ -52,7 +52,6 @@ from ssj.ledger.bundle import (
     FORMAT_V1,
     PROGRESS_EVERY,
     BundleResult,
-    EventBlock,
     Progress,
     bundle_format,
     event_from_json,
@@ -64,7 +63,7 @@ from ssj.ledger.bundle import (
     unb64,
     verify_bundle,
 )
-from ssj.ledger.bundle_v2 import FrameReader
+from ssj.ledger.bundle_v2 import EventBlock, FrameReader
 from ssj.ledger.envelope import Actor, Envelope, utc_now_text
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, TransparencyLog
 from ssj.ledger.verify import pair_streams
