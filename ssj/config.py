@@ -18,7 +18,7 @@ DEFAULT_CHECKPOINT_EVERY_EVENTS = 1000
 DEFAULT_CHECKPOINT_EVERY_SECONDS = 3600.0
 DEFAULT_LOCK_TIMEOUT_SECONDS = 10
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-# Refusals, rate limits and safe retries (issue #16): see README, "Configuration".
+# Refusals, rate limits and safe retries (issue #16): see docs/operators/setup.md, "Configuration".
 DEFAULT_REFUSAL_WINDOW_SECONDS = 60
 DEFAULT_RATE_LIMIT_PER_MINUTE = 1200
 DEFAULT_RATE_LIMIT_BURST = 100

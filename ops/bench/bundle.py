@@ -4,7 +4,7 @@
     python -m ops.bench.bundle                       (1,000,000 events, PostgreSQL)
     python -m ops.bench.bundle --events 100000       (quick run)
     python -m ops.bench.bundle --keep NAME           (keep and reuse database NAME, /tmp/NAME)
-    python -m ops.bench.bundle --keep ssj_bench_bundle_late   (the figures in the README)
+    python -m ops.bench.bundle --keep ssj_bench_bundle_late   (the figures in docs/operators/benchmarks.md)
 
 Set-up (timed, not a target), laid out as a real ledger is: filler events first
 (`ops.bench.ledger.thing`, batches of 1,000 through `Ledger.save`, a checkpoint every 100,000

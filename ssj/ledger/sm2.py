@@ -1,7 +1,7 @@
 """SM3 (GB/T 32905-2016) and SM2 signatures (GB/T 32918.2-2016), with their standard encodings.
 
 The arithmetic is the `gmalglib` C extension (`pip install 'ssj[sm]'`), chosen by measurement
-(README, "The cryptographic suite"); SM3 is OpenSSL's through `hashlib` where the platform's
+(docs/developers/ledger.md, "The cryptographic suite"); SM3 is OpenSSL's through `hashlib` where the platform's
 OpenSSL has it, else gmalglib's. Signatures use the default user id 1234567812345678, so the
 signed digest is SM3(Z || M) with Z per GM/T 0009-2012; they are encoded as GM/T 0009's DER
 SEQUENCE { r INTEGER, s INTEGER }. Keys are encoded as every SM tool reads them: public keys as

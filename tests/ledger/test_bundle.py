@@ -1,5 +1,5 @@
 """The offline audit bundle on both backends: the format round trips (v1 read back with nothing
-but the standard library, v2 with the standard library and `zstandard`, as the README documents
+but the standard library, v2 with the standard library and `zstandard`, as docs/developers/bundle-format.md documents
 them), every database tamper case of test_tamper caught again offline, altered bytes, truncated
 files, foreign checkpoints, missing keys, and seq-range bundles with proofs. Bundles are v2
 unless a test says v1 (the old writer, kept)."""

@@ -1,4 +1,4 @@
-"""`ssj-audit-bundle/2` on both backends and both suites: read back as the README documents it
+"""`ssj-audit-bundle/2` on both backends and both suites: read back as docs/developers/bundle-format.md documents it
 (the standard library and `zstandard` only), seeking by seq through the index, and the file's own
 tampering: a flipped byte in a frame, a wrong index entry, a truncated file, frames swapped (by
 a careless hand and by a forger who rewrites the index)."""
