@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
@@ -19,7 +20,6 @@ from ssj.ledger.verify import (
     LedgerVerifier,
     Report,
     check_quorum,
-    pair_streams,
     unverified_checkpoint,
 )
 
@@ -53,6 +53,55 @@ def stored_events(
         start = rows[-1].id + 1
 
 
+EventRow = tuple[int, str, int, str, bytes]  # nid, originator text, version, topic, state
+
+
+def event_rows(ledger: Ledger, start: int = 1, stop: int | None = None) -> Iterator[EventRow]:
+    """Stored events as plain values (`select_event_rows`), page by page."""
+    recorder = ledger.ledger_recorder
+    while True:
+        rows = recorder.select_event_rows(start, PAGE, stop=stop)
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        start = rows[-1][0] + 1
+
+
+def row_notification(row: EventRow) -> Notification:
+    """The Notification of a plain event row (only key ring and checkpoint events need one)."""
+    nid, originator, version, topic, state = row
+    return Notification(
+        id=nid, originator_id=UUID(originator), originator_version=version, topic=topic, state=state
+    )
+
+
+def _stream(ledger: Ledger, verifier: LedgerVerifier, progress: Progress | None, total: int) -> int:
+    """Every envelope with the event it seals (by notification id) through the verifier, in seq
+    order; events no envelope seals are damage where they stand. `pair_streams` over plain rows:
+    no UUID or Notification objects on the hot path."""
+    verifier.to_notification = row_notification
+    check_row, damage = verifier.check_row, verifier.damage
+    events = event_rows(ledger)
+    pending = next(events, None)
+    done, seq = 0, -1
+    for seq, nid, data, signature in envelope_rows(ledger):
+        while pending is not None and pending[0] < nid:
+            damage(seq, "unsealed_event", f"notification {pending[0]}")
+            pending = next(events, None)
+        if pending is not None and pending[0] == nid:
+            check_row(seq, nid, data, signature, (*pending[1:], pending))  # type: ignore[arg-type]
+            pending = next(events, None)
+        else:
+            check_row(seq, nid, data, signature, None)
+        done += 1
+        if progress is not None and done % PAGE == 0:
+            progress(done, total)
+    while pending is not None:
+        damage(seq + 1, "unsealed_event", f"notification {pending[0]}")
+        pending = next(events, None)
+    return done
+
+
 def verify_ledger(
     ledger: Ledger,
     outside: Sequence[str] = (),
@@ -73,11 +122,7 @@ def verify_ledger(
     verifier = LedgerVerifier(ledger.mapper, sizes, jobs=jobs)
     done = 0
     try:
-        for pair in pair_streams(envelope_rows(ledger), stored_events(ledger), verifier.unsealed):
-            verifier.feed((pair,))
-            done += 1
-            if progress is not None and done % PAGE == 0:
-                progress(done, total)
+        done = _stream(ledger, verifier, progress, total)
     finally:
         report = verifier.finish()
     if progress is not None:

@@ -1,8 +1,8 @@
 """Extending the chain: envelopes, signatures and Merkle nodes for a batch of stored events.
 
 Pure computation shared by the SQLite and PostgreSQL recorders. A writer *drafts* a batch from
-the head it last committed, before taking the log's lock, and signs it in a thread pool while the
-database works (Ed25519 signing in `cryptography` releases the GIL). Under the lock the recorder
+the head it last committed, before taking the log's lock, and has a large batch signed by other
+processes while the database works (`ssj.ledger.signing`). Under the lock the recorder
 compares the true head with the draft's: if another writer got in first, it drafts again there.
 So signatures never sit on the critical path of a single writer, and are never wrong for many.
 
@@ -14,18 +14,16 @@ written per event from two to about one eighth.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from eventsourcing.persistence import StoredEvent
 
 from ssj.errors import ValidationError
-from ssj.ledger.envelope import GENESIS_PREV, Actor, Envelope, envelope_hash, utc_now_text
+from ssj.ledger.envelope import GENESIS_PREV, Actor, EnvelopeWriter, utc_now_text
 from ssj.ledger.keys import LedgerSigner
-from ssj.ledger.merkle import CompactRange
+from ssj.ledger.signing import Signing
 
 STORED_LEVEL = 3
-SIGN_CHUNK = 64  # envelopes per signing task
 
 
 @dataclass(frozen=True)
@@ -47,14 +45,16 @@ class Draft:
     start: Head
     key_id: str
     envelopes: list[bytes]
-    signing: list[Future[list[bytes]]] | list[bytes]
+    signing: Signing
     nodes: list[tuple[int, int, bytes]]  # level, index, hash (level >= STORED_LEVEL)
     end: Head
 
     def signatures(self) -> list[bytes]:
-        if self.signing and isinstance(self.signing[0], Future):
-            return [s for f in self.signing for s in f.result()]
-        return self.signing  # type: ignore[return-value]
+        return self.signing.result()
+
+    def discard(self) -> None:
+        """Not written: free the signer processes still working on it."""
+        self.signing.discard()
 
 
 def require_actor(kwargs: dict[str, object]) -> Actor:
@@ -67,52 +67,40 @@ def require_actor(kwargs: dict[str, object]) -> Actor:
     return actor
 
 
-def _sign_chunk(signer: LedgerSigner, datas: list[bytes]) -> list[bytes]:
-    return [signer.sign(d) for d in datas]
-
-
 def draft(
     head: Head,
     stored_events: Sequence[StoredEvent],
     actor: Actor,
     signer: LedgerSigner,
-    pool: Executor | None = None,
 ) -> Draft:
     suite = signer.suite
     digest = suite.digest
-    state_key = suite.state_key
-    leaf_hash = suite.tree.leaf_hash
-    tree = CompactRange(head.size, head.frontier, suite.tree)
-    recorded_at = utc_now_text()
+    write = EnvelopeWriter(actor, utc_now_text(), signer.key_id, suite.state_key)
+    frontier = list(head.frontier)  # the Merkle tree's right edge (merkle.CompactRange.append)
     prev = head.last_hash
     envelopes: list[bytes] = []
     nodes: list[tuple[int, int, bytes]] = []
     seq = head.size
     for stored in stored_events:
-        data = Envelope(
-            seq=seq,
-            originator_id=str(stored.originator_id),
-            originator_version=stored.originator_version,
-            topic=stored.topic,
-            state_digest=digest(stored.state),
-            actor=actor,
-            recorded_at=recorded_at,
-            prev_hash=prev,
-            key_id=signer.key_id,
-            state_key=state_key,
-        ).to_bytes()
+        data = write(
+            seq,
+            str(stored.originator_id),
+            stored.originator_version,
+            stored.topic,
+            digest(stored.state),
+            prev,
+        )
         envelopes.append(data)
-        nodes.extend(n for n in tree.append(leaf_hash(data)) if n[0] >= STORED_LEVEL)
-        prev = envelope_hash(data, suite)
+        h = digest(b"\x00" + data)
+        index, level = seq, 0
+        while index & 1:
+            h = digest(b"\x01" + frontier.pop() + h)
+            index >>= 1
+            level += 1
+            if level >= STORED_LEVEL:
+                nodes.append((level, index, h))
+        frontier.append(h)
+        prev = digest(data)
         seq += 1
-    signing: list[Future[list[bytes]]] | list[bytes]
-    if pool is None:
-        signing = _sign_chunk(signer, envelopes)
-    else:
-        signing = [
-            pool.submit(_sign_chunk, signer, envelopes[i : i + SIGN_CHUNK])
-            for i in range(0, len(envelopes), SIGN_CHUNK)
-        ]
-    return Draft(
-        head, signer.key_id, envelopes, signing, nodes, Head(seq, prev, tuple(tree.frontier))
-    )
+    signing = Signing(signer.signer_key, signer.sign, envelopes)
+    return Draft(head, signer.key_id, envelopes, signing, nodes, Head(seq, prev, tuple(frontier)))

@@ -64,6 +64,12 @@ class ChainedRecorder(Protocol):
     def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
         """(originator version, seq) of every event of one aggregate."""
 
+    def select_event_rows(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, str, int, str, bytes]]:
+        """(notification id, originator id as canonical UUID text, version, topic, state) from
+        notification id `start` to `stop` (inclusive): `ssj verify`'s plain rows."""
+
     def node_hashes(self, coords: Sequence[Coord]) -> dict[Coord, bytes]:
         """Complete-subtree hashes for proofs, from one read."""
 

@@ -115,6 +115,57 @@ class Envelope:
         return envelope
 
 
+class EnvelopeWriter:
+    """`Envelope.to_bytes` for a batch: the parts that one batch shares (actor, time, key) are
+    encoded once, and each envelope is joined from bytes around them, in the same sorted-key
+    order, so the bytes are exactly `Envelope.to_bytes`'s (tested against it); about a third of
+    the cost of building and encoding an `Envelope` per event."""
+
+    __slots__ = ("_head", "_middle", "_state")
+
+    def __init__(self, actor: Actor, recorded_at: str, key_id: str, state_key: str) -> None:
+        dumps = orjson.dumps
+        self._head = b"".join(
+            (
+                b'{"actor":',
+                dumps(actor.as_dict(), option=orjson.OPT_SORT_KEYS),
+                b',"key_id":',
+                dumps(key_id),
+                b',"originator_id":',
+            )
+        )
+        self._middle = b'","recorded_at":' + dumps(recorded_at) + b',"seq":'
+        self._state = b',"' + state_key.encode() + b'":"'
+
+    def __call__(
+        self,
+        seq: int,
+        originator_id: str,
+        originator_version: int,
+        topic: str,
+        state_digest: bytes,
+        prev_hash: bytes,
+    ) -> bytes:
+        dumps = orjson.dumps
+        return b"".join(
+            (
+                self._head,
+                dumps(originator_id),
+                b',"originator_version":',
+                b"%d" % originator_version,
+                b',"prev":"',
+                prev_hash.hex().encode(),
+                self._middle,
+                b"%d" % seq,
+                self._state,
+                state_digest.hex().encode(),
+                b'","topic":',
+                dumps(topic),
+                b',"v":%d}' % ENVELOPE_VERSION,
+            )
+        )
+
+
 def envelope_hash(data: bytes, suite: Suite = suites.ED25519) -> bytes:
     """Hash of an envelope's canonical bytes: what the next envelope's `prev` must hold."""
     return suite.digest(data)

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ssj.errors import SchemaError
@@ -241,12 +241,29 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             params.append(stop)
         sql += SQL(" ORDER BY seq LIMIT %s")
         params.append(limit)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(sql, params, prepare=True)
-            return [
-                (r["seq"], r["notification_id"], bytes(r["envelope"]), bytes(r["signature"]))
-                for r in curs.fetchall()
-            ]
+            return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in curs.fetchall()]
+
+    def select_event_rows(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, str, int, str, bytes]]:
+        """(notification id, originator id as canonical UUID text, version, topic, state) from
+        notification id `start` (to `stop`, inclusive): what the verifier compares, as plain
+        values (the UUID text is spelled out by PostgreSQL, not parsed into objects)."""
+        sql = SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic, state "
+            "FROM {} WHERE notification_id >= %s"
+        ).format(self.t_events)
+        params: list[int] = [start]
+        if stop is not None:
+            sql += SQL(" AND notification_id <= %s")
+            params.append(stop)
+        sql += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(sql, params, prepare=True)
+            return curs.fetchall()  # type: ignore[return-value]
 
     def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
         """(originator_version, seq) of every event of one aggregate: where it sits in the log."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -69,7 +68,6 @@ class ChainedRecorderMixin:
         self._cached_head: Head | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ssj-sign")
 
     @property
     def cached_head(self) -> Head | None:
@@ -106,9 +104,7 @@ class ChainedRecorderMixin:
         head, signer = self._cached_head, self.signer
         self._local.pending = None
         self._local.draft = (
-            draft(
-                head, stored_events, actor, signer, self._pool if len(stored_events) > 1 else None
-            )
+            draft(head, stored_events, actor, signer)
             if head is not None and signer is not None and stored_events
             else None
         )
@@ -155,8 +151,11 @@ class ChainedRecorderMixin:
         ):
             result = optimistic
         else:
+            if optimistic is not None:
+                optimistic.discard()
             result = draft(head, stored_events, actor, signer)
         self._local.pending = result.end
+        self._local.draft = result  # freed by _discard if the transaction fails
         return result
 
     @staticmethod
@@ -182,7 +181,11 @@ class ChainedRecorderMixin:
         if pending is not None:
             self._cached_head = pending
         self._local.pending = None
+        self._local.draft = None
 
     def _discard(self) -> None:
         self._local.pending = None
+        optimistic: Draft | None = getattr(self._local, "draft", None)
+        if optimistic is not None:
+            optimistic.discard()
         self._local.draft = None

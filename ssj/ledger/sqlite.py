@@ -164,6 +164,28 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
             c.execute(sql, params)
             return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in c.fetchall()]
 
+    def select_event_rows(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, str, int, str, bytes]]:
+        """(notification id, originator id as canonical UUID text, version, topic, state) from
+        notification id `start` (to `stop`, inclusive): what the verifier compares, as plain
+        values (the UUID text is spelled out by SQLite, not parsed into objects)."""
+        sql = (
+            "SELECT rowid, substr(originator_id, 1, 8) || '-' || substr(originator_id, 9, 4) "
+            "|| '-' || substr(originator_id, 13, 4) || '-' || substr(originator_id, 17, 4) "
+            "|| '-' || substr(originator_id, 21), originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE rowid >= ?"
+        )
+        params: list[int] = [start]
+        if stop is not None:
+            sql += " AND rowid <= ?"
+            params.append(stop)
+        sql += " ORDER BY rowid LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return c.fetchall()  # type: ignore[no-any-return]
+
     def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
         """(originator_version, seq) of every event of one aggregate: where it sits in the log."""
         with self.datastore.transaction(commit=False) as c:

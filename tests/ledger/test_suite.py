@@ -241,3 +241,64 @@ def test_draws_under_sm2_sm3_reproduce_and_re_run_offline(
     audit = audit_bundle(bundle, jobs=1, parallel=False)
     assert audit.ok, audit.result.report.damage
     assert [d.status for d in audit.draws] == ["passed"]
+
+
+# RFC 8032 §7.1, TEST 2 (one-byte message) and TEST 3 (two bytes).
+RFC8032 = [
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+        "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+        "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("seed", "public", "message", "signature"), RFC8032)
+def test_ed25519_known_answers(seed: str, public: str, message: str, signature: str) -> None:
+    """The libsodium binding of the hot paths signs the RFC's bytes and accepts them."""
+    assert suites.ED25519.public_material(bytes.fromhex(seed)).hex() == public
+    private = suites.ED25519.private_key(bytes.fromhex(seed))
+    assert private.sign(bytes.fromhex(message)).hex() == signature
+    key = suites.ED25519.public_key(bytes.fromhex(public))
+    assert key.verify(bytes.fromhex(message), bytes.fromhex(signature))
+    assert not key.verify(bytes.fromhex(message) + b"\x00", bytes.fromhex(signature))
+
+
+def test_ed25519_bindings_agree() -> None:
+    """libsodium (PyNaCl, the hot paths) and OpenSSL (`cryptography`) give byte-identical
+    signatures over envelope-sized messages and accept each other's; both refuse a flipped bit,
+    a signature of the wrong length and another key's signature."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+    for n in range(20):
+        seed = suites.ED25519.generate()
+        openssl = Ed25519PrivateKey.from_private_bytes(seed)
+        public = openssl.public_key().public_bytes_raw()
+        assert suites.ED25519.public_material(seed) == public
+        message = orjson.dumps({"seq": n, "topic": "签名" * n, "pad": "x" * (300 + n)})
+        ours = suites.ED25519.private_key(seed).sign(message)
+        theirs = openssl.sign(message)
+        assert ours == theirs
+        Ed25519PublicKey.from_public_bytes(public).verify(ours, message)  # raises if not
+        key = suites.ED25519.public_key(public)
+        assert key.verify(message, theirs)
+        flipped = bytes([theirs[0] ^ 1]) + theirs[1:]
+        assert not key.verify(message, flipped)
+        with pytest.raises(InvalidSignature):
+            Ed25519PublicKey.from_public_bytes(public).verify(flipped, message)
+        assert not key.verify(message, theirs[:63])
+        other = suites.ED25519.private_key(suites.ED25519.generate()).sign(message)
+        assert not key.verify(message, other)
