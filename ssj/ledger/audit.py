@@ -89,7 +89,7 @@ def _stream(ledger: Ledger, verifier: LedgerVerifier, progress: Progress | None,
             damage(seq, "unsealed_event", f"notification {pending[0]}")
             pending = next(events, None)
         if pending is not None and pending[0] == nid:
-            check_row(seq, nid, data, signature, (*pending[1:], pending))  # type: ignore[arg-type]
+            check_row(seq, nid, data, signature, (*pending[1:], pending))
             pending = next(events, None)
         else:
             check_row(seq, nid, data, signature, None)

@@ -263,7 +263,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         params.append(limit)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(sql, params, prepare=True)
-            return curs.fetchall()  # type: ignore[return-value]
+            return curs.fetchall()
 
     def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
         """(originator_version, seq) of every event of one aggregate: where it sits in the log."""

@@ -25,7 +25,7 @@ from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.merkle import CompactRange
 from tests.ledger.test_ledger import ALICE, Thing
 
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @settings(max_examples=200, deadline=None)
