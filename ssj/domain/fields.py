@@ -72,6 +72,10 @@ def text(
 ) -> str:
     """Trimmed, NFC-normalised text (full-width spaces included) that the text policy
     (`ssj.domain.text`) allows: one line, or several where `multiline`."""
+    if value is None or value == "":  # most optional cells of an import: nothing to check
+        if required:
+            raise FieldError(field, "不能为空", "must not be empty")
+        return ""
     s = unicodedata.normalize("NFC", str(value or "")).strip().strip("\u3000").strip()
     if multiline:
         s = policy.fold_line_ends(s)
