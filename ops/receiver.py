@@ -42,12 +42,16 @@ class Receiver:
         self.random = random.Random(args.seed)
         self.db = sqlite3.connect(args.db, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL: a stored event survives the receiver being killed (what
+        # the fault tests do), not a power cut (`--sync full`: one fsync per request).
+        self.db.execute(f"PRAGMA synchronous={args.sync.upper()}")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS received (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT "
             "NULL, seq INTEGER, type TEXT, event TEXT, at REAL)"
         )
         self.db.execute("CREATE INDEX IF NOT EXISTS received_id ON received (id)")
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER)")
+        self.stored = self.db.execute("SELECT count(*) FROM received").fetchone()[0]
 
     def count(self, name: str, n: int = 1) -> None:
         self.db.execute(
@@ -95,9 +99,9 @@ class Receiver:
                     (event["id"], event["ssjseq"], event["type"], json.dumps(event), time.time()),
                 )
                 references[event["id"]] = f"R{cur.lastrowid}"
+                self.stored += 1
             self.db.execute("COMMIT")
-            stored = self.db.execute("SELECT count(*) FROM received").fetchone()[0]
-            if a.die_after and stored >= a.die_after:
+            if a.die_after and self.stored >= a.die_after:
                 os._exit(3)  # vanish mid-stream: stored, never answered
             if roll < a.fail_rate:
                 return 500, {"error": "failing on purpose, after storing"}
@@ -162,6 +166,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8700)
     parser.add_argument("--port-file", help="write the bound port here")
     parser.add_argument("--secret-file", help="HMAC shared secret (X-SSJ-Signature)")
+    parser.add_argument(
+        "--sync",
+        choices=["normal", "full"],
+        default="normal",
+        help="SQLite synchronous: normal (survives a crash of this process) or full (a power cut)",
+    )
     parser.add_argument("--tls-cert", help="serve https with this certificate")
     parser.add_argument("--tls-key")
     parser.add_argument("--client-ca", help="require client certificates signed by this CA")

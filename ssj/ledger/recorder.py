@@ -165,15 +165,34 @@ class ChainedRecorderMixin:
         read_envelopes: EnvelopeReader,
         suite: Suite,
     ) -> dict[Coord, bytes]:
-        """Hashes of complete subtrees: stored ones read, lower ones rebuilt from envelopes."""
+        """Hashes of complete subtrees: stored ones read, lower ones rebuilt from envelopes —
+        read in runs of nearby leaves (one query for the low nodes of hundreds of proofs, not
+        one per node), each leaf hashed once."""
         tree = suite.tree
         found = read_nodes([c for c in coords if c[0] >= STORED_LEVEL])
-        for level, index in coords:
-            if level < STORED_LEVEL:
-                lo, hi = index << level, (index + 1) << level
-                datas = read_envelopes(lo, hi)
-                if len(datas) == hi - lo:
-                    found[(level, index)] = tree.root([tree.leaf_hash(d) for d in datas])
+        low = [(level, index) for level, index in coords if level < STORED_LEVEL]
+        spans = sorted({(i << lv, (i + 1) << lv) for lv, i in low})
+        runs: list[list[int]] = []
+        for lo, hi in spans:  # merge spans less than a stored node's width apart
+            if runs and lo - runs[-1][1] <= 1 << STORED_LEVEL:
+                runs[-1][1] = max(runs[-1][1], hi)
+            else:
+                runs.append([lo, hi])
+        leaves: dict[int, bytes] = {}
+        for lo, hi in runs:
+            datas = read_envelopes(lo, hi)
+            if len(datas) == hi - lo:
+                leaves.update((lo + n, tree.leaf_hash(d)) for n, d in enumerate(datas))
+                continue
+            for a, b in spans:  # a short run (the ledger's end, or a gap): span by span
+                if lo <= a < hi:
+                    datas = read_envelopes(a, b)
+                    if len(datas) == b - a:
+                        leaves.update((a + n, tree.leaf_hash(d)) for n, d in enumerate(datas))
+        for level, index in low:
+            lo, hi = index << level, (index + 1) << level
+            if all(n in leaves for n in range(lo, hi)):
+                found[(level, index)] = tree.root([leaves[n] for n in range(lo, hi)])
         return found
 
     def _after_commit(self) -> None:

@@ -89,6 +89,8 @@ PUBLIC_URL_ENV = "SSJ_PUBLIC_URL"  # the public page's base URL, for records' li
 MIN_SECRET_BYTES = 16
 MAX_ERROR = 300  # characters of a receiver's error kept in the ledger
 FEED_LIMIT = 1000
+CACHE_RECORDS = 20_000  # records prepared and kept between turns, at most
+LOOKAHEAD = 100  # records prepared at once ahead of the one being sent
 
 
 def secrets_dir(services: Services) -> Path:
@@ -371,7 +373,8 @@ class RecordBuilder:
         self._signer: LedgerSigner | None = None
         self._proofs: dict[int, list[bytes]] = {}
         self._envelopes: dict[int, bytes] = {}
-        self._versions: dict[tuple[str, str], list[tuple[int, int | None, str]]] = {}
+        # (table, key) -> (the seq the read models held when read, every version then)
+        self._versions: dict[tuple[str, str], tuple[int, list[tuple[int, int | None, str]]]] = {}
 
     def _department_names(self, seq: int) -> dict[str, str]:
         """Department names as of `seq`, from every version of the departments read once (and
@@ -392,7 +395,7 @@ class RecordBuilder:
         }
 
     def target(self, identifier: str, seq: int) -> dict[str, Any]:
-        found = _as_of(self._versions.get(("targets", identifier)), seq)
+        found = self._cached("targets", identifier, seq)
         if found is None:
             found = self.s.queries.get("targets", [identifier], as_of=seq)
         return found or {"identifier": identifier, "name": identifier}
@@ -432,7 +435,7 @@ class RecordBuilder:
                     items[key] = item["name"]
             link = f"{public_url()}/gongshi/targets/{public_id(target)}"
             return result_published(task, target, shown, items, link)
-        followup = _as_of(self._versions.get(("followups", row["task_id"])), seq)
+        followup = self._cached("followups", row["task_id"], seq)
         if followup is None:
             followup = self.followups.get("followups", [row["task_id"]], as_of=seq)
         assert followup is not None
@@ -447,38 +450,77 @@ class RecordBuilder:
             on=detail.get("on"),
         )
 
+    def _cached(self, table: str, key: str, seq: int) -> dict[str, Any] | None:
+        """The version valid at `seq` among those prepared, if they were read when the read
+        models held `seq` already (a later version cannot have been missed)."""
+        found = self._versions.get((table, key))
+        if found is None or found[0] < seq:
+            return None
+        return _as_of(found[1], seq)
+
+    def begin(self) -> None:
+        """A new turn: the signing key is read again (it may have been rotated); what was
+        prepared against the current checkpoint stays (a record's proof, envelope and the
+        versions valid at its seq never change)."""
+        self._signer = None
+        if len(self._proofs) > CACHE_RECORDS:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._proofs, self._envelopes, self._versions = {}, {}, {}
+
+    def prepared(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        return self._signer is not None and all(int(r["seq"]) in self._proofs for r in rows)
+
     def prepare(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Read at once what the events of `rows` need: the checkpoint (the newest that
-        includes them; one is issued if none does), the signing key, their envelopes and
-        inclusion proofs, and the versions of their targets and follow-ups — a few queries for
-        a turn's records, not several per record."""
+        """Read at once what the events of `rows` need and is not read yet: the checkpoint
+        (the newest that includes them; one is issued if none does), the signing key, their
+        envelopes and inclusion proofs, and the versions of their targets and follow-ups — a
+        few queries for many records, not several per record."""
         ledger = self.s.ledger
         seqs = sorted({int(r["seq"]) for r in rows})
-        found = ledger.checkpoints()
-        if found and found[-1][0] > seqs[-1]:
-            self._checkpoint = found[-1]
-        else:
-            signed = ledger.issue_checkpoint(WORKER)
-            self._checkpoint = (int(signed.split("\n", 2)[1]), signed)
-        self._signer = ledger.keystore.load(ledger.keyring().active_key_id)
-        self._proofs = ledger.inclusion_proofs(seqs, self._checkpoint[0])
-        self._envelopes = self._read_envelopes(seqs)
-        self._versions = {}
-        for table, key, values in (
-            ("targets", "identifier", {r["identifier"] for r in rows}),
-            ("followups", "task_id", {r["task_id"] for r in rows if r["kind"] == "penalties"}),
+        if self._checkpoint is None or self._checkpoint[0] <= seqs[-1]:
+            found = ledger.checkpoints()
+            if found and found[-1][0] > seqs[-1]:
+                self._checkpoint = found[-1]
+            else:
+                signed = ledger.issue_checkpoint(WORKER)
+                self._checkpoint = (int(signed.split("\n", 2)[1]), signed)
+            self._forget()  # proofs are against the checkpoint's tree
+        if self._signer is None:
+            self._signer = ledger.keystore.load(ledger.keyring().active_key_id)
+        new = [seq for seq in seqs if seq not in self._proofs]
+        if not new:
+            return
+        self._proofs.update(ledger.inclusion_proofs(new, self._checkpoint[0]))
+        self._envelopes.update(self._read_envelopes(new))
+        added = set(new)
+        fresh = [r for r in rows if int(r["seq"]) in added]
+        held = min(self.s.runner.position("registry"), self.s.runner.position("followups"))
+        for table, key, wanted_by in (
+            ("targets", "identifier", {r["identifier"]: int(r["seq"]) for r in fresh}),
+            (
+                "followups",
+                "task_id",
+                {r["task_id"]: int(r["seq"]) for r in fresh if r["kind"] == "penalties"},
+            ),
         ):
-            wanted = sorted(values)
+            wanted = sorted(
+                v
+                for v, seq in wanted_by.items()
+                if (table, v) not in self._versions or self._versions[(table, v)][0] < seq
+            )
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
+                found: dict[str, list[tuple[int, int | None, str]]] = {v: [] for v in chunk}
                 for value, state, first, last in self.s.store.query(
                     f"SELECT {key}, state, from_seq, to_seq FROM {table} WHERE {key} IN "
                     f"({', '.join('?' * len(chunk))})",
                     chunk,
                 ):
-                    self._versions.setdefault((table, value), []).append(
-                        (int(first), None if last is None else int(last), state)
-                    )
+                    found[value].append((int(first), None if last is None else int(last), state))
+                for value, versions in found.items():
+                    self._versions[(table, value)] = (held, versions)
 
     def _read_envelopes(self, seqs: Sequence[int]) -> dict[int, bytes]:
         """Envelope bytes by seq, read in runs of nearby seqs."""
@@ -502,7 +544,7 @@ class RecordBuilder:
         are prepared here."""
         if not rows:
             return []
-        if any(int(r["seq"]) not in self._envelopes for r in rows):
+        if not self.prepared(rows):
             self.prepare(rows)
         assert self._checkpoint is not None and self._signer is not None
         checkpoint = self._checkpoint[1]
@@ -812,16 +854,25 @@ class DeliveryWorker:
         except Exception as e:  # a local configuration problem counts as a failed try
             self._failed(turn, turn.rows[:size], None, str(e), None)
             return
-        self.builder.prepare(turn.rows)
+        self.builder.begin()
         groups = [turn.rows[i : i + size] for i in range(0, len(turn.rows), size)]
+        ahead = max(size, LOOKAHEAD)
+
+        def request(n: int) -> tuple[bytes, dict[str, str], list[dict[str, Any]]]:
+            """Group n's request; what it and the next records need read at once, as a
+            turn may end (time, a failure) long before its last record."""
+            if not self.builder.prepared(groups[n]):
+                self.builder.prepare(turn.rows[n * size : n * size + ahead])
+            return self._request(turn, groups[n], secret)
+
         ends = self.clock() + self.turn_seconds
         endpoint = subscriber["endpoint"]
-        current = self._request(turn, groups[0], secret)
+        current = request(0)
         sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
         n = 0
         while True:
             more = n + 1 < len(groups) and self.clock() < ends
-            following = self._request(turn, groups[n + 1], secret) if more else None
+            following = request(n + 1) if more else None
             status, error, retry_after, answer = sending.result()
             if status is not None and 200 <= status < 300:
                 self._delivered(turn, groups[n], status, _references(answer, current[2]))

@@ -67,6 +67,10 @@ def test_platforms_feeds_and_exports_over_http(api: Api, tmp_path: Path) -> None
         metrics = api.get("/metrics", who=None).text
         assert 'ssj_delivery_backlog{platform="信用常州",status="dead"} 1.0' in metrics
         assert_bilingual(api.get("/deliveries", params={"status": "lost"}), 422)
+        # The dead letter and the missed deadline (measured to delivery) in /overdue.
+        overdue = api.get("/overdue", params={"on": "2026-06-30"}).json()
+        assert [(r["subscriber"], r["tries"]) for r in overdue["dead_letters"]] == [("信用常州", 2)]
+        assert [(r["kind"], r["state"]) for r in overdue["deliveries"]] == [("results", "overdue")]
         receiver.stop()
         receiver = Receiver(tmp_path / "r2", keys)
         secret = receiver.tmp / "secret"

@@ -287,3 +287,72 @@ def test_bad_endpoint_and_unknown_kind(scene: Scene) -> None:
     )
     assert bad.returncode == 2
     assert scene.ssj("subscribers", "list", "-f", "json").stdout == before.stdout == "[]\n"
+
+
+def test_export_of_penalties_and_bad_worker_options(scene: Scene, tmp_path: Path) -> None:
+    """`ssj deliver export --kind penalties` writes the standard's Chinese headers (CSV with
+    BOM, or XLSX by the file name); bad worker options are exit 2, nothing sent."""
+    import openpyxl
+
+    from ssj.services.followup import FollowUpService
+    from tests.services.test_delivery import AUTHORITY_CODE
+    from tests.services.test_tasks import TODAY
+
+    ref = scene.t.ref_of(RECORDS)
+    scene.t.inspected(ref, "违法违规 (立案)")
+    followups = FollowUpService(scene.t.s, clock=lambda: TODAY)
+    followups.file_case(
+        scene.t.operator,
+        ref,
+        case_no="常市监罚〔2026〕7号",
+        decision="罚款人民币2万元",
+        decided_on="2026-03-09",
+        violation_type="未按规定定期检验特种设备",
+        facts="在用压力容器超过检验有效期仍继续使用",
+        basis="《中华人民共和国特种设备安全法》第八十四条",
+        penalty_types=["罚款"],
+        fine="2",
+        authority_code=AUTHORITY_CODE,
+        legal_representative="王某",
+    )
+    followups.publish_case(scene.t.operator, ref, "常市监罚〔2026〕7号", "2026-03-12")
+    days = ("--from", "2026-01-01", "--to", "2099-12-31")
+    csv_file = tmp_path / "处罚.csv"
+    shown = ok(scene.ssj("deliver", "export", "--kind", "penalties", *days, "-o", str(csv_file)))
+    assert "1" in shown
+    raw = csv_file.read_bytes()
+    assert raw.startswith("\ufeff".encode())
+    lines = raw.decode("utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    assert header[:4] == ["账本序号", "操作", "更正/撤回的记录序号", "行政相对人名称"]
+    assert {"行政处罚决定书文号", "罚款金额（万元）", "处罚机关统一社会信用代码"} <= set(header)
+    assert len(lines) == 2 and "常市监罚〔2026〕7号" in lines[1] and ",公示," in lines[1]
+    xlsx_file = tmp_path / "处罚.xlsx"
+    ok(scene.ssj("deliver", "export", "--kind", "penalties", *days, "-o", str(xlsx_file)))
+    sheet = openpyxl.load_workbook(xlsx_file).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    values = dict(zip(rows[0], rows[1], strict=True))
+    assert values["罚款金额（万元）"] == 2 and values["处罚类别"] == "罚款"
+    empty = tmp_path / "empty.csv"
+    ok(
+        scene.ssj(
+            "deliver",
+            "export",
+            "--kind",
+            "penalties",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2000-12-31",
+            "-o",
+            str(empty),
+        )
+    )
+    assert len(empty.read_bytes().decode("utf-8-sig").splitlines()) == 1  # the header only
+    url = scene.receiver.start()
+    scene.add("platform", url)
+    before = scene.outbox("platform")
+    bad = scene.ssj("deliver", "--once", "--timeout", "0", user=None)
+    assert bad.returncode == 2 and "超时" in bad.stderr and "timeout" in bad.stderr
+    assert scene.outbox("platform") == before and scene.receiver.stored() == []

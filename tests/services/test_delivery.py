@@ -599,3 +599,104 @@ def test_a_ledger_under_the_national_suite(tmp_path: Path, settings: Settings) -
             found.close()
     finally:
         services.close()
+
+
+def test_identity_numbers_are_masked_unless_a_platform_has_a_legal_basis(
+    d: Deliveries, tmp_path: Path
+) -> None:
+    """An individual business known by its operator's resident identity number: results,
+    penalties, the feed and the export carry the number masked; only a platform registered
+    with a legal basis (https) gets it whole, in 证件号码 of penalty records and nowhere else."""
+    import json
+
+    from tests.api.test_pages import resident_id
+    from tests.services.conftest import item_row, target_row
+
+    world, t = d.t.w, d.t
+    item = f"{OWN}/TZ-002"
+    world.j.registry.save_item(world.operator, item_row("TZ-002", target_type="个体工商户"))
+    for n in range(3):
+        world.j.registry.save_target(
+            world.operator,
+            target_row(
+                900 + n,
+                identifier=resident_id(n),
+                id_kind="resident_id",
+                target_type="个体工商户",
+                name=f"常州某某小吃店{n}",
+            ),
+        )
+    world.publish("2026-09", items=["TZ-002"], fixed_count=2, ratios=None)
+    drawn = world.draws.draw(world.run("2026-09"))
+    assert drawn.outcome is not None
+    number = drawn.outcome["strata"][0]["sample"][0]
+    shown = number[:6] + "********" + number[-4:]
+    ref = f"{OWN}/2026-09/第1轮/{number}"
+    first, second = t.team(ref)
+    t.tasks.notify(t.operator, ref, "2026-03-03", "电话通知")
+    t.draft(first, ref, item=item, category="违法违规 (立案)")
+    t.tasks.sign_result(second, ref, item)
+    t.tasks.complete(first, ref, "2026-03-05")
+    t.tasks.inform(t.operator, ref, "2026-03-06")
+    t.tasks.confirm(t.operator, ref)
+    t.tasks.publish(t.operator, ref, on="2026-03-10", public_summary="已立案")
+    case_no = "常市监罚〔2026〕5号"
+    d.followups.file_case(
+        t.operator,
+        ref,
+        case_no=case_no,
+        decision="罚款人民币0.5万元",
+        decided_on="2026-03-09",
+        violation_type="未按规定公示信息",
+        facts="未按规定公示",
+        basis="《市场主体登记管理条例》",
+        penalty_types=["罚款"],
+        fine="0.5",
+        authority_code=AUTHORITY_CODE,
+        legal_representative="张某",
+    )
+    d.followups.publish_case(t.operator, ref, case_no, "2026-03-12")
+
+    plain = d.receiver("plain")
+    d.register("plain", plain.url)
+    tls = _certificates(tmp_path)
+    full = d.receiver(
+        "full",
+        *("--tls-cert", str(tls["server_cert"]), "--tls-key", str(tls["server_key"])),
+        *("--client-ca", str(tls["ca"])),
+    )
+    basis = "《个人信息保护法》第十三条第一款第三项"
+    d.register(
+        "full",
+        full.url.replace("http://", "https://"),
+        auth="mtls",
+        cert=str(tls["client_cert"]),
+        key=str(tls["client_key"]),
+        ca=str(tls["ca"]),
+        full_ids=True,
+        legal_basis=basis,
+    )
+    assert d.worker().run(once=True).delivered == 4
+
+    def text(event: dict[str, Any]) -> str:
+        return json.dumps(event, ensure_ascii=False)
+
+    result, penalty = plain.events()
+    assert number not in text(result) + text(penalty)
+    assert result["data"]["fields"]["target_id"] == shown and result["subject"] == shown
+    assert penalty["data"]["fields"]["CF_XDR_ZJHM"] == shown
+    assert penalty["data"]["fields"]["CF_XDR_LB"] == "个体工商户"
+    assert penalty["data"]["fields"]["CF_XDR_ZJLX"] == "身份证"
+    result, penalty = full.events()
+    assert number not in text(result)  # results never carry it
+    assert penalty["data"]["fields"]["CF_XDR_ZJHM"] == number
+    assert text(penalty).count(number) == 1 and penalty["subject"] == shown
+    assert verify_event(penalty, d.keys()) == penalty["ssjseq"]  # signed as sent
+    assert d.subscribers.show(d.admin, "full")["legal_basis"] == basis
+    # Pulled or exported, always masked.
+    feeds = FeedService(d.s)
+    for kind in ("results", "penalties"):
+        (event,) = feeds.feed(d.admin, kind)["items"]
+        assert number not in text(event) and shown in text(event)
+        body, count = feeds.export(d.admin, kind, "2026-01-01", "2099-12-31", "csv")
+        assert count == 1 and number not in body.decode() and shown in body.decode()
