@@ -512,14 +512,14 @@ class RecordBuilder:
             )
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                found: dict[str, list[tuple[int, int | None, str]]] = {v: [] for v in chunk}
+                read: dict[str, list[tuple[int, int | None, str]]] = {v: [] for v in chunk}
                 for value, state, first, last in self.s.store.query(
                     f"SELECT {key}, state, from_seq, to_seq FROM {table} WHERE {key} IN "
                     f"({', '.join('?' * len(chunk))})",
                     chunk,
                 ):
-                    found[value].append((int(first), None if last is None else int(last), state))
-                for value, versions in found.items():
+                    read[value].append((int(first), None if last is None else int(last), state))
+                for value, versions in read.items():
                     self._versions[(table, value)] = (held, versions)
 
     def _read_envelopes(self, seqs: Sequence[int]) -> dict[int, bytes]:
@@ -865,9 +865,9 @@ class DeliveryWorker:
                 self.builder.prepare(turn.rows[n * size : n * size + ahead])
             return self._request(turn, groups[n], secret)
 
-        ends = self.clock() + self.turn_seconds
         endpoint = subscriber["endpoint"]
         current = request(0)
+        ends = self.clock() + self.turn_seconds  # the turn's time starts with its first request
         sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
         n = 0
         while True:
