@@ -1,5 +1,5 @@
-"""Offline audit bundle benchmark: export and offline verify of a 1,000,000-event ledger, against
-`ssj verify` on the database in the same run.
+"""Offline audit bundle benchmark: formats v2 and v1 exported from the same 1,000,000-event ledger
+and verified offline, alternating; `ssj verify` on the database once in the same run.
 
     python -m ops.bench.bundle                       (1,000,000 events, PostgreSQL)
     python -m ops.bench.bundle --events 100000       (quick run)
@@ -15,11 +15,13 @@ registered by real events, and the offline re-run must replay the registries up 
 `as_of_seq` (most of the ledger). --layout early puts the demo (300 targets) and its draws first and the filler after,
 as the first version of this benchmark did (re-runs then replay about 1,000 events).
 
-Measured: (a) `export_bundle` of the whole ledger (events/s, file size); (b) `audit_bundle` on
-that file with no database: manifest, signatures (in worker processes), chain, Merkle roots,
-checkpoints, consistency proofs and every draw re-run, the draws replayed in a second process
-beside the ledger check (events/s; target >= 12,000/s on 2 cores);
-(c) `verify_ledger` (`ssj verify`) on the database, and the ratio (b)/(c).
+Measured for bundle formats v2 and v1 from the same ledger, --rounds times alternating (v1
+first, then v2 first, ...; medians): (a) `export_bundle` of the whole ledger (bytes/event,
+target <= 400 for v2; events/s); (b) `audit_bundle` on that file with no database: file
+digests, signatures (in worker processes), chain, Merkle roots, checkpoints, consistency proofs
+and every draw re-run, the draws replayed in a second process beside the ledger check (events/s,
+target >= 30,000/s for v2; CPU seconds of all processes); (c) `verify_ledger` (`ssj verify`) on
+the database, once. The load average is printed before and after: the machine is shared.
 
 Needs PostgreSQL: SSJ_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
 a scratch database is created, migrated and dropped (unless --keep). --sqlite uses SQLite.
@@ -31,6 +33,8 @@ import argparse
 import cProfile
 import os
 import pstats
+import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -43,11 +47,14 @@ from ssj.demo import DEFAULT_SEED, draws
 from ssj.demo.jurisdiction import build
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
+from ssj.ledger.bundle import FORMAT_V1 as V1
+from ssj.ledger.bundle import FORMAT_V2 as V2
 from ssj.services.audit_bundle import audit_bundle, export_bundle
 from ssj.services.context import Services
 
 console = Console(width=120)
-TARGET = 12_000
+TARGET = 30_000  # events/s of `ssj audit verify` on 1,000,000 events (issue #13)
+BYTES_TARGET = 400  # bundle bytes per event (issue #13)
 CHECKPOINT_EVERY = 100_000
 BATCH = 1000
 
@@ -106,8 +113,9 @@ def set_up(services: Services, data_dir: Path, args: argparse.Namespace) -> floa
     return (ledger.size() - have) / (time.perf_counter() - t0)
 
 
-def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
-    """Runs the benchmark, prints its table and returns its rows (ops.bench all)."""
+def main(argv: list[str] | None = None) -> list[tuple[str, ...]]:
+    """Runs the benchmark, prints its table and returns its rows (ops.bench all reads column 1,
+    the v2 figures, of the rows starting "(a) export" and "(b) offline verify")."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument(
@@ -116,9 +124,10 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser.add_argument("--layout", choices=("late", "early"), default="late")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--jobs", type=int, default=None, help="signature processes")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of v1 and v2")
     parser.add_argument("--keep", metavar="NAME", help="keep and reuse database NAME, /tmp/NAME")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
-    parser.add_argument("--profile", action="store_true", help="cProfile the offline verify")
+    parser.add_argument("--profile", action="store_true", help="cProfile the v2 offline verify")
     args = parser.parse_args(argv)
     if args.targets is None:
         args.targets = args.events // 2
@@ -128,76 +137,124 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
         _,
     ):
         fill_rate = set_up(services, data_dir, args)  # resumable: marker files say what is done
-        with tempfile.TemporaryDirectory() as scratch:  # the bundle file is not kept
+        with tempfile.TemporaryDirectory() as scratch:  # the bundle files are not kept
             rows = measure(services, Path(scratch), args, fill_rate)
     backend = "SQLite" if args.sqlite else "PostgreSQL"
-    title = f"Audit bundle, {backend}, {os.cpu_count()} cores"
-    print_table(console, title, ("measure", "result", "target"), rows)
+    title = f"Audit bundle v2 and v1, {backend}, {os.cpu_count()} cores"
+    print_table(console, title, ("measure", "v2", "v1", "target (v2)", "met"), rows)
     return rows
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (signature and replay pools)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+Run = tuple[float, int, float, float, int, int]  # export s, bytes, verify s, CPU s, events, draws
+
+
+def _one(ledger: Ledger, path: Path, fmt: str, jobs: int | None, profile: bool) -> Run:
+    t0 = time.perf_counter()
+    summary = export_bundle(ledger, path, fmt=fmt)
+    export_s = time.perf_counter() - t0
+    profiler = cProfile.Profile() if profile else None
+    cpu0 = _cpu()
+    t0 = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    audit = audit_bundle(path, jobs=jobs)
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    verify_s = time.perf_counter() - t0
+    verify_cpu = _cpu() - cpu0
+    path.unlink()
+    if not audit.ok:
+        raise SystemExit(f"the {fmt} bundle failed verification: {audit.result.report.first}")
+    passed = sum(d.status == "passed" for d in audit.draws)
+    return export_s, summary.bytes, verify_s, verify_cpu, audit.result.events, passed
 
 
 def measure(
     services: Services, tmp: Path, args: argparse.Namespace, fill_rate: float
-) -> list[tuple[str, str, str]]:
+) -> list[tuple[str, ...]]:
+    """v1 and v2 from the same ledger, alternating (v1 first in even rounds, v2 first in odd
+    ones), medians over the rounds; then `ssj verify` on the database once."""
     ledger = services.ledger
     size = ledger.size()
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
     if fill_rate:
-        rows.append(("set-up: fill", f"{fill_rate:,.0f} events/s", ""))
-    path = tmp / "ledger.ssjbundle"
-    console.print(f"(a) exporting {size:,} events …")
-    t0 = time.perf_counter()
-    summary = export_bundle(ledger, path)
-    export_s = time.perf_counter() - t0
+        rows.append(("set-up: fill", f"{fill_rate:,.0f} events/s", "", "", ""))
+    runs: dict[str, list[Run]] = {V1: [], V2: []}
+    load_before = _load()
+    for r in range(args.rounds):
+        for fmt in (V1, V2) if r % 2 == 0 else (V2, V1):
+            console.print(f"round {r + 1}: {fmt} export and offline verify (load {_load()}) …")
+            path = tmp / "ledger.ssjbundle"
+            runs[fmt].append(_one(ledger, path, fmt, args.jobs, args.profile and fmt == V2))
+    load_after = _load()
+
+    def med(fmt: str, i: int) -> float:
+        return statistics.median(run[i] for run in runs[fmt])
+
+    events = runs[V2][0][4]
+    per_event = {f: med(f, 1) / events for f in (V1, V2)}
+    rate = {f: events / med(f, 2) for f in (V1, V2)}
     rows.append(
         (
-            "(a) export (whole ledger)",
-            f"{summary.events / export_s:,.0f} events/s ({export_s:.1f} s, "
-            f"{summary.bytes / 1e6:,.0f} MB)",
+            "ledger",
+            f"{size:,} events ({args.layout} layout), {runs[V2][0][5]} draws re-run",
+            "",
+            "",
             "",
         )
     )
-    console.print("(b) offline verify …")
-    profiler = cProfile.Profile() if args.profile else None
-    t0 = time.perf_counter()
-    if profiler is not None:
-        profiler.enable()
-    audit = audit_bundle(path, jobs=args.jobs)
-    if profiler is not None:
-        profiler.disable()
-    bundle_s = time.perf_counter() - t0
-    if not audit.ok:
-        raise SystemExit(f"the bundle failed verification: {audit.result.report.first}")
-    passed = sum(d.status == "passed" for d in audit.draws)
-    bundle_rate = audit.result.events / bundle_s
-    as_of = sorted(int(d.verification.facts["as_of_seq"]) for d in audit.draws if d.verification)
-    if as_of:
-        rows.append(
-            (
-                f"ledger ({args.layout} layout)",
-                f"{size:,} events; draws' registries as of seq {as_of[0]:,}–{as_of[-1]:,}; "
-                f"{len(audit.result.selected):,} registry, plan and draw events replayed",
-                "",
-            )
-        )
     rows.append(
         (
-            f"(b) offline verify, {passed} draws re-run",
-            f"{bundle_rate:,.0f} events/s ({bundle_s:.1f} s)",
-            f"{'met' if bundle_rate >= TARGET else 'MISSED'} (>= {TARGET:,}/s)",
+            "(a) export: bundle size",
+            f"{per_event[V2]:,.0f} bytes/event ({med(V2, 1) / 1e6:,.0f} MB)",
+            f"{per_event[V1]:,.0f} bytes/event ({med(V1, 1) / 1e6:,.0f} MB)",
+            f"<= {BYTES_TARGET} bytes/event",
+            "met" if per_event[V2] <= BYTES_TARGET else "MISSED",
         )
     )
-    console.print("(c) ssj verify on the database …")
+    rows.append(
+        (
+            "(a) export: speed",
+            f"{events / med(V2, 0):,.0f} events/s ({med(V2, 0):.1f} s)",
+            f"{events / med(V1, 0):,.0f} events/s ({med(V1, 0):.1f} s)",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "(b) offline verify (ssj audit verify)",
+            f"{rate[V2]:,.0f} events/s ({med(V2, 2):.1f} s)",
+            f"{rate[V1]:,.0f} events/s ({med(V1, 2):.1f} s)",
+            f">= {TARGET:,} events/s",
+            "met" if rate[V2] >= TARGET else "MISSED",
+        )
+    )
+    rows.append(
+        ("(b) CPU seconds, all processes", f"{med(V2, 3):.1f}", f"{med(V1, 3):.1f}", "", "")
+    )
+    rows.append(("(b) v2 / v1 speed", f"{rate[V2] / rate[V1]:.2f}x", "", "", ""))
+    console.print("ssj verify on the database …")
     t0 = time.perf_counter()
     report = verify_ledger(ledger, jobs=args.jobs)
     db_s = time.perf_counter() - t0
     if not report.ok:
         raise SystemExit(f"the ledger failed verification: {report.first}")
-    db_rate = report.size / db_s
-    rows.append(("(c) ssj verify (database)", f"{db_rate:,.0f} events/s ({db_s:.1f} s)", ""))
-    rows.append(("(b) / (c)", f"{bundle_rate / db_rate:.2f}x", ""))
-    if profiler is not None:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    rows.append(("(c) ssj verify (database)", f"{report.size / db_s:,.0f} events/s", "", "", ""))
+    rows.append(("load average 1/5/15 min", f"before {load_before}", f"after {load_after}", "", ""))
+    rows.append(("rounds (medians)", str(args.rounds), "", "", ""))
     return rows
 
 
