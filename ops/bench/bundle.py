@@ -48,7 +48,7 @@ from ssj.demo.jurisdiction import build
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.bundle import FORMAT_V1 as V1
-from ssj.ledger.bundle import FORMAT_V2 as V2
+from ssj.ledger.bundle_v2 import FORMAT_V2 as V2
 from ssj.services.audit_bundle import audit_bundle, export_bundle
 from ssj.services.context import Services
 

@@ -25,65 +25,24 @@ import contextlib
 import os
 import pickle
 import select
-import struct
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from ssj.errors import ConfigurationError
+from ssj.processes import READY, announce_ready, read_exact, receive, send, spawn, worker_count
 
 FROM = 16  # envelopes in a batch from which workers sign (below, the pipe costs more)
-_SIZE = struct.Struct(">Q")
-_READY = b"R"
 
 
 def count() -> int:
     """Signer processes to run: SSJ_SIGN_WORKERS, else one less than the usable cores (at least
     one: on one core the writer still waits on the database while a worker signs)."""
-    configured = os.environ.get("SSJ_SIGN_WORKERS", "").strip()
-    if not configured:
-        return max(1, len(os.sched_getaffinity(0)) - 1)
-    if not configured.isdigit():
-        raise ConfigurationError(
-            f"环境变量 SSJ_SIGN_WORKERS 应为非负整数：{configured!r}",
-            f"SSJ_SIGN_WORKERS must be a whole number of 0 or more: {configured!r}",
-        )
-    return int(configured)
-
-
-def _read(stream: IO[bytes], size: int) -> bytes:
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError("the signer process ended")
-    return data
-
-
-def _send(stream: IO[bytes], value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_SIZE.pack(len(data)) + data)
-    stream.flush()
-
-
-def _receive(stream: IO[bytes]) -> Any:
-    (size,) = _SIZE.unpack(_read(stream, _SIZE.size))
-    return pickle.loads(_read(stream, size))
+    return worker_count("SSJ_SIGN_WORKERS", 1)
 
 
 class _Worker:
     def __init__(self) -> None:
-        here = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ssj.ledger.signing"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            close_fds=True,
-            env=env,
-        )
+        self.process = spawn("ssj.ledger.signing")
         self.busy = threading.Lock()  # one batch at a time
         self.ready = False
         self.gone = False
@@ -98,7 +57,7 @@ class _Worker:
             try:
                 if not select.select([out], [], [], 0)[0]:
                     return False
-                self.ready = _read(out, 1) == _READY
+                self.ready = read_exact(out, 1) == READY
             except (OSError, EOFError, ValueError):
                 self.ready = False
             self.gone = not self.ready
@@ -173,7 +132,7 @@ class Signing:
             lo, hi = i * step, min((i + 1) * step, len(messages))
             assert w.process.stdin is not None
             try:
-                _send(w.process.stdin, (signer_key, messages[lo:hi]))
+                send(w.process.stdin, (signer_key, messages[lo:hi]))
             except OSError:
                 w.fail()
                 w.busy.release()
@@ -196,7 +155,7 @@ class Signing:
             if w is not None:
                 with contextlib.suppress(Exception):
                     assert w.process.stdout is not None
-                    _receive(w.process.stdout)
+                    receive(w.process.stdout)
                 w.busy.release()
         self._parts = []
 
@@ -206,7 +165,7 @@ class Signing:
             return [self._sign(m) for m in part]
         try:
             assert w.process.stdout is not None
-            ok, value = _receive(w.process.stdout)
+            ok, value = receive(w.process.stdout)
         except (OSError, EOFError, pickle.UnpicklingError):
             w.fail()
             ok, value = False, None
@@ -233,21 +192,18 @@ def serve() -> None:
     """A worker's life: import, say ready, sign batches until the input ends."""
     from ssj.ledger import note  # noqa: F401  (imported before saying ready)
 
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing printed by accident can break the protocol
-    out.write(_READY)
-    out.flush()
+    inp, out = announce_ready()
     keys: dict[str, Any] = {}
     while True:
         try:
-            signer_key, messages = _receive(inp)
+            signer_key, messages = receive(inp)
         except EOFError:
             return
         try:
             answer: tuple[bool, Any] = (True, sign_all(signer_key, messages, keys))
         except Exception as e:
             answer = (False, f"{type(e).__name__}: {e}")
-        _send(out, answer)
+        send(out, answer)
 
 
 if __name__ == "__main__":

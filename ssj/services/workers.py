@@ -18,81 +18,36 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
-import os
 import pickle
-import struct
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
-from ssj.errors import ConfigurationError
+from ssj.processes import (
+    READY,
+    WorkerGone,
+    announce_ready,
+    read_exact,
+    receive,
+    send,
+    spawn,
+    worker_count,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 PRELOAD = ("numpy", "ssj.draw.procedure")  # imported by each worker before it says ready
-_SIZE = struct.Struct(">Q")
-_READY = b"R"
 
 
 def count() -> int:
-    """Worker processes to run: SSJ_DRAW_WORKERS, else one less than the usable cores. Read
-    here, not in `Settings`: the workers belong to the process, not to one ledger's settings."""
-    configured = os.environ.get("SSJ_DRAW_WORKERS", "").strip()
-    if not configured:
-        return max(0, len(os.sched_getaffinity(0)) - 1)
-    if not configured.isdigit():
-        raise ConfigurationError(
-            f"环境变量 SSJ_DRAW_WORKERS 应为非负整数：{configured!r}",
-            f"SSJ_DRAW_WORKERS must be a whole number of 0 or more: {configured!r}",
-        )
-    return int(configured)
-
-
-class WorkerGone(Exception):
-    """The worker process ended (killed, out of memory): its call is done by the caller."""
-
-
-def _read(stream: IO[bytes], size: int) -> bytes:
-    data = stream.read(size)
-    if len(data) != size:
-        raise WorkerGone("the worker process ended")
-    return data
-
-
-def _send(stream: IO[bytes], value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_SIZE.pack(len(data)))
-    stream.write(data)
-    stream.flush()
-
-
-def _receive(stream: IO[bytes]) -> Any:
-    (size,) = _SIZE.unpack(_read(stream, _SIZE.size))
-    return pickle.loads(_read(stream, size))
-
-
-def _environment() -> dict[str, str]:
-    """The caller's environment, with this copy of ssj first on the path: a worker runs the
-    same code as its caller whatever its working directory holds."""
-    here = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-    return env
+    """Worker processes to run: SSJ_DRAW_WORKERS, else one less than the usable cores."""
+    return worker_count("SSJ_DRAW_WORKERS", 0)
 
 
 class _Worker:
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ssj.services.workers"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            close_fds=True,
-            env=_environment(),
-        )
+        self.process = spawn("ssj.services.workers")
         self.busy = threading.Lock()  # one caller's calls at a time
         self.ready = threading.Event()
         self.gone = False
@@ -101,7 +56,7 @@ class _Worker:
     def _await_ready(self) -> None:
         try:
             assert self.process.stdout is not None
-            if _read(self.process.stdout, 1) == _READY:
+            if read_exact(self.process.stdout, 1) == READY:
                 self.ready.set()
                 return
         except (WorkerGone, OSError):
@@ -111,9 +66,9 @@ class _Worker:
     def call(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
-            _send(self.process.stdin, (fn, arg))
-            ok, value = _receive(self.process.stdout)
-        except (OSError, WorkerGone, EOFError, pickle.UnpicklingError):
+            send(self.process.stdin, (fn, arg))
+            ok, value = receive(self.process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
             self.gone = True
             self.process.kill()
             raise WorkerGone("the worker process ended") from None
@@ -229,13 +184,10 @@ def serve() -> None:
     """A worker's life: import, say ready, answer calls until the input ends."""
     for module in PRELOAD:
         importlib.import_module(module)
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing printed by accident can break the protocol
-    out.write(_READY)
-    out.flush()
+    inp, out = announce_ready()
     while True:
         try:
-            fn, arg = _receive(inp)
+            fn, arg = receive(inp)
         except WorkerGone:
             return
         try:
@@ -243,9 +195,9 @@ def serve() -> None:
         except Exception as e:
             answer = (False, e)
         try:
-            _send(out, answer)
+            send(out, answer)
         except (pickle.PicklingError, TypeError, AttributeError) as e:
-            _send(out, (False, RuntimeError(f"{type(e).__name__}: {e}")))
+            send(out, (False, RuntimeError(f"{type(e).__name__}: {e}")))
 
 
 if __name__ == "__main__":
