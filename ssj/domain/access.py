@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from ssj.domain import trail
 from ssj.domain.organisation import Role
 from ssj.errors import SsjError
 
@@ -204,3 +205,46 @@ class Refusal(Aggregate):
         last_at: str,
     ) -> None:
         """Self-contained (who, what, why) so the event reads alone, as the first one does."""
+
+
+# The audit trail (全程留痕): what refusals say -----------------------------------------------
+
+
+def _moment(value: Any) -> str:
+    """A recorded UTC time in Beijing time; a malformed one as it was recorded."""
+    try:
+        return trail.beijing_time(str(value))
+    except ValueError:
+        return str(value)
+
+
+def _refused(event: Any) -> str:
+    username = trail.attr(event, "username", "")
+    departments = "、".join(trail.attr(event, "departments") or []) or "不限"
+    return (
+        f"用户 {username}（部门 {trail.attr(event, 'department', '')}，角色 "
+        f"{'、'.join(trail.attr(event, 'roles') or [])}）执行“{trail.attr(event, 'command', '')}”"
+        f"（涉及部门 {departments}）：{trail.attr(event, 'reason', '')}"
+    )
+
+
+@trail.describes(Refusal.Recorded)
+def _trail_recorded(event: Any, recall: trail.Recall) -> trail.Described:
+    """The first refusal: one attempt, at the row's time."""
+    subject = (trail.USER, str(trail.attr(event, "username", "")))
+    return trail.Described("Refusal.Recorded", "拒绝操作", f"拒绝{_refused(event)}", (subject,))
+
+
+@trail.describes(Refusal.Repeated)
+def _trail_repeated(event: Any, recall: trail.Recall) -> trail.Described:
+    """The identical attempts counted after the first: how many, from when to when."""
+    subject = (trail.USER, str(trail.attr(event, "username", "")))
+    count = trail.attr(event, "count")
+    first = _moment(trail.attr(event, "first_at"))
+    last = _moment(trail.attr(event, "last_at"))
+    return trail.Described(
+        "Refusal.Repeated",
+        "重复拒绝操作",
+        f"同一拒绝又发生 {count} 次（北京时间 {first} 至 {last}）：拒绝{_refused(event)}",
+        (subject,),
+    )

@@ -36,7 +36,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import chinese_calendar
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.errors import ConflictError
 
 CALENDAR_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:calendar-year")
@@ -472,3 +472,16 @@ class CalendarYear(Aggregate):
         self.document = document
         self.holidays = list(holidays)
         self.workdays = list(workdays)
+
+
+# The audit trail (全程留痕): what the holiday arrangements say --------------------------------
+
+
+@trail.describes(CalendarYear.Registered, CalendarYear.Amended)
+def _trail_calendar(event: Any, recall: trail.Recall) -> trail.Described:
+    zh = "登记节假日安排" if isinstance(event, CalendarYear.Registered) else "修改节假日安排"
+    return trail.Described(
+        trail.kind_of(event),
+        zh,
+        f"{zh}：{trail.attr(event, 'document', '')}"[: trail.MAX_VALUE * 2],
+    )

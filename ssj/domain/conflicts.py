@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.errors import ConflictError
 
 RULES_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:conflict-rules")
@@ -200,3 +200,42 @@ def conflicts_on(
         if home and home == target.get("region_code"):
             reasons.append(f"rule:{RuleKind.NOT_OWN_DISTRICT.value}")
     return sorted(set(reasons))
+
+
+# The audit trail (全程留痕): what declarations and recusal rules say --------------------------
+
+
+@trail.describes(Declaration.Declared)
+def _trail_declared(event: Any, recall: trail.Recall) -> trail.Described:
+    inspector = (trail.INSPECTOR, str(trail.attr(event, "certificate_no", "")))
+    target = (trail.TARGET, str(trail.attr(event, "target_identifier", "")))
+    until = trail.attr(event, "valid_to") or "长期"
+    return trail.Described(
+        "Declaration.Declared",
+        "声明利害关系",
+        f"声明利害关系：执法证号 {inspector[1]} 与检查对象 {target[1]}（"
+        f"{trail.attr(event, 'relation', '')}），{trail.attr(event, 'valid_from', '')} 至 "
+        f"{until}，理由：{trail.attr(event, 'reason', '')}",
+        (inspector, target),
+        remember={trail.originator(event): {"subjects": [inspector, target]}},
+    )
+
+
+@trail.describes(Declaration.Withdrawn)
+def _trail_withdrawn(event: Any, recall: trail.Recall) -> trail.Described:
+    return trail.Described(
+        "Declaration.Withdrawn",
+        "撤回利害关系声明",
+        f"撤回利害关系声明，理由：{trail.attr(event, 'reason', '')}",
+        tuple(trail.memo_subjects(recall(trail.originator(event)))),
+    )
+
+
+@trail.describes(ConflictRules.Created, ConflictRules.Set)
+def _trail_rules(event: Any, recall: trail.Recall) -> trail.Described:
+    rules = trail.attr(event, "rules") or {}
+    return trail.Described(
+        trail.kind_of(event),
+        "设置回避规则",
+        f"部门 {trail.attr(event, 'department', '')} 设置回避规则：{trail.shown(rules)}",
+    )

@@ -20,7 +20,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import orjson
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
+from ssj.domain.tasks import task_id
 from ssj.draw import seed as seeds
 from ssj.draw.facts import DrawFacts, label_of
 from ssj.errors import ConflictError, ValidationError
@@ -401,3 +402,198 @@ class Draw(Aggregate):
                 "replacement": replacement,
             }
         )
+
+
+# The audit trail (全程留痕): what a draw's events say -----------------------------------------
+
+
+@trail.describes(Draw.Committed)
+def _trail_committed(event: Any, recall: trail.Recall) -> trail.Described:
+    oid = trail.originator(event)
+    facts = trail.attr(event, "facts") or {}
+    plan = facts.get("plan") or {}
+    department, code = str(plan.get("department", "")), str(plan.get("code", ""))
+    label = draw_label(facts) if plan and "round" in facts else oid
+    draw, plan_subject = (trail.DRAW, oid), (trail.PLAN, f"{department}/{code}")
+    items = [
+        (trail.ITEM, f"{d}/{c}") for d, codes in (facts.get("items") or {}).items() for c in codes
+    ]
+    strata = facts.get("strata") or []
+    size = sum(int(s.get("size", 0)) for s in strata)
+    k = sum(int(s.get("k", 0)) for s in strata)
+    witnesses = "、".join((facts.get("entropy") or {}).get("witnesses") or [])
+    summary = (
+        f"封存抽取 {label}（{facts.get('drawn_on', '')}）：总体 {size} 个，应抽 {k} 个，"
+        f"见证人 {witnesses or '无'}，名录截至账本序号 {facts.get('as_of_seq', '')}"
+    )
+    departments = trail.departments_of(facts.get("departments") or [department])
+    return trail.Described(
+        "Draw.Committed",
+        "封存抽取",
+        summary,
+        trail.unique([draw, plan_subject, *items]),
+        notes={i: f"抽取 {label} 使用本事项：{summary}" for i in items},
+        remember={
+            oid: {
+                "subjects": [draw, plan_subject],
+                "label": label,
+                "departments": list(departments),
+                "requests": {},
+            }
+        },
+        departments={draw: departments},
+    )
+
+
+def _recalled(event: Any, recall: trail.Recall) -> tuple[trail.Memo, list[trail.Subject], str]:
+    """What the trail remembers of the draw: its memo, subjects and label."""
+    oid = trail.originator(event)
+    memo = recall(oid) or {}
+    return memo, trail.memo_subjects(memo), memo.get("label", oid)
+
+
+@trail.describes(Draw.DiceRecorded)
+def _trail_dice(event: Any, recall: trail.Recall) -> trail.Described:
+    _, subjects, label = _recalled(event, recall)
+    return trail.Described(
+        "Draw.DiceRecorded",
+        "录入骰子点数",
+        f"抽取 {label}：见证人“{trail.attr(event, 'witness', '')}”录入骰子点数 "
+        f"{trail.attr(event, 'digits', '')}",
+        tuple(subjects),
+    )
+
+
+@trail.describes(Draw.DrandRecorded)
+def _trail_drand(event: Any, recall: trail.Recall) -> trail.Described:
+    _, subjects, label = _recalled(event, recall)
+    beacon = trail.attr(event, "beacon") or {}
+    checked = "已验证 BLS 签名" if trail.attr(event, "bls_verified") else "BLS 签名未验证"
+    return trail.Described(
+        "Draw.DrandRecorded",
+        "录入 drand 随机数",
+        f"抽取 {label}：录入 drand 第 {beacon.get('round', '')} 轮随机数（{checked}）",
+        tuple(subjects),
+    )
+
+
+@trail.describes(Draw.Abandoned)
+def _trail_abandoned(event: Any, recall: trail.Recall) -> trail.Described:
+    _, subjects, label = _recalled(event, recall)
+    return trail.Described(
+        "Draw.Abandoned",
+        "作废抽取",
+        f"作废抽取 {label}，理由：{trail.attr(event, 'reason', '')}",
+        tuple(subjects),
+    )
+
+
+@trail.describes(Draw.Revealed)
+def _trail_revealed(event: Any, recall: trail.Recall) -> trail.Described:
+    """The drawn targets, their tasks and teams join the trail; each task remembers its team."""
+    memo, subjects, label = _recalled(event, recall)
+    oid = trail.originator(event)
+    outcome = trail.attr(event, "outcome") or {}
+    teams: Mapping[str, Any] = outcome.get("teams") or {}
+    drawn = [i for s in outcome.get("strata") or [] for i in s.get("sample") or []]
+    seed = str(trail.attr(event, "seed", ""))
+    summary = f"揭示抽取 {label}：种子 {seed[:16]}…，抽中 {len(drawn)} 个检查对象"
+    departments = tuple(memo.get("departments") or ())
+    found: list[trail.Subject] = list(subjects)
+    notes: dict[trail.Subject, str] = {}
+    remember: dict[str, trail.Memo] = {}
+    task_departments: dict[trail.Subject, tuple[str, ...]] = {}
+    for identifier in drawn:
+        team_of = teams.get(identifier) or {}
+        team = [*team_of.get("inspectors", []), *team_of.get("experts", [])]
+        task_uuid = str(task_id(oid, identifier))
+        target, task = (trail.TARGET, identifier), (trail.TASK, task_uuid)
+        members = "、".join(team) or "无"
+        notes[target] = f"在抽取 {label} 中被抽中（任务 {task_uuid}），检查组：{members}"
+        notes[task] = f"抽取 {label} 抽中检查对象 {identifier}，检查组：{members}"
+        for member in team:
+            notes[(trail.INSPECTOR, member)] = (
+                f"被抽入检查对象 {identifier} 的检查组（抽取 {label}）"
+            )
+        found += [target, task, *((trail.INSPECTOR, m) for m in team)]
+        remember[task_uuid] = {
+            "subjects": [task, target],
+            "draw": oid,
+            "identifier": identifier,
+            "team": team,
+        }
+        task_departments[task] = departments
+    return trail.Described(
+        "Draw.Revealed",
+        "揭示抽取",
+        summary,
+        trail.unique(found),
+        notes=notes,
+        remember=remember,
+        departments=task_departments,
+    )
+
+
+@trail.describes(Draw.RecusalRequested, Draw.RecusalDecided, Draw.Recused)
+def _trail_recusal(event: Any, recall: trail.Recall) -> trail.Described:
+    """A recusal concerns the draw, the target, its task and the inspector; a replacement joins
+    the task's team (kept by the task's memo: the caller merges, see `trail.merge_memo`)."""
+    memo, subjects, label = _recalled(event, recall)
+    oid = trail.originator(event)
+    requests: dict[str, Any] = dict(memo.get("requests") or {})
+    request_id = str(trail.attr(event, "request_id") or "")
+    if isinstance(event, Draw.RecusalDecided):
+        request = requests.get(request_id) or {}
+        identifier, certificate = request.get("target", ""), request.get("certificate_no", "")
+    else:
+        identifier = str(trail.attr(event, "target", ""))
+        certificate = str(trail.attr(event, "certificate_no", ""))
+    task = (trail.TASK, str(task_id(oid, identifier))) if identifier else (trail.TASK, "")
+    involved = [*subjects, (trail.TARGET, identifier), task, (trail.INSPECTOR, certificate)]
+    remember: dict[str, trail.Memo] = {}
+    notes: dict[trail.Subject, str] = {}
+    if isinstance(event, Draw.RecusalRequested):
+        requests[request_id] = {"target": identifier, "certificate_no": certificate}
+        remember[oid] = {**memo, "requests": requests}
+        return trail.Described(
+            "Draw.RecusalRequested",
+            "申请回避",
+            f"抽取 {label}：检查对象 {identifier} 申请执法人员 {certificate} 回避（申请 "
+            f"{request_id}），理由：{trail.attr(event, 'reason', '')}",
+            trail.unique(involved),
+            remember=remember,
+        )
+    if isinstance(event, Draw.RecusalDecided):
+        verdict = "批准" if trail.attr(event, "approved") else "不批准"
+        return trail.Described(
+            "Draw.RecusalDecided",
+            "决定回避申请",
+            f"抽取 {label}：回避申请 {request_id}（检查对象 {identifier}，执法人员 {certificate}）"
+            f"决定{verdict}，理由：{trail.attr(event, 'reason', '')}",
+            trail.unique(involved),
+        )
+    replacement = str(trail.attr(event, "replacement", ""))
+    how = "检查对象申请、领导批准" if trail.attr(event, "kind") == "requested" else "本人申明"
+    summary = (
+        f"抽取 {label}：执法人员 {certificate} 回避检查对象 {identifier}（{how}），由 "
+        f"{replacement} 替补，理由：{trail.attr(event, 'reason', '')}"
+    )
+    notes[(trail.INSPECTOR, replacement)] = (
+        f"替补 {certificate} 进入检查对象 {identifier} 的检查组（抽取 {label}）"
+    )
+    if task[1]:
+        task_memo = {
+            "subjects": [task, (trail.TARGET, identifier)],
+            "draw": oid,
+            "identifier": identifier,
+        }
+        # the team itself is kept by the task's memo: the caller merges (see `merge_memo`)
+        remember[task[1]] = {**task_memo, "replace": [certificate, replacement]}
+    return trail.Described(
+        "Draw.Recused",
+        "回避",
+        summary,
+        trail.unique([*involved, (trail.INSPECTOR, replacement)]),
+        notes=notes,
+        remember=remember,
+    )

@@ -28,7 +28,7 @@ after `today` (the service passes it in) nor before the step they follow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -37,7 +37,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.domain.identifiers import validate_uscc
 from ssj.domain.targets import (
     CREDIT_CLASS_LABELS,
@@ -841,3 +841,69 @@ class FollowUp(Aggregate):
     @event(Referred)
     def _referred(self, on: str, to_kind: str, to: str, reason: str) -> None:
         self.referrals.append({"on": on, "to_kind": to_kind, "to": to, "reason": reason})
+
+
+# The audit trail (全程留痕): what a follow-up's events say ------------------------------------
+
+
+@trail.describes(FollowUp.Opened)
+def _trail_opened(event: Any, recall: trail.Recall) -> trail.Described:
+    e = event
+    task = (trail.TASK, str(trail.attr(e, "task_id", "")))
+    target = (trail.TARGET, str(trail.attr(e, "identifier", "")))
+    team = [(trail.INSPECTOR, str(m)) for m in trail.attr(e, "team") or []]
+    opened = trail.unique([task, target, *team])
+    return trail.Described(
+        "FollowUp.Opened",
+        EVENT_LABELS_ZH.get("Opened", "Opened"),
+        f"开始后续处置（检查完成于 {trail.attr(e, 'completed_on', '')}）",
+        opened,
+        remember={trail.originator(e): {"subjects": [list(s) for s in opened]}},
+    )
+
+
+def _referred(e: Any) -> str:
+    to = trail.attr(e, "to", "") or REFERRAL_LABELS_ZH.get(trail.attr(e, "to_kind"), "")
+    return f"移送{to}（{trail.attr(e, 'on', '')}），理由：{trail.attr(e, 'reason', '')}"
+
+
+_FOLLOWUP_DETAILS: dict[type[Any], Callable[[Any], str]] = {
+    FollowUp.RectificationOrdered: lambda e: (
+        f"责令整改（{trail.attr(e, 'ordered_on', '')}，期限 {trail.attr(e, 'deadline', '')}）："
+        f"{trail.attr(e, 'requirement', '')}"
+    ),
+    FollowUp.Rechecked: lambda e: (
+        f"整改 {trail.attr(e, 'rectification', '')} 复查"
+        f"{'通过' if trail.attr(e, 'passed') else '未通过'}（{trail.attr(e, 'on', '')}，"
+        f"{trail.attr(e, 'by', '')}）"
+    ),
+    FollowUp.Reminded: lambda e: f"催告（{trail.attr(e, 'on', '')}）：{trail.attr(e, 'text', '')}",
+    FollowUp.CaseFiled: lambda e: (
+        f"立案处罚 {trail.attr(e, 'case_no', '')}（决定 {trail.attr(e, 'decided_on', '')}）"
+        + (
+            f"，信用风险分类由 {trail.attr(e, 'previous_class')} 类调为 "
+            f"{trail.attr(e, 'credit_class')} 类"
+            if trail.attr(e, "credit_class")
+            else ""
+        )
+    ),
+    FollowUp.CasePublished: lambda e: (
+        f"公示第 {trail.attr(e, 'case', '')} 件处罚信息（{trail.attr(e, 'on', '')}）"
+    ),
+    FollowUp.CaseCorrected: lambda e: (
+        f"更正第 {trail.attr(e, 'case', '')} 件处罚信息（{trail.attr(e, 'on', '')}）："
+        f"{trail.shown(sorted(trail.attr(e, 'changes') or {}))}，理由："
+        f"{trail.attr(e, 'reason', '')}"
+    ),
+    FollowUp.CaseRevoked: lambda e: (
+        f"撤销第 {trail.attr(e, 'case', '')} 件处罚决定（{trail.attr(e, 'on', '')}），理由："
+        f"{trail.attr(e, 'reason', '')}"
+    ),
+    FollowUp.Referred: _referred,
+}
+
+
+@trail.describes(*_FOLLOWUP_DETAILS)
+def _trail_followup(event: Any, recall: trail.Recall) -> trail.Described:
+    subjects = trail.memo_subjects(recall(trail.originator(event)))
+    return trail.detailed(event, subjects, EVENT_LABELS_ZH, _FOLLOWUP_DETAILS)

@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.domain import published as published_values
 
 INSPECTOR_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:inspector")
@@ -303,3 +303,29 @@ class Inspector(Aggregate):
 
     def eligible_on(self, day: date) -> bool:
         return eligible_on(self.state, day)
+
+
+# The audit trail (全程留痕): what the registry's inspector events say ------------------------
+
+
+@trail.describes(Inspector.Registered)
+def _trail_registered(event: Any, recall: trail.Recall) -> trail.Described:
+    state = trail.attr(event, "state") or {}
+    subject = (trail.INSPECTOR, str(trail.attr(event, "certificate_no", "")))
+    pool = "专家" if state.get("pool") == "expert" else "执法检查人员"
+    return trail.Described(
+        "Inspector.Registered",
+        "登记执法检查人员",
+        f"登记{pool}“{state.get('name', '')}”（执法证号 {subject[1]}），所属部门 "
+        f"{state.get('department', '')}，证件有效期 {state.get('certificate_valid_from') or ''}"
+        f" 至 {state.get('certificate_valid_to') or '（未知，不参与抽取）'}"
+        f"{trail.extra_columns(state)}",
+        (subject,),
+        remember={trail.originator(event): {"subjects": [subject]}},
+        departments={subject: trail.departments_of(state.get("department"))},
+    )
+
+
+@trail.describes(Inspector.Updated)
+def _trail_updated(event: Any, recall: trail.Recall) -> trail.Described:
+    return trail.record_changed(event, recall, "变更执法检查人员", TRAIL_LABELS)

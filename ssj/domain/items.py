@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.domain import published as published_values
 from ssj.domain.targets import TARGET_TYPE_LABELS, TargetType
 from ssj.errors import ConflictError
@@ -446,3 +446,52 @@ class Item(Aggregate):
     @event(Retired)
     def _retired(self, reason: str) -> None:
         self.retired_reason = reason
+
+
+# The audit trail (全程留痕): what the item list's events say ---------------------------------
+
+
+@trail.describes(Item.Published)
+def _trail_published(event: Any, recall: trail.Recall) -> trail.Described:
+    state = trail.attr(event, "state") or {}
+    department = str(trail.attr(event, "department", ""))
+    subject = (trail.ITEM, f"{department}/{trail.attr(event, 'code', '')}")
+    departments = trail.departments_of(department, state.get("cooperating_departments") or [])
+    return trail.Described(
+        "Item.Published",
+        "发布抽查事项",
+        f"发布抽查事项“{state.get('name', '')}”（{subject[1]}），抽查比例 "
+        f"{state.get('default_ratio', '')}%",
+        (subject,),
+        remember={trail.originator(event): {"subjects": [subject], "department": department}},
+        departments={subject: departments},
+    )
+
+
+@trail.describes(Item.Amended)
+def _trail_amended(event: Any, recall: trail.Recall) -> trail.Described:
+    memo = recall(trail.originator(event))
+    subjects = trail.memo_subjects(memo)
+    changes = trail.attr(event, "changes") or {}
+    amended: dict[trail.Subject, tuple[str, ...]] = {}
+    if "cooperating_departments" in changes:
+        lead = (memo or {}).get("department", "")
+        every = trail.departments_of(lead, changes["cooperating_departments"] or [])
+        amended = {s: every for s in subjects}
+    return trail.Described(
+        "Item.Amended",
+        "修订抽查事项",
+        f"修订抽查事项：{trail.changes_text(changes, TRAIL_LABELS)}",
+        tuple(subjects),
+        departments=amended,
+    )
+
+
+@trail.describes(Item.Retired)
+def _trail_retired(event: Any, recall: trail.Recall) -> trail.Described:
+    return trail.Described(
+        "Item.Retired",
+        "废止抽查事项",
+        f"废止抽查事项，理由：{trail.attr(event, 'reason', '')}",
+        tuple(trail.memo_subjects(recall(trail.originator(event)))),
+    )

@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.errors import ConflictError
 
 DEPARTMENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:department")
@@ -348,3 +348,94 @@ class ApiToken(Aggregate):
     @event(Revoked)
     def _revoked(self, reason: str) -> None:
         self.revoked = True
+
+
+# The audit trail (全程留痕): what the organisation's events say ------------------------------
+
+DEPARTMENT_LABELS_ZH = {
+    "Registered": "登记部门",
+    "Renamed": "部门更名",
+    "Closed": "撤销部门",
+    "AliasesSet": "部门别名",
+}
+
+
+@trail.describes(
+    Department.Registered, Department.Renamed, Department.AliasesSet, Department.Closed
+)
+def _trail_department(event: Any, recall: trail.Recall) -> trail.Described:
+    name = type(event).__name__
+    detail = trail.attr(event, "name") or trail.attr(event, "reason") or ""
+    if isinstance(event, Department.AliasesSet):
+        detail = "、".join(trail.attr(event, "aliases") or ())
+    zh = DEPARTMENT_LABELS_ZH[name]
+    return trail.Described(f"Department.{name}", zh, f"{zh} {detail}")
+
+
+@trail.describes(User.Registered)
+def _trail_user_registered(event: Any, recall: trail.Recall) -> trail.Described:
+    subject = (trail.USER, str(trail.attr(event, "username", "")))
+    roles = "、".join(trail.attr(event, "roles") or [])
+    return trail.Described(
+        "User.Registered",
+        "登记用户",
+        f"登记用户 {subject[1]}（{trail.attr(event, 'name', '')}），部门 "
+        f"{trail.attr(event, 'department', '')}，角色 {roles}",
+        (subject,),
+        remember={trail.originator(event): {"subjects": [subject]}},
+        departments={subject: trail.departments_of(trail.attr(event, "department"))},
+    )
+
+
+@trail.describes(User.RolesSet)
+def _trail_roles_set(event: Any, recall: trail.Recall) -> trail.Described:
+    subjects = trail.memo_subjects(recall(trail.originator(event)))
+    roles = "、".join(trail.attr(event, "roles") or [])
+    return trail.Described("User.RolesSet", "设置角色", f"角色改为 {roles}", tuple(subjects))
+
+
+@trail.describes(User.CertificateLinked)
+def _trail_certificate_linked(event: Any, recall: trail.Recall) -> trail.Described:
+    subjects = trail.memo_subjects(recall(trail.originator(event)))
+    certificate = str(trail.attr(event, "certificate_no", ""))
+    users = "、".join(i for _, i in subjects)
+    inspector = (trail.INSPECTOR, certificate)
+    return trail.Described(
+        "User.CertificateLinked",
+        "关联执法证",
+        f"用户 {users} 关联执法证号 {certificate}",
+        trail.unique([*subjects, inspector]),
+        notes={inspector: f"执法证号 {certificate} 关联到用户 {users}"},
+    )
+
+
+@trail.describes(User.Deactivated)
+def _trail_deactivated(event: Any, recall: trail.Recall) -> trail.Described:
+    return trail.Described(
+        "User.Deactivated",
+        "停用用户",
+        f"停用用户，理由：{trail.attr(event, 'reason', '')}",
+        tuple(trail.memo_subjects(recall(trail.originator(event)))),
+    )
+
+
+@trail.describes(ApiToken.Issued)
+def _trail_token_issued(event: Any, recall: trail.Recall) -> trail.Described:
+    subject = (trail.USER, str(trail.attr(event, "username", "")))
+    return trail.Described(
+        "ApiToken.Issued",
+        "签发令牌",
+        f"为用户 {subject[1]} 签发 API 令牌（{trail.attr(event, 'label', '')}；账本只存其哈希）",
+        (subject,),
+        remember={trail.originator(event): {"subjects": [subject]}},
+    )
+
+
+@trail.describes(ApiToken.Revoked)
+def _trail_token_revoked(event: Any, recall: trail.Recall) -> trail.Described:
+    return trail.Described(
+        "ApiToken.Revoked",
+        "吊销令牌",
+        f"吊销 API 令牌，理由：{trail.attr(event, 'reason', '')}",
+        tuple(trail.memo_subjects(recall(trail.originator(event)))),
+    )

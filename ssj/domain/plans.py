@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import fields as fields_of
 from datetime import date
@@ -24,7 +24,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.domain.targets import CREDIT_CLASS_LABELS, TARGET_TYPE_LABELS, CreditClass, TargetType
 from ssj.errors import ConflictError
 
@@ -594,3 +594,80 @@ class Plan(Aggregate):
     @event(Cancelled)
     def _cancelled(self, reason: str) -> None:
         self.status = PlanStatus.CANCELLED
+
+
+# The audit trail (全程留痕): what a plan's events say -----------------------------------------
+
+
+def _plan_items(
+    department: str, items: Iterable[str], cooperating: Mapping[str, Any]
+) -> list[trail.Subject]:
+    subjects = [(trail.ITEM, f"{department}/{code}") for code in items]
+    for other, codes in cooperating.items():
+        subjects += [(trail.ITEM, f"{other}/{code}") for code in codes or []]
+    return subjects
+
+
+@trail.describes(Plan.Drafted)
+def _trail_drafted(event: Any, recall: trail.Recall) -> trail.Described:
+    state = trail.attr(event, "state") or {}
+    department = str(trail.attr(event, "department", ""))
+    subject = (trail.PLAN, f"{department}/{trail.attr(event, 'code', '')}")
+    cooperating = state.get("cooperating") or {}
+    kind = "月度" if state.get("kind") == "monthly" else "年度"
+    planned = _plan_items(department, state.get("items") or [], cooperating)
+    return trail.Described(
+        "Plan.Drafted",
+        "起草抽查计划",
+        f"起草{kind}抽查计划“{state.get('title', '')}”（{subject[1]}，{state.get('year', '')}"
+        f" 年），抽查事项 {'、'.join(i for _, i in planned)}",
+        trail.unique([subject, *planned]),
+        notes={i: f"列入抽查计划 {subject[1]}“{state.get('title', '')}”" for i in planned},
+        remember={trail.originator(event): {"subjects": [subject], "department": department}},
+        departments={subject: trail.departments_of(department, list(cooperating))},
+    )
+
+
+@trail.describes(Plan.Amended)
+def _trail_amended(event: Any, recall: trail.Recall) -> trail.Described:
+    """An amendment returns the plan to draft; new items and departments join its trail."""
+    memo = recall(trail.originator(event)) or {}
+    subjects = trail.memo_subjects(memo)
+    changes = trail.attr(event, "changes") or {}
+    reason = trail.attr(event, "reason") or "（草稿修改）"
+    department = str(memo.get("department", ""))
+    items: list[trail.Subject] = []
+    departments: dict[trail.Subject, tuple[str, ...]] = {}
+    if "items" in changes or "cooperating" in changes:
+        items = _plan_items(
+            department, changes.get("items") or [], changes.get("cooperating") or {}
+        )
+    if "cooperating" in changes:
+        every = trail.departments_of(department, list(changes["cooperating"] or {}))
+        departments = {s: every for s in subjects}
+    return trail.Described(
+        "Plan.Amended",
+        "修改抽查计划",
+        f"修改抽查计划（理由：{reason}），退回草稿：{trail.changes_text(changes, FIELD_LABELS)}",
+        trail.unique([*subjects, *items]),
+        departments=departments,
+    )
+
+
+# Each step of the plan's approval: its Chinese verb and what follows it in the summary.
+_PLAN_STEPS: dict[type[Any], tuple[str, Callable[[Any], str]]] = {
+    Plan.Submitted: ("提交审批", lambda e: ""),
+    Plan.Approved: ("批准", lambda e: f"，意见：{trail.attr(e, 'comment') or '无'}"),
+    Plan.Returned: ("退回", lambda e: f"，理由：{trail.attr(e, 'reason', '')}"),
+    Plan.Published: ("公布", lambda e: ""),
+    Plan.Cancelled: ("撤销", lambda e: f"，理由：{trail.attr(e, 'reason', '')}"),
+}
+
+
+@trail.describes(*_PLAN_STEPS)
+def _trail_step(event: Any, recall: trail.Recall) -> trail.Described:
+    subjects = trail.memo_subjects(recall(trail.originator(event)) or {})
+    zh, detail = _PLAN_STEPS[type(event)]
+    return trail.Described(
+        trail.kind_of(event), f"{zh}抽查计划", f"{zh}抽查计划{detail(event)}", tuple(subjects)
+    )

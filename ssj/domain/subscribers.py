@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +31,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.errors import ConflictError
 
 SUBSCRIBER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:subscriber")
@@ -429,3 +429,94 @@ class DeliveryReport(Aggregate):
     def __init__(self, subscriber: str, outcomes: list[dict[str, Any]]) -> None:
         self.subscriber = subscriber
         self.outcomes = outcomes
+
+
+# The audit trail (全程留痕): what platforms and deliveries say --------------------------------
+
+
+@trail.describes(Subscriber.Registered)
+def _trail_registered(event: Any, recall: trail.Recall) -> trail.Described:
+    e = event
+    subject = (trail.SUBSCRIBER, str(trail.attr(e, "name", "")))
+    kinds = "、".join(RECORD_KIND_LABELS_ZH.get(k, k) for k in trail.attr(e, "kinds") or [])
+    auth = (trail.attr(e, "auth") or {}).get("method", "")
+    departments = trail.attr(e, "departments")
+    summary = (
+        f"登记接收平台 {subject[1]}：{trail.attr(e, 'endpoint', '')}，记录 {kinds}，部门 "
+        f"{trail.shown(departments) if departments else '全部'}，认证 "
+        f"{AUTH_LABELS_ZH.get(auth, auth)}，最多尝试 "
+        f"{trail.attr(e, 'max_tries', '')} 次，自账本序号 {trail.attr(e, 'from_seq', '')} 起"
+        + (
+            "，报送完整身份证号码（依据：" + str(trail.attr(e, "legal_basis", "")) + "）"
+            if trail.attr(e, "full_ids")
+            else ""
+        )
+    )
+    return trail.Described(
+        "Subscriber.Registered",
+        EVENT_LABELS_ZH["Registered"],
+        summary,
+        (subject,),
+        remember={trail.originator(e): {"subjects": [list(subject)]}},
+    )
+
+
+_SUBSCRIBER_DETAILS: dict[type[Any], Callable[[Any], str]] = {
+    Subscriber.Updated: lambda e: (
+        f"修改接收平台：{trail.changes_text(trail.attr(e, 'changes') or {}, FIELD_LABELS)}，"
+        f"理由：{trail.attr(e, 'reason', '')}"
+    ),
+    Subscriber.Paused: lambda e: f"暂停推送，理由：{trail.attr(e, 'reason', '')}",
+    Subscriber.Resumed: lambda e: (
+        "恢复推送" + (f"：{trail.attr(e, 'reason')}" if trail.attr(e, "reason") else "")
+    ),
+    Subscriber.Removed: lambda e: (
+        f"移除接收平台（待推送记录取消），理由：{trail.attr(e, 'reason', '')}"
+    ),
+    Subscriber.Retried: lambda e: (
+        f"死信重新推送（账本序号 {trail.shown(trail.attr(e, 'seqs'))}），理由："
+        f"{trail.attr(e, 'reason', '')}"
+    ),
+}
+
+
+@trail.describes(*_SUBSCRIBER_DETAILS)
+def _trail_changed(event: Any, recall: trail.Recall) -> trail.Described:
+    subjects = trail.memo_subjects(recall(trail.originator(event)))
+    return trail.detailed(event, subjects, EVENT_LABELS_ZH, _SUBSCRIBER_DETAILS)
+
+
+@trail.describes(DeliveryReport.Recorded)
+def _trail_delivered(event: Any, recall: trail.Recall) -> trail.Described:
+    platform = str(trail.attr(event, "subscriber", ""))
+    outcomes = list(trail.attr(event, "outcomes") or [])
+    counted = {o: sum(1 for x in outcomes if x.get("outcome") == o) for o in Outcome}
+    summary = f"推送至 {platform}：" + "，".join(
+        f"{OUTCOME_LABELS_ZH[o]} {n} 条" for o, n in counted.items() if n
+    )
+    notes: dict[trail.Subject, list[str]] = {}
+    for o in outcomes:
+        if o.get("outcome") == Outcome.FAILED:
+            continue  # retries stay on the platform's trail; the task's shows the result
+        kind = RECORD_KIND_LABELS_ZH.get(o.get("kind"), o.get("kind"))
+        text = (
+            f"{kind}记录（账本序号 {o.get('seq')}）归集至 {platform}："
+            f"{OUTCOME_LABELS_ZH.get(o.get('outcome'), o.get('outcome'))}"
+            f"（第 {o.get('try')} 次"
+            + (f"，回执 {o['reference']}" if o.get("reference") else "")
+            + (f"，{o['error']}" if o.get("error") else "")
+            + "）"
+        )
+        for subject in (
+            (trail.TASK, str(o.get("task_id", ""))),
+            (trail.TARGET, str(o.get("identifier", ""))),
+        ):
+            notes.setdefault(subject, []).append(text)
+    subjects = trail.unique([(trail.SUBSCRIBER, platform), *notes])
+    return trail.Described(
+        "DeliveryReport.Recorded",
+        "归集推送",
+        summary,
+        subjects,
+        notes={s: "；".join(texts) for s, texts in notes.items()},
+    )

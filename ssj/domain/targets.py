@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.domain import published as published_values
 from ssj.errors import ValidationError
 
@@ -359,3 +359,30 @@ class Target(Aggregate):
     @event(Updated)
     def _updated(self, changes: dict[str, Any]) -> None:
         self.state.update(changes)
+
+
+# The audit trail (全程留痕): what the registry's target events say ---------------------------
+
+trail.label_values("target_type", {v.value: k for k, v in TARGET_TYPE_LABELS.items()})
+
+
+@trail.describes(Target.Registered)
+def _trail_registered(event: Any, recall: trail.Recall) -> trail.Described:
+    state = trail.attr(event, "state") or {}
+    subject = (trail.TARGET, str(trail.attr(event, "identifier", "")))
+    status = state.get("status")
+    return trail.Described(
+        "Target.Registered",
+        "登记检查对象",
+        f"登记检查对象“{state.get('name', '')}”（{subject[1]}），责任部门 "
+        f"{state.get('department', '')}，信用风险分类 {state.get('credit_class', '')} 类，"
+        f"状态 {trail.value_text('status', status)}{trail.extra_columns(state)}",
+        (subject,),
+        remember={trail.originator(event): {"subjects": [subject]}},
+        departments={subject: trail.departments_of(state.get("department"))},
+    )
+
+
+@trail.describes(Target.Updated)
+def _trail_updated(event: Any, recall: trail.Recall) -> trail.Described:
+    return trail.record_changed(event, recall, "变更检查对象", TRAIL_LABELS)

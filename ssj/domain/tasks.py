@@ -32,7 +32,7 @@ passes it in, the domain has no clock), and never before the step they follow.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -40,7 +40,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ssj.domain import fields
+from ssj.domain import fields, trail
 from ssj.domain.items import METHOD_LABELS, Method
 from ssj.errors import ConflictError
 
@@ -643,3 +643,71 @@ class Task(Aggregate):
     def _closed(self, on: str) -> None:
         self.closed_on = on
         self.status = TaskStatus.CLOSED
+
+
+# The audit trail (全程留痕): what a task's events say -----------------------------------------
+
+
+def _category(value: Any) -> str:
+    try:
+        return CATEGORY_LABELS_ZH[ResultCategory(value)]
+    except ValueError:
+        return str(value)
+
+
+def _method(value: Any) -> str:
+    try:
+        return METHOD_NAMES_ZH[Method(value)]
+    except ValueError:
+        return str(value)
+
+
+_TASK_DETAILS: dict[type[Any], Callable[[Any], str]] = {
+    Task.Notified: lambda e: (
+        f"通知检查对象（{trail.attr(e, 'on', '')}，{trail.attr(e, 'how', '')}）"
+    ),
+    Task.ResultDrafted: lambda e: (
+        f"起草事项 {trail.attr(e, 'item', '')} 的检查结果："
+        f"{_category(trail.attr(e, 'category'))}（{_method(trail.attr(e, 'method'))}，"
+        f"{trail.attr(e, 'inspected_on', '')}），起草人 {trail.attr(e, 'drafted_by', '')}"
+    ),
+    Task.ResultSigned: lambda e: (
+        f"第二人签署事项 {trail.attr(e, 'item', '')} 的检查结果：{trail.attr(e, 'signed_by', '')}"
+    ),
+    Task.Inspected: lambda e: f"检查完成（{trail.attr(e, 'completed_on', '')}）",
+    Task.TargetInformed: lambda e: f"告知检查对象检查结果（{trail.attr(e, 'on', '')}）",
+    Task.Confirmed: lambda e: "检查对象对结果无异议",
+    Task.Objected: lambda e: f"检查对象提出异议：{trail.attr(e, 'reason', '')}",
+    Task.ObjectionDecided: lambda e: (
+        f"异议{'成立，检查结果重新办理' if trail.attr(e, 'upheld') else '不成立，结果维持'}，"
+        f"理由：{trail.attr(e, 'reason', '')}"
+    ),
+    Task.Published: lambda e: (
+        f"公示检查结果（{trail.attr(e, 'on', '')}）"
+        + (
+            f"，隐去 {trail.shown(trail.attr(e, 'redacted_fields'))}"
+            if trail.attr(e, "redacted_fields")
+            else ""
+        )
+    ),
+    Task.Withheld: lambda e: (
+        f"{'暂缓公示（待结果最终确定）' if trail.attr(e, 'until_final') else '不予公示'}，理由："
+        f"{trail.attr(e, 'reason', '')}"
+    ),
+    Task.Closed: lambda e: f"办结（{trail.attr(e, 'on', '')}）",
+}
+
+
+@trail.describes(*_TASK_DETAILS)
+def _trail_task(event: Any, recall: trail.Recall) -> trail.Described:
+    """Every task event concerns the task, its target and its team as the trail remembers
+    them (from the draw's reveal, with recusals' replacements)."""
+    oid = trail.originator(event)
+    memo = recall(oid)
+    if isinstance(event, Task.Notified) and memo is None:  # a reveal not seen (never expected)
+        identifier = str(trail.attr(event, "identifier", ""))
+        memo = {"subjects": [(trail.TASK, oid), (trail.TARGET, identifier)], "team": []}
+    team = [(trail.INSPECTOR, m) for m in (memo or {}).get("team") or []]
+    return trail.detailed(
+        event, [*trail.memo_subjects(memo), *team], EVENT_LABELS_ZH, _TASK_DETAILS
+    )

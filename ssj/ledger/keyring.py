@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from ssj.domain import trail
 from ssj.errors import ConflictError, ValidationError
 from ssj.ledger import note
 from ssj.ledger.suite import Suite
@@ -123,3 +124,20 @@ class TransparencyLog(Aggregate):
     @event(CheckpointIssued)
     def issue(self, size: int, root_hash: str, signed_note: str) -> None:
         self.last_size = size
+
+
+# The audit trail (全程留痕): what the ledger's own aggregates say -----------------------------
+
+LEDGER_EVENT_LABELS_ZH: dict[type[Any], str] = {
+    KeyRing.Created: "建立密钥环",
+    KeyRing.Rotated: "轮换签名密钥",
+    KeyRing.Revoked: "吊销签名密钥",
+    TransparencyLog.Started: "建立检查点日志",
+    TransparencyLog.CheckpointIssued: "签发检查点",
+}
+
+
+@trail.describes(*LEDGER_EVENT_LABELS_ZH)
+def _trail_ledger(event: Any, recall: trail.Recall) -> trail.Described:
+    zh = LEDGER_EVENT_LABELS_ZH[type(event)]
+    return trail.Described(trail.kind_of(event), zh, zh)
