@@ -14,9 +14,13 @@ OpenAPI document has readable schema names. Numbers that may be whole are `int |
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from ssj.domain.tasks import TaskStatus
 
 Outcome = Literal["created", "updated", "unchanged"]
 OUTCOME = (
@@ -25,6 +29,25 @@ OUTCOME = (
 )
 SEQ = "写入之后的账本末尾序号 / the ledger head (seq) after the write"
 AS_OF = "读取所依据的账本序号 / the ledger seq this read shows the state at"
+
+
+def _no_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str) -> Any:
+    """A key the endpoint sometimes leaves out (never sends as null): not required, no
+    default in the schema. Routers return dicts, so the placeholder None is never read or
+    sent (`response_model_exclude_unset=True` drops what was not given)."""
+    return Field(default=None, description=description, json_schema_extra=_no_default)
+
+
+def answers(
+    model: type[BaseModel], described: Mapping[int | str, dict[str, Any]]
+) -> dict[int | str, dict[str, Any]]:
+    """Further 2xx answers of an operation (`deps.IDENTICAL`, `deps.MAY_CREATE`) with the body's
+    model: FastAPI documents a schema only for the main status code otherwise."""
+    return {status: {**answer, "model": model} for status, answer in described.items()}
 
 
 class Schema(BaseModel):
@@ -68,3 +91,72 @@ class Actor(Schema):
     user: str = Field(description="用户名 / username")
     department: str = Field(description="部门编码 / department code")
     role: str = Field(description="以何种角色 / acting role")
+
+
+# Tasks: read by the tasks and draws routers ----------------------------------------------------
+
+
+class TaskResult(Schema):
+    """One item's result: drafted by a team member, countersigned by another."""
+
+    method: str = Field(description="检查方式 / method")
+    inspected_on: str = Field(description="检查日期 / inspected on (YYYY-MM-DD)")
+    findings: str = Field(description="检查情况 / what was found")
+    evidence: list[str] = Field(description="证据文件的 SHA-256 / SHA-256 of evidence files")
+    category: str = Field(description="检查结果类别代码 / result category code")
+    drafted_by: str = Field(description="起草人执法证号 / drafter's certificate number")
+    signed_by: str | None = Field(description="第二签执法证号（未签为空）/ countersigner, or null")
+
+
+class Objection(Schema):
+    reason: str = Field(description="异议理由 / the target's reason")
+    upheld: bool | None = Field(
+        description="异议是否成立（未决定为空）/ upheld, or null: undecided"
+    )
+    decision: str | None = Field(description="决定理由（未决定为空）/ the decision's reason")
+
+
+class Withheld(Schema):
+    reason: str = Field(description="理由 / reason")
+    until_final: bool = Field(description="暂缓至结果最终确定 / until final (else for good)")
+
+
+class TaskRow(Schema):
+    """A task as the draws read model holds it (projections.draws): the drawn target, its team,
+    and its lifecycle so far."""
+
+    task_id: str = Field(description="任务编号（UUID）/ the task's id")
+    draw_id: str = Field(description="抽取编号 / the draw's id")
+    plan_id: str = Field(description="计划的聚合编号 / the plan's id")
+    identifier: str = Field(description="检查对象标识 / the target's identifier")
+    department: str = Field(description="牵头部门 / lead department")
+    departments: list[str] = Field(description="牵头与参与部门 / lead and cooperating departments")
+    drawn_on: str = Field(description="抽取日期 / drawn on (YYYY-MM-DD)")
+    status: TaskStatus = Field(description="任务状态 / the task's status")
+    stratum: str = Field(description="所在分层 / the stratum it was drawn from")
+    inspectors: list[str] = Field(description="检查组执法证号（含替补）/ the team's certificates")
+    experts: list[str] = Field(description="专家执法证号 / the experts' certificates")
+    label: str = Field(description="抽取标签 / the draw's label")
+    items: list[str] = Field(description="抽查事项 部门/事项编码 / items as DEPT/CODE")
+    notified_on: str | None = Field(description="通知日期 / notified on, or null")
+    notified_how: str | None = Field(description="通知方式 / how notified, or null")
+    results: dict[str, TaskResult] = Field(description="各事项（部门/编码）的结果 / per item")
+    signed: int = Field(description="已两人签署的事项数 / items signed by two")
+    category: str | None = Field(description="最严重的结果类别 / the most serious category")
+    categories: list[str] = Field(description="结果类别 / the results' categories")
+    completed_on: str | None = Field(description="检查完成日期 / completed on, or null")
+    completed_seq: int | None = Field(description="检查完成事件的账本序号 / its seq, or null")
+    informed_on: str | None = Field(description="告知日期 / informed on, or null")
+    objection: Objection | None = Field(description="异议（无则为空）/ the objection, or null")
+    published_on: str | None = Field(description="公示日期 / published on, or null")
+    redacted_fields: list[str] = Field(description="不公开的字段 / fields withheld from the public")
+    public_summary: str | None = Field(description="公示内容 / the public summary, or null")
+    withheld: Withheld | None = Field(description="暂不公示（无则为空）/ withheld, or null")
+    closed_on: str | None = Field(description="办结日期 / closed on, or null")
+    recused: list[str] = absent(
+        "回避人员的执法证号（有回避才有此字段）/ certificates recused (present after a recusal)"
+    )
+
+
+class TaskPage(Page[TaskRow]):
+    pass

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from projections.versioned import as_of_clause
 from ssj.api.deps import (
     IDENTICAL,
+    MAY_CREATE,
     AsOf,
     PrincipalDep,
     ReasonIn,
@@ -30,11 +31,69 @@ from ssj.api.deps import (
     states,
     written,
 )
+from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
 from ssj.errors import NotFoundError
 from ssj.services.context import Services
 
 TAG = "利害关系 / Conflicts"
 router = make_router(TAG)
+
+
+class DeclarationRow(Schema):
+    """A declaration as the registry read model holds it, with its id (to withdraw it)."""
+
+    id: str = Field(description="声明编号（UUID）/ the declaration's id")
+    certificate_no: str = Field(description="执法证号 / the inspector's certificate number")
+    target_identifier: str = Field(description="检查对象标识 / the target's identifier")
+    relation: str = Field(description="关系 kinship|employment|shareholding|dispute|other")
+    valid_from: str = Field(description="起始日期 / from (YYYY-MM-DD)")
+    valid_to: str | None = Field(description="结束日期（空：长期）/ to (null: open-ended)")
+    reason: str = Field(description="说明 / explanation")
+    withdrawn: bool = Field(description="是否已撤回 / withdrawn")
+
+
+class DeclarationPage(Page[DeclarationRow]):
+    pass
+
+
+class DeclarationShown(Shown[DeclarationRow]):
+    pass
+
+
+class DeclarationWritten(Written[DeclarationRow]):
+    pass
+
+
+class RuleSet(Schema):
+    """The rules in force; a rule never set is absent."""
+
+    not_own_district: bool = absent(
+        "不得抽派检查其居住地辖区的对象（未设置则无此字段）/ never in the inspector's "
+        "home district (absent when never set)"
+    )
+    employment_within_years: int = absent(
+        "曾任职关系结束后须回避的年数（未设置则无此字段）/ years employment still "
+        "conflicts after it ended (absent when never set)"
+    )
+
+
+class RulesRow(Schema):
+    """A department's recusal rules as the registry read model holds them."""
+
+    department: str = Field(description="部门编码 / department code")
+    rules: RuleSet = Field(description="回避规则 / the rules")
+
+
+class RulesPage(Page[RulesRow]):
+    pass
+
+
+class RulesShown(Shown[RulesRow]):
+    pass
+
+
+class RulesWritten(Written[RulesRow]):
+    pass
 
 
 class DeclarationIn(BaseModel):
@@ -128,6 +187,8 @@ def _inspector_department(services: Services, certificate_no: str, seq: int) -> 
 
 @router.get(
     "/conflicts/declarations",
+    response_model=DeclarationPage,
+    response_model_exclude_unset=True,
     summary="列出利害关系声明 / List conflict-of-interest declarations",
     description="部门筛选按执法检查人员所属部门。/ The department filter is the inspector's.",
 )
@@ -166,6 +227,8 @@ def list_declarations(
 
 @router.get(
     "/conflicts/declarations/{declaration_id}",
+    response_model=DeclarationShown,
+    response_model_exclude_unset=True,
     summary="查看利害关系声明 / Get a declaration",
 )
 def get_declaration(
@@ -180,8 +243,10 @@ def get_declaration(
 
 @router.post(
     "/conflicts/declarations",
+    response_model=DeclarationWritten,
+    response_model_exclude_unset=True,
     status_code=201,
-    responses=IDENTICAL,
+    responses=answers(DeclarationWritten, IDENTICAL),
     summary="声明利害关系 / Declare a conflict of interest",
 )
 def declare_conflict(
@@ -207,6 +272,8 @@ def declare_conflict(
 
 @router.post(
     "/conflicts/declarations/{declaration_id}/withdraw",
+    response_model=DeclarationWritten,
+    response_model_exclude_unset=True,
     summary="撤回利害关系声明 / Withdraw a declaration",
 )
 def withdraw_conflict(
@@ -228,7 +295,12 @@ def withdraw_conflict(
 # Rules -----------------------------------------------------------------------------------------
 
 
-@router.get("/conflicts/rules", summary="列出各部门回避规则 / List departments' recusal rules")
+@router.get(
+    "/conflicts/rules",
+    response_model=RulesPage,
+    response_model_exclude_unset=True,
+    summary="列出各部门回避规则 / List departments' recusal rules",
+)
 def list_rules(
     services: ServicesDep,
     principal: PrincipalDep,
@@ -239,7 +311,12 @@ def list_rules(
     return page(services, "conflict_rules", {"department": scope}, window, sql_search=False)
 
 
-@router.get("/conflicts/rules/{department}", summary="查看部门回避规则 / Get a department's rules")
+@router.get(
+    "/conflicts/rules/{department}",
+    response_model=RulesShown,
+    response_model_exclude_unset=True,
+    summary="查看部门回避规则 / Get a department's rules",
+)
 def get_rules(
     services: ServicesDep, principal: PrincipalDep, department: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -258,6 +335,9 @@ def get_rules(
 
 @router.put(
     "/conflicts/rules/{department}",
+    response_model=RulesWritten,
+    responses=answers(RulesWritten, MAY_CREATE),
+    response_model_exclude_unset=True,
     summary="设置部门回避规则（整体替换）/ Set a department's rules (replaces them all)",
 )
 def set_rules(

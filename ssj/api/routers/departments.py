@@ -22,9 +22,37 @@ from ssj.api.deps import (
     snapshot,
     written,
 )
+from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
 
 TAG = "部门 / Departments"
 router = make_router(TAG)
+
+
+class DepartmentRow(Schema):
+    """A department as the registry read model holds it (projections.registry)."""
+
+    code: str = Field(description="部门编码 / department code")
+    name: str = Field(description="部门名称 / name")
+    level: str = Field(description="层级 province|city|county / level")
+    kind: str = Field(description="类型 bureau|section / bureau or section")
+    parent: str | None = Field(description="上级部门编码（无则为空）/ parent code, or null")
+    region_code: str = Field(description="行政区划代码 / region code")
+    closed: bool = Field(description="是否已撤销 / closed")
+    aliases: list[str] = absent(
+        "别名（登记过别名才有此字段）/ aliases (present once any is registered)",
+    )
+
+
+class DepartmentPage(Page[DepartmentRow]):
+    pass
+
+
+class DepartmentShown(Shown[DepartmentRow]):
+    pass
+
+
+class DepartmentWritten(Written[DepartmentRow]):
+    pass
 
 
 class DepartmentIn(BaseModel):
@@ -52,7 +80,12 @@ class DepartmentIn(BaseModel):
     region_code: str = Field(description="行政区划代码（6 位）/ 6-digit region code")
 
 
-@router.get("/departments", summary="列出部门 / List departments")
+@router.get(
+    "/departments",
+    response_model=DepartmentPage,
+    response_model_exclude_unset=True,
+    summary="列出部门 / List departments",
+)
 def list_departments(
     services: ServicesDep,
     principal: PrincipalDep,
@@ -67,7 +100,12 @@ def list_departments(
     return page(services, "departments", filters, window)
 
 
-@router.get("/departments/{code}", summary="查看部门 / Get a department")
+@router.get(
+    "/departments/{code}",
+    response_model=DepartmentShown,
+    response_model_exclude_unset=True,
+    summary="查看部门 / Get a department",
+)
 def get_department(
     services: ServicesDep, principal: PrincipalDep, code: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -79,7 +117,9 @@ def get_department(
 @router.post(
     "/departments",
     status_code=201,
-    responses=IDENTICAL,
+    response_model=DepartmentWritten,
+    response_model_exclude_unset=True,
+    responses=answers(DepartmentWritten, IDENTICAL),
     summary="新增部门（管理员）/ Add a department (administrators)",
 )
 def add_department(
@@ -105,6 +145,8 @@ class AliasIn(BaseModel):
 
 @router.post(
     "/departments/{code}/aliases",
+    response_model=DepartmentWritten,
+    response_model_exclude_unset=True,
     summary="登记部门别名（管理员）/ Add a department alias (administrators)",
 )
 def add_department_alias(

@@ -6,7 +6,7 @@ the ledger head after it and the draw as the read model now holds it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +24,17 @@ from ssj.api.deps import (
     read_scope,
     render_page,
     snapshot,
+)
+from ssj.api.schemas import (
+    AS_OF,
+    OUTCOME,
+    SEQ,
+    Outcome,
+    Page,
+    Schema,
+    TaskPage,
+    absent,
+    answers,
 )
 from ssj.domain import fields
 from ssj.domain.access import Principal
@@ -106,6 +117,266 @@ class DecisionIn(BaseModel):
     reason: str = Field(description="理由（记入账本）/ reason (recorded in the ledger)")
 
 
+# What is answered ---------------------------------------------------------------------------------
+
+
+class DrawStratum(Schema):
+    name: str = Field(description="分层 / stratum (a credit class, or all)")
+    size: int = Field(description="总体数 / population")
+    k: int = Field(description="抽取数 / to draw")
+    root: str = Field(description="总体的默克尔根 / the population's Merkle root")
+
+
+class RegistryCounts(Schema):
+    considered: int = Field(description="名录中的对象数 / targets considered")
+    eligible: int = Field(description="符合条件的对象数 / targets eligible")
+
+
+class Dice(Schema):
+    witness: str = Field(description="见证人 / witness")
+    digits: str = Field(description="骰子点数 / the dice")
+
+
+class DrawRow(Schema):
+    """A draw as the draws read model holds it (projections.draws): the commit's facts, the
+    entropy so far and, once revealed, the seed and counts."""
+
+    draw_id: str = Field(description="抽取编号（UUID）/ the draw's id")
+    plan_id: str = Field(description="计划的聚合编号 / the plan's id")
+    department: str = Field(description="牵头部门 / lead department")
+    plan_code: str = Field(description="计划编号 / plan code")
+    year: str = Field(description="计划年度（文本）/ plan year, as text")
+    round: int = Field(description="该计划的第几轮抽取 / round of the plan")
+    label: str = Field(description="标签 部门/计划/第N轮 / label")
+    status: DrawStatus = Field(
+        description="committed 已封存待揭示 | revealed 已抽取 | abandoned 已作废"
+    )
+    drawn_on: str = Field(description="抽取日期 / drawn on")
+    window: list[str] = Field(description="实施期限 [开始, 结束] / window [start, end]")
+    departments: list[str] = Field(description="牵头与参与部门 / departments")
+    items: dict[str, list[str]] = Field(description="各部门的抽查事项 / items per department")
+    as_of_seq: int = Field(description="冻结名录的账本序号 / the registry's seq, frozen")
+    committed_seq: int = Field(description="封存事件的账本序号 / the commit's seq")
+    committed_at: str = Field(description="封存时间 / committed at")
+    committed_by: str = Field(description="封存人 / committed by (username)")
+    strata: list[DrawStratum] = Field(description="分层 / strata")
+    exclusions: dict[str, int] = Field(description="按原因排除的对象数 / excluded, per reason")
+    registry: RegistryCounts = Field(description="名录统计 / registry counts")
+    witnesses: list[str] = Field(description="见证人 / witnesses")
+    drand_round: int | None = Field(description="drand 轮次（未采用为空）/ drand round, or null")
+    dice: list[Dice] = Field(description="已录入的骰子点数 / dice recorded")
+    drand_randomness: str | None = Field(description="drand 随机数 / drand randomness, or null")
+    seed: str | None = Field(description="种子（揭示后）/ the seed, once revealed")
+    revealed_seq: int | None = Field(description="揭示事件的账本序号 / the reveal's seq, or null")
+    revealed_at: str | None = Field(description="揭示时间 / revealed at, or null")
+    sample_size: int = Field(description="抽中的对象数 / targets drawn")
+    abandoned_reason: str | None = Field(description="作废理由 / why abandoned, or null")
+    recusals: int = Field(description="回避次数 / recusals")
+    pending_requests: int = Field(description="待决的回避申请 / recusal requests pending")
+
+
+class DrawPage(Page[DrawRow]):
+    pass
+
+
+AWAITING = (
+    "揭示尚待录入的熵源（仅已封存待揭示时）/ what the reveal still waits for (committed only)"
+)
+
+
+class TeamMember(Schema):
+    certificate_no: str = Field(description="执法证号 / certificate number")
+    name: str = Field(description="姓名 / name")
+
+
+class Drawn(Schema):
+    """A drawn target with its current team."""
+
+    stratum: str = Field(description="分层 / stratum")
+    identifier: str = Field(description="检查对象标识 / identifier")
+    id_kind: str | None = Field(description="标识类型 / kind of identifier")
+    name: str | None = Field(description="名称 / name")
+    inspectors: list[TeamMember] = Field(description="检查人员 / inspectors")
+    experts: list[TeamMember] = Field(description="专家 / experts")
+    recused: list[str] = Field(description="已回避的执法证号 / certificates recused")
+
+
+class DrawWritten(Schema):
+    seq: int = Field(description=SEQ)
+    draw: DrawRow = Field(description="写入后的抽取 / the draw as now read")
+    awaiting: list[str] = absent(AWAITING)
+
+
+class DrawCommitted(Schema):
+    seq: int = Field(description=SEQ)
+    draw: DrawRow = Field(description="写入后的抽取 / the draw as now read")
+    outcome: Outcome = Field(description=OUTCOME)
+    awaiting: list[str] = absent(AWAITING)
+
+
+class DrawRevealed(Schema):
+    seq: int = Field(description=SEQ)
+    draw: DrawRow = Field(description="揭示后的抽取 / the draw as now read")
+    drawn: list[Drawn] = Field(description="抽中的对象及检查组 / the drawn targets, with teams")
+
+
+class Recused(Schema):
+    seq: int = Field(description=SEQ)
+    draw: DrawRow = Field(description="写入后的抽取 / the draw as now read")
+    replacement: str = Field(description="替补人员的执法证号 / the replacement's certificate")
+    awaiting: list[str] = absent(AWAITING)
+
+
+class RecusalRequested(Schema):
+    seq: int = Field(description=SEQ)
+    draw: DrawRow = Field(description="写入后的抽取 / the draw as now read")
+    request_id: str = Field(description="回避申请编号 / the request's id")
+    outcome: Outcome = Field(description=OUTCOME)
+    awaiting: list[str] = absent(AWAITING)
+
+
+class RecusalDecided(Schema):
+    seq: int = Field(description=SEQ)
+    draw: DrawRow = Field(description="写入后的抽取 / the draw as now read")
+    approved: bool = Field(description="是否批准 / approved")
+    replacement: str | None = Field(description="替补人员（驳回为空）/ the replacement, or null")
+    awaiting: list[str] = absent(AWAITING)
+
+
+class RecusalDecision(Schema):
+    approved: bool = Field(description="是否批准 / approved")
+    reason: str = Field(description="理由 / reason")
+
+
+class RecusalRequest(Schema):
+    target: str = Field(description="检查对象标识 / target")
+    certificate_no: str = Field(description="申请回避的执法证号 / the member's certificate")
+    reason: str = Field(description="理由 / reason")
+    decision: RecusalDecision | None = Field(
+        description="领导的决定（待决为空）/ decision, or null"
+    )
+
+
+class DrawShown(Schema):
+    as_of: int = Field(description=AS_OF)
+    draw: DrawRow = Field(description="抽取 / the draw")
+    requests: dict[str, RecusalRequest] = Field(description="回避申请（按编号）/ recusal requests")
+    awaiting: list[str] = absent(AWAITING)
+
+
+class ProofEvent(Schema):
+    seq: int = Field(description="账本序号 / ledger seq")
+    event: str = Field(description="事件 / event name")
+    event_zh: str = Field(description="事件（中文）/ the event in Chinese")
+    recorded_at: str = Field(description="记录时间 / recorded at")
+    user: str = Field(description="操作者 / by (username)")
+    department: str = Field(description="操作者部门 / the actor's department")
+    role: str = Field(description="操作者角色 / the actor's role")
+
+
+class ProofDraw(Schema):
+    id: str = Field(description="抽取编号 / the draw's id")
+    label: str = Field(description="标签 / label")
+    plan: str = Field(description="计划 部门/编号 / plan as DEPT/CODE")
+    plan_version: int = Field(description="封存时的计划版本 / plan version at commit")
+    round: int = Field(description="轮次 / round")
+    status: DrawStatus = Field(description="状态 / status")
+    drawn_on: str = Field(description="抽取日期 / drawn on")
+    as_of_seq: int = Field(description="冻结名录的账本序号 / the registry's seq, frozen")
+    abandoned_reason: str | None = Field(description="作废理由 / why abandoned, or null")
+    events: list[ProofEvent] = Field(description="抽取的事件 / the draw's events")
+    checked_against: Literal["ledger replay", "read models"] = Field(
+        description="核验依据 / what was checked against"
+    )
+
+
+class ProofEntropy(Schema):
+    witnesses: list[str] = Field(description="见证人 / witnesses")
+    dice: list[Dice] = Field(description="骰子点数 / dice")
+    drand_round: int | None = Field(description="drand 轮次 / drand round, or null")
+    drand: dict[str, Any] | None = Field(description="drand 信标 / the beacon, or null")
+    nonce_commitment: str = Field(description="服务器随机数的承诺 / the nonce's commitment")
+    commit_digest: str = Field(description="封存摘要 / the commit digest")
+    nonce: str | None = Field(description="服务器随机数（揭示后）/ the nonce, once revealed")
+
+
+class DrawCheck(Schema):
+    name: str = Field(description="核验项 / check")
+    ok: bool = Field(description="是否通过 / passed")
+    detail: str = Field(description="说明 / detail")
+
+
+class DrawProof(Schema):
+    """The `ssj-draw-proof/1` document (`ssj draw verify --json` writes the same)."""
+
+    format: Literal["ssj-draw-proof/1"] = Field(description="格式 / format")
+    draw: ProofDraw = Field(description="抽取 / the draw")
+    facts: dict[str, Any] = Field(description="封存的事实（原样）/ the committed facts, as stored")
+    entropy: ProofEntropy = Field(description="熵源 / entropy")
+    seed: str | None = Field(description="种子 / seed, or null")
+    outcome: dict[str, Any] | None = Field(description="抽取结果（原样）/ the outcome, as stored")
+    recusals: list[dict[str, Any]] = Field(description="回避（原样）/ recusals, as stored")
+    checks: list[DrawCheck] = Field(description="每项核验 / every check")
+    ok: bool = Field(description="全部通过 / every check passed")
+
+
+class ExportDraw(Schema):
+    id: str = Field(description="抽取编号 / the draw's id")
+    label: str = Field(description="标签 / label")
+    plan: str = Field(description="计划 部门/编号 / plan as DEPT/CODE")
+    department: str = Field(description="牵头部门 / lead department")
+    drawn_on: str = Field(description="抽取日期 / drawn on")
+    as_of_seq: int = Field(description="冻结名录的账本序号 / the registry's seq, frozen")
+    commit_seq: int = Field(description="封存事件的账本序号 / the commit's seq")
+    reveal_seq: int = Field(description="揭示事件的账本序号 / the reveal's seq")
+
+
+class DrandBeacon(Schema):
+    round: int = Field(description="轮次 / round")
+    randomness: str = Field(description="随机数 / randomness (hex)")
+    signature: str = Field(description="BLS 签名 / signature (hex)")
+
+
+class SeedInputs(Schema):
+    draw_id: str = Field(description="抽取编号 / the draw's id")
+    commit_digest: str = Field(description="封存摘要 / the commit digest")
+    nonce: str = Field(description="服务器随机数 / the server nonce")
+    nonce_commitment: str = Field(description="其承诺 / its commitment")
+    dice: list[Dice] = Field(description="见证人骰子点数 / the witnesses' dice")
+    drand: DrandBeacon | None = Field(description="drand 信标 / the beacon, or null")
+
+
+class ExportStratum(Schema):
+    name: str = Field(description="分层 / stratum")
+    seed: str = Field(description="分层种子 / the stratum's seed")
+    size: int = Field(description="总体数 / population")
+    k: int = Field(description="抽取数 / drawn")
+    population_root: str = Field(description="总体的默克尔根 / the population's Merkle root")
+    ids: list[str] = Field(description="总体（票号顺序）/ the population, in ticket order")
+    sample: list[str] = Field(description="抽中的对象 / the sample")
+
+
+class ExportTeam(Schema):
+    target: str = Field(description="检查对象标识 / target")
+    seed: str = Field(description="检查组种子 / the team's seed")
+    rankings: dict[str, list[str]] = Field(description="各部门人员排序 / rankings per department")
+    team: list[str] = Field(description="选派的检查人员 / inspectors staffed")
+    expert_ranking: list[str] = Field(description="专家排序 / the experts' ranking")
+    experts: list[str] = Field(description="选派的专家 / experts staffed")
+
+
+class DrawExport(Schema):
+    """The `ssj-draw-export/1` document (`python3 ops/reproduce_draw.py` checks it offline)."""
+
+    format: Literal["ssj-draw-export/1"] = Field(description="格式 / format")
+    draw: ExportDraw = Field(description="抽取 / the draw")
+    sampler: str = Field(description="抽样算法 / the sampler")
+    seed: str = Field(description="种子 / the seed")
+    seed_inputs: SeedInputs = Field(description="种子的输入 / the seed's inputs")
+    strata: list[ExportStratum] = Field(description="各分层 / strata")
+    teams: list[ExportTeam] = Field(description="各检查组 / teams")
+
+
 def _written(
     services: Services, draw: Draw, response: Response, *, created: bool = False, **extra: Any
 ) -> dict[str, Any]:
@@ -126,13 +397,15 @@ def _written(
 
 @router.post(
     "/draws",
+    response_model=DrawCommitted,
+    response_model_exclude_unset=True,
     summary="封存抽取 / Commit a draw",
     description="冻结名录、检查人员库与规则，登记见证人和（可选）drand 未来轮次，承诺服务器随机数。"
     "返回内容不含任何可推算种子的信息。/ Freezes the population, pools and rules, names the "
     "witnesses (and optionally a future drand round) and commits to the server nonce. Nothing "
     "returned helps anyone predict the seed.",
     status_code=201,
-    responses=IDENTICAL,
+    responses=answers(DrawCommitted, IDENTICAL),
 )
 def commit_draw(
     services: ServicesDep,
@@ -147,7 +420,12 @@ def commit_draw(
     return _written(services, draw, response, created=outcome == "created", outcome=outcome)
 
 
-@router.post("/draws/{draw_id}/dice", summary="录入骰子点数 / Record a witness's dice")
+@router.post(
+    "/draws/{draw_id}/dice",
+    response_model=DrawWritten,
+    response_model_exclude_unset=True,
+    summary="录入骰子点数 / Record a witness's dice",
+)
 def record_dice(
     services: ServicesDep,
     draws: DrawsDep,
@@ -162,6 +440,8 @@ def record_dice(
 
 @router.post(
     "/draws/{draw_id}/drand",
+    response_model=DrawWritten,
+    response_model_exclude_unset=True,
     summary="录入 drand 信标 / Record the drand beacon",
     description="请求体为 drand HTTP 接口返回的 JSON（round、randomness、signature）。/ The body "
     "is the beacon as the drand HTTP API returns it (round, randomness, signature).",
@@ -180,6 +460,8 @@ def record_drand(
 
 @router.post(
     "/draws/{draw_id}/reveal",
+    response_model=DrawRevealed,
+    response_model_exclude_unset=True,
     summary="揭示 / Reveal",
     description="计算种子，抽取检查对象并选派检查组；只能揭示一次。/ Computes the seed, draws the "
     "targets and staffs their teams; a draw is revealed once.",
@@ -195,7 +477,12 @@ def reveal_draw(
     return _written(services, draw, response, drawn=records.drawn(services, draw))
 
 
-@router.post("/draws/{draw_id}/abandon", summary="作废（领导）/ Abandon (leader)")
+@router.post(
+    "/draws/{draw_id}/abandon",
+    response_model=DrawWritten,
+    response_model_exclude_unset=True,
+    summary="作废（领导）/ Abandon (leader)",
+)
 def abandon_draw(
     services: ServicesDep,
     draws: DrawsDep,
@@ -213,6 +500,8 @@ def abandon_draw(
 
 @router.post(
     "/draws/{draw_id}/recusals",
+    response_model=Recused,
+    response_model_exclude_unset=True,
     summary="检查人员自行回避 / An inspector's own recusal",
     description="立即回避，由该检查对象的排序中的下一位替补。/ Recused at once; the next in the "
     "target's ranking replaces.",
@@ -231,9 +520,11 @@ def recuse(
 
 @router.post(
     "/draws/{draw_id}/recusal-requests",
+    response_model=RecusalRequested,
+    response_model_exclude_unset=True,
     summary="登记检查对象的回避申请 / File a target's recusal request",
     status_code=201,
-    responses=IDENTICAL,
+    responses=answers(RecusalRequested, IDENTICAL),
 )
 def request_recusal(
     services: ServicesDep,
@@ -258,6 +549,8 @@ def request_recusal(
 
 @router.post(
     "/draws/{draw_id}/recusal-requests/{request_id}/decision",
+    response_model=RecusalDecided,
+    response_model_exclude_unset=True,
     summary="决定回避申请（领导）/ Decide a recusal request (leader)",
 )
 def decide_recusal(
@@ -278,7 +571,12 @@ def decide_recusal(
 # Reads -----------------------------------------------------------------------------------------
 
 
-@router.get("/draws", summary="列出抽取 / List draws")
+@router.get(
+    "/draws",
+    response_model=DrawPage,
+    response_model_exclude_unset=True,
+    summary="列出抽取 / List draws",
+)
 def list_draws(
     services: ServicesDep,
     principal: PrincipalDep,
@@ -319,7 +617,12 @@ def _readable(
     return seq, row
 
 
-@router.get("/draws/{draw_id}", summary="查看抽取 / Get a draw")
+@router.get(
+    "/draws/{draw_id}",
+    response_model=DrawShown,
+    response_model_exclude_unset=True,
+    summary="查看抽取 / Get a draw",
+)
 def get_draw(
     services: ServicesDep,
     draws: DrawsDep,
@@ -337,7 +640,12 @@ def get_draw(
     return body
 
 
-@router.get("/draws/{draw_id}/tasks", summary="抽查任务 / The draw's tasks")
+@router.get(
+    "/draws/{draw_id}/tasks",
+    response_model=TaskPage,
+    response_model_exclude_unset=True,
+    summary="抽查任务 / The draw's tasks",
+)
 def draw_tasks(
     services: ServicesDep, principal: PrincipalDep, draw_id: str, window: WindowDep
 ) -> dict[str, Any]:
@@ -356,6 +664,8 @@ def draw_tasks(
 
 @router.get(
     "/draws/{draw_id}/verify",
+    response_model=DrawProof,
+    response_model_exclude_unset=True,
     summary="核验抽取 / Verify a draw",
     description="重算每个记录值，返回 JSON 核验证明（与 `ssj draw verify --json` 相同）。"
     "`replay=true` 只信任账本：从账本重放重建名录后核验。/ Re-runs the draw and returns the JSON "
@@ -376,6 +686,8 @@ def verify_draw(
 
 @router.get(
     "/draws/{draw_id}/export",
+    response_model=DrawExport,
+    response_model_exclude_unset=True,
     summary="导出复核文件 / Export for independent checks",
     description="`ssj-draw-export/1` 格式，可用 `python3 ops/reproduce_draw.py` 离线复核。/ The "
     "`ssj-draw-export/1` format, checked offline by `python3 ops/reproduce_draw.py`.",

@@ -15,6 +15,7 @@ from fastapi import Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, authorise_read, make_router, snapshot
+from ssj.api.schemas import AS_OF, SEQ, Outcome, Schema
 from ssj.domain.followup import FollowUp
 from ssj.services.context import Services
 from ssj.services.followup import FollowUpService, Made
@@ -169,6 +170,103 @@ class ReferralIn(BaseModel):
     on: str | None = Field(None, description=DATE)
 
 
+class Recheck(Schema):
+    on: str = Field(description="复查日期 / re-checked on")
+    passed: bool = Field(description="是否通过 / passed")
+    by: str = Field(description="复查人执法证号 / by (certificate number)")
+    notes: str = Field(description="复查情况 / notes")
+
+
+class Rectification(Schema):
+    ordered_on: str = Field(description="责令整改日期 / ordered on")
+    deadline: str = Field(description="整改期限 / deadline")
+    requirement: str = Field(description="整改要求 / what must be rectified")
+    rechecks: list[Recheck] = Field(description="复查记录 / re-checks")
+    passed_on: str | None = Field(description="复查通过日期（未通过为空）/ passed on, or null")
+
+
+class Reminder(Schema):
+    on: str = Field(description="催告日期 / reminded on")
+    text: str = Field(description="催告内容 / the reminder's text")
+
+
+class Correction(Schema):
+    on: str = Field(description="更正日期 / corrected on")
+    reason: str = Field(description="更正原因 / why")
+    fields: list[str] = Field(description="更正的字段 / the fields corrected")
+
+
+class PenaltyCase(Schema):
+    """A penalty case in the fields of the 双公示 administrative-penalty data standard."""
+
+    case_no: str = Field(description="行政处罚决定书文号 / the decision's document number")
+    decided_on: str = Field(description="处罚决定日期 / decided on")
+    decided_seq: int = Field(description="立案事件的账本序号 / the filing's ledger seq")
+    decision: str = Field(description="处罚内容 / what the penalty is")
+    credit_class: str | None = Field(description="调低后的信用风险分类 / lowered class, or null")
+    previous_class: str | None = Field(description="调低前的分类 / the class before, or null")
+    published_on: str | None = Field(description="公示日期 / published on, or null")
+    published_seq: int | None = Field(description="公示事件的账本序号 / its seq, or null")
+    violation_type: str = Field(description="违法行为类型 / kind of violation")
+    facts: str = Field(description="违法事实 / the facts")
+    basis: str = Field(description="处罚依据 / the legal basis")
+    penalty_types: list[str] = Field(description="处罚类别 / penalty types")
+    fine: str = Field(description="罚款金额（万元）/ fine in 10,000 yuan")
+    confiscated: str = Field(description="没收金额（万元）/ amount confiscated")
+    licence: str = Field(description="暂扣或吊销证照 / licence suspended or revoked")
+    valid_until: str | None = Field(description="处罚有效期 / the penalty's end date, or null")
+    publicity_until: str | None = Field(description="公示截止期 / publicity ends, or null")
+    authority: str = Field(description="处罚机关 / deciding department")
+    authority_code: str = Field(description="处罚机关统一社会信用代码 / its USCC")
+    source: str = Field(description="数据来源单位 / data source")
+    source_code: str = Field(description="数据来源单位统一社会信用代码 / its USCC")
+    legal_representative: str = Field(description="法定代表人 / legal representative")
+    notes: str = Field(description="备注 / notes")
+    target_type: str | None = Field(description="检查对象类型 / target type, or null")
+    corrections: list[Correction] = Field(description="更正记录 / corrections")
+    revoked_on: str | None = Field(description="撤销日期 / revoked on, or null")
+    revocation: str | None = Field(description="撤销原因 / why revoked, or null")
+
+
+class Referral(Schema):
+    on: str = Field(description="移送日期 / referred on")
+    to_kind: str = Field(description="移送对象 department|public_security / referred to")
+    to: str = Field(description="接收部门（移送公安机关时为空）/ receiving department, or empty")
+    reason: str = Field(description="移送理由 / reason")
+
+
+class FollowUpRow(Schema):
+    """A task's follow-up as the followups read model holds it (projections.followups)."""
+
+    followup_id: str = Field(description="后续处置编号（UUID）/ the follow-up's id")
+    task_id: str = Field(description="任务编号 / the task's id")
+    identifier: str = Field(description="检查对象标识 / the target's identifier")
+    departments: list[str] = Field(description="任务的部门 / the task's departments")
+    completed_on: str = Field(description="检查完成日期 / the inspection's completion date")
+    rectifications: list[Rectification] = Field(description="整改令（序号从 1 起）/ orders")
+    reminders: list[Reminder] = Field(description="催告 / reminders")
+    cases: list[PenaltyCase] = Field(description="立案处罚（序号从 1 起）/ penalty cases")
+    referrals: list[Referral] = Field(description="移送 / referrals")
+
+
+class FollowUpShown(Schema):
+    as_of: int = Field(description=AS_OF)
+    followup: FollowUpRow = Field(description="后续处置 / the follow-up")
+
+
+class FollowUpWritten(Schema):
+    seq: int = Field(description=SEQ)
+    followup: FollowUpRow = Field(description="写入后的后续处置 / the follow-up as now read")
+
+
+class EntryWritten(FollowUpWritten):
+    number: int = Field(description="该记录的序号（从 1 起）/ the entry's number (from 1)")
+    outcome: Outcome = Field(
+        description="created：已记录；unchanged：相同记录已存在，未写入 / created, or unchanged: "
+        "identical already, nothing written"
+    )
+
+
 def _written(
     services: Services, followups: FollowUpService, follow: FollowUp, **extra: Any
 ) -> dict[str, Any]:
@@ -183,7 +281,12 @@ def _entry(services: Services, followups: FollowUpService, made: Made) -> dict[s
     return _written(services, followups, follow, number=number, outcome=outcome)
 
 
-@router.get("/followups/{task_id}", summary="查看后续处置 / Get a task's follow-up")
+@router.get(
+    "/followups/{task_id}",
+    response_model=FollowUpShown,
+    response_model_exclude_unset=True,
+    summary="查看后续处置 / Get a task's follow-up",
+)
 def get_followup(
     services: ServicesDep,
     followups: FollowUpsDep,
@@ -198,7 +301,12 @@ def get_followup(
     return {"as_of": seq, "followup": followups.row(task_id, as_of=seq)}
 
 
-@router.post("/followups/{task_id}/rectifications", summary="责令整改 / Order a rectification")
+@router.post(
+    "/followups/{task_id}/rectifications",
+    response_model=EntryWritten,
+    response_model_exclude_unset=True,
+    summary="责令整改 / Order a rectification",
+)
 def rectify(
     services: ServicesDep,
     followups: FollowUpsDep,
@@ -214,6 +322,8 @@ def rectify(
 
 @router.post(
     "/followups/{task_id}/rectifications/{number}/rechecks",
+    response_model=FollowUpWritten,
+    response_model_exclude_unset=True,
     summary="复查整改 / Re-check a rectification",
     description="仅限本任务检查组成员；他人被拒绝并记录。/ Team members only; anyone else is "
     "refused, and the refusal recorded.",
@@ -232,7 +342,12 @@ def recheck(
     return _written(services, followups, follow)
 
 
-@router.post("/followups/{task_id}/reminders", summary="催告 / Record a reminder")
+@router.post(
+    "/followups/{task_id}/reminders",
+    response_model=EntryWritten,
+    response_model_exclude_unset=True,
+    summary="催告 / Record a reminder",
+)
 def remind(
     services: ServicesDep,
     followups: FollowUpsDep,
@@ -243,7 +358,12 @@ def remind(
     return _entry(services, followups, followups.remind(principal, task_id, body.text, body.on))
 
 
-@router.post("/followups/{task_id}/cases", summary="立案处罚 / File a penalty case")
+@router.post(
+    "/followups/{task_id}/cases",
+    response_model=EntryWritten,
+    response_model_exclude_unset=True,
+    summary="立案处罚 / File a penalty case",
+)
 def file_case(
     services: ServicesDep,
     followups: FollowUpsDep,
@@ -257,6 +377,8 @@ def file_case(
 
 @router.post(
     "/followups/{task_id}/cases/{case}/publication",
+    response_model=FollowUpWritten,
+    response_model_exclude_unset=True,
     summary="公示处罚信息 / Publish a penalty case's information",
 )
 def publish_case(
@@ -273,6 +395,8 @@ def publish_case(
 
 @router.post(
     "/followups/{task_id}/cases/{case}/corrections",
+    response_model=FollowUpWritten,
+    response_model_exclude_unset=True,
     summary="更正处罚信息 / Correct a penalty case",
     description="一次更正即一条账本事件；已公示的案件另生成一条更正记录报送信用平台。/ Each "
     "correction is an event; for a published case it is also a correction record for the "
@@ -292,6 +416,8 @@ def correct_case(
 
 @router.post(
     "/followups/{task_id}/cases/{case}/revocation",
+    response_model=FollowUpWritten,
+    response_model_exclude_unset=True,
     summary="撤销处罚决定 / Record a revoked penalty decision",
 )
 def revoke_case(
@@ -306,7 +432,12 @@ def revoke_case(
     return _written(services, followups, follow)
 
 
-@router.post("/followups/{task_id}/referrals", summary="移送 / Refer")
+@router.post(
+    "/followups/{task_id}/referrals",
+    response_model=EntryWritten,
+    response_model_exclude_unset=True,
+    summary="移送 / Refer",
+)
 def refer(
     services: ServicesDep,
     followups: FollowUpsDep,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -22,9 +22,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from projections import delivery as outbox
+from ssj.api.schemas import absent
 from ssj.domain.subscribers import SubscriberStatus
 from ssj.services import health
 from ssj.services.context import Services
@@ -33,11 +34,30 @@ router = APIRouter(tags=["运行状态 / Operations"])
 
 
 class CheckResult(BaseModel):
-    """One readiness check: whether it passed, what it measured, and the error if it failed."""
+    """One readiness check: whether it passed, what it measured, and the error if it failed.
+    Which measures a check has depends on the check (and none when it failed)."""
 
     model_config = ConfigDict(extra="allow")
     ok: bool
-    error: str | None = None
+    error: str = absent("检查失败的原因（仅失败时）/ why the check failed (only then)")
+    head_seq: int = absent("database、replica：账本末尾序号 / the ledger head seq")
+    ms: int | float = absent("database：查询耗时（毫秒）/ query time in ms")
+    key_id: str = absent("signing_key：当前签名密钥 / the active signing key")
+    lag: int = absent("projections：读模型落后的事件数 / events the read models lag")
+    max_lag: int = absent("projections、replica：允许的最大延迟 / the lag allowed")
+    size: int | None = absent("checkpoint：最新检查点的树大小 / the newest checkpoint's size")
+    age_seconds: int | float | None = absent("checkpoint：最新检查点的时长 / its age (s)")
+    pending_events: int = absent("checkpoint：未被检查点覆盖的事件 / events not yet covered")
+    interval_seconds: int | float = absent("checkpoint：签发间隔 / the checkpoint interval")
+    ledger_lag: int = absent("replica：副本未重放的账本事件 / ledger events not replayed")
+    projection_lag: int = absent("replica：副本读模型的延迟 / the replica's read-model lag")
+    replay_delay_seconds: float | None = absent("replica：距上次重放的秒数 / since replay (s)")
+    in_recovery: bool = absent("replica：副本处于恢复模式 / the replica is in recovery")
+    position: int = absent("replica：副本读模型的位置 / its read models' position")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"] = Field(description="进程存活 / the process is up")
 
 
 class Readiness(BaseModel):
@@ -47,7 +67,12 @@ class Readiness(BaseModel):
     checks: dict[str, CheckResult]
 
 
-@router.get("/healthz", summary="进程存活 / the process is up")
+@router.get(
+    "/healthz",
+    response_model=Liveness,
+    response_model_exclude_unset=True,
+    summary="进程存活 / the process is up",
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -20,6 +20,7 @@ from ssj.api.deps import (
     render_page,
     snapshot,
 )
+from ssj.api.schemas import AS_OF, OUTCOME, SEQ, Outcome, Page, Schema, answers
 from ssj.domain import fields
 from ssj.domain.plans import KIND_LABELS, STATUS_LABELS, PlanKind, PlanStatus
 from ssj.errors import NotFoundError
@@ -168,6 +169,74 @@ class PlanFilters:
 FiltersDep = Annotated[PlanFilters, Depends()]
 
 
+class PlanRow(Schema):
+    """A plan as the plans read model holds it (projections.plans): its fields, its workflow
+    status, and who drafted and approved it when."""
+
+    code: str = Field(description="计划编号 / plan code")
+    department: str = Field(description="牵头部门编码 / lead department code")
+    title: str = Field(description="计划名称 / title")
+    year: int = Field(description="年度 / year")
+    kind: PlanKind = Field(description="annual 年度 | monthly 月度 / kind")
+    month: int | None = Field(description="月份（月度计划）/ month (monthly plans; else null)")
+    items: list[str] = Field(description="牵头部门的抽查事项编码 / the lead department's items")
+    cooperating: dict[str, list[str]] = Field(
+        description="联合抽查：配合部门编码 → 其事项编码 / cooperating department -> its items"
+    )
+    target_types: list[str] = Field(description="检查对象类型 / target types")
+    region_codes: list[str] = Field(description="行政区划代码前缀（空：全辖区）/ region prefixes")
+    tags: list[str] = Field(description="对象标签（空：不限）/ target tags (empty: any)")
+    ratios: dict[str, str] = Field(
+        description="按信用风险分类的抽查比例（%）/ percent per credit class (empty with a fixed "
+        "count)"
+    )
+    fixed_count: int | None = Field(description="固定抽取数量（无则为空）/ fixed count, or null")
+    minimum: int = Field(description="每层最少抽取数 / minimum per stratum")
+    window_start: str = Field(description="实施开始日期 / window start (YYYY-MM-DD)")
+    window_end: str = Field(description="实施结束日期 / window end (YYYY-MM-DD)")
+    team_size: int = Field(description="检查组人数 / team size")
+    experts: int = Field(description="每组专家人数 / experts per team")
+    yearly_cap_department: int = Field(description="本部门每年上限 / yearly cap, this department")
+    yearly_cap_all: int = Field(description="各部门每年上限 / yearly cap, all departments")
+    exclusion_days: int = Field(description="排除近若干天已检查的对象 / exclusion window (days)")
+    workload_cap: int | None = Field(description="每名检查人员任务上限（空：不限）/ per inspector")
+    priority_uncovered: bool = Field(description="优先抽取未覆盖对象 / not-yet-covered first")
+    coverage_years: int = Field(description="全覆盖周期（年）/ coverage period (years)")
+    publish_within_days: int = Field(
+        description="检查结果公示期限（工作日）/ working days to publish a result"
+    )
+    status: PlanStatus = Field(
+        description="draft 草稿 | submitted 已提交 | approved 已批准 | published 已公布 | "
+        "cancelled 已撤销 / workflow status"
+    )
+    plan_id: str = Field(description="计划的聚合编号（UUID）/ the plan's id")
+    version: int = Field(description="版本（每个事件加一）/ version (one per event)")
+    drafted_by: str = Field(description="起草人 / drafted by (username)")
+    drafted_at: str = Field(description="起草时间 / drafted at (ISO 8601)")
+    approved_by: str | None = Field(description="批准人（未批准为空）/ approved by, or null")
+    approved_at: str | None = Field(description="批准时间 / approved at, or null")
+    approval_comment: str | None = Field(description="批准意见 / approval comment, or null")
+    published_at: str | None = Field(description="公布时间 / published at, or null")
+    return_reason: str | None = Field(description="退回理由 / why it was returned, or null")
+    cancel_reason: str | None = Field(description="撤销理由 / why it was cancelled, or null")
+    amendments: int = Field(description="修改次数 / number of amendments")
+
+
+class PlanPage(Page[PlanRow]):
+    pass
+
+
+class PlanShown(Schema):
+    as_of: int = Field(description=AS_OF)
+    plan: PlanRow = Field(description="抽查计划 / the plan")
+
+
+class PlanWritten(Schema):
+    outcome: Outcome = Field(description=OUTCOME)
+    seq: int = Field(description=SEQ)
+    plan: PlanRow = Field(description="写入后的计划 / the plan as now read")
+
+
 def _written(
     services: Services, response: Response, outcome: str, department: str, code: str
 ) -> dict[str, Any]:
@@ -178,7 +247,12 @@ def _written(
     return {"outcome": outcome, "seq": seq, "plan": plan}
 
 
-@router.get("/plans", summary="列出抽查计划 / List plans")
+@router.get(
+    "/plans",
+    response_model=PlanPage,
+    response_model_exclude_unset=True,
+    summary="列出抽查计划 / List plans",
+)
 def list_plans(
     services: ServicesDep, principal: PrincipalDep, window: WindowDep, filters: FiltersDep
 ) -> dict[str, Any]:
@@ -198,7 +272,12 @@ def list_plans(
     return render_page(found.rows, found.total, window, seq)
 
 
-@router.get("/plans/{department}/{code}", summary="查看抽查计划 / Get a plan")
+@router.get(
+    "/plans/{department}/{code}",
+    response_model=PlanShown,
+    response_model_exclude_unset=True,
+    summary="查看抽查计划 / Get a plan",
+)
 def get_plan(
     services: ServicesDep, principal: PrincipalDep, department: str, code: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -215,12 +294,14 @@ def get_plan(
 
 @router.post(
     "/plans",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
     summary="起草抽查计划 / Draft a plan",
     description="所列事项须在相应部门的事项清单中且未废止；未给出检查对象类型时取所列事项的类型。"
     "/ Every item must be on its department's list and not retired; target types default to "
     "the items'.",
     status_code=201,
-    responses=IDENTICAL,
+    responses=answers(PlanWritten, IDENTICAL),
 )
 def draft_plan(
     services: ServicesDep,
@@ -235,6 +316,8 @@ def draft_plan(
 
 @router.patch(
     "/plans/{department}/{code}",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
     summary="修改抽查计划 / Amend a plan",
     description="只记录变化的字段。已批准或已公布的计划须说明理由，修改后退回草稿，须重新提交审批。"
     "/ Records only the changed fields. An approved or published plan needs a reason and goes "
@@ -257,7 +340,12 @@ def amend_plan(
     return _written(services, response, outcome, department, code)
 
 
-@router.post("/plans/{department}/{code}/submit", summary="提交审批 / Submit for approval")
+@router.post(
+    "/plans/{department}/{code}/submit",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
+    summary="提交审批 / Submit for approval",
+)
 def submit_plan(
     services: ServicesDep,
     plans: PlansDep,
@@ -270,7 +358,12 @@ def submit_plan(
     return _written(services, response, "updated", department, code)
 
 
-@router.post("/plans/{department}/{code}/approve", summary="批准（领导）/ Approve (leader)")
+@router.post(
+    "/plans/{department}/{code}/approve",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
+    summary="批准（领导）/ Approve (leader)",
+)
 def approve_plan(
     services: ServicesDep,
     plans: PlansDep,
@@ -285,7 +378,12 @@ def approve_plan(
     return _written(services, response, "updated", department, code)
 
 
-@router.post("/plans/{department}/{code}/return", summary="退回（领导）/ Return (leader)")
+@router.post(
+    "/plans/{department}/{code}/return",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
+    summary="退回（领导）/ Return (leader)",
+)
 def return_plan(
     services: ServicesDep,
     plans: PlansDep,
@@ -299,7 +397,12 @@ def return_plan(
     return _written(services, response, "updated", department, code)
 
 
-@router.post("/plans/{department}/{code}/publish", summary="公布 / Publish")
+@router.post(
+    "/plans/{department}/{code}/publish",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
+    summary="公布 / Publish",
+)
 def publish_plan(
     services: ServicesDep,
     plans: PlansDep,
@@ -312,7 +415,12 @@ def publish_plan(
     return _written(services, response, "updated", department, code)
 
 
-@router.post("/plans/{department}/{code}/cancel", summary="撤销（领导）/ Cancel (leader)")
+@router.post(
+    "/plans/{department}/{code}/cancel",
+    response_model=PlanWritten,
+    response_model_exclude_unset=True,
+    summary="撤销（领导）/ Cancel (leader)",
+)
 def cancel_plan(
     services: ServicesDep,
     plans: PlansDep,

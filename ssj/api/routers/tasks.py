@@ -26,6 +26,7 @@ from ssj.api.deps import (
     render_page,
     snapshot,
 )
+from ssj.api.schemas import AS_OF, OUTCOME, SEQ, Outcome, Schema, TaskPage, TaskRow
 from ssj.domain.tasks import EVENT_LABELS_ZH, Task
 from ssj.services.context import Services
 from ssj.services.tasks import TaskService
@@ -123,6 +124,33 @@ class WithholdIn(BaseModel):
     )
 
 
+class TaskWritten(Schema):
+    seq: int = Field(description=SEQ)
+    task: TaskRow = Field(description="写入后的任务 / the task as now read")
+
+
+class ResultDrafted(TaskWritten):
+    outcome: Outcome = Field(description=OUTCOME)
+
+
+class TaskEvent(Schema):
+    """One event of the task, from its envelope."""
+
+    seq: int = Field(description="账本序号 / ledger seq")
+    recorded_at: str = Field(description="记录时间 / recorded at (ISO 8601)")
+    event: str = Field(description="事件 / event name")
+    event_zh: str = Field(description="事件（中文）/ the event in Chinese")
+    user: str = Field(description="操作者 / by (username)")
+    department: str = Field(description="操作者部门 / the actor's department")
+    role: str = Field(description="操作者角色 / the actor's role")
+
+
+class TaskShown(Schema):
+    as_of: int = Field(description=AS_OF)
+    task: TaskRow = Field(description="抽查任务 / the task")
+    events: list[TaskEvent] = Field(description="任务经过（账本序号顺序）/ its events in seq order")
+
+
 def _written(services: Services, task: Task) -> dict[str, Any]:
     """What a write returns: the ledger head after it and the task as now read."""
     seq = snapshot(services, None)
@@ -134,6 +162,8 @@ def _written(services: Services, task: Task) -> dict[str, Any]:
 
 @router.post(
     "/tasks/{task_id}/notify",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
     summary="通知检查对象 / Notify the target",
     description="任务自此开始；任务编号在抽取揭示时即已确定（见 `GET /draws/{draw_id}/tasks`）。/ "
     "The task begins; its id is known from the draw's reveal (`GET /draws/{draw_id}/tasks`).",
@@ -146,6 +176,8 @@ def notify(
 
 @router.post(
     "/tasks/{task_id}/results",
+    response_model=ResultDrafted,
+    response_model_exclude_unset=True,
     summary="起草检查结果（第一签）/ Draft an item's result (first sign-off)",
     description="仅限本任务检查组成员（用户须关联本人执法证号）；他人被拒绝并记录。第二签之前可重新"
     "起草（替换草稿），之后不能。/ Team members only (the user linked to their certificate); "
@@ -170,6 +202,8 @@ def draft_result(
 
 @router.post(
     "/tasks/{task_id}/signatures",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
     summary="签署检查结果（第二签）/ Countersign an item's result",
     description="须为检查组中起草人以外的成员。/ By a team member other than the drafter.",
 )
@@ -181,6 +215,8 @@ def sign_result(
 
 @router.post(
     "/tasks/{task_id}/complete",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
     summary="检查完成 / Complete the inspection",
     description="各事项须已两人签署；记录检查完成日期（公示期限自此计算）。/ Every item's result "
     "signed by two; records the completion date (publication deadlines count from it).",
@@ -194,21 +230,36 @@ def complete(
 # The target's say ------------------------------------------------------------------------------
 
 
-@router.post("/tasks/{task_id}/inform", summary="告知检查对象 / Inform the target")
+@router.post(
+    "/tasks/{task_id}/inform",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
+    summary="告知检查对象 / Inform the target",
+)
 def inform(
     services: ServicesDep, tasks: TasksDep, principal: PrincipalDep, task_id: str, body: DateIn
 ) -> dict[str, Any]:
     return _written(services, tasks.inform(principal, task_id, body.on))
 
 
-@router.post("/tasks/{task_id}/confirm", summary="检查对象无异议 / The target confirms")
+@router.post(
+    "/tasks/{task_id}/confirm",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
+    summary="检查对象无异议 / The target confirms",
+)
 def confirm(
     services: ServicesDep, tasks: TasksDep, principal: PrincipalDep, task_id: str
 ) -> dict[str, Any]:
     return _written(services, tasks.confirm(principal, task_id))
 
 
-@router.post("/tasks/{task_id}/objection", summary="检查对象提出异议 / The target objects")
+@router.post(
+    "/tasks/{task_id}/objection",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
+    summary="检查对象提出异议 / The target objects",
+)
 def record_objection(
     services: ServicesDep, tasks: TasksDep, principal: PrincipalDep, task_id: str, body: ReasonIn
 ) -> dict[str, Any]:
@@ -217,6 +268,8 @@ def record_objection(
 
 @router.post(
     "/tasks/{task_id}/objection/decision",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
     summary="决定异议（领导）/ Decide the objection (leader)",
     description="成立：检查结果重新录入、签署、告知；不成立：维持结果，可公示。/ Upheld: the results "
     "are reopened, to be drafted, signed and informed again; rejected: the result stands.",
@@ -231,7 +284,12 @@ def decide_objection(
 # Publication (一公开) and closure --------------------------------------------------------------
 
 
-@router.post("/tasks/{task_id}/publish", summary="公示检查结果 / Publish the result")
+@router.post(
+    "/tasks/{task_id}/publish",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
+    summary="公示检查结果 / Publish the result",
+)
 def publish(
     services: ServicesDep, tasks: TasksDep, principal: PrincipalDep, task_id: str, body: PublishIn
 ) -> dict[str, Any]:
@@ -247,6 +305,8 @@ def publish(
 
 @router.post(
     "/tasks/{task_id}/withhold",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
     summary="暂不公示 / Withhold the result",
     description="`until_final`：暂缓至结果最终确定，之后可公示；否则不予公示，只能办结。/ "
     "`until_final`: until the result is final, then it may be published; otherwise for good: "
@@ -260,6 +320,8 @@ def withhold(
 
 @router.post(
     "/tasks/{task_id}/close",
+    response_model=TaskWritten,
+    response_model_exclude_unset=True,
     summary="办结 / Close the task",
     description="已公示，或不予公示的任务才能办结；办结后不再作为未办结任务排除于后续抽取。/ Only "
     "once published, or withheld for good; a closed task no longer excludes its target from "
@@ -274,7 +336,12 @@ def close(
 # Reads -----------------------------------------------------------------------------------------
 
 
-@router.get("/tasks", summary="列出抽查任务 / List tasks")
+@router.get(
+    "/tasks",
+    response_model=TaskPage,
+    response_model_exclude_unset=True,
+    summary="列出抽查任务 / List tasks",
+)
 def list_tasks(
     services: ServicesDep,
     tasks: TasksDep,
@@ -310,7 +377,12 @@ def list_tasks(
     return render_page(found.rows, found.total, window, seq)
 
 
-@router.get("/tasks/{task_id}", summary="查看抽查任务 / Get a task")
+@router.get(
+    "/tasks/{task_id}",
+    response_model=TaskShown,
+    response_model_exclude_unset=True,
+    summary="查看抽查任务 / Get a task",
+)
 def get_task(
     services: ServicesDep,
     tasks: TasksDep,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import PrincipalDep, ReasonIn, RegistryDep, ServicesDep, head_seq, make_router
+from ssj.api.schemas import SEQ, Schema
 from ssj.domain.organisation import token_hash
 
 TAG = "令牌 / Tokens"
@@ -30,6 +31,12 @@ class TokenOut(BaseModel):
     username: str
     label: str
     seq: int = Field(description="签发事件之后的账本末尾序号 / ledger head after issuing")
+
+
+class TokenRevoked(Schema):
+    token_sha256: str = Field(description="被吊销令牌的 SHA-256 / the revoked token's SHA-256")
+    revoked: Literal[True] = Field(description="已吊销 / revoked")
+    seq: int = Field(description=SEQ)
 
 
 @router.post(
@@ -55,6 +62,8 @@ def issue_token(
 
 @router.delete(
     "/tokens/{sha256}",
+    response_model=TokenRevoked,
+    response_model_exclude_unset=True,
     summary="吊销令牌（管理员）/ Revoke a token (administrators)",
     description="按 SHA-256 吊销（不要把令牌明文放进网址）；原因放在请求体中。/ Revoke by "
     "SHA-256 (never put a secret in a URL); the reason goes in the body.",
