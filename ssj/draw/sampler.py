@@ -30,15 +30,23 @@ if TYPE_CHECKING:
     import numpy as np
 
 PREFIX_DIGITS = 9  # ties in nine digits are rare even among a million ids
-_PREFIX_MOD = 10**PREFIX_DIGITS
 _LOW_DIGITS = 5  # the key is reversed by two table lookups: the low five digits, then the rest
 CHUNK = 1 << 15  # ids per call when a map hands the hashing to other processes
+_TWOS, _FIVES = 2**PREFIX_DIGITS, 5**PREFIX_DIGITS  # 10**9 = 2**9 * 5**9
+_FIVES_INVERSE = pow(_FIVES, -1, _TWOS)
 
 Map = Callable[..., Iterable[Any]]  # the built-in `map`, or one that runs calls elsewhere
 
 _sha256 = hashlib.sha256  # OpenSSL's, with the CPU's SHA instructions where it has them
 _digest = type(_sha256()).digest
 _hexdigest = type(_sha256()).hexdigest
+
+
+@cache
+def _five_weights() -> np.ndarray:
+    import numpy as np
+
+    return np.array([pow(2, 32 * i, _FIVES) for i in range(7, -1, -1)], dtype=np.uint64)
 
 
 @cache
@@ -89,14 +97,19 @@ def blobs(ids: Sequence[str], size: int) -> list[bytes] | None:
 
 def digest_keys(digests: bytes) -> np.ndarray:
     """The prefix key of each 32-byte digest in `digests`: the integer's nine lowest decimal
-    digits (limb by limb, modulo 10**9), reversed, so that keys order like the tickets' first
-    nine digits. Each product of a limb's residue and its weight (2**64i mod 10**9) is below
-    10**18, so their sum stays below 2**64."""
+    digits, reversed, so that keys order like the tickets' first nine digits. The nine digits
+    are the integer modulo 10**9, put together (Chinese remainder theorem) from its residue
+    modulo 2**9 (its lowest bits) and modulo 5**9: the sum of its eight 32-bit limbs, each
+    times 2**32i mod 5**9, stays below 2**56, so one division per digest is enough."""
     import numpy as np
 
-    weights = np.array([pow(2, 64 * i, _PREFIX_MOD) for i in (3, 2, 1, 0)], dtype=np.uint64)
-    limbs = np.frombuffer(digests, dtype=">u8").reshape(-1, 4) % np.uint64(_PREFIX_MOD)
-    low = (limbs * weights).sum(axis=1) % np.uint64(_PREFIX_MOD)
+    limbs = np.frombuffer(digests, dtype=">u4").reshape(-1, 8)
+    by_five = (limbs @ _five_weights()) % np.uint64(_FIVES)
+    by_two = limbs[:, 7].astype(np.uint64) & np.uint64(_TWOS - 1)
+    step = ((by_two + np.uint64(_TWOS * _FIVES) - by_five) * np.uint64(_FIVES_INVERSE)) & np.uint64(
+        _TWOS - 1
+    )
+    low = by_five + np.uint64(_FIVES) * step
     split = np.uint64(10**_LOW_DIGITS)
     high_digits = PREFIX_DIGITS - _LOW_DIGITS
     first = _reversed_digits(_LOW_DIGITS)[low % split] * np.uint64(10**high_digits)
@@ -126,7 +139,7 @@ def _keys(hexed: str, ids: Sequence[str], run: Map) -> np.ndarray:
     seed = hexed.encode("ascii")
     runs = blobs(ids, CHUNK) if run is not map and len(ids) > CHUNK else None
     if runs is None:
-        return prefix_keys(seed, encoded(ids))
+        return prefix_keys(seed, map(str.encode, ids))  # lazily: no list of a million bytes
     found = run(chunk_keys, [(seed, r) for r in runs])
     return np.frombuffer(b"".join(found), dtype=np.uint64)
 
@@ -162,7 +175,7 @@ def _in_ticket_order(hexed: str, keyed: list[tuple[int, str]]) -> list[str]:
 
 def nfc(ids: list[str]) -> list[str]:
     """The ids in NFC (ASCII ids, nearly all, are NFC already)."""
-    if all(map(str.isascii, ids)):
+    if "".join(ids).isascii():  # one pass in C
         return ids
     joined = "\n".join(ids)  # NFC as a whole iff each id is: a newline never composes
     return ids if unicodedata.is_normalized("NFC", joined) else [normalise(i) for i in ids]
