@@ -4,7 +4,7 @@
 给纪检监察人员 / For discipline-inspection auditors
 ----------------------------------------------------
 本脚本只用 Python 标准库（不导入 ssj，也不需要任何第三方包），可在任何装有 Python 3.9 及以上版本
-的电脑上运行。输入是 `ssj draw export 抽取编号` 导出的 JSON 文件。脚本会：
+的电脑上运行。输入是 `ssj draws export 抽取编号` 导出的 JSON 文件。脚本会：
   1. 由种子输入（抽取编号、承诺摘要、服务器随机数、各见证人的骰子、drand 随机数）重新计算种子；
   2. 核对服务器随机数与事先公布的承诺值；
   3. 对每个分层重新计算派生种子、名录默克尔根（RFC 9162）和抽取结果（Rivest 一致抽样）；
@@ -15,7 +15,7 @@
     python3 reproduce_draw.py - < 导出文件.json
 
 This script uses the Python standard library only (no ssj, no third-party package) and runs on
-any Python 3.9 or later. Its input is the JSON written by `ssj draw export DRAW_ID`. It
+any Python 3.9 or later. Its input is the JSON written by `ssj draws export DRAW_ID`. It
 recomputes the seed from its inputs (draw id, commit digest, server nonce, every witness's dice,
 drand randomness), checks the nonce against the commitment published before the draw, then for
 every stratum its derived seed, the population's Merkle root (RFC 9162) and the sample (Rivest's

@@ -200,17 +200,17 @@ def _awaiting(draw: Draw) -> None:
     ref = str(draw.id)
     missing = draw.entropy_missing()
     if not missing:
-        _line(f"熵源已齐备，可以揭示 / entropy complete, ready to reveal: ssj draw reveal {ref}")
+        _line(f"熵源已齐备，可以揭示 / entropy complete, ready to reveal: ssj draws reveal {ref}")
         return
     _line("待录入 / awaiting: " + "；".join(missing))
     named = draw.committed.entropy.drand
     if any(w not in dict(draw.dice) for w in draw.witnesses):
-        _line(f"  ssj draw dice {ref} --witness 见证人 --digits 点数")
+        _line(f"  ssj draws dice {ref} --witness 见证人 --digits 点数")
     if named is not None and draw.drand is None:
         at = datetime.fromtimestamp(named.round_time, CHINA)
         _line(
             f"  drand 第 {named.round} 轮于 {at:%Y-%m-%d %H:%M:%S} 北京时间产生 / published at "
-            f"{at.isoformat()}: 取得信标后 ssj draw drand {ref} 信标.json"
+            f"{at.isoformat()}: 取得信标后 ssj draws drand {ref} 信标.json"
         )
 
 
@@ -430,7 +430,7 @@ def draws_request_recusal(
         return
     err.print(
         f"已登记回避申请 / recusal request filed: 第 {request_id} 号，待领导决定 / for a leader "
-        f"to decide: ssj draw decide {ref} {request_id} --approve|--reject --reason …",
+        f"to decide: ssj draws decide {ref} {request_id} --approve|--reject --reason …",
         highlight=False,
         markup=False,
     )

@@ -1,7 +1,7 @@
 """Follow-up commands (后续处置) on an inspected task: rectification orders and re-checks,
 reminders, penalty cases and their publication, referrals; show.
 
-A task is named as in `ssj task` (its id, or `DRAW/IDENTIFIER`). Dates are YYYY-MM-DD, today
+A task is named as in `ssj tasks` (its id, or `DRAW/IDENTIFIER`). Dates are YYYY-MM-DD, today
 (Beijing time) if left out. Who acts: `--as USER` or `SSJ_USER`; re-checks only as an inspector
 on the task's team, by the certificate the user is linked to.
 """

@@ -217,7 +217,7 @@ def tasks_result(
         _done(f"已起草 / drafted: {key} {category_label(result['category'])}", task)
     _line(
         f"待检查组另一名成员签署 / awaiting a second team member's signature: "
-        f"ssj task sign {task.id} {key}"
+        f"ssj tasks sign {task.id} {key}"
     )
 
 
@@ -237,7 +237,7 @@ def tasks_sign(task_ref: TaskRef, item: ItemArg, as_user: AsUser = None) -> None
     if not task.unsigned():
         _line(
             f"全部事项已两人签署，可办结检查 / every item is signed by two: "
-            f"ssj task complete {task.id} --date YYYY-MM-DD"
+            f"ssj tasks complete {task.id} --date YYYY-MM-DD"
         )
 
 
@@ -279,7 +279,7 @@ def tasks_object(task_ref: TaskRef, reason: Reason, as_user: AsUser = None) -> N
         task = _service(services).record_objection(principal, task_ref, reason)
     _done("已登记异议 / objection recorded", task)
     _line(
-        f"待领导决定 / for a leader to decide: ssj task decide-objection {task.id} "
+        f"待领导决定 / for a leader to decide: ssj tasks decide-objection {task.id} "
         "--uphold|--reject --reason …"
     )
 

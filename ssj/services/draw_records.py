@@ -1,7 +1,7 @@
 """What a draw looks like to its readers: the drawn list with names, the event timeline, the
 verification proof, and the public view (一公开).
 
-Shared by the CLI and the HTTP API so that `ssj draw verify --json` and `GET /draws/{id}/verify`
+Shared by the CLI and the HTTP API so that `ssj draws verify --json` and `GET /draws/{id}/verify`
 write the same proof, and officials read the same Chinese labels everywhere. Read-only: nothing
 here writes, and nothing reads the server nonce (it is in the ledger only after the reveal).
 """

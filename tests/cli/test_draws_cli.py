@@ -55,7 +55,7 @@ def test_ceremony_verify_and_export(settings: Settings, world: World, tmp_path: 
     committed = ok(
         run(
             settings,
-            "draw",
+            "draws",
             "commit",
             "CZ-SJJ-TZ",
             "2026-01",
@@ -78,7 +78,7 @@ def test_ceremony_verify_and_export(settings: Settings, world: World, tmp_path: 
         given = ok(
             run(
                 settings,
-                "draw",
+                "draws",
                 "dice",
                 draw_id,
                 "--witness",
@@ -92,7 +92,7 @@ def test_ceremony_verify_and_export(settings: Settings, world: World, tmp_path: 
     assert "熵源已齐备" in given
 
     # The label names the draw as exactly as its id.
-    revealed = ok(run(settings, "draw", "reveal", "CZ-SJJ-TZ/2026-01/第1轮", user=OPERATOR))
+    revealed = ok(run(settings, "draws", "reveal", "CZ-SJJ-TZ/2026-01/第1轮", user=OPERATOR))
     draw = world.draws.draw(draw_id)
     assert draw.seed is not None and draw.outcome is not None
     assert draw.seed in revealed and "共抽取 11 个检查对象" in revealed
@@ -100,7 +100,13 @@ def test_ceremony_verify_and_export(settings: Settings, world: World, tmp_path: 
     assert first in revealed and "检查员" in revealed
 
     verified = run(
-        settings, "draw", "verify", draw_id, "--json", str(tmp_path / "proof.json"), user=SUPERVISOR
+        settings,
+        "draws",
+        "verify",
+        draw_id,
+        "--json",
+        str(tmp_path / "proof.json"),
+        user=SUPERVISOR,
     )
     assert verified.returncode == 0, verified.stderr
     text = verified.stdout
@@ -112,12 +118,12 @@ def test_ceremony_verify_and_export(settings: Settings, world: World, tmp_path: 
     assert {"draw", "facts", "entropy", "outcome", "recusals", "checks"} <= set(proof)
     assert all(c["ok"] for c in proof["checks"]) and proof["entropy"]["nonce"] == nonce
 
-    replayed = run(settings, "draw", "verify", draw_id, "--replay", "--json", "-", user=SUPERVISOR)
+    replayed = run(settings, "draws", "verify", draw_id, "--replay", "--json", "-", user=SUPERVISOR)
     assert replayed.returncode == 0, replayed.stderr
     assert json.loads(replayed.stdout)["draw"]["checked_against"] == "ledger replay"
 
     exported = tmp_path / "导出.json"
-    shown = ok(run(settings, "draw", "export", draw_id, "--output", str(exported), user=OPERATOR))
+    shown = ok(run(settings, "draws", "export", draw_id, "--output", str(exported), user=OPERATOR))
     assert "ops/reproduce_draw.py" in shown and "consistent-sampler" in shown
     export = json.loads(exported.read_text(encoding="utf-8"))
     assert export == world.draws.export(draw_id)
@@ -137,13 +143,13 @@ def test_ceremony_verify_and_export(settings: Settings, world: World, tmp_path: 
 def test_list_and_show(settings: Settings, world: World) -> None:
     draw_id = world.run()
     world.commit()  # round 2, committed only
-    listed = json.loads(ok(run(settings, "draw", "list", "--format", "json", user=OPERATOR)))
+    listed = json.loads(ok(run(settings, "draws", "list", "--format", "json", user=OPERATOR)))
     assert [(d["round"], d["status"]) for d in listed] == [(1, "revealed"), (2, "committed")]
     only = json.loads(
         ok(
             run(
                 settings,
-                "draw",
+                "draws",
                 "list",
                 "--status",
                 "已抽取",
@@ -156,9 +162,13 @@ def test_list_and_show(settings: Settings, world: World) -> None:
         )
     )
     assert [d["draw_id"] for d in only] == [draw_id]
-    table = ok(run(settings, "draw", "list", "--status", "committed", user=OPERATOR, COLUMNS="200"))
+    table = ok(
+        run(settings, "draws", "list", "--status", "committed", user=OPERATOR, COLUMNS="200")
+    )
     assert "已封存待揭示" in table and "共 1 条" in table
-    shown = ok(run(settings, "draw", "show", draw_id, "--limit", "2", user=OPERATOR, COLUMNS="200"))
+    shown = ok(
+        run(settings, "draws", "show", draw_id, "--limit", "2", user=OPERATOR, COLUMNS="200")
+    )
     assert "已抽取" in shown and "抽查任务第 1–2 条，共 11 条" in shown and "待检查" in shown
 
 
@@ -172,7 +182,7 @@ def test_recusal_and_its_verification(settings: Settings, world: World) -> None:
     recused = ok(
         run(
             settings,
-            "draw",
+            "draws",
             "recuse",
             draw_id,
             target,
@@ -185,7 +195,7 @@ def test_recusal_and_its_verification(settings: Settings, world: World) -> None:
     assert "替补 / replacement" in recused and leaving in recused
     request = run(
         settings,
-        "draw",
+        "draws",
         "request-recusal",
         draw_id,
         target,
@@ -200,7 +210,7 @@ def test_recusal_and_its_verification(settings: Settings, world: World) -> None:
     refused(
         run(
             settings,
-            "draw",
+            "draws",
             "decide",
             draw_id,
             request_id,
@@ -213,13 +223,13 @@ def test_recusal_and_its_verification(settings: Settings, world: World) -> None:
     )
     assert size(settings) == before + 1  # the refusal, on the record
     refused(
-        run(settings, "draw", "decide", draw_id, request_id, "--reason", "同意", user=LEADER),
+        run(settings, "draws", "decide", draw_id, request_id, "--reason", "同意", user=LEADER),
         "--approve",
     )
     decided = ok(
         run(
             settings,
-            "draw",
+            "draws",
             "decide",
             draw_id,
             request_id,
@@ -230,7 +240,7 @@ def test_recusal_and_its_verification(settings: Settings, world: World) -> None:
         )
     )
     assert "已批准回避申请" in decided
-    verified = run(settings, "draw", "verify", draw_id, user=SUPERVISOR)
+    verified = run(settings, "draws", "verify", draw_id, user=SUPERVISOR)
     assert verified.returncode == 0, verified.stderr
     assert "✓ 第 2 次回避的替补（recusal:2）" in verified.stdout and "近亲属" in verified.stdout
 
@@ -251,19 +261,19 @@ def test_bad_input_exits_2_and_writes_nothing(
     beacon = tmp_path / "beacon.json"
     beacon.write_text(json.dumps(BEACON), encoding="utf-8")
     refused(
-        run(settings, "draw", "drand", draw_id, str(beacon), user=OPERATOR),
+        run(settings, "draws", "drand", draw_id, str(beacon), user=OPERATOR),
         "未登记 drand 轮次",
         "no drand round was named",
     )
     refused(
-        run(settings, "draw", "drand", draw_id, str(tmp_path / "missing.json"), user=OPERATOR),
+        run(settings, "draws", "drand", draw_id, str(tmp_path / "missing.json"), user=OPERATOR),
         "无法读取",
         "cannot read",
     )
     refused(
         run(
             settings,
-            "draw",
+            "draws",
             "dice",
             draw_id,
             "--witness",
@@ -278,7 +288,7 @@ def test_bad_input_exits_2_and_writes_nothing(
     refused(
         run(
             settings,
-            "draw",
+            "draws",
             "dice",
             draw_id,
             "--witness",
@@ -291,32 +301,34 @@ def test_bad_input_exits_2_and_writes_nothing(
         "was not named at commit",
     )
     refused(
-        run(settings, "draw", "reveal", draw_id, user=OPERATOR),
+        run(settings, "draws", "reveal", draw_id, user=OPERATOR),
         "熵源尚未齐备",
         "entropy incomplete",
     )
     unknown = str(uuid.uuid4())
-    refused(run(settings, "draw", "verify", unknown, user=SUPERVISOR), "不存在", "not found")
+    refused(run(settings, "draws", "verify", unknown, user=SUPERVISOR), "不存在", "not found")
     refused(
-        run(settings, "draw", "reveal", "no-such-draw", user=OPERATOR),
+        run(settings, "draws", "reveal", "no-such-draw", user=OPERATOR),
         "抽取编号无效",
         "invalid draw id",
     )
     refused(
-        run(settings, "draw", "show", "CZ-SJJ-TZ/2026-01/第9轮", user=OPERATOR),
+        run(settings, "draws", "show", "CZ-SJJ-TZ/2026-01/第9轮", user=OPERATOR),
         "不存在",
         "not found",
     )
     refused(
-        run(settings, "draw", "export", draw_id, user=OPERATOR), "揭示后才能导出", "only a revealed"
+        run(settings, "draws", "export", draw_id, user=OPERATOR),
+        "揭示后才能导出",
+        "only a revealed",
     )
     refused(
-        run(settings, "draw", "commit", "CZ-SJJ-TZ", "2026-01", "--date", DAY, user=OPERATOR),
+        run(settings, "draws", "commit", "CZ-SJJ-TZ", "2026-01", "--date", DAY, user=OPERATOR),
         "见证人",
         "witnesses",
     )
     refused(
-        run(settings, "draw", "list", "--plan", "2026-01", user=OPERATOR),
+        run(settings, "draws", "list", "--plan", "2026-01", user=OPERATOR),
         "部门/计划编号",
         "DEPT/CODE",
     )
@@ -324,7 +336,7 @@ def test_bad_input_exits_2_and_writes_nothing(
 
     # An inspector may not commit: refused, and only the refusal is recorded.
     refused(
-        run(settings, "draw", "commit", "CZ-SJJ-TZ", "2026-01", "--witness", "甲", user=INSPECTOR),
+        run(settings, "draws", "commit", "CZ-SJJ-TZ", "2026-01", "--witness", "甲", user=INSPECTOR),
         "run_draws",
     )
     assert size(settings) == before + 1
@@ -334,9 +346,9 @@ def test_bad_input_exits_2_and_writes_nothing(
     world.dice(draw_id)
     world.draws.reveal(world.operator, draw_id)
     before = size(settings)
-    refused(run(settings, "draw", "reveal", draw_id, user=OPERATOR), "已抽取", "cannot reveal")
+    refused(run(settings, "draws", "reveal", draw_id, user=OPERATOR), "已抽取", "cannot reveal")
     refused(
-        run(settings, "draw", "abandon", draw_id, "--reason", "误操作", user=LEADER), "不能作废"
+        run(settings, "draws", "abandon", draw_id, "--reason", "误操作", user=LEADER), "不能作废"
     )
     assert size(settings) == before
 
@@ -346,7 +358,7 @@ def test_abandoned_draw_shows_its_reason(settings: Settings, world: World) -> No
     abandoned = ok(
         run(
             settings,
-            "draw",
+            "draws",
             "abandon",
             draw_id,
             "--reason",
@@ -355,7 +367,7 @@ def test_abandoned_draw_shows_its_reason(settings: Settings, world: World) -> No
         )
     )
     assert "已作废" in abandoned
-    verified = run(settings, "draw", "verify", draw_id, user=SUPERVISOR)
+    verified = run(settings, "draws", "verify", draw_id, user=SUPERVISOR)
     assert verified.returncode == 0, verified.stderr
     assert "作废理由 / abandoned: 见证人未到场" in verified.stdout
 
@@ -374,7 +386,7 @@ def test_tampered_seed_fails_verification(
 
     _rewrite(raw, seqs[max(seqs)], seed)
     proof_file = tmp_path / "proof.json"
-    result = run(settings, "draw", "verify", draw_id, "--json", str(proof_file), user=SUPERVISOR)
+    result = run(settings, "draws", "verify", draw_id, "--json", str(proof_file), user=SUPERVISOR)
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "✗ 种子（seed）" in result.stdout
     assert "核验未通过 / FAILED" in result.stderr and "seed" in result.stderr
@@ -389,7 +401,7 @@ def test_a_second_department_cannot_act_on_the_draw(settings: Settings, world: W
     draw_id = world.commit()
     world.dice(draw_id)
     before = size(settings)
-    refused(run(settings, "draw", "reveal", draw_id, user="operator-other"), "谁审批、谁监管")
-    refused(run(settings, "draw", "show", draw_id, user="operator-other"), "谁审批、谁监管")
+    refused(run(settings, "draws", "reveal", draw_id, user="operator-other"), "谁审批、谁监管")
+    refused(run(settings, "draws", "show", draw_id, user="operator-other"), "谁审批、谁监管")
     assert size(settings) == before + 2
-    assert json.loads(ok(run(settings, "draw", "list", "-f", "json", user="operator-other"))) == []
+    assert json.loads(ok(run(settings, "draws", "list", "-f", "json", user="operator-other"))) == []

@@ -87,7 +87,7 @@ def test_draw_commit_twice(settings: Settings, jurisdiction: Jurisdiction) -> No
     w = World(jurisdiction)
     w.publish()
     witnesses = [a for name in WITNESSES for a in ("--witness", name)]
-    args = ("draw", "commit", "CZ-SJJ-TZ", "2026-01", *witnesses, "--date", DAY)
+    args = ("draws", "commit", "CZ-SJJ-TZ", "2026-01", *witnesses, "--date", DAY)
     _, second = twice(settings, *args, user=OPERATOR)
     assert "CZ-SJJ-TZ/2026-01/第1轮" in second
     assert "相同的抽取已封存" in second and "identical draw is committed" in second
@@ -102,14 +102,14 @@ def test_followup_remind_and_recusal_request_twice(
     w.publish()
     t = Tasks(w)
     t.inspected(t.ref, "follow_up")
-    args = ("followup", "remind", t.ref, "--text", "请提交整改报告", "--date", "2026-03-07")
+    args = ("followups", "remind", t.ref, "--text", "请提交整改报告", "--date", "2026-03-07")
     _, second = twice(settings, *args, user=OPERATOR)
     assert "相同的催告（第 1 项）已有记录" in second and "identical reminder 1" in second
-    recusal = run(settings, "draw", "request-recusal", t.draw_id, t.targets[1],
+    recusal = run(settings, "draws", "request-recusal", t.draw_id, t.targets[1],
                   t.tasks.row(t.ref_of(1))["inspectors"][0], "--reason", "曾有纠纷", user=LEADER)  # fmt: skip
     assert recusal.returncode == 0, recusal.stderr
     before = size(settings)
-    again = run(settings, "draw", "request-recusal", t.draw_id, t.targets[1],
+    again = run(settings, "draws", "request-recusal", t.draw_id, t.targets[1],
                 t.tasks.row(t.ref_of(1))["inspectors"][0], "--reason", "曾有纠纷", user=LEADER)  # fmt: skip
     assert again.returncode == 0 and size(settings) == before
     assert again.stdout.strip() == recusal.stdout.strip()

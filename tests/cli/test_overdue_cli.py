@@ -1,4 +1,4 @@
-"""`ssj overdue` and `ssj followup` as officials run them: real subprocesses on both backends,
+"""`ssj overdue` and `ssj followups` as officials run them: real subprocesses on both backends,
 table and JSON, scoped by role, re-checks by team members only, bad input refused with one
 bilingual line and nothing written."""
 
@@ -63,7 +63,7 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
     t.inspected(t.ref, "rectified")
     first, _ = (t.users[c] for c in t.tasks.row(t.ref)["inspectors"])
     rectify = (
-        "followup",
+        "followups",
         "rectify",
         t.ref,
         "--deadline",
@@ -74,16 +74,16 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
     shown = ok(run(settings, *rectify, "--date", "2026-03-06", user=OPERATOR))
     assert "已责令整改" in shown and t.target in shown
     before = size(settings)
-    refused(run(settings, "followup", "recheck", t.ref, "1", "--result", "通过", user=OPERATOR))
+    refused(run(settings, "followups", "recheck", t.ref, "1", "--result", "通过", user=OPERATOR))
     assert size(settings) == before + 1  # the refusal, recorded
     refused(
-        run(settings, "followup", "recheck", t.ref, "1", "--result", "也许", user=first), "passed"
+        run(settings, "followups", "recheck", t.ref, "1", "--result", "也许", user=first), "passed"
     )
     assert size(settings) == before + 1
     rechecked = ok(
         run(
             settings,
-            "followup",
+            "followups",
             "recheck",
             t.ref,
             "1",
@@ -96,7 +96,7 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
     )
     assert "未通过" in rechecked
     case = (
-        *("followup", "case", t.ref, "--case-no", "罚〔2026〕1号", "--decision", "罚款"),
+        *("followups", "case", t.ref, "--case-no", "罚〔2026〕1号", "--decision", "罚款"),
         *("--violation-type", "未按规定定期检验", "--facts", "超期使用", "--basis", "第八十四条"),
         *("--penalty-type", "警告", "--penalty-type", "罚款", "--fine", "0.5"),
         *("--authority-code", str(CASE_FIELDS["authority_code"])),
@@ -104,11 +104,11 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
     )
     filed = ok(run(settings, *case, "--credit-class", "D", "--date", "2026-03-09", user=OPERATOR))
     assert "→ D" in filed
-    ok(run(settings, "followup", "remind", t.ref, "--text", "请提交报告", user=OPERATOR))
+    ok(run(settings, "followups", "remind", t.ref, "--text", "请提交报告", user=OPERATOR))
     ok(
         run(
             settings,
-            "followup",
+            "followups",
             "refer",
             t.ref,
             "--to-kind",
@@ -121,7 +121,7 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
     refused(
         run(
             settings,
-            "followup",
+            "followups",
             "refer",
             t.ref,
             "--to-kind",
@@ -132,7 +132,7 @@ def test_follow_up_on_the_command_line(settings: Settings, jurisdiction: Jurisdi
         ),
         "to",
     )
-    shown = json.loads(ok(run(settings, "followup", "show", t.ref, "--json", user=OPERATOR)))
+    shown = json.loads(ok(run(settings, "followups", "show", t.ref, "--json", user=OPERATOR)))
     assert shown["cases"][0]["credit_class"] == "D" and len(shown["referrals"]) == 1
     report = json.loads(
         ok(run(settings, "overdue", "--as-of-date", "2026-03-25", "-f", "json", user=OPERATOR))

@@ -33,7 +33,7 @@ def t(jurisdiction: Jurisdiction) -> Tasks:
 
 
 def task(settings: Settings, t: Tasks, *args: str, user: str = OPERATOR) -> str:
-    return ok(run(settings, "task", *args, user=user))
+    return ok(run(settings, "tasks", *args, user=user))
 
 
 def test_lifecycle_on_the_command_line(settings: Settings, t: Tasks, tmp_path: Path) -> None:
@@ -62,9 +62,9 @@ def test_lifecycle_on_the_command_line(settings: Settings, t: Tasks, tmp_path: P
         str(record),
         user=first,
     )
-    assert "已起草" in drafted and "发现问题已责令改正" in drafted and "ssj task sign" in drafted
+    assert "已起草" in drafted and "发现问题已责令改正" in drafted and "ssj tasks sign" in drafted
     signed = task(settings, t, "sign", task_id, ITEM, user=second)
-    assert "已签署" in signed and "ssj task complete" in signed
+    assert "已签署" in signed and "ssj tasks complete" in signed
     assert "检查完成" in task(settings, t, "complete", task_id, "--date", "2026-03-05", user=first)
     task(settings, t, "inform", t.ref, "--date", "2026-03-06")
     assert "无异议" in task(settings, t, "confirm", t.ref)
@@ -103,7 +103,7 @@ def test_refusals_and_bad_input_exit_2(settings: Settings, t: Tasks) -> None:
 
     before = size(settings)
     result = run(
-        settings, "task", "result", t.ref, ITEM, *args, "--date", "2026-03-05", user=outsider
+        settings, "tasks", "result", t.ref, ITEM, *args, "--date", "2026-03-05", user=outsider
     )
     refused(result, "检查组", "team")
     assert size(settings) == before + 1  # the refusal, and nothing else
@@ -113,11 +113,13 @@ def test_refusals_and_bad_input_exit_2(settings: Settings, t: Tasks) -> None:
     before = size(settings)
     other_item = "CZ-SJJ-TZ/TZ-999"
     result = run(
-        settings, "task", "result", t.ref, other_item, *args, "--date", "2026-03-05", user=first
+        settings, "tasks", "result", t.ref, other_item, *args, "--date", "2026-03-05", user=first
     )
     refused(result, "不在本任务的抽查事项中", "not one of this task's items")
-    result = run(settings, "task", "result", t.ref, ITEM, *args, "--date", "2099-01-01", user=first)
+    result = run(
+        settings, "tasks", "result", t.ref, ITEM, *args, "--date", "2099-01-01", user=first
+    )
     refused(result, "晚于今天", "future")
-    result = run(settings, "task", "publish", t.ref, "--summary", "x", user=OPERATOR)
+    result = run(settings, "tasks", "publish", t.ref, "--summary", "x", user=OPERATOR)
     refused(result, "已通知", "notified")
     assert size(settings) == before
