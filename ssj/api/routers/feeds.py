@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Response
+from pydantic import Field
 
 from ssj.api.deps import (
     PrincipalDep,
     ServicesDep,
     make_router,
 )
+from ssj.api.schemas import Schema
 from ssj.presentation.sheets import CSV, XLSX
 from ssj.services.delivery import FEED_LIMIT, FeedService
 
@@ -24,6 +26,36 @@ TAG = "归集 / Delivery"
 router = make_router(TAG)
 
 Kind = Annotated[str, Path(description="results（检查结果）或 penalties（行政处罚）/ the kind")]
+
+
+class FeedEvent(Schema):
+    """A record as a signed CloudEvent (structured mode), as the worker posts it."""
+
+    specversion: str = Field(description="CloudEvents 版本 / CloudEvents spec version")
+    id: str = Field(description="事件标识 / event id")
+    source: str = Field(description="来源（日志名称）/ source (the log origin)")
+    type: str = Field(description="事件类型 / event type")
+    subject: str = Field(description="检查对象的公开标识 / the target's public identifier")
+    time: str = Field(description="记录时间 / recorded at (ISO 8601)")
+    datacontenttype: str = Field(description="application/json")
+    data: dict[str, Any] = Field(
+        description="按标准字段的记录（身份证号部分隐去）/ the record in the standard's fields "
+        "(identity numbers masked)"
+    )
+    ssjkind: str = Field(description="记录类型：results|penalties / record kind")
+    ssjseq: int = Field(description="账本序号 / ledger seq")
+    ssjproof: str = Field(description="收录证明（C2SP tlog-proof）/ inclusion proof")
+    ssjkeyid: str = Field(description="签名密钥标识 / signing key id")
+    ssjsignature: str = Field(description="签名（base64）/ signature, base64")
+
+
+class FeedPage(Schema):
+    """Records after a seq; ask next after `next_after_seq`."""
+
+    kind: str = Field(description="记录类型：results|penalties / record kind")
+    after_seq: int = Field(description="请求的起点序号 / the seq asked after")
+    next_after_seq: int = Field(description="下次请求的起点序号 / the seq to ask after next")
+    items: list[FeedEvent] = Field(description="已签名的 CloudEvents / signed CloudEvents")
 
 
 def get_feeds(services: ServicesDep) -> FeedService:
@@ -36,6 +68,8 @@ FeedsDep = Annotated[FeedService, Depends(get_feeds)]
 @router.get(
     "/feeds/{kind}",
     summary="归集记录（已签名的 CloudEvents）/ Records as signed CloudEvents, after a seq",
+    response_model=FeedPage,
+    response_model_exclude_unset=True,
 )
 def feed(
     feeds: FeedsDep,

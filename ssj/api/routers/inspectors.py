@@ -24,6 +24,7 @@ from ssj.api.deps import (
     states,
     written,
 )
+from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
 from ssj.domain.access import Principal
 from ssj.domain.inspectors import InspectorRecord
 from ssj.presentation.sheets import CSV, XLSX
@@ -89,7 +90,70 @@ class InspectorFilters:
 FiltersDep = Annotated[InspectorFilters, Depends()]
 
 
-@router.get("/inspectors", summary="列出执法检查人员 / List inspectors and experts")
+# Responses ---------------------------------------------------------------------------------------
+
+
+class InspectorState(Schema):
+    """An inspector or expert as the registry holds it (`InspectorRecord.as_state`): canonical
+    codes, not labels. The fields of rosters (issue #11) appear only when they hold a value."""
+
+    certificate_no: str = Field(description="执法证号 / certificate number")
+    name: str = Field(description="姓名 / name")
+    department: str = Field(description="所属部门编码 / department code")
+    pool: str = Field(description="名录库：inspector|expert（执法检查人员、专家）/ pool")
+    specialties: list[str] = Field(description="专业领域 / specialties")
+    certificate_valid_from: str | None = Field(
+        description="证件有效期起（YYYY-MM-DD；未知为空）/ valid from (null: unknown)"
+    )
+    certificate_valid_to: str | None = Field(
+        description="证件有效期止（YYYY-MM-DD；未知为空）/ valid to (null: unknown)"
+    )
+    status: str = Field(
+        description="状态：active|suspended|on_leave|transferred|retired（在岗、停职、休假、调离、"
+        "退休）/ status"
+    )
+    leave_from: str | None = Field(description="休假开始 / leave from")
+    leave_to: str | None = Field(description="休假结束 / leave to")
+    home_region_code: str | None = Field(
+        description="居住地行政区划代码 / home region code (for recusal rules)"
+    )
+    id_number: str | None = absent(
+        "身份证号（个人信息，有值时才有）/ identity number (personal data; only when set)"
+    )
+    phone: str | None = absent(
+        "手机号（个人信息，有值时才有）/ phone (personal data; only when set)"
+    )
+    certificate_kind: str | None = absent(
+        "证件类型（有值时才有）/ certificate kind (only when set)"
+    )
+    issuer: str | None = absent("发证机关（有值时才有）/ issuing authority (only when set)")
+    extra: dict[str, str] | None = absent(
+        "其他信息（原文件中的其他列）/ unmapped columns of the file (only when set)"
+    )
+    published: dict[str, str] | None = absent(
+        "原文（与导入值不同的原文件内容）/ the file's text where it differs from the value read "
+        "(only when set)"
+    )
+
+
+class InspectorPage(Page[InspectorState]):
+    """One page of the inspector registry."""
+
+
+class InspectorShown(Shown[InspectorState]):
+    """One inspector as of a ledger seq."""
+
+
+class InspectorWritten(Written[InspectorState]):
+    """The answer to registering or updating an inspector."""
+
+
+@router.get(
+    "/inspectors",
+    summary="列出执法检查人员 / List inspectors and experts",
+    response_model=InspectorPage,
+    response_model_exclude_unset=True,
+)
 def list_inspectors(
     services: ServicesDep, principal: PrincipalDep, window: WindowDep, filters: FiltersDep
 ) -> dict[str, Any]:
@@ -134,7 +198,12 @@ def export_inspectors_csv(
     return _export(services, principal, filters, as_of, "csv")
 
 
-@router.get("/inspectors/{certificate_no}", summary="查看执法检查人员 / Get an inspector")
+@router.get(
+    "/inspectors/{certificate_no}",
+    summary="查看执法检查人员 / Get an inspector",
+    response_model=InspectorShown,
+    response_model_exclude_unset=True,
+)
 def get_inspector(
     services: ServicesDep, principal: PrincipalDep, certificate_no: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -153,11 +222,13 @@ def get_inspector(
 
 @router.put(
     "/inspectors",
-    responses=MAY_CREATE,
+    responses=answers(InspectorWritten, MAY_CREATE),
     summary="登记或更新执法检查人员 / Register or update an inspector",
     description="新人员返回 201 与 created；已有人员只记录变化的字段（updated），无变化则不写入"
     "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "
     "(updated), or nothing (unchanged).",
+    response_model=InspectorWritten,
+    response_model_exclude_unset=True,
 )
 def save_inspector(
     services: ServicesDep,

@@ -25,6 +25,7 @@ from ssj.api.deps import (
     states,
     written,
 )
+from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
 from ssj.domain.access import Principal
 from ssj.domain.items import ItemRecord
 from ssj.presentation.sheets import CSV, XLSX
@@ -116,13 +117,85 @@ class ItemFilters:
 FiltersDep = Annotated[ItemFilters, Depends()]
 
 
+# Responses ---------------------------------------------------------------------------------------
+
+
+class ItemState(Schema):
+    """An item as the registry holds it (`ItemRecord.as_state`, and `retired_reason`):
+    canonical codes, not labels. The fields of published lists (issue #11) appear only when they
+    hold a value."""
+
+    code: str = Field(description="事项编码 / item code")
+    department: str = Field(description="牵头部门编码 / lead department code")
+    category: str = Field(description="抽查类别 / category")
+    name: str = Field(description="抽查事项名称 / item name")
+    target_type: str | None = Field(
+        description="检查对象类型：enterprise|individual|project|product|behaviour（清单未明确时"
+        "为空）/ target type (null when the list names none without doubt)"
+    )
+    item_class: str = Field(description="事项类别：general|key（一般、重点）/ item class")
+    methods: list[str] = Field(
+        description="检查方式：on_site|documents|online|agency / inspection methods"
+    )
+    subject: str = Field(description="检查主体 / inspecting body")
+    legal_bases: list[str] = Field(description="抽查依据 / legal bases")
+    content: str = Field(description="检查内容及标准 / what is checked")
+    required_specialties: list[str] = Field(description="所需专业资质 / specialties needed")
+    default_ratio: str | None = Field(
+        description="抽查比例（%，下限；未公布为空）/ ratio in percent (minimum; null if none)"
+    )
+    yearly_frequency: int | None = Field(
+        description="抽查频次（次/年，下限；未公布为空）/ times a year (minimum; null if none)"
+    )
+    cooperating_departments: list[str] = Field(
+        description="配合部门编码（联合抽查）/ cooperating departments"
+    )
+    publish_within_days: int | None = Field(
+        description="结果公示期限（工作日；为空则按计划）/ working days to publish a result "
+        "(null: the plan's setting)"
+    )
+    number: str | None = absent("序号（原清单，有值时才有）/ the list's own number (only when set)")
+    parent: str | None = absent(
+        "上级抽查事项（抽查子项才有）/ the item a sub-item belongs to (only when set)"
+    )
+    ratio_max: str | None = absent("抽查比例上限（%）/ maximum ratio (only when set)")
+    frequency_max: int | None = absent("抽查频次上限（次/年）/ maximum frequency (only when set)")
+    extra: dict[str, str] | None = absent(
+        "其他信息（原文件中的其他列）/ unmapped columns of the file (only when set)"
+    )
+    published: dict[str, str] | None = absent(
+        "原文（与导入值不同的原清单内容）/ the list's text where it differs from the value read "
+        "(only when set)"
+    )
+    retired_reason: str | None = Field(
+        description="废止原因（现行事项为空）/ why it was retired (null: current)"
+    )
+
+
+class ItemPage(Page[ItemState]):
+    """One page of the inspection-item list."""
+
+
+class ItemShown(Shown[ItemState]):
+    """One item as of a ledger seq."""
+
+
+class ItemWritten(Written[ItemState]):
+    """The answer to publishing, amending or retiring an item."""
+
+
 def _retired(wanted: bool | None) -> Any:
     if wanted is None:
         return None
     return lambda s: (s.get("retired_reason") is not None) == wanted
 
 
-@router.get("/items", summary="列出抽查事项 / List inspection items")
+@router.get(
+    "/items",
+    summary="列出抽查事项 / List inspection items",
+    response_model=ItemPage,
+    response_model_exclude_unset=True,
+)
 def list_items(
     services: ServicesDep,
     principal: PrincipalDep,
@@ -170,7 +243,12 @@ def export_items_csv(
     return _export(services, principal, filters, as_of, "csv")
 
 
-@router.get("/items/{department}/{code}", summary="查看事项 / Get an item")
+@router.get(
+    "/items/{department}/{code}",
+    summary="查看事项 / Get an item",
+    response_model=ItemShown,
+    response_model_exclude_unset=True,
+)
 def get_item(
     services: ServicesDep, principal: PrincipalDep, department: str, code: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -182,11 +260,13 @@ def get_item(
 
 @router.put(
     "/items",
-    responses=MAY_CREATE,
+    responses=answers(ItemWritten, MAY_CREATE),
     summary="发布或修订事项 / Publish or amend an item",
     description="新事项返回 201 与 created；已有事项只记录变化的字段（updated），无变化则不写入"
     "（unchanged）。/ A new item: 201 and created; an existing one records only the changed "
     "fields (updated), or nothing (unchanged).",
+    response_model=ItemWritten,
+    response_model_exclude_unset=True,
 )
 def save_item(
     services: ServicesDep,
@@ -204,6 +284,8 @@ def save_item(
 @router.post(
     "/items/{department}/{code}/retire",
     summary="废止事项 / Retire an item",
+    response_model=ItemWritten,
+    response_model_exclude_unset=True,
 )
 def retire_item(
     services: ServicesDep,

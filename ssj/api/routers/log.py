@@ -11,11 +11,13 @@ needs a token whose user may READ_ALL (admin, supervisor, reviewer).
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Response
+from pydantic import Field
 
 from ssj.api.deps import MAX_SEQ, Limit, Offset, PrincipalDep, ServicesDep, make_router
+from ssj.api.schemas import Schema
 from ssj.domain.access import Command
 from ssj.errors import NotFoundError, ValidationError
 from ssj.ledger.envelope import Envelope
@@ -44,6 +46,127 @@ def _size(services: Services, size: int | None) -> int:
     return services.ledger.size() if size is None else size
 
 
+# Responses ---------------------------------------------------------------------------------------
+
+HEX = "十六进制 / hex"
+
+
+class WitnessProblem(Schema):
+    """A witness's last refusal (or failure to answer), until it cosigns again."""
+
+    size: int = Field(description="被拒绝的检查点树大小 / size of the checkpoint refused")
+    status: int = Field(description="HTTP 状态（0：无法连接）/ HTTP status (0: unreachable)")
+    answer: str = Field(description="见证方的回答 / what the witness answered")
+    detail: str = Field(description="说明 / detail")
+
+
+class WitnessStatus(Schema):
+    """One active witness against the newest checkpoint."""
+
+    name: str = Field(description="见证方名称 / witness name")
+    url: str = Field(description="见证方地址 / witness URL")
+    state: Literal["ok", "behind", "refused", "unreachable"] = Field(
+        description="ok：已联署最新检查点；behind：尚未联署；refused：拒绝（日志被截断、分叉或"
+        "分裂视图）；unreachable：无法连接 / ok, behind, refused or unreachable"
+    )
+    cosigned_size: int = Field(description="已联署的最大树大小 / largest size cosigned")
+    newest_checkpoint: int = Field(description="最新检查点的树大小 / newest checkpoint's size")
+    problem: WitnessProblem | None = Field(description="最近的问题 / the last problem, or null")
+
+
+class WitnessListed(Schema):
+    """A witness ever configured."""
+
+    name: str = Field(description="见证方名称 / witness name")
+    key: str = Field(description="见证方验证公钥（note 格式）/ the witness's verifier key")
+    url: str = Field(description="见证方地址 / witness URL")
+    active: bool = Field(description="是否在用 / active")
+    cosigned_size: int | None = Field(description="已联署的最大树大小 / largest size cosigned")
+    problem: WitnessProblem | None = Field(description="最近的问题 / the last problem, or null")
+
+
+class Witnesses(Schema):
+    """The witnesses, for monitoring."""
+
+    alert: bool = Field(description="任一见证方状态不是 ok / any witness is not ok")
+    status: list[WitnessStatus] = Field(description="在用见证方的状态 / each active witness")
+    witnesses: list[WitnessListed] = Field(description="全部见证方 / every witness configured")
+
+
+class CheckpointRow(Schema):
+    size: int = Field(description="树大小 / tree size")
+    note: str = Field(description="签名的检查点（C2SP signed note）/ the signed checkpoint")
+
+
+class CheckpointPage(Schema):
+    """Checkpoints, oldest first (no `as_of`: the history only grows)."""
+
+    total: int = Field(description="检查点总数 / checkpoints in all")
+    offset: int = Field(description="跳过的条数 / rows skipped")
+    limit: int = Field(description="每页条数 / page size")
+    items: list[CheckpointRow] = Field(description="本页的检查点 / this page's checkpoints")
+
+
+class VerifierKey(Schema):
+    """A signing key of the log and the ledger positions it is valid for."""
+
+    key_id: str = Field(description="密钥标识 / key id")
+    suite: str = Field(description="算法套件 / signature suite")
+    verifier_key: str = Field(description="验证公钥（note 格式）/ verifier key (note format)")
+    valid_from_seq: int = Field(description="有效起始序号 / valid from seq")
+    valid_to_seq: int | None = Field(description="有效截止序号（在用为空）/ valid to seq, or null")
+    revoked_as_of_seq: int | None = Field(
+        description="自此序号起吊销（未吊销为空）/ revoked as of seq, or null"
+    )
+    status: Literal["active", "retired", "revoked"] = Field(description="状态 / status")
+
+
+class VerifierKeys(Schema):
+    origin: str = Field(description="日志名称（检查点第一行）/ log origin")
+    suite: str = Field(description="算法套件 / signature suite")
+    keys: list[VerifierKey] = Field(description="全部验证公钥 / every key")
+
+
+class LogEntry(Schema):
+    """An entry of the log: its envelope bytes and signature."""
+
+    seq: int = Field(description="账本序号 / ledger seq")
+    envelope: str = Field(description="信封（base64）/ envelope bytes, base64")
+    envelope_hex: str = Field(description="信封（十六进制）/ envelope bytes, hex")
+    signature: str = Field(description="签名（base64）/ signature, base64")
+    key_id: str = Field(description="签名密钥标识 / signing key id")
+    leaf_hash: str = Field(description=f"叶子哈希（{HEX}）/ leaf hash")
+
+
+class LogEvent(Schema):
+    """An entry's event body, beside the digest its envelope signs."""
+
+    seq: int = Field(description="账本序号 / ledger seq")
+    originator_id: str = Field(description="聚合标识（UUID）/ aggregate id")
+    originator_version: int = Field(description="聚合版本 / aggregate version")
+    topic: str = Field(description="事件类型 / event topic")
+    state: str = Field(description="事件内容（base64）/ event state bytes, base64")
+    state_sha256_in_envelope: str = Field(
+        description=f"信封中的事件内容 SHA-256（{HEX}）/ the state digest the envelope signs"
+    )
+
+
+class InclusionProof(Schema):
+    seq: int = Field(description="叶子索引 / leaf index")
+    size: int = Field(description="树大小 / tree size")
+    leaf_hash: str = Field(description=f"叶子哈希（{HEX}）/ leaf hash")
+    root: str = Field(description=f"树根（{HEX}）/ root hash")
+    proof: list[str] = Field(description=f"证明路径（{HEX}）/ proof hashes")
+
+
+class ConsistencyProof(Schema):
+    old_size: int = Field(description="旧树大小 / old size")
+    new_size: int = Field(description="新树大小 / new size")
+    old_root: str = Field(description=f"旧树根（{HEX}）/ old root")
+    new_root: str = Field(description=f"新树根（{HEX}）/ new root")
+    proof: list[str] = Field(description=f"证明路径（{HEX}）/ proof hashes")
+
+
 @router.get(
     "/log/checkpoint",
     summary="最新检查点 / The latest checkpoint (C2SP signed note, text/plain)",
@@ -68,6 +191,8 @@ def witnessed_checkpoint(services: Services) -> str | None:
 @router.get(
     "/log/witnesses",
     summary="见证方与联署状态 / Witnesses: cosignatures, refusals (monitoring)",
+    response_model=Witnesses,
+    response_model_exclude_unset=True,
 )
 def witnesses(services: ServicesDep) -> dict[str, Any]:
     """Each active witness against the newest checkpoint: `ok`, `behind` (has not cosigned it),
@@ -83,7 +208,12 @@ def witnesses(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.get("/log/checkpoints", summary="检查点历史（分页）/ Checkpoint history, oldest first")
+@router.get(
+    "/log/checkpoints",
+    summary="检查点历史（分页）/ Checkpoint history, oldest first",
+    response_model=CheckpointPage,
+    response_model_exclude_unset=True,
+)
 def checkpoints(
     services: ServicesDep,
     offset: Offset = 0,
@@ -98,7 +228,12 @@ def checkpoints(
     }
 
 
-@router.get("/log/keys", summary="验证公钥与有效范围 / Verifier keys and their validity")
+@router.get(
+    "/log/keys",
+    summary="验证公钥与有效范围 / Verifier keys and their validity",
+    response_model=VerifierKeys,
+    response_model_exclude_unset=True,
+)
 def keys(services: ServicesDep) -> dict[str, Any]:
     listing = services.ledger.key_listing()
     return {
@@ -108,7 +243,12 @@ def keys(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.get("/log/entries/{seq}", summary="一条记录的信封与签名 / An entry: envelope, signature")
+@router.get(
+    "/log/entries/{seq}",
+    summary="一条记录的信封与签名 / An entry: envelope, signature",
+    response_model=LogEntry,
+    response_model_exclude_unset=True,
+)
 def entry(services: ServicesDep, seq: Seq) -> dict[str, Any]:
     _, _, data, signature = _row(services, seq)
     return {
@@ -124,6 +264,8 @@ def entry(services: ServicesDep, seq: Seq) -> dict[str, Any]:
 @router.get(
     "/log/entries/{seq}/event",
     summary="一条记录的事件内容（需 READ_ALL）/ An entry's event body (READ_ALL token)",
+    response_model=LogEvent,
+    response_model_exclude_unset=True,
 )
 def entry_event(services: ServicesDep, principal: PrincipalDep, seq: Seq) -> dict[str, Any]:
     services.authorise(principal, Command.READ_ALL)
@@ -145,7 +287,12 @@ def entry_event(services: ServicesDep, principal: PrincipalDep, seq: Seq) -> dic
     }
 
 
-@router.get("/log/proof/inclusion", summary="收录证明 / Inclusion proof (RFC 9162)")
+@router.get(
+    "/log/proof/inclusion",
+    summary="收录证明 / Inclusion proof (RFC 9162)",
+    response_model=InclusionProof,
+    response_model_exclude_unset=True,
+)
 def inclusion(
     services: ServicesDep,
     seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="叶子索引 / leaf index")],
@@ -169,7 +316,12 @@ def inclusion(
     }
 
 
-@router.get("/log/proof/consistency", summary="一致性证明 / Consistency proof (RFC 9162)")
+@router.get(
+    "/log/proof/consistency",
+    summary="一致性证明 / Consistency proof (RFC 9162)",
+    response_model=ConsistencyProof,
+    response_model_exclude_unset=True,
+)
 def consistency(
     services: ServicesDep,
     old_size: Annotated[

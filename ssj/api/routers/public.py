@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import Field
 
 from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, page, render_page, snapshot
+from ssj.api.schemas import AS_OF, Page, Schema
 from ssj.domain.plans import FIELD_LABELS as PLAN_FIELDS
 from ssj.domain.plans import PlanStatus
 from ssj.errors import NotFoundError
@@ -35,11 +37,96 @@ PUBLIC_FIELDS = (
 )
 
 
+# Responses ---------------------------------------------------------------------------------------
+
+
+class PublicItem(Schema):
+    """An item of the published list: its public fields only (`PUBLIC_FIELDS`)."""
+
+    code: str = Field(description="事项编码 / item code")
+    department: str = Field(description="牵头部门编码 / lead department code")
+    department_name: str | None = Field(description="牵头部门名称 / lead department name")
+    category: str = Field(description="抽查类别 / category")
+    name: str = Field(description="抽查事项名称 / item name")
+    target_type: str | None = Field(
+        description="检查对象类型：enterprise|individual|project|product|behaviour / target type"
+    )
+    item_class: str = Field(description="事项类别：general|key（一般、重点）/ item class")
+    methods: list[str] = Field(
+        description="检查方式：on_site|documents|online|agency / inspection methods"
+    )
+    subject: str = Field(description="检查主体 / inspecting body")
+    legal_bases: list[str] = Field(description="抽查依据 / legal bases")
+    content: str = Field(description="检查内容及标准 / what is checked")
+    default_ratio: str | None = Field(description="抽查比例（%）/ ratio in percent, or null")
+    yearly_frequency: int | None = Field(description="抽查频次（次/年）/ times a year, or null")
+    cooperating_departments: list[str] = Field(description="配合部门编码 / cooperating departments")
+
+
+class PublicItemPage(Page[PublicItem]):
+    """One page of the published inspection-item list."""
+
+
+class PublicPlan(Schema):
+    """A published plan: every rule a draw applies (`PUBLIC_PLAN_FIELDS`); who drafted and
+    approved it, and internal comments, are not shown."""
+
+    code: str = Field(description="计划编号 / plan code")
+    department: str = Field(description="牵头部门编码 / lead department code")
+    title: str = Field(description="计划名称 / title")
+    year: int = Field(description="年度 / year")
+    kind: str = Field(description="计划类型：annual|monthly（年度、月度）/ kind")
+    month: int | None = Field(description="月份（月度计划）/ month (monthly plans; else null)")
+    items: list[str] = Field(description="抽查事项编码 / item codes")
+    cooperating: dict[str, list[str]] = Field(
+        description="配合部门及其抽查事项 / cooperating department -> its items"
+    )
+    target_types: list[str] = Field(description="检查对象类型 / target types")
+    region_codes: list[str] = Field(description="行政区划范围（前缀；空：全辖区）/ region prefixes")
+    tags: list[str] = Field(description="对象标签（空：不限）/ target tags (empty: any)")
+    ratios: dict[str, str] = Field(
+        description="按信用风险分类的抽查比例（%）/ percent per credit class"
+    )
+    fixed_count: int | None = Field(description="固定抽取数量 / fixed count, or null")
+    minimum: int = Field(description="每层最少抽取数 / minimum per stratum")
+    window_start: str = Field(description="实施开始日期 / window start (YYYY-MM-DD)")
+    window_end: str = Field(description="实施结束日期 / window end (YYYY-MM-DD)")
+    team_size: int = Field(description="检查组人数 / team size")
+    experts: int = Field(description="每组专家人数 / experts per team")
+    yearly_cap_department: int = Field(
+        description="本部门每年对同一对象抽查上限 / yearly cap, this department"
+    )
+    yearly_cap_all: int = Field(description="各部门每年对同一对象抽查上限 / yearly cap, all")
+    exclusion_days: int = Field(description="近期已检查对象排除天数 / exclusion window (days)")
+    workload_cap: int | None = Field(description="每名检查人员任务上限 / per inspector, or null")
+    priority_uncovered: bool = Field(description="优先抽取未覆盖对象 / not-yet-covered first")
+    coverage_years: int = Field(description="全覆盖周期（年）/ coverage period (years)")
+    publish_within_days: int = Field(
+        description="结果公示期限（检查完成后工作日数）/ working days to publish a result"
+    )
+    department_name: str | None = Field(description="牵头部门名称 / lead department name")
+    status: str = Field(description="状态（总是 published，已公布）/ status: published")
+    version: int = Field(description="版本 / version")
+    approved_at: str | None = Field(description="批准时间 / approved at")
+    published_at: str | None = Field(description="公布时间 / published at")
+
+
+class PublicPlanPage(Page[PublicPlan]):
+    """One page of published plans."""
+
+
+class PublicPlanShown(Schema):
+    as_of: int = Field(description=AS_OF)
+    plan: PublicPlan = Field(description="公布的抽查计划 / the published plan")
+
+
 @router.get(
     "/public/items",
     summary="公开的随机抽查事项清单 / The published inspection-item list",
     description="无需令牌。只含现行（未废止）事项的公开字段。/ No token needed. Current "
     "(not retired) items, public fields only.",
+    response_model=PublicItemPage,
+    response_model_exclude_unset=True,
 )
 def public_items(
     services: ServicesDep,
@@ -92,6 +179,8 @@ PUBLIC_PLAN_FIELDS = (
     description="无需令牌。只含已公布的计划（草稿、待批、已批准未公布、已撤销的均不显示）。"
     "`department` 为牵头或参与的部门。/ No token needed. Published plans only (never drafts, "
     "plans awaiting approval or publication, or cancelled ones). `department` leads or joins.",
+    response_model=PublicPlanPage,
+    response_model_exclude_unset=True,
 )
 def public_plans(
     services: ServicesDep,
@@ -112,6 +201,8 @@ def public_plans(
     "/public/plans/{department}/{code}",
     summary="查看公布的抽查计划 / A published plan",
     description="无需令牌；未公布的计划返回 404。/ No token needed; 404 unless published.",
+    response_model=PublicPlanShown,
+    response_model_exclude_unset=True,
 )
 def public_plan(
     services: ServicesDep, department: str, code: str, as_of: AsOf = None

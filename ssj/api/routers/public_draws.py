@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import Field
 
 from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, render_page, snapshot
+from ssj.api.schemas import AS_OF, Page, Schema, absent
 from ssj.domain import fields
 from ssj.domain.draws import STATUS_LABELS_ZH, DrawStatus
 from ssj.services import draw_records as records
@@ -24,6 +26,148 @@ router = make_router(TAG)
 STATUS_CHOICES = {zh: status for status, zh in STATUS_LABELS_ZH.items()}
 
 
+# Responses ---------------------------------------------------------------------------------------
+
+
+class PublicStratum(Schema):
+    """A stratum as the commit fixed it."""
+
+    name: str = Field(description="分层名称（信用风险分类，或 all）/ stratum (credit class or all)")
+    size: int = Field(description="总体数量 / population size")
+    k: int = Field(description="抽取数量 / how many are drawn")
+    root: str = Field(description="总体的默克尔树根（十六进制）/ the population's Merkle root")
+
+
+class Dice(Schema):
+    witness: str = Field(description="现场见证人 / witness")
+    digits: str = Field(description="骰子点数 / the digits thrown")
+
+
+class PublicDraw(Schema):
+    """A draw as anyone may see it (`draw_records.public_summary`): the commit's facts always;
+    the dice, seed and counts once revealed; the dice and the reason once abandoned."""
+
+    draw_id: str = Field(description="抽取编号（UUID）/ draw id")
+    label: str = Field(description="抽取名称（部门/计划编号/第N轮）/ label")
+    department: str = Field(description="牵头部门编码 / lead department code")
+    plan_code: str = Field(description="计划编号 / plan code")
+    year: str = Field(description="年度 / year")
+    round: int = Field(description="轮次 / round")
+    status: str = Field(description="状态：committed|revealed|abandoned / status")
+    drawn_on: str = Field(description="抽取日期 / drawn on (YYYY-MM-DD)")
+    window: list[str] = Field(description="实施期间 [开始, 结束] / window [start, end]")
+    departments: list[str] = Field(description="参与部门 / departments taking part")
+    as_of_seq: int = Field(description="名录所依据的账本序号 / the registry as of this seq")
+    committed_seq: int = Field(description="封存的账本序号 / seq of the commit")
+    committed_at: str = Field(description="封存时间 / committed at (ISO 8601)")
+    registry: dict[str, int] = Field(
+        description="名录计数（considered 考虑的、eligible 符合条件的）/ registry counts"
+    )
+    exclusions: dict[str, int] = Field(description="按原因排除的对象数 / exclusions by reason")
+    strata: list[PublicStratum] = Field(description="分层 / strata")
+    witnesses: list[str] = Field(description="现场见证人 / witnesses")
+    drand_round: int | None = Field(description="drand 信标轮次（未用为空）/ drand round, or null")
+    dice: list[Dice] | None = absent(
+        "骰子点数（揭示或作废后才有）/ the dice (once revealed or abandoned)"
+    )
+    drand_randomness: str | None = absent(
+        "drand 随机数（揭示或作废后才有）/ drand randomness (once revealed or abandoned)"
+    )
+    seed: str | None = absent("种子（揭示后才有）/ the seed (once revealed)")
+    revealed_seq: int | None = absent("揭示的账本序号（揭示后才有）/ seq of the reveal")
+    revealed_at: str | None = absent("揭示时间（揭示后才有）/ revealed at")
+    sample_size: int | None = absent("抽中的对象数（揭示后才有）/ targets drawn")
+    recusals: int | None = absent("回避次数（揭示后才有）/ recusals")
+    abandoned_reason: str | None = absent("作废理由（作废后才有）/ why it was abandoned")
+    status_zh: str = Field(
+        description="状态（中文）：已封存待揭示、已抽取、已作废 / status in Chinese"
+    )
+
+
+class PublicDrawPage(Page[PublicDraw]):
+    """One page of the draws of published plans."""
+
+
+class PublicDrawn(Schema):
+    """A drawn target and its team, by name."""
+
+    stratum: str = Field(description="分层 / stratum")
+    identifier: str = Field(
+        description="统一社会信用代码/标识（身份证号部分隐去）/ identifier (resident ids masked)"
+    )
+    name: str | None = Field(description="名称 / name")
+    inspectors: list[str] = Field(description="检查组执法人员姓名 / the team's inspectors")
+    experts: list[str] = Field(description="检查组专家姓名 / the team's experts")
+
+
+class PublicDrawShown(Schema):
+    as_of: int = Field(description=AS_OF)
+    draw: PublicDraw = Field(description="抽取 / the draw")
+    drawn: list[PublicDrawn] = Field(
+        description="被抽中的检查对象及检查组（揭示前为空）/ drawn targets and teams (empty "
+        "before the reveal)"
+    )
+
+
+class ExportDraw(Schema):
+    id: str = Field(description="抽取编号（UUID）/ draw id")
+    label: str = Field(description="抽取名称 / label")
+    plan: str = Field(description="计划（部门/计划编号）/ plan as DEPT/CODE")
+    department: str = Field(description="牵头部门编码 / lead department")
+    drawn_on: str = Field(description="抽取日期 / drawn on")
+    as_of_seq: int = Field(description="名录所依据的账本序号 / the registry as of this seq")
+    commit_seq: int = Field(description="封存的账本序号 / seq of the commit")
+    reveal_seq: int = Field(description="揭示的账本序号 / seq of the reveal")
+
+
+class Drand(Schema):
+    round: int = Field(description="drand 轮次 / round")
+    randomness: str = Field(description="随机数（十六进制）/ randomness, hex")
+    signature: str = Field(description="BLS 签名（十六进制）/ BLS signature, hex")
+
+
+class SeedInputs(Schema):
+    draw_id: str = Field(description="抽取编号 / draw id")
+    commit_digest: str = Field(description="封存摘要 / digest of the commit")
+    nonce: str = Field(description="服务器随机数 / the server nonce")
+    nonce_commitment: str = Field(description="服务器随机数的承诺 / its commitment")
+    dice: list[Dice] = Field(description="骰子点数 / the dice")
+    drand: Drand | None = Field(description="drand 信标（未用为空）/ drand beacon, or null")
+
+
+class ExportStratum(Schema):
+    name: str = Field(description="分层名称 / stratum")
+    seed: str = Field(description="分层种子 / the stratum's seed")
+    size: int = Field(description="总体数量 / population size")
+    k: int = Field(description="抽取数量 / how many are drawn")
+    population_root: str = Field(description="总体的默克尔树根 / the population's Merkle root")
+    ids: list[str] = Field(description="总体（封存时的顺序）/ the population, as frozen")
+    sample: list[str] = Field(description="抽中的对象 / the sample")
+
+
+class ExportTeam(Schema):
+    target: str = Field(description="检查对象标识 / target")
+    seed: str = Field(description="检查组种子 / the team's seed")
+    rankings: dict[str, list[str]] = Field(
+        description="各部门执法人员排序（执法证号）/ inspector ranking per department"
+    )
+    team: list[str] = Field(description="检查组执法人员（执法证号）/ the team's inspectors")
+    expert_ranking: list[str] = Field(description="专家排序 / expert ranking")
+    experts: list[str] = Field(description="检查组专家 / the team's experts")
+
+
+class DrawExport(Schema):
+    """The `ssj-draw-export/1` file: all a third party needs to redo a revealed draw."""
+
+    format: str = Field(description="格式：ssj-draw-export/1 / format")
+    draw: ExportDraw = Field(description="抽取 / the draw")
+    sampler: str = Field(description="抽样程序及调用方式 / the sampler and how it is called")
+    seed: str = Field(description="种子 / the seed")
+    seed_inputs: SeedInputs = Field(description="种子的输入 / the seed's inputs")
+    strata: list[ExportStratum] = Field(description="各分层的总体与样本 / strata")
+    teams: list[ExportTeam] = Field(description="各对象的检查组及排序 / teams and rankings")
+
+
 @router.get(
     "/public/draws",
     summary="公开的抽取 / Draws of published plans",
@@ -31,6 +175,8 @@ STATUS_CHOICES = {zh: status for status, zh in STATUS_LABELS_ZH.items()}
     "的只含封存时固定的事实。/ No token needed. Draws of published plans: revealed ones with "
     "their seed and dice, abandoned ones with the reason, committed ones with their commit "
     "facts only.",
+    response_model=PublicDrawPage,
+    response_model_exclude_unset=True,
 )
 def public_draws(
     services: ServicesDep,
@@ -67,6 +213,8 @@ def public_draws(
     "（含回避后的替补），种子与骰子点数；作废的含理由。/ No token needed. The drawn targets "
     "(identifier and name; a natural person's id number partly hidden) and their teams' names "
     "(after recusals), the seed and dice; an abandoned draw's reason.",
+    response_model=PublicDrawShown,
+    response_model_exclude_unset=True,
 )
 def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict[str, Any]:
     seq = snapshot(services, as_of)
@@ -85,6 +233,8 @@ def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict
     "`python3 ops/reproduce_draw.py 文件` 离线复核；揭示后才有。/ No token needed. The same "
     "`ssj-draw-export/1` file as `ssj draw export`, checked offline with `python3 "
     "ops/reproduce_draw.py FILE`; only once revealed.",
+    response_model=DrawExport,
+    response_model_exclude_unset=True,
 )
 def public_draw_export(services: ServicesDep, draw_id: str) -> dict[str, Any]:
     return public_results.public_export(services, draw_id, snapshot(services, None))

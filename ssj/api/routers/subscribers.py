@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import PrincipalDep, ServicesDep, head_seq, make_router
+from ssj.api.schemas import SEQ, Schema, absent
 from ssj.domain.subscribers import Subscriber
 from ssj.services.delivery import SubscriberService
 
@@ -96,6 +97,84 @@ class RetryIn(BaseModel):
     reason: str = Field("", description="原因 / reason")
 
 
+# Responses ---------------------------------------------------------------------------------------
+
+
+class SubscriberState(Schema):
+    """A receiving platform as the delivery read model holds it (projections.delivery), with its
+    outbox counts. Never a secret: the ledger holds only how ssj authenticates."""
+
+    name: str = Field(description="接收平台名称 / platform name")
+    endpoint: str = Field(description="推送地址 / endpoint URL")
+    kinds: list[str] = Field(description="推送的记录类型：results|penalties / record kinds")
+    departments: list[str] = Field(description="只推送这些部门的记录（空：全部）/ departments")
+    auth: dict[str, str] = Field(
+        description="认证方式及其设置（不含密钥）/ how ssj authenticates (no secret)"
+    )
+    from_seq: int = Field(description="自此账本序号起推送 / delivers records from this seq")
+    max_tries: int = Field(description="最多尝试次数（之后为死信）/ tries before a dead letter")
+    batch: int = Field(description="每次推送的条数 / records per request")
+    full_ids: bool = Field(description="推送完整身份证号（需法律依据）/ full identity numbers")
+    legal_basis: str = Field(description="推送完整身份证号的法律依据 / legal basis for full ids")
+    status: str = Field(description="状态：active|paused|removed（在用、暂停、已移除）/ status")
+    registered_seq: int = Field(description="登记时的账本序号 / seq registered at")
+    registered_at: str = Field(description="登记时间 / registered at (ISO 8601)")
+    changed_seq: int = Field(description="最近变更的账本序号 / seq of the last change")
+    counts: dict[str, int] = Field(
+        description="推送队列按状态计数（pending、delivered、dead、cancelled）/ outbox rows per "
+        "status"
+    )
+
+
+class SubscriberList(Schema):
+    total: int = Field(description="接收平台数 / platforms in all")
+    items: list[SubscriberState] = Field(description="接收平台 / the platforms")
+
+
+class SubscriberShown(Schema):
+    item: SubscriberState = Field(description="接收平台 / the platform")
+
+
+class SubscriberWritten(Schema):
+    """A change to a platform: the ledger head after it and the platform as now read."""
+
+    seq: int = Field(description=SEQ)
+    item: SubscriberState = Field(description="写入后的接收平台 / the platform as now read")
+    secret: str | None = absent(
+        "新生成的 HMAC 密钥（只显示这一次，请交给接收平台）/ a generated HMAC secret, shown "
+        "once: give it to the platform (only when one was generated)"
+    )
+
+
+class Retried(Schema):
+    seq: int = Field(description=SEQ)
+    retried: int = Field(description="重新排队的死信数 / dead letters put back in the queue")
+
+
+class Delivery(Schema):
+    """One outbox row: a record for a platform and how its delivery went."""
+
+    subscriber: str = Field(description="接收平台 / platform")
+    seq: int = Field(description="记录的账本序号 / the record's seq")
+    kind: str = Field(description="记录类型：results|penalties / record kind")
+    status: str = Field(description="状态：pending|delivered|dead|cancelled / status")
+    tries: int = Field(description="已尝试次数 / tries so far")
+    next_at: str | None = Field(description="下次尝试时间 / next try at, or null")
+    last_error: str | None = Field(description="最近的错误 / last error, or null")
+    last_status: int | None = Field(description="最近的 HTTP 状态 / last HTTP status, or null")
+    delivered_at: str | None = Field(description="送达时间 / delivered at, or null")
+    reference: str | None = Field(description="接收平台的回执编号 / the platform's reference")
+    report_seq: int | None = Field(description="推送报告的账本序号 / seq of the delivery report")
+    status_zh: str = Field(description="状态（中文）/ status in Chinese")
+
+
+class DeliveryPage(Schema):
+    total: int = Field(description="符合条件的总条数 / rows matching, all pages")
+    offset: int = Field(description="跳过的条数 / rows skipped")
+    limit: int = Field(description="每页条数 / page size")
+    items: list[Delivery] = Field(description="本页的推送记录 / this page's rows")
+
+
 def _written(
     services: Any, subscribers: SubscriberService, principal: Any, found: Subscriber
 ) -> dict[str, Any]:
@@ -114,18 +193,34 @@ def _auth(auth: AuthIn | None) -> dict[str, Any]:
     }
 
 
-@router.get("/subscribers", summary="接收平台列表 / The receiving platforms")
+@router.get(
+    "/subscribers",
+    summary="接收平台列表 / The receiving platforms",
+    response_model=SubscriberList,
+    response_model_exclude_unset=True,
+)
 def list_subscribers(subscribers: SubscribersDep, principal: PrincipalDep) -> dict[str, Any]:
     rows = subscribers.listing(principal)
     return {"total": len(rows), "items": rows}
 
 
-@router.get("/subscribers/{name}", summary="一个接收平台 / One platform")
+@router.get(
+    "/subscribers/{name}",
+    summary="一个接收平台 / One platform",
+    response_model=SubscriberShown,
+    response_model_exclude_unset=True,
+)
 def get_subscriber(subscribers: SubscribersDep, principal: PrincipalDep, name: str) -> Any:
     return {"item": subscribers.show(principal, name)}
 
 
-@router.post("/subscribers", summary="登记接收平台 / Register a platform", status_code=201)
+@router.post(
+    "/subscribers",
+    summary="登记接收平台 / Register a platform",
+    status_code=201,
+    response_model=SubscriberWritten,
+    response_model_exclude_unset=True,
+)
 def add_subscriber(
     services: ServicesDep,
     subscribers: SubscribersDep,
@@ -151,7 +246,12 @@ def add_subscriber(
     return written
 
 
-@router.post("/subscribers/{name}/update", summary="修改接收平台 / Update a platform")
+@router.post(
+    "/subscribers/{name}/update",
+    summary="修改接收平台 / Update a platform",
+    response_model=SubscriberWritten,
+    response_model_exclude_unset=True,
+)
 def update_subscriber(
     services: ServicesDep,
     subscribers: SubscribersDep,
@@ -187,9 +287,13 @@ def _lifecycle(verb: str, summary: str) -> None:
         found = getattr(subscribers, verb)(principal, name, body.reason)
         return _written(services, subscribers, principal, found)
 
-    router.post(f"/subscribers/{{name}}/{verb}", summary=summary, name=f"{verb}_subscriber")(
-        endpoint
-    )
+    router.post(
+        f"/subscribers/{{name}}/{verb}",
+        summary=summary,
+        name=f"{verb}_subscriber",
+        response_model=SubscriberWritten,
+        response_model_exclude_unset=True,
+    )(endpoint)
 
 
 _lifecycle("pause", "暂停推送 / Pause delivery")
@@ -200,6 +304,8 @@ _lifecycle("remove", "移除接收平台（待推送记录取消）/ Remove a pl
 @router.post(
     "/subscribers/{name}/retry",
     summary="死信重新推送 / Put dead letters back in the queue",
+    response_model=Retried,
+    response_model_exclude_unset=True,
 )
 def retry(
     services: ServicesDep,
@@ -215,6 +321,8 @@ def retry(
 @router.get(
     "/deliveries",
     summary="推送队列（死信：status=dead）/ The outbox (dead letters: status=dead)",
+    response_model=DeliveryPage,
+    response_model_exclude_unset=True,
 )
 def deliveries(
     subscribers: SubscribersDep,

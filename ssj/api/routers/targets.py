@@ -24,6 +24,7 @@ from ssj.api.deps import (
     states,
     written,
 )
+from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
 from ssj.domain.access import Principal
 from ssj.domain.targets import TargetRecord
 from ssj.presentation.sheets import CSV, XLSX
@@ -64,15 +65,15 @@ class TargetIn(BaseModel):
         " / identifier kind (default uscc for enterprises, else other)",
     )
     name: str = Field(description="名称 / name")
-    address: str | None = Field(None, description="地址 / address")
+    address: str | None = absent("地址 / address")
     region_code: str = Field(description="行政区划代码（6 位）/ 6-digit region code")
     target_type: str = Field(
         description="对象类型：enterprise|individual|project|product|behaviour 或 企业、"
         "个体工商户、项目、产品、行为 / target type"
     )
     department: str = Field(description="责任部门编码 / responsible department code")
-    credit_class: str | None = Field(
-        None, description="信用风险分类：A|B|C|D 或 A类…（默认 B）/ credit-risk class (default B)"
+    credit_class: str | None = absent(
+        "信用风险分类：A|B|C|D 或 A类…（默认 B）/ credit-risk class (default B)"
     )
     status: str | None = Field(
         None,
@@ -113,7 +114,71 @@ class TargetFilters:
 FiltersDep = Annotated[TargetFilters, Depends()]
 
 
-@router.get("/targets", summary="列出检查对象 / List targets")
+# Responses ---------------------------------------------------------------------------------------
+
+
+class TargetState(Schema):
+    """A target as the registry holds it (`TargetRecord.as_state`): canonical codes, not labels.
+    The fields of registry exports (issue #11) appear only when they hold a value."""
+
+    identifier: str = Field(description="统一社会信用代码/标识 / identifier (USCC or other)")
+    id_kind: str = Field(
+        description="标识类型：uscc|resident_id|registration_no|product|project|behaviour|other "
+        "/ identifier kind"
+    )
+    name: str = Field(description="名称 / name")
+    address: str | None = Field(description="地址 / address")
+    region_code: str = Field(description="行政区划代码 / 6-digit region code")
+    target_type: str = Field(
+        description="对象类型：enterprise|individual|project|product|behaviour / target type"
+    )
+    department: str = Field(description="责任部门编码 / responsible department code")
+    credit_class: str = Field(description="信用风险分类：A|B|C|D / credit-risk class")
+    status: str = Field(description="状态：active|deregistered|abnormal|serious_violation / status")
+    applicable_items: list[str] = Field(description="适用抽查事项编码 / applicable item codes")
+    tags: list[str] = Field(description="标签 / tags")
+    established_on: str | None = absent(
+        "成立日期（YYYY-MM-DD，有值时才有）/ established on (only when set)"
+    )
+    registration_authority: str | None = absent(
+        "登记机关（有值时才有）/ registration authority (only when set)"
+    )
+    jurisdiction: str | None = absent("管辖单位（有值时才有）/ jurisdiction (only when set)")
+    enterprise_type: str | None = absent("企业类型（有值时才有）/ enterprise type (only when set)")
+    legal_representative: str | None = absent(
+        "法定代表人（负责人、经营者；个人信息，仅限工作人员）/ legal representative "
+        "(personal data, officials only; only when set)"
+    )
+    phone: str | None = absent(
+        "联系电话（个人信息，有值时才有）/ phone (personal data; only when set)"
+    )
+    extra: dict[str, str] | None = absent(
+        "其他信息（原文件中的其他列）/ unmapped columns of the file (only when set)"
+    )
+    published: dict[str, str] | None = absent(
+        "原文（与导入值不同的原文件内容）/ the file's text where it differs from the value read "
+        "(only when set)"
+    )
+
+
+class TargetPage(Page[TargetState]):
+    """One page of the target registry."""
+
+
+class TargetShown(Shown[TargetState]):
+    """One target as of a ledger seq."""
+
+
+class TargetWritten(Written[TargetState]):
+    """The answer to registering or updating a target."""
+
+
+@router.get(
+    "/targets",
+    summary="列出检查对象 / List targets",
+    response_model=TargetPage,
+    response_model_exclude_unset=True,
+)
 def list_targets(
     services: ServicesDep, principal: PrincipalDep, window: WindowDep, filters: FiltersDep
 ) -> dict[str, Any]:
@@ -154,7 +219,12 @@ def export_targets_csv(
     return _export(services, principal, filters, as_of, "csv")
 
 
-@router.get("/targets/{identifier}", summary="查看检查对象 / Get a target")
+@router.get(
+    "/targets/{identifier}",
+    summary="查看检查对象 / Get a target",
+    response_model=TargetShown,
+    response_model_exclude_unset=True,
+)
 def get_target(
     services: ServicesDep, principal: PrincipalDep, identifier: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -168,7 +238,9 @@ def get_target(
 
 @router.put(
     "/targets",
-    responses=MAY_CREATE,
+    responses=answers(TargetWritten, MAY_CREATE),
+    response_model=TargetWritten,
+    response_model_exclude_unset=True,
     summary="登记或更新检查对象 / Register or update a target",
     description="新对象返回 201 与 created；已有对象只记录变化的字段（updated），无变化则不写入"
     "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "

@@ -24,6 +24,7 @@ from ssj.api.deps import (
     snapshot,
     written,
 )
+from ssj.api.schemas import Page, Schema, Shown, Written, answers
 
 TAG = "用户 / Users"
 router = make_router(TAG)
@@ -58,7 +59,42 @@ class RolesIn(BaseModel):
     roles: list[str] | str = Field(description=f"新的全部角色 / the complete new roles: {ROLES}")
 
 
-@router.get("/users", summary="列出用户 / List users")
+# Responses ---------------------------------------------------------------------------------------
+
+
+class UserState(Schema):
+    """A user as the registry read model holds it (projections.registry)."""
+
+    username: str = Field(description="用户名 / username")
+    name: str = Field(description="姓名 / full name")
+    department: str = Field(description="所属部门编码 / department code")
+    roles: list[str] = Field(
+        description="角色：admin|operator|leader|inspector|supervisor|reviewer / roles"
+    )
+    active: bool = Field(description="是否在用 / active")
+    certificate_no: str | None = Field(
+        description="关联的执法证号（执法人员）/ the linked inspector certificate, or null"
+    )
+
+
+class UserPage(Page[UserState]):
+    """One page of users."""
+
+
+class UserShown(Shown[UserState]):
+    """One user as of a ledger seq."""
+
+
+class UserWritten(Written[UserState]):
+    """The answer to adding a user, setting roles or deactivating."""
+
+
+@router.get(
+    "/users",
+    summary="列出用户 / List users",
+    response_model=UserPage,
+    response_model_exclude_unset=True,
+)
 def list_users(
     services: ServicesDep,
     principal: PrincipalDep,
@@ -71,7 +107,12 @@ def list_users(
     return page(services, "users", filters, window, sql_search=False)
 
 
-@router.get("/users/{username}", summary="查看用户 / Get a user")
+@router.get(
+    "/users/{username}",
+    summary="查看用户 / Get a user",
+    response_model=UserShown,
+    response_model_exclude_unset=True,
+)
 def get_user(
     services: ServicesDep, principal: PrincipalDep, username: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -84,8 +125,10 @@ def get_user(
 @router.post(
     "/users",
     status_code=201,
-    responses=IDENTICAL,
+    responses=answers(UserWritten, IDENTICAL),
     summary="新增用户（管理员）/ Add a user (administrators)",
+    response_model=UserWritten,
+    response_model_exclude_unset=True,
 )
 def add_user(
     services: ServicesDep,
@@ -99,7 +142,10 @@ def add_user(
 
 
 @router.put(
-    "/users/{username}/roles", summary="设置用户角色（管理员）/ Set a user's roles (administrators)"
+    "/users/{username}/roles",
+    summary="设置用户角色（管理员）/ Set a user's roles (administrators)",
+    response_model=UserWritten,
+    response_model_exclude_unset=True,
 )
 def set_roles(
     services: ServicesDep,
@@ -116,6 +162,8 @@ def set_roles(
 @router.post(
     "/users/{username}/deactivate",
     summary="停用用户（管理员）/ Deactivate a user (administrators)",
+    response_model=UserWritten,
+    response_model_exclude_unset=True,
 )
 def deactivate_user(
     services: ServicesDep,
