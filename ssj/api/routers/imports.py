@@ -26,12 +26,14 @@ from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import Field
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from ssj.api.deps import PrincipalDep, ServicesDep, _bearer, current_principal, make_router
+from ssj.api.schemas import Schema, absent
 from ssj.config import ImportLimits
 from ssj.domain import fields
 from ssj.domain.access import Forbidden, Principal
@@ -297,6 +299,110 @@ def _outcome(job: Job) -> JSONResponse:
     return JSONResponse({**report, "job": job.id}, status_code=200, headers=headers)
 
 
+# Responses ---------------------------------------------------------------------------------------
+
+
+class ImportProblem(Schema):
+    """A defect in one cell or row: nothing is written while any is found."""
+
+    row: int = Field(description="行号 / row number")
+    column: str = Field(description="列（Excel 列字母）/ column letter")
+    zh: str = Field(description="问题（中文）/ the problem in Chinese")
+    en: str = Field(description="问题（英文）/ the problem in English")
+
+
+class ImportNote(ImportProblem):
+    """Something to know that does not stop the import (a skipped title row, a column left
+    unmapped …)."""
+
+    kind: str = Field(description="类别：skipped|format|unmapped… / kind")
+
+
+class ImportReport(Schema):
+    """What an import found and did (`ssj.services.imports.ImportReport`)."""
+
+    file: str = Field(description="文件名 / file name")
+    kind: str = Field(description="导入种类：targets|inspectors|items / kind")
+    rows: int = Field(description="数据行数 / data rows")
+    created: int = Field(description="新增 / created")
+    updated: int = Field(description="更新 / updated")
+    unchanged: int = Field(description="未变 / unchanged")
+    rejected: int = Field(description="跳过的问题行 / rows left out (skip_invalid)")
+    written: bool = Field(description="是否已写入 / whether anything was written")
+    dry_run: bool = Field(description="只检查不写入 / checked only")
+    stopped: bool = Field(description="问题过多，检查已停止 / checking stopped at the limit")
+    problem_count: int = Field(description="问题总数 / problems found in all")
+    format: str | None = Field(description="文件格式 / file format")
+    sheet: str | None = Field(description="工作表 / sheet read")
+    encoding: str | None = Field(description="文本编码 / text encoding")
+    header_rows: list[int] = Field(description="表头所在行 / header rows")
+    columns: list[dict[str, Any]] = Field(description="各列如何读取 / how each column was read")
+    problems: list[ImportProblem] = Field(description="问题（最多列出上限条）/ problems")
+    notes: list[ImportNote] = Field(description="提示 / notes")
+    unresolved_departments: list[dict[str, Any]] = Field(
+        description="无法识别的部门名称 / department names not recognised"
+    )
+    preview: list[dict[str, Any]] = Field(description="预览 / preview rows")
+    rejects_file: str | None = Field(description="问题行文件 / the rejects file")
+    error: dict[str, str] | None = Field(description="文件无法读取时的错误 / unreadable file")
+    seq: int | None = absent("写入后的账本序号（已写入才有）/ ledger seq after writing")
+
+
+class ImportProgress(Schema):
+    phase: str = Field(description="阶段：reading|writing / phase")
+    percent: float = Field(description="完成百分比 / percent done")
+    rows_read: int = Field(description="已读行数 / rows read")
+    records_checked: int = Field(description="已检查记录 / records checked")
+    records_written: int = Field(description="已写入记录 / records written")
+    records_total: int | None = Field(
+        description="应写入记录（写入阶段前为空）/ records to write (null before writing)"
+    )
+
+
+class ImportJobError(Schema):
+    """Why a job failed, with the HTTP status the synchronous answer would have had."""
+
+    code: str = Field(description="错误代码 / error code")
+    message_zh: str = Field(description="错误（中文）/ the error in Chinese")
+    message_en: str = Field(description="错误（英文）/ the error in English")
+    limit: str | None = absent("超过的上限（环境变量名）/ the limit exceeded (its variable)")
+    status: int = Field(description="对应的 HTTP 状态 / the HTTP status it answers")
+
+
+class ImportJob(Schema):
+    """An import job: status, progress, report."""
+
+    id: str = Field(description="作业编号 / job id")
+    kind: str = Field(description="导入种类：targets|inspectors|items / kind")
+    file: str = Field(description="文件名 / file name")
+    size: int = Field(description="文件大小（字节）/ file size in bytes")
+    status: str = Field(description="状态：queued|running|done|failed / status")
+    message_zh: str = Field(description="状态说明（中文）/ status in Chinese")
+    message_en: str = Field(description="状态说明（英文）/ status in English")
+    submitted_by: str = Field(description="提交人 / submitted by")
+    department: str | None = Field(description="导入到的部门 / department, or null")
+    created_at: str | None = Field(description="提交时间（北京时间）/ submitted at")
+    started_at: str | None = Field(description="开始时间 / started at")
+    finished_at: str | None = Field(description="结束时间 / finished at")
+    progress: ImportProgress | None = Field(description="进度（进行中）/ progress, or null")
+    report: ImportReport | None = Field(description="报告（结束后）/ report once done")
+    error: ImportJobError | None = Field(description="错误（失败时）/ error once failed")
+    peak_memory_bytes: int | None = Field(description="作业进程内存峰值 / job's peak memory")
+
+
+class ImportJobPage(Schema):
+    total: int = Field(description="作业总数 / jobs in all")
+    offset: int = Field(description="跳过的条数 / rows skipped")
+    limit: int = Field(description="每页条数 / page size")
+    items: list[ImportJob] = Field(description="本页的作业，最新的在前 / jobs, newest first")
+
+
+class ImportDone(ImportReport):
+    """A job that ended within `wait`: its report and its id."""
+
+    job: str = Field(description="作业编号 / job id")
+
+
 # --- endpoints ----------------------------------------------------------------------------------
 
 
@@ -356,8 +462,8 @@ _JOB_EXAMPLE = {"description": "导入作业 / the import job"}
     "written) or the error.",
     openapi_extra={"requestBody": _FORM},
     responses={
-        200: {"description": "已导入（wait）/ imported (wait)"},
-        202: _JOB_EXAMPLE,
+        200: {"description": "已导入（wait）/ imported (wait)", "model": ImportDone},
+        202: {**_JOB_EXAMPLE, "model": ImportJob},
         413: {"description": "文件超过上传上限 / the upload is over the size limit"},
         422: {"description": "文件有问题，未写入任何数据 / problems found, nothing written"},
     },
@@ -441,6 +547,8 @@ def _may_read(principal: Principal, job: Job) -> None:
     "是否已写入）、failed（失败：见 error）。只有提交人、管理员和纪检监察人员可以查看。/ "
     "status: queued, running, done (see report; written says whether it was written) or "
     "failed (see error). Only the submitter, administrators and supervisors may read it.",
+    response_model=ImportJob,
+    response_model_exclude_unset=True,
 )
 def import_job(
     services: ServicesDep,
@@ -460,6 +568,8 @@ def import_job(
     description="自己的导入作业，最新的在前；管理员和纪检监察人员可查看全部（或用 submitted_by 筛选）"
     "。/ Your import jobs, newest first; administrators and supervisors see everyone's (or "
     "one user's, with submitted_by).",
+    response_model=ImportJobPage,
+    response_model_exclude_unset=True,
 )
 def import_jobs(
     services: ServicesDep,

@@ -148,7 +148,9 @@ class SubscriberWritten(Schema):
 
 class Retried(Schema):
     seq: int = Field(description=SEQ)
-    retried: int = Field(description="重新排队的死信数 / dead letters put back in the queue")
+    retried: list[int] = Field(
+        description="重新排队的死信（记录的账本序号）/ the dead letters put back in the queue (their seqs)"
+    )
 
 
 class Delivery(Schema):

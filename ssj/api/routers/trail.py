@@ -7,18 +7,58 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response
+from pydantic import Field
 
 from ssj.api.deps import (
     PrincipalDep,
     ServicesDep,
     make_router,
 )
+from ssj.api.schemas import Schema
 from ssj.errors import ValidationError
 from ssj.presentation.sheets import CSV, XLSX
 from ssj.services.trail import FORMATS, MAX_LIMIT, TrailService, make_filters
 
 TAG = "全程留痕 / Audit trail"
 router = make_router(TAG)
+
+
+class TrailSubject(Schema):
+    kind: str = Field(description="对象种类：target|inspector|item|plan|draw|task|user / kind")
+    kind_zh: str = Field(description="对象种类（中文）/ kind in Chinese")
+    id: str = Field(description="对象标识 / the subject's id")
+    departments: list[str] = Field(description="对象所属部门 / the subject's departments")
+
+
+class TrailRow(Schema):
+    """One event of the subject's history: who did what when, its signature checked."""
+
+    seq: int = Field(description="账本序号 / ledger seq")
+    recorded_at: str = Field(description="记录时间（UTC）/ recorded at (UTC, ISO 8601)")
+    actor: str = Field(description="操作人（用户名）/ actor's username")
+    role: str = Field(description="角色 / acting role")
+    department: str = Field(description="部门 / the actor's department")
+    kind: str = Field(description="事件类型 / event type")
+    kind_zh: str = Field(description="事件 / event in Chinese")
+    summary: str = Field(description="摘要 / summary")
+    time_beijing: str = Field(description="记录时间（北京时间）/ recorded at, Beijing time")
+    role_zh: str = Field(description="角色（中文）/ role in Chinese")
+    signature: str = Field(
+        description="签名状态：valid|invalid|unknown-key|retired-key|revoked-key|missing|altered|"
+        "mismatch / signature status"
+    )
+    signature_zh: str = Field(description="签名状态（中文）/ signature status in Chinese")
+
+
+class TrailPage(Schema):
+    """One page of a subject's audit trail, in seq order."""
+
+    subject: TrailSubject = Field(description="对象 / the subject")
+    total: int = Field(description="符合条件的总条数 / rows matching, all pages")
+    offset: int = Field(description="跳过的条数 / rows skipped")
+    limit: int = Field(description="每页条数 / page size")
+    as_of: int = Field(description="留痕读模型所到的账本位置 / the trail read model's position")
+    items: list[TrailRow] = Field(description="本页的记录 / this page's rows")
 
 
 class TrailQuery:
@@ -76,6 +116,8 @@ class TrailQuery:
     "plan（部门/计划编号）、draw（编号或 部门/计划编号/第N轮）、task（编号或 抽取/检查对象标识）、"
     "user（用户名）。每条记录的签名在返回时对照账本核验（valid、invalid、revoked-key…）。/ "
     "Each row's envelope signature is checked against the ledger when served.",
+    response_model=TrailPage,
+    response_model_exclude_unset=True,
     responses={200: {"content": {CSV: {}, XLSX: {}}}},
 )
 def get_trail(
