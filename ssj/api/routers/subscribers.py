@@ -84,7 +84,9 @@ class SubscriberUpdateIn(BaseModel):
     batch: int | None = None
 
 
-class ReasonIn(BaseModel):
+class PlatformReasonIn(BaseModel):
+    """A reason to pause, resume or remove a platform (may be empty)."""
+
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field("", description="原因（记入账本）/ reason")
@@ -284,7 +286,7 @@ def _lifecycle(verb: str, summary: str) -> None:
         subscribers: SubscribersDep,
         principal: PrincipalDep,
         name: str,
-        body: ReasonIn,
+        body: PlatformReasonIn,
     ) -> dict[str, Any]:
         found = getattr(subscribers, verb)(principal, name, body.reason)
         return _written(services, subscribers, principal, found)
