@@ -13,6 +13,7 @@ ISO 7064 MOD 11-2).
 from __future__ import annotations
 
 import operator
+import re
 import unicodedata
 from datetime import date
 from enum import StrEnum
@@ -360,7 +361,8 @@ def validate_resident_id(code: str, *, today: date | None = None) -> str:
 def validate_registration_no(code: str) -> str:
     """The canonical 注册号 (registration number of a market entity before the USCC).
 
-    15 digits (工商行政管理市场主体注册号编制规则, GS15-2006), or an older 13- or 14-character
+    15 digits (工商行政管理市场主体注册号编制规则, GS15-2006; a farmers' cooperative's holds NA
+    after the region: 469006NA000129X), or an older 13- or 14-character
     form that may hold letters or Chinese characters (企合浙绍总字第002112号). The 15th digit is
     an ISO 7064 MOD 11,10 check digit, but genuine numbers that fail it are in the registers, so
     it is not enforced. Folded like a USCC (NFKC, stripped, upper-cased).
@@ -374,9 +376,11 @@ def validate_registration_no(code: str) -> str:
             f"a registration number has 15 digits, or 13 or 14 characters in older forms; "
             f"got {len(s)}",
         )
-    if len(s) == 15 and not s.isdigit():
+    if len(s) == 15 and not (s.isdigit() or _COOPERATIVE_NO.fullmatch(s)):
         raise IdentifierError(
-            "15 位注册号应全为数字", "a 15-character registration number must be all digits"
+            "15 位注册号应全为数字（农民专业合作社为 6 位区划码、NA、6 位顺序号和校验位）",
+            "a 15-character registration number must be all digits (a farmers' cooperative's: "
+            "6-digit region, NA, 6 digits and a check character)",
         )
     for pos, ch in enumerate(s, start=1):
         if not (ch.isdigit() and ch.isascii()) and not ("A" <= ch <= "Z") and not _is_cjk(ch):
@@ -388,6 +392,10 @@ def validate_registration_no(code: str) -> str:
     if not any(ch.isdigit() for ch in s):
         raise IdentifierError("注册号中没有数字", "a registration number holds digits")
     return s
+
+
+# 农民专业合作社 registered before the USCC: region, NA, sequence, check (469006NA000129X).
+_COOPERATIVE_NO = re.compile(r"[0-9]{6}NA[0-9]{6}[0-9A-Z]")
 
 
 def _is_cjk(ch: str) -> bool:
@@ -404,7 +412,7 @@ def classify_identifier(value: str) -> IdKind:
         if _uscc_error(s) is not None and _resident_id_error(s, None) is None:
             return IdKind.RESIDENT_ID
         return IdKind.USCC
-    if len(s) == 15 and s.isdigit():
+    if len(s) == 15 and (s.isdigit() or _COOPERATIVE_NO.fullmatch(s)):
         return IdKind.REGISTRATION_NO
     if len(s) in (13, 14) and any(ch.isdigit() for ch in s):
         try:

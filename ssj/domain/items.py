@@ -292,7 +292,9 @@ class ItemRecord:
         methods = c(_methods, raw.get("methods"), published) or ()
         ratio = c(_ratio, raw.get("default_ratio"), published) or (None, None)
         frequency = c(_frequency, raw.get("yearly_frequency"), published) or (None, None)
-        legal_bases = tuple(c(fields.text_list, "legal_bases", raw.get("legal_bases")) or ())
+        legal_bases = tuple(
+            c(fields.text_list, "legal_bases", _lines(raw.get("legal_bases"))) or ()
+        )
         cooperating = tuple(
             d
             for d in c(
@@ -358,6 +360,14 @@ class ItemRecord:
             if state[name] in (None, {}, ""):
                 del state[name]
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}
+
+
+def _lines(value: object) -> object:
+    """A list cell holding several entries on separate lines (a 检查依据 cell listing one
+    document per line) gives one entry per line."""
+    if isinstance(value, list):
+        return [line for v in value if isinstance(v, str) for line in v.splitlines()]
+    return value
 
 
 def _joined(value: object) -> object:

@@ -64,6 +64,12 @@ row: a row contributes one entry to every list field when at least one of its li
 value not already taken by this record (a merged cell counts once per record), and each list
 field gets that row's value there, or None. So with 法律依据 merged over two rows and two 条款,
 the record reads 法律依据 [A, A] and 条款 [1, 2]; with a single list field, there are no Nones.
+A continuation row may also fill `joined_fields`: its own value joins the record's text with
+“、” (a 检查主体 naming a second unit on the row below), and the record notes it (`joined`).
+A continuation row whose own value in a `variant_fields` field differs from the record's (an
+item list repeating one 抽查事项, merged over two rows, for a second 检查对象 with its own
+事项类别) starts a variant record instead: the record's values and lists with the row's own
+values over them, `variant_of` naming the first row of the record it varies.
 Without `key` every non-empty row is a record of its own.
 
 Values. Text is NFC-normalised and stripped of whitespace at both ends (full-width and
@@ -251,6 +257,8 @@ class Record:
     extra: dict[str, str] = dataclasses.field(
         default_factory=dict
     )  # unmapped columns, by header label
+    variant_of: int | None = None  # first row of the record this one varies (variant_fields)
+    joined: frozenset[str] = frozenset()  # joined_fields that continuation rows added to
 
 
 @dataclass(frozen=True)
@@ -306,6 +314,8 @@ class _Spec:
     required: tuple[str, ...]
     keys: tuple[str, ...]
     list_fields: frozenset[str]
+    joined_fields: frozenset[str] = frozenset()
+    variant_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -324,6 +334,8 @@ class _Draft:
     lists: dict[str, list[str | None]]
     taken: set[tuple[int, int]]  # origins of cells already in `lists` (and in `extra`)
     extra: dict[str, str] = dataclasses.field(default_factory=dict)
+    variant_of: int | None = None
+    joined: set[str] = dataclasses.field(default_factory=set)
 
 
 class Table:
@@ -443,6 +455,8 @@ def read_table(
     list_fields: Collection[str] = (),
     optional: Collection[str] = (),
     limits: ImportLimits | None = None,
+    joined_fields: Collection[str] = (),
+    variant_fields: Collection[str] = (),
     name: str | None = None,
     keep_unmapped: bool = False,
 ) -> Table:
@@ -450,7 +464,9 @@ def read_table(
 
     `expected` maps each canonical field to its accepted header labels; every field is required
     unless named in `optional`. `key` enables continuation rows, whose values for `list_fields`
-    accumulate (see the module docstring); with a sequence of keys a row starts a record when
+    accumulate, whose own values for `joined_fields` join the record's text, and whose own
+    differing value in a `variant_fields` field starts a variant record (see the module
+    docstring); with a sequence of keys a row starts a record when
     any of them has a value of its own (an item list's 抽查子项 or 抽查事项). `sheet` picks a worksheet by name; by default
     the first visible one that is not a vocabulary sheet (参数表 …), or, when that one has no
     header with the required fields, the first later one that has. File-level failures, limits
@@ -459,7 +475,11 @@ def read_table(
     defaults to `path`'s). With `keep_unmapped`, columns no field maps are listed in
     `Table.unmapped` and their values kept in `Record.extra`.
     """
-    spec = _spec(expected, key, list_fields, optional)
+    spec = dataclasses.replace(
+        _spec(expected, key, list_fields, optional),
+        joined_fields=frozenset(joined_fields),
+        variant_fields=frozenset(variant_fields),
+    )
     path = Path(path)
     limits = limits or ImportLimits()
     named = path if name is None else path.with_name(name)
@@ -1434,6 +1454,10 @@ def _records(
         if key is not None and not own_key:
             if draft is None:
                 problems.append(_orphan(rownum, key))
+            elif _varies(draft, rownum, cells, spec):
+                yield _record(draft, spec, unmapped)
+                draft = _variant(draft, rownum, cells, columns, spec)
+                _extra(draft, row, unmapped)
             else:
                 _continue(draft, rownum, cells, columns, key, spec, problems)
                 _extra(draft, row, unmapped)
@@ -1488,6 +1512,47 @@ def _start(
     return draft
 
 
+def _own_text(cell: _Cell | None, rownum: int) -> str | None:
+    """A cell's text when the cell starts on this row (not merged down from above)."""
+    return _text(cell) if cell is not None and cell.origin[0] == rownum else None
+
+
+def _varies(draft: _Draft, rownum: int, cells: dict[str, _Cell | None], spec: _Spec) -> bool:
+    """A continuation row naming its own, different value of a variant field (an item list
+    repeats an item for a second 检查对象 with its own 事项类别) is a variant, not a
+    continuation."""
+    return any(
+        (text := _own_text(cells[field], rownum)) is not None and text != draft.values.get(field)
+        for field in spec.variant_fields
+        if field in cells
+    )
+
+
+def _variant(
+    base: _Draft,
+    rownum: int,
+    cells: dict[str, _Cell | None],
+    columns: tuple[Column, ...],
+    spec: _Spec,
+) -> _Draft:
+    """The base record's values and lists, with this row's own values over them."""
+    draft = _Draft(
+        rows=[rownum],
+        values=dict(base.values),
+        origins=dict(base.origins),
+        lists={field: list(values) for field, values in base.lists.items()},
+        taken=set(base.taken),
+        variant_of=base.variant_of or base.rows[0],
+    )
+    for column in columns:
+        cell = cells[column.field]
+        if column.field not in spec.list_fields and cell is not None and cell.origin[0] == rownum:
+            draft.values[column.field] = _text(cell)
+            draft.origins[column.field] = cell.origin
+    _add_entry(draft, cells, columns, spec)
+    return draft
+
+
 def _continue(
     draft: _Draft,
     rownum: int,
@@ -1507,7 +1572,19 @@ def _continue(
             and _text(cell) is not None
             and cell.origin != draft.origins[column.field]
         ):
-            allowed = [c.label for c in columns if c.field in spec.list_fields]
+            if column.field in spec.joined_fields:
+                if cell.origin not in draft.taken:
+                    before = draft.values.get(column.field)
+                    text = _text(cell)
+                    draft.values[column.field] = f"{before}、{text}" if before else text
+                    draft.taken.add(cell.origin)
+                    draft.joined.add(column.field)
+                continue
+            allowed = [
+                c.label
+                for c in columns
+                if c.field in spec.list_fields or c.field in spec.joined_fields
+            ]
             problems.append(_intruder(rownum, draft.rows[0], column, key, allowed))
     _add_entry(draft, cells, columns, spec)
 
@@ -1530,7 +1607,13 @@ def _record(draft: _Draft, spec: _Spec, unmapped: tuple[Column, ...] = ()) -> Re
         name: draft.lists[name] if name in draft.lists else draft.values[name]
         for name in spec.fields
     }
-    return Record(tuple(draft.rows), values, draft.extra if unmapped else {})
+    return Record(
+        tuple(draft.rows),
+        values,
+        draft.extra if unmapped else {},
+        draft.variant_of,
+        frozenset(draft.joined),
+    )
 
 
 # --- problems --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -93,6 +94,10 @@ class Kind:
     # After parsing: count what was derived, for the report's notes.
     count: Callable[[_Context, dict[str, Any], Any], None] = _nothing_to_count
     check_header: Callable[[Table], None] = _any_header
+    # Continuation rows' own values join these fields' text (see ssj/imports/spreadsheet.py).
+    joined_fields: Sequence[str] = ()
+    # A continuation row with its own, different value here is a variant record.
+    variant_fields: Sequence[str] = ()
 
 
 def _department_cell(
@@ -244,6 +249,8 @@ TARGETS = Kind(
             "市场主体类型",
             "企业类别",
             "QYLX",
+            "企业类型名称",
+            "QYLXMC",
             "ENTTYPE",
             "ENTTYPE_CN",
         ],
@@ -408,19 +415,71 @@ INSPECTORS = Kind(
 )
 
 
+# In-cell line breaks in one-line fields: a wrapped 检查对象 (拍卖\n企业) closes up, units under
+# 检查主体 on separate lines are listed with 、.
+_LINE_JOINS = {"category": "", "target_type": "", "subject": "、", "methods": "、"}
+# An 抽查事项 cell holding a whole description (several lines or over this length) is named by
+# its first clause; the full text becomes the item's 检查内容.
+_NAME_LENGTH = 200
+_FIRST_CLAUSE = re.compile(r"[\n：:；;]")
+
+
+def _single_lines(context: _Context, values: dict[str, Any]) -> None:
+    for name, joint in _LINE_JOINS.items():
+        value = values.get(name)
+        if isinstance(value, str) and "\n" in value:
+            lines = [line.strip() for line in value.splitlines()]
+            values[name] = joint.join(line for line in lines if line)
+            context.derived["line_breaks"] += 1
+    for key in ("sub_item", "name"):
+        value = values.get(key)
+        if isinstance(value, str) and ("\n" in value or len(value) > _NAME_LENGTH):
+            first = _FIRST_CLAUSE.split(value.strip(), maxsplit=1)[0].strip()
+            values[key] = first[:_NAME_LENGTH]
+            values["content"] = [value.strip(), *(values.get("content") or [])]
+            context.derived["name_described"] += 1
+
+
+# 配合部门 written as a description, not a department: 市场监管领域相关部门, 有关部门, 各相关单位.
+_SEVERAL = re.compile(r"[、，,;；\n]")
+_UNNAMED_DEPARTMENTS = re.compile(r"(相关|有关)(部门|单位)$|^各(部门|单位)$")
+
+
 def _prepare_item(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
     """An item row as published: 编制单位/发起部门 left blank below a unit's first item carries
-    down from the item above (merged cells carry down in the reader); names are resolved."""
+    down from the item above (merged cells carry down in the reader); names are resolved. A
+    variant (the same 抽查事项 again for another 检查对象, on a continuation row or a record of
+    its own) becomes the sub-item “事项（检查对象）” of that item; a 配合部门 that names no department (市场监管领域相关部门) is kept as text."""
+    _single_lines(context, values)
+    varies = values.pop("variant_of", None) is not None
     if values.get("department"):
         context.carried["department"] = values["department"]
     elif context.carried.get("department") and not context.department:
         values["department"] = context.carried["department"]
         values.setdefault("carried", []).append("department")
+    lead = values.get("department")
+    if isinstance(lead, str) and _SEVERAL.search(lead):  # 发起部门 of a joint item: 公安、卫健
+        first, *others = fields.text_list("department", lead)
+        if values.get("cooperating_departments"):
+            others.append(values["cooperating_departments"])
+        joined = "、".join(others)
+        values["department"], values["cooperating_departments"] = first, joined
+        context.derived["several_leads"] += 1
     problems = _department_cell(context, values, row, ())
+    base, target = values.get("sub_item") or values.get("name"), values.get("target_type")
+    scope = (values.get("department"), values.get("category"), base)
+    seen = context.item_targets.setdefault(scope, target)
+    if varies or (target and seen is not None and target != seen):
+        values["name"], values["sub_item"] = base, f"{base}（{target}）"
+        context.derived["variant"] += 1
     cooperating = values.get("cooperating_departments")
     if cooperating:
         codes: list[str] = []
         for part in fields.text_list("cooperating_departments", cooperating):
+            if part not in context.codes and _UNNAMED_DEPARTMENTS.search(part):
+                values["extra"] = {**values.get("extra", {}), "配合部门（原文）": part}
+                context.derived["cooperating_unnamed"] += 1
+                continue
             found = context.resolve(part, row)
             if len(found) == 0 and part not in context.codes:
                 problems.append(
@@ -530,6 +589,8 @@ ITEMS = Kind(
     ),
     key=("sub_item", "name"),
     list_fields=("legal_bases", "content"),
+    joined_fields=("subject",),
+    variant_fields=("target_type",),
     parse=ItemRecord.parse,
     natural_key=lambda r: (r.department, r.code),
     aggregate_id=lambda r: item_id(r.department, r.code),
@@ -668,6 +729,8 @@ def import_file(
         list_fields=kind.list_fields,
         optional=optional,
         limits=limits,
+        joined_fields=kind.joined_fields,
+        variant_fields=kind.variant_fields,
         sheet=options.sheet,
         name=name,
         keep_unmapped=True,
@@ -812,6 +875,9 @@ class _Context:
         self.codes = {s["code"]: s for s in self.departments}
         self.resolved: dict[str, tuple[list[str], list[str]]] = {}
         self.unresolved: dict[str, list[int]] = {}
+        # An item list's 检查对象 first seen for (department, category, item): a later record of
+        # the same item for another 检查对象 is a variant of it.
+        self.item_targets: dict[tuple[Any, Any, Any], Any] = {}
         self.rejected: dict[int, list[Problem]] = {}
         self.rejected_records: dict[int, Record] = {}
         self.derived: Counter[str] = Counter()
@@ -870,13 +936,14 @@ class _Context:
             )
 
 
-# What exports write for "not available": such a cell is blank, never a value (a 企业类型 "N/A").
-PLACEHOLDERS = frozenset({"N/A", "n/a"})
+# What exports write for "not available": such a cell is blank, never a value (a 企业类型 "N/A",
+# a 注册号 "无资料内容" in a county's export).
+PLACEHOLDERS = frozenset({"N/A", "n/a", "无资料内容", "无资料"})
 
 DERIVED = {
     "placeholder": (
-        "有单元格为“N/A”（不详），按空白处理",
-        "cells reading N/A (not available) taken as blank",
+        "有单元格为“N/A”或“无资料内容”（不详），按空白处理",
+        "cells reading N/A or 无资料内容 (not available) taken as blank",
     ),
     "department_option": ("按 --department 归属部门", "department from --department"),
     "department_named": ("按名称或别名识别部门", "department resolved from its name or alias"),
@@ -941,6 +1008,35 @@ DERIVED = {
         "methods partly recognised: what was recognised is kept, with the text",
     ),
     "legal_bases_missing": ("未列抽查依据", "no legal basis given"),
+    "joined_subject": (
+        "检查主体在下方续行另列单位：以“、”并列为一项",
+        "检查主体 names further units on the rows below: joined with “、”",
+    ),
+    "variant": (
+        "同一抽查事项对另一检查对象另列（事项类别等不同）：作为子项“事项（检查对象）”导入",
+        "an item repeated for another 检查对象 (with its own 事项类别 …): imported as the "
+        "sub-item “item（检查对象）”",
+    ),
+    "line_breaks": (
+        "单行字段的单元格内有换行：检查对象等连排，检查主体各单位以“、”并列",
+        "line breaks inside a one-line cell: 检查对象 and the like closed up, the units of "
+        "检查主体 listed with “、”",
+    ),
+    "name_described": (
+        "抽查事项单元格为整段说明：以第一分句为事项名称，全文保留为检查内容",
+        "抽查事项 holds a whole description: its first clause names the item, the full text is "
+        "kept as 检查内容",
+    ),
+    "several_leads": (
+        "发起部门列有多个部门：第一个为牵头部门，其余记为配合部门",
+        "发起部门 names several departments: the first leads, the others are recorded as "
+        "cooperating",
+    ),
+    "cooperating_unnamed": (
+        "配合部门为泛称（如“市场监管领域相关部门”），不对应具体部门：原文保留于附加信息",
+        "配合部门 names no particular department (e.g. 市场监管领域相关部门): the text is kept "
+        "as an extra field",
+    ),
 }
 
 
@@ -959,6 +1055,10 @@ def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Store
         pending = [p for p in pending if p.row > record.rows[-1]]
         values: dict[str, Any] = dict(record.values)
         extra = record.extra
+        if record.variant_of is not None:
+            values["variant_of"] = record.variant_of
+        for name in record.joined:
+            context.derived[f"joined_{name}"] += 1
         if PLACEHOLDERS.intersection(v for v in values.values() if isinstance(v, str)) or (
             PLACEHOLDERS.intersection(extra.values())
         ):

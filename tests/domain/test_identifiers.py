@@ -466,7 +466,17 @@ def test_a_wrong_uscc_stays_a_uscc_and_says_where() -> None:
     ("value", "en"),
     [
         ("33032700008287", None),
-        ("3303270000828X6", "a 15-character registration number must be all digits"),
+        (
+            "3303270000828X6",
+            "a 15-character registration number must be all digits (a farmers' cooperative's: "
+            "6-digit region, NA, 6 digits and a check character)",
+        ),
+        ("469006NA000129X", None),  # a farmers' cooperative (tests/data/real: Hainan)
+        (
+            "469006NB000129X",
+            "a 15-character registration number must be all digits (a farmers' "
+            "cooperative's: 6-digit region, NA, 6 digits and a check character)",
+        ),
         (
             "330327",
             "a registration number has 15 digits, or 13 or 14 characters in older forms; got 6",

@@ -288,7 +288,7 @@ def test_real_registration_compilations_import_whole(
         "地区",
     ]
     derived = {n.en.split(": ", 1)[-1]: n.zh for n in report.notes if n.kind == "derived"}
-    placeholder = derived["cells reading N/A (not available) taken as blank"]
+    placeholder = derived["cells reading N/A or 无资料内容 (not available) taken as blank"]
     assert placeholder.startswith(f"{entry['rows_with_na']:,} 行")
     from_department = derived.get("region code from the department (the identifier holds none)")
     assert from_department is None  # every identifier here carries its region
