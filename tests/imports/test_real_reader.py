@@ -131,3 +131,31 @@ def test_registration_compilations_read_as_utf8_csv(name: str) -> None:
         column = entry["header"][ord(spot["cell"][0]) - ord("A")]
         found = {"A": record.values["name"], "B": record.values["identifier"]}
         assert found.get(spot["cell"][0], record.extra.get(column)) == spot["text"], spot
+
+
+HAINAN = {
+    "hn20_items.xlsx": ("xlsx", "Sheet1", (2, 3)),
+    "hn19_joint_items.xls": ("xls", "Sheet1", (3,)),
+    "hn21_wanning_targets.xls": ("xls", "20210318市场主体", (1,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAINAN))
+def test_hainan_files_read_as_laid_out(name: str) -> None:
+    """Row by row (no key): the header found where the manifest says, every spot cell where
+    it is; the record counts under the importers' rules are in tests/services/test_real_hainan.py."""
+    entry = manifest()[name]
+    fmt, sheet, header_rows = HAINAN[name]
+    leaves = [label.rsplit("/", 1)[-1] for label in entry["header"]]
+    expected = {f"c{i}": [label] for i, label in enumerate(leaves)}
+    optional = list(expected)[1:]
+    with read_table(real_file(name), expected=expected, optional=optional) as table:
+        records = {r.rows[0]: r for r in table.records}
+        assert (table.format, table.sheet, table.header_rows) == (fmt, sheet, header_rows)
+        assert [c.label for c in table.columns] == entry["header"]
+    for spot in entry["spot"]:
+        row = int(spot["cell"][1:])
+        if row > header_rows[-1]:
+            field = f"c{ord(spot['cell'][0]) - ord('A')}"
+            assert records[row].values[field] == spot["text"], spot
+    assert entry["last_data_row"] in records
