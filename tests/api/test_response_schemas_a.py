@@ -8,6 +8,7 @@ trip through the model (no key dropped or added, no 3 turned into 3.0).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +21,17 @@ from ssj.api import create_app
 from ssj.config import Settings
 from ssj.demo import draws, followups, inspections
 from ssj.demo.jurisdiction import build
+from ssj.draw import drand
 from ssj.ledger.envelope import SYSTEM
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 from tests.api.conftest import STRICT_ROUTERS
+from tests.api.test_draws_api import draws_api
+from tests.api.test_registry_api import Api, api
+from tests.services.conftest import OWN, jurisdiction
+from tests.services.test_draws import DAY, DICE, WITNESSES, World
+
+__all__ = ["api", "draws_api", "jurisdiction"]  # the draw API tests' fixtures, shared here
 
 # Not JSON: the Prometheus text format.
 NOT_JSON = {("get", "/metrics")}
@@ -94,6 +102,16 @@ def _route_for(method: str, url: str) -> APIRoute:
     raise AssertionError(f"no route for {method} {url}")
 
 
+def _matches(route: APIRoute, found: Any) -> Any:
+    """`found` is exactly what the route's model describes: validated, and unchanged by a round
+    trip through it (json.dumps tells 3 from 3.0 where == does not; key order aside)."""
+    model = route.response_model
+    assert isinstance(model, type) and issubclass(model, BaseModel), route.path
+    again = model.model_validate(found).model_dump(mode="json", exclude_unset=True)
+    assert json.dumps(again, sort_keys=True) == json.dumps(found, sort_keys=True), route.path
+    return found
+
+
 class Client:
     """Every answer checked against its model as it arrives."""
 
@@ -106,15 +124,9 @@ class Client:
     def call(self, method: str, url: str, body: Any = None, status: int = 200) -> Any:
         response = self.client.request(method, url, headers=self.headers, json=body)
         assert response.status_code == status, (method, url, response.text)
-        found = response.json()
         route = _route_for(method, url)
-        model = route.response_model
-        assert isinstance(model, type) and issubclass(model, BaseModel), url
-        again = model.model_validate(found).model_dump(mode="json", exclude_unset=True)
-        # Byte for byte (json.dumps tells 3 from 3.0 where == does not), key order aside.
-        assert json.dumps(again, sort_keys=True) == json.dumps(found, sort_keys=True), url
         self.checked.add((method.lower(), route.path))
-        return found
+        return _matches(route, response.json())
 
     def get(self, url: str) -> Any:
         return self.call("GET", url)
@@ -204,6 +216,9 @@ def test_plans_draws_tasks_and_followups_match_their_models(client: Client) -> N
         client.get(f"/draws/{draw['draw_id']}/tasks?limit=3")
     revealed = next(d for d in found if d["status"] == "revealed")
     client.get(f"/draws/{revealed['draw_id']}/verify")
+    client.get(f"/draws/{revealed['draw_id']}/verify?replay=true")
+    abandoned = next(d for d in found if d["status"] == "abandoned")
+    assert client.get(f"/draws/{abandoned['draw_id']}/verify")["outcome"] is None
     client.get(f"/draws/{revealed['draw_id']}/export")
     tasks = client.get("/tasks?limit=1000")["items"]
     followed = 0
@@ -247,3 +262,48 @@ def test_every_operation_documents_a_typed_answer(client: Client) -> None:
             untyped.append(f"{method.upper()} {path}")
     assert seen >= (20 if PENDING else 60)
     assert not untyped, "operations without a typed 2xx answer:\n" + "\n".join(untyped)
+
+
+# The ceremony with a drand beacon, and an abandoned draw (not in the demo) ---------------------
+
+
+def test_a_drand_draw_and_an_abandoned_one_match_their_models(
+    draws_api: tuple[Api, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, _ = draws_api
+
+    def call(method: str, url: str, body: Any = None, who: str = "operator") -> Any:
+        response = api.call(method, url, who, json=body)
+        assert response.status_code in (200, 201), (url, response.text)
+        return _matches(_route_for(method, url), response.json())
+
+    # The real quicknet beacon of round 657413 (as tests/services/test_draws.py uses it), its
+    # round shifted into the future.
+    round = 657413
+    signature = (
+        "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be"
+        "41076862b98fad56e91a6b85b89cd97b"
+    )
+    randomness = "fc1873a13f3545aeade8401532ef5519920652eee6b0d2b19ca12643b87b3587"
+    shift = int(time.time()) + 3600 - drand.round_time(round)
+    monkeypatch.setattr(drand, "GENESIS_TIME", drand.GENESIS_TIME + shift)
+    body = {"department": OWN, "plan_code": "2026-01", "witnesses": WITNESSES, "drawn_on": DAY}
+    committed = call("POST", "/draws", {**body, "drand_round": round})
+    draw_id = committed["draw"]["draw_id"]
+    assert committed["awaiting"]
+    for witness, digits in DICE.items():
+        call("POST", f"/draws/{draw_id}/dice", {"witness": witness, "digits": digits})
+    beacon = {"round": round, "randomness": randomness, "signature": signature}
+    call("POST", f"/draws/{draw_id}/drand", beacon)
+    call("POST", f"/draws/{draw_id}/reveal")
+    call("GET", f"/draws/{draw_id}", who="supervisor")
+    proof = call("GET", f"/draws/{draw_id}/verify", who="supervisor")
+    assert proof["ok"] and proof["entropy"]["drand"]["bls_verified"] is not None
+    assert proof["facts"]["entropy"]["drand"]["round"] == round
+    exported = call("GET", f"/draws/{draw_id}/export", who="supervisor")
+    assert exported["seed_inputs"]["drand"]["round"] == round
+
+    second = call("POST", "/draws", body)["draw"]["draw_id"]
+    call("GET", f"/draws/{second}", who="supervisor")
+    call("POST", f"/draws/{second}/abandon", {"reason": "见证人未到场"}, who="leader")
+    call("GET", f"/draws/{second}/verify", who="supervisor")

@@ -264,6 +264,92 @@ class DrawShown(Schema):
     awaiting: list[str] = absent(AWAITING)
 
 
+class FactsPlan(Schema):
+    id: str = Field(description="计划的聚合编号 / the plan's id")
+    department: str = Field(description="牵头部门 / lead department")
+    code: str = Field(description="计划编号 / plan code")
+    version: int = Field(description="封存时的计划版本 / plan version at commit")
+    year: int = Field(description="年度 / year")
+
+
+class FactsPool(Schema):
+    size: int = Field(description="人数 / members")
+    root: str = Field(description="名单的默克尔根 / the list's Merkle root")
+
+
+class FactsPools(Schema):
+    inspectors: dict[str, FactsPool] = Field(
+        description="各部门检查人员库 / inspectors per department"
+    )
+    experts: FactsPool = Field(description="专家库 / experts")
+
+
+class DrandRound(Schema):
+    chain: str = Field(description="drand 链 / chain hash")
+    round: int = Field(description="轮次 / round")
+    round_time: int = Field(description="该轮时间（Unix 秒）/ the round's time (Unix s)")
+
+
+class FactsEntropy(Schema):
+    witnesses: list[str] = Field(description="见证人 / witnesses")
+    min_dice_digits: int = Field(description="骰子点数最少位数 / least dice digits in all")
+    drand: DrandRound | None = Field(description="采用的 drand 轮次 / drand round, or null")
+
+
+class DrawFacts(Schema):
+    """The committed facts as stored (ssj.draw.facts: hashed into the commit digest)."""
+
+    algorithm: str = Field(description="种子算法 / seed algorithm")
+    sampler: str = Field(description="抽样算法 / sampler")
+    plan: FactsPlan = Field(description="计划 / the plan")
+    round: int = Field(description="轮次 / round")
+    drawn_on: str = Field(description="抽取日期 / drawn on")
+    window: list[str] = Field(description="实施期限 [开始, 结束] / window [start, end]")
+    as_of_seq: int = Field(description="冻结名录的账本序号 / the registry's seq, frozen")
+    departments: list[str] = Field(description="牵头与参与部门 / departments")
+    items: dict[str, list[str]] = Field(description="各部门的抽查事项 / items per department")
+    specialties: dict[str, list[str]] = Field(description="所需专业 / specialties required")
+    rules: dict[str, Any] = Field(description="计划规则（原样）/ the plan's rules, as stored")
+    registry: RegistryCounts = Field(description="名录统计 / registry counts")
+    exclusions: dict[str, int] = Field(description="按原因排除的对象数 / excluded, per reason")
+    strata: list[DrawStratum] = Field(description="分层 / strata")
+    pools: FactsPools = Field(description="检查人员库与专家库 / the pools")
+    entropy: FactsEntropy = Field(description="熵源 / entropy")
+    nonce_commitment: str = Field(description="服务器随机数的承诺 / the nonce's commitment")
+
+
+class OutcomeStratum(Schema):
+    name: str = Field(description="分层 / stratum")
+    seed: str = Field(description="分层种子 / the stratum's seed")
+    sample: list[str] = Field(description="抽中的对象（票号顺序）/ the sample, in ticket order")
+
+
+class DrawTeam(Schema):
+    inspectors: list[str] = Field(description="检查人员执法证号 / inspectors' certificates")
+    experts: list[str] = Field(description="专家执法证号 / experts' certificates")
+
+
+class DrawOutcome(Schema):
+    strata: list[OutcomeStratum] = Field(description="各分层的抽取结果 / each stratum's sample")
+    teams: dict[str, DrawTeam] = Field(description="各对象的检查组（揭示时）/ teams at the reveal")
+
+
+class DrawRecusal(Schema):
+    target: str = Field(description="检查对象标识 / target")
+    certificate_no: str = Field(description="回避人员的执法证号 / the member recused")
+    kind: str = Field(description="declared 自行回避 | requested 经申请 / how")
+    reason: str = Field(description="理由 / reason")
+    request_id: str | None = Field(description="回避申请编号 / the request's id, or null")
+    replacement: str = Field(description="替补人员的执法证号 / the replacement")
+
+
+class BeaconRecorded(Schema):
+    round: int = Field(description="轮次 / round")
+    randomness: str = Field(description="随机数 / randomness (hex)")
+    signature: str = Field(description="BLS 签名 / signature (hex)")
+    bls_verified: bool = Field(description="BLS 签名已验证 / signature verified")
+
+
 class ProofEvent(Schema):
     seq: int = Field(description="账本序号 / ledger seq")
     event: str = Field(description="事件 / event name")
@@ -294,7 +380,7 @@ class ProofEntropy(Schema):
     witnesses: list[str] = Field(description="见证人 / witnesses")
     dice: list[Dice] = Field(description="骰子点数 / dice")
     drand_round: int | None = Field(description="drand 轮次 / drand round, or null")
-    drand: dict[str, Any] | None = Field(description="drand 信标 / the beacon, or null")
+    drand: BeaconRecorded | None = Field(description="drand 信标 / the beacon, or null")
     nonce_commitment: str = Field(description="服务器随机数的承诺 / the nonce's commitment")
     commit_digest: str = Field(description="封存摘要 / the commit digest")
     nonce: str | None = Field(description="服务器随机数（揭示后）/ the nonce, once revealed")
@@ -311,11 +397,11 @@ class DrawProof(Schema):
 
     format: Literal["ssj-draw-proof/1"] = Field(description="格式 / format")
     draw: ProofDraw = Field(description="抽取 / the draw")
-    facts: dict[str, Any] = Field(description="封存的事实（原样）/ the committed facts, as stored")
+    facts: DrawFacts = Field(description="封存的事实（原样）/ the committed facts, as stored")
     entropy: ProofEntropy = Field(description="熵源 / entropy")
     seed: str | None = Field(description="种子 / seed, or null")
-    outcome: dict[str, Any] | None = Field(description="抽取结果（原样）/ the outcome, as stored")
-    recusals: list[dict[str, Any]] = Field(description="回避（原样）/ recusals, as stored")
+    outcome: DrawOutcome | None = Field(description="抽取结果（揭示后）/ the outcome, or null")
+    recusals: list[DrawRecusal] = Field(description="回避 / recusals")
     checks: list[DrawCheck] = Field(description="每项核验 / every check")
     ok: bool = Field(description="全部通过 / every check passed")
 
