@@ -94,15 +94,59 @@ def save_as(ledger: Ledger, things: list[Thing]) -> object:
     return ledger.save(*things, actor=ACTOR)
 
 
-def rate(save: Callable[[list[Thing]], object], commits: int, batch: int, start: int) -> float:
+def rate(
+    save: Callable[[list[Thing]], object],
+    commits: int,
+    batch: int,
+    start: int,
+    cpu: Callable[[], float] = lambda: 0.0,
+) -> tuple[float, float]:
+    """(events/s by the wall clock, CPU microseconds per event by `cpu`)."""
     items = [[thing(start + c * batch + i) for i in range(batch)] for c in range(commits)]
-    t0 = time.perf_counter()
+    c0, t0 = cpu(), time.perf_counter()
     for group in items:
         save(group)
-    return commits * batch / (time.perf_counter() - t0)
+    elapsed, used = time.perf_counter() - t0, cpu() - c0
+    return commits * batch / elapsed, used * 1e6 / (commits * batch)
 
 
-Row = tuple[str, str, float, dict[str, float]]  # backend, workload, plain, suite -> ssj rate
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(settings: Settings) -> Callable[[], float]:
+    """CPU seconds so far of what an append uses: this process, the signer processes and,
+    on PostgreSQL, the server processes serving the database (what a shared machine
+    stretches in wall time but not in CPU time)."""
+    from ssj.ledger import signing
+
+    db = settings.database
+
+    def backends() -> list[int]:
+        if not db.is_postgres:
+            return []
+        admin = replace(db, dbname="postgres").url()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (db.dbname,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def used() -> float:
+        pids = [*signing.pids(), *backends()]
+        return time.process_time() + sum(map(_proc_cpu, pids))
+
+    return used
+
+
+# backend, workload, plain events/s, {suite: ssj events/s, "CPU " + plain or suite: CPU µs/event}
+Row = tuple[str, str, float, dict[str, float]]
+CPU = "CPU "
 
 
 def compare(
@@ -127,14 +171,23 @@ def compare(
         ("100-event batches", batches, 100),
     ):
         p_rates: list[float] = []
+        p_cpu: list[float] = []
         s_rates: dict[str, list[float]] = {name: [] for name in opened}
+        s_cpu: dict[str, list[float]] = {name: [] for name in opened}
         for _ in range(rounds):
-            p_rates.append(rate(lambda g: plain.save(*g), commits, batch, n))
+            wall, cpu = rate(lambda g: plain.save(*g), commits, batch, n, tree_cpu(plain_settings))
+            p_rates.append(wall)
+            p_cpu.append(cpu)
             n += commits * batch
             for name, ledger in opened.items():
-                s_rates[name].append(rate(partial(save_as, ledger), commits, batch, n))
+                save = partial(save_as, ledger)
+                wall, cpu = rate(save, commits, batch, n, tree_cpu(ledgers[name]))
+                s_rates[name].append(wall)
+                s_cpu[name].append(cpu)
                 n += commits * batch
         medians = {name: statistics.median(r) for name, r in s_rates.items()}
+        medians[CPU + "plain"] = statistics.median(p_cpu)
+        medians.update({CPU + name: statistics.median(c) for name, c in s_cpu.items()})
         rows.append((backend, label, statistics.median(p_rates), medians))
     plain.close()
     for ledger in opened.values():
@@ -300,24 +353,31 @@ def print_tables(
     console: Console, rows: list[Row], verify_rows: list[VerifyRow], chosen: list[str]
 ) -> None:
     if rows:
-        table = Table(title="ledger append: events/s (median of interleaved rounds)")
+        table = Table(
+            title="ledger append: events/s (median of interleaved rounds); CPU µs per event of "
+            "the process, its signer processes and the database's server processes, and the "
+            "ratio by CPU (plain / ssj: what the wall ratio would be on free cores)"
+        )
         columns = ["backend", "workload", "plain eventsourcing"]
         for name in chosen:
-            columns += [name, f"{name} / plain"]
+            columns += [name, f"{name} / plain", f"{name} CPU µs/event (ratio)"]
         both = ED25519_SHA256 in chosen and SM2_SM3 in chosen
         if both:
             columns.append("sm2-sm3 / ed25519-sha256")
         for col in columns:
             table.add_column(col)
         for backend, label, plain_rate, rates in rows:
-            cells = [backend, label, f"{plain_rate:,.0f}"]
+            plain_cpu = rates.get(CPU + "plain", 0.0)
+            cells = [backend, label, f"{plain_rate:,.0f} ({plain_cpu:,.0f} µs/event CPU)"]
             for name in chosen:
                 ratio = rates[name] / plain_rate
                 mark = ""
                 if name == ED25519_SHA256:
                     mark = " met" if ratio >= APPEND_TARGET else " MISSED"
                     mark += f" (>= {APPEND_TARGET}x)"
-                cells += [f"{rates[name]:,.0f}", f"{ratio:.2f}x{mark}"]
+                cpu = rates.get(CPU + name, 0.0)
+                by_cpu = f"{cpu:,.0f} ({plain_cpu / cpu:.2f}x)" if cpu else "not measured"
+                cells += [f"{rates[name]:,.0f}", f"{ratio:.2f}x{mark}", by_cpu]
             if both:
                 cells.append(f"{rates[SM2_SM3] / rates[ED25519_SHA256]:.2f}x")
             table.add_row(*cells)
