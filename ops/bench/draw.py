@@ -54,7 +54,7 @@ from rich.console import Console
 
 from ops.bench.common import ADMIN_URL, bench_services, print_table
 from ops.bench.registry import batches
-from projections.snapshot import load_snapshot
+from projections.registry_view import load_registry_view
 from ssj.demo import DEFAULT_SEED, MIN_TARGETS
 from ssj.demo.jurisdiction import build, iter_targets
 from ssj.domain.targets import Target, TargetRecord
@@ -304,9 +304,11 @@ def run(services: Services, args: argparse.Namespace) -> list[tuple[str, str, st
         )
     )
 
-    snapshot = load_snapshot(services.store, facts["as_of_seq"], department, facts["plan"]["id"])
+    registry = load_registry_view(
+        services.store, facts["as_of_seq"], department, facts["plan"]["id"]
+    )
     plan = draws._plan_at(draw.committed)
-    frozen = procedure.refreeze(plan, draw.round, facts, snapshot)
+    frozen = procedure.refreeze(plan, draw.round, facts, registry)
     ours: list[tuple[float, float]] = []  # (wall, CPU) seconds per round, all strata
     theirs: list[tuple[float, float]] = []
     for n in range(args.rounds):

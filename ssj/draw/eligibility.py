@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ssj.domain.targets import TargetStatus
-from ssj.draw.snapshot import TargetGroup, TargetRow, TaskRow, grouped
+from ssj.draw.registry_view import TargetGroup, TargetRow, TaskRow, grouped
 from ssj.errors import ValidationError
 
 ALL = "all"  # the one stratum of a fixed-count draw

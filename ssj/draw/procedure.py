@@ -1,6 +1,6 @@
 """A draw from start to finish as two pure functions: `freeze` before the seed, `select` after.
 
-`freeze` turns a plan and a registry snapshot into the facts a commit records (strata with their
+`freeze` turns a plan and a registry view into the facts a commit records (strata with their
 sizes, k and Merkle roots, exclusion counts, inspector pools, rules, entropy sources). `select`
 turns those facts, the frozen strata and a seed into the sample and the teams. Committing,
 revealing and verifying all call these same functions, so a verification is a re-run.
@@ -17,8 +17,8 @@ from typing import Any
 from ssj.draw import eligibility, population, sampler, teams
 from ssj.draw import seed as seeds
 from ssj.draw.facts import ALGORITHM, SAMPLER, DrawFacts, Entropy, PlanRef, Pool, Pools, Stratum
+from ssj.draw.registry_view import RegistryView, TargetRow
 from ssj.draw.sampler import Map
-from ssj.draw.snapshot import Snapshot, TargetRow
 from ssj.errors import ValidationError
 
 __all__ = ["ALGORITHM", "SAMPLER", "DrawFacts", "Frozen", "PlanView", "freeze", "select"]
@@ -80,13 +80,13 @@ class Frozen:
     strata: dict[str, list[str]]  # stratum -> ids in canonical (sorted) order
 
 
-def specialties(plan: PlanView, snapshot: Snapshot) -> dict[str, list[str]]:
-    """Per department, every specialty its items in the plan require (as of the snapshot)."""
+def specialties(plan: PlanView, registry: RegistryView) -> dict[str, list[str]]:
+    """Per department, every specialty its items in the plan require (as of the registry)."""
     out: dict[str, list[str]] = {}
     for department, codes in plan.items.items():
         needed: set[str] = set()
         for code in codes:
-            item = snapshot.items.get((department, code))
+            item = registry.items.get((department, code))
             if item is None or item.get("retired_reason"):
                 raise ValidationError(
                     f"抽查事项 {department}/{code} 不存在或已废止",
@@ -107,27 +107,27 @@ def inspection_window(plan: PlanView, drawn_on: date) -> tuple[date, date]:
     return max(start, drawn_on), end
 
 
-def plan_loads(snapshot: Snapshot, plan_id: str) -> Counter[str]:
+def plan_loads(registry: RegistryView, plan_id: str) -> Counter[str]:
     """Tasks each inspector already holds under this plan (the workload cap counts these)."""
     loads: Counter[str] = Counter()
-    for t in snapshot.tasks:
+    for t in registry.tasks:
         if t.plan_id == plan_id:
             loads.update(t.members)
     return loads
 
 
 def _pools(
-    plan: PlanView, snapshot: Snapshot, drawn_on: date
+    plan: PlanView, registry: RegistryView, drawn_on: date
 ) -> tuple[teams.Pools, teams.Conflicts]:
     window = inspection_window(plan, drawn_on)
     pools = teams.pools(
         plan.departments,
-        specialties(plan, snapshot),
+        specialties(plan, registry),
         window,
-        snapshot.inspectors,
+        registry.inspectors,
         with_experts=int(plan.rules["experts"] or 0) > 0,
     )
-    conflicts = teams.Conflicts.of(drawn_on, snapshot.declarations, snapshot.rules, pools.states)
+    conflicts = teams.Conflicts.of(drawn_on, registry.declarations, registry.rules, pools.states)
     return pools, conflicts
 
 
@@ -135,7 +135,7 @@ def freeze(
     plan: PlanView,
     round: int,
     drawn_on: date,
-    snapshot: Snapshot,
+    registry: RegistryView,
     entropy: Entropy | Mapping[str, Any],
     nonce_commitment: str,
     run: Map = map,
@@ -148,8 +148,8 @@ def freeze(
         plan.departments,
         plan.year,
         drawn_on,
-        snapshot.target_groups(),
-        snapshot.tasks,
+        registry.target_groups(),
+        registry.tasks,
     )
     ks = eligibility.sizes(plan.rules, eligible.strata)
     names = sorted(eligible.strata)
@@ -160,13 +160,13 @@ def freeze(
         raise ValidationError(
             "没有符合条件的检查对象，不能抽取", "no eligible target: nothing to draw"
         )
-    pools, conflicts = _pools(plan, snapshot, drawn_on)
+    pools, conflicts = _pools(plan, registry, drawn_on)
     team_size = int(plan.rules["team_size"])
     experts = int(plan.rules["experts"] or 0)
     problems = teams.check_feasible_groups(pools, eligible.groups, conflicts, team_size, experts)
     cap = plan.rules.get("workload_cap")
     if cap is not None:
-        loads = plan_loads(snapshot, plan.plan_id)
+        loads = plan_loads(registry, plan.plan_id)
         capacity = sum(max(0, int(cap) - loads[c]) for m in pools.inspectors.values() for c in m)
         needed = sum(ks.values()) * team_size
         if capacity < needed:
@@ -186,10 +186,10 @@ def freeze(
         round=round,
         drawn_on=drawn_on.isoformat(),
         window=(window[0].isoformat(), window[1].isoformat()),
-        as_of_seq=snapshot.as_of_seq,
+        as_of_seq=registry.seq,
         departments=tuple(plan.departments),
         items={d: tuple(codes) for d, codes in plan.items.items()},
-        specialties={k: tuple(v) for k, v in specialties(plan, snapshot).items()},
+        specialties={k: tuple(v) for k, v in specialties(plan, registry).items()},
         rules=plan.rules,
         considered=eligible.considered,
         eligible=sum(map(len, strata.values())),
@@ -208,7 +208,7 @@ def freeze(
 
 
 def refreeze(
-    plan: PlanView, round: int, facts: Facts, snapshot: Snapshot, run: Map = map
+    plan: PlanView, round: int, facts: Facts, registry: RegistryView, run: Map = map
 ) -> Frozen:
     """`freeze` again with what a commit recorded (its date, entropy sources, commitment):
     equal facts prove the read registry is the one the commit froze."""
@@ -217,16 +217,16 @@ def refreeze(
         plan,
         round,
         date.fromisoformat(facts.drawn_on),
-        snapshot,
+        registry,
         facts.entropy,
         facts.nonce_commitment,
         run,
     )
 
 
-def staffing(facts: Facts, seed: str, snapshot: Snapshot, plan: PlanView) -> teams.Staffing:
+def staffing(facts: Facts, seed: str, registry: RegistryView, plan: PlanView) -> teams.Staffing:
     facts = DrawFacts.of(facts)
-    pools, conflicts = _pools(plan, snapshot, date.fromisoformat(facts.drawn_on))
+    pools, conflicts = _pools(plan, registry, date.fromisoformat(facts.drawn_on))
     rules = facts.rules
     return teams.Staffing(
         seed,
@@ -236,19 +236,19 @@ def staffing(facts: Facts, seed: str, snapshot: Snapshot, plan: PlanView) -> tea
         int(rules["team_size"]),
         int(rules["experts"] or 0),
         rules.get("workload_cap"),
-        plan_loads(snapshot, plan.plan_id),
+        plan_loads(registry, plan.plan_id),
     )
 
 
-def target_rows(snapshot: Snapshot, ids: Sequence[str]) -> dict[str, TargetRow]:
-    return snapshot.target_rows(ids)
+def target_rows(registry: RegistryView, ids: Sequence[str]) -> dict[str, TargetRow]:
+    return registry.target_rows(ids)
 
 
 def select(
     facts: Facts,
     strata: Mapping[str, Sequence[str]],
     seed: str,
-    snapshot: Snapshot,
+    registry: RegistryView,
     plan: PlanView,
     run: Map = map,
 ) -> dict[str, Any]:
@@ -262,6 +262,6 @@ def select(
         chosen = sampler.first(stratum_seed, strata[s.name], s.k, run)  # frozen
         drawn.append({"name": s.name, "seed": stratum_seed, "sample": chosen})
     order = [i for s in drawn for i in s["sample"]]
-    rows = target_rows(snapshot, order)
-    staff = staffing(facts, seed, snapshot, plan)
+    rows = target_rows(registry, order)
+    staff = staffing(facts, seed, registry, plan)
     return {"strata": drawn, "teams": staff.teams([rows[i] for i in order], run)}

@@ -21,7 +21,7 @@ from ssj.domain.conflicts import RuleKind, conflicts_on
 from ssj.domain.inspectors import InspectorStatus, Pool, eligible_on
 from ssj.draw import sampler
 from ssj.draw import seed as seeds
-from ssj.draw.snapshot import TargetGroup, TargetRow, grouped
+from ssj.draw.registry_view import TargetGroup, TargetRow, grouped
 from ssj.errors import ConflictError
 
 

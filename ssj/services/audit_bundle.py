@@ -31,7 +31,7 @@ import ssj
 from projections.draws import DrawProjection
 from projections.plans import PlanProjection
 from projections.registry import RegistryProjection
-from projections.snapshot import load_snapshot
+from projections.registry_view import load_registry_view
 from projections.store import SQLiteViewStore
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.draws import Draw
@@ -653,6 +653,6 @@ def _rerun(
         as_of < commit_seq,
         f"population as of seq {as_of}, committed at seq {commit_seq}",
     )
-    snapshot = load_snapshot(store, as_of, facts.plan.department, facts.plan.id)
-    verify_draw(v, draw, plan, snapshot, commit_recorded_at=v.recorded_at["Committed"])
+    registry = load_registry_view(store, as_of, facts.plan.department, facts.plan.id)
+    verify_draw(v, draw, plan, registry, commit_recorded_at=v.recorded_at["Committed"])
     return v

@@ -1,6 +1,6 @@
 """Commands on draws: commit, entropy, reveal, abandon, recusal; and their verification.
 
-Every computation is a call into `ssj.draw.procedure` on a snapshot of the registries as of the
+Every computation is a call into `ssj.draw.procedure` on a registry of the registries as of the
 commit's `as_of_seq`; the service only authorises, loads, saves and keeps the server nonce.
 Verification re-runs the same functions from the ledger (through the read models, or through
 fresh ones replayed from the ledger alone) and compares with what was recorded.
@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from projections.draws import DrawProjection
 from projections.plans import PlanProjection
 from projections.registry import RegistryProjection
+from projections.registry_view import load_registry_view
 from projections.runner import Projection, Runner
-from projections.snapshot import load_snapshot
 from projections.store import SQLiteViewStore, ViewStore
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal
@@ -32,7 +32,7 @@ from ssj.draw import drand, procedure, sampler
 from ssj.draw import seed as seeds
 from ssj.draw.facts import DrawFacts, FactsError
 from ssj.draw.procedure import PlanView
-from ssj.draw.snapshot import Snapshot
+from ssj.draw.registry_view import RegistryView
 from ssj.errors import ConflictError, ValidationError
 from ssj.ledger.application import LoggedEvent
 from ssj.ledger.envelope import Envelope
@@ -85,7 +85,7 @@ class DrawService(Service):
         super().__init__(services)
         self.nonces = NonceStore(services.settings.keys_dir / "nonces")
         # What a commit froze and read, kept for a reveal in the same process (else re-read).
-        self._frozen: OrderedDict[str, tuple[procedure.Frozen, Snapshot]] = OrderedDict()
+        self._frozen: OrderedDict[str, tuple[procedure.Frozen, RegistryView]] = OrderedDict()
 
     # Loading -----------------------------------------------------------------------------------
 
@@ -105,8 +105,8 @@ class DrawService(Service):
         plan: Plan = self.s.ledger.repository.get(UUID(facts.plan.id), version=facts.plan.version)
         return PlanView.of(plan)
 
-    def _snapshot(self, store: ViewStore, facts: DrawFacts) -> Snapshot:
-        return load_snapshot(store, facts.as_of_seq, facts.plan.department, facts.plan.id)
+    def _registry_view(self, store: ViewStore, facts: DrawFacts) -> RegistryView:
+        return load_registry_view(store, facts.as_of_seq, facts.plan.department, facts.plan.id)
 
     def _position(self) -> int:
         self.s.refresh()
@@ -150,16 +150,16 @@ class DrawService(Service):
             entropy["drand"] = self._future_round(drand_round)
         as_of = self._position()
         view = PlanView.of(plan)
-        snapshot = load_snapshot(self.s.store, as_of, plan.department, view.plan_id)
+        registry = load_registry_view(self.s.store, as_of, plan.department, view.plan_id)
         draw_id = str(Draw.create_id(plan_id=view.plan_id, round=round))
         nonce = self.nonces.new()
         frozen = procedure.freeze(
-            view, round, day, snapshot, entropy, seeds.nonce_commitment(nonce), workers.run
+            view, round, day, registry, entropy, seeds.nonce_commitment(nonce), workers.run
         )
         self.nonces.keep(draw_id, nonce)
         draw = Draw(plan_id=view.plan_id, round=round, facts=frozen.facts.as_dict())
         self._save(actor, draw)
-        self._frozen[draw_id] = (frozen, snapshot)
+        self._frozen[draw_id] = (frozen, registry)
         while len(self._frozen) > 4:
             self._frozen.popitem(last=False)
         return draw, "created"
@@ -227,18 +227,18 @@ class DrawService(Service):
         plan = self._plan_at(facts)
         kept = self._frozen.get(str(draw.id))
         if kept is not None and kept[0].facts == facts:
-            frozen, snapshot = kept
+            frozen, registry = kept
         else:
-            snapshot = self._snapshot(self.s.store, facts)
-            frozen = self._refreeze(draw, plan, snapshot)
-        outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan, workers.run)
+            registry = self._registry_view(self.s.store, facts)
+            frozen = self._refreeze(draw, plan, registry)
+        outcome = procedure.select(facts, frozen.strata, seed, registry, plan, workers.run)
         draw.reveal(nonce, seed, outcome)
         self._save(actor, draw)
         self._frozen.pop(str(draw.id), None)
         return draw
 
-    def _refreeze(self, draw: Draw, plan: PlanView, snapshot: Snapshot) -> procedure.Frozen:
-        frozen = procedure.refreeze(plan, draw.round, draw.committed, snapshot, workers.run)
+    def _refreeze(self, draw: Draw, plan: PlanView, registry: RegistryView) -> procedure.Frozen:
+        frozen = procedure.refreeze(plan, draw.round, draw.committed, registry, workers.run)
         if frozen.facts.as_dict() != draw.facts:
             raise ConflictError(
                 "读模型与封存时的总体不一致：请先运行 `ssj projections rebuild` 再揭示",
@@ -259,9 +259,9 @@ class DrawService(Service):
     def _replacement(self, draw: Draw, target: str, leaving: str) -> str:
         assert draw.seed is not None and draw.outcome is not None
         plan = self._plan_at(draw.committed)
-        snapshot = self._snapshot(self.s.store, draw.committed)
+        registry = self._registry_view(self.s.store, draw.committed)
         return replacement_for(
-            draw.committed, draw.seed, draw.outcome, draw.recusals, snapshot, plan, target, leaving
+            draw.committed, draw.seed, draw.outcome, draw.recusals, registry, plan, target, leaving
         )
 
     def recuse(
@@ -352,12 +352,12 @@ class DrawService(Service):
         store = self.replay_store(facts.as_of_seq) if replay else self.s.store
         try:
             plan = self._plan_at(facts)
-            snapshot = self._snapshot(store, facts)
+            registry = self._registry_view(store, facts)
         finally:
             if replay:
                 store.close()
         committed_at = v.recorded_at["Committed"]
-        verify_draw(v, draw, plan, snapshot, commit_recorded_at=committed_at, run=workers.run)
+        verify_draw(v, draw, plan, registry, commit_recorded_at=committed_at, run=workers.run)
         return v
 
     def export(self, draw_id: str) -> dict[str, Any]:
@@ -372,10 +372,10 @@ class DrawService(Service):
             )
         facts = draw.committed
         plan = self._plan_at(facts)
-        snapshot = self._snapshot(self.s.store, facts)
-        frozen = self._refreeze(draw, plan, snapshot)
+        registry = self._registry_view(self.s.store, facts)
+        frozen = self._refreeze(draw, plan, registry)
         seqs = {name: seq for name, seq, _ in reversed(self.event_seqs(draw))}
-        return draw_export(draw, plan, snapshot, frozen, seqs)
+        return draw_export(draw, plan, registry, frozen, seqs)
 
     def event_seqs(self, draw: Draw) -> list[tuple[str, int, str]]:
         """(event name, seq, recorded at) of the draw's events in seq order, from their
@@ -396,7 +396,7 @@ class DrawService(Service):
 def draw_export(
     draw: Draw,
     plan: PlanView,
-    snapshot: Snapshot,
+    registry: RegistryView,
     frozen: procedure.Frozen,
     seqs: dict[str, int],
 ) -> dict[str, Any]:
@@ -404,9 +404,9 @@ def draw_export(
     bundle verifier writes it too): `seqs` are the seqs of the draw's events by name."""
     assert draw.seed is not None and draw.outcome is not None and draw.nonce is not None
     facts = draw.committed
-    staff = procedure.staffing(facts, draw.seed, snapshot, plan)
+    staff = procedure.staffing(facts, draw.seed, registry, plan)
     drawn = list(draw.outcome["teams"])
-    rows = procedure.target_rows(snapshot, drawn)
+    rows = procedure.target_rows(registry, drawn)
     pools = [staff.candidates(rows[target]) for target in drawn]
     team_seeds = [seeds.team_seed(draw.seed, target) for target in drawn]
     expert_seeds = [seeds.expert_seed(draw.seed, target) for target in drawn]
@@ -479,21 +479,21 @@ def replacement_for(
     seed: str,
     outcome: dict[str, Any],
     recusals: list[dict[str, Any]],
-    snapshot: Snapshot,
+    registry: RegistryView,
     plan: PlanView,
     target: str,
     leaving: str,
 ) -> str:
     """The replacement for `leaving` on `target`'s team after the given earlier recusals:
     workloads count this draw's current teams."""
-    staff = procedure.staffing(facts, seed, snapshot, plan)
+    staff = procedure.staffing(facts, seed, registry, plan)
     teams = {t: [*v["inspectors"], *v["experts"]] for t, v in outcome["teams"].items()}
     for r in recusals:
         members = teams[r["target"]]
         members[members.index(r["certificate_no"])] = r["replacement"]
     staff.loads.update(Counter(c for members in teams.values() for c in members))
     earlier = [r["certificate_no"] for r in recusals if r["target"] == target]
-    row = procedure.target_rows(snapshot, [target])[target]
+    row = procedure.target_rows(registry, [target])[target]
     return staff.replacement(row, [*teams[target], *earlier], leaving)
 
 
@@ -501,7 +501,7 @@ def verify_draw(
     v: Verification,
     draw: Draw,
     plan: PlanView,
-    snapshot: Snapshot,
+    registry: RegistryView,
     commit_recorded_at: str,
     run: sampler.Map = map,
 ) -> None:
@@ -519,7 +519,7 @@ def verify_draw(
         f"plan {facts.plan.department}/{facts.plan.code} v{facts.plan.version}",
     )
     try:
-        frozen = procedure.refreeze(plan, draw.round, facts, snapshot, run)
+        frozen = procedure.refreeze(plan, draw.round, facts, registry, run)
     except ValidationError as e:
         v.check("population", False, f"re-running the commit failed: {e.en}")
         return
@@ -565,7 +565,7 @@ def verify_draw(
     seed = seeds.draw_seed(str(draw.id), commit_digest(recorded), draw.nonce, ordered, randomness)
     if not v.check("seed", seed == draw.seed, f"recorded {draw.seed}, recomputed {seed}"):
         return
-    outcome = procedure.select(facts, frozen.strata, seed, snapshot, plan, run)
+    outcome = procedure.select(facts, frozen.strata, seed, registry, plan, run)
     for recorded, again in zip(draw.outcome["strata"], outcome["strata"], strict=False):
         v.check(f"sample:{recorded['name']}", recorded == again, f"{len(again['sample'])} drawn")
     v.check("strata_count", len(draw.outcome["strata"]) == len(outcome["strata"]))
@@ -576,7 +576,7 @@ def verify_draw(
             seed,
             draw.outcome,
             draw.recusals[:i],
-            snapshot,
+            registry,
             plan,
             r["target"],
             r["certificate_no"],

@@ -15,7 +15,7 @@ import pytest
 
 from ssj.domain.plans import PlanRecord
 from ssj.draw.eligibility import REASON_LABELS, Population, population, sizes, years_before
-from ssj.draw.snapshot import TargetRow, TaskRow
+from ssj.draw.registry_view import TargetRow, TaskRow
 from ssj.errors import ValidationError
 
 LEAD, PARTNER, OTHER = "D1", "D2", "D9"

@@ -20,8 +20,8 @@ import orjson
 from ssj.domain.inspectors import InspectorRecord
 from ssj.draw import procedure, sampler
 from ssj.draw.procedure import PlanView
+from ssj.draw.registry_view import RegistryView, TargetRow, TaskRow
 from ssj.draw.seed import expert_seed, team_seed
-from ssj.draw.snapshot import Snapshot, TargetRow, TaskRow
 from ssj.services.draws import replacement_for
 from tests.draw.test_procedure import plan_view as procedure_plan_view
 
@@ -70,7 +70,7 @@ def person(
     return InspectorRecord.parse(raw).as_state()
 
 
-def registry() -> Snapshot:
+def registry() -> RegistryView:
     rng = random.Random(13)
     targets: list[TargetRow] = []
     for n in range(TARGETS):
@@ -128,8 +128,8 @@ def registry() -> Snapshot:
             "retired_reason": None,
         },
     }
-    return Snapshot(
-        as_of_seq=4242,
+    return RegistryView(
+        seq=4242,
         targets=targets,
         tasks=tasks,
         inspectors=inspectors,
@@ -168,20 +168,20 @@ PLANS = {
 
 def outcome_of(name: str) -> dict[str, str]:
     """Digests of everything a draw under plan `name` computes on the golden registry."""
-    snapshot = registry()
+    view = registry()
     plan = plan_view(**PLANS[name])
-    frozen = procedure.freeze(plan, 1, DAY, snapshot, ENTROPY, NONCE_COMMITMENT)
-    outcome = procedure.select(frozen.facts, frozen.strata, SEED, snapshot, plan)
+    frozen = procedure.freeze(plan, 1, DAY, view, ENTROPY, NONCE_COMMITMENT)
+    outcome = procedure.select(frozen.facts, frozen.strata, SEED, view, plan)
     drawn = list(outcome["teams"])
     recusals: list[dict[str, Any]] = []
     for target in drawn[::25]:
         leaving = outcome["teams"][target]["inspectors"][-1]
         replacement = replacement_for(
-            frozen.facts, SEED, outcome, recusals, snapshot, plan, target, leaving
+            frozen.facts, SEED, outcome, recusals, view, plan, target, leaving
         )
         recusals.append({"target": target, "certificate_no": leaving, "replacement": replacement})
-    staff = procedure.staffing(frozen.facts, SEED, snapshot, plan)
-    rows = procedure.target_rows(snapshot, drawn)
+    staff = procedure.staffing(frozen.facts, SEED, view, plan)
+    rows = procedure.target_rows(view, drawn)
     rankings = {}
     for target in drawn[::10]:
         inspectors, experts = staff.candidates(rows[target])

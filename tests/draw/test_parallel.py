@@ -37,13 +37,13 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_workers_draw_what_one_process_draws(name: str, small_chunks: None) -> None:
     assert workers.count() == 0 or workers.ready(120)
-    snapshot = registry()
+    view = registry()
     plan = plan_view(**PLANS[name])
-    alone = procedure.freeze(plan, 1, DAY, snapshot, ENTROPY, NONCE_COMMITMENT)
-    shared = procedure.freeze(plan, 1, DAY, snapshot, ENTROPY, NONCE_COMMITMENT, workers.run)
+    alone = procedure.freeze(plan, 1, DAY, view, ENTROPY, NONCE_COMMITMENT)
+    shared = procedure.freeze(plan, 1, DAY, view, ENTROPY, NONCE_COMMITMENT, workers.run)
     assert shared.facts == alone.facts and shared.strata == alone.strata
-    expected = procedure.select(alone.facts, alone.strata, SEED, snapshot, plan)
-    found = procedure.select(shared.facts, shared.strata, SEED, snapshot, plan, workers.run)
+    expected = procedure.select(alone.facts, alone.strata, SEED, view, plan)
+    found = procedure.select(shared.facts, shared.strata, SEED, view, plan, workers.run)
     assert found == expected
 
 

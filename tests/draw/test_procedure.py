@@ -1,4 +1,4 @@
-"""`freeze` and `select` on a tiny hand-built snapshot: the facts a commit records, and an
+"""`freeze` and `select` on a tiny hand-built registry view: the facts a commit records, and an
 outcome anyone can reproduce with the reference `consistent_sampler` package."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from ssj.domain.plans import Plan, PlanRecord
 from ssj.draw import procedure
 from ssj.draw.population import population_root
 from ssj.draw.procedure import RULE_KEYS, PlanView, freeze, select
+from ssj.draw.registry_view import RegistryView, TargetRow, TaskRow
 from ssj.draw.sampler import ranked
 from ssj.draw.seed import stratum_seed, team_seed
-from ssj.draw.snapshot import Snapshot, TargetRow, TaskRow
 from ssj.errors import ValidationError
 
 LEAD, PARTNER = "D1", "D2"
@@ -89,9 +89,9 @@ def item(department: str, code: str, *specialties: str) -> dict[str, Any]:
     }
 
 
-def snapshot() -> Snapshot:
-    return Snapshot(
-        as_of_seq=42,
+def registry_view() -> RegistryView:
+    return RegistryView(
+        seq=42,
         targets=[
             *(row(i, "A") for i in A_IDS),
             row("X1", "B", "deregistered"),
@@ -103,8 +103,8 @@ def snapshot() -> Snapshot:
     )
 
 
-def frozen(plan: PlanView | None = None, snap: Snapshot | None = None) -> procedure.Frozen:
-    return freeze(plan or plan_view(), 1, DAY, snap or snapshot(), ENTROPY, NONCE_COMMITMENT)
+def frozen(plan: PlanView | None = None, snap: RegistryView | None = None) -> procedure.Frozen:
+    return freeze(plan or plan_view(), 1, DAY, snap or registry_view(), ENTROPY, NONCE_COMMITMENT)
 
 
 def ref_sample(ids: list[str], seed: str, k: int) -> list[str]:
@@ -160,27 +160,27 @@ def test_stratum_root_is_rfc_9162_over_the_sorted_ids() -> None:
 
 
 def test_registry_order_does_not_change_the_facts() -> None:
-    snap = snapshot()
+    snap = registry_view()
     shuffled = replace(snap, targets=snap.targets[::-1], inspectors=snap.inspectors[::-1])
     assert frozen(snap=shuffled).facts == frozen().facts
 
 
 def test_window_starts_no_earlier_than_the_draw() -> None:
     facts = freeze(
-        plan_view(), 2, date(2025, 8, 1), snapshot(), ENTROPY, NONCE_COMMITMENT
+        plan_view(), 2, date(2025, 8, 1), registry_view(), ENTROPY, NONCE_COMMITMENT
     ).facts.as_dict()
     assert facts["window"] == ["2025-08-01", "2025-09-30"] and facts["round"] == 2
 
 
 def test_no_draw_after_the_window() -> None:
     with pytest.raises(ValidationError) as caught:
-        freeze(plan_view(), 1, date(2025, 10, 1), snapshot(), ENTROPY, NONCE_COMMITMENT)
+        freeze(plan_view(), 1, date(2025, 10, 1), registry_view(), ENTROPY, NONCE_COMMITMENT)
     assert "2025-09-30" in caught.value.zh and "no more draws" in caught.value.en
 
 
 def test_joint_plan_facts() -> None:
     plan = plan_view(cooperating={PARTNER: ["J1"]}, experts=1)
-    snap = snapshot()
+    snap = registry_view()
     snap.items[(PARTNER, "J1")] = item(PARTNER, "J1", "drug", "food")
     snap.inspectors += [
         person("C1", PARTNER, specialties=["drug", "food"]),
@@ -207,7 +207,7 @@ def test_fixed_count_facts() -> None:
 
 
 def test_priority_facts() -> None:
-    snap = snapshot()
+    snap = registry_view()
     snap.tasks.append(TaskRow("A1", "old-plan", (LEAD,), "2025-01-10", False))
     facts = frozen(plan_view(priority_uncovered=True), snap).facts.as_dict()
     # A: k = ceil(3 x 50%) = 2, both from the uncovered A2, A3; none from the covered A1
@@ -236,7 +236,7 @@ def test_freeze_refuses(change: dict[str, Any], en: str) -> None:
 
 
 def test_retired_item_is_refused() -> None:
-    snap = snapshot()
+    snap = registry_view()
     snap.items[(LEAD, "I1")]["retired_reason"] = "废止"
     with pytest.raises(ValidationError, match="I1"):
         frozen(snap=snap)
@@ -246,7 +246,7 @@ def test_workload_capacity_counts_this_plans_tasks() -> None:
     # 6 targets x 2 places = 12 needed; a cap of 2 gives 12 places, less what the plan holds
     plan = plan_view(workload_cap=2)
     assert frozen(plan).facts.as_dict()["rules"]["workload_cap"] == 2
-    snap = snapshot()
+    snap = registry_view()
     snap.tasks.append(TaskRow("B40", "plan-1", (LEAD,), "2025-01-10", False, ("L1",)))
     with pytest.raises(ValidationError) as caught:
         frozen(plan, snap)
@@ -254,7 +254,7 @@ def test_workload_capacity_counts_this_plans_tasks() -> None:
 
 
 def test_infeasible_conflicts_are_refused() -> None:
-    snap = snapshot()
+    snap = registry_view()
     snap.declarations = [
         {
             "certificate_no": c,
@@ -278,7 +278,7 @@ def test_infeasible_conflicts_are_refused() -> None:
 
 def test_every_sample_is_the_reference_samplers() -> None:
     f = frozen()
-    outcome = select(f.facts, f.strata, SEED, snapshot(), plan_view())
+    outcome = select(f.facts, f.strata, SEED, registry_view(), plan_view())
     assert [s["name"] for s in outcome["strata"]] == ["A", "B"]
     for s, fact in zip(outcome["strata"], f.facts.as_dict()["strata"], strict=True):
         assert s["seed"] == stratum_seed(SEED, s["name"]) == f"{SEED}/{s['name']}"
@@ -288,7 +288,7 @@ def test_every_sample_is_the_reference_samplers() -> None:
 
 def test_teams_follow_the_sample_in_order() -> None:
     f = frozen()
-    outcome = select(f.facts, f.strata, SEED, snapshot(), plan_view())
+    outcome = select(f.facts, f.strata, SEED, registry_view(), plan_view())
     order = [i for s in outcome["strata"] for i in s["sample"]]
     assert list(outcome["teams"]) == order
     for identifier, team in outcome["teams"].items():
@@ -300,25 +300,25 @@ def test_teams_follow_the_sample_in_order() -> None:
 
 def test_select_is_deterministic() -> None:
     f = frozen()
-    first = select(f.facts, f.strata, SEED, snapshot(), plan_view())
+    first = select(f.facts, f.strata, SEED, registry_view(), plan_view())
     again = frozen()
-    assert select(again.facts, again.strata, SEED, snapshot(), plan_view()) == first
-    snap = snapshot()
+    assert select(again.facts, again.strata, SEED, registry_view(), plan_view()) == first
+    snap = registry_view()
     shuffled = replace(snap, targets=snap.targets[::-1], inspectors=snap.inspectors[::-1])
     assert select(f.facts, f.strata, SEED, shuffled, plan_view()) == first
 
 
 def test_another_seed_another_outcome() -> None:
     f = frozen()
-    one = select(f.facts, f.strata, SEED, snapshot(), plan_view())
-    other = select(f.facts, f.strata, "7a" * 32, snapshot(), plan_view())
+    one = select(f.facts, f.strata, SEED, registry_view(), plan_view())
+    other = select(f.facts, f.strata, "7a" * 32, registry_view(), plan_view())
     assert [s["sample"] for s in one["strata"]] != [s["sample"] for s in other["strata"]]
 
 
 def test_select_respects_the_workload_cap() -> None:
     plan = plan_view(workload_cap=2)
     f = frozen(plan)
-    outcome = select(f.facts, f.strata, SEED, snapshot(), plan)
+    outcome = select(f.facts, f.strata, SEED, registry_view(), plan)
     loads: dict[str, int] = {}
     for team in outcome["teams"].values():
         for c in team["inspectors"]:

@@ -16,9 +16,9 @@ import pytest
 
 from ssj.domain.inspectors import InspectorRecord
 from ssj.draw import teams
+from ssj.draw.registry_view import TargetRow
 from ssj.draw.sampler import ranked
 from ssj.draw.seed import expert_seed, team_seed
-from ssj.draw.snapshot import TargetRow
 from ssj.draw.teams import Conflicts, Pools, Staffing, _pick, check_feasible
 from ssj.errors import ConflictError
 

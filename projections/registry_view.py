@@ -1,4 +1,5 @@
-"""The registry a draw sees, read from the version tables as of one seq.
+"""The registry view a draw sees (`ssj.draw.registry_view`), read from the version tables as of
+one seq.
 
 Targets are read grouped by the columns a draw decides on, each group's ids in one
 newline-joined column: a million targets arrive as a few thousand rows, hash-aggregated by the
@@ -16,21 +17,21 @@ import orjson
 from projections.draws import CLOSED_TASK_STATUSES, task_departments
 from projections.store import ViewStore
 from projections.versioned import as_of_clause
-from ssj.draw.snapshot import Snapshot, TargetGroup, TaskRow
+from ssj.draw.registry_view import RegistryView, TargetGroup, TaskRow
 
 
-def load_snapshot(
+def load_registry_view(
     store: ViewStore, as_of: int, department: str, plan_id: str | None = None
-) -> Snapshot:
+) -> RegistryView:
     """The lead department's targets, every task, the inspector registry and conflicts."""
     where, params = as_of_clause(as_of)
-    snapshot = Snapshot(as_of_seq=as_of)
-    snapshot.groups = _target_groups(store, where, [*params, department])
+    registry = RegistryView(seq=as_of)
+    registry.groups = _target_groups(store, where, [*params, department])
     tasks = store.query(
         f"SELECT identifier, plan_id, departments, drawn_on, status, state FROM tasks WHERE {where}",
         params,
     )
-    snapshot.tasks = [
+    registry.tasks = [
         TaskRow(
             r[0],
             r[1],
@@ -41,17 +42,17 @@ def load_snapshot(
         )
         for r in tasks
     ]
-    snapshot.inspectors = _states(store, "inspectors", where, params)
-    snapshot.declarations = [
+    registry.inspectors = _states(store, "inspectors", where, params)
+    registry.declarations = [
         d for d in _states(store, "declarations", where, params) if not d["withdrawn"]
     ]
-    snapshot.rules = {
+    registry.rules = {
         r["department"]: r["rules"] for r in _states(store, "conflict_rules", where, params)
     }
-    snapshot.items = {
+    registry.items = {
         (i["department"], i["code"]): i for i in _states(store, "items", where, params)
     }
-    return snapshot
+    return registry
 
 
 GROUPED = "department, status, target_type, region_code, credit_class, tags"

@@ -1,11 +1,13 @@
-"""What a draw reads from the registries, as they stood at one ledger seq: plain values only.
+"""A registry view: what a draw reads from the registries, as they stood at one ledger seq;
+plain values only.
 
-Services fill a Snapshot from the read models (as of a seq) or by replaying the ledger into fresh
-ones; the draw functions never see where it came from, so both give the same answer.
+Services fill a `RegistryView` from the read models (as of a seq) or by replaying the ledger into
+fresh ones; the draw functions never see where it came from, so both give the same answer. (It
+was called a snapshot; "snapshot" is left to eventsourcing's aggregate snapshots.)
 
-A million targets share a few hundred combinations of the fields a draw reads, so a snapshot
-holds them as groups: the shared fields once, then the ids (read in one column, and decided on
-once per group). A hand-built snapshot may list rows instead; `target_groups` groups them.
+A million targets share a few hundred combinations of the fields a draw reads, so a view holds
+them as groups: the shared fields once, then the ids (read in one column, and decided on once
+per group). A hand-built view may list rows instead; `target_groups` groups them.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class TaskRow(NamedTuple):
 
 
 @dataclass
-class Snapshot:
-    as_of_seq: int
+class RegistryView:
+    seq: int
     targets: list[TargetRow] = field(default_factory=list)  # either rows ...
     groups: list[TargetGroup] | None = None  # ... or groups (then `targets` is ignored)
     tasks: list[TaskRow] = field(default_factory=list)
@@ -70,7 +72,7 @@ class Snapshot:
         return grouped(self.targets) if self.groups is None else self.groups
 
     def target_rows(self, ids: Iterable[str]) -> dict[str, TargetRow]:
-        """The rows of the given ids (those in the snapshot), by id."""
+        """The rows of the given ids (those in the view), by id."""
         wanted = set(ids)
         found: dict[str, TargetRow] = {}
         for g in self.target_groups():
