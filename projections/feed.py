@@ -37,6 +37,9 @@ from ssj.ledger.application import Ledger
 logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT_SECONDS = 10.0
+# The LISTEN loop waits at most 1 s per round; a connection silent for longer than this is not
+# trusted to have delivered every notification, and positions are read by query instead.
+LISTEN_FRESH_SECONDS = 2.5
 
 
 def read_position(store: ViewStore, names: Sequence[str]) -> int:
@@ -128,6 +131,7 @@ class ProjectionWatch:
         self.poll = poll
         self.timeout = timeout
         self._seen = -1
+        self._heard = -1e9  # when the LISTEN connection last answered (monotonic seconds)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,13 +158,29 @@ class ProjectionWatch:
         self.advance(read_position(self.store, self.names))
         return self._seen
 
+    def listening(self) -> bool:
+        """Whether the runner's notifications reach this watch now (its LISTEN connection
+        answered within the last `LISTEN_FRESH_SECONDS`): then `seen` is the position."""
+        return time.monotonic() - self._heard < LISTEN_FRESH_SECONDS
+
+    def position(self) -> int:
+        """The read models' position: as notified while listening (no query), else read."""
+        if self._seen >= 0 and self.listening():
+            return self._seen
+        return self.current()
+
     def wait_for(self, seq: int, timeout: float | None = None) -> int:
-        """Return the position once it is at least `seq`; UnavailableError after `timeout`."""
+        """Return the position once it is at least `seq`; UnavailableError after `timeout`.
+        While listening, a notification usually ends the wait before any query is needed."""
         if self._seen >= seq:
             return self._seen
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        if self.listening():
+            with self._cond:
+                if self._seen < seq:
+                    self._cond.wait(min(self.timeout if timeout is None else timeout, self.poll))
         while True:
-            position = self.current()
+            position = self._seen if self._seen >= seq else self.current()
             if position >= seq:
                 return position
             remaining = deadline - time.monotonic()
@@ -173,7 +193,15 @@ class ProjectionWatch:
     def _listen(self, listener: Listener) -> None:
         try:
             while not self._stop.is_set():
-                for payload in listener.wait(1.0) or ():
+                payloads = listener.wait(1.0)
+                if payloads is None:  # not connected: positions are read by query meanwhile
+                    self._heard = -1e9
+                    continue
+                if not self.listening():  # (re)connected: what was missed is read once
+                    with contextlib.suppress(Exception):
+                        self.current()
+                self._heard = time.monotonic()
+                for payload in payloads:
                     with contextlib.suppress(ValueError):
                         self.advance(int(payload))
         finally:

@@ -5,8 +5,8 @@ SQL is written once with `?` placeholders and JSON in TEXT columns; the PostgreS
 rewrites placeholders. Projections are not ledger tables: they may update and delete freely.
 
 Both are safe to share between threads: each transaction takes a PostgreSQL connection from the
-process's pool (a connection broken mid-request is discarded there, and the next one is checked
-before use), and SQLite gives each thread its own connection (WAL: readers never block the
+process's pool (a connection broken mid-request is discarded there, and one that sat idle is
+checked before use), and SQLite gives each thread its own connection (WAL: readers never block the
 projection writer).
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +29,9 @@ from ssj.ledger.migrate import connect
 
 POOL_MAX = 8  # read-model connections per process (requests wait for one beyond that)
 POOL_TIMEOUT = 10.0  # seconds a request waits for a connection before failing
+# A pooled connection returned less than this long ago is handed out without a check (a round
+# trip on every checkout was a fifth of a command's statements); an older one is checked first.
+CHECK_IDLE_SECONDS = 2.0
 
 
 class Cursor(Protocol):
@@ -204,6 +209,20 @@ class PostgresViewStore(ViewStore):
             conn.autocommit = True
             conn.execute(f'SET search_path TO "{schema}"')
 
+        returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+
+        def stamp(conn: psycopg.Connection[Any]) -> None:
+            returned[conn] = time.monotonic()
+
+        def check(conn: psycopg.Connection[Any]) -> None:
+            """A backend terminated while the connection sat idle is replaced before use; one
+            used moments ago is not checked (it broke mid-request at worst: a clean 503, and
+            the pool discards it when it comes back)."""
+            if time.monotonic() - returned.get(conn, 0.0) >= CHECK_IDLE_SECONDS:
+                ConnectionPool.check_connection(conn)
+
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             kwargs={
                 "host": db.host,
@@ -217,7 +236,8 @@ class PostgresViewStore(ViewStore):
             max_size=pool_max,
             timeout=POOL_TIMEOUT,
             configure=configure,
-            check=ConnectionPool.check_connection,  # a backend terminated while idle: replaced
+            check=check,
+            reset=stamp,
             name=f"views-{db.dbname}",
             open=False,
         )
@@ -231,6 +251,13 @@ class PostgresViewStore(ViewStore):
     def transaction(self) -> Iterator[Cursor]:
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield _PgCursor(cur)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement on an autocommit connection: atomic by itself, so no BEGIN and COMMIT
+        round trips around it."""
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            _PgCursor(cur).execute(sql, params)
+            return [tuple(r) for r in cur.fetchall()]
 
     def exclusive(self, c: Cursor) -> None:
         c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")

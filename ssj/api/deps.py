@@ -24,7 +24,7 @@ from ssj.domain.access import ALLOWED, Command, Forbidden, Principal
 from ssj.errors import NotFoundError, SsjError, ValidationError
 from ssj.presentation import sheets
 from ssj.presentation.sheets import CSV, XLSX, Row
-from ssj.services.context import Services, reading
+from ssj.services.context import RequestHead, Services, reading, request_head
 from ssj.services.registry import RegistryService
 
 PROJECTION = "registry"
@@ -52,6 +52,7 @@ async def get_services(request: Request) -> AsyncIterator[Services]:
     that the client's next read sees its write (`ssj.api.feed`)."""
     is_read = request.method in ("GET", "HEAD")
     reading.set(is_read)
+    request_head.set(RequestHead())
     services: Services = request.app.state.reader if is_read else request.app.state.services
     gate: asyncio.Lock = request.app.state.gate  # no lock on PostgreSQL (ssj.api.production)
     async with gate:
@@ -63,7 +64,8 @@ async def get_services(request: Request) -> AsyncIterator[Services]:
 ServicesDep = Annotated[Services, Depends(get_services, scope="function")]
 
 
-def get_registry(services: ServicesDep) -> RegistryService:
+async def get_registry(services: ServicesDep) -> RegistryService:
+    """Async (it does no I/O): a sync dependency costs a hop to the thread pool."""
     return RegistryService(services)
 
 
@@ -102,31 +104,7 @@ class Window:
     """Paging, search and the ledger seq to read at."""
 
     def __init__(
-        self,
-        offset: Annotated[
-            int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数 / rows to skip")
-        ] = 0,
-        limit: Annotated[
-            int,
-            Query(ge=1, le=MAX_LIMIT, description=f"每页条数（最多 {MAX_LIMIT}）/ page size"),
-        ] = 100,
-        as_of: Annotated[
-            int | None,
-            Query(
-                ge=0,
-                le=MAX_SEQ,
-                description="账本序号：返回该序号时的名录状态（默认最新）/ "
-                "ledger seq: the registry exactly as it stood then (default: now)",
-            ),
-        ] = None,
-        search: Annotated[
-            str | None,
-            Query(
-                max_length=100,
-                description="名称包含（无名称的列表：任一文本字段包含）/ name contains (lists "
-                "without names: any text field contains)",
-            ),
-        ] = None,
+        self, offset: int = 0, limit: int = 100, as_of: int | None = None, search: str | None = None
     ) -> None:
         self.offset = offset
         self.limit = limit
@@ -134,7 +112,35 @@ class Window:
         self.search = search or None
 
 
-WindowDep = Annotated[Window, Depends()]
+async def window(
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数 / rows to skip")] = 0,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description=f"每页条数（最多 {MAX_LIMIT}）/ page size"),
+    ] = 100,
+    as_of: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_SEQ,
+            description="账本序号：返回该序号时的名录状态（默认最新）/ "
+            "ledger seq: the registry exactly as it stood then (default: now)",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="名称包含（无名称的列表：任一文本字段包含）/ name contains (lists "
+            "without names: any text field contains)",
+        ),
+    ] = None,
+) -> Window:
+    """The window from the query (async: a class dependency would cost a thread-pool hop)."""
+    return Window(offset, limit, as_of, search)
+
+
+WindowDep = Annotated[Window, Depends(window)]
 
 # A write that registers (201) or records changes to what exists (200).
 MAY_CREATE: dict[int | str, dict[str, Any]] = {
@@ -173,8 +179,8 @@ def snapshot(services: Services, as_of: int | None) -> int:
 
 
 def head_seq(services: Services) -> int:
-    """The seq of the newest event, after a write."""
-    return services.ledger.size() - 1
+    """The seq of the newest event, after a write (read once per request: `ledger_head`)."""
+    return services.ledger_head()
 
 
 def can_read_all(principal: Principal) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from projections.feed import DEFAULT_WAIT_SECONDS, ProjectionThread, ProjectionWatch
 from projections.registry import MAX_OFFSET
@@ -91,14 +92,14 @@ def start(services: Services, reader: Services) -> Callable[[], None]:
 def settle(services: Services, reader: Services | None = None) -> None:
     """After a command: wait until the read models (and a replica's) hold the ledger's head,
     so that the client's next read shows its write."""
-    head = services.ledger.size() - 1
+    head = services.ledger_head()
     if services.watch is not None:
         note_seq(services.watch.wait_for(head))
     if reader is not None and reader is not services and reader.watch is not None:
         note_seq(reader.watch.wait_for(head))
 
 
-def consistency(
+async def consistency(
     request: Request,
     min_seq: Annotated[
         int | None,
@@ -111,9 +112,13 @@ def consistency(
         ),
     ] = None,
 ) -> None:
-    """`min_seq` on every request: wait here, before the endpoint reads."""
-    if min_seq is None:
-        return
+    """`min_seq` on every request: wait here, before the endpoint reads. Async, so that the
+    requests without it (nearly all) cost no thread-pool hop; the wait runs in a thread."""
+    if min_seq is not None:
+        await run_in_threadpool(_reach, request, min_seq)
+
+
+def _reach(request: Request, min_seq: int) -> None:
     services: Services = request.app.state.services
     waiting: Services = request.app.state.reader if request.method in ("GET", "HEAD") else services
     head = services.ledger.size() - 1

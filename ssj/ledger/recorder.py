@@ -198,7 +198,10 @@ class ChainedRecorderMixin:
     def _after_commit(self) -> None:
         pending = getattr(self._local, "pending", None)
         if pending is not None:
-            self._cached_head = pending
+            with self._lock:  # two threads' commits may finish in either order: never go back
+                cached = self._cached_head
+                if cached is None or pending.size > cached.size:
+                    self._cached_head = pending
         self._local.pending = None
         self._local.draft = None
 

@@ -8,9 +8,13 @@ writes nothing the command asked for, but the attempt itself is recorded in the 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from contextvars import ContextVar
 from dataclasses import replace
+from typing import Any, TypeVar, cast
+
+import orjson
 
 from projections.calendar import CalendarProjection
 from projections.delivery import DeliveryProjection
@@ -31,9 +35,25 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Actor
 from ssj.services.refusals import RefusalLog
 
+T = TypeVar("T")
+
 # True while the API serves a read (GET): its read models need only be as new as this process's
 # own writes (a client asks for more with min_seq). A command's must be as new as the ledger.
 reading: ContextVar[bool] = ContextVar("ssj_reading", default=False)
+
+
+class RequestHead:
+    """The ledger's head as one API request first read it: a command waits for the read models
+    to reach it before authorising, again after writing, and before answering; one query serves
+    them all (what this process wrote since is its own head, known without a query)."""
+
+    def __init__(self) -> None:
+        self.head: int | None = None
+
+
+# Set by the API for each request (`ssj.api.deps.get_services`); unset elsewhere, where every
+# refresh reads the head.
+request_head: ContextVar[RequestHead | None] = ContextVar("ssj_request_head", default=None)
 
 
 class Services:
@@ -76,6 +96,8 @@ class Services:
         # projection daemon (or thread), and requests wait for them instead of applying events.
         self.watch: ProjectionWatch | None = None
         self.refusals = RefusalLog(self.ledger, self.settings.refusal_window_seconds)
+        self._by_head: dict[str, tuple[int, object]] = {}
+        self._by_head_lock = threading.Lock()
 
     def close(self) -> None:
         try:
@@ -92,7 +114,32 @@ class Services:
         elif reading.get():
             self.watch.wait_for(self.primary.ledger.written_head())
         else:
-            self.watch.wait_for(self.ledger.size() - 1)
+            self.watch.wait_for(self.ledger_head())
+
+    def ledger_head(self) -> int:
+        """The ledger's newest seq for this command: read once per API request, then at least
+        what this process has written since (no query); read every time outside a request."""
+        known = request_head.get()
+        if known is None:
+            return self.ledger.size() - 1
+        if known.head is None:
+            known.head = self.ledger.size() - 1
+        return max(known.head, self.ledger.written_head())
+
+    def by_head(self, name: str, compute: Callable[[], T]) -> T:
+        """`compute()`'s answer, kept while the ledger does not grow: for reads that only new
+        events change (the checkpoint and its cosignatures), one size query instead of
+        replaying aggregates on every request. Computed after the size is read, so a value is
+        never older than the head it is kept for."""
+        head = self.ledger.size()
+        with self._by_head_lock:
+            found = self._by_head.get(name)
+        if found is not None and found[0] == head:
+            return cast(T, found[1])
+        value = compute()
+        with self._by_head_lock:
+            self._by_head[name] = (head, value)
+        return value
 
     def reader(self) -> Services | None:
         """Read-only services over `SSJ_READ_DATABASE_URL` (a streaming replica), or None."""
@@ -109,27 +156,29 @@ class Services:
     def read_seq(self) -> int:
         """The seq every read model has reached: what reads are pinned to."""
         if self.watch is not None:
-            return self.watch.current()
+            return self.watch.position()
         return min(self.runner.positions().values(), default=-1)
 
     # Who is asking -----------------------------------------------------------------------------
 
     def principal(self, username: str) -> Principal:
         self.refresh()
-        user = self.queries.get("users", [username])
-        if user is None or not user["active"]:
-            raise Forbidden(
-                f"用户 {username} 不存在或已停用", f"user {username} does not exist or is inactive"
-            )
-        roles = frozenset(Role(r) for r in user["roles"])
-        return Principal(username, user["department"], roles, user.get("certificate_no"))
+        return _as_principal(username, self.queries.get("users", [username]))
 
     def principal_for_token(self, token: str) -> Principal:
+        """The token's user as the read models hold them now: one query for both."""
         self.refresh()
-        found = self.queries.get("tokens", [token_hash(token)])
+        rows = self.store.query(
+            "SELECT t.state, u.state FROM tokens t LEFT JOIN users u "
+            "ON u.username = t.username AND u.to_seq IS NULL "
+            "WHERE t.token_sha256 = ? AND t.to_seq IS NULL",
+            [token_hash(token)],
+        )
+        found = orjson.loads(rows[0][0]) if rows else None
         if found is None or found["revoked"]:
             raise Forbidden("令牌无效或已吊销", "invalid or revoked token")
-        return self.principal(found["username"])
+        user = orjson.loads(rows[0][1]) if rows[0][1] is not None else None
+        return _as_principal(found["username"], user)
 
     def authorise(
         self, principal: Principal, command: Command, departments: Collection[str] = ()
@@ -160,3 +209,12 @@ class Services:
     def require_department(self, code: str) -> None:
         if not self.department_exists(code):
             raise NotFoundError(f"部门 {code} 不存在", f"unknown department {code}")
+
+
+def _as_principal(username: str, user: dict[str, Any] | None) -> Principal:
+    if user is None or not user["active"]:
+        raise Forbidden(
+            f"用户 {username} 不存在或已停用", f"user {username} does not exist or is inactive"
+        )
+    roles = frozenset(Role(r) for r in user["roles"])
+    return Principal(username, user["department"], roles, user.get("certificate_no"))

@@ -212,11 +212,10 @@ class RegistryService(Service):
         self.s.refresh()
         for code in departments:
             self.s.require_department(code)
-        aggregate_id = item_id(record.department, record.code)
-        if not self._exists(aggregate_id):
+        item = self._find(Item, item_id(record.department, record.code))
+        if item is None:
             self._save(actor, Item.publish(record))
             return "created"
-        item = self._get(Item, aggregate_id, record.code)
         # Adding oneself as a cooperating department must not open another's item: the
         # departments it belongs to now must allow the change too.
         self.s.authorise(principal, Command.EDIT_ITEMS, item.departments)
@@ -238,11 +237,10 @@ class RegistryService(Service):
         actor = self.s.authorise(principal, Command.EDIT_TARGETS, [record.department])
         self.s.refresh()
         self.s.require_department(record.department)
-        aggregate_id = target_id(record.identifier)
-        if not self._exists(aggregate_id):
+        target = self._find(Target, target_id(record.identifier))  # one read of its events
+        if target is None:
             self._save(actor, Target.register(record))
             return "created"
-        target = self._get(Target, aggregate_id, record.identifier)
         # Moving a target between departments needs the right to act for both.
         self.s.authorise(principal, Command.EDIT_TARGETS, [target.state["department"]])
         if not target.update(record):
@@ -255,11 +253,10 @@ class RegistryService(Service):
         actor = self.s.authorise(principal, Command.EDIT_INSPECTORS, [record.department])
         self.s.refresh()
         self.s.require_department(record.department)
-        aggregate_id = inspector_id(record.certificate_no)
-        if not self._exists(aggregate_id):
+        inspector = self._find(Inspector, inspector_id(record.certificate_no))
+        if inspector is None:
             self._save(actor, Inspector.register(record))
             return "created"
-        inspector = self._get(Inspector, aggregate_id, record.certificate_no)
         self.s.authorise(principal, Command.EDIT_INSPECTORS, [inspector.state["department"]])
         if not inspector.update(record):
             return "unchanged"

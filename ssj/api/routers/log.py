@@ -185,7 +185,7 @@ def witnessed_checkpoint(services: Services) -> str | None:
     lines (C2SP tlog-cosignature), as a note verifier expects them."""
     from ssj.witness.log import cosigned_note
 
-    return cosigned_note(services.ledger)
+    return services.by_head("checkpoint", lambda: cosigned_note(services.ledger))
 
 
 @router.get(
