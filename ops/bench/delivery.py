@@ -99,7 +99,7 @@ def build(services: Services, records: int) -> None:
     today = date(2026, 6, 30)
     started = time.perf_counter()
     for start in range(0, records, BATCH):
-        follow_ups = []
+        followups = []
         for n in range(start, min(records, start + BATCH)):
             follow = FollowUp.open(
                 task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-task-{n}")),
@@ -127,8 +127,8 @@ def build(services: Services, records: int) -> None:
                 legal_representative="王某",
             )
             follow.publish_case(case=case_no, on="2026-03-12", today=today)
-            follow_ups.append(follow)
-        services.ledger.save(*follow_ups, actor=operator)
+            followups.append(follow)
+        services.ledger.save(*followups, actor=operator)
         console.print(f"  {min(records, start + BATCH):,} / {records:,} records", end="\r")
     console.print(f"  {records:,} records in {time.perf_counter() - started:.1f} s        ")
     started = time.perf_counter()

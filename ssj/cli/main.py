@@ -10,7 +10,7 @@ from ssj.cli import (
     calendar,
     deliver,
     draws,
-    followup,
+    followups,
     imports,
     ledger,
     overdue,
@@ -48,13 +48,13 @@ app.add_typer(registry.conflicts_app, name="conflicts")
 app.add_typer(plans.plans_app, name="plans")
 app.add_typer(draws.draws_app, name="draws")
 app.add_typer(tasks.tasks_app, name="tasks")
-app.add_typer(followup.followup_app, name="followups")
+app.add_typer(followups.followups_app, name="followups")
 # The singular names used until now (`ssj draw`, `ssj task`, `ssj followup`): hidden aliases kept
 # for one release so that scripts keep working (CHANGELOG.md, Deprecated).
 for group, old_name in (
     (draws.draws_app, "draw"),
     (tasks.tasks_app, "task"),
-    (followup.followup_app, "followup"),
+    (followups.followups_app, "followup"),
 ):
     app.add_typer(group, name=old_name, hidden=True)
 app.add_typer(calendar.calendar_app, name="calendar")

@@ -34,7 +34,7 @@ from eventsourcing.application import AggregateNotFoundError
 from ssj.demo import DEFAULT_SEED
 from ssj.demo.inspections import Progress, Runner, forced_cases, work
 from ssj.domain.access import Principal
-from ssj.domain.followup import FollowUp, follow_up_id
+from ssj.domain.followup import FollowUp, followup_id
 from ssj.domain.identifiers import make_uscc, organization_code_check_character
 from ssj.domain.tasks import ResultCategory, TaskStatus, task_id
 from ssj.services.context import Services
@@ -246,7 +246,7 @@ class _FollowUps(Runner):
     def done(self, ref: str) -> int:
         """How many of the task's steps its follow-up already holds (each step adds one)."""
         try:
-            found: object = self.s.ledger.repository.get(follow_up_id(ref))
+            found: object = self.s.ledger.repository.get(followup_id(ref))
         except AggregateNotFoundError:
             return 0
         assert isinstance(found, FollowUp)

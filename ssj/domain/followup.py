@@ -53,7 +53,7 @@ FOLLOW_UP_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:follow-up")
 PENALTY_PUBLISH_WITHIN_DAYS = 7  # penalty information: within 7 working days of the decision
 
 
-def follow_up_id(task_id: UUID | str) -> UUID:
+def followup_id(task_id: UUID | str) -> UUID:
     return uuid5(FOLLOW_UP_NAMESPACE, str(task_id))
 
 
@@ -333,7 +333,7 @@ class FollowUp(Aggregate):
 
     @staticmethod
     def create_id(task_id: str, **_: Any) -> UUID:
-        return follow_up_id(task_id)
+        return followup_id(task_id)
 
     @classmethod
     def open(

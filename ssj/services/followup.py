@@ -22,7 +22,7 @@ from projections.followups import TABLES
 from projections.registry import RegistryQueries
 from ssj.domain import fields
 from ssj.domain.access import Command, Principal
-from ssj.domain.followup import FollowUp, follow_up_id, registry_changes
+from ssj.domain.followup import FollowUp, followup_id, registry_changes
 from ssj.domain.targets import CreditClass, Target, target_id
 from ssj.domain.tasks import Task
 from ssj.errors import NotFoundError
@@ -70,7 +70,7 @@ class FollowUpService(Service):
         """The task's follow-up (opened now if it has none), the task and the actor."""
         task, actor = self.tasks._load(principal, ref, command, doing_zh, doing_en)
         try:
-            found: object = self.s.ledger.repository.get(follow_up_id(task.id))
+            found: object = self.s.ledger.repository.get(followup_id(task.id))
         except AggregateNotFoundError:
             opened = FollowUp.open(
                 task_id=str(task.id),

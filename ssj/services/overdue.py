@@ -161,7 +161,7 @@ class OverdueService(Service):
             found = self.publication_deadline(row, day, seq)
             if found is not None and (found.late or found.state is DeadlineState.UNKNOWN):
                 publication.append({**base, **found.as_state()})
-        rectifications, penalties = self._follow_ups(scope, day, seq)
+        rectifications, penalties = self._followups(scope, day, seq)
         deliveries, dead_letters = late_deliveries(self.s, self, scope, day, seq)
         summary = _summary(uninspected, publication, rectifications, penalties)
         _delivery_summary(summary, deliveries, dead_letters)
@@ -178,7 +178,7 @@ class OverdueService(Service):
             "summary": summary,
         }
 
-    def _follow_ups(
+    def _followups(
         self, scope: str | None, day: date, seq: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Rectifications past their deadline without a passed re-check (by `day`), and penalty

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ssj.services.context import Services
     from ssj.services.followup import FollowUpService
 
-followup_app = typer.Typer(
+followups_app = typer.Typer(
     help=f"后续处置：整改、复查、催告、立案处罚、移送 / follow-up of inspections {USER_HELP}",
     no_args_is_help=True,
 )
@@ -50,7 +50,7 @@ def _identical(outcome: str, zh: str, en: str, follow: FollowUp) -> bool:
     return True
 
 
-@followup_app.command("rectify")
+@followups_app.command("rectify")
 def followup_rectify(
     task_ref: TaskRef,
     deadline: Annotated[
@@ -72,7 +72,7 @@ def followup_rectify(
     _line(f"整改序号 / rectification: {number}，期限 / deadline: {deadline}")
 
 
-@followup_app.command("recheck")
+@followups_app.command("recheck")
 def followup_recheck(
     task_ref: TaskRef,
     rectification: Annotated[int, typer.Argument(help="整改序号 / the rectification's number")],
@@ -95,7 +95,7 @@ def followup_recheck(
     _line(f"整改 {rectification}：{outcome}")
 
 
-@followup_app.command("remind")
+@followups_app.command("remind")
 def followup_remind(
     task_ref: TaskRef,
     text: Annotated[str, typer.Option(help="催告内容 / the reminder's text")],
@@ -111,7 +111,7 @@ def followup_remind(
     _done("已催告 / reminded", follow)
 
 
-@followup_app.command("case")
+@followups_app.command("case")
 def followup_case(
     task_ref: TaskRef,
     case_no: Annotated[
@@ -218,7 +218,7 @@ def followup_case(
         _line(f"信用风险分类 / credit class: {case['previous_class']} → {case['credit_class']}")
 
 
-@followup_app.command("correct-case")
+@followups_app.command("correct-case")
 def followup_correct_case(
     task_ref: TaskRef,
     case: Annotated[str, typer.Argument(help="案件编号或序号 / the case number")],
@@ -258,7 +258,7 @@ def followup_correct_case(
     _done("已更正处罚信息 / case corrected", follow)
 
 
-@followup_app.command("revoke-case")
+@followups_app.command("revoke-case")
 def followup_revoke_case(
     task_ref: TaskRef,
     case: Annotated[str, typer.Argument(help="案件编号或序号 / the case number")],
@@ -273,7 +273,7 @@ def followup_revoke_case(
     _done("已登记撤销 / revocation recorded", follow)
 
 
-@followup_app.command("publish-case")
+@followups_app.command("publish-case")
 def followup_publish_case(
     task_ref: TaskRef,
     case: Annotated[str, typer.Argument(help="案件编号或序号 / the case number")],
@@ -287,7 +287,7 @@ def followup_publish_case(
     _done("已公示处罚信息 / case published", follow)
 
 
-@followup_app.command("refer")
+@followups_app.command("refer")
 def followup_refer(
     task_ref: TaskRef,
     to_kind: Annotated[
@@ -313,7 +313,7 @@ def followup_refer(
     _line(f"移送至 / to: {follow.referrals[number - 1]['to']}")
 
 
-@followup_app.command("show")
+@followups_app.command("show")
 def followup_show(
     task_ref: TaskRef,
     json_out: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
