@@ -154,8 +154,7 @@ def _results(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _task_event(w: Tables, logged: LoggedEvent, e: Any) -> None:
-    key = [str(e.originator_id)]
+def _task_event(w: Tables, logged: LoggedEvent, e: Any, key: list[str]) -> None:
     task = w[TASKS].current(key)
     assert task is not None
     changes: dict[str, Any]
@@ -243,10 +242,10 @@ def _recused(w: Tables, logged: LoggedEvent, e: Any) -> None:
 
 def _apply(w: Tables, logged: LoggedEvent) -> None:
     e = logged.event
-    key = [str(e.originator_id)]
+    key = [logged.aggregate_id]
     match e:
         case Task.Event():  # the bulk: tested first
-            _task_event(w, logged, e)
+            _task_event(w, logged, e, key)
         case Draw.Committed():
             _committed(w, logged, e)
         case Draw.DiceRecorded():

@@ -61,7 +61,7 @@ class PlanProjection(VersionedProjection):
 
     def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
         e = logged.event
-        aid = (str(e.originator_id),)
+        aid = (logged.aggregate_id,)
         if isinstance(e, Plan.Drafted):
             state = {
                 **e.state,

@@ -51,9 +51,9 @@ def _attrs(event: Any, *names: str) -> dict[str, Any]:
     return {n: getattr(event, n) for n in names}
 
 
-def _apply_event(w: Tables, seq: int, e: Any) -> None:
+def _apply_event(w: Tables, seq: int, e: Any, aggregate_id: str) -> None:
     """Route one registry event to its version table (other contexts' events are ignored)."""
-    aid = (str(e.originator_id),)
+    aid = (aggregate_id,)
     match e:
         # The registry's bulk (imports): tested first.
         case Target.Registered():
@@ -131,7 +131,7 @@ class RegistryProjection(VersionedProjection):
     creations = frozenset({"Registered", "Issued", "Published", "Declared", "Created"})
 
     def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
-        _apply_event(w, logged.seq, logged.event)
+        _apply_event(w, logged.seq, logged.event, logged.aggregate_id)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ class Runner:
             self._record_escapes(c, batch)
             for p in self.projections:
                 done = positions.get(p.name, -1)
-                todo = [e for e in batch if e.seq > done]
+                todo = batch if done < batch[0].seq else [e for e in batch if e.seq > done]
                 if todo:
                     p.apply_batch(c, todo)
                     self._save_position(c, p.name, todo[-1].seq)

@@ -59,7 +59,7 @@ class TrailProjection:
         subjects' departments once each."""
         memos = _Memos(c)
         memos.prefetch(
-            str(e.event.originator_id)
+            e.aggregate_id
             for e in events
             if getattr(e.event, "originator_version", 0) != 1 or _recalls_first(e.event)
         )

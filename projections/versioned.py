@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import orjson
@@ -27,7 +28,7 @@ class Versioned:
     keys: tuple[str, ...] = ("aggregate_id",)
     indexed: tuple[str, ...] = ()  # more columns that lookups filter on
 
-    @property
+    @cached_property
     def all_columns(self) -> tuple[str, ...]:
         return (*self.natural_key, *self.columns)
 
@@ -56,10 +57,11 @@ class Versioned:
             c.execute(statement)
 
     def _row(self, key: Sequence[str], seq: int, state: dict[str, Any]) -> list[Any]:
-        extracted = [_column_value(state.get(col)) for col in self.all_columns]
+        get = state.get
+        extracted = [_column_value(get(col)) for col in self.all_columns]
         return [*key, *extracted, seq, None, orjson.dumps(state).decode()]
 
-    @property
+    @cached_property
     def row_columns(self) -> tuple[str, ...]:
         return (*self.keys, *self.all_columns, "from_seq", "to_seq", "state")
 
@@ -187,16 +189,20 @@ class VersionedProjection:
     def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
         writes = _Batch(c)
         wanted: dict[Versioned, list[tuple[str]]] = {}
+        routes, creations = self.routes, self.creations
+        mine: list[LoggedEvent] = []
         for logged in events:
-            aggregate, _, name = type(logged.event).__qualname__.rpartition(".")
-            table = self.routes.get(aggregate)
-            if table is not None and name not in self.creations:
-                wanted.setdefault(table, []).append((str(logged.event.originator_id),))
+            aggregate, name = event_kind(type(logged.event))
+            table = routes.get(aggregate)
+            if table is None:
+                continue  # another context's event: not looked at again
+            mine.append(logged)
+            if name not in creations:
+                wanted.setdefault(table, []).append((logged.aggregate_id,))
         for table, keys in wanted.items():
             writes[table].prefetch(keys)
-        for logged in events:
-            if type(logged.event).__qualname__.rpartition(".")[0] in self.routes:
-                self.apply_one(writes, logged)
+        for logged in mine:
+            self.apply_one(writes, logged)
         for w in writes.values():
             w.flush()
 
@@ -208,12 +214,29 @@ class VersionedProjection:
         raise NotImplementedError
 
 
+_KINDS: dict[type, tuple[str, str]] = {}
+
+
+def event_kind(cls: type) -> tuple[str, str]:
+    """(aggregate class name, event name) of an event class, `Target.Updated` ->
+    ("Target", "Updated"); worked out once per class."""
+    try:
+        return _KINDS[cls]
+    except KeyError:
+        aggregate, _, name = cls.__qualname__.rpartition(".")
+        found = _KINDS[cls] = (aggregate, name)
+        return found
+
+
 def _column_value(value: Any) -> Any:
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is str or value is None:  # the common cases first
+        return value
+    if kind is bool:
         return "1" if value else "0"
     if isinstance(value, (list, dict)):
         return orjson.dumps(value).decode()
-    return None if value is None else str(value)
+    return str(value)
 
 
 def as_of_clause(seq: int | None) -> tuple[str, list[int]]:

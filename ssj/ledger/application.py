@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
@@ -36,7 +37,8 @@ from ssj.errors import (
 from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.contract import ChainedRecorder
-from ssj.ledger.envelope import SYSTEM, Actor, Envelope
+from ssj.ledger.decoding import EventDecoder
+from ssj.ledger.envelope import ENVELOPE_VERSION, SYSTEM, Actor
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
 from ssj.ledger.mapper import TextCheckingMapper
@@ -59,9 +61,27 @@ class LoggedEvent:
     event: Any
     # Paths of values escaped because no read model could store them (see ssj.ledger.mapper).
     escaped: tuple[str, ...] = ()
+    # The originator id as canonical text, as the database spelt it (read models key rows by
+    # it; formatting a UUID per event and per projection costs more than reading it).
+    originator: str = ""
+
+    @property
+    def aggregate_id(self) -> str:
+        """The event's originator id as text."""
+        return self.originator or str(self.event.originator_id)
 
 
 logger = logging.getLogger(__name__)
+
+
+def _stored_actor(user: str, department: str, role: str) -> Actor:
+    """The actor an envelope names, as stored (not validated again: the ledger outlives the
+    rules, and what it holds is judged by `ssj verify`, not by a reader)."""
+    actor = Actor.__new__(Actor)
+    object.__setattr__(actor, "user", user)
+    object.__setattr__(actor, "department", department)
+    object.__setattr__(actor, "role", role)
+    return actor
 
 
 def not_initialised() -> SigningKeyError:
@@ -125,6 +145,7 @@ class Ledger(Application[UUID]):
         self._suite: Suite | None = None
         self.witness_outcomes: list[Any] = []  # what the witnesses answered to the last checkpoint
         self._witness_lock = threading.Lock()
+        self._decoder: EventDecoder | None = None
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -306,31 +327,60 @@ class Ledger(Application[UUID]):
     # Reading the log in seq order ------------------------------------------------------------
 
     def read(self, start: int, limit: int) -> list[LoggedEvent]:
-        """Events from seq `start`, decoded, with who recorded them: what projections consume."""
-        rows = self.ledger_recorder.select_envelopes(start, limit)
+        """Events from seq `start`, decoded, with who recorded them: what projections consume.
+
+        Plain rows in two queries (envelopes, then their events with the originator id spelled
+        by the database); each envelope parsed once for its actor and time (one `Actor` per
+        distinct actor of the batch); states decoded by `EventDecoder` (orjson), after
+        escaping what no read model can store (`TextCheckingMapper.escape_unstorable_state`)."""
+        recorder = self.ledger_recorder
+        rows = recorder.select_envelopes(start, limit)
         if not rows:
             return []
-        notes = self.recorder.select_notifications(rows[0][1], len(rows), stop=rows[-1][1])
-        by_nid = {n.id: n for n in notes}
+        events = recorder.select_event_rows(rows[0][1], len(rows), stop=rows[-1][1])
+        by_nid = {e[0]: e for e in events}
+        mapper = cast(TextCheckingMapper, self.mapper)
+        decoder = self._decoder
+        if decoder is None:
+            decoder = self._decoder = EventDecoder(mapper)
+        actors: dict[tuple[str, str, str], Actor] = {}
+        loads = orjson.loads
         logged = []
         for seq, nid, data, _ in rows:
-            notification = by_nid.get(nid)
-            if notification is None:
+            found = by_nid.get(nid)
+            if found is None:
                 raise NotFoundError(
                     f"第 {seq} 条的事件缺失：请运行 `ssj verify`",
                     f"the event of seq {seq} is missing: run `ssj verify`",
                 )
-            envelope = Envelope.from_bytes(data)
-            stored, escaped = cast(TextCheckingMapper, self.mapper).escape_unstorable_state(
-                notification
-            )
+            _, originator_id, version, topic, state = found
+            envelope = loads(data)
+            if envelope.get("v") != ENVELOPE_VERSION:
+                raise ValueError(f"unsupported envelope version {envelope.get('v')!r}")
+            who = envelope["actor"]
+            key = (who["user"], who["department"], who["role"])
+            actor = actors.get(key)
+            if actor is None:
+                actor = actors[key] = _stored_actor(*key)
+            escaped: tuple[str, ...] = ()
+            if mapper.may_need_escaping(state):
+                stored, paths = mapper.escape_unstorable_state(
+                    StoredEvent(
+                        originator_id=originator_id,
+                        originator_version=version,
+                        topic=topic,
+                        state=state,
+                    )
+                )
+                state, escaped = stored.state, tuple(paths)
             logged.append(
                 LoggedEvent(
                     seq,
-                    envelope.actor,
-                    envelope.recorded_at,
-                    self.mapper.to_domain_event(stored),
-                    tuple(escaped),
+                    actor,
+                    envelope["recorded_at"],
+                    decoder.event(originator_id, version, topic, state),
+                    escaped,
+                    originator_id,
                 )
             )
         return logged

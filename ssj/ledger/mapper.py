@@ -56,6 +56,11 @@ class TextCheckingMapper(Mapper[UUID]):
                 raise _refuse(domain_event, found)
         return stored
 
+    @staticmethod
+    def may_need_escaping(state: bytes) -> bool:
+        """Whether `state` may hold a character no read model can store (a cheap test)."""
+        return _UNSTORABLE_ESCAPE.search(state) is not None
+
     def escape_unstorable_state(self, stored: StoredEvent) -> tuple[StoredEvent, list[str]]:
         """`stored` with every unstorable character escaped, and the paths changed (empty, and
         `stored` itself, when there is nothing to escape)."""
