@@ -2,8 +2,9 @@
 
 In production a response model keeps keys it does not name (`ssj.api.schemas.Schema`), so a
 model that misses one only documents less than is sent. While these tests run, the models of
-the routers in `STRICT_ROUTERS` forbid such keys: a response with a key its model does not name
-fails its request (FastAPI's ResponseValidationError), in whichever API test makes it.
+the routers in `STRICT_ROUTERS` and `STRICT_ROUTERS_B` forbid such keys: a response with a key
+its model does not name fails its request (FastAPI's ResponseValidationError), in whichever
+API test makes it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,30 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from ssj.api.routers import (
+    assessment,
     calendar,
     conflicts,
     departments,
     draws,
+    feeds,
     followups,
     health,
+    imports,
+    inspectors,
+    items,
+    log,
+    overdue,
+    pages,
     plans,
+    public,
+    public_draws,
+    public_results,
+    subscribers,
+    targets,
     tasks,
     tokens,
+    trail,
+    users,
 )
 
 STRICT_ROUTERS: tuple[types.ModuleType, ...] = (
@@ -38,6 +54,24 @@ STRICT_ROUTERS: tuple[types.ModuleType, ...] = (
     plans,
     tasks,
     tokens,
+)
+# The other half of issue 15 item 2 (tests/api/test_response_schemas_b.py checks its document).
+STRICT_ROUTERS_B: tuple[types.ModuleType, ...] = (
+    assessment,
+    feeds,
+    imports,
+    inspectors,
+    items,
+    log,
+    overdue,
+    pages,
+    public,
+    public_draws,
+    public_results,
+    subscribers,
+    targets,
+    trail,
+    users,
 )
 
 
@@ -83,7 +117,7 @@ def _set_extra(models: list[type[BaseModel]], extra: typing.Any) -> dict[type, o
 def strict_response_models() -> Iterator[list[type[BaseModel]]]:
     """Forbid unnamed keys for the whole session (apps built by the tests copy the models'
     validators when they are created, after this)."""
-    models = response_models(STRICT_ROUTERS)
+    models = response_models((*STRICT_ROUTERS, *STRICT_ROUTERS_B))
     before = _set_extra(models, "forbid")
     yield models
     for model in models:

@@ -253,6 +253,17 @@ def test_public_and_log_answers_match_their_schemas(world: World) -> None:
         url = f"/public/targets/{row['public_id']}/results"
         w.call("GET", "/public/targets/{public_id}/results", url, who=None)
 
+    for page in ("/", "/gongshi", "/gongshi/plans", "/gongshi/draws"):
+        w.call("GET", page, who=None)
+    w.call("GET", "/gongshi/search", "/gongshi/search?q=常州", who=None)
+    pages = {
+        "/gongshi/targets/{public_id}": f"/gongshi/targets/{p.targets['published']}",
+        "/gongshi/plans/{department}/{code}": f"/gongshi/plans/{plan['department']}/{plan['code']}",
+        "/gongshi/draws/{draw_id}": f"/gongshi/draws/{p.draw_id}",
+    }
+    for path, url in pages.items():
+        w.call("GET", path, url, who=None)
+
     w.call("GET", "/log/checkpoint", who=None)
     w.call("GET", "/log/witnesses", who=None)
     w.call("GET", "/log/checkpoints", who=None)

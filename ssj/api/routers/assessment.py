@@ -210,33 +210,29 @@ class DepartmentFigures(Schema):
     figures: Figures = Field(description="考核指标 / the figures")
 
 
-class YearFigures(Schema):
-    """Every department's figures for a year."""
+class AssessedYear(Schema):
+    """What every assessment answer starts with: the year, the day judged on, the seq."""
 
     year: int = Field(description="考核年度 / year")
     on: str = Field(description="判断逾期的日期 / the day judged on (YYYY-MM-DD)")
     as_of: int = Field(description=AS_OF)
     cycle_years: int = Field(description="覆盖周期（年）/ coverage cycle (years)")
+
+
+class YearFigures(AssessedYear):
+    """Every department's figures for a year."""
+
     departments: list[DepartmentFigures] = Field(description="各部门 / every department")
 
 
-class OneDepartmentFigures(DepartmentFigures):
-    """One department's figures for a year."""
-
-    year: int = Field(description="考核年度 / year")
-    on: str = Field(description="判断逾期的日期 / the day judged on (YYYY-MM-DD)")
-    as_of: int = Field(description=AS_OF)
-    cycle_years: int = Field(description="覆盖周期（年）/ coverage cycle (years)")
+class OneDepartmentFigures(DepartmentFigures, AssessedYear):
+    """One department's figures for a year (the year's fields first, as sent)."""
 
 
-class FigureDetail(Schema):
+class FigureDetail(AssessedYear):
     """A page of the rows behind one figure: plans, draw strata, targets, tasks or inspectors,
     each figure with its own columns (as in the XLSX export's sheet of that figure)."""
 
-    year: int = Field(description="考核年度 / year")
-    on: str = Field(description="判断逾期的日期 / the day judged on (YYYY-MM-DD)")
-    as_of: int = Field(description=AS_OF)
-    cycle_years: int = Field(description="覆盖周期（年）/ coverage cycle (years)")
     department: str = Field(description="部门编码 / department code")
     figure: str = Field(description=f"指标 / figure: {', '.join(FIGURES)}")
     label_zh: str = Field(description="指标名称 / the figure's Chinese name")

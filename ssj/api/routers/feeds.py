@@ -39,8 +39,9 @@ class FeedEvent(Schema):
     time: str = Field(description="记录时间 / recorded at (ISO 8601)")
     datacontenttype: str = Field(description="application/json")
     data: dict[str, Any] = Field(
-        description="按标准字段的记录（身份证号部分隐去）/ the record in the standard's fields "
-        "(identity numbers masked)"
+        description="记录：action（动作）、corrects（更正的序号）、reason（原因）与 fields（按标准的"
+        "字段，随记录类型与动作而定；身份证号部分隐去）/ the record: action, corrects, reason and "
+        "fields (the standard's fields for its kind and action; identity numbers masked)"
     )
     ssjkind: str = Field(description="记录类型：results|penalties / record kind")
     ssjseq: int = Field(description="账本序号 / ledger seq")

@@ -114,8 +114,9 @@ class InspectorState(Schema):
     )
     leave_from: str | None = Field(description="休假开始 / leave from")
     leave_to: str | None = Field(description="休假结束 / leave to")
-    home_region_code: str | None = Field(
-        description="居住地行政区划代码 / home region code (for recusal rules)"
+    home_region_code: str | None = absent(
+        "居住地行政区划代码（回避规则用；早于此字段登记的人员没有）/ home region code, for recusal "
+        "rules (absent from inspectors recorded before the field existed)"
     )
     id_number: str | None = absent(
         "身份证号（个人信息，有值时才有）/ identity number (personal data; only when set)"

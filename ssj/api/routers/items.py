@@ -150,9 +150,9 @@ class ItemState(Schema):
     cooperating_departments: list[str] = Field(
         description="配合部门编码（联合抽查）/ cooperating departments"
     )
-    publish_within_days: int | None = Field(
-        description="结果公示期限（工作日；为空则按计划）/ working days to publish a result "
-        "(null: the plan's setting)"
+    publish_within_days: int | None = absent(
+        "结果公示期限（工作日；为空则按计划；早于此字段登记的事项没有）/ working days to publish a "
+        "result (null: the plan's setting; absent from items recorded before the field existed)"
     )
     number: str | None = absent("序号（原清单，有值时才有）/ the list's own number (only when set)")
     parent: str | None = absent(

@@ -27,7 +27,18 @@ from ssj.errors import NotFoundError
 from ssj.services import draw_records as records
 from ssj.services import public_results as published
 
-router = APIRouter(include_in_schema=False)  # pages for people; /public/… documents the data
+# Pages for people (/public/… serves the same data as JSON): documented as the HTML they are,
+# a missing target, plan or draw answering the not-found page.
+router = APIRouter(
+    tags=["公开 / Public"],
+    responses={
+        200: {"description": "HTML 页面 / an HTML page"},
+        404: {
+            "description": "不存在（页面）/ not found (a page)",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+    },
+)
 
 PAGE_SIZE = published.PAGE_SIZE
 CSP = (
