@@ -29,6 +29,8 @@ from ssj.api.schemas import (
     AS_OF,
     OUTCOME,
     SEQ,
+    Dice,
+    DrawExport,
     Outcome,
     Page,
     Schema,
@@ -110,7 +112,7 @@ class RecusalIn(BaseModel):
     reason: str = Field(description="理由（记入账本）/ reason (recorded in the ledger)")
 
 
-class DecisionIn(BaseModel):
+class RecusalDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approve: bool = Field(description="批准（true）或驳回（false）/ approve or reject")
@@ -130,11 +132,6 @@ class DrawStratum(Schema):
 class RegistryCounts(Schema):
     considered: int = Field(description="名录中的对象数 / targets considered")
     eligible: int = Field(description="符合条件的对象数 / targets eligible")
-
-
-class Dice(Schema):
-    witness: str = Field(description="见证人 / witness")
-    digits: str = Field(description="骰子点数 / the dice")
 
 
 class DrawRow(Schema):
@@ -406,63 +403,6 @@ class DrawProof(Schema):
     ok: bool = Field(description="全部通过 / every check passed")
 
 
-class ExportDraw(Schema):
-    id: str = Field(description="抽取编号 / the draw's id")
-    label: str = Field(description="标签 / label")
-    plan: str = Field(description="计划 部门/编号 / plan as DEPT/CODE")
-    department: str = Field(description="牵头部门 / lead department")
-    drawn_on: str = Field(description="抽取日期 / drawn on")
-    as_of_seq: int = Field(description="冻结名录的账本序号 / the registry's seq, frozen")
-    commit_seq: int = Field(description="封存事件的账本序号 / the commit's seq")
-    reveal_seq: int = Field(description="揭示事件的账本序号 / the reveal's seq")
-
-
-class DrandBeacon(Schema):
-    round: int = Field(description="轮次 / round")
-    randomness: str = Field(description="随机数 / randomness (hex)")
-    signature: str = Field(description="BLS 签名 / signature (hex)")
-
-
-class SeedInputs(Schema):
-    draw_id: str = Field(description="抽取编号 / the draw's id")
-    commit_digest: str = Field(description="封存摘要 / the commit digest")
-    nonce: str = Field(description="服务器随机数 / the server nonce")
-    nonce_commitment: str = Field(description="其承诺 / its commitment")
-    dice: list[Dice] = Field(description="见证人骰子点数 / the witnesses' dice")
-    drand: DrandBeacon | None = Field(description="drand 信标 / the beacon, or null")
-
-
-class ExportStratum(Schema):
-    name: str = Field(description="分层 / stratum")
-    seed: str = Field(description="分层种子 / the stratum's seed")
-    size: int = Field(description="总体数 / population")
-    k: int = Field(description="抽取数 / drawn")
-    population_root: str = Field(description="总体的默克尔根 / the population's Merkle root")
-    ids: list[str] = Field(description="总体（票号顺序）/ the population, in ticket order")
-    sample: list[str] = Field(description="抽中的对象 / the sample")
-
-
-class ExportTeam(Schema):
-    target: str = Field(description="检查对象标识 / target")
-    seed: str = Field(description="检查组种子 / the team's seed")
-    rankings: dict[str, list[str]] = Field(description="各部门人员排序 / rankings per department")
-    team: list[str] = Field(description="选派的检查人员 / inspectors staffed")
-    expert_ranking: list[str] = Field(description="专家排序 / the experts' ranking")
-    experts: list[str] = Field(description="选派的专家 / experts staffed")
-
-
-class DrawExport(Schema):
-    """The `ssj-draw-export/1` document (`python3 ops/reproduce_draw.py` checks it offline)."""
-
-    format: Literal["ssj-draw-export/1"] = Field(description="格式 / format")
-    draw: ExportDraw = Field(description="抽取 / the draw")
-    sampler: str = Field(description="抽样算法 / the sampler")
-    seed: str = Field(description="种子 / the seed")
-    seed_inputs: SeedInputs = Field(description="种子的输入 / the seed's inputs")
-    strata: list[ExportStratum] = Field(description="各分层 / strata")
-    teams: list[ExportTeam] = Field(description="各检查组 / teams")
-
-
 def _written(
     services: Services, draw: Draw, response: Response, *, created: bool = False, **extra: Any
 ) -> dict[str, Any]:
@@ -645,7 +585,7 @@ def decide_recusal(
     principal: PrincipalDep,
     draw_id: str,
     request_id: str,
-    body: DecisionIn,
+    body: RecusalDecisionIn,
     response: Response,
 ) -> dict[str, Any]:
     replacement = draws.decide_recusal(principal, draw_id, request_id, body.approve, body.reason)

@@ -14,7 +14,7 @@ from fastapi import Query
 from pydantic import Field
 
 from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, render_page, snapshot
-from ssj.api.schemas import AS_OF, Page, Schema, absent
+from ssj.api.schemas import AS_OF, Dice, DrawExport, Page, Schema, absent
 from ssj.domain import fields
 from ssj.domain.draws import STATUS_LABELS_ZH, DrawStatus
 from ssj.services import draw_records as records
@@ -36,11 +36,6 @@ class PublicStratum(Schema):
     size: int = Field(description="总体数量 / population size")
     k: int = Field(description="抽取数量 / how many are drawn")
     root: str = Field(description="总体的默克尔树根（十六进制）/ the population's Merkle root")
-
-
-class Dice(Schema):
-    witness: str = Field(description="现场见证人 / witness")
-    digits: str = Field(description="骰子点数 / the digits thrown")
 
 
 class PublicDraw(Schema):
@@ -107,65 +102,6 @@ class PublicDrawShown(Schema):
         description="被抽中的检查对象及检查组（揭示前为空）/ drawn targets and teams (empty "
         "before the reveal)"
     )
-
-
-class ExportDraw(Schema):
-    id: str = Field(description="抽取编号（UUID）/ draw id")
-    label: str = Field(description="抽取名称 / label")
-    plan: str = Field(description="计划（部门/计划编号）/ plan as DEPT/CODE")
-    department: str = Field(description="牵头部门编码 / lead department")
-    drawn_on: str = Field(description="抽取日期 / drawn on")
-    as_of_seq: int = Field(description="名录所依据的账本序号 / the registry as of this seq")
-    commit_seq: int = Field(description="封存的账本序号 / seq of the commit")
-    reveal_seq: int = Field(description="揭示的账本序号 / seq of the reveal")
-
-
-class Drand(Schema):
-    round: int = Field(description="drand 轮次 / round")
-    randomness: str = Field(description="随机数（十六进制）/ randomness, hex")
-    signature: str = Field(description="BLS 签名（十六进制）/ BLS signature, hex")
-
-
-class SeedInputs(Schema):
-    draw_id: str = Field(description="抽取编号 / draw id")
-    commit_digest: str = Field(description="封存摘要 / digest of the commit")
-    nonce: str = Field(description="服务器随机数 / the server nonce")
-    nonce_commitment: str = Field(description="服务器随机数的承诺 / its commitment")
-    dice: list[Dice] = Field(description="骰子点数 / the dice")
-    drand: Drand | None = Field(description="drand 信标（未用为空）/ drand beacon, or null")
-
-
-class ExportStratum(Schema):
-    name: str = Field(description="分层名称 / stratum")
-    seed: str = Field(description="分层种子 / the stratum's seed")
-    size: int = Field(description="总体数量 / population size")
-    k: int = Field(description="抽取数量 / how many are drawn")
-    population_root: str = Field(description="总体的默克尔树根 / the population's Merkle root")
-    ids: list[str] = Field(description="总体（封存时的顺序）/ the population, as frozen")
-    sample: list[str] = Field(description="抽中的对象 / the sample")
-
-
-class ExportTeam(Schema):
-    target: str = Field(description="检查对象标识 / target")
-    seed: str = Field(description="检查组种子 / the team's seed")
-    rankings: dict[str, list[str]] = Field(
-        description="各部门执法人员排序（执法证号）/ inspector ranking per department"
-    )
-    team: list[str] = Field(description="检查组执法人员（执法证号）/ the team's inspectors")
-    expert_ranking: list[str] = Field(description="专家排序 / expert ranking")
-    experts: list[str] = Field(description="检查组专家 / the team's experts")
-
-
-class DrawExport(Schema):
-    """The `ssj-draw-export/1` file: all a third party needs to redo a revealed draw."""
-
-    format: str = Field(description="格式：ssj-draw-export/1 / format")
-    draw: ExportDraw = Field(description="抽取 / the draw")
-    sampler: str = Field(description="抽样程序及调用方式 / the sampler and how it is called")
-    seed: str = Field(description="种子 / the seed")
-    seed_inputs: SeedInputs = Field(description="种子的输入 / the seed's inputs")
-    strata: list[ExportStratum] = Field(description="各分层的总体与样本 / strata")
-    teams: list[ExportTeam] = Field(description="各对象的检查组及排序 / teams and rankings")
 
 
 @router.get(

@@ -96,7 +96,7 @@ class DateIn(BaseModel):
     on: str | None = Field(None, description=DATE)
 
 
-class DecisionIn(BaseModel):
+class ObjectionDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     upheld: bool = Field(description="异议成立（结果重新录入）或不成立 / upheld (results reopened)")
@@ -275,7 +275,11 @@ def record_objection(
     "are reopened, to be drafted, signed and informed again; rejected: the result stands.",
 )
 def decide_objection(
-    services: ServicesDep, tasks: TasksDep, principal: PrincipalDep, task_id: str, body: DecisionIn
+    services: ServicesDep,
+    tasks: TasksDep,
+    principal: PrincipalDep,
+    task_id: str,
+    body: ObjectionDecisionIn,
 ) -> dict[str, Any]:
     task = tasks.decide_objection(principal, task_id, body.upheld, body.reason)
     return _written(services, task)
