@@ -293,6 +293,25 @@ class FactsEntropy(Schema):
     drand: DrandRound | None = Field(description="采用的 drand 轮次 / drand round, or null")
 
 
+class FactsRules(Schema):
+    """The plan's rules the draw applied (ssj.draw.procedure.RULE_KEYS), as in the plan's row."""
+
+    target_types: list[str] = Field(description="检查对象类型 / target types")
+    region_codes: list[str] = Field(description="行政区划代码前缀 / region prefixes")
+    tags: list[str] = Field(description="对象标签 / target tags")
+    ratios: dict[str, str] = Field(description="按信用风险分类的抽查比例（%）/ percent per class")
+    fixed_count: int | None = Field(description="固定抽取数量 / fixed count, or null")
+    minimum: int = Field(description="每层最少抽取数 / minimum per stratum")
+    team_size: int = Field(description="检查组人数 / team size")
+    experts: int = Field(description="每组专家人数 / experts per team")
+    yearly_cap_department: int = Field(description="本部门每年上限 / yearly cap, this department")
+    yearly_cap_all: int = Field(description="各部门每年上限 / yearly cap, all departments")
+    exclusion_days: int = Field(description="排除近若干天已检查的对象 / exclusion window (days)")
+    workload_cap: int | None = Field(description="每名检查人员任务上限 / per inspector, or null")
+    priority_uncovered: bool = Field(description="优先抽取未覆盖对象 / not-yet-covered first")
+    coverage_years: int = Field(description="全覆盖周期（年）/ coverage period (years)")
+
+
 class DrawFacts(Schema):
     """The committed facts as stored (ssj.draw.facts: hashed into the commit digest)."""
 
@@ -306,7 +325,7 @@ class DrawFacts(Schema):
     departments: list[str] = Field(description="牵头与参与部门 / departments")
     items: dict[str, list[str]] = Field(description="各部门的抽查事项 / items per department")
     specialties: dict[str, list[str]] = Field(description="所需专业 / specialties required")
-    rules: dict[str, Any] = Field(description="计划规则（原样）/ the plan's rules, as stored")
+    rules: FactsRules = Field(description="计划规则 / the plan's rules")
     registry: RegistryCounts = Field(description="名录统计 / registry counts")
     exclusions: dict[str, int] = Field(description="按原因排除的对象数 / excluded, per reason")
     strata: list[DrawStratum] = Field(description="分层 / strata")
