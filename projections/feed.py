@@ -40,6 +40,7 @@ DEFAULT_WAIT_SECONDS = 10.0
 # The LISTEN loop waits at most 1 s per round; a connection silent for longer than this is not
 # trusted to have delivered every notification, and positions are read by query instead.
 LISTEN_FRESH_SECONDS = 2.5
+LISTEN_POLL_SECONDS = 0.5  # how often a wait re-reads positions while notifications arrive
 
 
 def read_position(store: ViewStore, names: Sequence[str]) -> int:
@@ -171,24 +172,29 @@ class ProjectionWatch:
 
     def wait_for(self, seq: int, timeout: float | None = None) -> int:
         """Return the position once it is at least `seq`; UnavailableError after `timeout`.
-        While listening, a notification usually ends the wait before any query is needed."""
+        While listening, a notification ends the wait and positions are re-read only every
+        `LISTEN_POLL_SECONDS` as a fallback (each waiting request polling every 50 ms was
+        most of the API's queries under write load); otherwise they are read every `poll`."""
         if self._seen >= seq:
             return self._seen
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        if self.listening():
-            with self._cond:
-                if self._seen < seq:
-                    self._cond.wait(min(self.timeout if timeout is None else timeout, self.poll))
         while True:
+            listening = self.listening()
+            if listening:
+                with self._cond:
+                    if self._seen < seq:
+                        wait = min(deadline - time.monotonic(), LISTEN_POLL_SECONDS)
+                        self._cond.wait(max(0.0, wait))
             position = self._seen if self._seen >= seq else self.current()
             if position >= seq:
                 return position
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise lagging(seq, position)
-            with self._cond:
-                if self._seen < seq:
-                    self._cond.wait(min(remaining, self.poll))
+            if not listening:
+                with self._cond:
+                    if self._seen < seq:
+                        self._cond.wait(min(remaining, self.poll))
 
     def _listen(self, listener: Listener) -> None:
         try:

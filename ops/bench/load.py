@@ -3,6 +3,9 @@
     python -m ops.bench.load              (30 s per read rate, 60 s of writes, a 10-minute soak)
     python -m ops.bench.load --quick      (5 s per read rate, 15 s of writes, a 60-second soak)
     python -m ops.bench.load --keep ssj_bench_load   (build the demo once, reuse it afterwards)
+    python -m ops.bench.load --keep ssj_bench_load --in-process 200
+        (no server: the write mix through the app in this process, with the projection daemon
+        beside it; SQL statements, pool checkouts and CPU milliseconds per command)
 
 Set-up (not timed): a scratch PostgreSQL database (dropped afterwards unless `--keep`), `ssj
 init` and `ssj demo` (the demo jurisdiction, its plans, draws, inspections and follow-ups), an
@@ -46,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import signal
@@ -744,6 +748,114 @@ async def _measure(
     return done, rss, growth
 
 
+# In-process: what one command costs, statement by statement -------------------------------
+
+
+@dataclass
+class InProcess:
+    commands: int
+    cpu_ms: float  # this process's CPU per command (the app, and the test client's side)
+    wall_ms: float
+    statements: float  # SQL statements per command (both pools, pool checks excluded)
+    checkouts: float  # pool checkouts per command
+    by_statement: list[tuple[float, str]]  # per command, the most frequent first
+    load_average: float
+
+
+def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> InProcess:
+    """The write mix through `create_app` with FastAPI's TestClient, one command at a time,
+    the projection daemon as its own process (as in production): psycopg's cursors and the
+    pools are wrapped to count statements and checkouts. For finding waste, not a rate."""
+    import psycopg_pool
+    from fastapi.testclient import TestClient
+
+    from ssj.api.app import create_app
+
+    counted: dict[str, int] = {}
+    checkouts = [0]
+
+    def counting(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            text = query if isinstance(query, str | bytes) else query.as_string()
+            key = " ".join(str(text).split())[:120]
+            if key:  # "" is the pool's connection check
+                counted[key] = counted.get(key, 0) + 1
+            return method(self, query, *args, **kwargs)
+
+        return wrapper
+
+    def checkout(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            checkouts[0] += 1
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    saved = (
+        psycopg.Cursor.execute,
+        psycopg.Connection.execute,
+        psycopg_pool.ConnectionPool.getconn,
+    )
+    psycopg.Cursor.execute = counting(psycopg.Cursor.execute)  # type: ignore[method-assign]
+    psycopg.Connection.execute = counting(psycopg.Connection.execute)  # type: ignore[method-assign]
+    psycopg_pool.ConnectionPool.getconn = checkout(psycopg_pool.ConnectionPool.getconn)  # type: ignore[method-assign]
+    try:
+        with bench_services("ssj_bench_load", keep) as (services, _, existed):
+            env = {**services.settings.to_env(), "SSJ_RATE_LIMIT": "0", "SSJ_PROJECTIONS": "daemon"}
+            if not existed:
+                for args in (["init"], ["demo", "--targets", str(targets)]):
+                    done = run_ssj({**os.environ, **env}, *args)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"ssj {args[0]} failed: {done.stdout}{done.stderr}")
+            os.environ.update(env)
+            fixture = build_fixture(services)
+            daemon = subprocess.Popen(
+                [SSJ, "projections", "run"],
+                env=dict(os.environ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                with TestClient(create_app()) as client:
+                    for name in ("httpx", "ssj.api.requests"):  # a log line per request
+                        logging.getLogger(name).setLevel(logging.WARNING)
+                    shots = write_mix(fixture, f"{int(time.time()) % 100000}i")
+
+                    def send(i: int) -> None:
+                        shot = shots(i)
+                        headers = {"Authorization": f"Bearer {shot.token}"}
+                        answer = client.request(
+                            shot.method, shot.path, json=shot.body, headers=headers
+                        )
+                        if answer.status_code >= 400:
+                            raise RuntimeError(f"{answer.status_code}: {answer.text[:300]}")
+
+                    for i in range(20):  # warm-up: route tables, prepared statements, pools
+                        send(i)
+                    counted.clear()
+                    checkouts[0] = 0
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    for i in range(20, 20 + commands):
+                        send(i)
+                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            finally:
+                _stop(daemon)
+    finally:
+        psycopg.Cursor.execute, psycopg.Connection.execute = saved[0], saved[1]  # type: ignore[method-assign]
+        psycopg_pool.ConnectionPool.getconn = saved[2]  # type: ignore[method-assign]
+    ranked = sorted(((n / commands, q) for q, n in counted.items()), reverse=True)
+    return InProcess(
+        commands,
+        cpu * 1000 / commands,
+        wall * 1000 / commands,
+        sum(counted.values()) / commands,
+        checkouts[0] / commands,
+        ranked,
+        os.getloadavg()[0],
+    )
+
+
 def print_report(report: Report, out: Console = console) -> None:
     rows = []
     for s in report.steps:
@@ -802,7 +914,23 @@ def main() -> None:
         "--steps", default="generator,read,write,soak", help="comma-separated subset to run"
     )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        metavar="N",
+        help="instead: N commands through the app in this process; statements per command",
+    )
     args = parser.parse_args()
+    if args.in_process:
+        found = in_process(args.in_process, args.keep, args.targets or 1000)
+        console.print(
+            f"{found.commands} commands in process: {found.statements:.1f} SQL statements and "
+            f"{found.checkouts:.1f} pool checkouts per command, CPU {found.cpu_ms:.1f} ms, wall "
+            f"{found.wall_ms:.1f} ms per command (load average {found.load_average:.2f})"
+        )
+        for per_command, text in found.by_statement[:25]:
+            console.print(f"{per_command:6.2f}  {text}", markup=False, highlight=False)
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     report = run(
         args.quick,
