@@ -12,7 +12,8 @@ recorder is `ssj.ledger.contract.ChainedRecorder`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -241,7 +242,9 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             params.append(stop)
         sql += SQL(" ORDER BY seq LIMIT %s")
         params.append(limit)
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        # Binary results: bytea as it is stored, not hex text to encode and decode (the log is
+        # read whole by catch-up and verification).
+        with self._binary_cursor() as curs:
             curs.execute(sql, params, prepare=True)
             return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in curs.fetchall()]
 
@@ -261,9 +264,18 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             params.append(stop)
         sql += SQL(" ORDER BY notification_id LIMIT %s")
         params.append(limit)
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        with self._binary_cursor() as curs:
             curs.execute(sql, params, prepare=True)
             return curs.fetchall()
+
+    @contextmanager
+    def _binary_cursor(self) -> Iterator[Cursor[tuple[Any, ...]]]:
+        """A cursor whose results come in binary format, as plain tuples."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            yield curs
 
     def select_seqs(self, originator_id: UUID) -> list[tuple[int, int]]:
         """(originator_version, seq) of every event of one aggregate: where it sits in the log."""
