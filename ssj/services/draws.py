@@ -108,7 +108,8 @@ class DrawService(Service):
     def _registry_view(self, store: ViewStore, facts: DrawFacts) -> RegistryView:
         return load_registry_view(store, facts.as_of_seq, facts.plan.department, facts.plan.id)
 
-    def _position(self) -> int:
+    def _read_seq(self) -> int:
+        """The seq every read model has reached (after catching them up): a commit's as-of."""
         self.s.refresh()
         return min(self.s.runner.positions().values())
 
@@ -148,9 +149,9 @@ class DrawService(Service):
         entropy: dict[str, Any] = {"witnesses": names, "min_dice_digits": 20, "drand": None}
         if drand_round is not None:
             entropy["drand"] = self._future_round(drand_round)
-        as_of = self._position()
+        seq = self._read_seq()
         view = PlanView.of(plan)
-        registry = load_registry_view(self.s.store, as_of, plan.department, view.plan_id)
+        registry = load_registry_view(self.s.store, seq, plan.department, view.plan_id)
         draw_id = str(Draw.create_id(plan_id=view.plan_id, round=round))
         nonce = self.nonces.new()
         frozen = procedure.freeze(
