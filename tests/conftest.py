@@ -1,15 +1,17 @@
 """Fixtures shared by every storage test: one Settings per backend.
 
-PostgreSQL tests get a fresh database (created here, dropped after) and run as the restricted
-runtime role that `ssj db migrate` sets up. Without a server they skip with one line, except
+PostgreSQL tests get a fresh database (a clone of one this process migrated, dropped after) and
+run as the restricted runtime role that `ssj db migrate` sets up. Without a server they skip with one line, except
 under CI=true, where they fail.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -89,19 +91,241 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     return base_settings(tmp_path, f"sqlite:///{tmp_path / 'data' / 'ssj.sqlite'}")
 
 
+# What a database holds besides its rows: relations, columns, constraints, indexes, triggers,
+# functions, schemas, privileges, sequence positions, settings. A reused database must match
+# a fresh clone of the template here (object ids differ; names and definitions must not).
+_CATALOG = r"""
+SELECT coalesce(md5(string_agg(line, E'\n' ORDER BY line)), '') FROM (
+  SELECT format('ns %s %s %s', nspname, nspowner::regrole, nspacl) AS line FROM pg_namespace
+   WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+  UNION ALL
+  SELECT format('rel %s %s %s %s %s %s', c.oid::regclass, c.relkind, c.relowner::regrole,
+                c.relacl, c.relrowsecurity, c.relpersistence)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+  UNION ALL
+  SELECT format('col %s %s %s %s %s %s %s', a.attrelid::regclass, a.attnum, a.attname,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attisdropped,
+                pg_get_expr(d.adbin, d.adrelid))
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' AND a.attnum > 0
+  UNION ALL
+  SELECT format('con %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+    FROM pg_constraint WHERE connamespace NOT IN (SELECT oid FROM pg_namespace
+         WHERE nspname LIKE 'pg\_%' OR nspname = 'information_schema')
+  UNION ALL
+  SELECT format('idx %s', pg_get_indexdef(indexrelid)) FROM pg_index
+   WHERE indrelid::regclass::text NOT LIKE 'pg\_%'
+     AND indrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace IN
+         (SELECT oid FROM pg_namespace WHERE nspname LIKE 'pg\_%'
+             OR nspname = 'information_schema'))
+  UNION ALL
+  SELECT format('trg %s %s', tgenabled, pg_get_triggerdef(oid)) FROM pg_trigger
+   WHERE NOT tgisinternal
+  UNION ALL
+  SELECT format('fn %s %s %s %s', p.oid::regprocedure, p.proowner::regrole, p.proacl,
+                md5(p.prosrc))
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+  UNION ALL
+  SELECT format('seq %s.%s %s', schemaname, sequencename, last_value) FROM pg_sequences
+  UNION ALL
+  SELECT format('pol %s', p) FROM pg_policies p
+  UNION ALL
+  SELECT format('rule %s', definition) FROM pg_rules
+   WHERE schemaname NOT LIKE 'pg\_%' AND schemaname <> 'information_schema'
+  UNION ALL
+  SELECT format('acl %s', d) FROM pg_default_acl d
+  UNION ALL
+  SELECT format('ext %s %s', extname, extversion) FROM pg_extension
+  UNION ALL
+  SELECT format('set %s %s', setrole, setconfig) FROM pg_db_role_setting
+   WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+  UNION ALL
+  SELECT 'prepared ' || gid FROM pg_prepared_xacts WHERE database = current_database()
+  UNION ALL
+  SELECT 'lo ' || count(*) FROM pg_largeobject_metadata HAVING count(*) > 0
+) AS catalog
+"""
+
+
+class ScratchDatabases:
+    """Each test's own PostgreSQL database, as `ssj db migrate` leaves a new one.
+
+    Migrating takes a second and dropping a database makes the server checkpoint (seconds
+    under load), per test. So this process migrates one template, clones it (`CREATE DATABASE
+    ... TEMPLATE`), and after a test empties its database for the next one: every table the
+    migration made is truncated, every schema it did not make (or made empty, like the read
+    models' schema) is dropped and made again. It is handed out again only if its catalog then
+    matches the template's (_CATALOG); otherwise it is dropped, in the background.
+    """
+
+    def __init__(self) -> None:
+        self._template: str | None = None
+        self._catalog = ""
+        self._tables: list[str] = []  # qualified, quoted: the migration's tables
+        self._schemas: set[str] = set()
+        self._empty_schemas: list[tuple[str, str]] = []  # (schema, owner) holding nothing
+        self._free: list[str] = []
+        self._dropper = ThreadPoolExecutor(1, thread_name_prefix="ssj-test-drop")
+        self._drops: list[Future[None]] = []
+        self.reused = self.cloned = 0
+
+    @staticmethod
+    def _connect(dbname: str = "") -> psycopg.Connection:
+        if not dbname:
+            return psycopg.connect(PG_ADMIN_URL, autocommit=True)
+        admin = replace(DatabaseURL.parse(PG_ADMIN_URL), dbname=dbname)
+        return psycopg.connect(admin.url(), autocommit=True)
+
+    @staticmethod
+    def _name() -> str:
+        return f"ssj_test_{uuid.uuid4().hex[:12]}"
+
+    def _make_template(self) -> str:
+        from ssj.ledger.migrate import migrate
+
+        name = self._name()
+        with self._connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        database = replace(DatabaseURL.parse(PG_ADMIN_URL), dbname=name)
+        with tempfile.TemporaryDirectory(prefix="ssj-template-") as tmp:
+            migrate(base_settings(Path(tmp), database.redacted()), OWNER_ROLE, RUNTIME_ROLE)
+        with self._connect() as conn:  # a template must have no other sessions
+            conn.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        with self._connect(name) as conn:
+            self._catalog = str(_one(conn, _CATALOG))
+            self._tables = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                    "WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema'"
+                ).fetchall()
+            ]
+            self._schemas = {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                    "AND nspname <> 'information_schema'"
+                ).fetchall()
+            }
+            self._empty_schemas = [
+                (str(r[0]), str(r[1]))
+                for r in conn.execute(
+                    "SELECT nspname, nspowner::regrole::text FROM pg_namespace n "
+                    "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = n.oid) "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = n.oid) "
+                    "AND nspacl IS NULL"
+                ).fetchall()
+            ]
+        return name
+
+    def _reset(self, name: str) -> bool:
+        """Empties a used database; True when it is again as the template made it."""
+        with self._connect() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        with self._connect(name) as conn:
+            found = {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                    "AND nspname <> 'information_schema'"
+                ).fetchall()
+            }
+            for schema in found - self._schemas:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            for schema, owner in self._empty_schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{owner}"')
+            conn.execute(f"TRUNCATE {', '.join(self._tables)} RESTART IDENTITY")
+            return _one(conn, _CATALOG) == self._catalog
+
+    def _drop(self, name: str) -> None:
+        try:
+            with self._connect() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error as e:
+            raise RuntimeError(f"{name}: {e}") from None
+
+    def empty(self) -> str:
+        name = self._name()
+        with self._connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def migrated(self) -> str:
+        if self._free:
+            self.reused += 1
+            return self._free.pop()
+        if self._template is None:
+            self._template = self._make_template()
+        name = self._name()
+        with self._connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        self.cloned += 1
+        return name
+
+    def release(self, name: str, reuse: bool) -> None:
+        if reuse and self._template is not None:
+            try:
+                if self._reset(name):
+                    self._free.append(name)
+                    return
+            except psycopg.Error:
+                pass  # whatever the test left, a new clone replaces it
+        self._drops.append(self._dropper.submit(self._drop, name))
+
+    def close(self) -> None:
+        """Drops the databases kept for reuse and the template; waits for every drop."""
+        for name in self._free:
+            self._drops.append(self._dropper.submit(self._drop, name))
+        self._free.clear()
+        if self._template is not None:
+            self._drops.append(self._dropper.submit(self._drop, self._template))
+            self._template = None
+        self._dropper.shutdown(wait=True)
+        left = [str(done.exception()) for done in self._drops if done.exception()]
+        self._drops.clear()
+        if left:  # reported, not hidden; the tests' own outcome stands
+            print(f"\nPostgreSQL test databases not dropped: {len(left)}; first: {left[0]}")
+
+
+def _one(conn: psycopg.Connection, query: str, params: tuple[object, ...] = ()) -> object:
+    row = conn.execute(query, params or None).fetchone()
+    assert row is not None
+    return row[0]
+
+
+SCRATCH = ScratchDatabases()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    SCRATCH.close()
+    if os.environ.get("SSJ_TEST_DATABASE_STATS"):
+        print(f"\nPostgreSQL test databases: {SCRATCH.cloned} cloned, {SCRATCH.reused} reused")
+
+
 @contextmanager
-def scratch_database() -> Iterator[DatabaseURL]:
-    """A database of the test's own, dropped afterwards whatever happens."""
+def scratch_database(migrated: bool = False) -> Iterator[DatabaseURL]:
+    """A database of the test's own, dropped (or emptied for reuse) afterwards whatever
+    happens; `migrated`: as `ssj db migrate` (roles OWNER_ROLE, RUNTIME_ROLE) leaves it."""
     require_postgres()
-    admin = DatabaseURL.parse(PG_ADMIN_URL)
-    name = f"ssj_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = SCRATCH.migrated() if migrated else SCRATCH.empty()
     try:
-        yield replace(admin, dbname=name)
+        yield replace(DatabaseURL.parse(PG_ADMIN_URL), dbname=name)
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        SCRATCH.release(name, reuse=migrated)
 
 
 def runtime_settings(tmp_path: Path, database: DatabaseURL) -> Settings:
@@ -110,19 +334,25 @@ def runtime_settings(tmp_path: Path, database: DatabaseURL) -> Settings:
 
     admin = base_settings(tmp_path, database.redacted())
     migrate(admin, owner=OWNER_ROLE, runtime=RUNTIME_ROLE)
-    runtime_url = replace(database, user=RUNTIME_ROLE, password="")
+    return as_runtime(admin)
+
+
+def as_runtime(admin: Settings) -> Settings:
+    """The settings of the restricted runtime role over the administrator's migrated database."""
+    runtime_url = replace(admin.database, user=RUNTIME_ROLE, password="")
     return replace(admin, database=runtime_url, create_tables=False)
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[DatabaseURL]:
-    with scratch_database() as database:
+    """The test's own database, migrated; the administrator's URL."""
+    with scratch_database(migrated=True) as database:
         yield database
 
 
 @pytest.fixture
 def postgres_settings(tmp_path: Path, postgres_database: DatabaseURL) -> Settings:
-    return runtime_settings(tmp_path, postgres_database)
+    return as_runtime(base_settings(tmp_path, postgres_database.redacted()))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -143,5 +373,5 @@ def module_settings(
     if request.param == "sqlite":
         yield base_settings(tmp_path, f"sqlite:///{tmp_path / 'data' / 'ssj.sqlite'}")
         return
-    with scratch_database() as database:
-        yield runtime_settings(tmp_path, database)
+    with scratch_database(migrated=True) as database:
+        yield as_runtime(base_settings(tmp_path, database.redacted()))
