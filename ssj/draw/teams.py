@@ -306,7 +306,22 @@ class Staffing:
     ) -> dict[str, dict[str, list[str]]]:
         """A team for each target, in order (workloads count the teams before it)."""
         rankings = self.rankings(targets, run)
-        return {t.identifier: self.team(t, r) for t, r in zip(targets, rankings, strict=True)}
+        # Without a workload cap, a one-department team is the ranking's first team_size when
+        # the first is of that department (as `_pick` decides): tens of thousands of targets
+        # take this path without a call per target; every other case goes through `team`.
+        simple = self.workload_cap is None and len(self.departments) == 1
+        lead = self.departments[0] if simple else None
+        size, department_of, count = self.team_size, self.department_of, self.loads.update
+        out: dict[str, dict[str, list[str]]] = {}
+        for t, ranked in zip(targets, rankings, strict=True):
+            prefix = ranked[0]
+            if simple and len(prefix) >= size and department_of[prefix[0]] == lead:
+                chosen = prefix[:size]
+                count(chosen)
+                out[t.identifier] = {"inspectors": chosen, "experts": ranked[1]}
+            else:
+                out[t.identifier] = self.team(t, ranked)
+        return out
 
     def team(
         self, target: TargetRow, ranked: tuple[list[str], list[str]] | None = None

@@ -604,3 +604,26 @@ def test_expert_replacement_skips_current_experts() -> None:
     members = [*team["inspectors"], *team["experts"]]
     assert s.replacement(target("T2"), members, "E1") == "E2"
     assert s.replacement(target("T2"), members, "E4") == "E2"
+
+
+@pytest.mark.parametrize(
+    ("departments", "workload_cap", "experts"),
+    [((LEAD,), None, 0), ((LEAD,), None, 1), ((LEAD,), 6, 0), ((LEAD, PARTNER), None, 1)],
+)
+def test_teams_at_once_equal_teams_one_by_one(
+    departments: tuple[str, ...], workload_cap: int | None, experts: int
+) -> None:
+    """`teams` (with its shortcut for one department without a cap) assigns what `team`
+    assigns target by target, loads included."""
+    people = [*joint(), *experts_pool()]
+    targets = [target(f"T{i:03d}") for i in range(12)]
+    at_once = staff(people, departments, experts=experts, workload_cap=workload_cap)
+    one_by_one = staff(people, departments, experts=experts, workload_cap=workload_cap)
+    try:
+        expected = {t.identifier: one_by_one.team(t) for t in targets}
+    except ConflictError:
+        with pytest.raises(ConflictError):
+            at_once.teams(targets)
+        return
+    assert at_once.teams(targets) == expected
+    assert at_once.loads == one_by_one.loads
