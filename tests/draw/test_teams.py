@@ -608,7 +608,7 @@ def test_expert_replacement_skips_current_experts() -> None:
 
 @pytest.mark.parametrize(
     ("departments", "workload_cap", "experts"),
-    [((LEAD,), None, 0), ((LEAD,), None, 1), ((LEAD,), 6, 0), ((LEAD, PARTNER), None, 1)],
+    [((LEAD,), None, 0), ((LEAD,), None, 1), ((LEAD,), 7, 0), ((LEAD, PARTNER), None, 1)],
 )
 def test_teams_at_once_equal_teams_one_by_one(
     departments: tuple[str, ...], workload_cap: int | None, experts: int
