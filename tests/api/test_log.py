@@ -107,6 +107,16 @@ def test_checkpoint_and_keys_are_public(log: tuple[Api, str]) -> None:
     assert history["items"][0]["size"] == cp.size + 1
 
 
+def test_latest_checkpoint_follows_the_ledger(log: tuple[Api, str]) -> None:
+    """The served checkpoint is kept between requests only while the ledger does not grow."""
+    api, signed = log
+    assert api.get("/log/checkpoint", who=None).text == signed
+    assert api.get("/log/checkpoint", who=None).text == signed  # kept: the ledger is the same
+    newer = api.j.services.ledger.issue_checkpoint()
+    assert newer != signed
+    assert api.get("/log/checkpoint", who=None).text == newer
+
+
 def test_entries_and_proofs_check_independently(log: tuple[Api, str]) -> None:
     api, signed = log
     keys = {k["key_id"]: k["verifier_key"] for k in ok(api.get("/log/keys", who=None))["keys"]}
