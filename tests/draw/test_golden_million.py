@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from ssj.draw import population, sampler
+
+# A million ids are the point (large-population paths), and cost seconds: `make test` runs
+# these, `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
 
 SEED = hashlib.sha256(b"ssj golden 1M").hexdigest()
 K = 30_000
