@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
+
 from projections.trail import TrailFilters, subject_departments, trail_page
 from ssj.domain.access import Command, Principal
 from ssj.domain.trail import (
@@ -202,23 +204,37 @@ def _key_table(ledger: Ledger) -> dict[str, dict[str, Any]]:
     return {k["key_id"]: k for k in ledger.key_listing()}
 
 
-def _envelopes(ledger: Ledger, seqs: Sequence[int]) -> dict[int, tuple[int, bytes, bytes]]:
-    """Envelope rows by seq, read in runs of nearby seqs."""
-    found: dict[int, tuple[int, bytes, bytes]] = {}
-    ordered = sorted(set(seqs))
+def _runs(values: Iterable[int]) -> Iterator[tuple[int, int, set[int]]]:
+    """(lowest, highest, the values) of each run of nearby values: one query reads a run."""
+    ordered = sorted(set(values))
     i = 0
     while i < len(ordered):
         j = i
         while j + 1 < len(ordered) and ordered[j + 1] - ordered[j] <= 16 and j - i < 500:
             j += 1
-        lo, hi = ordered[i], ordered[j]
-        wanted = set(ordered[i : j + 1])
+        yield ordered[i], ordered[j], set(ordered[i : j + 1])
+        i = j + 1
+
+
+def _envelopes(ledger: Ledger, seqs: Sequence[int]) -> dict[int, tuple[int, bytes, bytes]]:
+    """Envelope rows by seq, read in runs of nearby seqs."""
+    found: dict[int, tuple[int, bytes, bytes]] = {}
+    for lo, hi, wanted in _runs(seqs):
         for seq, nid, data, signature in ledger.ledger_recorder.select_envelopes(
             lo, hi - lo + 1, stop=hi + 1
         ):
             if seq in wanted:
                 found[seq] = (nid, data, signature)
-        i = j + 1
+    return found
+
+
+def _events(ledger: Ledger, nids: Iterable[int]) -> dict[int, Notification]:
+    """Stored events by notification id, read in runs of nearby ids (not one query a row)."""
+    found: dict[int, Notification] = {}
+    for lo, hi, wanted in _runs(nids):
+        for event in ledger.recorder.select_notifications(lo, hi - lo + 1, stop=hi):
+            if event.id in wanted:
+                found[event.id] = event
     return found
 
 
@@ -258,21 +274,23 @@ def signature_statuses(ledger: Ledger, rows: Sequence[Mapping[str, Any]]) -> dic
     for seq in verify_signatures(public, to_verify, ledger.suite.name):
         status[seq] = "invalid"
     by_seq = {int(r["seq"]): r for r in rows}
+    events = _events(ledger, (nid for seq, (nid, _) in parsed.items() if seq not in status))
     for seq, (nid, envelope) in parsed.items():
         if seq in status:
             continue
-        status[seq] = _sealed_status(ledger, nid, envelope, by_seq[seq])
+        status[seq] = _sealed_status(ledger, events.get(nid), envelope, by_seq[seq])
     count_verification_failures(sum(1 for v in status.values() if v != "valid"))
     return status
 
 
-def _sealed_status(ledger: Ledger, nid: int, envelope: Envelope, row: Mapping[str, Any]) -> str:
-    """`altered` if the stored event is not what the envelope seals; `mismatch` if the read
-    model's row differs from the signed envelope; else `valid`."""
-    found = ledger.recorder.select_notifications(nid, 1, stop=nid)
-    if not found or found[0].id != nid:
+def _sealed_status(
+    ledger: Ledger, event: Notification | None, envelope: Envelope, row: Mapping[str, Any]
+) -> str:
+    """`altered` if the stored event (None: none at its notification id) is not what the
+    envelope seals; `mismatch` if the read model's row differs from the signed envelope; else
+    `valid`."""
+    if event is None:
         return "missing"
-    event = found[0]
     if (
         str(event.originator_id) != envelope.originator_id
         or event.originator_version != envelope.originator_version

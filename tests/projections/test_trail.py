@@ -226,3 +226,18 @@ def test_a_tampered_signature_shows_as_invalid(world: World, raw: RawDB) -> None
         )
     [edited] = trail.page(supervisor, "plan", "CZ-SJJ-TZ/2026-01", limit=1)["items"]
     assert edited["actor"] == "someone-else" and edited["signature"] == "mismatch"
+
+
+def test_an_altered_or_removed_event_shows_on_its_row(world: World, raw: RawDB) -> None:  # noqa: F811
+    """Each row's stored event is read with its neighbours' (in runs), and still judged alone."""
+    supervisor = world.j.as_role(Role.SUPERVISOR)
+    trail = TrailService(world.s)
+    rows = trail.page(supervisor, "item", "CZ-SJJ-TZ/TZ-001")["items"]
+    assert len(rows) >= 2 and {r["signature"] for r in rows} == {"valid"}
+    nid, _, state = raw.event(rows[0]["seq"])
+    raw.run("UPDATE {events} SET state = ? WHERE {nid} = ?", state + b" ", nid)
+    nid_last = raw.event(rows[-1]["seq"])[0]
+    raw.run("DELETE FROM {events} WHERE {nid} = ?", nid_last)
+    statuses = [r["signature"] for r in trail.page(supervisor, "item", "CZ-SJJ-TZ/TZ-001")["items"]]
+    assert statuses[0] == "altered" and statuses[-1] == "missing"
+    assert set(statuses[1:-1]) <= {"valid"}
