@@ -51,11 +51,12 @@ test: $(STAMP) system
 	$(VENV)/bin/python -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
 
 # The fast tier: pure code and services on SQLite, in-process, no slow marker (target: < 60 s).
-# No API tests run here, so schemathesis's pytest plugin is not loaded (a second per process).
+# No API tests run here, so schemathesis's pytest plugin is not loaded (a second per process);
+# SSJ_TEST_TIER=fast runs a fifth of each property test's hypothesis examples (tests/conftest.py).
 FAST_PATHS ?= tests/domain tests/draw tests/ledger tests/imports tests/services tests/projections
 test-fast: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -n 2 -q -p no:schemathesis -m "not postgres and not slow" $(FAST_PATHS) $(PYTEST_ARGS)
+	SSJ_TEST_TIER=fast $(VENV)/bin/python -m pytest -n 2 -q -p no:schemathesis -m "not postgres and not slow" $(FAST_PATHS) $(PYTEST_ARGS)
 
 # Line coverage of ssj/, projections/ and ops/ over the whole suite (code run in the test
 # processes; servers and workers started as subprocesses are not measured).

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import hypothesis
 import psycopg
 import pytest
 
@@ -32,6 +33,19 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 OWNER_ROLE = "ssj_test_owner"
 RUNTIME_ROLE = "ssj_test_app"
+
+# `make test-fast` sets SSJ_TEST_TIER=fast: property tests run a fifth of their examples (at
+# least 10; hypothesis's default 100 becomes 20). `make test` and CI=true run every example.
+FAST_TIER = os.environ.get("SSJ_TEST_TIER") == "fast" and not IN_CI
+hypothesis.settings.register_profile("fast", max_examples=20)
+if FAST_TIER:
+    hypothesis.settings.load_profile("fast")
+
+
+def examples(full: int) -> int:
+    """A property test's example count: `full` in the full suite, a fifth in the fast tier."""
+    return max(10, full // 5) if FAST_TIER else full
+
 
 _pg_problem: list[str | None] = []
 

@@ -30,6 +30,7 @@ from ssj.domain.identifiers import (
     validate_uscc,
 )
 from ssj.errors import ValidationError
+from tests.conftest import examples
 
 # Codes published with a name or in a standard; each passes both check characters.
 PUBLISHED_USCCS = [
@@ -252,7 +253,7 @@ def test_every_made_uscc_validates(first17: str) -> None:
     assert validate_uscc(code) == code
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     uscc_prefixes(),
     st.integers(min_value=0, max_value=17),

@@ -24,6 +24,7 @@ from ssj.domain.organisation import Department, User
 from ssj.domain.plans import PlanRecord
 from ssj.domain.targets import TargetRecord
 from ssj.errors import ValidationError
+from tests.conftest import examples
 from tests.domain.test_plans import raw as plan_row
 from tests.services.conftest import inspector_row, item_row, target_row
 
@@ -174,7 +175,7 @@ COMMANDS: dict[str, tuple[list[str], Command]] = {
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_command_refuses_or_records_allowed_text(command: str, data: st.DataObject) -> None:
     keys, call = COMMANDS[command]

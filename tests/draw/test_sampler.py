@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ssj.draw import sampler
 from ssj.draw.population import frozen
 from ssj.draw.sampler import normalise, ranked, sample, ticket
+from tests.conftest import examples
 
 TIE_SEED = "tie-seed"
 
@@ -49,14 +50,14 @@ def populations(draw: st.DrawFn) -> list[str]:
     return list(dict.fromkeys(odd + bulk))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(seeds, populations(), st.data())
 def test_sample_equals_reference(seed: str, ids: list[str], data: st.DataObject) -> None:
     k = data.draw(st.integers(0, len(ids) + 3), label="k")
     assert sample(seed, ids, k) == ref_sample(seed, ids, k)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seeds, st.lists(ids_text, max_size=60, unique=True))
 def test_ranked_equals_reference_full_order(seed: str, ids: list[str]) -> None:
     assert ranked(seed, ids) == ref_sample(seed, ids, len(ids))
@@ -67,7 +68,7 @@ def test_ticket_equals_reference_first_ticket(seed: str, id: str) -> None:
     assert ticket(seed, id) == reference.first_ticket(id, seed).ticket_number
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(seeds, populations(), st.randoms(use_true_random=False), st.data())
 def test_order_of_population_does_not_matter(
     seed: str, ids: list[str], rnd, data: st.DataObject
@@ -78,7 +79,7 @@ def test_order_of_population_does_not_matter(
     assert sample(seed, shuffled, k) == sample(seed, ids, k)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(seeds, populations(), st.randoms(use_true_random=False), st.data())
 def test_sample_of_subset_is_subset_of_full_ranking(
     seed: str, ids: list[str], rnd, data: st.DataObject

@@ -23,12 +23,13 @@ from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Head, draft
 from ssj.ledger.envelope import Actor, Envelope, EnvelopeWriter, envelope_hash
 from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.merkle import CompactRange
+from tests.conftest import examples
 from tests.ledger.test_ledger import ALICE, Thing
 
 text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     seq=st.integers(0, 2**53),
     version=st.integers(1, 2**40),

@@ -18,6 +18,7 @@ from ssj.ledger.merkle import (
     verify_consistency,
 )
 from ssj.ledger.note import NoteError, generate_key, parse_note, sign
+from tests.conftest import examples
 
 # Golden text of Go's golang.org/x/mod/sumdb/tlog FormatTree (note_test.go).
 GO_TREE = "go.sum database tree\n123456789012\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=\n"
@@ -182,7 +183,7 @@ def test_multiple_signers() -> None:
 line = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     line,
     st.integers(0, 2**64 - 1),

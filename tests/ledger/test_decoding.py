@@ -18,6 +18,7 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.bundle import offline_mapper
 from ssj.ledger.decoding import EventDecoder
 from ssj.ledger.envelope import Actor
+from tests.conftest import examples
 from tests.services.conftest import target_row
 
 MAPPER = offline_mapper()
@@ -54,7 +55,7 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.dictionaries(st.text(), values, max_size=6))
 def test_any_state_decodes_as_the_mapper_decodes_it(state: dict[str, Any]) -> None:
     data = MAPPER.transcoder.encode(state)

@@ -24,6 +24,7 @@ from ssj.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.conftest import examples
 
 # Known answers from transparency-dev/merkle (testonly/constants.go, proof/verify_test.go),
 # the Certificate Transparency reference data for RFC 6962 / RFC 9162 SHA-256 trees.
@@ -314,7 +315,7 @@ def _stored(ranges: list[tuple[int, int]]) -> list[bytes]:
     return [fold([NODES[x] for x in subtree_nodes(lo, hi)]) for lo, hi in ranges]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.data())
 def test_inclusion_property(data: st.DataObject) -> None:
     size = data.draw(st.integers(1, N - 1), label="size")
@@ -345,7 +346,7 @@ def test_inclusion_property(data: st.DataObject) -> None:
     assert not verify_inclusion(BIG[index], index, wrong, proof, BIG_ROOTS[wrong])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.data())
 def test_consistency_property(data: st.DataObject) -> None:
     new = data.draw(st.integers(0, N - 1), label="new")
@@ -371,7 +372,7 @@ def test_consistency_property(data: st.DataObject) -> None:
             assert not verify_consistency(o2, n2, BIG_ROOTS[o2], BIG_ROOTS[n2], proof)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.integers(0, N), st.data())
 def test_stored_roots_and_ranges_cover(size: int, data: st.DataObject) -> None:
     assert fold([NODES[x] for x in subtree_nodes(0, size)]) == BIG_ROOTS[size]

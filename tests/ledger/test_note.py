@@ -27,6 +27,7 @@ from ssj.ledger.note import (
     verifier_key,
     verify,
 )
+from tests.conftest import examples
 
 # Known answers from Go's golang.org/x/mod/sumdb/note (package docs and note_test.go).
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
@@ -304,7 +305,7 @@ def test_error_is_bilingual_ssj_error() -> None:
     assert re.search(r"[\u4e00-\u9fff]", err.zh)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(
     st.lists(
         st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30),
