@@ -170,9 +170,9 @@ class ScratchDatabases:
 
     Migrating takes a second and dropping a database makes the server checkpoint (seconds
     under load), per test. So this process migrates one template, clones it (`CREATE DATABASE
-    ... TEMPLATE`), and after a test empties its database for the next one: every table the
-    migration made is truncated, every schema it did not make (or made empty, like the read
-    models' schema) is dropped and made again. It is handed out again only if its catalog then
+    ... TEMPLATE`), and after a test renames and empties its database for the next one: every
+    table the migration made is truncated, every schema it did not make (or made empty, like
+    the read models' schema) is dropped and made again. It is handed out again only if its catalog then
     matches the template's (_CATALOG); otherwise it is dropped, in the background.
     """
 
@@ -241,29 +241,38 @@ class ScratchDatabases:
             ]
         return name
 
-    def _reset(self, name: str) -> bool:
-        """Empties a used database; True when it is again as the template made it."""
+    def _reset(self, used: str) -> str | None:
+        """Empties a used database under a new name (a pool the test left open cannot
+        reconnect into the next test's); the name, when it is again as the template made it."""
+        name = self._name()
         with self._connect() as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                 "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
+                (used,),
             )
-        with self._connect(name) as conn:
-            found = {
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                    "AND nspname <> 'information_schema'"
-                ).fetchall()
-            }
-            for schema in found - self._schemas:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            for schema, owner in self._empty_schemas:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{owner}"')
-            conn.execute(f"TRUNCATE {', '.join(self._tables)} RESTART IDENTITY")
-            return _one(conn, _CATALOG) == self._catalog
+            conn.execute(f'ALTER DATABASE "{used}" RENAME TO "{name}"')
+        try:
+            with self._connect(name) as conn:
+                found = {
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                        "AND nspname <> 'information_schema'"
+                    ).fetchall()
+                }
+                for schema in found - self._schemas:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                for schema, owner in self._empty_schemas:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                    conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{owner}"')
+                conn.execute(f"TRUNCATE {', '.join(self._tables)} RESTART IDENTITY")
+                if _one(conn, _CATALOG) == self._catalog:
+                    return name
+        except psycopg.Error:
+            pass  # whatever the test left, a new clone replaces it
+        self._drops.append(self._dropper.submit(self._drop, name))
+        return None
 
     def _drop(self, name: str) -> None:
         try:
@@ -293,11 +302,13 @@ class ScratchDatabases:
     def release(self, name: str, reuse: bool) -> None:
         if reuse and self._template is not None:
             try:
-                if self._reset(name):
-                    self._free.append(name)
-                    return
+                emptied = self._reset(name)
             except psycopg.Error:
                 pass  # whatever the test left, a new clone replaces it
+            else:
+                if emptied is not None:
+                    self._free.append(emptied)
+                return
         self._drops.append(self._dropper.submit(self._drop, name))
 
     def close(self) -> None:
