@@ -11,6 +11,7 @@ pool): deterministic, so an auditor gets the same name.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -311,16 +312,18 @@ class Staffing:
         # take this path without a call per target; every other case goes through `team`.
         simple = self.workload_cap is None and len(self.departments) == 1
         lead = self.departments[0] if simple else None
-        size, department_of, count = self.team_size, self.department_of, self.loads.update
+        size, department_of = self.team_size, self.department_of
         out: dict[str, dict[str, list[str]]] = {}
+        picked: list[list[str]] = []  # counted once at the end: nothing reads loads uncapped
         for t, ranked in zip(targets, rankings, strict=True):
             prefix = ranked[0]
             if simple and len(prefix) >= size and department_of[prefix[0]] == lead:
                 chosen = prefix[:size]
-                count(chosen)
+                picked.append(chosen)
                 out[t.identifier] = {"inspectors": chosen, "experts": ranked[1]}
             else:
                 out[t.identifier] = self.team(t, ranked)
+        self.loads.update(itertools.chain.from_iterable(picked))
         return out
 
     def team(
