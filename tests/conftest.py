@@ -171,9 +171,10 @@ class ScratchDatabases:
     Migrating takes a second and dropping a database makes the server checkpoint (seconds
     under load), per test. So this process migrates one template, clones it (`CREATE DATABASE
     ... TEMPLATE`), and after a test renames and empties its database for the next one: every
-    table the migration made is truncated, every schema it did not make (or made empty, like
-    the read models' schema) is dropped and made again. It is handed out again only if its catalog then
-    matches the template's (_CATALOG); otherwise it is dropped, in the background.
+    table the migration made is truncated (and given back the rows the migration wrote, the
+    schema version), every schema it did not make (or made empty, like the read models'
+    schema) is dropped and made again. It is handed out again only if its catalog then matches
+    the template's (_CATALOG); otherwise it is dropped, in the background.
     """
 
     def __init__(self) -> None:
@@ -181,6 +182,7 @@ class ScratchDatabases:
         self._catalog = ""
         self._tables: list[str] = []  # qualified, quoted: the migration's tables
         self._schemas: set[str] = set()
+        self._rows: dict[str, bytes] = {}
         self._empty_schemas: list[tuple[str, str]] = []  # (schema, owner) holding nothing
         self._free: list[str] = []
         self._dropper = ThreadPoolExecutor(1, thread_name_prefix="ssj-test-drop")
@@ -222,6 +224,10 @@ class ScratchDatabases:
                     "WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema'"
                 ).fetchall()
             ]
+            self._rows = {}  # what the migration wrote (the schema version), put back on reuse
+            for table in self._tables:
+                with conn.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                    self._rows[table] = b"".join(bytes(block) for block in copy)
             self._schemas = {
                 str(r[0])
                 for r in conn.execute(
@@ -267,6 +273,10 @@ class ScratchDatabases:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                     conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{owner}"')
                 conn.execute(f"TRUNCATE {', '.join(self._tables)} RESTART IDENTITY")
+                for table, rows in self._rows.items():
+                    if rows:
+                        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                            copy.write(rows)
                 if _one(conn, _CATALOG) == self._catalog:
                     return name
         except psycopg.Error:
