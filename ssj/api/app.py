@@ -397,28 +397,6 @@ async def _method_not_allowed(request: Request, error: Exception) -> JSONRespons
 # The application --------------------------------------------------------------------------------
 
 
-def warm_routes(app: FastAPI) -> None:
-    """Build FastAPI's tables of included routes at start-up, not on the first requests that
-    reach each router (about 0.4 s of CPU per worker, taken from whichever request came first).
-    FastAPI builds them lazily through methods of its own; where a version has none, or one
-    fails, nothing is warmed and the first requests build them as before."""
-    pending: list[Any] = list(app.router.routes)
-    while pending:
-        route = pending.pop()
-        candidates = getattr(route, "effective_candidates", None)
-        low_priority = getattr(route, "effective_low_priority_routes", None)
-        if not callable(candidates):
-            continue
-        try:
-            found = candidates()
-            if callable(low_priority):
-                low_priority()
-        except Exception:
-            logger.debug("route tables not warmed", exc_info=True)
-            continue
-        pending.extend(c for c in found if callable(getattr(c, "effective_candidates", None)))
-
-
 def create_app(services: Services | None = None) -> FastAPI:
     """The API over `services`, or over services opened from the environment (closed on
     shutdown). `uvicorn --factory ssj.api.app:create_app` serves the latter."""
@@ -426,7 +404,6 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        warm_routes(app)
         stop = production.start(app, worker=owned)
         try:
             async with ratelimit.flushing_refusals(app):
