@@ -398,7 +398,8 @@ def _all(service: TaskService, **filters: Any) -> Iterator[dict[str, Any]]:
 @tasks_app.command("list")
 def tasks_list(
     draw: Annotated[
-        str | None, typer.Option(metavar="DRAW", help="抽取编号或标签 / the draw, id or label")
+        str | None,
+        typer.Option("--draw", metavar="DRAW", help="抽取编号或标签 / the draw, id or label"),
     ] = None,
     department: Annotated[
         str | None, typer.Option(help="牵头或参与的部门 / a department leading or joining")

@@ -300,11 +300,30 @@ _warned: list[bool] = []
 
 
 def cjk_font() -> str | None:
-    """A font with Chinese glyphs that matplotlib can find, or None."""
+    """A font with Chinese glyphs that matplotlib can find, or None. matplotlib lists fonts
+    from a cache written on its first run; a font installed after that (apt-get install
+    fonts-wqy-microhei) is found by scanning the system's font folders once."""
     from matplotlib import font_manager
 
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in available), None)
+    def known() -> str | None:
+        available = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in available), None)
+
+    found = known()
+    if found is None and not _rescanned:
+        _rescanned.append(True)
+        listed = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in listed:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = known()
+    return found
+
+
+_rescanned: list[bool] = []  # the system's fonts were scanned once in this process
 
 
 CHART_BARS = (
