@@ -111,14 +111,12 @@ class YearOut(Schema):
     versions: list[CalendarVersion] = Field(description="账本中的各版本 / the ledger's versions")
 
 
-class YearRecorded(Schema):
-    as_of: int = Field(description=AS_OF)
-    year: int = Field(description="年度 / year")
-    document: str = Field(description="通知文号及标题 / the notice")
-    holidays: list[str] = Field(description=HOLIDAYS)
-    workdays: list[str] = Field(description=WORKDAYS)
-    source: Literal["ledger", "package"] = Field(description=SOURCE)
-    versions: list[CalendarVersionRecorded] = Field(description="账本中的各版本 / versions")
+class YearRecorded(YearOut):
+    """The same as read back by the administrator who registered it: versions name who."""
+
+    versions: list[CalendarVersionRecorded] = Field(  # type: ignore[assignment]
+        description="账本中的各版本 / versions"
+    )
 
 
 class YearWritten(Schema):
