@@ -440,8 +440,9 @@ def _single_lines(context: _Context, values: dict[str, Any]) -> None:
             context.derived["name_described"] += 1
 
 
-# 配合部门 written as a description, not a department: 市场监管领域相关部门, 有关部门, 各相关单位.
+# A 发起部门 cell naming several departments (the separators of fields.text_list).
 _SEVERAL = re.compile(r"[、，,;；\n]")
+# 配合部门 written as a description, not a department: 市场监管领域相关部门, 有关部门, 各相关单位.
 _UNNAMED_DEPARTMENTS = re.compile(r"(相关|有关)(部门|单位)$|^各(部门|单位)$")
 
 
