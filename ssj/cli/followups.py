@@ -21,7 +21,7 @@ from ssj.domain.followup import REFERRAL_LABELS_ZH, FollowUp, ReferralTo
 
 if TYPE_CHECKING:
     from ssj.services.context import Services
-    from ssj.services.followup import FollowUpService
+    from ssj.services.followups import FollowUpService
 
 followups_app = typer.Typer(
     help=f"后续处置：整改、复查、催告、立案处罚、移送 / follow-up of inspections {USER_HELP}",
@@ -30,7 +30,7 @@ followups_app = typer.Typer(
 
 
 def _service(services: Services) -> FollowUpService:
-    from ssj.services.followup import FollowUpService
+    from ssj.services.followups import FollowUpService
 
     return FollowUpService(services)
 

@@ -39,7 +39,7 @@ from ssj.domain.identifiers import make_uscc, organization_code_check_character
 from ssj.domain.tasks import ResultCategory, TaskStatus, task_id
 from ssj.services.context import Services
 from ssj.services.draws import today as shanghai_today
-from ssj.services.followup import FollowUpService
+from ssj.services.followups import FollowUpService
 
 FINAL = frozenset(
     {

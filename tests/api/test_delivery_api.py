@@ -16,7 +16,7 @@ from tests.api.test_registry_api import Api, api, assert_bilingual
 from tests.services.conftest import jurisdiction
 from tests.services.test_delivery import AUTHORITY_CODE, Receiver
 from tests.services.test_draws import World
-from tests.services.test_followup import CASE_FIELDS
+from tests.services.test_followups import CASE_FIELDS
 from tests.services.test_tasks import Tasks
 
 __all__ = ["api", "jurisdiction"]

@@ -9,7 +9,7 @@ from datetime import date
 from tests.api.test_registry_api import Api, api, assert_bilingual
 from tests.services.conftest import OTHER, OWN, jurisdiction
 from tests.services.test_draws import World
-from tests.services.test_followup import CASE_FIELDS
+from tests.services.test_followups import CASE_FIELDS
 from tests.services.test_overdue import completed, published, tasks_in
 from tests.services.test_tasks import Tasks
 

@@ -294,7 +294,7 @@ def test_export_of_penalties_and_bad_worker_options(scene: Scene, tmp_path: Path
     BOM, or XLSX by the file name); bad worker options are exit 2, nothing sent."""
     import openpyxl
 
-    from ssj.services.followup import FollowUpService
+    from ssj.services.followups import FollowUpService
     from tests.services.test_delivery import AUTHORITY_CODE
     from tests.services.test_tasks import TODAY
 

@@ -12,7 +12,7 @@ from tests.cli.test_draws_cli import refused
 from tests.cli.test_registry_cli import OPERATOR, jurisdiction, ok, run, size
 from tests.services.conftest import OTHER, OWN, Jurisdiction
 from tests.services.test_draws import World
-from tests.services.test_followup import CASE_FIELDS
+from tests.services.test_followups import CASE_FIELDS
 from tests.services.test_overdue import completed, published, tasks_in
 from tests.services.test_tasks import Tasks
 

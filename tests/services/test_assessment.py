@@ -17,7 +17,7 @@ from ssj.errors import NotFoundError, ValidationError
 from ssj.services.assessment import AssessmentService
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
-from ssj.services.followup import FollowUpService
+from ssj.services.followups import FollowUpService
 from tests.conftest import IN_CI
 from tests.services.conftest import OTHER, OWN
 from tests.services.test_draws import World, unchanged, world

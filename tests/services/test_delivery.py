@@ -28,7 +28,7 @@ from ssj.errors import ConflictError, NotFoundError, ValidationError
 from ssj.services.assessment import AssessmentService
 from ssj.services.context import Services
 from ssj.services.delivery import DeliveryWorker, FeedService, SubscriberService
-from ssj.services.followup import FollowUpService
+from ssj.services.followups import FollowUpService
 from ssj.services.overdue import OverdueService
 from tests.services.conftest import OWN, uscc
 from tests.services.test_draws import World, unchanged, world

@@ -24,10 +24,10 @@ from __future__ import annotations
 import pytest
 
 from ssj.errors import ConflictError
-from ssj.services.followup import FollowUpService
+from ssj.services.followups import FollowUpService
 from tests.services.conftest import OWN, Jurisdiction, inspector_row, target_row
 from tests.services.test_draws import WITNESSES, World, world
-from tests.services.test_followup import CASE_FIELDS
+from tests.services.test_followups import CASE_FIELDS
 from tests.services.test_tasks import EVIDENCE, ITEM, TODAY, Tasks
 
 __all__ = ["world"]

@@ -18,7 +18,7 @@ from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, authorise_read, make_r
 from ssj.api.schemas import AS_OF, SEQ, Outcome, Schema
 from ssj.domain.followup import FollowUp
 from ssj.services.context import Services
-from ssj.services.followup import FollowUpService, Made
+from ssj.services.followups import FollowUpService, Made
 
 TAG = "后续处置 / Follow-up"
 router = make_router(TAG)

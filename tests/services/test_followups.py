@@ -13,7 +13,7 @@ from ssj.domain.fields import FieldError
 from ssj.domain.followup import FollowUp
 from ssj.domain.organisation import Role
 from ssj.errors import ConflictError, NotFoundError
-from ssj.services.followup import FollowUpService
+from ssj.services.followups import FollowUpService
 from ssj.services.overdue import OverdueService
 from tests.services.conftest import OTHER, uscc
 from tests.services.test_draws import World, unchanged, world
