@@ -6,10 +6,10 @@ A `Runner` applies events; this module decides *when* and tells *others*:
   the ledger's channel (eventsourcing NOTIFYs it inside every insert transaction, so it arrives
   on commit) with a periodic poll as the fallback for a lost notification or a dropped
   connection; on SQLite the poll alone.
-- `ProjectionWatch`: one process's view of the read models' position, and `wait_for(seq)` with
+- `ProjectionWatch`: one process's view of the seq the read models have reached, and `wait_for(seq)` with
   a timeout. On PostgreSQL it LISTENs for the runner's own NOTIFY after each committed batch
   (`projections.runner.projected_channel`), so a waiting request wakes at once; everywhere it
-  also re-reads the positions every `poll` seconds (replicas cannot LISTEN).
+  also re-reads their seqs every `poll` seconds (replicas cannot LISTEN).
 - `ProjectionThread`: a runner in a background thread of the API process, for single-process
   serving and tests; production runs `ssj projections run` instead.
 
@@ -38,12 +38,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT_SECONDS = 10.0
 # The LISTEN loop waits at most 1 s per round; a connection silent for longer than this is not
-# trusted to have delivered every notification, and positions are read by query instead.
+# trusted to have delivered every notification, and seqs are read by query instead.
 LISTEN_FRESH_SECONDS = 2.5
-LISTEN_POLL_SECONDS = 0.5  # how often a wait re-reads positions while notifications arrive
+LISTEN_POLL_SECONDS = 0.5  # how often a wait re-reads seqs while notifications arrive
 
 
-def read_position(store: ViewStore, names: Sequence[str]) -> int:
+def read_seq(store: ViewStore, names: Sequence[str]) -> int:
     """The seq every named read model has reached (-1: none yet)."""
     rows = dict(store.query("SELECT name, seq FROM projection_positions"))
     return min((int(rows.get(n, -1)) for n in names), default=-1)
@@ -131,7 +131,7 @@ class ProjectionWatch:
         self.names = list(names)
         self.poll = poll
         self.timeout = timeout
-        self._seen = -1
+        self._seen_seq = -1
         self._heard = -1e9  # when the LISTEN connection last answered (monotonic seconds)
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -144,63 +144,63 @@ class ProjectionWatch:
             self._thread.start()
 
     @property
-    def seen(self) -> int:
-        """The newest position seen, without a query."""
-        return self._seen
+    def seen_seq(self) -> int:
+        """The newest seq seen, without a query."""
+        return self._seen_seq
 
     def advance(self, seq: int) -> None:
         with self._cond:
-            if seq > self._seen:
-                self._seen = seq
+            if seq > self._seen_seq:
+                self._seen_seq = seq
                 self._cond.notify_all()
 
     def current(self) -> int:
-        """Read the position now (one query)."""
-        self.advance(read_position(self.store, self.names))
-        return self._seen
+        """Read the seq now (one query)."""
+        self.advance(read_seq(self.store, self.names))
+        return self._seen_seq
 
     def listening(self) -> bool:
         """Whether the runner's notifications reach this watch now (its LISTEN connection
-        answered within the last `LISTEN_FRESH_SECONDS`): then `seen` is the position."""
+        answered within the last `LISTEN_FRESH_SECONDS`): then `seen_seq` is the read models' seq."""
         return time.monotonic() - self._heard < LISTEN_FRESH_SECONDS
 
-    def position(self) -> int:
-        """The read models' position: as notified while listening (no query), else read."""
-        if self._seen >= 0 and self.listening():
-            return self._seen
+    def seq(self) -> int:
+        """The seq the read models have reached: as notified while listening (no query), else read."""
+        if self._seen_seq >= 0 and self.listening():
+            return self._seen_seq
         return self.current()
 
     def wait_for(self, seq: int, timeout: float | None = None) -> int:
-        """Return the position once it is at least `seq`; UnavailableError after `timeout`.
-        While listening, a notification ends the wait and positions are re-read only every
+        """Return the read models' seq once it is at least `seq`; UnavailableError after `timeout`.
+        While listening, a notification ends the wait and seqs are re-read only every
         `LISTEN_POLL_SECONDS` as a fallback (each waiting request polling every 50 ms was
         most of the API's queries under write load); otherwise they are read every `poll`."""
-        if self._seen >= seq:
-            return self._seen
+        if self._seen_seq >= seq:
+            return self._seen_seq
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             listening = self.listening()
             if listening:
                 with self._cond:
-                    if self._seen < seq:
+                    if self._seen_seq < seq:
                         wait = min(deadline - time.monotonic(), LISTEN_POLL_SECONDS)
                         self._cond.wait(max(0.0, wait))
-            position = self._seen if self._seen >= seq else self.current()
-            if position >= seq:
-                return position
+            reached = self._seen_seq if self._seen_seq >= seq else self.current()
+            if reached >= seq:
+                return reached
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise lagging(seq, position)
+                raise lagging(seq, reached)
             if not listening:
                 with self._cond:
-                    if self._seen < seq:
+                    if self._seen_seq < seq:
                         self._cond.wait(min(remaining, self.poll))
 
     def _listen(self, listener: Listener) -> None:
         try:
             while not self._stop.is_set():
                 payloads = listener.wait(1.0)
-                if payloads is None:  # not connected: positions are read by query meanwhile
+                if payloads is None:  # not connected: seqs are read by query meanwhile
                     self._heard = -1e9
                     continue
                 if not self.listening():  # (re)connected: what was missed is read once
@@ -219,10 +219,10 @@ class ProjectionWatch:
             self._thread.join(timeout=3)
 
 
-def lagging(seq: int, position: int) -> UnavailableError:
+def lagging(seq: int, reached: int) -> UnavailableError:
     return UnavailableError(
-        f"读模型尚未更新到账本序号 {seq}（当前 {position}）：投影进程可能未运行或落后，请稍后重试",
-        f"read models have not reached seq {seq} yet (at {position}): the projection daemon "
+        f"读模型尚未更新到账本序号 {seq}（当前 {reached}）：投影进程可能未运行或落后，请稍后重试",
+        f"read models have not reached seq {seq} yet (at {reached}): the projection daemon "
         "may be down or behind; retry later",
     )
 
@@ -280,7 +280,7 @@ def run_daemon(runner: Runner, stop: threading.Event, poll_seconds: float) -> No
     runner.on_round = on_round
     logger.info(
         "projection daemon started",
-        extra={"fields": {"positions": runner.positions(), "poll_seconds": poll_seconds}},
+        extra={"fields": {"seqs": runner.seqs(), "poll_seconds": poll_seconds}},
     )
     runner.run_forever(stop, ledger_wakeup(runner.ledger, poll_seconds))
     logger.info("projection daemon stopped", extra={"fields": {"events": applied_total}})

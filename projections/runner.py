@@ -1,6 +1,6 @@
 """Feeding projections from the ledger, in seq order, exactly once.
 
-Each batch of events is applied to every projection and its position advanced in one transaction
+Each batch of events is applied to every projection and its seq advanced in one transaction
 of the projections database, so a crash in the middle leaves either all of a batch or none of it:
 resuming starts after the last committed seq and never applies an event twice. A projection can
 be dropped and rebuilt from the ledger at any time, with the same result.
@@ -86,12 +86,12 @@ class Runner:
                     )
                 p.create(c)
 
-    def position(self, name: str) -> int:
+    def seq(self, name: str) -> int:
         """Last applied seq, or -1."""
         rows = self.store.query("SELECT seq FROM projection_positions WHERE name = ?", (name,))
         return int(rows[0][0]) if rows else -1
 
-    def positions(self) -> dict[str, int]:
+    def seqs(self) -> dict[str, int]:
         found = dict(self.store.query("SELECT name, seq FROM projection_positions"))
         return {p.name: int(found.get(p.name, -1)) for p in self.projections}
 
@@ -102,7 +102,7 @@ class Runner:
         applied (per projection, max)."""
         with self._lock:
             started = time.perf_counter()
-            first = start = min(self.positions().values(), default=-1) + 1
+            first = start = min(self.seqs().values(), default=-1) + 1
             total = self.ledger.size() if until is None else until + 1
             applied = 0
             while start < total:
@@ -119,23 +119,23 @@ class Runner:
             return applied
 
     def apply_batch(self, batch: Sequence[LoggedEvent]) -> None:
-        """Apply one batch of consecutive events to every projection and advance the positions,
+        """Apply one batch of consecutive events to every projection and advance their seqs,
         in one transaction: each projection reads what it needs for the whole batch at once and
         writes its rows together (COPY on PostgreSQL), so a crash anywhere inside leaves none of
         the batch applied."""
         with self.store.transaction() as c:
-            # Another process may have applied part of this batch meanwhile: positions are
+            # Another process may have applied part of this batch meanwhile: seqs are
             # read again under the writer lock.
             self.store.exclusive(c)
             c.execute("SELECT name, seq FROM projection_positions")
-            positions = {name: int(seq) for name, seq in c.fetchall()}
+            reached = {name: int(seq) for name, seq in c.fetchall()}
             self._record_escapes(c, batch)
             for p in self.projections:
-                done = positions.get(p.name, -1)
+                done = reached.get(p.name, -1)
                 todo = batch if done < batch[0].seq else [e for e in batch if e.seq > done]
                 if todo:
                     p.apply_batch(c, todo)
-                    self._save_position(c, p.name, todo[-1].seq)
+                    self._save_seq(c, p.name, todo[-1].seq)
             if self.store.is_postgres:
                 # Delivered on commit: API workers waiting for this seq wake at once.
                 c.execute(
@@ -167,7 +167,7 @@ class Runner:
         return [(int(seq), str(topic), str(paths)) for seq, topic, paths in rows]
 
     @staticmethod
-    def _save_position(c: Cursor, name: str, seq: int) -> None:
+    def _save_seq(c: Cursor, name: str, seq: int) -> None:
         c.execute("DELETE FROM projection_positions WHERE name = ?", (name,))
         c.execute("INSERT INTO projection_positions (name, seq) VALUES (?, ?)", (name, seq))
 
@@ -183,7 +183,7 @@ class Runner:
     def run_forever(self, stop: threading.Event, wakeup: Wakeup | None = None) -> None:
         """Catch up, then sleep until the ledger says it has more (PostgreSQL's NOTIFY) or the
         poll interval passes (SQLite has no notifications; a poll also covers a lost NOTIFY).
-        A failed round is logged and retried after the interval: the positions make it safe."""
+        A failed round is logged and retried after the interval: the stored seqs make it safe."""
         wakeup = wakeup or Wakeup(None)
         try:
             while not stop.is_set():

@@ -2,7 +2,7 @@
 
 Counters and histograms live here so that services can count without knowing about HTTP. Under
 `ssj serve --workers N` every worker writes to `PROMETHEUS_MULTIPROC_DIR` (set by `ssj serve`)
-and `/metrics` adds them up. What the database knows — ledger head, projection positions,
+and `/metrics` adds them up. What the database knows — ledger head, projection seqs,
 checkpoint age, replica lag — is read when scraped (`ssj.api.routers.health`), never counted.
 """
 

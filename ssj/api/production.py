@@ -73,7 +73,7 @@ def install(app: FastAPI, services: Services) -> None:
 
 def _seen(app: FastAPI) -> int | None:
     watch = app.state.services.watch
-    return None if watch is None else watch.seen
+    return None if watch is None else watch.seen_seq
 
 
 def start(app: FastAPI, *, worker: bool = False) -> Callable[[], None]:

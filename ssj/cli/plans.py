@@ -389,7 +389,7 @@ def plans_list(
             _print_table(PLANS, page.rows, page.total, offset, seq)
             return
         if seq is None:  # every page as of one seq
-            seq = services.runner.position("plans")
+            seq = services.runner.seq("plans")
         first = queries.list(filters, 0, MAX_LIMIT, seq, involving=involving, search=search)
         rows = first.rows
         while len(rows) < first.total:

@@ -103,10 +103,10 @@ def projections_run(
 ) -> None:
     """持续更新全部读模型（投影守护进程）/ keep every read model caught up (the daemon).
 
-    PostgreSQL 上由 LISTEN/NOTIFY 唤醒，另有轮询兜底；SQLite 上轮询。每批事件与位置在同一事务中
+    PostgreSQL 上由 LISTEN/NOTIFY 唤醒，另有轮询兜底；SQLite 上轮询。每批事件与各读模型的序号在同一事务中
     提交：崩溃后重启不会重复或遗漏。SIGTERM 或 Ctrl-C 在当前批次后停止。/ Woken by LISTEN/NOTIFY
     on PostgreSQL, with a poll as the fallback; polls on SQLite. Each batch commits with its
-    positions: a crash and restart neither repeats nor skips an event. SIGTERM or Ctrl-C stops
+    read models' seqs: a crash and restart neither repeats nor skips an event. SIGTERM or Ctrl-C stops
     after the current batch.
     """
     from projections.feed import run_daemon

@@ -188,8 +188,8 @@ def _all_rows(
     """Every matching state, page by page, all as of one seq (so concurrent writes cannot make
     a row appear twice or go missing between pages)."""
     if as_of is None:
-        position = services.runner.position("registry")
-        as_of = position if position >= 0 else None
+        seq = services.runner.seq("registry")
+        as_of = seq if seq >= 0 else None
     offset = 0
     while True:
         page = services.queries.list(
@@ -1056,11 +1056,11 @@ def projections_status(json: Annotated[bool, typer.Option("--json")] = False) ->
     """读模型进度 / how far each read model has applied the ledger."""
     with services_session() as services:
         size = services.ledger.size()
-        positions = services.runner.positions()
+        seqs = services.runner.seqs()
         escaped = len(services.runner.escapes())
     rows = [
         {"name": name, "seq": seq, "ledger_size": size, "behind": size - 1 - seq}
-        for name, seq in positions.items()
+        for name, seq in seqs.items()
     ]
     if json:
         print_json(rows)

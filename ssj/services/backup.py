@@ -225,7 +225,7 @@ def restore_check(
                 for d in sorted(result.damage, key=lambda d: d.seq)[:20]
             ]
             services.runner.rebuild()
-            report.read_models = services.runner.positions()
+            report.read_models = services.runner.seqs()
         finally:
             services.close()
     finally:

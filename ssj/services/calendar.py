@@ -106,7 +106,7 @@ class CalendarService(Service):
     def seq(self, as_of: int | None = None) -> int:
         """Refresh the read model; the seq to read at (`as_of`, checked, or the head)."""
         self.s.refresh()
-        head = self.s.runner.position(PROJECTION)
+        head = self.s.runner.seq(PROJECTION)
         if as_of is None:
             return head
         if not 0 <= as_of <= head:

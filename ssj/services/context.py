@@ -156,8 +156,8 @@ class Services:
     def read_seq(self) -> int:
         """The seq every read model has reached: what reads are pinned to."""
         if self.watch is not None:
-            return self.watch.position()
-        return min(self.runner.positions().values(), default=-1)
+            return self.watch.seq()
+        return min(self.runner.seqs().values(), default=-1)
 
     # Who is asking -----------------------------------------------------------------------------
 

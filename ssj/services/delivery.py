@@ -380,7 +380,7 @@ class RecordBuilder:
         """Department names as of `seq`, from every version of the departments read once (and
         again when a later seq is asked for): one query, not one per record."""
         if seq > self._departments_seq:
-            self._departments_seq = self.s.runner.position("registry")
+            self._departments_seq = self.s.runner.seq("registry")
             self._departments = [
                 (state["code"], state["name"], int(first), None if last is None else int(last))
                 for state, first, last in (
@@ -496,7 +496,7 @@ class RecordBuilder:
         self._envelopes.update(self._read_envelopes(new))
         added = set(new)
         fresh = [r for r in rows if int(r["seq"]) in added]
-        held = min(self.s.runner.position("registry"), self.s.runner.position("followups"))
+        held = min(self.s.runner.seq("registry"), self.s.runner.seq("followups"))
         for table, key, wanted_by in (
             ("targets", "identifier", {r["identifier"]: int(r["seq"]) for r in fresh}),
             (

@@ -111,7 +111,7 @@ class DrawService(Service):
     def _read_seq(self) -> int:
         """The seq every read model has reached (after catching them up): a commit's as-of."""
         self.s.refresh()
-        return min(self.s.runner.positions().values())
+        return min(self.s.runner.seqs().values())
 
     # The ceremony ------------------------------------------------------------------------------
 
@@ -333,7 +333,7 @@ class DrawService(Service):
         except FactsError as e:  # stored facts of another shape: nothing can be re-run
             v.check("facts", False, str(e))
             return v
-        if min(self.s.runner.positions().values()) < facts.as_of_seq:
+        if min(self.s.runner.seqs().values()) < facts.as_of_seq:
             self.s.refresh()
         for name, seq, recorded_at in self.event_seqs(draw):
             v.seqs.setdefault(name, seq)

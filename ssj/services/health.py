@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.feed import read_position
+from projections.feed import read_seq
 from ssj.errors import SsjError
 from ssj.ledger.keyring import TLOG_ID
 from ssj.services.context import Services
@@ -40,7 +40,7 @@ class Check:
 class Health:
     checks: list[Check]
     head_seq: int | None = None
-    positions: dict[str, int] = field(default_factory=dict)
+    seqs: dict[str, int] = field(default_factory=dict)  # each read model's seq
     checkpoint_size: int | None = None
     checkpoint_age_seconds: float | None = None
     replica: dict[str, Any] | None = None
@@ -80,22 +80,22 @@ def last_checkpoint(services: Services) -> tuple[int, float] | None:
 
 
 def replica_status(reader: Services, primary_head: int) -> dict[str, Any]:
-    """How far a read replica is behind: ledger seqs not yet replayed there, its read models'
-    position, and the age of the last transaction it replayed."""
+    """How far a read replica is behind: ledger seqs not yet replayed there, the seq its read
+    models have reached, and the age of the last transaction it replayed."""
     replica_head = reader.ledger.size() - 1
     names = [p.name for p in reader.runner.projections]
-    position = read_position(reader.store, names)
+    seq = read_seq(reader.store, names)
     rows = reader.store.query(
         "SELECT EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())), pg_is_in_recovery()"
     )
     delay, in_recovery = rows[0] if rows else (None, None)
     return {
         "ledger_lag": max(primary_head - replica_head, 0),
-        "projection_lag": max(primary_head - position, 0),
+        "projection_lag": max(primary_head - seq, 0),
         "replay_delay_seconds": None if delay is None else float(delay),
         "in_recovery": bool(in_recovery),
         "head_seq": replica_head,
-        "position": position,
+        "position": seq,  # the key predates the naming rule: kept for clients
     }
 
 
@@ -127,8 +127,8 @@ def check(services: Services, reader: Services | None = None) -> Health:
         checks.append(Check("signing_key", False, error=_error(e)))
     limit = max_lag()
     try:
-        health.positions = services.runner.positions()
-        lag = health.head_seq - min(health.positions.values(), default=-1)
+        health.seqs = services.runner.seqs()
+        lag = health.head_seq - min(health.seqs.values(), default=-1)
         checks.append(Check("projections", lag <= limit, {"lag": lag, "max_lag": limit}))
     except Exception as e:
         checks.append(Check("projections", False, error=_error(e)))

@@ -363,7 +363,7 @@ class TrailService(Service):
             "total": total,
             "offset": offset,
             "limit": limit,
-            "as_of": self.s.runner.position("trail"),
+            "as_of": self.s.runner.seq("trail"),
             "items": rows,
         }
 

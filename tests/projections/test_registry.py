@@ -112,12 +112,12 @@ def test_crash_and_resume_never_applies_twice(ledger: Ledger) -> None:
     with pytest.raises(Crash):
         runner.catch_up()
     projection.apply_one = real_apply  # type: ignore[attr-defined]
-    assert runner.position("registry") == -1  # the batch rolled back as a whole
+    assert runner.seq("registry") == -1  # the batch rolled back as a whole
     runner.catch_up()
     runner.catch_up()
     queries = RegistryQueries(runner.store)
     assert queries.list("targets").total == 10
-    assert runner.position("registry") == ledger.size() - 1
+    assert runner.seq("registry") == ledger.size() - 1
 
 
 def test_rebuild_gives_the_same_result(ledger: Ledger) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from projections.feed import ProjectionThread, read_position
+from projections.feed import ProjectionThread, read_seq
 from ssj.api import feed
 from ssj.config import Settings
 from ssj.services.context import Services
@@ -45,8 +45,8 @@ def test_a_listening_watch_follows_the_runner_without_queries(services: Services
         head = services.ledger.size() - 1
         assert watch.wait_for(head) >= head
         # Heard, not read: the position it states is the one the read models committed.
-        eventually(lambda: watch.seen == read_position(services.store, watch.names), "no NOTIFY")
-        assert watch.position() == watch.seen >= head
+        eventually(lambda: watch.seen_seq == read_seq(services.store, watch.names), "no NOTIFY")
+        assert watch.seq() == watch.seen_seq >= head
     finally:
         runner.stop()
         watch.close()

@@ -53,7 +53,10 @@ class CheckResult(BaseModel):
     projection_lag: int = absent("replica：副本读模型的延迟 / the replica's read-model lag")
     replay_delay_seconds: float | None = absent("replica：距上次重放的秒数 / since replay (s)")
     in_recovery: bool = absent("replica：副本处于恢复模式 / the replica is in recovery")
-    position: int = absent("replica：副本读模型的位置 / its read models' position")
+    position: int = absent(
+        "replica：副本读模型已到的账本序号 / the seq its read models have reached (a seq; the key"
+        " keeps its first name for clients)"
+    )
 
 
 class Liveness(BaseModel):
@@ -122,8 +125,8 @@ class LedgerCollector(Collector):
             "Ledger events not yet in a read model",
             labels=["projection"],
         )
-        for name, position in found.positions.items():
-            lag.add_metric([name], found.head_seq - position)
+        for name, seq in found.seqs.items():
+            lag.add_metric([name], found.head_seq - seq)
         yield lag
         if found.checkpoint_age_seconds is not None:
             age = GaugeMetricFamily("ssj_checkpoint_age_seconds", "Age of the newest checkpoint")

@@ -137,7 +137,7 @@ def get_trail(
     if query.format == "json":
         return trail.page(principal, kind, ref, filters, offset=query.offset, limit=query.limit)
     body = trail.export(principal, kind, ref, filters, query.format)
-    name = f"trail-{kind}-{services.runner.position('trail')}.{query.format}"
+    name = f"trail-{kind}-{services.runner.seq('trail')}.{query.format}"
     return Response(
         content=body,
         media_type=XLSX if query.format == "xlsx" else CSV,
