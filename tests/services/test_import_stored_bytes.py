@@ -53,6 +53,7 @@ def stored_after(j: Jurisdiction, start: int) -> list[dict[str, Any]]:
         for name in ("recorded_at", "prev", "key_id"):
             assert envelope.pop(name)
         assert len(signature) == 64
+        assert envelope["seq"] == seq
         envelope["seq"] -= start
         found.append(
             {
