@@ -179,8 +179,8 @@ def snapshot(services: Services, as_of: int | None) -> int:
 
 
 def head_seq(services: Services) -> int:
-    """The seq of the newest event, after a write (read once per request: `ledger_head`)."""
-    return services.ledger_head()
+    """The seq of the newest event, after a write (read once per request: `Services.head_seq`)."""
+    return services.head_seq()
 
 
 def can_read_all(principal: Principal) -> bool:

@@ -92,7 +92,7 @@ def start(services: Services, reader: Services) -> Callable[[], None]:
 def settle(services: Services, reader: Services | None = None) -> None:
     """After a command: wait until the read models (and a replica's) hold the ledger's head,
     so that the client's next read shows its write."""
-    head = services.ledger_head()
+    head = services.head_seq()
     if services.watch is not None:
         note_seq(services.watch.wait_for(head))
     if reader is not None and reader is not services and reader.watch is not None:
@@ -121,7 +121,7 @@ async def consistency(
 def _reach(request: Request, min_seq: int) -> None:
     services: Services = request.app.state.services
     waiting: Services = request.app.state.reader if request.method in ("GET", "HEAD") else services
-    head = services.ledger.size() - 1
+    head = services.ledger.head_seq()
     if min_seq > head:
         raise ValidationError(
             f"min_seq {min_seq} 超出账本末尾（当前为 {head}）",

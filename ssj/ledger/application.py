@@ -391,9 +391,14 @@ class Ledger(Application[UUID]):
         return cast(TransparencyLog, self.repository.get(TLOG_ID))
 
     def size(self) -> int:
+        """How many events the ledger holds: the RFC 9162 tree size, `head_seq() + 1`."""
         return self.ledger_recorder.ledger_size()
 
-    def written_head(self) -> int:
+    def head_seq(self) -> int:
+        """The seq of the newest event (-1: an empty ledger)."""
+        return self.ledger_recorder.ledger_size() - 1
+
+    def written_seq(self) -> int:
         """The newest seq this process has written (-1: none yet), without a query."""
         head = self.ledger_recorder.cached_head
         return -1 if head is None else head.size - 1

@@ -43,12 +43,12 @@ reading: ContextVar[bool] = ContextVar("ssj_reading", default=False)
 
 
 class RequestHead:
-    """The ledger's head as one API request first read it: a command waits for the read models
-    to reach it before authorising, again after writing, and before answering; one query serves
-    them all (what this process wrote since is its own head, known without a query)."""
+    """The ledger's head seq as one API request first read it: a command waits for the read
+    models to reach it before authorising, again after writing, and before answering; one query
+    serves them all (what this process wrote since is its own, known without a query)."""
 
     def __init__(self) -> None:
-        self.head: int | None = None
+        self.head_seq: int | None = None
 
 
 # Set by the API for each request (`ssj.api.deps.get_services`); unset elsewhere, where every
@@ -112,19 +112,19 @@ class Services:
         if self.watch is None:
             self.runner.catch_up()
         elif reading.get():
-            self.watch.wait_for(self.primary.ledger.written_head())
+            self.watch.wait_for(self.primary.ledger.written_seq())
         else:
-            self.watch.wait_for(self.ledger_head())
+            self.watch.wait_for(self.head_seq())
 
-    def ledger_head(self) -> int:
+    def head_seq(self) -> int:
         """The ledger's newest seq for this command: read once per API request, then at least
         what this process has written since (no query); read every time outside a request."""
         known = request_head.get()
         if known is None:
-            return self.ledger.size() - 1
-        if known.head is None:
-            known.head = self.ledger.size() - 1
-        return max(known.head, self.ledger.written_head())
+            return self.ledger.head_seq()
+        if known.head_seq is None:
+            known.head_seq = self.ledger.head_seq()
+        return max(known.head_seq, self.ledger.written_seq())
 
     def by_head(self, name: str, compute: Callable[[], T]) -> T:
         """`compute()`'s answer, kept while the ledger does not grow: for reads that only new

@@ -82,7 +82,7 @@ def last_checkpoint(services: Services) -> tuple[int, float] | None:
 def replica_status(reader: Services, primary_head: int) -> dict[str, Any]:
     """How far a read replica is behind: ledger seqs not yet replayed there, the seq its read
     models have reached, and the age of the last transaction it replayed."""
-    replica_head = reader.ledger.size() - 1
+    replica_head = reader.ledger.head_seq()
     names = [p.name for p in reader.runner.projections]
     seq = read_seq(reader.store, names)
     rows = reader.store.query(
@@ -105,7 +105,7 @@ def check(services: Services, reader: Services | None = None) -> Health:
     health = Health(checks)
     started = time.perf_counter()
     try:
-        health.head_seq = services.ledger.size() - 1
+        health.head_seq = services.ledger.head_seq()
         checks.append(
             Check(
                 "database",
