@@ -130,12 +130,14 @@ class Runner:
             c.execute("SELECT name, seq FROM projection_positions")
             reached = {name: int(seq) for name, seq in c.fetchall()}
             self._record_escapes(c, batch)
+            advanced: dict[str, int] = {}
             for p in self.projections:
                 done = reached.get(p.name, -1)
                 todo = batch if done < batch[0].seq else [e for e in batch if e.seq > done]
                 if todo:
                     p.apply_batch(c, todo)
-                    self._save_seq(c, p.name, todo[-1].seq)
+                    advanced[p.name] = todo[-1].seq
+            self._save_seqs(c, advanced)
             if self.store.is_postgres:
                 # Delivered on commit: API workers waiting for this seq wake at once.
                 c.execute(
@@ -167,9 +169,17 @@ class Runner:
         return [(int(seq), str(topic), str(paths)) for seq, topic, paths in rows]
 
     @staticmethod
-    def _save_seq(c: Cursor, name: str, seq: int) -> None:
-        c.execute("DELETE FROM projection_positions WHERE name = ?", (name,))
-        c.execute("INSERT INTO projection_positions (name, seq) VALUES (?, ?)", (name, seq))
+    def _save_seqs(c: Cursor, advanced: dict[str, int]) -> None:
+        """Every advanced projection's seq in one statement (was a DELETE and an INSERT
+        each: 14 of a one-event batch's ~27 statements)."""
+        if not advanced:
+            return
+        marks = ", ".join("(?, ?)" for _ in advanced)
+        c.execute(
+            f"INSERT INTO projection_positions (name, seq) VALUES {marks} "
+            "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+            [value for pair in advanced.items() for value in pair],
+        )
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop every projection and replay the whole ledger into it."""

@@ -755,6 +755,8 @@ async def _measure(
 class InProcess:
     commands: int
     cpu_ms: float  # this process's CPU per command (the app, and the test client's side)
+    daemon_cpu_ms: float  # the projection daemon's, per command
+    postgres_cpu_ms: float  # the database's backends', per command
     wall_ms: float
     statements: float  # SQL statements per command (both pools, pool checks excluded)
     checkouts: float  # pool checkouts per command
@@ -833,12 +835,18 @@ def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> I
 
                     for i in range(20):  # warm-up: route tables, prepared statements, pools
                         send(i)
+                    dbname = services.settings.database.dbname
+                    servers = Servers(os.getpid(), daemon.pid)
                     counted.clear()
                     checkouts[0] = 0
+                    before = cpu_snapshot(servers, dbname)
                     cpu, wall = time.process_time(), time.perf_counter()
                     for i in range(20, 20 + commands):
                         send(i)
                     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    time.sleep(1.0)  # the daemon applies the last commands' events
+                    step = Step("in process", 0, 0, ok=commands)
+                    charge(step, before, cpu_snapshot(servers, dbname))
             finally:
                 _stop(daemon)
     finally:
@@ -848,6 +856,8 @@ def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> I
     return InProcess(
         commands,
         cpu * 1000 / commands,
+        step.daemon_cpu_ms,
+        step.postgres_cpu_ms,
         wall * 1000 / commands,
         sum(counted.values()) / commands,
         checkouts[0] / commands,
@@ -925,8 +935,10 @@ def main() -> None:
         found = in_process(args.in_process, args.keep, args.targets or 1000)
         console.print(
             f"{found.commands} commands in process: {found.statements:.1f} SQL statements and "
-            f"{found.checkouts:.1f} pool checkouts per command, CPU {found.cpu_ms:.1f} ms, wall "
-            f"{found.wall_ms:.1f} ms per command (load average {found.load_average:.2f})"
+            f"{found.checkouts:.1f} pool checkouts per command; CPU ms per command: app "
+            f"{found.cpu_ms:.2f}, daemon {found.daemon_cpu_ms:.2f}, PostgreSQL "
+            f"{found.postgres_cpu_ms:.2f}; wall {found.wall_ms:.1f} ms per command (load average "
+            f"{found.load_average:.2f})"
         )
         for per_command, text in found.by_statement[:25]:
             console.print(f"{per_command:6.2f}  {text}", markup=False, highlight=False)
