@@ -45,6 +45,9 @@ STATUS_LABELS = {
     "在岗": InspectorStatus.ACTIVE,
     "有效": InspectorStatus.ACTIVE,
     "失效": InspectorStatus.SUSPENDED,
+    # 黑白名单 of a Hainan system's roster: "黑名单中的执法人员无法参与抽选".
+    "白名单": InspectorStatus.ACTIVE,
+    "黑名单": InspectorStatus.SUSPENDED,
     "正常": InspectorStatus.ACTIVE,
     "暂停执法": InspectorStatus.SUSPENDED,
     "停职": InspectorStatus.SUSPENDED,

@@ -44,7 +44,7 @@ a category (抽查类别) merged over several items applies to each of them, whi
 Rows that are not data (templates and footers). In the body, a row with a cell reading like a
 template's sample (案例（请删除）, 示例) is skipped; before the first record, a row whose cells
 mostly read like instructions (YYYY-MM-DD, 详见参数表, 请填写, 单选 …) is skipped; after the
-records, a row holding one value that starts like a footer (注：, 备注：, 填表人：, 合计) is skipped.
+records, a row holding one value that starts like a footer (注：, 注意：, 备注：, 填表人：, 合计) is skipped.
 Each skip is a `Note` ("skipped") quoting the cell that shows why, and ends the current record.
 Title rows and notes above the header are never read as data (the header is searched for).
 
@@ -316,6 +316,7 @@ class _Spec:
     list_fields: frozenset[str]
     joined_fields: frozenset[str] = frozenset()
     variant_fields: frozenset[str] = frozenset()
+    fallback_labels: frozenset[str] = frozenset()  # normalised; yield to the field's other labels
 
 
 @dataclass(frozen=True)
@@ -459,6 +460,7 @@ def read_table(
     variant_fields: Collection[str] = (),
     name: str | None = None,
     keep_unmapped: bool = False,
+    fallback_labels: Collection[str] = (),
 ) -> Table:
     """Open `path`, find its header and map columns to the fields of `expected`.
 
@@ -473,12 +475,15 @@ def read_table(
     included (`limits`, by default `ImportLimits()`), raise ImportFileError; cell-level ones
     become problems. `name` is the file's name in messages when `path` is a temporary copy (it
     defaults to `path`'s). With `keep_unmapped`, columns no field maps are listed in
-    `Table.unmapped` and their values kept in `Record.extra`.
+    `Table.unmapped` and their values kept in `Record.extra`. A column under one of
+    `fallback_labels` (a generic 证件编号 beside a roster's 执法编号) maps its field only when no
+    other column does; beside one, it is an unmapped column.
     """
     spec = dataclasses.replace(
         _spec(expected, key, list_fields, optional),
         joined_fields=frozenset(joined_fields),
         variant_fields=frozenset(variant_fields),
+        fallback_labels=frozenset(_norm(label) for label in fallback_labels),
     )
     path = Path(path)
     limits = limits or ImportLimits()
@@ -1279,7 +1284,12 @@ def _find_header(
     for index, field in found.items():
         by_field[field].append(index)
     display = {label.index: label.display for label in labels}
+    fallback = {label.index for label in labels if label.full in spec.fallback_labels}
     for field, indexes in by_field.items():
+        if len(indexes) > 1 and (own := [i for i in indexes if i not in fallback]):
+            for index in set(indexes) - set(own):
+                del found[index]
+            by_field[field] = indexes = own
         if len(indexes) > 1:
             letters = [excel.column_letter(i + 1) for i in sorted(indexes)]
             shown = "、".join(
@@ -1379,7 +1389,7 @@ _HINT = re.compile(
     r"以(?:中文|英文)?[逗分顿][号隔]|[分隔]开填写|若.*(?:请|则)|填写|输入|如[：:]|例[：:]"
 )
 _FOOTER = re.compile(
-    r"^(?:注|备注|说明|附注|附件|填表人|制表人|制表|填报人|审核人|审核|负责人|联系人|联系电话|"
+    r"^(?:注意|注|备注|说明|附注|附件|填表人|制表人|制表|填报人|审核人|审核|负责人|联系人|联系电话|"
     r"合计|总计|共计|小计|数据来源|统计时间|填报日期|制表日期)\s*(?:[：:\d（(、]|$)"
 )
 

@@ -98,6 +98,8 @@ class Kind:
     joined_fields: Sequence[str] = ()
     # A continuation row with its own, different value here is a variant record.
     variant_fields: Sequence[str] = ()
+    # Generic labels that map their field only when no other column does (spreadsheet.read_table).
+    fallback_labels: Sequence[str] = ()
 
 
 def _department_cell(
@@ -256,7 +258,7 @@ TARGETS = Kind(
         ],
         "department": ["责任部门", "责任科室", "监管部门", "department"],
         "registration_authority": ["登记机关", "RegOrgName", "DJJG", "REGORG", "REGORG_CN"],
-        "jurisdiction": ["管辖单位", "管辖机关", "GXDW", "所属监管所"],
+        "jurisdiction": ["管辖单位", "管辖机关", "GXDW", "所属监管所", "属地监管机关"],
         "established_on": ["成立日期", "创建日期", "注册日期", "CLRQ", "ESTDATE"],
         "legal_representative": [
             "法定代表人",
@@ -371,7 +373,7 @@ INSPECTORS = Kind(
         ],
         "validity": ["有效期", "执法证有效期", "证件有效期", "省执法证有效期"],
         "alt_validity": ["工商执法证有效期"],
-        "status": ["状态", "在岗状态", "执法人员状态", "status"],
+        "status": ["状态", "在岗状态", "执法人员状态", "黑白名单", "status"],
         "leave_from": ["休假开始", "leave_from"],
         "leave_to": ["休假结束", "leave_to"],
         "home_region_code": ["居住地行政区划代码", "居住地区划", "home_region_code"],
@@ -412,6 +414,9 @@ INSPECTORS = Kind(
     id_field="certificate_no",
     prepare=_prepare_inspector,
     count=_count_inspector,
+    # 证件类型/证件编号 beside 执法编号 name an identity document (工号 A100001 in a Hainan
+    # roster), not the certificate: kept as an extra column then.
+    fallback_labels=("证件编号",),
 )
 
 
@@ -732,6 +737,7 @@ def import_file(
         limits=limits,
         joined_fields=kind.joined_fields,
         variant_fields=kind.variant_fields,
+        fallback_labels=kind.fallback_labels,
         sheet=options.sheet,
         name=name,
         keep_unmapped=True,

@@ -89,3 +89,27 @@ def test_real_roster_templates_hold_no_inspector(jurisdiction: Jurisdiction, nam
     assert next(n for n in report.notes if n.kind == "format").en.startswith(
         "the file is named .xls but holds an Excel workbook (.xlsx)"
     )
+
+
+def test_generic_document_number_yields_and_blacklist_suspends(
+    jurisdiction: Jurisdiction, tmp_path: Path
+) -> None:
+    """A roster laid out like the Hainan specification's (hn16_roster_sample.xls): 证件编号 beside
+    执法编号 is the identity document's number, kept as an extra; alone, it is the certificate
+    number. 黑名单 inspectors are suspended (never drawn), 白名单 ones active."""
+    j = jurisdiction
+    both = tmp_path / "both.csv"
+    both.write_text(
+        "执法姓名,执法编号,证件类型,证件编号,黑白名单\n合成甲,HN-1,工号,G-1,白名单\n合成乙,HN-2,工号,G-2,黑名单\n",
+        encoding="utf-8",
+    )
+    report = import_file(j.services, j.root, "inspectors", both, department=OWN)
+    assert report.problems == [] and report.created == 2
+    assert {c["label"]: c["field"] for c in report.columns}["证件编号"] is None
+    alone = tmp_path / "alone.csv"
+    alone.write_text("姓名,证件编号\n合成丙,HN-3\n", encoding="utf-8")
+    assert import_file(j.services, j.root, "inspectors", alone, department=OWN).created == 1
+    j.services.refresh()
+    found = {s["certificate_no"]: s for s in j.services.queries.states("inspectors")}
+    assert (found["HN-1"]["status"], found["HN-2"]["status"]) == ("active", "suspended")
+    assert found["HN-1"]["extra"]["证件编号"] == "G-1" and "HN-3" in found
