@@ -137,6 +137,8 @@ HAINAN = {
     "hn20_items.xlsx": ("xlsx", "Sheet1", (2, 3)),
     "hn19_joint_items.xls": ("xls", "Sheet1", (3,)),
     "hn21_wanning_targets.xls": ("xls", "20210318市场主体", (1,)),
+    "hn16_roster_sample.xls": ("xls", "Sheet1", (2,)),
+    "hn16_targets_sample.xls": ("xls", "Sheet1", (2,)),
 }
 
 
