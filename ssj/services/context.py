@@ -131,14 +131,22 @@ class Services:
         events change (the checkpoint and its cosignatures), one size query instead of
         replaying aggregates on every request. Computed after the size is read, so a value is
         never older than the head it is kept for."""
-        head = self.ledger.size()
+        return self._kept(f"head:{name}", self.ledger.size(), compute)
+
+    def by_seq(self, name: str, seq: int, compute: Callable[[], T]) -> T:
+        """`compute()`'s answer for reads pinned to `seq`, kept until a read asks for another
+        seq: what the read models hold as of a seq they have reached never changes, so the
+        requests served at one seq share it (the published plans behind a list of draws)."""
+        return self._kept(f"seq:{name}", seq, compute)
+
+    def _kept(self, name: str, key: int, compute: Callable[[], T]) -> T:
         with self._by_head_lock:
             found = self._by_head.get(name)
-        if found is not None and found[0] == head:
+        if found is not None and found[0] == key:
             return cast(T, found[1])
         value = compute()
         with self._by_head_lock:
-            self._by_head[name] = (head, value)
+            self._by_head[name] = (key, value)
         return value
 
     def reader(self) -> Services | None:

@@ -319,5 +319,18 @@ def public_drawn(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plan_is_public(services: Services, row: Mapping[str, Any], as_of: int | None) -> bool:
+    if as_of is not None:
+        return (row["department"], row["plan_code"]) in public_plans(services, as_of)
     plan = services.plan_queries.get(row["department"], row["plan_code"], as_of=as_of)
     return plan is not None and plan["status"] == PlanStatus.PUBLISHED
+
+
+def public_plans(services: Services, as_of: int) -> frozenset[tuple[str, str]]:
+    """(department, code) of every plan published as of seq `as_of`: one query for a whole
+    list of draws (was one per row), kept while reads stay at that seq."""
+
+    def published() -> frozenset[tuple[str, str]]:
+        plans = services.plan_queries.all({"status": PlanStatus.PUBLISHED.value}, as_of)
+        return frozenset((p["department"], p["code"]) for p in plans)
+
+    return services.by_seq("public plans", as_of, published)
