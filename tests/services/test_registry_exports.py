@@ -15,7 +15,7 @@ from ssj.domain.organisation import Role
 from ssj.services.imports import Options, import_file
 from tests.data.real import synthetic
 from tests.real_corpus import manifest, real_file
-from tests.services.conftest import OWN, Jurisdiction
+from tests.services.conftest import OWN, Jurisdiction, uscc
 
 
 def states(j: Jurisdiction) -> dict[str, dict]:
@@ -206,6 +206,23 @@ def test_department_names_resolve_by_alias(jurisdiction: Jurisdiction, tmp_path:
     assert report.unresolved_departments == [] and report.rejected == 1
     assert report.preview[0]["department"] == OWN
     assert j.services.ledger.size() > 0
+
+
+def test_local_authority_and_a_closing_note(jurisdiction: Jurisdiction, tmp_path: Path) -> None:
+    """As in a Hainan system's target table (hn16_targets_sample.xls): 属地监管机关 is the
+    jurisdiction unit, resolved like 管辖单位 when no --department is given; a closing
+    “注意：…” alone on its row is a footer, not a target (it refused the file)."""
+    j = jurisdiction
+    j.registry.add_department_alias(j.root, OWN, "合成市东兴工商所")
+    path = tmp_path / "企业信息.csv"
+    rows = [f"合成第{n}种养专业合作社,{uscc(n)},合成市东兴工商所" for n in (1, 2)]
+    note = "注意：属地监管机关数据格式规范请遵照附件1要求！"
+    path.write_bytes("\n".join(["企业名称,注册号,属地监管机关", *rows, note, ""]).encode("gbk"))
+    report = import_file(j.services, j.as_role(Role.ADMIN), "targets", path)
+    assert report.problems == [] and report.created == 2 and report.encoding == "gb18030"
+    assert [(n.row, n.kind) for n in report.notes if n.kind == "skipped"] == [(4, "skipped")]
+    found = states(j)[uscc(1)]
+    assert (found["jurisdiction"], found["department"]) == ("合成市东兴工商所", OWN)
 
 
 @pytest.mark.parametrize(
