@@ -103,17 +103,26 @@ class Runner:
         with self._lock:
             started = time.perf_counter()
             first = start = min(self.seqs().values(), default=-1) + 1
-            total = self.ledger.size() if until is None else until + 1
+            # The ledger's size only when a bound is asked for: otherwise a batch shorter than
+            # asked is the end (seqs commit in order), one query fewer per daemon round.
+            total = None
+            if until is not None:
+                total = until + 1
+            elif progress is not None:
+                total = self.ledger.size()
             applied = 0
-            while start < total:
-                batch = self.ledger.read(start, min(BATCH, total - start))
+            while total is None or start < total:
+                limit = BATCH if total is None else min(BATCH, total - start)
+                batch = self.ledger.read(start, limit)
                 if not batch:
                     break
                 self.apply_batch(batch)
                 applied += len(batch)
                 start = batch[-1].seq + 1
-                if progress is not None:
+                if progress is not None and total is not None:
                     progress(start, total)
+                if total is None and len(batch) < limit:
+                    break
             if applied and self.on_round is not None:
                 self.on_round(first, start - 1, applied, time.perf_counter() - started)
             return applied
