@@ -2,7 +2,7 @@
 
 On PostgreSQL requests use the services concurrently (each read-model transaction on a pooled
 connection); on SQLite one at a time per process (`get_services`). Reads are pinned to a ledger
-seq (`as_of`, or the position the read models have reached), so a page's count and rows agree
+seq (`at_seq`, or the seq the read models have reached), so a page's count and rows agree
 and the response says exactly which state of the registry it shows (`X-SSJ-Seq`).
 """
 
@@ -100,15 +100,42 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 # Reads -----------------------------------------------------------------------------------------
 
 
+# `as_of` was the first name of `at_seq` (issue #15: a log position is a seq everywhere): still
+# accepted for one release, marked deprecated in the OpenAPI document.
+DeprecatedAsOf = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_SEQ,
+        deprecated=True,
+        description="已弃用，请用 at_seq / deprecated: use at_seq",
+    ),
+]
+
+
+def either_seq(at_seq: int | None, as_of: int | None) -> int | None:
+    """The seq asked for under either name; both given must agree."""
+    if at_seq is not None and as_of is not None and at_seq != as_of:
+        raise ValidationError(
+            f"at_seq（{at_seq}）与已弃用的 as_of（{as_of}）不一致：只用 at_seq",
+            f"at_seq ({at_seq}) and the deprecated as_of ({as_of}) differ: use at_seq alone",
+        )
+    return as_of if at_seq is None else at_seq
+
+
 class Window:
     """Paging, search and the ledger seq to read at."""
 
     def __init__(
-        self, offset: int = 0, limit: int = 100, as_of: int | None = None, search: str | None = None
+        self,
+        offset: int = 0,
+        limit: int = 100,
+        at_seq: int | None = None,
+        search: str | None = None,
     ) -> None:
         self.offset = offset
         self.limit = limit
-        self.as_of = as_of
+        self.at_seq = at_seq
         self.search = search or None
 
 
@@ -118,7 +145,7 @@ async def window(
         int,
         Query(ge=1, le=MAX_LIMIT, description=f"每页条数（最多 {MAX_LIMIT}）/ page size"),
     ] = 100,
-    as_of: Annotated[
+    at_seq: Annotated[
         int | None,
         Query(
             ge=0,
@@ -127,6 +154,7 @@ async def window(
             "ledger seq: the registry exactly as it stood then (default: now)",
         ),
     ] = None,
+    as_of: DeprecatedAsOf = None,
     search: Annotated[
         str | None,
         Query(
@@ -137,7 +165,7 @@ async def window(
     ] = None,
 ) -> Window:
     """The window from the query (async: a class dependency would cost a thread-pool hop)."""
-    return Window(offset, limit, as_of, search)
+    return Window(offset, limit, either_seq(at_seq, as_of), search)
 
 
 WindowDep = Annotated[Window, Depends(window)]
@@ -152,30 +180,40 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数 / page size")]
 Year = Annotated[int, Query(ge=2000, le=2100, description="年度 / year")]
 
-AsOf = Annotated[
-    int | None,
-    Query(
-        ge=0,
-        le=MAX_SEQ,
-        description="账本序号：返回该序号时的状态（默认最新）/ ledger seq to read at (default: now)",
-    ),
-]
+
+async def at_seq_query(
+    at_seq: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_SEQ,
+            description="账本序号：返回该序号时的状态（默认最新）/ ledger seq to read at "
+            "(default: now)",
+        ),
+    ] = None,
+    as_of: DeprecatedAsOf = None,
+) -> int | None:
+    """`at_seq`, or the deprecated `as_of` (async: no thread-pool hop)."""
+    return either_seq(at_seq, as_of)
 
 
-def snapshot(services: Services, as_of: int | None) -> int:
+AtSeq = Annotated[int | None, Depends(at_seq_query)]
+
+
+def read_at(services: Services, at_seq: int | None) -> int:
     """The seq to read at: the requested one, or where the read models are (after the wait
     `Services.refresh` does for this request)."""
     services.refresh()
     head = services.read_seq()
     note_seq(head)
-    if as_of is None:
+    if at_seq is None:
         return head
-    if as_of > head:
+    if at_seq > head:
         raise ValidationError(
-            f"账本序号 {as_of} 超出账本末尾（当前为 {head}）",
-            f"as_of {as_of} is beyond the ledger head ({head})",
+            f"账本序号 {at_seq} 超出账本末尾（当前为 {head}）",
+            f"at_seq {at_seq} is beyond the ledger head ({head})",
         )
-    return as_of
+    return at_seq
 
 
 def head_seq(services: Services) -> int:
@@ -242,7 +280,7 @@ def page(
 ) -> dict[str, Any]:
     """One page of a read model. Filters and search run in SQL; a `predicate` (for what the
     read model has no column for) runs over the filtered states."""
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     search = window.search
     if search and not sql_search:
         predicate = _and(predicate, _contains(search))
@@ -324,7 +362,7 @@ def written(
     """What a write returns: its outcome, the ledger head after it, and the entry as now read
     (201 Created when it is new, else 200: an identical record already existed, or it changed)."""
     response.status_code = 201 if outcome == "created" else 200
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     return {"outcome": outcome, "seq": seq, "item": services.queries.get(table, key, as_of=seq)}
 
 

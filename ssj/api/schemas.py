@@ -28,7 +28,10 @@ OUTCOME = (
     "registered; updated: a change was recorded; unchanged: identical already, nothing written"
 )
 SEQ = "写入之后的账本末尾序号 / the ledger head (seq) after the write"
-AS_OF = "读取所依据的账本序号 / the ledger seq this read shows the state at"
+AS_OF = (
+    "读取所依据的账本序号（请求参数 at_seq）/ the ledger seq this read shows the state at"
+    " (ask for one with at_seq)"
+)
 
 
 def _no_default(schema: JsonDict) -> None:

@@ -193,7 +193,7 @@ def test_pagination_totals(api: Api) -> None:
     assert body["field"] == "limit" and "1000" in body["message_zh"]
 
 
-def test_as_of_shows_the_registry_as_it_stood(api: Api) -> None:
+def test_at_seq_shows_the_registry_as_it_stood(api: Api) -> None:
     created = api.put("/targets", target_row(1, name="常州旧名有限公司"))
     assert created.status_code == 201 and created.json()["outcome"] == "created"
     old_seq = created.json()["seq"]
@@ -202,12 +202,35 @@ def test_as_of_shows_the_registry_as_it_stood(api: Api) -> None:
     unchanged = api.put("/targets", target_row(1, name="常州新名有限公司"))
     assert unchanged.json()["outcome"] == "unchanged"
     assert api.get(f"/targets/{uscc(1)}").json()["item"]["name"] == "常州新名有限公司"
-    then = api.get(f"/targets/{uscc(1)}?as_of={old_seq}").json()
+    then = api.get(f"/targets/{uscc(1)}?at_seq={old_seq}").json()
     assert then == {"as_of": old_seq, "item": {**then["item"], "name": "常州旧名有限公司"}}
-    listed = api.get(f"/targets?as_of={old_seq}").json()
+    listed = api.get(f"/targets?at_seq={old_seq}").json()
     assert [t["name"] for t in listed["items"]] == ["常州旧名有限公司"]
-    assert api.get(f"/targets/{uscc(1)}?as_of={old_seq - 1}").status_code == 404
-    assert_bilingual(api.get(f"/targets?as_of={api.size() + 5}"), 422, "validation")
+    assert api.get(f"/targets/{uscc(1)}?at_seq={old_seq - 1}").status_code == 404
+    assert_bilingual(api.get(f"/targets?at_seq={api.size() + 5}"), 422, "validation")
+    # `as_of`, at_seq's deprecated first name, still reads the same for one release.
+    assert api.get(f"/targets/{uscc(1)}?as_of={old_seq}").json() == then
+    assert api.get(f"/targets?as_of={old_seq}").json() == listed
+    assert api.get(f"/targets?as_of={old_seq}&at_seq={old_seq}").json() == listed
+    body = assert_bilingual(
+        api.get(f"/targets?as_of={old_seq}&at_seq={old_seq + 1}"), 422, "validation"
+    )
+    assert "at_seq" in body["message_en"] and "as_of" in body["message_zh"]
+
+
+def test_openapi_names_at_seq_and_marks_as_of_deprecated(api: Api) -> None:
+    """Every read that takes a seq to read at calls it `at_seq`; `as_of` is listed beside it,
+    deprecated, and nowhere alone."""
+    with_seq = 0
+    for path, operations in api.client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        for method, operation in operations.items():
+            params = {p["name"]: p for p in operation.get("parameters", [])}
+            if "as_of" in params or "at_seq" in params:
+                with_seq += 1
+                assert params["as_of"].get("deprecated") is True, (method, path)
+                assert not params["at_seq"].get("deprecated"), (method, path)
+                assert "at_seq" in params["as_of"]["description"], (method, path)
+    assert with_seq >= 30
 
 
 # Imports and exports ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ an XLSX workbook with Chinese headers and a PNG chart per department.
 
 Reviewers, supervisors and administrators read every department; a department's leader its
 own. `on` is the day things not yet done are judged on (default: the year's last day, or today
-while the year runs); `as_of` reads the ledger as it stood at that seq; `cycle_years` is the
+while the year runs); `at_seq` reads the ledger as it stood at that seq; `cycle_years` is the
 coverage cycle (default 1).
 """
 
@@ -15,7 +15,7 @@ from fastapi import Depends, Path, Query, Response
 from pydantic import Field
 
 from ssj.api.deps import (
-    AsOf,
+    AtSeq,
     Limit,
     Offset,
     PrincipalDep,
@@ -256,12 +256,12 @@ def get_year(
     principal: PrincipalDep,
     year: Year,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
     cycle_years: Cycle = None,
 ) -> dict[str, Any]:
     """各部门的考核指标（审核、监督人员与管理员）/ every department's figures (reviewers,
     supervisors, administrators)."""
-    return assessment.year(principal, year, on=on, as_of=as_of, cycle_years=cycle_years)
+    return assessment.year(principal, year, on=on, as_of=at_seq, cycle_years=cycle_years)
 
 
 @router.get(
@@ -278,13 +278,13 @@ def get_workbook(
         str | None, Query(max_length=64, description="只导出该部门 / only this department")
     ] = None,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
     cycle_years: Cycle = None,
 ) -> Response:
     """每个部门一张汇总表，每项指标的明细各一张表，中文表头 / a summary sheet per department
     and a sheet per drill-down, headers in Chinese."""
     body = assessment.workbook(
-        principal, year, department or None, on=on, as_of=as_of, cycle_years=cycle_years
+        principal, year, department or None, on=on, as_of=at_seq, cycle_years=cycle_years
     )
     name = f"assessment-{year}" + (f"-{department}" if department else "")
     return Response(
@@ -306,12 +306,12 @@ def get_department(
     year: Year,
     department: Department,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
     cycle_years: Cycle = None,
 ) -> dict[str, Any]:
     """一个部门的考核指标 / one department's figures."""
     return assessment.department(
-        principal, year, department, on=on, as_of=as_of, cycle_years=cycle_years
+        principal, year, department, on=on, as_of=at_seq, cycle_years=cycle_years
     )
 
 
@@ -327,13 +327,13 @@ def get_chart(
     year: Year,
     department: Department,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
     cycle_years: Cycle = None,
 ) -> Response:
     """各项比率与按信用风险分类的应抽/实抽比例 / the shares, and ratio required vs achieved
     per credit-risk class."""
     body = assessment.chart(
-        principal, year, department, on=on, as_of=as_of, cycle_years=cycle_years
+        principal, year, department, on=on, as_of=at_seq, cycle_years=cycle_years
     )
     return Response(content=body, media_type="image/png")
 
@@ -353,7 +353,7 @@ def get_detail(
     offset: Offset = 0,
     limit: Limit = 100,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
     cycle_years: Cycle = None,
 ) -> dict[str, Any]:
     """一项指标背后的计划、抽取、检查对象、任务或人员（分页）/ a page of the plans, draws,
@@ -366,6 +366,6 @@ def get_detail(
         offset=offset,
         limit=limit,
         on=on,
-        as_of=as_of,
+        as_of=at_seq,
         cycle_years=cycle_years,
     )

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ssj.api.deps import MAY_CREATE, AsOf, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import MAY_CREATE, AtSeq, PrincipalDep, ServicesDep, make_router
 from ssj.api.schemas import AS_OF, OUTCOME, SEQ, Outcome, Schema, answers
 from ssj.domain.calendar import parse_day, parse_working_days
 from ssj.services.calendar import CalendarService
@@ -146,9 +146,9 @@ def deadline(
     calendar: CalendarDep,
     start: Annotated[str, Query(description="起算日 / start date (YYYY-MM-DD)")],
     n: Annotated[str, Query(description="工作日天数 / working days (0 or more)")],
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
 ) -> dict[str, Any]:
-    seq, working = calendar.pinned(as_of)
+    seq, working = calendar.pinned(at_seq)
     day, days = parse_day("start", start), parse_working_days(n)
     found = working.add_working_days(day, days)
     return {"start": day.isoformat(), "n": days, "deadline": found.isoformat(), "as_of": seq}
@@ -163,8 +163,8 @@ def deadline(
     "账本中的各版本。/ No token needed. Days off and make-up working days, the source (`ledger` "
     "wins, else `package`) and the ledger's versions.",
 )
-def get_year(calendar: CalendarDep, year: int, as_of: AsOf = None) -> dict[str, Any]:
-    return _public(calendar.year(year, as_of))
+def get_year(calendar: CalendarDep, year: int, at_seq: AtSeq = None) -> dict[str, Any]:
+    return _public(calendar.year(year, at_seq))
 
 
 @router.post(

@@ -14,7 +14,7 @@ from projections.versioned import as_of_clause
 from ssj.api.deps import (
     IDENTICAL,
     MAY_CREATE,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     ReasonIn,
     RegistryDep,
@@ -25,9 +25,9 @@ from ssj.api.deps import (
     found,
     make_router,
     page,
+    read_at,
     read_scope,
     render_page,
-    snapshot,
     states,
     written,
 )
@@ -207,7 +207,7 @@ def list_declarations(
     withdrawn: Annotated[bool | None, Query(description="是否已撤回 / withdrawn")] = None,
 ) -> dict[str, Any]:
     scope = read_scope(services, principal, department)
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     filters = {
         "certificate_no": certificate_no,
         "target_identifier": target_identifier,
@@ -232,9 +232,9 @@ def list_declarations(
     summary="查看利害关系声明 / Get a declaration",
 )
 def get_declaration(
-    services: ServicesDep, principal: PrincipalDep, declaration_id: UUID, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, declaration_id: UUID, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     declaration = _declaration(services, declaration_id, seq)
     departments = _inspector_department(services, declaration["certificate_no"], seq)
     authorise_read(services, principal, departments)
@@ -262,7 +262,7 @@ def declare_conflict(
         principal, body.model_dump(exclude_none=True)
     )
     response.status_code = 201 if outcome == "created" else 200
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     return {
         "outcome": outcome,
         "seq": seq,
@@ -284,7 +284,7 @@ def withdraw_conflict(
     body: ReasonIn,
 ) -> dict[str, Any]:
     registry.withdraw_conflict(principal, declaration_id, body.reason)
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     return {
         "outcome": "updated",
         "seq": seq,
@@ -318,10 +318,10 @@ def list_rules(
     summary="查看部门回避规则 / Get a department's rules",
 )
 def get_rules(
-    services: ServicesDep, principal: PrincipalDep, department: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, department: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
     authorise_read(services, principal, [department])
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     rules = found(
         services,
         "conflict_rules",

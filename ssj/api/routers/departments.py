@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     IDENTICAL,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     RegistryDep,
     ServicesDep,
@@ -19,7 +19,7 @@ from ssj.api.deps import (
     found,
     make_router,
     page,
-    snapshot,
+    read_at,
     written,
 )
 from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
@@ -107,10 +107,10 @@ def list_departments(
     summary="查看部门 / Get a department",
 )
 def get_department(
-    services: ServicesDep, principal: PrincipalDep, code: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, code: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
     authorise_read(services, principal, [])
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     return {"as_of": seq, "item": found(services, "departments", [code], seq, "部门", "department")}
 
 

@@ -14,16 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from ssj.api.deps import (
     IDENTICAL,
     MAX_SEQ,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     ReasonIn,
     ServicesDep,
     WindowDep,
     authorise_read,
     make_router,
+    read_at,
     read_scope,
     render_page,
-    snapshot,
 )
 from ssj.api.schemas import (
     AS_OF,
@@ -429,7 +429,7 @@ def _written(
     reveal still waits for (or the drawn list once revealed). 201 when `created`; else 200
     (for a commit or request: the identical one existed, nothing written)."""
     response.status_code = 201 if created else 200
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     row = services.draw_queries.get("draws", [str(draw.id)], as_of=seq)
     body: dict[str, Any] = {"seq": seq, "draw": row, **extra}
     if draw.status is DrawStatus.COMMITTED:
@@ -646,17 +646,17 @@ def list_draws(
         "year": None if year is None else str(year),
     }
     involving = read_scope(services, principal, department)
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     rows = records.all_draws(services, filters, as_of=seq, involving=involving)
     shown = rows[window.offset : window.offset + window.limit]
     return render_page(shown, len(rows), window, seq)
 
 
 def _readable(
-    services: Services, principal: Principal, draw_id: str, as_of: int | None
+    services: Services, principal: Principal, draw_id: str, at_seq: int | None
 ) -> tuple[int, dict[str, Any]]:
     """The draw's row as of the read seq, if `principal` may read its departments."""
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     row = records.draw_row(services, draw_id, as_of=seq)
     authorise_read(services, principal, row["departments"])
     return seq, row
@@ -673,11 +673,11 @@ def get_draw(
     draws: DrawsDep,
     principal: PrincipalDep,
     draw_id: str,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
 ) -> dict[str, Any]:
     """含待决的回避申请（领导据此决定）与尚待录入的熵源。/ With its recusal requests (for a
     leader to decide) and what the reveal still waits for."""
-    seq, row = _readable(services, principal, draw_id, as_of)
+    seq, row = _readable(services, principal, draw_id, at_seq)
     draw = draws.draw(row["draw_id"])
     body: dict[str, Any] = {"as_of": seq, "draw": row, "requests": draw.requests}
     if draw.status is DrawStatus.COMMITTED:
@@ -696,7 +696,7 @@ def draw_tasks(
 ) -> dict[str, Any]:
     """每个被抽中的检查对象及其当前检查组（含回避后的替补）。/ Each drawn target with its
     current team (replacements included)."""
-    seq, row = _readable(services, principal, draw_id, window.as_of)
+    seq, row = _readable(services, principal, draw_id, window.at_seq)
     found = services.draw_queries.list(
         "tasks",
         {"draw_id": row["draw_id"]},

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, authorise_read, make_router, snapshot
+from ssj.api.deps import AtSeq, PrincipalDep, ServicesDep, authorise_read, make_router, read_at
 from ssj.api.schemas import AS_OF, SEQ, Outcome, Schema
 from ssj.domain.followup import FollowUp
 from ssj.services.context import Services
@@ -270,7 +270,7 @@ class EntryWritten(FollowUpWritten):
 def _written(
     services: Services, followups: FollowUpService, follow: FollowUp, **extra: Any
 ) -> dict[str, Any]:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     return {"seq": seq, "followup": followups.row(follow.task_id, as_of=seq), **extra}
 
 
@@ -292,9 +292,9 @@ def get_followup(
     followups: FollowUpsDep,
     principal: PrincipalDep,
     task_id: str,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     # The task first: another department's task is 403 whether or not it has a follow-up yet.
     task = followups.tasks.row(task_id, as_of=seq)
     authorise_read(services, principal, task["departments"])

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     MAY_CREATE,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     RegistryDep,
     ServicesDep,
@@ -19,8 +19,8 @@ from ssj.api.deps import (
     found,
     make_router,
     page,
+    read_at,
     read_scope,
-    snapshot,
     states,
     written,
 )
@@ -165,11 +165,11 @@ def _export(
     services: Services,
     principal: Principal,
     filters: InspectorFilters,
-    as_of: int | None,
+    at_seq: int | None,
     fmt: str,
 ) -> Response:
     scoped = filters.scoped(services, principal)
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     rows = INSPECTORS.sheet(states(services, "inspectors", scoped, seq))
     return export_response(rows, fmt, f"inspectors-{seq}")
 
@@ -182,9 +182,9 @@ def _export(
     responses={200: {"content": {XLSX: {}}}},
 )
 def export_inspectors_xlsx(
-    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, at_seq: AtSeq = None
 ) -> Response:
-    return _export(services, principal, filters, as_of, "xlsx")
+    return _export(services, principal, filters, at_seq, "xlsx")
 
 
 @router.get(
@@ -194,9 +194,9 @@ def export_inspectors_xlsx(
     responses={200: {"content": {CSV: {}}}},
 )
 def export_inspectors_csv(
-    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, at_seq: AtSeq = None
 ) -> Response:
-    return _export(services, principal, filters, as_of, "csv")
+    return _export(services, principal, filters, at_seq, "csv")
 
 
 @router.get(
@@ -206,9 +206,9 @@ def export_inspectors_csv(
     response_model_exclude_unset=True,
 )
 def get_inspector(
-    services: ServicesDep, principal: PrincipalDep, certificate_no: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, certificate_no: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     inspector = found(
         services,
         "inspectors",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     MAY_CREATE,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     ReasonIn,
     RegistryDep,
@@ -20,8 +20,8 @@ from ssj.api.deps import (
     found,
     make_router,
     page,
+    read_at,
     read_scope,
-    snapshot,
     states,
     written,
 )
@@ -208,10 +208,10 @@ def list_items(
 
 
 def _export(
-    services: Services, principal: Principal, filters: ItemFilters, as_of: int | None, fmt: str
+    services: Services, principal: Principal, filters: ItemFilters, at_seq: int | None, fmt: str
 ) -> Response:
     scoped = filters.scoped(services, principal)
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     current = (s for s in states(services, "items", scoped, seq) if s["retired_reason"] is None)
     rows = ITEMS.sheet(current)
     return export_response(rows, fmt, f"items-{seq}")
@@ -226,9 +226,9 @@ def _export(
     responses={200: {"content": {XLSX: {}}}},
 )
 def export_items_xlsx(
-    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, at_seq: AtSeq = None
 ) -> Response:
-    return _export(services, principal, filters, as_of, "xlsx")
+    return _export(services, principal, filters, at_seq, "xlsx")
 
 
 @router.get(
@@ -238,9 +238,9 @@ def export_items_xlsx(
     responses={200: {"content": {CSV: {}}}},
 )
 def export_items_csv(
-    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, at_seq: AtSeq = None
 ) -> Response:
-    return _export(services, principal, filters, as_of, "csv")
+    return _export(services, principal, filters, at_seq, "csv")
 
 
 @router.get(
@@ -250,9 +250,9 @@ def export_items_csv(
     response_model_exclude_unset=True,
 )
 def get_item(
-    services: ServicesDep, principal: PrincipalDep, department: str, code: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, department: str, code: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     item = found(services, "items", [department, code], seq, f"事项 {code}", f"item {code}")
     authorise_read(services, principal, [item["department"], *item["cooperating_departments"]])
     return {"as_of": seq, "item": item}

@@ -99,7 +99,7 @@ class CheckpointRow(Schema):
 
 
 class CheckpointPage(Schema):
-    """Checkpoints, oldest first (no `as_of`: the history only grows)."""
+    """Checkpoints, oldest first (no `at_seq`: the history only grows)."""
 
     total: int = Field(description="检查点总数 / checkpoints in all")
     offset: int = Field(description="跳过的条数 / rows skipped")

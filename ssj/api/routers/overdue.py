@@ -3,7 +3,7 @@ published within the plan's working days of completion (or published late), per 
 
 Scoped like other reads: your department's, or any one's (or all) for supervisors, reviewers
 and administrators. `on` is the day reported on (default today, Beijing time), so a report is
-reproducible; `as_of` reads the ledger as it stood at that seq.
+reproducible; `at_seq` reads the ledger as it stood at that seq.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import Field
 
-from ssj.api.deps import AsOf, PrincipalDep, ServicesDep, make_router
+from ssj.api.deps import AtSeq, PrincipalDep, ServicesDep, make_router
 from ssj.api.schemas import AS_OF, Schema
 from ssj.services.overdue import OverdueService
 
@@ -176,9 +176,9 @@ def get_report(
             description="以此日期为“今天”（YYYY-MM-DD，默认今天，北京时间）/ the day reported on"
         ),
     ] = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
 ) -> dict[str, Any]:
     """逾期未检查、逾期未公示、逾期公示（逾期工作日数）与公示期限未知（附原因），按部门汇总。/
     Tasks not inspected by the window end, results overdue or published late (with the working
     days late), deadlines unknown (with the reason), and counts per department."""
-    return overdue.report(principal, department, on, as_of)
+    return overdue.report(principal, department, on, at_seq)

@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from projections.registry import MAX_LIMIT
-from ssj.api.deps import ServicesDep, Window, snapshot
+from ssj.api.deps import ServicesDep, Window, read_at
 from ssj.api.routers import public, public_draws
 from ssj.errors import NotFoundError
 from ssj.services import draw_records as records
@@ -89,14 +89,14 @@ def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
     }
 
 
-def _window(page: int, as_of: int | None = None, limit: int = PAGE_SIZE) -> Window:
-    return Window(offset=(page - 1) * limit, limit=limit, as_of=as_of, search=None)
+def _window(page: int, at_seq: int | None = None, limit: int = PAGE_SIZE) -> Window:
+    return Window(offset=(page - 1) * limit, limit=limit, at_seq=at_seq, search=None)
 
 
 @router.get("/", response_class=HTMLResponse)
 @router.get("/gongshi", response_class=HTMLResponse)
 def home(request: Request, services: ServicesDep) -> HTMLResponse:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     plans = public.public_plans(services, _window(1, seq, 10), department=None, year=None)
     draws = published.latest_draws(services, seq, 10)
     return _render(request, "home.html", seq, plans=plans, draws=draws)
@@ -106,7 +106,7 @@ def home(request: Request, services: ServicesDep) -> HTMLResponse:
 def search(
     request: Request, services: ServicesDep, q: Search = "", page: PageNo = 1
 ) -> HTMLResponse:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     found = published.search_targets(services, q, (page - 1) * PAGE_SIZE, PAGE_SIZE, seq)
     pager = _pager(request, page, found.total)
     return _render(request, "search.html", seq, q=q.strip(), rows=found.rows, pager=pager)
@@ -114,7 +114,7 @@ def search(
 
 @router.get("/gongshi/targets/{public_id}", response_class=HTMLResponse)
 def target(request: Request, services: ServicesDep, public_id: str) -> HTMLResponse:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     found = published.targets_named(services, public_id, seq)
     if not found:
         return _not_found(request, seq, f"检查对象 {public_id}")
@@ -145,9 +145,9 @@ def plans(
 
 @router.get("/gongshi/plans/{department}/{code}", response_class=HTMLResponse)
 def plan(request: Request, services: ServicesDep, department: str, code: str) -> HTMLResponse:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     try:
-        shown = public.public_plan(services, department, code, as_of=seq)["plan"]
+        shown = public.public_plan(services, department, code, at_seq=seq)["plan"]
     except NotFoundError:
         return _not_found(request, seq, f"抽查计划 {department}/{code}")
     draws = public_draws.public_draws(
@@ -178,7 +178,7 @@ def draws(request: Request, services: ServicesDep, page: PageNo = 1) -> HTMLResp
 
 @router.get("/gongshi/draws/{draw_id}", response_class=HTMLResponse)
 def draw(request: Request, services: ServicesDep, draw_id: str, page: PageNo = 1) -> HTMLResponse:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     try:
         row = published.public_draw_row(services, draw_id, seq)
     except NotFoundError:

@@ -9,16 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     IDENTICAL,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     ReasonIn,
     ServicesDep,
     WindowDep,
     authorise_read,
     make_router,
+    read_at,
     read_scope,
     render_page,
-    snapshot,
 )
 from ssj.api.schemas import AS_OF, OUTCOME, SEQ, Outcome, Page, Schema, answers
 from ssj.domain import fields
@@ -242,7 +242,7 @@ def _written(
 ) -> dict[str, Any]:
     """What a write returns: its outcome, the ledger head after it, the plan as now read."""
     response.status_code = 201 if outcome == "created" else 200
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     plan = services.plan_queries.get(department, code, as_of=seq)
     return {"outcome": outcome, "seq": seq, "plan": plan}
 
@@ -260,7 +260,7 @@ def list_plans(
     Plans your department leads or joins; supervisors, reviewers and administrators see all.
     `search` matches the code or title."""
     involving = read_scope(services, principal, filters.department)
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     found = services.plan_queries.list(
         filters.columns,
         window.offset,
@@ -279,9 +279,9 @@ def list_plans(
     summary="查看抽查计划 / Get a plan",
 )
 def get_plan(
-    services: ServicesDep, principal: PrincipalDep, department: str, code: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, department: str, code: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     plan = services.plan_queries.get(department, code, as_of=seq)
     if plan is None:
         raise NotFoundError(

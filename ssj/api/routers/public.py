@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import Field
 
-from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, page, render_page, snapshot
+from ssj.api.deps import AtSeq, ServicesDep, WindowDep, make_router, page, read_at, render_page
 from ssj.api.schemas import AS_OF, Page, Schema
 from ssj.domain.plans import FIELD_LABELS as PLAN_FIELDS
 from ssj.domain.plans import PlanStatus
@@ -188,7 +188,7 @@ def public_plans(
     department: Annotated[str | None, Query(description="牵头或参与的部门 / department")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="年度 / year")] = None,
 ) -> dict[str, Any]:
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     filters = {"year": year, "status": PlanStatus.PUBLISHED.value}
     found = services.plan_queries.list(
         filters, window.offset, window.limit, seq, involving=department, search=window.search
@@ -205,9 +205,9 @@ def public_plans(
     response_model_exclude_unset=True,
 )
 def public_plan(
-    services: ServicesDep, department: str, code: str, as_of: AsOf = None
+    services: ServicesDep, department: str, code: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     plan = services.plan_queries.get(department, code, as_of=seq)
     if plan is None or plan["status"] != PlanStatus.PUBLISHED:
         raise NotFoundError(

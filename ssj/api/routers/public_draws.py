@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import Field
 
-from ssj.api.deps import AsOf, ServicesDep, WindowDep, make_router, render_page, snapshot
+from ssj.api.deps import AtSeq, ServicesDep, WindowDep, make_router, read_at, render_page
 from ssj.api.schemas import AS_OF, Dice, DrawExport, Page, Schema, absent
 from ssj.domain import fields
 from ssj.domain.draws import STATUS_LABELS_ZH, DrawStatus
@@ -126,7 +126,7 @@ def public_draws(
         Query(description="committed|revealed|abandoned 或 已封存待揭示、已抽取、已作废"),
     ] = None,
 ) -> dict[str, Any]:
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     filters = {
         "plan_id": records.plan_filter(plan),
         "status": fields.choice("status", status, DrawStatus, STATUS_CHOICES).value
@@ -152,8 +152,8 @@ def public_draws(
     response_model=PublicDrawShown,
     response_model_exclude_unset=True,
 )
-def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+def public_draw(services: ServicesDep, draw_id: str, at_seq: AtSeq = None) -> dict[str, Any]:
+    seq = read_at(services, at_seq)
     row = public_results.public_draw_row(services, draw_id, seq)
     drawn: list[dict[str, Any]] = []
     if row["status"] == DrawStatus.REVEALED:
@@ -173,4 +173,4 @@ def public_draw(services: ServicesDep, draw_id: str, as_of: AsOf = None) -> dict
     response_model_exclude_unset=True,
 )
 def public_draw_export(services: ServicesDep, draw_id: str) -> dict[str, Any]:
-    return public_results.public_export(services, draw_id, snapshot(services, None))
+    return public_results.public_export(services, draw_id, read_at(services, None))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import Field
 
-from ssj.api.deps import ServicesDep, WindowDep, make_router, render_page, snapshot
+from ssj.api.deps import ServicesDep, WindowDep, make_router, read_at, render_page
 from ssj.api.schemas import AS_OF, Page, Schema
 from ssj.errors import NotFoundError
 from ssj.services import public_results as published
@@ -84,7 +84,7 @@ def search_results(
     window: WindowDep,
     q: Annotated[str, Query(min_length=1, max_length=100, description="名称或代码")],
 ) -> dict[str, Any]:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     found = published.search_targets(services, q, window.offset, window.limit, seq)
     return render_page(found.rows, found.total, window, seq)
 
@@ -98,7 +98,7 @@ def search_results(
     response_model_exclude_unset=True,
 )
 def target_results(services: ServicesDep, public_id: str) -> dict[str, Any]:
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     found = published.targets_named(services, public_id, seq)
     if not found:
         raise NotFoundError(f"检查对象 {public_id} 不存在", f"target {public_id} not found")

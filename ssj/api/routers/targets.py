@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     MAY_CREATE,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     RegistryDep,
     ServicesDep,
@@ -19,8 +19,8 @@ from ssj.api.deps import (
     found,
     make_router,
     page,
+    read_at,
     read_scope,
-    snapshot,
     states,
     written,
 )
@@ -186,10 +186,10 @@ def list_targets(
 
 
 def _export(
-    services: Services, principal: Principal, filters: TargetFilters, as_of: int | None, fmt: str
+    services: Services, principal: Principal, filters: TargetFilters, at_seq: int | None, fmt: str
 ) -> Response:
     scoped = filters.scoped(services, principal)
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     rows = TARGETS.sheet(states(services, "targets", scoped, seq))
     return export_response(rows, fmt, f"targets-{seq}")
 
@@ -202,9 +202,9 @@ def _export(
     responses={200: {"content": {XLSX: {}}}},
 )
 def export_targets_xlsx(
-    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, at_seq: AtSeq = None
 ) -> Response:
-    return _export(services, principal, filters, as_of, "xlsx")
+    return _export(services, principal, filters, at_seq, "xlsx")
 
 
 @router.get(
@@ -214,9 +214,9 @@ def export_targets_xlsx(
     responses={200: {"content": {CSV: {}}}},
 )
 def export_targets_csv(
-    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, filters: FiltersDep, at_seq: AtSeq = None
 ) -> Response:
-    return _export(services, principal, filters, as_of, "csv")
+    return _export(services, principal, filters, at_seq, "csv")
 
 
 @router.get(
@@ -226,9 +226,9 @@ def export_targets_csv(
     response_model_exclude_unset=True,
 )
 def get_target(
-    services: ServicesDep, principal: PrincipalDep, identifier: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, identifier: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     target = found(
         services, "targets", [identifier], seq, f"检查对象 {identifier}", f"target {identifier}"
     )

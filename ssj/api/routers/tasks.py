@@ -15,16 +15,16 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
-    AsOf,
+    AtSeq,
     PrincipalDep,
     ReasonIn,
     ServicesDep,
     WindowDep,
     authorise_read,
     make_router,
+    read_at,
     read_scope,
     render_page,
-    snapshot,
 )
 from ssj.api.schemas import AS_OF, OUTCOME, SEQ, Outcome, Schema, TaskPage, TaskRow
 from ssj.domain.tasks import EVENT_LABELS_ZH, Task
@@ -153,7 +153,7 @@ class TaskShown(Schema):
 
 def _written(services: Services, task: Task) -> dict[str, Any]:
     """What a write returns: the ledger head after it and the task as now read."""
-    seq = snapshot(services, None)
+    seq = read_at(services, None)
     return {"seq": seq, "task": services.draw_queries.get("tasks", [str(task.id)], as_of=seq)}
 
 
@@ -367,7 +367,7 @@ def list_tasks(
     department leads or joins, newest draw first; supervisors, reviewers and administrators see
     all."""
     involving = read_scope(services, principal, department)
-    seq = snapshot(services, window.as_of)
+    seq = read_at(services, window.at_seq)
     found = tasks.page(
         draw=draw,
         status=status,
@@ -392,11 +392,11 @@ def get_task(
     tasks: TasksDep,
     principal: PrincipalDep,
     task_id: str,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
 ) -> dict[str, Any]:
     """任务及其经过（每个事件的账本序号、时间与操作者）。/ The task and its events (each with its
     ledger seq, time and actor)."""
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     row = tasks.row(task_id, as_of=seq)
     authorise_read(services, principal, row["departments"])
     events = [

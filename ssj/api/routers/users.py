@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssj.api.deps import (
     IDENTICAL,
-    AsOf,
+    AtSeq,
     PrincipalDep,
     ReasonIn,
     RegistryDep,
@@ -20,8 +20,8 @@ from ssj.api.deps import (
     found,
     make_router,
     page,
+    read_at,
     read_scope,
-    snapshot,
     written,
 )
 from ssj.api.schemas import Page, Schema, Shown, Written, answers
@@ -114,9 +114,9 @@ def list_users(
     response_model_exclude_unset=True,
 )
 def get_user(
-    services: ServicesDep, principal: PrincipalDep, username: str, as_of: AsOf = None
+    services: ServicesDep, principal: PrincipalDep, username: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
-    seq = snapshot(services, as_of)
+    seq = read_at(services, at_seq)
     user = found(services, "users", [username], seq, f"用户 {username}", f"user {username}")
     authorise_read(services, principal, [user["department"]])
     return {"as_of": seq, "item": user}
