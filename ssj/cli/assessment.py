@@ -6,7 +6,7 @@
     ssj assessment chart 2026 CZ-SJJ-TZ --output tz.png  |  ssj assessment chart 2026 --output-dir DIR
 
 `--on` is the day things not yet done are judged on (default: the year's last day, or today
-while the year runs); `--as-of SEQ` reads the ledger as it stood then; `--cycle-years` is the
+while the year runs); `--at-seq SEQ` reads the ledger as it stood then; `--cycle-years` is the
 coverage cycle (default 1).
 """
 
@@ -21,7 +21,9 @@ from rich.text import Text
 
 from ssj.cli.common import (
     AsUser,
+    DeprecatedAsOf,
     current_principal,
+    either_seq,
     fail,
     out,
     print_json,
@@ -43,8 +45,8 @@ On = Annotated[
         "are judged on (default: the year's last day, or today)",
     ),
 ]
-AsOf = Annotated[
-    int | None, typer.Option("--as-of", metavar="SEQ", help="账本序号（默认最新）/ ledger seq")
+AtSeq = Annotated[
+    int | None, typer.Option("--at-seq", metavar="SEQ", help="账本序号（默认最新）/ ledger seq")
 ]
 Cycle = Annotated[
     int | None,
@@ -128,18 +130,20 @@ def show(
     ] = None,
     as_json: Json = False,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     cycle_years: Cycle = None,
     as_user: AsUser = None,
 ) -> None:
     """各部门考核汇总，或一个部门的全部指标 / every department's figures, or one's in full."""
+    at_seq = either_seq(at_seq, as_of)
     from ssj.services.assessment import AssessmentService
     from ssj.services.assessment_files import summary_lines
 
     with services_session() as services:
         principal = current_principal(services, as_user)
         service = AssessmentService(services)
-        options: dict[str, Any] = {"on": on, "as_of": as_of, "cycle_years": cycle_years}
+        options: dict[str, Any] = {"on": on, "as_of": at_seq, "cycle_years": cycle_years}
         if department:
             report = service.department(principal, year, department, **options)
         else:
@@ -186,11 +190,13 @@ def detail(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="条数 / rows")] = 100,
     as_json: Json = False,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     cycle_years: Cycle = None,
     as_user: AsUser = None,
 ) -> None:
     """一项指标背后的计划、抽取、对象、任务或人员 / the rows behind one figure."""
+    at_seq = either_seq(at_seq, as_of)
     from ssj.services.assessment import AssessmentService
     from ssj.services.assessment_files import DETAIL_LABELS
 
@@ -204,7 +210,7 @@ def detail(
             offset=offset,
             limit=limit,
             on=on,
-            as_of=as_of,
+            as_of=at_seq,
             cycle_years=cycle_years,
         )
     if as_json:
@@ -233,12 +239,14 @@ def export(
         str | None, typer.Option("--department", help="只导出该部门 / one department")
     ] = None,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     cycle_years: Cycle = None,
     as_user: AsUser = None,
 ) -> None:
     """导出 XLSX：每个部门一张汇总表，每项明细一张表 / the workbook: a summary sheet per
     department and a sheet per drill-down, headers in Chinese."""
+    at_seq = either_seq(at_seq, as_of)
     from ssj.services.assessment import AssessmentService
 
     if output.suffix.lower() != ".xlsx":
@@ -246,7 +254,7 @@ def export(
     with services_session() as services:
         principal = current_principal(services, as_user)
         body = AssessmentService(services).workbook(
-            principal, year, department, on=on, as_of=as_of, cycle_years=cycle_years
+            principal, year, department, on=on, as_of=at_seq, cycle_years=cycle_years
         )
     output.write_bytes(body)
     out.print(f"已导出 / written: {output}（{len(body):,} 字节 / bytes）")
@@ -266,11 +274,13 @@ def chart(
         typer.Option("--output-dir", help="每个部门一张图写入此目录 / one chart per department"),
     ] = None,
     on: On = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     cycle_years: Cycle = None,
     as_user: AsUser = None,
 ) -> None:
     """部门考核图表（PNG）/ a PNG chart of a department's figures (or of every department)."""
+    at_seq = either_seq(at_seq, as_of)
     from ssj.services.assessment import AssessmentService
     from ssj.services.assessment_files import chart_files
 
@@ -283,7 +293,7 @@ def chart(
         )
     if output is not None and output.suffix.lower() != ".png":
         fail(ValidationError("输出文件应以 .png 结尾", "the output file must end in .png"))
-    options: dict[str, Any] = {"on": on, "as_of": as_of, "cycle_years": cycle_years}
+    options: dict[str, Any] = {"on": on, "as_of": at_seq, "cycle_years": cycle_years}
     with services_session() as services:
         principal = current_principal(services, as_user)
         service = AssessmentService(services)

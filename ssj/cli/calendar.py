@@ -25,7 +25,16 @@ import orjson
 import typer
 from rich.table import Table
 
-from ssj.cli.common import AsUser, current_principal, fail, out, print_json, services_session
+from ssj.cli.common import (
+    AsUser,
+    DeprecatedAsOf,
+    current_principal,
+    either_seq,
+    fail,
+    out,
+    print_json,
+    services_session,
+)
 from ssj.domain.calendar import (
     FIELD_LABELS,
     SOURCE_LABELS_ZH,
@@ -48,9 +57,11 @@ calendar_app = typer.Typer(
 )
 
 Year = Annotated[int, typer.Argument(help="年度 / year")]
-AsOfSeq = Annotated[
+AtSeq = Annotated[
     int | None,
-    typer.Option("--as-of", help="按此账本序号时的安排 / the arrangements as of this ledger seq"),
+    typer.Option(
+        "--at-seq", metavar="SEQ", help="按此账本序号时的安排 / the arrangements at this ledger seq"
+    ),
 ]
 
 
@@ -92,17 +103,19 @@ def calendar_deadline(
             metavar="N", help="工作日天数（起算日不计）/ working days (DATE not counted)"
         ),
     ],
-    as_of: AsOfSeq = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
 ) -> None:
     """起算日后第 N 个工作日，只输出日期 / the N-th working day after DATE (prints only it)."""
+    at_seq = either_seq(at_seq, as_of)
     with _reading() as service:
         if service is None:
-            _no_ledger_as_of(as_of)
+            _no_ledger_as_of(at_seq)
             result = WorkingCalendar().add_working_days(
                 parse_day("start", start), parse_working_days(n)
             )
         else:
-            result = service.deadline(start, n, as_of)
+            result = service.deadline(start, n, at_seq)
     sys.stdout.write(result.isoformat() + "\n")
 
 
@@ -209,13 +222,15 @@ def _day_rows(shown: dict[str, Any]) -> list[tuple[date, str]]:
 @calendar_app.command("show")
 def calendar_show(
     year: Year,
-    as_of: AsOfSeq = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
     """查看一年的节假日安排（放假与调休上班日、来源）/ show a year's arrangement and its source."""
+    at_seq = either_seq(at_seq, as_of)
     with _reading() as service:
         if service is None:
-            _no_ledger_as_of(as_of)
+            _no_ledger_as_of(at_seq)
             found = WorkingCalendar().arrangement(year)
             shown: dict[str, Any] = {
                 "as_of": None,
@@ -224,7 +239,7 @@ def calendar_show(
                 "versions": [],
             }
         else:
-            shown = service.year(year, as_of)
+            shown = service.year(year, at_seq)
     if as_json:
         print_json(shown)
         return

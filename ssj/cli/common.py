@@ -119,6 +119,36 @@ def progress_bar(
         yield update
 
 
+# Reading as the ledger stood at a seq ----------------------------------------------------------
+
+# `--as-of` was the first name of `--at-seq` (issue #15: a log position is a seq everywhere):
+# still accepted for one release, hidden from the help.
+DeprecatedAsOf = Annotated[
+    int | None,
+    typer.Option(
+        "--as-of",
+        metavar="SEQ",
+        hidden=True,
+        help="已弃用，请用 --at-seq / deprecated: use --at-seq",
+    ),
+]
+
+
+def either_seq(at_seq: int | None, as_of: int | None) -> int | None:
+    """The seq asked for under either name (a note on stderr for the old one); both must agree."""
+    if as_of is None:
+        return at_seq
+    err.print("提示 / note: --as-of 已弃用，请用 --at-seq / --as-of is deprecated: use --at-seq")
+    if at_seq is not None and at_seq != as_of:
+        fail(
+            ValidationError(
+                f"--at-seq（{at_seq}）与已弃用的 --as-of（{as_of}）不一致：只用 --at-seq",
+                f"--at-seq ({at_seq}) and the deprecated --as-of ({as_of}) differ: use --at-seq",
+            )
+        )
+    return as_of
+
+
 # Who acts: one registered user per command, named by --as or SSJ_USER --------------------------
 
 USER_ENV = "SSJ_USER"

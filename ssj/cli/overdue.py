@@ -5,7 +5,7 @@ working days of completion (or published late, with the working days late); rect
 their deadline without a passed re-check; penalty information not published within 7 working
 days of the decision; records not delivered to a credit platform by those deadlines (measured to
 its acknowledgement), and dead letters. "Today" is
-`--as-of-date` (default: today, Beijing time); `--as-of SEQ` reads the ledger as it stood then.
+`--as-of-date` (default: today, Beijing time); `--at-seq SEQ` reads the ledger as it stood then.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ssj.cli.common import AsUser, current_principal, out, print_json, services_session
+from ssj.cli.common import (
+    AsUser,
+    DeprecatedAsOf,
+    current_principal,
+    either_seq,
+    out,
+    print_json,
+    services_session,
+)
 from ssj.cli.draws import ListFormat, ListFormatOption
 
 SUMMARY_LABELS = {
@@ -121,19 +129,21 @@ def overdue(
             help="以此日期为“今天”（默认今天，北京时间）/ the day to report on (default: today)",
         ),
     ] = None,
-    as_of: Annotated[
+    at_seq: Annotated[
         int | None,
-        typer.Option("--as-of", metavar="SEQ", help="账本序号（默认最新）/ ledger seq"),
+        typer.Option("--at-seq", metavar="SEQ", help="账本序号（默认最新）/ ledger seq"),
     ] = None,
+    as_of: DeprecatedAsOf = None,
     fmt: ListFormatOption = ListFormat.table,
     as_user: AsUser = None,
 ) -> None:
     """逾期监测：逾期未检查、逾期未公示或逾期公示 / what is overdue, per department."""
     from ssj.services.overdue import OverdueService
 
+    at_seq = either_seq(at_seq, as_of)
     with services_session() as services:
         principal = current_principal(services, as_user)
-        report = OverdueService(services).report(principal, department, as_of_date, as_of)
+        report = OverdueService(services).report(principal, department, as_of_date, at_seq)
     if fmt is ListFormat.json:
         print_json(report)
         return

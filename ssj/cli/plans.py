@@ -20,15 +20,23 @@ from rich.table import Table
 from rich.text import Text
 
 from projections.registry import MAX_LIMIT
-from ssj.cli.common import AsUser, current_principal, out, print_json, services_session
+from ssj.cli.common import (
+    AsUser,
+    DeprecatedAsOf,
+    current_principal,
+    either_seq,
+    out,
+    print_json,
+    services_session,
+)
 from ssj.cli.registry import (
     USER_HELP,
-    AsOf,
+    AtSeq,
     Limit,
     Offset,
     Reason,
     Search,
-    _check_as_of,
+    _check_at_seq,
     _choice,
     _print_table,
     _write_json_array,
@@ -367,13 +375,15 @@ def plans_list(
         str | None, typer.Option(help="状态 / draft (草稿), submitted, approved, published, …")
     ] = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = ListFormat.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出抽查计划 / list plans (your department's, or all for supervisors and reviewers)."""
+    at_seq = either_seq(at_seq, as_of)
     filters = {
         "year": year,
         "kind": _choice("kind", kind, PlanKind, KIND_LABELS),
@@ -382,7 +392,7 @@ def plans_list(
     with services_session() as services:
         principal = current_principal(services, as_user)
         involving = _scope(services, principal, department)
-        seq = _check_as_of(services, as_of)
+        seq = _check_at_seq(services, at_seq)
         queries = services.plan_queries
         if fmt is ListFormat.table:
             page = queries.list(filters, offset, limit, seq, involving=involving, search=search)
@@ -414,14 +424,16 @@ def _shown(name: str, value: Any) -> str:
 def plans_show(
     department: Department,
     code: Code,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = ListFormat.table,
     as_user: AsUser = None,
 ) -> None:
     """查看一个抽查计划 / show one plan."""
+    at_seq = either_seq(at_seq, as_of)
     with services_session() as services:
         principal = current_principal(services, as_user)
-        seq = _check_as_of(services, as_of)
+        seq = _check_at_seq(services, at_seq)
         plan = services.plan_queries.get(department, code, as_of=seq)
         if plan is None:
             raise NotFoundError(

@@ -27,8 +27,10 @@ from rich.text import Text
 
 from ssj.cli.common import (
     AsUser,
+    DeprecatedAsOf,
     cli_actor,
     current_principal,
+    either_seq,
     err,
     fail,
     out,
@@ -124,10 +126,10 @@ FormatOption = Annotated[
         "--format", "-f", help="输出格式 / output: table, json (one array of all rows), csv"
     ),
 ]
-AsOf = Annotated[
+AtSeq = Annotated[
     int | None,
     typer.Option(
-        "--as-of", metavar="SEQ", help="账本序号为 SEQ 时的名录 / the registry as it stood at SEQ"
+        "--at-seq", metavar="SEQ", help="账本序号为 SEQ 时的名录 / the registry as it stood at SEQ"
     ),
 ]
 Offset = Annotated[int, typer.Option(help="表格从第几条起（0 起）/ table: rows to skip")]
@@ -166,7 +168,7 @@ def _roles(values: Sequence[str]) -> list[str]:
 # Listing -----------------------------------------------------------------------------------------
 
 
-def _check_as_of(services: Services, seq: int | None) -> int | None:
+def _check_at_seq(services: Services, seq: int | None) -> int | None:
     if seq is None:
         return None
     size = services.ledger.size()
@@ -183,17 +185,17 @@ def _all_rows(
     table: str,
     filters: Mapping[str, str | None],
     search: str | None,
-    as_of: int | None,
+    at_seq: int | None,
 ) -> Iterator[dict[str, Any]]:
     """Every matching state, page by page, all as of one seq (so concurrent writes cannot make
     a row appear twice or go missing between pages)."""
-    if as_of is None:
+    if at_seq is None:
         seq = services.runner.seq("registry")
-        as_of = seq if seq >= 0 else None
+        at_seq = seq if seq >= 0 else None
     offset = 0
     while True:
         page = services.queries.list(
-            table, filters, as_of=as_of, offset=offset, limit=PAGE, search=search
+            table, filters, as_of=at_seq, offset=offset, limit=PAGE, search=search
         )
         yield from page.rows
         offset += len(page.rows)
@@ -219,7 +221,7 @@ def _print_table(
     rows: Sequence[Mapping[str, Any]],
     total: int,
     offset: int,
-    as_of: int | None,
+    at_seq: int | None,
 ) -> None:
     table = Table(header_style="bold", highlight=False)
     for name in view.columns:
@@ -227,7 +229,7 @@ def _print_table(
     for row in rows:
         table.add_row(*(Text(view.cell(name, row.get(name))) for name in view.columns))
     out.print(table)
-    when = f"，账本序号 {as_of} 时 / as of seq {as_of}" if as_of is not None else ""
+    when = f"，账本序号 {at_seq} 时 / at seq {at_seq}" if at_seq is not None else ""
     if rows:
         shown = f"第 {offset + 1}–{offset + len(rows)} 条，共 {total} 条{when} / rows {offset + 1}-{offset + len(rows)} of {total}"
     else:
@@ -260,14 +262,14 @@ def _list(
     filters: Mapping[str, str | None],
     *,
     search: str | None = None,
-    as_of: int | None = None,
+    at_seq: int | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> None:
     with services_session() as services:
         principal = current_principal(services, as_user)
         services.authorise(principal, view.read)
-        seq = _check_as_of(services, as_of)
+        seq = _check_at_seq(services, at_seq)
         if fmt is Format.table:
             page = services.queries.list(
                 view.table, filters, as_of=seq, offset=offset, limit=limit, search=search
@@ -286,7 +288,7 @@ def _export(
     as_user: str | None,
     filters: Mapping[str, str | None],
     search: str | None,
-    as_of: int | None,
+    at_seq: int | None,
 ) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
@@ -299,7 +301,7 @@ def _export(
     with services_session() as services:
         principal = current_principal(services, as_user)
         services.authorise(principal, view.read)
-        seq = _check_as_of(services, as_of)
+        seq = _check_at_seq(services, at_seq)
         states = _all_rows(services, view.table, filters, search, seq)
         write = _write_xlsx if suffix == ".xlsx" else _write_csv_file
         count = _atomic_write(path, lambda target: write(view, states, target))
@@ -452,13 +454,15 @@ def departments_list(
     level: Annotated[str | None, typer.Option(help="级别 / level")] = None,
     kind: Annotated[str | None, typer.Option(help="类型 / kind")] = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = Format.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出部门 / list departments."""
+    at_seq = either_seq(at_seq, as_of)
     filters = {
         "parent": parent,
         "level": _choice("level", level, Level, LEVEL_LABELS),
@@ -470,7 +474,7 @@ def departments_list(
         fmt,
         filters,
         search=search,
-        as_of=as_of,
+        at_seq=at_seq,
         offset=offset,
         limit=limit,
     )
@@ -512,14 +516,18 @@ def users_add(
 @users_app.command("list")
 def users_list(
     department: DepartmentFilter = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = Format.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出用户（管理员、纪检监察、考核人员）/ list users (admin, supervisor, reviewer)."""
-    _list(USERS, as_user, fmt, {"department": department}, as_of=as_of, offset=offset, limit=limit)
+    at_seq = either_seq(at_seq, as_of)
+    _list(
+        USERS, as_user, fmt, {"department": department}, at_seq=at_seq, offset=offset, limit=limit
+    )
 
 
 @users_app.command("roles")
@@ -655,15 +663,17 @@ def items_list(
     target_type: TargetTypeFilter = None,
     item_class: ItemClassFilter = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = Format.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出抽查事项（含已废止）/ list inspection items (retired ones too)."""
+    at_seq = either_seq(at_seq, as_of)
     filters = _item_filters(department, category, target_type, item_class)
-    _list(ITEMS, as_user, fmt, filters, search=search, as_of=as_of, offset=offset, limit=limit)
+    _list(ITEMS, as_user, fmt, filters, search=search, at_seq=at_seq, offset=offset, limit=limit)
 
 
 @items_app.command("export")
@@ -674,12 +684,14 @@ def items_export(
     target_type: TargetTypeFilter = None,
     item_class: ItemClassFilter = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     as_user: AsUser = None,
 ) -> None:
     """导出抽查事项清单（.xlsx 或 .csv，可重新导入）/ export the item list (re-importable)."""
+    at_seq = either_seq(at_seq, as_of)
     filters = _item_filters(department, category, target_type, item_class)
-    _export(ITEMS, file, as_user, filters, search, as_of)
+    _export(ITEMS, file, as_user, filters, search, at_seq)
 
 
 @items_app.command("retire")
@@ -762,15 +774,17 @@ def targets_list(
     credit_class: CreditClassFilter = None,
     region_code: RegionFilter = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = Format.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出检查对象 / list targets."""
+    at_seq = either_seq(at_seq, as_of)
     filters = _target_filters(department, status, target_type, credit_class, region_code)
-    _list(TARGETS, as_user, fmt, filters, search=search, as_of=as_of, offset=offset, limit=limit)
+    _list(TARGETS, as_user, fmt, filters, search=search, at_seq=at_seq, offset=offset, limit=limit)
 
 
 @targets_app.command("export")
@@ -782,12 +796,14 @@ def targets_export(
     credit_class: CreditClassFilter = None,
     region_code: RegionFilter = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     as_user: AsUser = None,
 ) -> None:
     """导出检查对象名录（.xlsx 或 .csv，可重新导入）/ export targets (re-importable)."""
+    at_seq = either_seq(at_seq, as_of)
     filters = _target_filters(department, status, target_type, credit_class, region_code)
-    _export(TARGETS, file, as_user, filters, search, as_of)
+    _export(TARGETS, file, as_user, filters, search, at_seq)
 
 
 # Inspectors ------------------------------------------------------------------------------------
@@ -849,13 +865,15 @@ def inspectors_list(
     pool: PoolFilter = None,
     status: InspectorStatusFilter = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = Format.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出执法检查人员与专家 / list inspectors and experts."""
+    at_seq = either_seq(at_seq, as_of)
     filters = _inspector_filters(department, pool, status)
     _list(
         INSPECTORS,
@@ -863,7 +881,7 @@ def inspectors_list(
         fmt,
         filters,
         search=search,
-        as_of=as_of,
+        at_seq=at_seq,
         offset=offset,
         limit=limit,
     )
@@ -876,11 +894,13 @@ def inspectors_export(
     pool: PoolFilter = None,
     status: InspectorStatusFilter = None,
     search: Search = None,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     as_user: AsUser = None,
 ) -> None:
     """导出执法检查人员名录（.xlsx 或 .csv，可重新导入）/ export inspectors (re-importable)."""
-    _export(INSPECTORS, file, as_user, _inspector_filters(department, pool, status), search, as_of)
+    at_seq = either_seq(at_seq, as_of)
+    _export(INSPECTORS, file, as_user, _inspector_filters(department, pool, status), search, at_seq)
 
 
 # Conflicts of interest -------------------------------------------------------------------------
@@ -959,18 +979,20 @@ def conflicts_list(
     withdrawn: Annotated[
         bool, typer.Option("--withdrawn/--active-only", help="含已撤回 / include withdrawn ones")
     ] = True,
-    as_of: AsOf = None,
+    at_seq: AtSeq = None,
+    as_of: DeprecatedAsOf = None,
     fmt: FormatOption = Format.table,
     offset: Offset = 0,
     limit: Limit = 100,
     as_user: AsUser = None,
 ) -> None:
     """列出利害关系声明 / list declared conflicts of interest."""
+    at_seq = either_seq(at_seq, as_of)
     wanted = _choice("relation", relation, Relation, RELATION_LABELS)
     with services_session() as services:
         principal = current_principal(services, as_user)
         services.authorise(principal, DECLARATIONS.read)
-        seq = _check_as_of(services, as_of)
+        seq = _check_at_seq(services, at_seq)
         found = []
         for row in services.queries.states(
             "declarations", as_of=seq, columns=("aggregate_id", "state")

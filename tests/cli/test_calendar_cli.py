@@ -80,7 +80,7 @@ def test_register_then_deadline_and_show(
     assert done.stdout == "2031-01-29\n"
     assert (
         run(
-            settings, "calendar", "deadline", "2031-01-17", "4", "--as-of", str(before - 1)
+            settings, "calendar", "deadline", "2031-01-17", "4", "--at-seq", str(before - 1)
         ).returncode
         == 2
     )

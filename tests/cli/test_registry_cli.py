@@ -187,7 +187,7 @@ def test_bootstrap_departments_users_tokens_and_who_may_act(settings: Settings) 
 # Targets ---------------------------------------------------------------------------------------
 
 
-def test_targets_gbk_import_json_as_of_and_export_round_trip(
+def test_targets_gbk_import_json_at_seq_and_export_round_trip(
     settings: Settings, jurisdiction: Jurisdiction, tmp_path: Path
 ) -> None:
     rows = target_rows(3)
@@ -226,16 +226,17 @@ def test_targets_gbk_import_json_as_of_and_export_round_trip(
     assert by_id[uscc(0)]["tags"] == ["投诉较多", "重点"]
 
     # The table as it stood before the update: the old name and class, filtered and paged.
-    table = ok(
-        run(
-            settings,
-            *("targets", "list", "--as-of", str(before_update), "--credit-class", "B类"),
-            *("--search", "第1机械", "--limit", "10"),
-            COLUMNS="200",
-        )
-    )
+    old_table = ("targets", "list", "--credit-class", "B类", "--search", "第1机械", "--limit", "10")
+    at_seq = run(settings, *old_table, "--at-seq", str(before_update), COLUMNS="200")
+    table = ok(at_seq)
     assert "常州第1机械有限公司" in table and "股份" not in table and "常州第0机械" not in table
     assert "信用风险分类" in table and f"共 1 条，账本序号 {before_update} 时" in table
+    assert "deprecated" not in at_seq.stderr
+    # --as-of, --at-seq's deprecated first name, still works for one release, with a note.
+    as_of = run(settings, *old_table, "--as-of", str(before_update), COLUMNS="200")
+    assert ok(as_of) == table and "--as-of is deprecated: use --at-seq" in as_of.stderr
+    both = run(settings, *old_table, "--as-of", "1", "--at-seq", "2")
+    assert both.returncode == 2 and both.stdout == "" and "differ: use --at-seq" in both.stderr
 
     # Export → re-import: nothing changes, nothing is written.
     xlsx, csv_file = tmp_path / "out.xlsx", tmp_path / "out.csv"
@@ -361,7 +362,7 @@ def test_bad_input_is_row_level_exit_2_and_writes_nothing(
     assert reviewer.returncode == 2 and "第 2 行 F 列" in reviewer.stderr
     assert "may not edit_targets" in reviewer.stderr
 
-    beyond = run(settings, "targets", "list", "--format", "json", "--as-of", "99999")
+    beyond = run(settings, "targets", "list", "--format", "json", "--at-seq", "99999")
     assert beyond.returncode == 2 and beyond.stdout == "" and "no ledger seq 99999" in beyond.stderr
     # Nothing was written but the record of the reviewer's refused import (全程留痕).
     assert size(settings) == before + 1

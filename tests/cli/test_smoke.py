@@ -8,8 +8,11 @@ workers, the stdlib-only reproduce script) start one where they are.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from typing import Any
 
 from ssj.config import Settings
 from tests.cli.inprocess import SSJ, run_ssj
@@ -69,3 +72,29 @@ def test_old_singular_group_names_are_hidden_aliases(sqlite_settings: Settings) 
     for old, new in (("draw", "draws"), ("task", "tasks"), ("followup", "followups")):
         assert commands(old) == commands(new)
         assert "show" in commands(new)
+
+
+def test_at_seq_options_hide_their_old_name(sqlite_settings: Settings) -> None:
+    """Every command that reads at a seq names it `--at-seq` in its help; `--as-of` (its first
+    name, one release more) is accepted, hidden; `ssj keys revoke --as-of` is not a read."""
+    import typer.main
+
+    from ssj.cli.main import app
+
+    def walk(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        if hasattr(command, "commands"):  # a group (typer vendors its own click)
+            for name, sub in command.commands.items():
+                if not sub.hidden:
+                    yield from walk(sub, (*path, name))
+        elif any("--at-seq" in p.opts for p in command.params):
+            hidden = [p for p in command.params if "--as-of" in p.opts]
+            assert hidden and all(getattr(p, "hidden", False) for p in hidden), path
+            yield path
+
+    reading = list(walk(typer.main.get_command(app), ()))
+    assert len(reading) >= 17 and ("targets", "list") in reading and ("overdue",) in reading
+    env = {**settings_env(sqlite_settings), "COLUMNS": "200"}
+    for path in reading:
+        shown = run_ssj([*path, "--help"], env)
+        assert shown.returncode == 0 and "--at-seq" in shown.stdout, (path, shown.stderr)
+        assert not re.search(r"--as-of(?![\w-])", shown.stdout), path
