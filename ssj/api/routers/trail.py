@@ -57,7 +57,9 @@ class TrailPage(Schema):
     total: int = Field(description="符合条件的总条数 / rows matching, all pages")
     offset: int = Field(description="跳过的条数 / rows skipped")
     limit: int = Field(description="每页条数 / page size")
-    as_of: int = Field(description="留痕读模型所到的账本位置 / the trail read model's position")
+    as_of: int = Field(
+        description="留痕读模型所到的账本序号 / the seq the trail read model has reached"
+    )
     items: list[TrailRow] = Field(description="本页的记录 / this page's rows")
 
 
