@@ -1,6 +1,7 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the embedded SQLite default
 #   make test   ruff, mypy --strict, then the whole test suite, listing its 25 slowest tests
+#               with their CPU time beside their wall time (--cpu-durations, tests/timing.py)
 #               (PostgreSQL tests skip without a server, fail under CI=true)
 #   make test-fast  the edit-test loop: domain, draw, ledger, imports, services and projections on
 #                   SQLite, without tests marked slow (CONTRIBUTING.md, "Test tiers")
@@ -48,7 +49,7 @@ browser: system
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --cpu-durations=25 $(PYTEST_ARGS)
 
 # The fast tier: pure code and services on SQLite, in-process, no slow marker (target: < 60 s).
 # No API tests run here, so schemathesis's pytest plugin is not loaded (a second per process);

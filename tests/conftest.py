@@ -22,6 +22,8 @@ import pytest
 
 from ssj.config import DatabaseURL, Settings
 
+pytest_plugins = ["tests.timing"]  # --cpu-durations=N: wall beside CPU time, per test
+
 # pytest-xdist's workers get COLUMNS=80; rich consoles created at import would keep that width
 # for good, while in-process CLI tests set COLUMNS per call (as a new process would read it).
 os.environ.pop("COLUMNS", None)
