@@ -228,13 +228,18 @@ class TargetRecord:
         """JSON-ready values, as recorded in events (a shallow copy: asdict deep-copies). The
         optional fields of registry exports appear only when they hold a value, so an entry
         registered before they existed does not change when re-imported from the same file."""
-        state = {f.name: getattr(self, f.name) for f in fields_of(self)}
+        state = {name: getattr(self, name) for name in _RECORD_FIELDS}
         state["applicable_items"] = list(self.applicable_items)
         state["tags"] = list(self.tags)
         for name in OPTIONAL_STATE:
             if state[name] in (None, {}, ""):
                 del state[name]
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}
+
+
+# TargetRecord's field names in declaration order (the order of a state's keys): looked up
+# once, not per record (dataclasses.fields costs as much as the rest of as_state).
+_RECORD_FIELDS = tuple(f.name for f in fields_of(TargetRecord))
 
 
 def _identity(raw: dict[str, Any]) -> tuple[str, Any, TargetType, str]:
