@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import orjson
 
 from projections.store import ViewStore
-from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
+from projections.versioned import Tables, Versioned, VersionedProjection, at_seq_clause
 from ssj.domain.calendar import CalendarYear
 from ssj.ledger.application import LoggedEvent
 
@@ -63,17 +63,17 @@ class CalendarQueries:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    def all(self, as_of: int | None = None) -> list[dict[str, Any]]:
-        """Every registered year's arrangement valid at `as_of` (None: now), by year."""
-        where, params = as_of_clause(as_of)
+    def all(self, at_seq: int | None = None) -> list[dict[str, Any]]:
+        """Every registered year's arrangement valid at `at_seq` (None: now), by year."""
+        where, params = at_seq_clause(at_seq)
         rows = self.store.query(
             f"SELECT state FROM {CALENDAR_YEARS.table} WHERE {where} ORDER BY year", params
         )
         return [orjson.loads(r[0]) for r in rows]
 
-    def versions(self, year: int, as_of: int | None = None) -> list[dict[str, Any]]:
-        """Each version of `year`'s arrangement recorded up to `as_of`, oldest first."""
-        clause, params = ("", []) if as_of is None else (" AND from_seq <= ?", [as_of])
+    def versions(self, year: int, at_seq: int | None = None) -> list[dict[str, Any]]:
+        """Each version of `year`'s arrangement recorded up to `at_seq`, oldest first."""
+        clause, params = ("", []) if at_seq is None else (" AND from_seq <= ?", [at_seq])
         rows = self.store.query(
             f"SELECT state FROM {CALENDAR_YEARS.table} WHERE year = ?{clause} ORDER BY from_seq",
             [str(year), *params],

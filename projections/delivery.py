@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from projections.store import Cursor, ViewStore, insert_rows, select_in
-from projections.versioned import as_of_clause
+from projections.versioned import at_seq_clause
 from ssj.domain.followup import FollowUp
 from ssj.domain.records import Action
 from ssj.domain.subscribers import DeliveryReport, Outcome, RecordKind, Subscriber, SubscriberStatus
@@ -66,7 +66,7 @@ OUTBOX_COLUMNS = (
 
 
 def _as_of(c: Cursor, table: str, key: str, value: str, seq: int) -> dict[str, Any] | None:
-    where, params = as_of_clause(seq)
+    where, params = at_seq_clause(seq)
     c.execute(f"SELECT state FROM {table} WHERE {key} = ? AND {where}", [value, *params])
     row = c.fetchone()
     return None if row is None else orjson.loads(row[0])

@@ -16,7 +16,7 @@ import orjson
 
 from projections.registry import Page, RegistryQueries
 from projections.store import ViewStore
-from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
+from projections.versioned import Tables, Versioned, VersionedProjection, at_seq_clause
 from ssj.domain.draws import Draw, DrawStatus, draw_label
 from ssj.domain.tasks import CLOSED_STATUSES, Task, TaskStatus, item_keys, summary_category, task_id
 from ssj.ledger.application import LoggedEvent
@@ -302,7 +302,7 @@ def task_page(
     filters: Mapping[str, str | None],
     *,
     involving: str | None = None,
-    as_of: int | None = None,
+    at_seq: int | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> Page:
@@ -312,7 +312,7 @@ def task_page(
     return RegistryQueries(store, TABLES).list(
         "tasks",
         filters,
-        as_of=as_of,
+        at_seq=at_seq,
         offset=offset,
         limit=limit,
         conditions=involved,
@@ -321,10 +321,10 @@ def task_page(
 
 
 def task_rows(
-    store: ViewStore, *, involving: str | None = None, as_of: int | None = None
+    store: ViewStore, *, involving: str | None = None, at_seq: int | None = None
 ) -> list[dict[str, Any]]:
-    """Every task (of the draws `involving` a department, lead or cooperating) as of `as_of`."""
-    where, args = as_of_clause(as_of)
+    """Every task (of the draws `involving` a department, lead or cooperating) as of `at_seq`."""
+    where, args = at_seq_clause(at_seq)
     params: list[Any] = list(args)
     if involving:
         where += " AND departments LIKE ? ESCAPE '!'"
@@ -335,9 +335,9 @@ def task_rows(
     return [orjson.loads(r[0]) for r in rows]
 
 
-def draw_rows(store: ViewStore, as_of: int | None = None) -> dict[str, dict[str, Any]]:
-    """Every draw by id, as of `as_of`."""
-    where, args = as_of_clause(as_of)
+def draw_rows(store: ViewStore, at_seq: int | None = None) -> dict[str, dict[str, Any]]:
+    """Every draw by id, as of `at_seq`."""
+    where, args = at_seq_clause(at_seq)
     rows = store.query(f"SELECT state FROM draws WHERE {where}", args)
     found = [orjson.loads(r[0]) for r in rows]
     return {d["draw_id"]: d for d in found}

@@ -11,7 +11,7 @@ import orjson
 
 from projections.draws import _like
 from projections.store import ViewStore
-from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
+from projections.versioned import Tables, Versioned, VersionedProjection, at_seq_clause
 from ssj.domain.followup import FollowUp
 from ssj.ledger.application import LoggedEvent
 
@@ -146,10 +146,10 @@ class FollowUpProjection(VersionedProjection):
 
 
 def followup_rows(
-    store: ViewStore, *, involving: str | None = None, as_of: int | None = None
+    store: ViewStore, *, involving: str | None = None, at_seq: int | None = None
 ) -> list[dict[str, Any]]:
-    """Every task's follow-up (of tasks `involving` a department) as of `as_of`."""
-    where, args = as_of_clause(as_of)
+    """Every task's follow-up (of tasks `involving` a department) as of `at_seq`."""
+    where, args = at_seq_clause(at_seq)
     params: list[Any] = list(args)
     if involving:
         where += " AND departments LIKE ? ESCAPE '!'"

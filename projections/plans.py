@@ -98,7 +98,7 @@ class PlanQueries:
         filters: Mapping[str, object] | None = None,
         offset: int = 0,
         limit: int = 100,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         *,
         involving: str | None = None,
         search: str | None = None,
@@ -107,30 +107,30 @@ class PlanQueries:
         (department, code, year, kind, status, title) exactly; `involving` keeps plans a
         department leads or cooperates in, `search` those whose code or title contains it."""
         columns = {k: None if v is None else str(v) for k, v in (filters or {}).items()}
-        page = self.rows.list(PLANS.table, columns, as_of=as_of, offset=offset, limit=limit)
+        page = self.rows.list(PLANS.table, columns, at_seq=at_seq, offset=offset, limit=limit)
         if involving is None and not search:
             return page
         matching = [
             s
-            for s in self.all(columns, as_of)
+            for s in self.all(columns, at_seq)
             if (involving is None or involving in (s["department"], *s["cooperating"]))
             and (not search or search in s["code"] or search in s["title"])
         ]
         return Page(matching[offset : offset + limit], len(matching), offset, limit)
 
     def all(
-        self, filters: Mapping[str, object] | None = None, as_of: int | None = None
+        self, filters: Mapping[str, object] | None = None, at_seq: int | None = None
     ) -> builtins.list[dict[str, Any]]:
-        """Every plan matching `filters` at `as_of` (plans number hundreds, not millions)."""
+        """Every plan matching `filters` at `at_seq` (plans number hundreds, not millions)."""
         columns = {k: None if v is None else str(v) for k, v in (filters or {}).items()}
         found: builtins.list[dict[str, Any]] = []
         while True:
             page = self.rows.list(
-                PLANS.table, columns, as_of=as_of, offset=len(found), limit=MAX_LIMIT
+                PLANS.table, columns, at_seq=at_seq, offset=len(found), limit=MAX_LIMIT
             )
             found.extend(page.rows)
             if len(page.rows) < MAX_LIMIT:
                 return found
 
-    def get(self, department: str, code: str, as_of: int | None = None) -> dict[str, Any] | None:
-        return self.rows.get(PLANS.table, [department, code], as_of=as_of)
+    def get(self, department: str, code: str, at_seq: int | None = None) -> dict[str, Any] | None:
+        return self.rows.get(PLANS.table, [department, code], at_seq=at_seq)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import orjson
 
 from projections.store import ViewStore
-from projections.versioned import Tables, Versioned, VersionedProjection, as_of_clause
+from projections.versioned import Tables, Versioned, VersionedProjection, at_seq_clause
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.inspectors import Inspector
 from ssj.domain.items import Item
@@ -160,7 +160,7 @@ class RegistryQueries:
         table: str,
         filters: Mapping[str, str | None] | None = None,
         *,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         offset: int = 0,
         limit: int = 100,
         search: str | None = None,
@@ -176,7 +176,7 @@ class RegistryQueries:
                 f"分页参数无效（offset ≥ 0，1 ≤ limit ≤ {MAX_LIMIT}）",
                 f"invalid paging (offset >= 0, 1 <= limit <= {MAX_LIMIT})",
             )
-        where, params = as_of_clause(as_of)
+        where, params = at_seq_clause(at_seq)
         clauses: builtins.list[str] = [where]
         args: builtins.list[Any] = list(params)
         for column, value in (filters or {}).items():
@@ -202,10 +202,10 @@ class RegistryQueries:
         return Page([orjson.loads(r[0]) for r in rows], int(total), offset, limit)
 
     def get(
-        self, table: str, key: Sequence[str], *, as_of: int | None = None
+        self, table: str, key: Sequence[str], *, at_seq: int | None = None
     ) -> dict[str, Any] | None:
         versioned = self.tables[table]
-        where, params = as_of_clause(as_of)
+        where, params = at_seq_clause(at_seq)
         natural = " AND ".join(f"{k} = ?" for k in versioned.natural_key)
         rows = self.store.query(
             f"SELECT state FROM {table} WHERE {natural} AND {where}", [*key, *params]
@@ -218,7 +218,7 @@ class RegistryQueries:
         """(aggregate id, state) of every entry matching `filters` (indexed columns) now: for
         tables where one natural key may hold several entries, such as declarations."""
         versioned = self.tables[table]
-        where, params = as_of_clause(None)
+        where, params = at_seq_clause(None)
         clauses = [where]
         args: builtins.list[object] = list(params)
         for column, value in filters.items():
@@ -234,13 +234,13 @@ class RegistryQueries:
         return [(str(aid), orjson.loads(state)) for aid, state in rows]
 
     def get_many(
-        self, table: str, keys: Iterable[str], *, as_of: int | None = None
+        self, table: str, keys: Iterable[str], *, at_seq: int | None = None
     ) -> dict[str, dict[str, Any]]:
         """States by a one-column natural key, in chunked IN queries (a drawn list of tens of
         thousands of targets is a few queries, not one each)."""
         versioned = self.tables[table]
         [column] = versioned.natural_key
-        where, params = as_of_clause(as_of)
+        where, params = at_seq_clause(at_seq)
         wanted = list(dict.fromkeys(keys))
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), 500):
@@ -254,10 +254,10 @@ class RegistryQueries:
         return found
 
     def states(
-        self, table: str, *, as_of: int | None = None, columns: Sequence[str] = ()
+        self, table: str, *, at_seq: int | None = None, columns: Sequence[str] = ()
     ) -> builtins.list[dict[str, Any]]:
-        """Every state valid at `as_of` (e.g. a whole population for a draw)."""
-        where, params = as_of_clause(as_of)
+        """Every state valid at `at_seq` (e.g. a whole population for a draw)."""
+        where, params = at_seq_clause(at_seq)
         if columns:
             names = ", ".join(columns)
             rows = self.store.query(f"SELECT {names} FROM {table} WHERE {where}", params)

@@ -16,16 +16,16 @@ import orjson
 
 from projections.draws import CLOSED_TASK_STATUSES, task_departments
 from projections.store import ViewStore
-from projections.versioned import as_of_clause
+from projections.versioned import at_seq_clause
 from ssj.draw.registry_view import RegistryView, TargetGroup, TaskRow
 
 
 def load_registry_view(
-    store: ViewStore, as_of: int, department: str, plan_id: str | None = None
+    store: ViewStore, at_seq: int, department: str, plan_id: str | None = None
 ) -> RegistryView:
     """The lead department's targets, every task, the inspector registry and conflicts."""
-    where, params = as_of_clause(as_of)
-    registry = RegistryView(seq=as_of)
+    where, params = at_seq_clause(at_seq)
+    registry = RegistryView(seq=at_seq)
     registry.groups = _target_groups(store, where, [*params, department])
     tasks = store.query(
         f"SELECT identifier, plan_id, departments, drawn_on, status, state FROM tasks WHERE {where}",

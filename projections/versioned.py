@@ -239,7 +239,7 @@ def _column_value(value: Any) -> Any:
     return str(value)
 
 
-def as_of_clause(seq: int | None) -> tuple[str, list[int]]:
+def at_seq_clause(seq: int | None) -> tuple[str, list[int]]:
     """The WHERE fragment selecting the versions valid at `seq` (None: current)."""
     if seq is None:
         return "to_seq IS NULL", []

@@ -12,7 +12,7 @@
     `Ledger.save` in batches of 1,000 (generation and validation included in the fill time), and
     note the last seq S. Then, after S: 5 % of the targets change credit class or status and 2 %
     more are registered; the projections catch up. Time
-    `RegistryQueries.states("targets", as_of=S, columns=...)`, the draw population as it stood at
+    `RegistryQueries.states("targets", at_seq=S, columns=...)`, the draw population as it stood at
     S with the columns a draw needs (median of --repeat runs; target <= 10 s), and check that it
     holds exactly the targets registered by S, with their state at S.
 
@@ -229,7 +229,7 @@ def bench_as_of(
         rows = []
         gc.collect()
         t0 = time.perf_counter()
-        rows = services.queries.states("targets", as_of=seq, columns=DRAW_COLUMNS)
+        rows = services.queries.states("targets", at_seq=seq, columns=DRAW_COLUMNS)
         times.append(time.perf_counter() - t0)
     if len(rows) != population:
         raise SystemExit(f"as-of population has {len(rows):,} targets, expected {population:,}")
@@ -238,7 +238,7 @@ def bench_as_of(
         raise SystemExit(f"{wrong:,} targets of the as-of population show changes made after S")
     median = statistics.median(times)
     results.add(
-        f"(b) as-of population at seq {seq:,}: states(as_of=S, {len(DRAW_COLUMNS)} columns)",
+        f"(b) as-of population at seq {seq:,}: states(at_seq=S, {len(DRAW_COLUMNS)} columns)",
         f"{len(rows):,} targets in {median:.2f} s (median of {repeat}; "
         f"min {min(times):.2f} s, max {max(times):.2f} s)",
         "<= 10 s",

@@ -69,14 +69,14 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """\
 双随机、一公开 审计账本的 HTTP 接口。除公开的抽查事项清单外，所有接口都需要
 `Authorization: Bearer <令牌>`。每次写入都是账本中一条签名事件；被拒绝的操作不写入任何
-数据，但拒绝本身会被记录（全程留痕）。读取可指定 `at_seq`（账本序号；旧名 `as_of`
-已弃用），返回名录在该序号时的确切状态，答复中的 `as_of` 即所依据的序号。错误统一为 `{"code", "message_zh", "message_en"}`。
+数据，但拒绝本身会被记录（全程留痕）。读取可指定 `at_seq`（账本序号；旧名 `at_seq`
+已弃用），返回名录在该序号时的确切状态，答复中的 `at_seq` 即所依据的序号。错误统一为 `{"code", "message_zh", "message_en"}`。
 
 The HTTP API of the audit-first ledger for "double random, one public" inspections. Every
 endpoint except the published inspection-item list needs `Authorization: Bearer <token>`.
 Every write is a signed event in the ledger; a refused command writes nothing it asked for, but
-the refusal itself is recorded. Reads take `at_seq` (a ledger seq; its first name `as_of` is
-deprecated) and return the registry exactly as it stood then; an answer's `as_of` key is the
+the refusal itself is recorded. Reads take `at_seq` (a ledger seq; its first name `at_seq` is
+deprecated) and return the registry exactly as it stood then; an answer's `at_seq` key is the
 seq it was read at. Errors are `{"code", "message_zh", "message_en"}`.
 """
 

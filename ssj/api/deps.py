@@ -261,7 +261,7 @@ def states(
     offset = 0
     while True:
         chunk = services.queries.list(
-            table, filters, as_of=seq, offset=offset, limit=MAX_LIMIT, search=search
+            table, filters, at_seq=seq, offset=offset, limit=MAX_LIMIT, search=search
         )
         yield from chunk.rows
         offset += len(chunk.rows)
@@ -287,7 +287,7 @@ def page(
         search = None
     if predicate is None:
         result = services.queries.list(
-            table, filters, as_of=seq, offset=window.offset, limit=window.limit, search=search
+            table, filters, at_seq=seq, offset=window.offset, limit=window.limit, search=search
         )
         rows, total = result.rows, result.total
     else:
@@ -363,14 +363,14 @@ def written(
     (201 Created when it is new, else 200: an identical record already existed, or it changed)."""
     response.status_code = 201 if outcome == "created" else 200
     seq = read_at(services, None)
-    return {"outcome": outcome, "seq": seq, "item": services.queries.get(table, key, as_of=seq)}
+    return {"outcome": outcome, "seq": seq, "item": services.queries.get(table, key, at_seq=seq)}
 
 
 def found(
     services: Services, table: str, key: Sequence[str], seq: int, zh: str, en: str
 ) -> dict[str, Any]:
     """One entry as of `seq`, or NotFoundError naming it in both languages."""
-    state = services.queries.get(table, key, as_of=seq)
+    state = services.queries.get(table, key, at_seq=seq)
     if state is None:
         raise NotFoundError(f"{zh} 不存在（账本序号 {seq}）", f"{en} not found (as of seq {seq})")
     return state

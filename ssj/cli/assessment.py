@@ -143,7 +143,7 @@ def show(
     with services_session() as services:
         principal = current_principal(services, as_user)
         service = AssessmentService(services)
-        options: dict[str, Any] = {"on": on, "as_of": at_seq, "cycle_years": cycle_years}
+        options: dict[str, Any] = {"on": on, "at_seq": at_seq, "cycle_years": cycle_years}
         if department:
             report = service.department(principal, year, department, **options)
         else:
@@ -210,7 +210,7 @@ def detail(
             offset=offset,
             limit=limit,
             on=on,
-            as_of=at_seq,
+            at_seq=at_seq,
             cycle_years=cycle_years,
         )
     if as_json:
@@ -254,7 +254,7 @@ def export(
     with services_session() as services:
         principal = current_principal(services, as_user)
         body = AssessmentService(services).workbook(
-            principal, year, department, on=on, as_of=at_seq, cycle_years=cycle_years
+            principal, year, department, on=on, at_seq=at_seq, cycle_years=cycle_years
         )
     output.write_bytes(body)
     out.print(f"已导出 / written: {output}（{len(body):,} 字节 / bytes）")
@@ -293,7 +293,7 @@ def chart(
         )
     if output is not None and output.suffix.lower() != ".png":
         fail(ValidationError("输出文件应以 .png 结尾", "the output file must end in .png"))
-    options: dict[str, Any] = {"on": on, "as_of": at_seq, "cycle_years": cycle_years}
+    options: dict[str, Any] = {"on": on, "at_seq": at_seq, "cycle_years": cycle_years}
     with services_session() as services:
         principal = current_principal(services, as_user)
         service = AssessmentService(services)

@@ -84,10 +84,10 @@ def _reading() -> Iterator[CalendarService | None]:
             services.close()
 
 
-def _no_ledger_as_of(as_of: int | None) -> None:
-    if as_of is not None:
+def _no_ledger_as_of(at_seq: int | None) -> None:
+    if at_seq is not None:
         raise ValidationError(
-            f"尚无账本，没有序号 {as_of}", f"there is no ledger yet, so no seq {as_of}"
+            f"尚无账本，没有序号 {at_seq}", f"there is no ledger yet, so no seq {at_seq}"
         )
 
 

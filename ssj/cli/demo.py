@@ -458,7 +458,7 @@ def _as_of_example(services: Services) -> None:
     q = services.queries
     then = Counter(
         t["credit_class"]
-        for t in q.states("targets", as_of=seq, columns=("credit_class", "status"))
+        for t in q.states("targets", at_seq=seq, columns=("credit_class", "status"))
         if t["status"] == "active"
     )
     now = Counter(
@@ -481,11 +481,11 @@ def _as_of_example(services: Services) -> None:
         "SELECT identifier FROM targets WHERE to_seq IS NOT NULL ORDER BY to_seq LIMIT 100"
     )
     for (identifier,) in rows:
-        before = q.get("targets", [identifier], as_of=seq)
+        before = q.get("targets", [identifier], at_seq=seq)
         current = q.get("targets", [identifier])
         if before and current and before["credit_class"] != current["credit_class"]:
             out.print(
                 f"例 / e.g. {identifier} {current['name']}：信用风险分类 / credit class "
-                f"{before['credit_class']}（as_of={seq:,}）→ {current['credit_class']}（现在 / now）"
+                f"{before['credit_class']}（at_seq={seq:,}）→ {current['credit_class']}（现在 / now）"
             )
             return

@@ -434,7 +434,7 @@ def plans_show(
     with services_session() as services:
         principal = current_principal(services, as_user)
         seq = _check_at_seq(services, at_seq)
-        plan = services.plan_queries.get(department, code, as_of=seq)
+        plan = services.plan_queries.get(department, code, at_seq=seq)
         if plan is None:
             raise NotFoundError(
                 f"抽查计划 {department}/{code} 不存在", f"plan {department}/{code} not found"

@@ -195,7 +195,7 @@ def _all_rows(
     offset = 0
     while True:
         page = services.queries.list(
-            table, filters, as_of=at_seq, offset=offset, limit=PAGE, search=search
+            table, filters, at_seq=at_seq, offset=offset, limit=PAGE, search=search
         )
         yield from page.rows
         offset += len(page.rows)
@@ -272,7 +272,7 @@ def _list(
         seq = _check_at_seq(services, at_seq)
         if fmt is Format.table:
             page = services.queries.list(
-                view.table, filters, as_of=seq, offset=offset, limit=limit, search=search
+                view.table, filters, at_seq=seq, offset=offset, limit=limit, search=search
             )
             _print_table(view, page.rows, page.total, offset, seq)
         else:
@@ -995,7 +995,7 @@ def conflicts_list(
         seq = _check_at_seq(services, at_seq)
         found = []
         for row in services.queries.states(
-            "declarations", as_of=seq, columns=("aggregate_id", "state")
+            "declarations", at_seq=seq, columns=("aggregate_id", "state")
         ):
             state = {"id": row["aggregate_id"], **orjson.loads(row["state"])}
             if (

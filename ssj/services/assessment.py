@@ -120,27 +120,27 @@ class AssessmentService(Service):
         year: object,
         *,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> tuple[int, Rows]:
         """The seq read at and the rows the figures are computed from (no authorisation)."""
         number, day, cycle = self._parameters(year, on, cycle_years)
-        seq = CalendarService(self.s).seq(as_of)  # refreshes; checks as_of
+        seq = CalendarService(self.s).seq(at_seq)  # refreshes; checks at_seq
         store, queries = self.s.store, self.s.queries
         draws = list(draw_rows(store, seq).values())
-        tasks = task_rows(store, as_of=seq)
+        tasks = task_rows(store, at_seq=seq)
         rows = Rows(
             year=number,
             on=day,
             cycle_years=cycle,
-            departments=departments_of(queries.states("departments", as_of=seq)),
+            departments=departments_of(queries.states("departments", at_seq=seq)),
             plans=self.s.plan_queries.all({"year": number}, seq),
             draws=draws,
             tasks=tasks,
-            followups=followup_rows(store, as_of=seq),
-            targets=queries.states("targets", as_of=seq, columns=TARGET_COLUMNS),
-            items=queries.states("items", as_of=seq),
-            inspectors=queries.states("inspectors", as_of=seq),
+            followups=followup_rows(store, at_seq=seq),
+            targets=queries.states("targets", at_seq=seq, columns=TARGET_COLUMNS),
+            items=queries.states("items", at_seq=seq),
+            inspectors=queries.states("inspectors", at_seq=seq),
         )
         prefix = f"{number:04d}-"
         for draw in draws:
@@ -165,11 +165,11 @@ class AssessmentService(Service):
         year: object,
         *,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> dict[str, Any]:
         """Every department's figures for the year (READ_ALL)."""
-        found, seq, rows, departments = self._assess(principal, year, None, on, as_of, cycle_years)
+        found, seq, rows, departments = self._assess(principal, year, None, on, at_seq, cycle_years)
         return {**_header(seq, rows), "departments": [found.department(d) for d in departments]}
 
     def department(
@@ -179,11 +179,11 @@ class AssessmentService(Service):
         department: str,
         *,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> dict[str, Any]:
         """One department's figures for the year."""
-        found, seq, rows, _ = self._assess(principal, year, department, on, as_of, cycle_years)
+        found, seq, rows, _ = self._assess(principal, year, department, on, at_seq, cycle_years)
         return {**_header(seq, rows), **found.department(department)}
 
     def detail(
@@ -196,7 +196,7 @@ class AssessmentService(Service):
         offset: int = 0,
         limit: int = 100,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> dict[str, Any]:
         """A page of the rows behind one figure of one department."""
@@ -206,7 +206,7 @@ class AssessmentService(Service):
                 "分页参数无效（offset ≥ 0，1 ≤ limit ≤ 1000）",
                 "invalid paging (offset >= 0, 1 <= limit <= 1000)",
             )
-        found, seq, rows, _ = self._assess(principal, year, department, on, as_of, cycle_years)
+        found, seq, rows, _ = self._assess(principal, year, department, on, at_seq, cycle_years)
         everything = found.detail(name, department)
         return {
             **_header(seq, rows),
@@ -227,12 +227,12 @@ class AssessmentService(Service):
         department: str | None = None,
         *,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> bytes:
         """The XLSX export: a summary sheet per department and a sheet per drill-down."""
         found, seq, rows, departments = self._assess(
-            principal, year, department, on, as_of, cycle_years
+            principal, year, department, on, at_seq, cycle_years
         )
         return workbook(found, departments, _header(seq, rows))
 
@@ -243,11 +243,11 @@ class AssessmentService(Service):
         department: str,
         *,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> bytes:
         """A PNG chart of one department's figures."""
-        found, seq, rows, _ = self._assess(principal, year, department, on, as_of, cycle_years)
+        found, seq, rows, _ = self._assess(principal, year, department, on, at_seq, cycle_years)
         return chart(found.department(department), rows.year, seq)
 
     def charts(
@@ -256,11 +256,11 @@ class AssessmentService(Service):
         year: object,
         *,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         cycle_years: object = None,
     ) -> dict[str, bytes]:
         """A PNG chart per department (READ_ALL)."""
-        found, seq, rows, departments = self._assess(principal, year, None, on, as_of, cycle_years)
+        found, seq, rows, departments = self._assess(principal, year, None, on, at_seq, cycle_years)
         return {d: chart(found.department(d), rows.year, seq) for d in departments}
 
     def _assess(
@@ -269,13 +269,13 @@ class AssessmentService(Service):
         year: object,
         department: str | None,
         on: str | date | None,
-        as_of: int | None,
+        at_seq: int | None,
         cycle_years: object,
     ) -> tuple[Assessment, int, Rows, list[str]]:
         """Authorised for one department (None: every one, READ_ALL), the assessment, the seq
         it was read at, its rows and the departments it covers."""
         self.authorise(principal, department)
-        seq, rows = self.rows(year, on=on, as_of=as_of, cycle_years=cycle_years)
+        seq, rows = self.rows(year, on=on, at_seq=at_seq, cycle_years=cycle_years)
         found = Assessment(rows)
         if department is None:
             return found, seq, rows, found.departments()

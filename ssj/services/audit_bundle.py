@@ -590,14 +590,14 @@ def _rerun_all(r: _Replayer, progress: Callable[[int, int], None] | None) -> lis
             draw = cast(Draw, _project(mapper, logged))
             facts = draw.committed  # facts of another shape: the draw's records are unreadable
             check.label = facts.label
-            as_of = facts.as_of_seq
+            at_seq = facts.as_of_seq
             if r.from_seq > 0:
                 check.reason_zh = (
-                    f"名录须按第 {as_of} 条时的状态重建，需要自第 0 条起的账本；"
+                    f"名录须按第 {at_seq} 条时的状态重建，需要自第 0 条起的账本；"
                     f"审计包自第 {r.from_seq} 条起"
                 )
                 check.reason_en = (
-                    f"the registries as of seq {as_of} need the ledger from seq 0; "
+                    f"the registries as of seq {at_seq} need the ledger from seq 0; "
                     f"the bundle starts at seq {r.from_seq}"
                 )
                 continue
@@ -613,11 +613,11 @@ def _rerun_all(r: _Replayer, progress: Callable[[int, int], None] | None) -> lis
             check.reason_zh = f"无法解读抽取记录：{e}"
             check.reason_en = f"cannot read the draw's records: {type(e).__name__}: {e}"
             continue
-        runnable.append((as_of, check, draw, plan, logged))
+        runnable.append((at_seq, check, draw, plan, logged))
     runnable.sort(key=lambda x: x[0])
-    for i, (as_of, check, draw, plan, logged) in enumerate(runnable):
+    for i, (at_seq, check, draw, plan, logged) in enumerate(runnable):
         try:
-            v = _rerun(draw, plan, logged, r.store, as_of)
+            v = _rerun(draw, plan, logged, r.store, at_seq)
         except Exception as e:
             check.status = "failed"
             check.reason_zh = f"重算出错：{e}"
@@ -635,7 +635,7 @@ def _rerun_all(r: _Replayer, progress: Callable[[int, int], None] | None) -> lis
 
 
 def _rerun(
-    draw: Draw, plan: PlanView, logged: list[_Logged], store: SQLiteViewStore, as_of: int
+    draw: Draw, plan: PlanView, logged: list[_Logged], store: SQLiteViewStore, at_seq: int
 ) -> Verification:
     """What `DrawService.verify` does, on the bundle's values."""
     v = Verification(str(draw.id), draw.status.value, facts=draw.facts, outcome=draw.outcome)
@@ -650,9 +650,9 @@ def _rerun(
     commit_seq = v.seqs.get("Committed", -1)
     v.check(
         "as_of_before_commit",
-        as_of < commit_seq,
-        f"population as of seq {as_of}, committed at seq {commit_seq}",
+        at_seq < commit_seq,
+        f"population as of seq {at_seq}, committed at seq {commit_seq}",
     )
-    registry = load_registry_view(store, as_of, facts.plan.department, facts.plan.id)
+    registry = load_registry_view(store, at_seq, facts.plan.department, facts.plan.id)
     verify_draw(v, draw, plan, registry, commit_recorded_at=v.recorded_at["Committed"])
     return v

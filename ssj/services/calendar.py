@@ -103,38 +103,38 @@ class CalendarService(Service):
 
     # Reads -------------------------------------------------------------------------------------
 
-    def seq(self, as_of: int | None = None) -> int:
-        """Refresh the read model; the seq to read at (`as_of`, checked, or the head)."""
+    def seq(self, at_seq: int | None = None) -> int:
+        """Refresh the read model; the seq to read at (`at_seq`, checked, or the head)."""
         self.s.refresh()
         head = self.s.runner.seq(PROJECTION)
-        if as_of is None:
+        if at_seq is None:
             return head
-        if not 0 <= as_of <= head:
+        if not 0 <= at_seq <= head:
             raise ValidationError(
-                f"账本序号 {as_of} 不存在（账本序号 0–{head}）",
-                f"there is no ledger seq {as_of} (seq 0-{head})",
+                f"账本序号 {at_seq} 不存在（账本序号 0–{head}）",
+                f"there is no ledger seq {at_seq} (seq 0-{head})",
             )
-        return as_of
+        return at_seq
 
-    def pinned(self, as_of: int | None = None) -> tuple[int, WorkingCalendar]:
+    def pinned(self, at_seq: int | None = None) -> tuple[int, WorkingCalendar]:
         """The seq read at and the working days as the ledger stood then (see `calendar`)."""
-        seq = self.seq(as_of)
+        seq = self.seq(at_seq)
         return seq, WorkingCalendar(arrangements(self.queries.all(seq)))
 
-    def calendar(self, as_of: int | None = None) -> WorkingCalendar:
-        """Working days as the ledger stood at `as_of` (None: now): the arrangements registered
+    def calendar(self, at_seq: int | None = None) -> WorkingCalendar:
+        """Working days as the ledger stood at `at_seq` (None: now): the arrangements registered
         by then, and the package for the other years."""
-        return self.pinned(as_of)[1]
+        return self.pinned(at_seq)[1]
 
-    def deadline(self, start: date | str, n: int | str, as_of: int | None = None) -> date:
+    def deadline(self, start: date | str, n: int | str, at_seq: int | None = None) -> date:
         """The `n`-th working day after `start` (`start` itself not counted; n = 0: `start`)."""
         day = parse_day("start", start)
-        return self.calendar(as_of).add_working_days(day, parse_working_days(n))
+        return self.calendar(at_seq).add_working_days(day, parse_working_days(n))
 
-    def year(self, year: int, as_of: int | None = None) -> dict[str, Any]:
+    def year(self, year: int, at_seq: int | None = None) -> dict[str, Any]:
         """The arrangement that applies to `year` (its source says whose) and the ledger's
-        versions of it, as of `as_of`; CalendarYearUnknown if neither source knows it."""
-        seq, calendar = self.pinned(as_of)
+        versions of it, as of `at_seq`; CalendarYearUnknown if neither source knows it."""
+        seq, calendar = self.pinned(at_seq)
         found = calendar.arrangement(year)
         return {
             "as_of": seq,

@@ -397,7 +397,7 @@ class RecordBuilder:
     def target(self, identifier: str, seq: int) -> dict[str, Any]:
         found = self._cached("targets", identifier, seq)
         if found is None:
-            found = self.s.queries.get("targets", [identifier], as_of=seq)
+            found = self.s.queries.get("targets", [identifier], at_seq=seq)
         return found or {"identifier": identifier, "name": identifier}
 
     def data(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -420,24 +420,24 @@ class RecordBuilder:
     ) -> dict[str, Any]:
         detail = row["detail"]
         if kind is RecordKind.RESULTS:
-            task = self.s.draw_queries.get("tasks", [row["task_id"]], as_of=seq)
+            task = self.s.draw_queries.get("tasks", [row["task_id"]], at_seq=seq)
             assert task is not None
             if action is Action.WITHDRAW:
-                draw = self.s.draw_queries.get("draws", [task["draw_id"]], as_of=seq) or {}
+                draw = self.s.draw_queries.get("draws", [task["draw_id"]], at_seq=seq) or {}
                 day = beijing_day(row["recorded_at"]).isoformat()
                 return result_withdrawn(task, target, draw, detail.get("until_final", False), day)
             shown = public_result(self.s, task, self._department_names(seq), seq)
             items = {}
             for key in task["items"]:
                 department, _, code = key.partition("/")
-                item = self.s.queries.get("items", [department, code], as_of=seq)
+                item = self.s.queries.get("items", [department, code], at_seq=seq)
                 if item is not None:
                     items[key] = item["name"]
             link = f"{public_url()}/gongshi/targets/{public_id(target)}"
             return result_published(task, target, shown, items, link)
         followup = self._cached("followups", row["task_id"], seq)
         if followup is None:
-            followup = self.followups.get("followups", [row["task_id"]], as_of=seq)
+            followup = self.followups.get("followups", [row["task_id"]], at_seq=seq)
         assert followup is not None
         case = followup["cases"][int(row["case_index"]) - 1]
         return penalty_record(
@@ -1138,7 +1138,7 @@ def delivery_deadlines(
             continue
         delivered_on = beijing_day(row["delivered_at"]) if acknowledged else None
         if record["kind"] == RecordKind.RESULTS.value:
-            task = services.draw_queries.get("tasks", [record["task_id"]], as_of=seq)
+            task = services.draw_queries.get("tasks", [record["task_id"]], at_seq=seq)
             if task is None or not task.get("completed_on"):
                 continue
             completed_seq = task.get("completed_seq")
@@ -1147,7 +1147,7 @@ def delivery_deadlines(
             due_calendar = deadlines.calendar(seq if completed_seq is None else int(completed_seq))
             case_no, year_day = None, task["drawn_on"]
         else:
-            followup = followups.get("followups", [record["task_id"]], as_of=seq)
+            followup = followups.get("followups", [record["task_id"]], at_seq=seq)
             if followup is None:
                 continue
             case = followup["cases"][int(record["case_index"]) - 1]

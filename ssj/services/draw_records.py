@@ -225,7 +225,7 @@ def all_draws(
     services: Services,
     filters: Mapping[str, str | None],
     *,
-    as_of: int | None = None,
+    at_seq: int | None = None,
     involving: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every draw matching the read model's columns, with `involving` among its departments,
@@ -233,7 +233,7 @@ def all_draws(
     rows: list[dict[str, Any]] = []
     while True:
         page = services.draw_queries.list(
-            "draws", filters, as_of=as_of, offset=len(rows), limit=MAX_LIMIT
+            "draws", filters, at_seq=at_seq, offset=len(rows), limit=MAX_LIMIT
         )
         rows.extend(page.rows)
         if len(page.rows) < MAX_LIMIT:
@@ -243,14 +243,14 @@ def all_draws(
     return sorted(rows, key=lambda r: (r["department"], r["plan_code"], r["round"]))
 
 
-def draw_row(services: Services, ref: str, as_of: int | None = None) -> dict[str, Any]:
+def draw_row(services: Services, ref: str, at_seq: int | None = None) -> dict[str, Any]:
     """A draw's read-model row, or NotFoundError in both languages."""
     key = resolve(ref)
     try:
         UUID(key)
     except ValueError:
         raise ValidationError(f"抽取编号无效：{ref}", f"invalid draw id {ref!r}") from None
-    row = services.draw_queries.get("draws", [key], as_of=as_of)
+    row = services.draw_queries.get("draws", [key], at_seq=at_seq)
     if row is None:
         raise NotFoundError(f"抽取 {ref} 不存在", f"draw {ref} not found")
     return row
@@ -318,19 +318,19 @@ def public_drawn(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def plan_is_public(services: Services, row: Mapping[str, Any], as_of: int | None) -> bool:
-    if as_of is not None:
-        return (row["department"], row["plan_code"]) in public_plans(services, as_of)
-    plan = services.plan_queries.get(row["department"], row["plan_code"], as_of=as_of)
+def plan_is_public(services: Services, row: Mapping[str, Any], at_seq: int | None) -> bool:
+    if at_seq is not None:
+        return (row["department"], row["plan_code"]) in public_plans(services, at_seq)
+    plan = services.plan_queries.get(row["department"], row["plan_code"], at_seq=at_seq)
     return plan is not None and plan["status"] == PlanStatus.PUBLISHED
 
 
-def public_plans(services: Services, as_of: int) -> frozenset[tuple[str, str]]:
-    """(department, code) of every plan published as of seq `as_of`: one query for a whole
+def public_plans(services: Services, at_seq: int) -> frozenset[tuple[str, str]]:
+    """(department, code) of every plan published as of seq `at_seq`: one query for a whole
     list of draws (was one per row), kept while reads stay at that seq."""
 
     def published() -> frozenset[tuple[str, str]]:
-        plans = services.plan_queries.all({"status": PlanStatus.PUBLISHED.value}, as_of)
+        plans = services.plan_queries.all({"status": PlanStatus.PUBLISHED.value}, at_seq)
         return frozenset((p["department"], p["code"]) for p in plans)
 
-    return services.by_seq("public plans", as_of, published)
+    return services.by_seq("public plans", at_seq, published)

@@ -279,12 +279,12 @@ class FollowUpService(Service):
 
     # Reading -----------------------------------------------------------------------------------
 
-    def row(self, ref: str, as_of: int | None = None) -> dict[str, Any]:
+    def row(self, ref: str, at_seq: int | None = None) -> dict[str, Any]:
         """The task's follow-up as the read model holds it, or NotFoundError."""
         key = self.tasks.resolve(ref)
-        if as_of is None:
+        if at_seq is None:
             self.s.refresh()
-        found = self.queries.get("followups", [key], as_of=as_of)
+        found = self.queries.get("followups", [key], at_seq=at_seq)
         if found is None:
             raise NotFoundError(f"抽查任务 {ref} 尚无后续处置", f"task {ref} has no follow-up")
         return found

@@ -75,7 +75,7 @@ class OverdueService(Service):
                 UUID(facts.plan.id), version=facts.plan.version
             )
             items = [
-                self.s.queries.get("items", (department, code), as_of=facts.as_of_seq)
+                self.s.queries.get("items", (department, code), at_seq=facts.as_of_seq)
                 for department, codes in facts.items.items()
                 for code in codes
             ]
@@ -119,17 +119,17 @@ class OverdueService(Service):
         principal: Principal,
         department: str | None = None,
         on: str | date | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
     ) -> dict[str, Any]:
         """What is overdue on `on` (default today), per department, as the ledger stood at
-        `as_of` (default now)."""
+        `at_seq` (default now)."""
         day = self._day(on)
         scope = self.scope(principal, department)
-        seq = self.calendars.seq(as_of)  # refreshes; checks as_of
+        seq = self.calendars.seq(at_seq)  # refreshes; checks at_seq
         draws = draw_rows(self.s.store, seq)
         uninspected: list[dict[str, Any]] = []
         publication: list[dict[str, Any]] = []
-        for row in task_rows(self.s.store, involving=scope, as_of=seq):
+        for row in task_rows(self.s.store, involving=scope, at_seq=seq):
             if row["drawn_on"] > day.isoformat():
                 continue
             base = {
@@ -185,7 +185,7 @@ class OverdueService(Service):
         information not published within 7 working days of the decision."""
         rectifications: list[dict[str, Any]] = []
         penalties: list[dict[str, Any]] = []
-        for row in followup_rows(self.s.store, involving=scope, as_of=seq):
+        for row in followup_rows(self.s.store, involving=scope, at_seq=seq):
             base = {
                 "task_id": row["task_id"],
                 "identifier": row["identifier"],

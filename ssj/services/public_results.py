@@ -27,7 +27,7 @@ import orjson
 
 from projections.draws import task_page
 from projections.registry import MAX_LIMIT
-from projections.versioned import as_of_clause
+from projections.versioned import at_seq_clause
 from ssj.domain.access import Forbidden
 from ssj.domain.draws import DrawStatus
 from ssj.domain.identifiers import masked, validate_resident_id
@@ -68,7 +68,7 @@ def public_id(target: Mapping[str, Any]) -> str:
 
 
 def department_names(services: Services, seq: int) -> dict[str, str]:
-    return {d["code"]: d["name"] for d in services.queries.states("departments", as_of=seq)}
+    return {d["code"]: d["name"] for d in services.queries.states("departments", at_seq=seq)}
 
 
 # Targets ---------------------------------------------------------------------------------------
@@ -89,12 +89,12 @@ def search_targets(services: Services, text: str, offset: int, limit: int, seq: 
         identifier = text.upper()
         found = targets_named(services, identifier, seq)
         if not found and "*" not in identifier:
-            exact = services.queries.get("targets", [identifier], as_of=seq)
+            exact = services.queries.get("targets", [identifier], at_seq=seq)
             found = [exact] if exact is not None else []
         if found:
             rows = [_public_target(t) for t in found]
             return Found(rows[offset : offset + limit], len(rows))
-    page = services.queries.list("targets", {}, as_of=seq, offset=offset, limit=limit, search=text)
+    page = services.queries.list("targets", {}, at_seq=seq, offset=offset, limit=limit, search=text)
     return Found([_public_target(t) for t in page.rows], page.total)
 
 
@@ -105,10 +105,10 @@ def targets_named(services: Services, public: str, seq: int) -> list[dict[str, A
     if not _IDENTIFIER.fullmatch(public):
         return []
     if "*" not in public:
-        target = services.queries.get("targets", [public], as_of=seq)
+        target = services.queries.get("targets", [public], at_seq=seq)
         found = [target] if target is not None else []
     else:
-        where, params = as_of_clause(seq)
+        where, params = at_seq_clause(seq)
         rows = services.store.query(
             f"SELECT state FROM targets WHERE identifier LIKE ? AND {where} ORDER BY identifier",
             [public.replace("*", "_"), *params],
@@ -124,7 +124,7 @@ def _tasks_of(services: Services, identifier: str, seq: int) -> Iterator[dict[st
     offset = 0
     while True:
         page = task_page(
-            services.store, {"identifier": identifier}, as_of=seq, offset=offset, limit=MAX_LIMIT
+            services.store, {"identifier": identifier}, at_seq=seq, offset=offset, limit=MAX_LIMIT
         )
         yield from page.rows
         offset += len(page.rows)
@@ -143,10 +143,10 @@ def public_result(
     if not is_published(task):  # not an assert: this guards what the public sees
         raise ValueError(f"task {task['task_id']} is not published")
     redacted = set(task.get("redacted_fields") or ())
-    draw = services.draw_queries.get("draws", [task["draw_id"]], as_of=seq) or {}
+    draw = services.draw_queries.get("draws", [task["draw_id"]], at_seq=seq) or {}
     plan = None
     if draw:
-        plan = services.plan_queries.get(draw["department"], draw["plan_code"], as_of=seq)
+        plan = services.plan_queries.get(draw["department"], draw["plan_code"], at_seq=seq)
     plan_public = plan is not None and plan["status"] == PlanStatus.PUBLISHED
     shown: dict[str, Any] = {
         "departments": "、".join(names.get(d, d) for d in task["departments"]),
@@ -185,7 +185,7 @@ def history(services: Services, identifier: str, seq: int) -> list[dict[str, Any
 def public_draw_row(services: Services, draw_id: str, seq: int) -> dict[str, Any]:
     """A draw of a published plan, or NotFoundError (as the public API answers)."""
     try:
-        row = records.draw_row(services, draw_id, as_of=seq)
+        row = records.draw_row(services, draw_id, at_seq=seq)
     except (NotFoundError, ValidationError):  # in public, an id that is no UUID is not found
         row = None
     if row is None or not records.plan_is_public(services, row, seq):
@@ -240,7 +240,7 @@ def drawn_page(
     entries: list[dict[str, Any]] = []
     results: list[str | None] = []
     for stratum, target in shown:
-        state = services.queries.get("targets", [target], as_of=seq) or {}
+        state = services.queries.get("targets", [target], at_seq=seq) or {}
         entries.append(
             {
                 "stratum": records.stratum_label(stratum),
@@ -253,7 +253,7 @@ def drawn_page(
                 },
             }
         )
-        task = services.draw_queries.get("tasks", [str(task_id(draw.id, target))], as_of=seq)
+        task = services.draw_queries.get("tasks", [str(task_id(draw.id, target))], at_seq=seq)
         category = None
         if task is not None and is_published(task):
             redacted = "category" in (task.get("redacted_fields") or ())
@@ -276,7 +276,7 @@ def item_names(services: Services, department: str, codes: Iterable[str], seq: i
     """`CODE 名称` for each of a department's items in a plan."""
     shown = []
     for code in codes:
-        item = services.queries.get("items", [department, code], as_of=seq)
+        item = services.queries.get("items", [department, code], at_seq=seq)
         shown.append(f"{code} {item['name']}" if item else code)
     return "、".join(shown)
 
@@ -319,7 +319,7 @@ def latest_draws(services: Services, seq: int, limit: int) -> list[dict[str, Any
     """The newest revealed draws of published plans (`records.public_summary`)."""
     rows = [
         r
-        for r in records.all_draws(services, {"status": DrawStatus.REVEALED.value}, as_of=seq)
+        for r in records.all_draws(services, {"status": DrawStatus.REVEALED.value}, at_seq=seq)
         if records.plan_is_public(services, r, seq)
     ]
     rows.sort(key=lambda r: (r["drawn_on"], r["label"]), reverse=True)

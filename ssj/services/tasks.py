@@ -85,12 +85,12 @@ class TaskService(Service):
             ) from None
         return str(task_id(draw, identifier.strip()))
 
-    def row(self, ref: str, as_of: int | None = None) -> dict[str, Any]:
+    def row(self, ref: str, at_seq: int | None = None) -> dict[str, Any]:
         """The task's read-model row (brought up to date), or NotFoundError."""
         key = self.resolve(ref)
-        if as_of is None:
+        if at_seq is None:
             self.s.refresh()
-        row = self.s.draw_queries.get("tasks", [key], as_of=as_of)
+        row = self.s.draw_queries.get("tasks", [key], at_seq=at_seq)
         if row is None:
             raise NotFoundError(f"抽查任务 {ref} 不存在", f"task {ref} not found")
         return row
@@ -350,12 +350,12 @@ class TaskService(Service):
         category: str | None = None,
         identifier: str | None = None,
         involving: str | None = None,
-        as_of: int | None = None,
+        at_seq: int | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> Page:
         """Tasks by draw (id or label), status and result category (codes or Chinese labels),
-        target, and a department taking part; the read model as of `as_of` (else now)."""
+        target, and a department taking part; the read model as of `at_seq` (else now)."""
         draw_id = None
         if draw:
             draw_id = draw_records.resolve(draw)
@@ -371,10 +371,10 @@ class TaskService(Service):
             "category": parse_category(category).value if category else None,
             "identifier": identifier.strip() if identifier else None,
         }
-        if as_of is None:
+        if at_seq is None:
             self.s.refresh()
         return task_page(
-            self.s.store, filters, involving=involving, as_of=as_of, offset=offset, limit=limit
+            self.s.store, filters, involving=involving, at_seq=at_seq, offset=offset, limit=limit
         )
 
     def events(self, ref: str) -> list[LoggedEvent]:

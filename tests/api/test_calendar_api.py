@@ -73,9 +73,9 @@ def test_registration_by_administrators(api: Api) -> None:
     registered_seq = registered["seq"]
     assert deadline(api, "2031-01-17", 4).json()["deadline"] == "2031-01-29"
     # Replayable: as of a seq before the registration the year was unknown.
-    old = deadline(api, "2031-01-17", 4, as_of=before_seq)
+    old = deadline(api, "2031-01-17", 4, at_seq=before_seq)
     assert_bilingual(old, 409, "calendar_year_unknown")
-    assert deadline(api, "2031-01-17", 4, as_of=registered_seq).status_code == 200
+    assert deadline(api, "2031-01-17", 4, at_seq=registered_seq).status_code == 200
 
     # Registering again amends, with a reason; the same again writes nothing.
     assert api.post("/calendar/2031", BODY).json()["outcome"] == "unchanged"
@@ -90,7 +90,7 @@ def test_registration_by_administrators(api: Api) -> None:
     assert [v["version"] for v in public["versions"]] == [1, 2]
     assert public["versions"][1]["reason"] == "更正"
     assert all("recorded_by" not in v for v in public["versions"])  # the public sees no names
-    as_of = api.get("/calendar/2031", who=None, params={"as_of": registered_seq}).json()
-    assert "2031-10-11" in as_of["workdays"] and len(as_of["versions"]) == 1
+    at_seq = api.get("/calendar/2031", who=None, params={"as_of": registered_seq}).json()
+    assert "2031-10-11" in at_seq["workdays"] and len(at_seq["versions"]) == 1
     assert deadline(api, "2031-10-10", 1).json()["deadline"] == "2031-10-13"
-    assert deadline(api, "2031-10-10", 1, as_of=registered_seq).json()["deadline"] == "2031-10-11"
+    assert deadline(api, "2031-10-10", 1, at_seq=registered_seq).json()["deadline"] == "2031-10-11"

@@ -36,7 +36,7 @@ BIG = 2**63
         f"/public/results?q=公司&offset={BIG}",
         f"/public/plans?offset={BIG}",
         f"/public/items?offset={BIG}",
-        f"/targets?as_of={BIG}",
+        f"/targets?at_seq={BIG}",
         f"/log/entries/{BIG - 1}",
         f"/log/checkpoints?offset={BIG}",
         f"/log/proof/inclusion?seq={BIG}",

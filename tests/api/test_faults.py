@@ -92,7 +92,7 @@ def test_kill_9_of_an_import_and_of_the_daemon(
     assert again.wait(timeout=600) == 0
     assert services.ledger.size() - start == count  # each target registered once
     services.refresh()
-    assert services.queries.list("targets", {}, as_of=services.read_seq(), limit=1).total == count
+    assert services.queries.list("targets", {}, at_seq=services.read_seq(), limit=1).total == count
 
     # The daemon killed while it replays the ledger into fresh read models, then restarted.
     # Forget every read model: the daemon drops and replays them all from seq 0, in batches.
@@ -130,7 +130,7 @@ def test_kill_9_of_an_import_and_of_the_daemon(
     fresh = Services(settings)
     try:
         assert_read_models_equal_a_rebuild(fresh, TABLES)
-        assert fresh.queries.list("targets", {}, as_of=head, limit=1).total == count
+        assert fresh.queries.list("targets", {}, at_seq=head, limit=1).total == count
     finally:
         fresh.close()
     verify(settings)

@@ -384,7 +384,7 @@ def test_organisation_items_and_conflicts(api: Api) -> None:
         f"/conflicts/declarations/{declaration_id}/withdraw", {"reason": "已离婚"}, who="inspector"
     )
     assert withdrawn.json()["item"]["withdrawn"] is True
-    then = api.get(f"/conflicts/declarations/{declaration_id}?as_of={before}").json()
+    then = api.get(f"/conflicts/declarations/{declaration_id}?at_seq={before}").json()
     assert then["item"]["withdrawn"] is False
     rules = {"not_own_district": True, "employment_within_years": 3}
     assert api.put(f"/conflicts/rules/{OWN}", rules, who="leader").status_code == 201

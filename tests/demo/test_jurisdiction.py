@@ -128,7 +128,7 @@ def test_build_twice_writes_nothing_the_second_time(services: Services, tmp_path
     # The registry as first imported, before the reclassification, is one as-of query away.
     seq = reclassification_seq(services)
     assert seq is not None
-    before = services.queries.states("targets", as_of=seq, columns=("identifier",))
+    before = services.queries.states("targets", at_seq=seq, columns=("identifier",))
     assert len(before) == SMALL - (summary.targets - len(generate(SMALL, seed=3).targets))
 
 

@@ -48,11 +48,11 @@ def runner_for(ledger: Ledger) -> Runner:
     return Runner(ledger, open_view_store(ledger.settings), [RegistryProjection()])
 
 
-def replay_targets(ledger: Ledger, as_of: int) -> dict[str, dict[str, object]]:
-    """The registry at `as_of` by replaying aggregates straight from the ledger."""
+def replay_targets(ledger: Ledger, at_seq: int) -> dict[str, dict[str, object]]:
+    """The registry at `at_seq` by replaying aggregates straight from the ledger."""
     states: dict[str, dict[str, object]] = {}
     for logged in ledger.read(0, 10**6):
-        if logged.seq > as_of:
+        if logged.seq > at_seq:
             break
         event = logged.event
         if isinstance(event, Target.Registered):  # type: ignore[attr-defined]
@@ -80,15 +80,15 @@ def test_current_and_as_of_views_equal_a_replay(ledger: Ledger) -> None:
     runner = runner_for(ledger)
     runner.catch_up()
     queries = RegistryQueries(runner.store)
-    for as_of in (first, middle, ledger.size() - 1, None):
-        expected = replay_targets(ledger, ledger.size() if as_of is None else as_of)
-        got = {s["identifier"]: s for s in queries.states("targets", as_of=as_of)}
+    for at_seq in (first, middle, ledger.size() - 1, None):
+        expected = replay_targets(ledger, ledger.size() if at_seq is None else at_seq)
+        got = {s["identifier"]: s for s in queries.states("targets", at_seq=at_seq)}
         assert got == expected
     page = queries.list("targets", {"credit_class": "D"}, limit=5)
     assert page.total == 10 and len(page.rows) == 5
     assert queries.list("targets", {"status": "deregistered"}).total == 1
-    assert queries.list("targets", {"credit_class": "D"}, as_of=first).total == 0
-    assert queries.get("targets", [uscc(3)], as_of=first)["status"] == "active"  # type: ignore[index]
+    assert queries.list("targets", {"credit_class": "D"}, at_seq=first).total == 0
+    assert queries.get("targets", [uscc(3)], at_seq=first)["status"] == "active"  # type: ignore[index]
 
 
 def test_crash_and_resume_never_applies_twice(ledger: Ledger) -> None:

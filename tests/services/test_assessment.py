@@ -162,7 +162,7 @@ def test_drill_down_pages_and_as_of(year: Year) -> None:
     assert [r["covered"] for r in last["items"]] == [False] + [True] * 4  # covered sort last
     # As of the seq before the late publication: that result was overdue, not late, and so was
     # the one not yet withheld then (with the never-published one: 3).
-    before = s.department(t.leader, 2026, OWN, on=ON, as_of=year.before_late)
+    before = s.department(t.leader, 2026, OWN, on=ON, at_seq=year.before_late)
     publication = before["figures"]["publication"]
     assert (publication["late"], publication["overdue"], before["as_of"]) == (
         0,
@@ -170,7 +170,7 @@ def test_drill_down_pages_and_as_of(year: Year) -> None:
         year.before_late,
     )
     # The same ledger, year and day: the same figures.
-    again = s.department(t.leader, 2026, OWN, on=ON, as_of=year.before_late)
+    again = s.department(t.leader, 2026, OWN, on=ON, at_seq=year.before_late)
     assert again == before
 
 
@@ -204,7 +204,7 @@ def test_bad_input_writes_nothing(year: Year) -> None:
     unchanged(w, lambda: s.department(t.leader, 2026, OWN, on="六月"), ValidationError)
     unchanged(w, lambda: s.detail(t.leader, 2026, OWN, "速度"), ValidationError)
     unchanged(w, lambda: s.detail(t.leader, 2026, OWN, "caps", limit=0), ValidationError)
-    unchanged(w, lambda: s.department(t.leader, 2026, OWN, as_of=10**9), ValidationError)
+    unchanged(w, lambda: s.department(t.leader, 2026, OWN, at_seq=10**9), ValidationError)
     admin = t.j.root
     unchanged(w, lambda: s.department(admin, 2026, "CZ-NOPE"), NotFoundError)
 

@@ -66,15 +66,15 @@ def test_unknown_year_until_registered_and_replayable(
 
     assert calendar.deadline("2031-01-17", 1) == D("2031-01-19")  # the make-up Sunday
     assert calendar.deadline("2031-01-17", 4) == D("2031-01-29")  # over the Spring Festival
-    assert calendar.deadline(D("2031-09-26"), "1", as_of=registered_seq) == D("2031-09-28")
+    assert calendar.deadline(D("2031-09-26"), "1", at_seq=registered_seq) == D("2031-09-28")
     # As of a seq before the registration the year was unknown, and stays so on replay.
-    unchanged(j, lambda: calendar.deadline("2031-01-17", 4, as_of=before), CalendarYearUnknown)
-    assert calendar.deadline("2024-02-08", 2, as_of=before) == D("2024-02-18")  # the package
+    unchanged(j, lambda: calendar.deadline("2031-01-17", 4, at_seq=before), CalendarYearUnknown)
+    assert calendar.deadline("2024-02-08", 2, at_seq=before) == D("2024-02-18")  # the package
 
     # The read model rebuilt from the ledger alone gives the same answers.
     j.services.runner.rebuild()
-    unchanged(j, lambda: calendar.deadline("2031-01-17", 4, as_of=before), CalendarYearUnknown)
-    assert calendar.deadline("2031-01-17", 4, as_of=registered_seq) == D("2031-01-29")
+    unchanged(j, lambda: calendar.deadline("2031-01-17", 4, at_seq=before), CalendarYearUnknown)
+    assert calendar.deadline("2031-01-17", 4, at_seq=registered_seq) == D("2031-01-29")
 
 
 def test_registering_again_is_a_new_version(
@@ -95,14 +95,14 @@ def test_registering_again_is_a_new_version(
     assert amended["outcome"] == "updated" and amended["version"] == 2
 
     assert calendar.deadline("2031-10-10", 1) == D("2031-10-13")  # 10-11 is a Saturday again
-    assert calendar.deadline("2031-10-10", 1, as_of=first_seq) == D("2031-10-11")
+    assert calendar.deadline("2031-10-10", 1, at_seq=first_seq) == D("2031-10-11")
     shown = calendar.year(2031)
     assert shown["source"] == "ledger" and shown["workdays"] == corrected
     assert [v["version"] for v in shown["versions"]] == [1, 2]
     assert shown["versions"][0]["reason"] is None
     assert shown["versions"][1]["reason"] == "国办发明电〔2030〕100号更正"
     assert shown["versions"][1]["recorded_by"] == "root"
-    assert [v["version"] for v in calendar.year(2031, as_of=first_seq)["versions"]] == [1]
+    assert [v["version"] for v in calendar.year(2031, at_seq=first_seq)["versions"]] == [1]
 
 
 def test_a_registered_year_overrides_the_package(
@@ -128,7 +128,7 @@ def test_bad_input_and_non_administrators_write_nothing(
     unchanged(j, lambda: register(j, calendar, workdays=["2031-01-20"]), FieldError)
     unchanged(j, lambda: calendar.deadline("2024-02-08", -1), FieldError)
     unchanged(j, lambda: calendar.deadline("2024-02-30", 1), FieldError)
-    unchanged(j, lambda: calendar.deadline("2024-02-08", 1, as_of=10**6), ValidationError)
+    unchanged(j, lambda: calendar.deadline("2024-02-08", 1, at_seq=10**6), ValidationError)
     for role in (Role.OPERATOR, Role.LEADER, Role.SUPERVISOR):
         size = j.services.ledger.size()
         with pytest.raises(Forbidden):
@@ -147,6 +147,6 @@ def test_an_empty_ledger_knows_the_package_years(settings: Settings) -> None:
         assert calendar.deadline("2026-02-12", 20) == D("2026-03-18")
         assert calendar.year(2026)["source"] == "package"
         with pytest.raises(ValidationError):
-            calendar.deadline("2026-02-12", 20, as_of=0)
+            calendar.deadline("2026-02-12", 20, at_seq=0)
     finally:
         services.close()

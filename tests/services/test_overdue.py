@@ -89,7 +89,7 @@ def test_publication_deadline_across_national_day_and_lateness(w: World) -> None
     earlier = OverdueService(w.s).report(w.operator, on="2025-10-30")["publication"]
     assert [r["identifier"] for r in earlier] == [t.targets[1]]
     # A report as of an earlier seq is the ledger then: nothing published late yet.
-    before = OverdueService(w.s).report(w.operator, on="2025-11-07", as_of=report["as_of"])
+    before = OverdueService(w.s).report(w.operator, on="2025-11-07", at_seq=report["as_of"])
     assert before == report
 
 

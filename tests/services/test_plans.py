@@ -104,7 +104,7 @@ def test_whole_workflow(jurisdiction: Jurisdiction, plans: PlanService) -> None:
     assert row is not None and row["status"] == "draft" and row["amendments"] == 2
     assert row["approved_by"] is None and row["published_at"] is None
     # The published version is still there as of its seq.
-    before = j.services.plan_queries.get(OWN, "2026-A1", as_of=published_seq)
+    before = j.services.plan_queries.get(OWN, "2026-A1", at_seq=published_seq)
     assert before is not None and before["status"] == "published" and before["team_size"] == 2
 
     rejected(j, lambda: plans.publish(operator, OWN, "2026-A1"), ConflictError)
@@ -213,12 +213,12 @@ def test_as_of_reads_and_unchanged_amendments(
     plans.amend(operator, OWN, "2026-A1", {"fixed_count": 30, "window_start": "2026-04-01"})
     j.services.refresh()
     queries = j.services.plan_queries
-    then = queries.get(OWN, "2026-A1", as_of=drafted_seq)
+    then = queries.get(OWN, "2026-A1", at_seq=drafted_seq)
     now = queries.get(OWN, "2026-A1")
     assert then is not None and now is not None
     assert then["fixed_count"] is None and then["ratios"]["B"] == "3"
     assert then["window_start"] == "2026-01-01" and then["version"] == 1
     assert now["fixed_count"] == 30 and now["ratios"] == {} and now["version"] == 2
-    assert queries.get(OWN, "2026-A1", as_of=drafted_seq - 1) is None
-    page = queries.list(as_of=drafted_seq)
+    assert queries.get(OWN, "2026-A1", at_seq=drafted_seq - 1) is None
+    page = queries.list(at_seq=drafted_seq)
     assert page.total == 1 and page.rows[0]["fixed_count"] is None

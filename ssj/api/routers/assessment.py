@@ -261,7 +261,7 @@ def get_year(
 ) -> dict[str, Any]:
     """各部门的考核指标（审核、监督人员与管理员）/ every department's figures (reviewers,
     supervisors, administrators)."""
-    return assessment.year(principal, year, on=on, as_of=at_seq, cycle_years=cycle_years)
+    return assessment.year(principal, year, on=on, at_seq=at_seq, cycle_years=cycle_years)
 
 
 @router.get(
@@ -284,7 +284,7 @@ def get_workbook(
     """每个部门一张汇总表，每项指标的明细各一张表，中文表头 / a summary sheet per department
     and a sheet per drill-down, headers in Chinese."""
     body = assessment.workbook(
-        principal, year, department or None, on=on, as_of=at_seq, cycle_years=cycle_years
+        principal, year, department or None, on=on, at_seq=at_seq, cycle_years=cycle_years
     )
     name = f"assessment-{year}" + (f"-{department}" if department else "")
     return Response(
@@ -311,7 +311,7 @@ def get_department(
 ) -> dict[str, Any]:
     """一个部门的考核指标 / one department's figures."""
     return assessment.department(
-        principal, year, department, on=on, as_of=at_seq, cycle_years=cycle_years
+        principal, year, department, on=on, at_seq=at_seq, cycle_years=cycle_years
     )
 
 
@@ -333,7 +333,7 @@ def get_chart(
     """各项比率与按信用风险分类的应抽/实抽比例 / the shares, and ratio required vs achieved
     per credit-risk class."""
     body = assessment.chart(
-        principal, year, department, on=on, as_of=at_seq, cycle_years=cycle_years
+        principal, year, department, on=on, at_seq=at_seq, cycle_years=cycle_years
     )
     return Response(content=body, media_type="image/png")
 
@@ -366,6 +366,6 @@ def get_detail(
         offset=offset,
         limit=limit,
         on=on,
-        as_of=at_seq,
+        at_seq=at_seq,
         cycle_years=cycle_years,
     )

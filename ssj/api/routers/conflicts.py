@@ -10,7 +10,7 @@ import orjson
 from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from projections.versioned import as_of_clause
+from projections.versioned import at_seq_clause
 from ssj.api.deps import (
     IDENTICAL,
     MAY_CREATE,
@@ -151,7 +151,7 @@ def _declarations(
 ) -> list[dict[str, Any]]:
     """Declarations at `seq` with their ids (withdrawal needs them; the read model's state has
     none, and one inspector-target pair may have several declarations over time)."""
-    where, params = as_of_clause(seq)
+    where, params = at_seq_clause(seq)
     clauses = [where]
     args: list[Any] = list(params)
     for column, value in filters.items():
@@ -167,7 +167,7 @@ def _declarations(
 
 
 def _declaration(services: Services, declaration_id: UUID, seq: int) -> dict[str, Any]:
-    where, params = as_of_clause(seq)
+    where, params = at_seq_clause(seq)
     rows = services.store.query(
         f"SELECT state FROM declarations WHERE aggregate_id = ? AND {where}",
         [str(declaration_id), *params],
@@ -181,7 +181,7 @@ def _declaration(services: Services, declaration_id: UUID, seq: int) -> dict[str
 
 
 def _inspector_department(services: Services, certificate_no: str, seq: int) -> list[str]:
-    inspector = services.queries.get("inspectors", [certificate_no], as_of=seq)
+    inspector = services.queries.get("inspectors", [certificate_no], at_seq=seq)
     return [inspector["department"]] if inspector else []
 
 

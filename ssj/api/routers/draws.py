@@ -430,7 +430,7 @@ def _written(
     (for a commit or request: the identical one existed, nothing written)."""
     response.status_code = 201 if created else 200
     seq = read_at(services, None)
-    row = services.draw_queries.get("draws", [str(draw.id)], as_of=seq)
+    row = services.draw_queries.get("draws", [str(draw.id)], at_seq=seq)
     body: dict[str, Any] = {"seq": seq, "draw": row, **extra}
     if draw.status is DrawStatus.COMMITTED:
         body["awaiting"] = draw.entropy_missing()
@@ -647,7 +647,7 @@ def list_draws(
     }
     involving = read_scope(services, principal, department)
     seq = read_at(services, window.at_seq)
-    rows = records.all_draws(services, filters, as_of=seq, involving=involving)
+    rows = records.all_draws(services, filters, at_seq=seq, involving=involving)
     shown = rows[window.offset : window.offset + window.limit]
     return render_page(shown, len(rows), window, seq)
 
@@ -657,7 +657,7 @@ def _readable(
 ) -> tuple[int, dict[str, Any]]:
     """The draw's row as of the read seq, if `principal` may read its departments."""
     seq = read_at(services, at_seq)
-    row = records.draw_row(services, draw_id, as_of=seq)
+    row = records.draw_row(services, draw_id, at_seq=seq)
     authorise_read(services, principal, row["departments"])
     return seq, row
 
@@ -700,7 +700,7 @@ def draw_tasks(
     found = services.draw_queries.list(
         "tasks",
         {"draw_id": row["draw_id"]},
-        as_of=seq,
+        at_seq=seq,
         offset=window.offset,
         limit=window.limit,
     )

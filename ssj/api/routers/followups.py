@@ -271,7 +271,7 @@ def _written(
     services: Services, followups: FollowUpService, follow: FollowUp, **extra: Any
 ) -> dict[str, Any]:
     seq = read_at(services, None)
-    return {"seq": seq, "followup": followups.row(follow.task_id, as_of=seq), **extra}
+    return {"seq": seq, "followup": followups.row(follow.task_id, at_seq=seq), **extra}
 
 
 def _entry(services: Services, followups: FollowUpService, made: Made) -> dict[str, Any]:
@@ -296,9 +296,9 @@ def get_followup(
 ) -> dict[str, Any]:
     seq = read_at(services, at_seq)
     # The task first: another department's task is 403 whether or not it has a follow-up yet.
-    task = followups.tasks.row(task_id, as_of=seq)
+    task = followups.tasks.row(task_id, at_seq=seq)
     authorise_read(services, principal, task["departments"])
-    return {"as_of": seq, "followup": followups.row(task_id, as_of=seq)}
+    return {"as_of": seq, "followup": followups.row(task_id, at_seq=seq)}
 
 
 @router.post(

@@ -243,7 +243,7 @@ def _written(
     """What a write returns: its outcome, the ledger head after it, the plan as now read."""
     response.status_code = 201 if outcome == "created" else 200
     seq = read_at(services, None)
-    plan = services.plan_queries.get(department, code, as_of=seq)
+    plan = services.plan_queries.get(department, code, at_seq=seq)
     return {"outcome": outcome, "seq": seq, "plan": plan}
 
 
@@ -282,7 +282,7 @@ def get_plan(
     services: ServicesDep, principal: PrincipalDep, department: str, code: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
     seq = read_at(services, at_seq)
-    plan = services.plan_queries.get(department, code, as_of=seq)
+    plan = services.plan_queries.get(department, code, at_seq=seq)
     if plan is None:
         raise NotFoundError(
             f"抽查计划 {department}/{code} 不存在（账本序号 {seq}）",

@@ -150,7 +150,7 @@ def public_items(
         predicate=lambda s: s.get("retired_reason") is None,
     )
     names = {
-        d["code"]: d["name"] for d in services.queries.states("departments", as_of=result["as_of"])
+        d["code"]: d["name"] for d in services.queries.states("departments", at_seq=result["as_of"])
     }
     result["items"] = [_public(s, names) for s in result["items"]]
     return result
@@ -208,7 +208,7 @@ def public_plan(
     services: ServicesDep, department: str, code: str, at_seq: AtSeq = None
 ) -> dict[str, Any]:
     seq = read_at(services, at_seq)
-    plan = services.plan_queries.get(department, code, as_of=seq)
+    plan = services.plan_queries.get(department, code, at_seq=seq)
     if plan is None or plan["status"] != PlanStatus.PUBLISHED:
         raise NotFoundError(
             f"没有已公布的抽查计划 {department}/{code}（账本序号 {seq}）",

@@ -135,7 +135,7 @@ def public_draws(
     }
     rows = [
         r
-        for r in records.all_draws(services, filters, as_of=seq, involving=department or None)
+        for r in records.all_draws(services, filters, at_seq=seq, involving=department or None)
         if records.plan_is_public(services, r, seq)
     ]
     shown = rows[window.offset : window.offset + window.limit]

@@ -154,7 +154,7 @@ class TaskShown(Schema):
 def _written(services: Services, task: Task) -> dict[str, Any]:
     """What a write returns: the ledger head after it and the task as now read."""
     seq = read_at(services, None)
-    return {"seq": seq, "task": services.draw_queries.get("tasks", [str(task.id)], as_of=seq)}
+    return {"seq": seq, "task": services.draw_queries.get("tasks", [str(task.id)], at_seq=seq)}
 
 
 # Notification and results ----------------------------------------------------------------------
@@ -374,7 +374,7 @@ def list_tasks(
         category=category,
         identifier=target,
         involving=involving,
-        as_of=seq,
+        at_seq=seq,
         offset=window.offset,
         limit=window.limit,
     )
@@ -397,7 +397,7 @@ def get_task(
     """任务及其经过（每个事件的账本序号、时间与操作者）。/ The task and its events (each with its
     ledger seq, time and actor)."""
     seq = read_at(services, at_seq)
-    row = tasks.row(task_id, as_of=seq)
+    row = tasks.row(task_id, at_seq=seq)
     authorise_read(services, principal, row["departments"])
     events = [
         {
