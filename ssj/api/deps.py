@@ -204,14 +204,14 @@ def read_at(services: Services, at_seq: int | None) -> int:
     """The seq to read at: the requested one, or where the read models are (after the wait
     `Services.refresh` does for this request)."""
     services.refresh()
-    head = services.read_seq()
-    note_seq(head)
+    reached = services.read_seq()
+    note_seq(reached)
     if at_seq is None:
-        return head
-    if at_seq > head:
+        return reached
+    if at_seq > reached:
         raise ValidationError(
-            f"账本序号 {at_seq} 超出账本末尾（当前为 {head}）",
-            f"at_seq {at_seq} is beyond the ledger head ({head})",
+            f"账本序号 {at_seq} 超出账本末尾（当前为 {reached}）",
+            f"at_seq {at_seq} is beyond the ledger head ({reached})",
         )
     return at_seq
 

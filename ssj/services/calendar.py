@@ -104,15 +104,15 @@ class CalendarService(Service):
     # Reads -------------------------------------------------------------------------------------
 
     def seq(self, at_seq: int | None = None) -> int:
-        """Refresh the read model; the seq to read at (`at_seq`, checked, or the head)."""
+        """Refresh the read model; the seq to read at (`at_seq`, checked, or the seq reached)."""
         self.s.refresh()
-        head = self.s.runner.seq(PROJECTION)
+        reached = self.s.runner.seq(PROJECTION)
         if at_seq is None:
-            return head
-        if not 0 <= at_seq <= head:
+            return reached
+        if not 0 <= at_seq <= reached:
             raise ValidationError(
-                f"账本序号 {at_seq} 不存在（账本序号 0–{head}）",
-                f"there is no ledger seq {at_seq} (seq 0-{head})",
+                f"账本序号 {at_seq} 不存在（账本序号 0–{reached}）",
+                f"there is no ledger seq {at_seq} (seq 0-{reached})",
             )
         return at_seq
 
