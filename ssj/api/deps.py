@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.registry import MAX_LIMIT, MAX_OFFSET
-from ssj.api.feed import settle
+from ssj.api.feed import settle, settled
 from ssj.api.observe import note_actor, note_seq
 from ssj.domain.access import ALLOWED, Command, Forbidden, Principal
 from ssj.errors import NotFoundError, SsjError, ValidationError
@@ -57,7 +57,7 @@ async def get_services(request: Request) -> AsyncIterator[Services]:
     gate: asyncio.Lock = request.app.state.gate  # no lock on PostgreSQL (ssj.api.production)
     async with gate:
         yield services
-        if not is_read:
+        if not is_read and not settled(services, request.app.state.reader):
             await run_in_threadpool(settle, services, request.app.state.reader)
 
 

@@ -89,6 +89,21 @@ def start(services: Services, reader: Services) -> Callable[[], None]:
     return stop
 
 
+def settled(services: Services, reader: Services | None = None) -> bool:
+    """Whether `settle` has nothing to wait for, known without I/O: the request's head is
+    known and every watch has seen it (a command's answer usually waited for it already), so
+    the command ends without a thread-pool hop."""
+    head = services.known_head_seq()
+    if head is None:
+        return False
+    watches = [s.watch for s in (services, reader) if s is not None and s.watch is not None]
+    if any(w.seen_seq < head for w in watches):
+        return False
+    for w in watches:
+        note_seq(w.seen_seq)  # as `settle` notes what it waited for
+    return True
+
+
 def settle(services: Services, reader: Services | None = None) -> None:
     """After a command: wait until the read models (and a replica's) hold the ledger's head,
     so that the client's next read shows its write."""

@@ -126,6 +126,13 @@ class Services:
             known.head_seq = self.ledger.head_seq()
         return max(known.head_seq, self.ledger.written_seq())
 
+    def known_head_seq(self) -> int | None:
+        """`head_seq()` when this request has read it already (no query), else None."""
+        known = request_head.get()
+        if known is None or known.head_seq is None:
+            return None
+        return max(known.head_seq, self.ledger.written_seq())
+
     def by_head(self, name: str, compute: Callable[[], T]) -> T:
         """`compute()`'s answer, kept while the ledger does not grow: for reads that only new
         events change (the checkpoint and its cosignatures), one size query instead of
