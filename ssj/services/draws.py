@@ -36,7 +36,7 @@ from ssj.draw.registry_view import RegistryView
 from ssj.errors import ConflictError, ValidationError
 from ssj.ledger.application import LoggedEvent
 from ssj.ledger.envelope import Envelope
-from ssj.services import workers
+from ssj.services import collector, workers
 from ssj.services.base import Outcome, Service
 from ssj.services.context import Services
 from ssj.services.nonces import NonceStore
@@ -115,6 +115,7 @@ class DrawService(Service):
 
     # The ceremony ------------------------------------------------------------------------------
 
+    @collector.pausing
     def commit(
         self,
         principal: Principal,
@@ -216,6 +217,7 @@ class DrawService(Service):
         self._save(actor, draw)
         return draw
 
+    @collector.pausing
     def reveal(self, principal: Principal, draw_id: str) -> Draw:
         """Compute the seed from the recorded inputs and the nonce, then sample and staff."""
         workers.warm()
@@ -323,6 +325,7 @@ class DrawService(Service):
         Runner(self.s.ledger, store, projections).catch_up(until=until)
         return store
 
+    @collector.pausing
     def verify(self, draw_id: str, *, replay: bool = False) -> Verification:
         """Re-run the draw from the ledger and compare every recorded value."""
         workers.warm()
@@ -361,6 +364,7 @@ class DrawService(Service):
         verify_draw(v, draw, plan, registry, commit_recorded_at=committed_at, run=workers.run)
         return v
 
+    @collector.pausing
     def export(self, draw_id: str) -> dict[str, Any]:
         """Everything a third party needs to redo a revealed draw without ssj: the seed's
         inputs, each stratum's population and sample, each target's inspector rankings (the
