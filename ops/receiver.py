@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ssj.domain.cloudevents import HMAC_HEADER, DeliveryError, hmac_ok, verify_event
 
 
@@ -77,7 +79,7 @@ class Receiver:
             if self.secret is not None and not hmac_ok(self.secret, body, signature):
                 return 401, {"error": "bad HMAC"}
             try:
-                found = json.loads(body)
+                found = orjson.loads(body)
                 events = found if "batch" in content_type else [found]
                 for event in events:
                     verify_event(event, self.keys, self.checkpoints)
@@ -94,9 +96,10 @@ class Receiver:
                     self.count("duplicates")
                     references[event["id"]] = f"R{seen[0]}"
                     continue
+                stored = orjson.dumps(event).decode()
                 cur = self.db.execute(
                     "INSERT INTO received (id, seq, type, event, at) VALUES (?, ?, ?, ?, ?)",
-                    (event["id"], event["ssjseq"], event["type"], json.dumps(event), time.time()),
+                    (event["id"], event["ssjseq"], event["type"], stored, time.time()),
                 )
                 references[event["id"]] = f"R{cur.lastrowid}"
                 self.stored += 1

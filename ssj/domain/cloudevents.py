@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ssj.errors import SsjError
 from ssj.ledger import note
@@ -85,10 +88,39 @@ def unsigned_event(
 
 
 def canonical(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8 (JCS for JSON without floats)."""
+    """Sorted keys, no whitespace, UTF-8 (JCS for JSON without floats). orjson writes the same
+    bytes as the standard library's `json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` for float-free JSON with string keys (checked in the tests), some
+    fifteen times faster; anything else (floats, which the scheme has none of, other keys,
+    integers beyond 64 bits) takes the standard library's path, so no value is written
+    differently than before."""
+    if not _has_float(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            pass
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a float is anywhere in the value (strings, the usual leaves, checked first)."""
+    stack = [value]
+    while stack:
+        found = stack.pop()
+        kind = type(found)
+        if kind is str or kind is int or kind is bool or found is None:
+            continue
+        if isinstance(found, dict):
+            stack.extend(found.values())
+        elif isinstance(found, list | tuple):
+            stack.extend(found)
+        elif isinstance(found, float):
+            return True
+        elif isinstance(found, Mapping):
+            stack.extend(found.values())
+    return False
 
 
 def signing_bytes(event: Mapping[str, Any]) -> bytes:
@@ -153,6 +185,17 @@ def parse_tlog_proof(text: str) -> Proof:
 # What a receiving platform checks --------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _key_ids(verifier_keys: tuple[str, ...]) -> dict[str, str]:
+    """The published keys by id, parsed once per key list (not once per event of a batch)."""
+    return {note.key_id(k): k for k in verifier_keys}
+
+
+@functools.lru_cache(maxsize=64)
+def _verifier(key: str) -> note.Verifier:
+    return note.parse_verifier_key(key)
+
+
 def verify_event(
     event: Mapping[str, Any],
     verifier_keys: Iterable[str],
@@ -170,7 +213,7 @@ def verify_event(
     `checkpoints` caches checkpoints already verified (by their signed text), so a batch proved
     against one checkpoint checks its signature once.
     """
-    keys = {note.key_id(k): k for k in verifier_keys}
+    keys = _key_ids(tuple(verifier_keys))
     try:
         seq = event["ssjseq"]
         source = str(event["source"])
@@ -183,7 +226,7 @@ def verify_event(
         raise DeliveryError("事件缺少必需属性", "the event lacks a required attribute") from None
     if key is None:
         raise DeliveryError("签名密钥未知", f"unknown signing key {event['ssjkeyid']!r}")
-    verifier = note.parse_verifier_key(key)
+    verifier = _verifier(key)
     if not verifier.verify(signing_bytes(event), signature):
         raise DeliveryError("事件签名无效", "the event signature does not verify")
     checkpoint = (checkpoints or {}).get(proof.checkpoint)

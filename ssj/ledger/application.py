@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -490,26 +490,33 @@ class Ledger(Application[UUID]):
         found = self.checkpoints()
         return found[-1][1] if found else None
 
-    def _check_size(self, size: int) -> int:
+    def _check_size(self, size: int) -> None:
+        if 0 <= size <= self.written_seq() + 1:
+            return  # within what this process wrote: the ledger only grows, no query needed
         current = self.size()
         if not 0 <= size <= current:
             raise ValidationError(
                 f"树大小 {size} 超出账本范围（0–{current}）",
                 f"tree size {size} is outside the ledger (0-{current})",
             )
-        return current
 
-    def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    def _range_hashes(
+        self, ranges: Sequence[tuple[int, int]], leaves: Mapping[int, bytes] | None = None
+    ) -> list[bytes]:
+        """Each range's MTH; a range asked for several times (the upper levels shared by the
+        proofs of nearby leaves) is planned and folded once. `leaves`: envelope bytes by seq
+        the caller has read already (not read again for the low nodes)."""
         tree = self.suite.tree  # also tells the recorder the suite before it rebuilds nodes
-        plans = [merkle.subtree_nodes(lo, hi) for lo, hi in ranges]
-        wanted = sorted({c for plan in plans for c in plan})
-        found = self.ledger_recorder.node_hashes(wanted)
+        plans = {r: merkle.subtree_nodes(*r) for r in dict.fromkeys(ranges)}
+        wanted = sorted({c for plan in plans.values() for c in plan})
+        found = self.ledger_recorder.node_hashes(wanted, leaves)
         missing = [c for c in wanted if c not in found]
         if missing:
             raise NotFoundError(
                 f"默克尔节点缺失：{missing[:3]}", f"Merkle nodes missing: {missing[:3]}"
             )
-        return [tree.fold([found[c] for c in plan]) for plan in plans]
+        folded = {r: tree.fold([found[c] for c in plan]) for r, plan in plans.items()}
+        return [folded[r] for r in ranges]
 
     def root(self, size: int) -> bytes:
         self._check_size(size)
@@ -525,9 +532,12 @@ class Ledger(Application[UUID]):
             )
         return self._range_hashes(merkle.inclusion_ranges(index, size))
 
-    def inclusion_proofs(self, indices: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    def inclusion_proofs(
+        self, indices: Sequence[int], size: int, leaves: Mapping[int, bytes] | None = None
+    ) -> dict[int, list[bytes]]:
         """Inclusion proofs of several leaves in one tree, from one read of the nodes (the
-        delivery worker proves hundreds of records against one checkpoint)."""
+        delivery worker proves hundreds of records against one checkpoint). `leaves`:
+        envelope bytes by seq already read (the worker reads its records' 8-leaf blocks)."""
         self._check_size(size)
         wanted = sorted(set(indices))
         if wanted and not 0 <= wanted[0] <= wanted[-1] < size:
@@ -535,7 +545,7 @@ class Ledger(Application[UUID]):
                 f"序号不在树大小 {size} 之内", f"an index is not below tree size {size}"
             )
         plans = {index: merkle.inclusion_ranges(index, size) for index in wanted}
-        hashes = iter(self._range_hashes([r for ranges in plans.values() for r in ranges]))
+        hashes = iter(self._range_hashes([r for ranges in plans.values() for r in ranges], leaves))
         return {index: [next(hashes) for _ in ranges] for index, ranges in plans.items()}
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:

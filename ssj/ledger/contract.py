@@ -13,7 +13,7 @@ private hook runs under the lock).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -70,8 +70,11 @@ class ChainedRecorder(Protocol):
         """(notification id, originator id as canonical UUID text, version, topic, state) from
         notification id `start` to `stop` (inclusive): `ssj verify`'s plain rows."""
 
-    def node_hashes(self, coords: Sequence[Coord]) -> dict[Coord, bytes]:
-        """Complete-subtree hashes for proofs, from one read."""
+    def node_hashes(
+        self, coords: Sequence[Coord], leaves: Mapping[int, bytes] | None = None
+    ) -> dict[Coord, bytes]:
+        """Complete-subtree hashes for proofs, from one read (`leaves`: envelope bytes by seq
+        the caller holds already, not read again)."""
 
     # Reading events (eventsourcing's recorder API)
     def select_events(

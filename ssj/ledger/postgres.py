@@ -12,7 +12,7 @@ recorder is `ssj.ledger.contract.ChainedRecorder`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,7 @@ from ssj.ledger.recorder import (
     AbortTransaction,
     ChainedRecorderMixin,
     check_schema_version,
+    known_first,
 )
 
 ENVELOPES = "ssj_envelopes"
@@ -236,13 +237,16 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         )
         return [bytes(r["envelope"]) for r in curs.fetchall()]
 
-    def node_hashes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """Complete-subtree hashes for proofs, from one read transaction."""
+    def node_hashes(
+        self, coords: Sequence[tuple[int, int]], leaves: Mapping[int, bytes] | None = None
+    ) -> dict[tuple[int, int], bytes]:
+        """Complete-subtree hashes for proofs, from one read transaction (envelopes in
+        `leaves` are not read again)."""
         with self.datastore.transaction(commit=False) as curs:
             return self._resolve_nodes(
                 coords,
                 lambda cs: self._select_nodes(curs, cs),
-                lambda lo, hi: self._select_envelope_bytes(curs, lo, hi),
+                known_first(lambda lo, hi: self._select_envelope_bytes(curs, lo, hi), leaves),
                 self.suite,
             )
 

@@ -10,7 +10,7 @@ batch never poisons it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -32,6 +32,19 @@ KeyringReader = Callable[[], Sequence[StoredEvent]]
 Coord = tuple[int, int]
 NodeReader = Callable[[Sequence[Coord]], dict[Coord, bytes]]
 EnvelopeReader = Callable[[int, int], list[bytes]]
+
+
+def known_first(read: EnvelopeReader, leaves: Mapping[int, bytes] | None) -> EnvelopeReader:
+    """Read envelopes [lo, hi) from `leaves` when it holds them all, else from the database."""
+    if not leaves:
+        return read
+
+    def reader(lo: int, hi: int) -> list[bytes]:
+        if all(n in leaves for n in range(lo, hi)):
+            return [leaves[n] for n in range(lo, hi)]
+        return read(lo, hi)
+
+    return reader
 
 
 def check_schema_version(found: int) -> None:

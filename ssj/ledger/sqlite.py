@@ -10,7 +10,7 @@ ledger asks of this recorder is `ssj.ledger.contract.ChainedRecorder`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,12 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from ssj.errors import SchemaError
 from ssj.ledger.keyring import KEYRING_ID
-from ssj.ledger.recorder import SCHEMA_VERSION, ChainedRecorderMixin, check_schema_version
+from ssj.ledger.recorder import (
+    SCHEMA_VERSION,
+    ChainedRecorderMixin,
+    check_schema_version,
+    known_first,
+)
 
 ENVELOPES = "ssj_envelopes"
 NODES = "ssj_merkle_nodes"
@@ -134,13 +139,16 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         )
         return [bytes(r[0]) for r in c.fetchall()]
 
-    def node_hashes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """Complete-subtree hashes for proofs, from one read transaction."""
+    def node_hashes(
+        self, coords: Sequence[tuple[int, int]], leaves: Mapping[int, bytes] | None = None
+    ) -> dict[tuple[int, int], bytes]:
+        """Complete-subtree hashes for proofs, from one read transaction (envelopes in
+        `leaves` are not read again)."""
         with self.datastore.transaction(commit=False) as c:
             return self._resolve_nodes(
                 coords,
                 lambda cs: self._select_nodes(c, cs),
-                lambda lo, hi: self._select_envelope_bytes(c, lo, hi),
+                known_first(lambda lo, hi: self._select_envelope_bytes(c, lo, hi), leaves),
                 self.suite,
             )
 

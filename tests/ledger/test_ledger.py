@@ -85,6 +85,27 @@ def test_proofs_from_storage_match_pure_functions(ledger: Ledger) -> None:
         ledger.root(n + 1)
 
 
+def test_batch_proofs_match_single_proofs_with_and_without_leaves(ledger: Ledger) -> None:
+    # The delivery worker proves a turn's records at once (shared upper ranges folded once)
+    # and hands over the envelopes it read (the low nodes are hashed from them, not re-read).
+    for i in range(40):
+        ledger.save(Thing(f"t{i}"), actor=ALICE)
+    rows = ledger.ledger_recorder.select_envelopes(0, 1000)
+    size = len(rows)
+    indices = [0, 3, 7, 8, 9, 17, 30, 31, size - 1]
+    single = {i: ledger.inclusion_proof(i, size) for i in indices}
+    assert ledger.inclusion_proofs(indices, size) == single
+    everything = {seq: data for seq, _, data, _ in rows}
+    assert ledger.inclusion_proofs(indices, size, everything) == single
+    some = {seq: data for seq, data in everything.items() if seq < 16}  # the rest is read
+    smaller = [i for i in indices if i < size - 3]  # a tree whose last block is not full
+    assert ledger.inclusion_proofs(smaller, size - 3, some) == {
+        i: ledger.inclusion_proof(i, size - 3) for i in smaller
+    }
+    with pytest.raises(ValidationError):
+        ledger.inclusion_proofs([size], size)
+
+
 def test_checkpoints_are_signed_notes_over_the_ledger(ledger: Ledger) -> None:
     ledger.save(Thing("a"), Thing("b"), actor=ALICE)
     size = ledger.size()
