@@ -308,15 +308,18 @@ class DeliveryProjection:
     # Acknowledgements and failures -------------------------------------------------------------
 
     def _report(self, c: Cursor, logged: LoggedEvent) -> None:
+        """Each outcome updates its outbox row, in the report's order (a record may fail and
+        then be delivered in one turn); runs of the same outcome go in one executemany (one
+        pipelined round trip on PostgreSQL, not one per record)."""
         e = logged.event
+        delivered: list[tuple[Any, ...]] = []
+        failed: list[tuple[Any, ...]] = []
         for outcome in e.outcomes:
             kind = outcome["outcome"]
             common = (outcome.get("status"), outcome["seq"], e.subscriber)
             if kind == Outcome.DELIVERED:
-                c.execute(
-                    "UPDATE delivery_outbox SET status = ?, tries = ?, delivered_at = ?, "
-                    "reference = ?, report_seq = ?, next_at = NULL, last_error = NULL, "
-                    "last_status = ? WHERE seq = ? AND subscriber = ?",
+                _flush(c, SET_FAILED, failed)
+                delivered.append(
                     (
                         DELIVERED,
                         outcome["try"],
@@ -324,14 +327,12 @@ class DeliveryProjection:
                         outcome.get("reference") or "",
                         logged.seq,
                         *common,
-                    ),
+                    )
                 )
             else:
+                _flush(c, SET_DELIVERED, delivered)
                 status = DEAD if kind == Outcome.DEAD_LETTER else PENDING
-                c.execute(
-                    "UPDATE delivery_outbox SET status = CASE WHEN status = ? THEN ? ELSE status "
-                    "END, tries = ?, next_at = ?, last_error = ?, report_seq = ?, last_status = ? "
-                    "WHERE seq = ? AND subscriber = ? AND status <> ?",
+                failed.append(
                     (
                         PENDING,
                         status,
@@ -341,8 +342,28 @@ class DeliveryProjection:
                         logged.seq,
                         *common,
                         DELIVERED,
-                    ),
+                    )
                 )
+        _flush(c, SET_DELIVERED, delivered)
+        _flush(c, SET_FAILED, failed)
+
+
+SET_DELIVERED = (
+    "UPDATE delivery_outbox SET status = ?, tries = ?, delivered_at = ?, reference = ?, "
+    "report_seq = ?, next_at = NULL, last_error = NULL, last_status = ? WHERE seq = ? AND "
+    "subscriber = ?"
+)
+SET_FAILED = (
+    "UPDATE delivery_outbox SET status = CASE WHEN status = ? THEN ? ELSE status END, tries = ?, "
+    "next_at = ?, last_error = ?, report_seq = ?, last_status = ? WHERE seq = ? AND subscriber = ? "
+    "AND status <> ?"
+)
+
+
+def _flush(c: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        c.executemany(sql, rows)
+        rows.clear()
 
 
 class _Batch:
@@ -400,12 +421,7 @@ def _takes(state: dict[str, Any], kind: str, departments: Sequence[str], seq: in
 
 def _enqueue(c: Cursor, subscriber: str, records: Iterable[tuple[int, str]]) -> None:
     rows = [(subscriber, seq, kind, PENDING, 0) for seq, kind in records]
-    if rows:
-        c.executemany(
-            "INSERT INTO delivery_outbox (subscriber, seq, kind, status, tries) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+    insert_rows(c, "delivery_outbox", ("subscriber", "seq", "kind", "status", "tries"), rows)
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -421,12 +437,15 @@ def subscriber_row(store: ViewStore, name: str) -> dict[str, Any] | None:
     return orjson.loads(rows[0][0]) if rows else None
 
 
-def queue_head(store: ViewStore, subscriber: str, limit: int) -> list[dict[str, Any]]:
-    """A platform's undelivered records in seq order (pending, and dead ones that block)."""
+def queue_head(
+    store: ViewStore, subscriber: str, limit: int, *, after: int = -1
+) -> list[dict[str, Any]]:
+    """A platform's undelivered records in seq order (pending, and dead ones that block),
+    after seq `after`."""
     rows = store.query(
         f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM delivery_outbox WHERE subscriber = ? AND "
-        "status IN (?, ?) ORDER BY seq LIMIT ?",
-        (subscriber, PENDING, DEAD, limit),
+        "status IN (?, ?) AND seq > ? ORDER BY seq LIMIT ?",
+        (subscriber, PENDING, DEAD, after, limit),
     )
     return [dict(zip(OUTBOX_COLUMNS, r, strict=True)) for r in rows]
 

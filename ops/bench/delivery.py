@@ -12,10 +12,12 @@ batches), and the projections caught up: one penalty record each.
 
 Measured, one run per line, each to a fresh receiver (`python -m ops.receiver`, its own process
 and SQLite store) registered as a platform for every record from seq 0: the delivery worker
-(`DeliveryWorker.run(once=True)`, this process: records built from the read models, signed,
-each with its tlog-proof; posted in order; every acknowledgement and failure saved in the
-ledger) until nothing is left undelivered — for each `--batch` size (1: structured mode, one
-record per request; N: batched mode, N records per request):
+(`DeliveryWorker.run(once=True)`, this process, serving that platform only: records built from
+the read models, signed, each with its tlog-proof; posted in order; every acknowledgement and
+failure saved in the ledger) until nothing is left undelivered, then the platform is removed (a
+ledger event; it also cancels what a cut run left), so a kept ledger's later runs deliver
+every record again to their own — for each `--batch` size (1: structured mode, one record per
+request; N: batched mode, N records per request):
 
 1. the receiver answering every request;
 2. the same with the receiver failing 20 % of requests at random (half before storing, half
@@ -59,6 +61,7 @@ DEPARTMENT = "CZ-SJJ-TZ"
 TARGETS = 1000
 BATCH = 500  # follow-ups per ledger save (1,500 events)
 TARGET = 1000  # deliveries/s
+CHUNK = 500  # records per platform turn (the worker's default)
 ROOT = Path(__file__).resolve().parents[2]
 console = Console(width=200)
 
@@ -181,12 +184,15 @@ def measure(
 ) -> dict[str, Any]:
     keys = [k["verifier_key"] for k in services.ledger.key_listing()]
     receiver = Receiver(data_dir / "receivers" / name, keys, *flags)
+    root = services.principal("root")
+    platforms = SubscriberService(services)
+    added = False
     try:
-        root = services.principal("root")
-        SubscriberService(services).add(
+        platforms.add(
             root, name, receiver.url, ["penalties"], from_seq=0, max_tries=20, batch=batch
         )
-        worker = DeliveryWorker(services, backoff_base=0.0, chunk=500)
+        added = True
+        worker = DeliveryWorker(services, backoff_base=0.0, chunk=CHUNK, only=[name])
         done, shown = 0, 0.0
 
         def progress(summary: Any) -> None:
@@ -203,6 +209,10 @@ def measure(
         left = worker.undelivered()
     finally:
         receiver_cpu = receiver.stop()
+        # A kept ledger's later runs serve their own platform only; removing this one (a
+        # ledger event like any) also cancels what a cut run left undelivered.
+        if added:
+            platforms.remove(root, name, "基准测试结束 / benchmark run ended")
     counts = receiver.counts()
     console.print(" " * 60, end="\r")
     return {

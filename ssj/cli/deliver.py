@@ -334,7 +334,11 @@ def deliver(
         float, typer.Option("--backoff-max", help="最长重试等待（秒）/ backoff cap, s")
     ] = 3600.0,
     chunk: Annotated[
-        int, typer.Option(help="每轮每个平台最多推送的记录数 / records per platform per pass")
+        int,
+        typer.Option(
+            help="每次从平台队列读取的记录数（一轮最长 5 秒，可连续多批）/ records read from a "
+            "platform's queue at once (its turn, up to 5 s, goes on chunk after chunk)"
+        ),
     ] = 500,
     poll: Annotated[float, typer.Option(help="轮询间隔（秒）/ poll interval, s")] = 1.0,
 ) -> None:

@@ -16,7 +16,9 @@ measured to delivery.
   with the receiver's reference, failed with the next try's time after exponential backoff with
   jitter, or dead-lettered after the platform's number of tries) goes into the ledger as a
   `DeliveryReport`. A dead letter blocks its platform's later records until it is retried
-  (`SubscriberService.retry`): order is never given up.
+  (`SubscriberService.retry`): order is never given up. A platform's turn (up to
+  `turn_seconds`) goes on chunk after chunk of its queue: while the last request of a chunk is
+  on the wire, the worker records the outcomes so far and reads and prepares the next chunk.
 - `late_deliveries`: the 20- and 7-working-day deadlines measured to the acknowledgement, for
   `ssj overdue` and the assessment.
 """
@@ -24,6 +26,7 @@ measured to delivery.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import random
 import secrets
@@ -31,7 +34,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -76,6 +79,7 @@ from ssj.domain.subscribers import (
     subscriber_id,
 )
 from ssj.errors import ConfigurationError, NotFoundError, ValidationError
+from ssj.ledger.chain import STORED_LEVEL
 from ssj.ledger.envelope import Actor, utc_now_text
 from ssj.ledger.keys import LedgerSigner
 from ssj.presentation import sheets
@@ -492,8 +496,10 @@ class RecordBuilder:
         new = [seq for seq in seqs if seq not in self._proofs]
         if not new:
             return
-        self._proofs.update(ledger.inclusion_proofs(new, self._checkpoint[0]))
-        self._envelopes.update(self._read_envelopes(new))
+        size = self._checkpoint[0]
+        blocks = self._read_envelopes(new, size)  # the proofs' low nodes are hashed from these
+        self._proofs.update(ledger.inclusion_proofs(new, size, blocks))
+        self._envelopes.update((seq, blocks[seq]) for seq in new)
         added = set(new)
         fresh = [r for r in rows if int(r["seq"]) in added]
         held = min(self.s.runner.seq("registry"), self.s.runner.seq("followups"))
@@ -522,17 +528,20 @@ class RecordBuilder:
                 for value, versions in read.items():
                     self._versions[(table, value)] = (held, versions)
 
-    def _read_envelopes(self, seqs: Sequence[int]) -> dict[int, bytes]:
-        """Envelope bytes by seq, read in runs of nearby seqs."""
+    def _read_envelopes(self, seqs: Sequence[int], size: int) -> dict[int, bytes]:
+        """Envelope bytes of the aligned blocks of 2^STORED_LEVEL leaves that hold `seqs`
+        (below tree size `size`), read in runs of nearby blocks: the records' own envelopes,
+        and every leaf the low (not stored) nodes of their proofs are hashed from."""
         found: dict[int, bytes] = {}
         recorder = self.s.ledger.ledger_recorder
+        width = 1 << STORED_LEVEL
         i = 0
         while i < len(seqs):
             j = i
-            while j + 1 < len(seqs) and seqs[j + 1] - seqs[j] <= 8:
+            while j + 1 < len(seqs) and seqs[j + 1] - seqs[j] <= width:
                 j += 1
-            first, last = seqs[i], seqs[j]
-            for seq, _, data, _ in recorder.select_envelopes(first, last - first + 1, last + 1):
+            first, last = seqs[i] - seqs[i] % width, min(size, seqs[j] - seqs[j] % width + width)
+            for seq, _, data, _ in recorder.select_envelopes(first, last - first, last):
                 found[seq] = data
             i = j + 1
         return found
@@ -677,6 +686,7 @@ class _Turn:
     subscriber: dict[str, Any]
     rows: list[dict[str, Any]]
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    saved: int = 0  # outcomes already in the ledger (a long turn records them as it goes)
     tries: dict[int, int] = field(default_factory=dict)  # seq -> tries so far
     next_due: float | None = None  # a failed record's next try, when later than now
 
@@ -695,6 +705,7 @@ class DeliveryWorker:
         turn_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        only: Collection[str] | None = None,
     ) -> None:
         if timeout <= 0 or backoff_base < 0 or backoff_cap < 0 or chunk < 1:
             raise ValidationError(
@@ -709,6 +720,7 @@ class DeliveryWorker:
         self.turn_seconds = turn_seconds  # a platform's share of a pass, so none starves others
         self.clock = clock
         self.draw = draw
+        self.only = None if only is None else frozenset(only)  # these platforms only (a bench)
         self.builder = RecordBuilder(services)
         self._clients: dict[str, tuple[tuple[Any, ...], httpx.Client]] = {}
         self._sending: ThreadPoolExecutor | None = None
@@ -859,10 +871,13 @@ class DeliveryWorker:
         ahead = max(size, LOOKAHEAD)
 
         def request(n: int) -> tuple[bytes, dict[str, str], list[dict[str, Any]]]:
-            """Group n's request; what it and the next records need read at once, as a
-            turn may end (time, a failure) long before its last record."""
+            """Group n's request. The first group's records and a few ahead are read at once
+            (nothing is on the wire yet); later, while a request is on the wire, the rest of
+            the turn in one go (one read of their envelopes, nodes and versions, not one per
+            request; what a turn cut short leaves prepared is kept for the next)."""
             if not self.builder.prepared(groups[n]):
-                self.builder.prepare(turn.rows[n * size : n * size + ahead])
+                upto = n * size + ahead if n == 0 else len(turn.rows)
+                self.builder.prepare(turn.rows[n * size : upto])
             return self._request(turn, groups[n], secret)
 
         endpoint = subscriber["endpoint"]
@@ -870,20 +885,67 @@ class DeliveryWorker:
         ends = self.clock() + self.turn_seconds  # the turn's time starts with its first request
         sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
         n = 0
+        following: tuple[bytes, dict[str, str], list[dict[str, Any]]] | None = None
+        exhausted = False
         while True:
-            more = n + 1 < len(groups) and self.clock() < ends
-            following = request(n + 1) if more else None
+            if (
+                n + 1 == len(groups)
+                and not exhausted
+                and len(turn.rows) % size == 0
+                and self.clock() < ends
+            ):
+                # The last group is on the wire: record what happened so far and read the
+                # next chunk of the queue meanwhile, so the turn goes on without a pause.
+                self._save_outcomes(turn)
+                added = self._extend(turn)
+                exhausted = not added
+                groups += [added[i : i + size] for i in range(0, len(added), size)]
+            if n + 1 < len(groups) and self.clock() < ends:
+                if following is None:  # built once, also when group n is tried again
+                    following = request(n + 1)
+            else:
+                following = None
             status, error, retry_after, answer = sending.result()
             if status is not None and 200 <= status < 300:
                 self._delivered(turn, groups[n], status, _references(answer, current[2]))
                 if following is None:
                     return
-                n, current = n + 1, following
+                n, current, following = n + 1, following, None
             elif not self._failed(turn, groups[n], status, error, retry_after):
                 return  # dead-lettered, or its next try is later: the turn ends here
             elif self.clock() >= ends:
                 return
             sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
+
+    def _extend(self, turn: _Turn) -> list[dict[str, Any]]:
+        """The next chunk of the platform's queue after the turn's last record, up to a dead
+        letter (none: []); added to the turn. What follows the turn's records is untouched by
+        its outcomes, so the read model (not yet caught up with them) tells it right."""
+        last = int(turn.rows[-1]["seq"])
+        head = outbox.queue_head(self.s.store, turn.subscriber["name"], self.chunk, after=last)
+        added = self._with_records(
+            list(itertools.takewhile(lambda r: r["status"] == outbox.PENDING, head))
+        )
+        turn.rows += added
+        turn.tries.update((int(r["seq"]), int(r["tries"])) for r in added)
+        return added
+
+    def _with_records(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Outbox rows joined with their records."""
+        if not rows:
+            return []
+        records = outbox.record_rows(self.s.store, seqs=[int(r["seq"]) for r in rows])
+        by_seq = {int(r["seq"]): r for r in records}
+        return [{**r, **by_seq[int(r["seq"])]} for r in rows]
+
+    def _save_outcomes(self, turn: _Turn) -> None:
+        """The turn's outcomes not yet in the ledger, as one report (acknowledgements are
+        recorded as a long turn goes, not only at its end)."""
+        new = turn.outcomes[turn.saved :]
+        if new:
+            report = DeliveryReport(subscriber=turn.subscriber["name"], outcomes=new)
+            self.s.ledger.save(report, actor=WORKER)
+            turn.saved = len(turn.outcomes)
 
     def _delivered(
         self,
@@ -958,7 +1020,7 @@ class DeliveryWorker:
 
     def run_pass(self) -> PassSummary:
         """Give every active platform its turn with what is due now; record every outcome in
-        the ledger (one report per platform and turn)."""
+        the ledger (a report per platform and turn, and one per chunk of a long turn)."""
         self.s.refresh()
         now = self.clock()
         summary = PassSummary()
@@ -966,22 +1028,21 @@ class DeliveryWorker:
         for subscriber in outbox.subscriber_rows(self.s.store):
             if subscriber["status"] != SubscriberStatus.ACTIVE.value:
                 continue
+            if self.only is not None and subscriber["name"] not in self.only:
+                continue
             rows, due = self._due(subscriber, now)
             if due is not None:
                 summary.next_due = due if summary.next_due is None else min(summary.next_due, due)
             if not rows:
                 continue
-            records = outbox.record_rows(self.s.store, seqs=[int(r["seq"]) for r in rows])
-            by_seq = {int(r["seq"]): r for r in records}
-            turn = _Turn(subscriber, [{**r, **by_seq[int(r["seq"])]} for r in rows])
+            turn = _Turn(subscriber, self._with_records(rows))
             self._take_turn(turn)
             if turn.next_due is not None:
                 nd = turn.next_due
                 summary.next_due = nd if summary.next_due is None else min(summary.next_due, nd)
-            if turn.outcomes:
-                reports.append(
-                    DeliveryReport(subscriber=subscriber["name"], outcomes=turn.outcomes)
-                )
+            if len(turn.outcomes) > turn.saved:
+                unsaved = turn.outcomes[turn.saved :]
+                reports.append(DeliveryReport(subscriber=subscriber["name"], outcomes=unsaved))
             for o in turn.outcomes:
                 if o["outcome"] == Outcome.DELIVERED:
                     summary.delivered += 1
@@ -995,10 +1056,13 @@ class DeliveryWorker:
         return summary
 
     def undelivered(self) -> int:
-        """Records still owed to platforms not removed: pending (waiting or failed) or dead."""
+        """Records still owed to platforms not removed (of this worker's, if it has only
+        some): pending (waiting or failed) or dead."""
         self.s.refresh()
         total = 0
         for name, by_status in outbox.counts(self.s.store).items():
+            if self.only is not None and name not in self.only:
+                continue
             row = outbox.subscriber_row(self.s.store, name)
             if row is not None and row["status"] != SubscriberStatus.REMOVED.value:
                 total += by_status.get(outbox.PENDING, 0) + by_status.get(outbox.DEAD, 0)

@@ -244,6 +244,31 @@ def test_bad_platforms_are_refused_and_write_nothing(d: Deliveries) -> None:
     unchanged(w, lambda: s.listing(d.t.operator), Forbidden)
 
 
+def test_a_long_turn_goes_on_chunk_after_chunk_recording_as_it_goes(d: Deliveries) -> None:
+    for n in range(5):
+        d.published(n)
+    receiver, other = d.receiver(), d.receiver("other")
+    d.register("long", receiver.url, batch=2)
+    d.register("other", other.url)
+    # Chunks of 2 records, one per request: a turn reads the next chunk while the last
+    # request of the one before is on the wire, and records what was acknowledged so far.
+    worker = d.worker(chunk=2, only=["long"])
+    summary = worker.run_pass()
+    assert (summary.delivered, summary.failed) == (5, 0)
+    sent = [r[1] for r in receiver.rows()]
+    assert sent == sorted(sent) and len(set(sent)) == 5
+    by_report = [
+        [o["seq"] for o in e.event.outcomes]  # type: ignore[attr-defined]
+        for e in d.s.ledger.read(0, d.s.ledger.size())
+        if isinstance(e.event, DeliveryReport.Recorded)  # type: ignore[attr-defined]
+    ]
+    assert len(by_report) > 1 and [s for r in by_report for s in r] == sent
+    assert set(d.statuses("long").values()) == {"delivered"}
+    # A worker for some platforms leaves the others alone, and counts only its own.
+    assert other.rows() == [] and worker.undelivered() == 0
+    assert d.worker().undelivered() == 5
+
+
 def test_failures_back_off_then_deliver_once_each(d: Deliveries) -> None:
     for n in range(3):
         d.published(n)
