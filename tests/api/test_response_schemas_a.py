@@ -138,7 +138,7 @@ def client(demo: Demo) -> Iterator[Client]:
         yield Client(demo, found)
 
 
-def test_registry_reads_and_writes_match_their_models(client: Client) -> None:
+def _registry_reads_and_writes(client: Client) -> None:
     departments = client.get("/departments?limit=1000")["items"]
     client.get(f"/departments/{departments[0]['code']}")
     new = {
@@ -187,7 +187,7 @@ def test_registry_reads_and_writes_match_their_models(client: Client) -> None:
     client.call("DELETE", f"/tokens/{issued['token_sha256']}", {"reason": "模型测试"})
 
 
-def test_calendar_and_health_match_their_models(client: Client) -> None:
+def _calendar_and_health(client: Client) -> None:
     client.get("/calendar/deadline?start=2026-03-02&n=5")
     client.get("/calendar/2026")
     client.get("/calendar/2025")
@@ -203,7 +203,7 @@ def test_calendar_and_health_match_their_models(client: Client) -> None:
     client.get("/readyz")
 
 
-def test_plans_draws_tasks_and_followups_match_their_models(client: Client) -> None:
+def _plans_draws_tasks_and_followups(client: Client) -> None:
     plans = client.get("/plans?limit=1000")["items"]
     for plan in plans:
         client.get(f"/plans/{plan['department']}/{plan['code']}")
@@ -231,9 +231,14 @@ def test_plans_draws_tasks_and_followups_match_their_models(client: Client) -> N
     assert followed
 
 
-def test_every_read_was_checked(client: Client) -> None:
-    """The tests above reached every GET operation of these routers (writes of plans, draws,
-    tasks and follow-ups are checked by their own API tests, under the same strict models)."""
+def test_reads_and_writes_match_their_models_and_every_read_is_reached(client: Client) -> None:
+    """The calls above reach every GET operation of these routers (writes of plans, draws,
+    tasks and follow-ups are checked by their own API tests, under the same strict models).
+    One test, not four: pytest-xdist may run a module's tests in different processes, and the
+    last one would then find the others' calls missing from its client."""
+    _registry_reads_and_writes(client)
+    _calendar_and_health(client)
+    _plans_draws_tasks_and_followups(client)
     reads = {(m, p) for m, p, _ in _operations() if m == "get" and (m, p) not in NOT_JSON}
     assert not reads - client.checked, sorted(reads - client.checked)
 
