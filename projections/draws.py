@@ -41,6 +41,7 @@ TASKS = Versioned(
         "published_on",
     ),
     indexed=("identifier", "draw_id"),
+    natural_in_batches=True,  # the delivery outbox reads a batch's tasks by task id
 )
 TABLES = {t.table: t for t in (DRAWS, TASKS)}
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -168,7 +169,9 @@ def upsert_rows(
     rows: Sequence[Sequence[Any]],
 ) -> None:
     """Insert or replace many rows by their primary key `keys` in one statement on PostgreSQL
-    (TEXT columns, passed as arrays), one executemany on SQLite."""
+    (TEXT columns; the rows passed as one JSON array of arrays: orjson writes it in a fraction
+    of the time psycopg takes to quote text arrays, a third of a trail batch's client CPU), one
+    executemany on SQLite."""
     if not rows:
         return
     columns = (*keys, *values)
@@ -176,10 +179,11 @@ def upsert_rows(
     update = ", ".join(f"{v} = excluded.{v}" for v in values)
     conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
     if isinstance(c, _PgCursor):
-        arrays = ", ".join("?::text[]" for _ in columns)
+        picks = ", ".join(f"r ->> {i}" for i in range(len(columns)))
         c.execute(
-            f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",
-            [list(column) for column in zip(*rows, strict=True)],
+            f"INSERT INTO {table} ({names}) SELECT {picks} "
+            f"FROM json_array_elements(?::json) AS r {conflict}",
+            [orjson.dumps(rows).decode()],
         )
         return
     marks = ", ".join("?" * len(columns))

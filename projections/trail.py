@@ -35,11 +35,8 @@ class TrailProjection:
             "TEXT NOT NULL, department TEXT NOT NULL, kind TEXT NOT NULL, kind_zh TEXT NOT NULL, "
             "summary TEXT NOT NULL, PRIMARY KEY (subject_kind, subject_id, seq))"
         )
-        c.execute(
-            "CREATE INDEX IF NOT EXISTS trail_recorded ON trail "
-            "(subject_kind, subject_id, recorded_at)"
-        )
-        c.execute("CREATE INDEX IF NOT EXISTS trail_actor ON trail (actor, seq)")
+        for _, create in self.read_indexes():
+            c.execute(create)
         c.execute(
             "CREATE TABLE IF NOT EXISTS trail_memos (originator_id TEXT PRIMARY KEY, "
             "memo TEXT NOT NULL)"
@@ -48,6 +45,18 @@ class TrailProjection:
             "CREATE TABLE IF NOT EXISTS trail_subjects (subject_kind TEXT NOT NULL, subject_id "
             "TEXT NOT NULL, departments TEXT NOT NULL, PRIMARY KEY (subject_kind, subject_id))"
         )
+
+    def read_indexes(self) -> list[tuple[str, str]]:
+        """Pages by time and by actor (`projections.runner.ReadIndexed`): no batch reads
+        the trail back."""
+        return [
+            (
+                "trail_recorded",
+                "CREATE INDEX IF NOT EXISTS trail_recorded ON trail "
+                "(subject_kind, subject_id, recorded_at)",
+            ),
+            ("trail_actor", "CREATE INDEX IF NOT EXISTS trail_actor ON trail (actor, seq)"),
+        ]
 
     def drop(self, c: Cursor) -> None:
         for table in ("trail", "trail_memos", "trail_subjects"):

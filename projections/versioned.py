@@ -27,6 +27,9 @@ class Versioned:
     columns: tuple[str, ...] = ()
     keys: tuple[str, ...] = ("aggregate_id",)
     indexed: tuple[str, ...] = ()  # more columns that lookups filter on
+    # Whether a projection's batch looks rows up by the natural key (the delivery outbox finds
+    # tasks by task id): then its index is kept up to date during a rebuild too.
+    natural_in_batches: bool = False
 
     @cached_property
     def all_columns(self) -> tuple[str, ...]:
@@ -35,19 +38,37 @@ class Versioned:
     def ddl(self) -> list[str]:
         cols = ", ".join(f"{c} TEXT" for c in (*self.keys, *self.all_columns))
         keys = ", ".join(self.keys)
-        natural = ", ".join(self.natural_key)
         return [
             f"CREATE TABLE IF NOT EXISTS {self.table} ({cols}, from_seq BIGINT NOT NULL, "
             "to_seq BIGINT, state TEXT NOT NULL)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self.table}_current ON {self.table} ({keys}) "
             "WHERE to_seq IS NULL",
             f"CREATE INDEX IF NOT EXISTS {self.table}_key ON {self.table} ({keys}, from_seq)",
-            f"CREATE INDEX IF NOT EXISTS {self.table}_natural ON {self.table} ({natural})",
+            *(create for _, create in self._indexes()),
+        ]
+
+    def _indexes(self) -> list[tuple[str, str]]:
+        natural = ", ".join(self.natural_key)
+        return [
+            (
+                f"{self.table}_natural",
+                f"CREATE INDEX IF NOT EXISTS {self.table}_natural ON {self.table} ({natural})",
+            ),
             *(
-                f"CREATE INDEX IF NOT EXISTS {self.table}_{c} ON {self.table} ({c})"
+                (
+                    f"{self.table}_{c}",
+                    f"CREATE INDEX IF NOT EXISTS {self.table}_{c} ON {self.table} ({c})",
+                )
                 for c in self.indexed
             ),
         ]
+
+    def read_indexes(self) -> list[tuple[str, str]]:
+        """The indexes only reads use (`projections.runner.ReadIndexed`): by natural key
+        (unless batches look it up) and the `indexed` columns. The current-row and the
+        key-and-seq indexes serve every batch's prefetch, closes and as-of lookups."""
+        found = self._indexes()
+        return found[1:] if self.natural_in_batches else found
 
     def drop(self, c: Cursor) -> None:
         c.execute(f"DROP TABLE IF EXISTS {self.table}")
@@ -57,8 +78,11 @@ class Versioned:
             c.execute(statement)
 
     def _row(self, key: Sequence[str], seq: int, state: dict[str, Any]) -> list[Any]:
-        get = state.get
-        extracted = [_column_value(get(col)) for col in self.all_columns]
+        # Text and None (most columns) are stored as they are, without a call each.
+        extracted = [
+            v if v is None or type(v) is str else _column_value(v)
+            for v in map(state.get, self.all_columns)
+        ]
         return [*key, *extracted, seq, None, orjson.dumps(state).decode()]
 
     @cached_property
@@ -186,18 +210,35 @@ class VersionedProjection:
         for table in self.tables:
             table.drop(c)
 
+    def read_indexes(self) -> list[tuple[str, str]]:
+        return [i for table in self.tables for i in table.read_indexes()]
+
+    def _route(self, cls: type) -> tuple[Versioned | None, bool]:
+        """(the table an event class goes to or None, whether it reads the current row),
+        worked out once per class and projection."""
+        try:
+            return self._routed[cls]
+        except AttributeError:
+            self._routed: dict[type, tuple[Versioned | None, bool]] = {}
+        except KeyError:
+            pass
+        aggregate, name = event_kind(cls)
+        found = self._routed[cls] = (self.routes.get(aggregate), name not in self.creations)
+        return found
+
     def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
         writes = _Batch(c)
         wanted: dict[Versioned, list[tuple[str]]] = {}
-        routes, creations = self.routes, self.creations
         mine: list[LoggedEvent] = []
+        routed = getattr(self, "_routed", {})
+        route = self._route
         for logged in events:
-            aggregate, name = event_kind(type(logged.event))
-            table = routes.get(aggregate)
+            cls = type(logged.event)
+            table, reads = routed.get(cls) or route(cls)
             if table is None:
                 continue  # another context's event: not looked at again
             mine.append(logged)
-            if name not in creations:
+            if reads:
                 wanted.setdefault(table, []).append((logged.aggregate_id,))
         for table, keys in wanted.items():
             writes[table].prefetch(keys)

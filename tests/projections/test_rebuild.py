@@ -1,0 +1,121 @@
+"""A rebuild from seq 0 on both backends: large batches, the read-only indexes made at the end
+(absent while it replays, back if it stops half-way), the same rows as an incremental catch-up;
+the multi-row upsert the trail writes its memos with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import projections.runner as runner_module
+from projections.registry import RegistryProjection
+from projections.runner import Runner
+from projections.store import ViewStore, open_view_store, upsert_rows
+from projections.trail import TrailProjection
+from ssj.config import Settings
+from ssj.domain.targets import Target
+from ssj.ledger.application import Ledger
+from tests.projections.test_registry import OPERATOR, ledger, record
+
+__all__ = ["ledger"]
+READ_INDEXES = {"trail_recorded", "trail_actor", "targets_natural", "users_natural"}
+
+
+@pytest.fixture
+def filled(ledger: Ledger) -> Iterator[Runner]:
+    """25 targets registered and every third changed, behind a registry and a trail."""
+    targets = [Target.register(record(n)) for n in range(25)]
+    ledger.save(*targets, actor=OPERATOR)
+    for n in range(0, 25, 3):
+        targets[n].update(record(n, credit_class="C"))
+    ledger.save(*targets[::3], actor=OPERATOR)
+    store = open_view_store(ledger.settings)
+    yield Runner(ledger, store, [RegistryProjection(), TrailProjection()])
+    store.close()
+
+
+def indexes(store: ViewStore) -> set[str]:
+    if store.is_postgres:
+        sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    return {str(r[0]) for r in store.query(sql)}
+
+
+def rows(store: ViewStore) -> dict[str, list[str]]:
+    tables = ("targets", "trail", "trail_memos", "trail_subjects", "projection_positions")
+    return {t: sorted(repr(r) for r in store.query(f"SELECT * FROM {t}")) for t in tables}
+
+
+def test_a_rebuild_makes_the_read_indexes_at_the_end(filled: Runner) -> None:
+    filled.catch_up()
+    made = indexes(filled.store)
+    assert made >= READ_INDEXES
+    incremental = rows(filled.store)
+    seen: list[set[str]] = []
+    filled.rebuild(lambda done, total: seen.append(indexes(filled.store)))
+    assert seen and all(not (s & READ_INDEXES) for s in seen)  # absent while replaying
+    assert indexes(filled.store) == made
+    assert rows(filled.store) == incremental
+
+
+def test_a_rebuild_stopped_half_way_gets_its_indexes_back(
+    filled: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filled.catch_up()
+    made, incremental = indexes(filled.store), rows(filled.store)
+    monkeypatch.setattr(runner_module, "BATCH", 10)
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        filled.rebuild(stop)
+    assert not indexes(filled.store) & READ_INDEXES
+    assert 0 <= min(filled.seqs().values()) < filled.ledger.head_seq()
+    restarted = Runner(filled.ledger, filled.store, filled.projections)
+    assert indexes(filled.store) == made
+    restarted.catch_up()
+    assert rows(filled.store) == incremental
+
+
+def test_a_catch_up_behind_goes_on_in_large_batches(
+    filled: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "BATCH", 4)
+    monkeypatch.setattr(runner_module, "LARGE_BATCH", 10)
+    sizes: list[int] = []
+    apply = filled.apply_batch
+    monkeypatch.setattr(filled, "apply_batch", lambda b: (sizes.append(len(b)), apply(b)))
+    assert filled.catch_up() == filled.ledger.size() == 36  # with the key ring's 2
+    assert sizes == [4, 10, 10, 10, 2]
+    sizes.clear()
+    assert filled.catch_up() == 0 and sizes == []
+
+
+def test_upsert_rows_keeps_text_as_given(settings: Settings) -> None:
+    store = open_view_store(settings)
+    awkward = [
+        'quote " and \\ backslash',
+        "行\n换\t制表",
+        '{"json": [1]}',
+        "'; --",
+        "\u00e9\U0001f600",
+    ]
+    try:
+        with store.transaction() as c:
+            c.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, a TEXT, b TEXT)")
+            upsert_rows(
+                c, "kv", ("k",), ("a", "b"), [(f"k{i}", v, None) for i, v in enumerate(awkward)]
+            )
+        with store.transaction() as c:
+            upsert_rows(c, "kv", ("k",), ("a", "b"), [("k0", "new", awkward[1]), ("k9", None, "x")])
+        got = dict((k, (a, b)) for k, a, b in store.query("SELECT k, a, b FROM kv"))
+        want = {f"k{i}": (v, None) for i, v in enumerate(awkward)}
+        want |= {"k0": ("new", awkward[1]), "k9": (None, "x")}
+        assert got == want
+    finally:
+        with store.transaction() as c:
+            c.execute("DROP TABLE IF EXISTS kv")
+        store.close()
