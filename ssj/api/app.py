@@ -22,6 +22,7 @@ from starlette.routing import compile_path
 
 import ssj
 from ssj.api import idempotency, production, ratelimit
+from ssj.api.cache import PublicCache
 from ssj.api.deps import Unauthenticated
 from ssj.api.guards import TextGuard
 from ssj.api.routers import (
@@ -429,6 +430,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     idempotency.install(app)  # Idempotency-Key on every write
+    app.add_middleware(PublicCache)  # public answers by seq (ssj.api.cache)
     app.add_middleware(ratelimit.RateLimit, settings=app.state.services.settings)  # around it
     production.install(app, app.state.services)
     for module in (
