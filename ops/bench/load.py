@@ -56,8 +56,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -762,12 +764,18 @@ class InProcess:
     checkouts: float  # pool checkouts per command
     by_statement: list[tuple[float, str]]  # per command, the most frequent first
     load_average: float
+    clients: int = 1
+    appends: float = 0.0  # ledger appends per command (group commit: below 1 when shared)
+    failed: list[str] = field(default_factory=list)  # answers of 400 and above
 
 
-def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> InProcess:
-    """The write mix through `create_app` with FastAPI's TestClient, one command at a time,
-    the projection daemon as its own process (as in production): psycopg's cursors and the
-    pools are wrapped to count statements and checkouts. For finding waste, not a rate."""
+def in_process(
+    commands: int, keep: str | None = None, targets: int = 1000, clients: int = 1
+) -> InProcess:
+    """The write mix through `create_app` with FastAPI's TestClient, one command at a time
+    (or from `clients` threads at once: group commit shares their appends), the projection
+    daemon as its own process (as in production): psycopg's cursors and the pools are wrapped
+    to count statements and checkouts. For finding waste, not a rate."""
     import psycopg_pool
     from fastapi.testclient import TestClient
 
@@ -775,20 +783,24 @@ def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> I
 
     counted: dict[str, int] = {}
     checkouts = [0]
+    counting_lock = threading.Lock()
+    failed: list[str] = []  # answers of 400 and above, shown by main()
 
     def counting(method: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
             text = query if isinstance(query, str | bytes) else query.as_string()
             key = " ".join(str(text).split())[:120]
             if key:  # "" is the pool's connection check
-                counted[key] = counted.get(key, 0) + 1
+                with counting_lock:
+                    counted[key] = counted.get(key, 0) + 1
             return method(self, query, *args, **kwargs)
 
         return wrapper
 
     def checkout(method: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            checkouts[0] += 1
+            with counting_lock:
+                checkouts[0] += 1
             return method(self, *args, **kwargs)
 
         return wrapper
@@ -831,7 +843,7 @@ def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> I
                             shot.method, shot.path, json=shot.body, headers=headers
                         )
                         if answer.status_code >= 400:
-                            raise RuntimeError(f"{answer.status_code}: {answer.text[:300]}")
+                            failed.append(f"{answer.status_code}: {answer.text[:300]}")
 
                     for i in range(20):  # warm-up: route tables, prepared statements, pools
                         send(i)
@@ -839,11 +851,23 @@ def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> I
                     servers = Servers(os.getpid(), daemon.pid)
                     counted.clear()
                     checkouts[0] = 0
+                    ledger = client.app.state.services.ledger  # type: ignore[attr-defined]
+                    group = getattr(ledger, "group_commit", None)  # (older code: none)
+
+                    def appended() -> int:
+                        return 0 if group is None else group.stats.groups + group.stats.alone
+
+                    appends0 = appended()
                     before = cpu_snapshot(servers, dbname)
                     cpu, wall = time.process_time(), time.perf_counter()
-                    for i in range(20, 20 + commands):
-                        send(i)
+                    if clients == 1:
+                        for i in range(20, 20 + commands):
+                            send(i)
+                    else:
+                        with ThreadPoolExecutor(clients) as pool:
+                            list(pool.map(send, range(20, 20 + commands)))
                     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    appends = appended() - appends0 if group is not None else commands
                     time.sleep(1.0)  # the daemon applies the last commands' events
                     step = Step("in process", 0, 0, ok=commands)
                     charge(step, before, cpu_snapshot(servers, dbname))
@@ -863,6 +887,9 @@ def in_process(commands: int, keep: str | None = None, targets: int = 1000) -> I
         checkouts[0] / commands,
         ranked,
         os.getloadavg()[0],
+        clients,
+        appends / commands,
+        failed,
     )
 
 
@@ -925,6 +952,9 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     parser.add_argument(
+        "--clients", type=int, default=1, help="with --in-process: threads sending at once"
+    )
+    parser.add_argument(
         "--in-process",
         type=int,
         metavar="N",
@@ -932,14 +962,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.in_process:
-        found = in_process(args.in_process, args.keep, args.targets or 1000)
+        found = in_process(args.in_process, args.keep, args.targets or 1000, args.clients)
         console.print(
-            f"{found.commands} commands in process: {found.statements:.1f} SQL statements and "
+            f"{found.commands} commands in process from {found.clients} client(s), "
+            f"{found.appends:.2f} ledger appends per command: "
+            f"{found.statements:.1f} SQL statements and "
             f"{found.checkouts:.1f} pool checkouts per command; CPU ms per command: app "
             f"{found.cpu_ms:.2f}, daemon {found.daemon_cpu_ms:.2f}, PostgreSQL "
             f"{found.postgres_cpu_ms:.2f}; wall {found.wall_ms:.1f} ms per command (load average "
             f"{found.load_average:.2f})"
         )
+        if found.failed:
+            console.print(f"{len(found.failed)} answers of 400 or above, first: {found.failed[0]}")
         for per_command, text in found.by_statement[:25]:
             console.print(f"{per_command:6.2f}  {text}", markup=False, highlight=False)
         return

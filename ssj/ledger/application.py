@@ -39,6 +39,7 @@ from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.contract import ChainedRecorder
 from ssj.ledger.decoding import EventDecoder
 from ssj.ledger.envelope import ENVELOPE_VERSION, SYSTEM, Actor
+from ssj.ledger.group import GroupCommitter
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
 from ssj.ledger.mapper import TextCheckingMapper
@@ -146,6 +147,8 @@ class Ledger(Application[UUID]):
         self.witness_outcomes: list[Any] = []  # what the witnesses answered to the last checkpoint
         self._witness_lock = threading.Lock()
         self._decoder: EventDecoder | None = None
+        # Concurrent saves of this process share appends (ssj/ledger/group.py).
+        self.group_commit = GroupCommitter(self._append)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -294,12 +297,26 @@ class Ledger(Application[UUID]):
             elif obj is not None:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs, actor=actor)
-        recordings = self._record(processing_event)
+        if kwargs or not processing_event.events:
+            recordings = self._record(processing_event)
+        else:
+            recordings = self.group_commit.save(processing_event.events, actor)
+            if self.repository.cache and not self.repository.fastforward:
+                for aggregate_id, aggregate in processing_event.aggregates.items():
+                    self.repository.cache.put(aggregate_id, aggregate)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         if recordings and not getattr(self._issuing, "active", False):
             self._maybe_checkpoint()
         return recordings
+
+    def _append(self, events: Sequence[Any], actors: Sequence[Actor]) -> list[Recording[UUID]]:
+        """One append of the group committer: each event with its command's actor (`actors`
+        only when they differ; the envelopes are the same bytes either way)."""
+        first = actors[0]
+        if any(a != first for a in actors):
+            return self.events.put(events, actor=first, actors=list(actors))
+        return self.events.put(events, actor=first)
 
     def _maybe_checkpoint(self) -> None:
         head = self.ledger_recorder.cached_head

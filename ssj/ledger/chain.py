@@ -67,21 +67,56 @@ def require_actor(kwargs: dict[str, object]) -> Actor:
     return actor
 
 
+def event_actors(kwargs: dict[str, object], count: int) -> Actor | list[Actor]:
+    """Who caused each event of a batch: one actor for all, or (a group commit of several
+    commands, `ssj.ledger.group`) one per event, under `actors`."""
+    actor = require_actor(kwargs)
+    actors = kwargs.get("actors")
+    if actors is None:
+        return actor
+    if (
+        not isinstance(actors, list)
+        or len(actors) != count
+        or not all(isinstance(a, Actor) for a in actors)
+    ):
+        raise ValidationError(
+            "操作人与记录条数不符：每条记录都必须记明谁做的",
+            "actors do not match the events: every event must record who did it",
+        )
+    return actors
+
+
 def draft(
     head: Head,
     stored_events: Sequence[StoredEvent],
-    actor: Actor,
+    actor: Actor | Sequence[Actor],
     signer: LedgerSigner,
 ) -> Draft:
+    """`actor`: one for the whole batch, or one per event (a group commit's commands)."""
     suite = signer.suite
     digest = suite.digest
-    write = EnvelopeWriter(actor, utc_now_text(), signer.key_id, suite.state_key)
+    recorded_at = utc_now_text()
+    writers: dict[Actor, EnvelopeWriter] = {}
+    actors = None if isinstance(actor, Actor) else actor
+    write = (
+        EnvelopeWriter(actor, recorded_at, signer.key_id, suite.state_key)
+        if isinstance(actor, Actor)
+        else None
+    )
     frontier = list(head.frontier)  # the Merkle tree's right edge (merkle.CompactRange.append)
     prev = head.last_hash
     envelopes: list[bytes] = []
     nodes: list[tuple[int, int, bytes]] = []
     seq = head.size
-    for stored in stored_events:
+    for n, stored in enumerate(stored_events):
+        if actors is not None:
+            who = actors[n]
+            write = writers.get(who)
+            if write is None:
+                write = writers[who] = EnvelopeWriter(
+                    who, recorded_at, signer.key_id, suite.state_key
+                )
+        assert write is not None
         data = write(
             seq,
             str(stored.originator_id),

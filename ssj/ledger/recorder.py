@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ssj.errors import SchemaError, SigningKeyError
 from ssj.ledger import merkle
-from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Draft, Head, draft, require_actor
+from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Draft, Head, draft, event_actors
 from ssj.ledger.envelope import envelope_hash
 from ssj.ledger.keyring import KEYRING_ID
 from ssj.ledger.keys import LedgerSigner
@@ -113,7 +113,7 @@ class ChainedRecorderMixin:
 
     def _before_insert(self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> None:
         """No lock held: check the actor (nothing written without one) and draft optimistically."""
-        actor = require_actor(kwargs)
+        actor = event_actors(kwargs, len(stored_events))
         head, signer = self._cached_head, self.signer
         self._local.pending = None
         self._local.draft = (
@@ -133,7 +133,7 @@ class ChainedRecorderMixin:
         read_keyring: KeyringReader,
     ) -> Draft:
         """Called holding the lock: `last` is (seq, envelope) of the newest envelope."""
-        actor = require_actor(kwargs)
+        actor = event_actors(kwargs, len(stored_events))
         # The head query already sees this batch; what signs it is the key ring before it.
         in_batch = [s.originator_version for s in stored_events if s.originator_id == KEYRING_ID]
         if in_batch:
