@@ -401,20 +401,24 @@ class Launcher:
             target=self._run, args=(job,), name=f"ssj-import-{job.id[:8]}", daemon=True
         ).start()
 
+    def execute(self, job: Job) -> int:
+        """Run the job in a process of its own; its exit status (negative: the signal)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ssj.services.import_jobs", job.id],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # a server's Ctrl-C does not cut an import short
+        )
+        return process.wait()
+
     def _run(self, job: Job) -> None:
         try:
             while not self.slots.acquire(timeout=HEARTBEAT):
                 with job_store(self.settings) as jobs:
                     jobs.beat(job.id)  # still waiting for a slot, not lost
             try:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "ssj.services.import_jobs", job.id],
-                    env=self.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    start_new_session=True,  # a server's Ctrl-C does not cut an import short
-                )
-                code = process.wait()
+                code = self.execute(job)
             finally:
                 self.slots.release()
             with job_store(self.settings) as jobs:

@@ -28,6 +28,7 @@ from ssj.domain.items import FIELD_LABELS as ITEM_LABELS
 from ssj.domain.organisation import Role
 from ssj.domain.targets import FIELD_LABELS as TARGET_LABELS
 from ssj.services.imports import import_file
+from tests.api.jobs import InProcessLauncher, in_process_jobs
 from tests.api.test_registry_api import Api
 from tests.cli.inprocess import invoke
 from tests.conftest import settings_env
@@ -145,8 +146,10 @@ def csv_of(kind: Kind, row: dict[str, Any]) -> bytes:
 class Paths:
     """Every way a change reaches the registry; each returns True if it wrote."""
 
-    def __init__(self, j: Jurisdiction, api: Api, settings: Settings, tmp: Path) -> None:
-        self.j, self.api, self.settings, self.tmp = j, api, settings, tmp
+    def __init__(
+        self, j: Jurisdiction, api: Api, settings: Settings, tmp: Path, jobs: InProcessLauncher
+    ) -> None:
+        self.j, self.api, self.settings, self.tmp, self.jobs = j, api, settings, tmp, jobs
 
     def written(self, before: int) -> bool:
         """More than the refusal records a refused command may add (its own, or the count of
@@ -190,10 +193,18 @@ class Paths:
         return result.exit_code == 0
 
 
+# An upload's import job runs in a process of its own, as in production, for the operator (the
+# role the takeover was found with) in two scenarios, one it may do and one it may not; in the
+# other cases in this process: the same `run` without a Python start-up per job (tests/api/jobs.py).
+PROCESS_USERS = {f"{Role.OPERATOR.value}-own"}
+PROCESS_SCENARIOS = {"new in own", "take other"}
+
+
 @pytest.fixture
 def paths(jurisdiction: Jurisdiction, settings: Settings, tmp_path: Path) -> Iterator[Paths]:
     with TestClient(create_app(jurisdiction.services)) as client:
-        yield Paths(jurisdiction, Api(jurisdiction, client), settings, tmp_path)
+        jobs = in_process_jobs(client, settings, PROCESS_USERS)  # the takeover's test
+        yield Paths(jurisdiction, Api(jurisdiction, client), settings, tmp_path, jobs)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
@@ -219,6 +230,7 @@ def test_every_path_follows_one_rule(paths: Paths, kind: Kind) -> None:
             getattr(j.registry, kind.save)(j.root, kind.row(n, existing))
         current = [existing] if existing else []
         expected = allowed(j.as_role(role), kind.command, departments_of(row), current)
+        paths.jobs.processes_for = PROCESS_USERS if scenario in PROCESS_SCENARIOS else set()
         before = ledger.size()
         outcome = call(kind, role, row)
         if outcome != paths.written(before):
@@ -226,6 +238,7 @@ def test_every_path_follows_one_rule(paths: Paths, kind: Kind) -> None:
         if outcome != expected:
             wrong.append(f"{role}/{scenario}/{way}: allowed={outcome}, expected {expected}")
     assert not wrong, "\n".join(wrong)
+    assert paths.jobs.processes == len(PROCESS_SCENARIOS)  # as in production, in a process
 
 
 def test_the_takeover_by_import_is_refused_and_recorded(paths: Paths) -> None:
@@ -236,6 +249,7 @@ def test_the_takeover_by_import_is_refused_and_recorded(paths: Paths) -> None:
     row = target_row(1, OWN, name="改了名的公司", credit_class="D")
     response = paths.api.upload("targets", "t.csv", csv_of(KINDS[0], row), who="operator")
     assert response.status_code == 422, response.text
+    assert paths.jobs.processes == 1
     problem = response.json()["problems"][0]
     assert problem["row"] == 2 and OTHER in problem["zh"] and OTHER in problem["en"]
     logged = j.services.ledger.read(before, 10)
