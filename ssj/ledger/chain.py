@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 from eventsourcing.persistence import StoredEvent
 
 from ssj.errors import ValidationError
 from ssj.ledger.envelope import GENESIS_PREV, Actor, EnvelopeWriter, utc_now_text
 from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.signing import Signing
+from ssj.ledger.suite import Suite
 
 STORED_LEVEL = 3
 
@@ -65,6 +67,26 @@ def require_actor(kwargs: dict[str, object]) -> Actor:
             "no actor given: every event must record who did it",
         )
     return actor
+
+
+def extend(head: Head, envelopes: Sequence[bytes], suite: Suite) -> Head | None:
+    """`head` advanced over envelopes other writers appended after it (read under the lock),
+    or None if the first of them does not link to `head` (the database holds another history
+    than the one this process last wrote: rebuild the head from the stored nodes instead)."""
+    if not envelopes or orjson.loads(envelopes[0]).get("prev") != head.last_hash.hex():
+        return None
+    digest = suite.digest
+    frontier = list(head.frontier)
+    seq = head.size
+    for data in envelopes:
+        h = digest(b"\x00" + data)
+        index = seq
+        while index & 1:
+            h = digest(b"\x01" + frontier.pop() + h)
+            index >>= 1
+        frontier.append(h)
+        seq += 1
+    return Head(seq, digest(envelopes[-1]), tuple(frontier))
 
 
 def event_actors(kwargs: dict[str, object], count: int) -> Actor | list[Actor]:

@@ -36,6 +36,8 @@ from ssj.ledger.recorder import (
 ENVELOPES = "ssj_envelopes"
 NODES = "ssj_merkle_nodes"
 META = "ssj_meta"
+TAIL = 256  # envelopes of other writers read with the head, at most (else nodes are read)
+NO_TAIL = 2**62  # a tail start no ledger reaches: this process has not appended yet
 
 
 class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder):
@@ -63,12 +65,17 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
             SQL("SELECT pg_advisory_xact_lock({0})").format(lock_key),
         ]
+        # The newest envelope, the key ring's version, and the envelopes other processes
+        # appended after this one's last append (at most TAIL of them): with those the head is
+        # advanced in memory, without reading Merkle nodes while the lock is held.
         self.sql_head = SQL(
             "SELECT h.seq, h.envelope, "
-            "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) AS kv "
+            "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) AS kv, "
+            "(SELECT array_agg(t.envelope ORDER BY t.seq) FROM {env} t "
+            "WHERE t.seq >= %s AND t.seq < h.seq AND t.seq >= h.seq - {tail}) AS tail "
             "FROM (SELECT 1) AS one LEFT JOIN "
             "(SELECT seq, envelope FROM {env} ORDER BY seq DESC LIMIT 1) AS h ON true"
-        ).format(events=self.t_events, env=self.t_envelopes)
+        ).format(events=self.t_events, env=self.t_envelopes, tail=TAIL)
         # Batches go as arrays in binary format (%b): the text format escapes every byte of
         # every bytea array element with a regular expression, which cost a batch writer about
         # half its time (issue #11's import benchmark); the values stored are the same.
@@ -160,8 +167,11 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         )
         # Queue the head read behind the lock and the insert, in the same pipeline.
         head_curs = curs.connection.cursor()
-        head_curs.execute(self.sql_head, (KEYRING_ID,), prepare=True)
+        cached = self._cached_head
+        tail_start = NO_TAIL if cached is None else cached.size
+        head_curs.execute(self.sql_head, (KEYRING_ID, tail_start), prepare=True)
         self._local.head_curs = head_curs
+        self._local.tail_start = tail_start
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -181,6 +191,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
                 lambda coords: self._select_nodes(curs, coords),
                 lambda lo, hi: self._select_envelope_bytes(curs, lo, hi),
                 lambda: self._select_events_in(curs, KEYRING_ID),
+                (self._local.tail_start, [bytes(e) for e in row["tail"] or ()]),
             )
             signatures = d.signatures()
         except Exception as e:

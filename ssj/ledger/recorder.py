@@ -17,7 +17,15 @@ from eventsourcing.persistence import StoredEvent
 
 from ssj.errors import SchemaError, SigningKeyError
 from ssj.ledger import merkle
-from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Draft, Head, draft, event_actors
+from ssj.ledger.chain import (
+    EMPTY_HEAD,
+    STORED_LEVEL,
+    Draft,
+    Head,
+    draft,
+    event_actors,
+    extend,
+)
 from ssj.ledger.envelope import envelope_hash
 from ssj.ledger.keyring import KEYRING_ID
 from ssj.ledger.keys import LedgerSigner
@@ -131,8 +139,10 @@ class ChainedRecorderMixin:
         read_nodes: NodeReader,
         read_envelopes: EnvelopeReader,
         read_keyring: KeyringReader,
+        tail: tuple[int, Sequence[bytes]] | None = None,
     ) -> Draft:
-        """Called holding the lock: `last` is (seq, envelope) of the newest envelope."""
+        """Called holding the lock: `last` is (seq, envelope) of the newest envelope; `tail`,
+        when the recorder read them with it, (seq, envelopes) from that seq up to `last`."""
         actor = event_actors(kwargs, len(stored_events))
         # The head query already sees this batch; what signs it is the key ring before it.
         in_batch = [s.originator_version for s in stored_events if s.originator_id == KEYRING_ID]
@@ -148,6 +158,16 @@ class ChainedRecorderMixin:
             cached = self._cached_head
             if cached is not None and cached.size == size and cached.last_hash == last_hash:
                 head = cached
+            elif (
+                cached is not None
+                and tail is not None
+                and tail[0] == cached.size
+                and tail[0] + len(tail[1]) == last[0]
+                and (extended := extend(cached, [*tail[1], last[1]], signer.suite)) is not None
+            ):
+                # Another process appended since our last append: its envelopes came with the
+                # head query, so no Merkle nodes need reading while the lock is held.
+                head = extended
             else:
                 coords = merkle.subtree_nodes(0, size)
                 found = self._resolve_nodes(coords, read_nodes, read_envelopes, signer.suite)

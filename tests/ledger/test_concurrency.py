@@ -248,3 +248,37 @@ def test_save_survives_losing_every_checkpoint_race(
     finally:
         ours.close()
         theirs.close()
+
+
+def test_alternating_writers_advance_their_heads_from_the_tail(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes' ledgers take turns, each append after the other's: on PostgreSQL the
+    envelopes read with the head carry each one's head forward (no Merkle nodes read under the
+    lock); on both backends the chain and the tree stay whole."""
+    setup = Ledger(settings)
+    setup.initialise()
+    setup.close()
+    ours, theirs = Ledger(settings), Ledger(settings)
+    actor = Actor("alternating", "concurrency", "operator")
+    try:
+        ours.save(Thing("first of ours"), actor=actor)
+        theirs.save(Thing("first of theirs"), actor=actor)
+        if settings.database.is_postgres:
+            for ledger in (ours, theirs):
+
+                def no_nodes(*args: Any) -> Any:
+                    raise AssertionError("Merkle nodes read under the lock")
+
+                monkeypatch.setattr(ledger.ledger_recorder, "_resolve_nodes", no_nodes)
+        for n in range(12):  # past a stored node level (8 leaves) more than once
+            ours.save(Thing(f"ours {n}"), actor=actor)
+            batch = [Thing(f"theirs {n}.{k}") for k in range(n % 3 + 1)]
+            theirs.save(*batch, actor=actor)
+        monkeypatch.undo()
+        report = verify_ledger(ours, jobs=1)
+        assert report.ok, report.damage[:5]
+        assert ours.root(ours.size()) == theirs.root(theirs.size())
+    finally:
+        ours.close()
+        theirs.close()
