@@ -115,12 +115,13 @@ class DeliveryProjection:
         """Records and their outbox rows are held and written together; a platform or a
         delivery report (rare) first writes what is held, since it reads or updates it."""
         b = _Batch(c)
+        mine = [e for e in events if _handles(type(e.event))]  # most events are none of these
         b.prefetch_tasks(
             str(e.event.originator_id)
-            for e in events
+            for e in mine
             if isinstance(e.event, Task.Published | Task.Withheld)
         )
-        for logged in events:
+        for logged in mine:
             e = logged.event
             if isinstance(e, Task.Published):
                 self._task_record(b, logged, Action.PUBLISH, {})
@@ -406,6 +407,26 @@ class _Batch:
         columns = ("subscriber", "seq", "kind", "status", "tries")
         insert_rows(self.c, "delivery_outbox", columns, self.outbox)
         self.records, self.outbox = [], []
+
+
+_HANDLED = (
+    Task.Published,
+    Task.Withheld,
+    FollowUp.CasePublished,
+    FollowUp.CaseCorrected,
+    FollowUp.CaseRevoked,
+    Subscriber.Event,
+    DeliveryReport.Recorded,
+)
+_HANDLES: dict[type, bool] = {}
+
+
+def _handles(cls: type) -> bool:
+    """Whether the outbox looks at events of `cls`, worked out once per class."""
+    found = _HANDLES.get(cls)
+    if found is None:
+        found = _HANDLES[cls] = issubclass(cls, _HANDLED)
+    return found
 
 
 def _takes(state: dict[str, Any], kind: str, departments: Sequence[str], seq: int) -> bool:

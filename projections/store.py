@@ -64,6 +64,11 @@ class ViewStore:
         raise NotImplementedError
 
 
+# The writer's page cache (KiB): a large batch's pages stay in memory until its commit instead of
+# spilling to the WAL mid-transaction (the default is 2 MiB). Only the runner's connection.
+WRITER_CACHE_KIB = 65_536
+
+
 class SQLiteViewStore(ViewStore):
     """One connection per thread (`:memory:`: one, shared: it would be another database)."""
 
@@ -103,6 +108,10 @@ class SQLiteViewStore(ViewStore):
             conn.rollback()
             raise
         conn.commit()
+
+    def exclusive(self, c: Cursor) -> None:
+        """BEGIN IMMEDIATE holds the writer lock already; the writer gets a larger page cache."""
+        c.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
 
     def close(self) -> None:
         with self._guard:

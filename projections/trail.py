@@ -74,28 +74,28 @@ class TrailProjection:
         )
         departments: dict[tuple[str, str], str] = {}
         rows: list[tuple[Any, ...]] = []
+        whos: dict[int, tuple[str, str, str]] = {}  # the log's reader shares one Actor per actor
+        recall, append = memos.get, rows.append
         for logged in events:
-            described = describe(logged.event, memos.get)
+            described = describe(logged.event, recall)
             for originator_id, memo in described.remember.items():
                 old = memos.get(originator_id) if "replace" in memo else None
                 memos.put(originator_id, merge_memo(old, memo))
             for subject, found in described.departments.items():
                 departments[subject] = orjson.dumps(list(found)).decode()
             actor = logged.actor
-            who = (str(actor.user), str(actor.role), str(actor.department))
-            rows.extend(
-                (
-                    kind,
-                    ref,
-                    logged.seq,
-                    logged.recorded_at,
-                    *who,
-                    described.kind,
-                    described.kind_zh,
-                    described.summary_for((kind, ref)),
+            who = whos.get(id(actor))
+            if who is None:
+                who = whos[id(actor)] = (str(actor.user), str(actor.role), str(actor.department))
+            user, role, department = who
+            seq, recorded_at = logged.seq, logged.recorded_at
+            kind_en, kind_zh, summary = described.kind, described.kind_zh, described.summary
+            notes = described.notes
+            for kind, ref in described.subjects:
+                text = notes.get((kind, ref), summary) if notes else summary
+                append(
+                    (kind, ref, seq, recorded_at, user, role, department, kind_en, kind_zh, text)
                 )
-                for kind, ref in described.subjects
-            )
         memos.flush()
         upsert_rows(
             c,

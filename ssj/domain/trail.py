@@ -160,6 +160,8 @@ def memo_subjects(memo: Memo | None) -> list[Subject]:
 
 
 def departments_of(*values: Any) -> tuple[str, ...]:
+    if len(values) == 1 and type(values[0]) is str:  # one department: most events
+        return (values[0],) if values[0] else ()
     found: list[str] = []
     for value in values:
         if isinstance(value, str):
