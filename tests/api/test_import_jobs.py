@@ -34,7 +34,6 @@ from ssj.services.import_jobs import ImportJobs
 from tests.api.test_registry_api import (
     TARGET_HEADER,
     Api,
-    api,
     assert_bilingual,
     csv_bytes,
     target_csv_row,
@@ -53,7 +52,7 @@ from tests.services.conftest import OWN, Jurisdiction, jurisdiction
 
 pytestmark = pytest.mark.slow  # a real server, import processes, crafted files of hundreds of MB
 
-__all__ = ["api", "jurisdiction"]
+__all__ = ["jurisdiction"]
 
 MEMORY = 200 * MIB
 SSJ = str(Path(sys.executable).parent / "ssj")
@@ -73,6 +72,13 @@ def finished(get: Any, url: str, who: Any = None, timeout: float = 180) -> dict[
 
 
 # --- the job flow (TestClient) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def api(jurisdiction: Jurisdiction) -> Iterator[Api]:
+    """As the other API tests' `api`, but each job runs in a process of its own, as in production."""
+    with TestClient(create_app(jurisdiction.services)) as client:
+        yield Api(jurisdiction, client)
 
 
 def test_upload_answers_202_with_a_job_that_reports(api: Api) -> None:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from ssj.api import create_app
 from ssj.domain.access import Refusal
 from ssj.domain.organisation import Role, token_hash
+from tests.api.jobs import in_process_jobs
 from tests.services.conftest import (
     OTHER,
     OWN,
@@ -78,7 +79,10 @@ class Api:
 
 @pytest.fixture
 def api(jurisdiction: Jurisdiction) -> Iterator[Api]:
+    """Uploads' import jobs run in this process (tests/api/jobs.py); tests/api/test_import_jobs.py
+    runs them as processes."""
     with TestClient(create_app(jurisdiction.services)) as client:
+        in_process_jobs(client, jurisdiction.services.settings)
         yield Api(jurisdiction, client)
 
 
