@@ -110,8 +110,11 @@ class SQLiteViewStore(ViewStore):
         conn.commit()
 
     def exclusive(self, c: Cursor) -> None:
-        """BEGIN IMMEDIATE holds the writer lock already; the writer gets a larger page cache."""
-        c.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+        """BEGIN IMMEDIATE holds the writer lock already; the writer's connection gets a larger
+        page cache, once (no statement more per batch)."""
+        if not getattr(self._local, "writer_cache", False):
+            c.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            self._local.writer_cache = True
 
     def close(self) -> None:
         with self._guard:

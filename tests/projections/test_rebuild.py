@@ -4,6 +4,7 @@ the multi-row upsert the trail writes its memos with."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,13 @@ import pytest
 import projections.runner as runner_module
 from projections.registry import RegistryProjection
 from projections.runner import Runner
-from projections.store import ViewStore, open_view_store, upsert_rows
+from projections.store import (
+    WRITER_CACHE_KIB,
+    SQLiteViewStore,
+    ViewStore,
+    open_view_store,
+    upsert_rows,
+)
 from projections.trail import TrailProjection
 from ssj.config import Settings
 from ssj.domain.targets import Target
@@ -119,3 +126,19 @@ def test_upsert_rows_keeps_text_as_given(settings: Settings) -> None:
         with store.transaction() as c:
             c.execute("DROP TABLE IF EXISTS kv")
         store.close()
+
+
+def test_only_the_sqlite_writer_gets_the_large_page_cache(filled: Runner) -> None:
+    store = filled.store
+    if not isinstance(store, SQLiteViewStore):
+        pytest.skip("a SQLite page cache")
+    filled.catch_up()
+    writer = store.connection().execute("PRAGMA cache_size").fetchone()[0]
+    other: list[int] = []
+    reader = threading.Thread(
+        target=lambda: other.append(store.connection().execute("PRAGMA cache_size").fetchone()[0])
+    )
+    reader.start()
+    reader.join()
+    assert writer == -WRITER_CACHE_KIB
+    assert other and other[0] != writer
