@@ -112,6 +112,8 @@ class GroupCommitter:
                 else:
                     self._busy = False
             for other in group:
+                if other.recordings is None and other.error is None:  # the leader was stopped
+                    other.error = RuntimeError("the group's append was interrupted: read first")
                 if other is not me:
                     other.woken.set()
         return me.outcome()
