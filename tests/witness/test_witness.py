@@ -161,6 +161,12 @@ def ssj(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return run_ssj(args, settings_env(settings), subprocess_=True)
 
 
+def ssj_here(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ssj` in this process (tests/cli/inprocess.py), for the commands that only read or write
+    the ledger; `checkpoint`, which sends checkpoints to the witnesses, runs as `ssj` above."""
+    return run_ssj(args, settings_env(settings))
+
+
 def start_witness(tmp_path: Path, name: str, suite: Suite, settings: Settings) -> Running:
     """A witness of its own in its own directory, served by its own `ssj witness serve`."""
     directory = tmp_path / name.replace("/", "_")
@@ -200,6 +206,8 @@ def witnessed(tmp_path: Path, suite: Suite) -> Iterator[tuple[Settings, list[Run
             witness_log.add(ledger, ALICE, running[0].key, running[0].url)
         finally:
             ledger.close()
+        # A process: test_forked_log_is_refused copies the SQLite file, and after the same
+        # command in this process the fork lacked witness b (its `witnesses add` not yet in it).
         added = ssj(settings, "witnesses", "add", "--key", running[1].key, "--url", running[1].url)
         assert added.returncode == 0, added.stderr
         yield settings, running
@@ -249,7 +257,7 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
     assert status["alert"] is False and {r["state"] for r in status["status"]} == {"ok"}
     # ssj verify with a quorum of both; a quorum no key can meet is damage.
     args = [a for w in witnesses for a in ("--witness", w.key)]
-    ok = ssj(settings, "verify", *args, "--quorum", "2")
+    ok = ssj_here(settings, "verify", *args, "--quorum", "2")
     assert ok.returncode == 0, ok.stderr
     assert "cosigned by witness-a.example/w, witness-b.example/w" in ok.stdout
     stranger = cosignature.generate("witness-c.example/w").public().to_key()
@@ -258,7 +266,9 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
     )
     assert short.returncode == 1
     assert "witness cosignatures than the quorum" in short.stderr
-    assert ssj(settings, "verify", "--witness", witnesses[0].key, "--quorum", "3").returncode == 2
+    assert (
+        ssj_here(settings, "verify", "--witness", witnesses[0].key, "--quorum", "3").returncode == 2
+    )
     # Automatic checkpoints are sent too, from a background thread.
     ledger = Ledger(replace(settings, checkpoint_every_events=3))
     try:
@@ -277,10 +287,12 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
         ledger.close()
     # The offline bundle carries the cosignatures (they are ledger events).
     bundle = tmp_path / "b.ssjbundle"
-    assert ssj(settings, "audit", "export", "--output", str(bundle)).returncode == 0
-    offline = ssj(settings, "audit", "verify", str(bundle), *args, "--quorum", "2")
+    assert ssj_here(settings, "audit", "export", "--output", str(bundle)).returncode == 0
+    offline = ssj_here(settings, "audit", "verify", str(bundle), *args, "--quorum", "2")
     assert offline.returncode == 0, offline.stderr + offline.stdout
-    lacking = ssj(settings, "audit", "verify", str(bundle), "--witness", stranger, "--quorum", "1")
+    lacking = ssj_here(
+        settings, "audit", "verify", str(bundle), "--witness", stranger, "--quorum", "1"
+    )
     assert lacking.returncode == 1 and "quorum" in lacking.stdout + lacking.stderr
     # The witness's own commands: `ssj witness init|trust`; a bad URL is refused.
     third = tmp_path / "third"
@@ -303,12 +315,12 @@ def test_two_witnesses_cosign_and_verifiers_count_them(
         os.environ,
     )
     assert trust.returncode == 0, trust.stderr
-    added = ssj(settings, "witnesses", "add", "--key", init.stdout.strip(), "--url", "ftp://x")
+    added = ssj_here(settings, "witnesses", "add", "--key", init.stdout.strip(), "--url", "ftp://x")
     assert added.returncode == 2 and "http://" in added.stderr
     # Removing a witness is an event; it no longer gets checkpoints.
-    removed = ssj(settings, "witnesses", "remove", witnesses[1].name, "--reason", "合同到期")
+    removed = ssj_here(settings, "witnesses", "remove", witnesses[1].name, "--reason", "合同到期")
     assert removed.returncode == 0, removed.stderr
-    listed = ssj(settings, "witnesses", "list")
+    listed = ssj_here(settings, "witnesses", "list")
     assert "已移除 removed" in listed.stdout
 
 
