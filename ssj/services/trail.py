@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from eventsourcing.persistence import Notification
 
@@ -42,6 +43,7 @@ from ssj.errors import NotFoundError, ValidationError
 from ssj.ledger import note
 from ssj.ledger.application import Ledger
 from ssj.ledger.envelope import Envelope
+from ssj.ledger.keyring import KEYRING_ID
 from ssj.ledger.verify import verify_signatures
 from ssj.metrics import count_verification_failures
 from ssj.presentation import sheets
@@ -200,8 +202,24 @@ def make_filters(
 # Signatures -------------------------------------------------------------------------------------
 
 
-def _key_table(ledger: Ledger) -> dict[str, dict[str, Any]]:
-    return {k["key_id"]: k for k in ledger.key_listing()}
+Verifiers = tuple[dict[str, dict[str, Any]], dict[str, Any]]
+_verifiers: WeakKeyDictionary[Ledger, tuple[tuple[tuple[int, int], ...], Verifiers]] = (
+    WeakKeyDictionary()
+)
+
+
+def _key_table(ledger: Ledger) -> Verifiers:
+    """The key ring by key id, and each key's public key: read again only when the key ring's
+    events (versions and seqs, one query) differ from those last read by this process. Stored
+    events never change, so the same events give the same keys."""
+    events = tuple(ledger.ledger_recorder.select_seqs(KEYRING_ID))
+    known = _verifiers.get(ledger)
+    if known is not None and known[0] == events:
+        return known[1]
+    keys = {k["key_id"]: k for k in ledger.key_listing()}
+    public = {k: note.parse_verifier_key(v["verifier_key"]).public_key for k, v in keys.items()}
+    _verifiers[ledger] = (events, (keys, public))
+    return keys, public
 
 
 def _runs(values: Iterable[int]) -> Iterator[tuple[int, int, set[int]]]:
@@ -243,8 +261,7 @@ def signature_statuses(ledger: Ledger, rows: Sequence[Mapping[str, Any]]) -> dic
     read model says what the envelope says (see SIGNATURE_LABELS_ZH)."""
     if not rows:
         return {}
-    keys = _key_table(ledger)
-    public = {k: note.parse_verifier_key(v["verifier_key"]).public_key for k, v in keys.items()}
+    keys, public = _key_table(ledger)
     stored = _envelopes(ledger, [int(r["seq"]) for r in rows])
     status: dict[int, str] = {}
     to_verify: list[tuple[int, str, bytes, bytes]] = []

@@ -8,6 +8,7 @@ import io
 
 import openpyxl
 
+from ssj.ledger.envelope import SYSTEM
 from ssj.services.trail import EXPORT_LABELS
 from tests.api.test_registry_api import Api, api, assert_bilingual
 from tests.services.conftest import OTHER, jurisdiction
@@ -70,6 +71,20 @@ def test_trail_over_http(api: Api) -> None:
         response = api.get(url, who="operator")
         assert response.status_code == 200, (url, response.text)
         assert response.json()["total"] >= 1, url
+
+
+def test_a_key_revoked_after_a_read_shows_in_the_next(api: Api) -> None:
+    """The process keeps the key ring it read until the key ring's events change."""
+    drawn(api)
+    url = f"/trail/plan/{PLAN}"
+    before = api.get(url, who="supervisor").json()["items"]
+    assert {r["signature"] for r in before} == {"valid"}
+    ledger = api.j.services.ledger
+    [old] = [k["key_id"] for k in ledger.key_listing() if k["status"] == "active"]
+    ledger.rotate_key(SYSTEM)
+    ledger.revoke_key(SYSTEM, old, before[3]["seq"], "测试吊销 / revoked in a test")
+    after = api.get(url, who="supervisor").json()["items"]
+    assert [r["signature"] for r in after] == ["valid"] * 3 + ["revoked-key"] * 5
 
 
 def test_trail_exports(api: Api) -> None:

@@ -15,6 +15,7 @@ from ssj.api.deps import (
     ServicesDep,
     WindowDep,
     authorise_read,
+    constructed,
     export_response,
     found,
     make_router,
@@ -87,7 +88,7 @@ class InspectorFilters:
         return {**self.columns, "department": read_scope(services, principal, self.department)}
 
 
-FiltersDep = Annotated[InspectorFilters, Depends()]
+FiltersDep = Annotated[InspectorFilters, Depends(constructed(InspectorFilters))]
 
 
 # Responses ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ssj.api.deps import (
     ServicesDep,
     WindowDep,
     authorise_read,
+    constructed,
     export_response,
     found,
     make_router,
@@ -114,7 +115,7 @@ class ItemFilters:
         return {**self.columns, "department": read_scope(services, principal, self.department)}
 
 
-FiltersDep = Annotated[ItemFilters, Depends()]
+FiltersDep = Annotated[ItemFilters, Depends(constructed(ItemFilters))]
 
 
 # Responses ---------------------------------------------------------------------------------------

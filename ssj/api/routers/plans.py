@@ -15,6 +15,7 @@ from ssj.api.deps import (
     ServicesDep,
     WindowDep,
     authorise_read,
+    constructed,
     make_router,
     read_at,
     read_scope,
@@ -166,7 +167,7 @@ class PlanFilters:
         }
 
 
-FiltersDep = Annotated[PlanFilters, Depends()]
+FiltersDep = Annotated[PlanFilters, Depends(constructed(PlanFilters))]
 
 
 class PlanRow(Schema):

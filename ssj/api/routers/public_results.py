@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import Field
 
-from ssj.api.deps import ServicesDep, WindowDep, make_router, read_at, render_page
+from ssj.api.deps import ServicesDep, WindowDep, make_router, read_at, render_page, threaded
 from ssj.api.schemas import AS_OF, Page, Schema
 from ssj.errors import NotFoundError
 from ssj.services import public_results as published
@@ -79,6 +79,7 @@ class PublishedResults(Schema):
     response_model=FoundTargets,
     response_model_exclude_unset=True,
 )
+@threaded
 def search_results(
     services: ServicesDep,
     window: WindowDep,
@@ -97,6 +98,7 @@ def search_results(
     response_model=PublishedResults,
     response_model_exclude_unset=True,
 )
+@threaded
 def target_results(services: ServicesDep, public_id: str) -> dict[str, Any]:
     seq = read_at(services, None)
     found = published.targets_named(services, public_id, seq)

@@ -10,11 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ssj.api.deps import (
     MAY_CREATE,
     AtSeq,
+    CredentialsDep,
     PrincipalDep,
     RegistryDep,
     ServicesDep,
     WindowDep,
     authorise_read,
+    constructed,
+    current_principal,
     export_response,
     found,
     make_router,
@@ -22,6 +25,7 @@ from ssj.api.deps import (
     read_at,
     read_scope,
     states,
+    threaded,
     written,
 )
 from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
@@ -111,7 +115,7 @@ class TargetFilters:
         return {**self.columns, "department": read_scope(services, principal, self.department)}
 
 
-FiltersDep = Annotated[TargetFilters, Depends()]
+FiltersDep = Annotated[TargetFilters, Depends(constructed(TargetFilters))]
 
 
 # Responses ---------------------------------------------------------------------------------------
@@ -179,9 +183,11 @@ class TargetWritten(Written[TargetState]):
     response_model=TargetPage,
     response_model_exclude_unset=True,
 )
+@threaded  # the token and the page in one thread hop
 def list_targets(
-    services: ServicesDep, principal: PrincipalDep, window: WindowDep, filters: FiltersDep
+    services: ServicesDep, credentials: CredentialsDep, window: WindowDep, filters: FiltersDep
 ) -> dict[str, Any]:
+    principal = current_principal(services, credentials)
     return page(services, "targets", filters.scoped(services, principal), window)
 
 

@@ -10,9 +10,12 @@ from fastapi import Depends, Query, Response
 from pydantic import Field
 
 from ssj.api.deps import (
-    PrincipalDep,
+    CredentialsDep,
     ServicesDep,
+    constructed,
+    current_principal,
     make_router,
+    threaded,
 )
 from ssj.api.schemas import Schema
 from ssj.errors import ValidationError
@@ -122,18 +125,20 @@ class TrailQuery:
     response_model_exclude_unset=True,
     responses={200: {"content": {CSV: {}, XLSX: {}}}},
 )
+@threaded  # the token, the read and the signature checks in one thread hop
 def get_trail(
     services: ServicesDep,
-    principal: PrincipalDep,
+    credentials: CredentialsDep,
     kind: str,
     ref: str,
-    query: Annotated[TrailQuery, Depends()],
+    query: Annotated[TrailQuery, Depends(constructed(TrailQuery))],
 ) -> Any:
     if query.format not in FORMATS:
         raise ValidationError(
             f"不支持的格式“{query.format}”：应为 json、csv 或 xlsx",
             f"unknown format {query.format!r}: json, csv or xlsx",
         )
+    principal = current_principal(services, credentials)
     trail = TrailService(services)
     filters = make_filters(**query.filters)
     if query.format == "json":
