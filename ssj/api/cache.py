@@ -2,9 +2,9 @@
 
 A token-less GET of the public pages (`/`, `/gongshi…`) or of `/public/…` reads nothing but the
 read models pinned to one seq (no caller, no clock), so its answer is a pure function of (path,
-query, Host, seq). `PublicCache`, ASGI middleware inside the rate limit, keeps the encoded 200
-answers of the newest seq this worker has served and replays them while the read models stay
-there: no routing, dependencies, SQL or rendering (most of a public read's CPU). `X-Request-ID`,
+query, Host, scheme, seq). `PublicCache`, ASGI middleware inside the rate limit, keeps the
+encoded 200 answers of the newest seq this worker has served and replays them while the read
+models stay there: no routing, dependencies, SQL or rendering (most of a public read's CPU). `X-Request-ID`,
 `X-SSJ-Seq`, the log line and the latency histogram are added outside it as for any request.
 
 The seq must be known without I/O, exactly as a read would pin it (`Services.refresh`,
@@ -38,7 +38,7 @@ CACHE = Counter(
 )
 _HIT, _MISS = CACHE.labels("hit"), CACHE.labels("miss")
 
-Key = tuple[str, tuple[tuple[str, str], ...], str]
+Key = tuple[str, tuple[tuple[str, str], ...], str, str, str]
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,9 @@ def seen_seq(app: Any) -> int | None:
 
 
 def request_key(scope: Scope, seq: int) -> Key | None:
-    """(path, query without `min_seq`, Host), or None when the request must take the ordinary
-    path: a token, or a `min_seq` that is not a whole number at most `seq`."""
+    """(path, query without `min_seq`, Host, scheme, root path: a page's links are absolute
+    URLs), or None when the request must take the ordinary path: a token, or a `min_seq` that
+    is not a whole number at most `seq`."""
     host = ""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
@@ -83,7 +84,13 @@ def request_key(scope: Scope, seq: int) -> Key | None:
         else:
             pairs.append((name, value))
     pairs.sort(key=lambda pair: pair[0])  # stable: repeated names keep their order
-    return (scope["path"], tuple(pairs), host)
+    return (
+        scope["path"],
+        tuple(pairs),
+        host,
+        str(scope.get("scheme", "http")),
+        str(scope.get("root_path", "")),
+    )
 
 
 class PublicCache:

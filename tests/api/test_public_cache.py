@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
 
 from ssj.api import create_app
-from ssj.api.cache import Answer, PublicCache
+from ssj.api.cache import Answer, PublicCache, request_key
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 from tests.api.test_registry_api import Api
@@ -94,10 +94,36 @@ def test_bounded_and_dropped_when_the_seq_moves() -> None:
     cache = PublicCache(endpoint, max_bytes=250)
     cache._drop(5)
     for n in range(3):
-        cache._keep(("/public/results", (("q", str(n)),), ""), 5, Answer("/r", [], b"x" * 100))
+        cache._keep(
+            ("/public/results", (("q", str(n)),), "", "http", ""), 5, Answer("/r", [], b"x" * 100)
+        )
     assert cache.size == 200 and len(cache.answers) == 2
-    assert ("/public/results", (("q", "0"),), "") not in cache.answers  # the oldest went
-    cache._keep(("/gongshi", (), ""), 4, Answer("/gongshi", [], b"y"))
+    assert (
+        "/public/results",
+        (("q", "0"),),
+        "",
+        "http",
+        "",
+    ) not in cache.answers  # the oldest went
+    cache._keep(("/gongshi", (), "", "http", ""), 4, Answer("/gongshi", [], b"y"))
     assert len(cache.answers) == 2  # seq 4 is older than what is kept
     cache._drop(6)  # the read models moved on: all of seq 5 goes
     assert cache.size == 0 and not cache.answers
+
+
+def test_the_key_names_what_a_page_shows() -> None:
+    """Pages link with absolute URLs: Host, scheme and root path are part of the key; a token
+    or a `min_seq` beyond the seq seen takes the ordinary path; `min_seq` is not in the key."""
+
+    def scope(query: bytes, scheme: str = "http", host: bytes = b"a", token: bool = False) -> Scope:
+        headers = [(b"host", host)] + ([(b"authorization", b"Bearer t")] if token else [])
+        return {"path": "/gongshi/search", "query_string": query, "headers": headers,
+                "scheme": scheme, "root_path": ""}  # fmt: skip
+
+    plain = request_key(scope(b"q=x&page=2"), 7)
+    assert plain == request_key(scope(b"page=2&q=x&min_seq=7"), 7)
+    assert plain != request_key(scope(b"q=x&page=2", scheme="https"), 7)
+    assert plain != request_key(scope(b"q=x&page=2", host=b"b"), 7)
+    assert request_key(scope(b"q=x&min_seq=8"), 7) is None
+    assert request_key(scope(b"q=x&min_seq=-1"), 7) is None
+    assert request_key(scope(b"q=x", token=True), 7) is None
