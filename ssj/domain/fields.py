@@ -62,6 +62,13 @@ class Collect:
             raise FieldErrors(self.errors)
 
 
+# Text already normalised and checked, with what the policy found: an import's 登记机关,
+# 管辖单位, department and class cells repeat on most rows. Cleared when full (unique names
+# and codes pass through it), so it stays a few hundred kilobytes.
+_CLEANED: dict[tuple[str, bool], tuple[str, tuple[str, str] | None]] = {}
+_CLEANED_SIZE = 4096
+
+
 def text(
     field: str,
     value: object,
@@ -76,10 +83,17 @@ def text(
         if required:
             raise FieldError(field, "不能为空", "must not be empty")
         return ""
-    s = unicodedata.normalize("NFC", str(value or "")).strip().strip("\u3000").strip()
-    if multiline:
-        s = policy.fold_line_ends(s)
-    found = policy.problem(s, multiline=multiline)
+    cleaned = _CLEANED.get((value, multiline)) if type(value) is str else None
+    if cleaned is None:
+        s = unicodedata.normalize("NFC", str(value or "")).strip().strip("\u3000").strip()
+        if multiline:
+            s = policy.fold_line_ends(s)
+        cleaned = (s, policy.problem(s, multiline=multiline))
+        if type(value) is str:
+            if len(_CLEANED) >= _CLEANED_SIZE:
+                _CLEANED.clear()
+            _CLEANED[(value, multiline)] = cleaned
+    s, found = cleaned
     if found is not None:
         raise FieldError(field, found[0], found[1])
     if required and not s:

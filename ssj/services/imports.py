@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import pickle
 import re
+import tempfile
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ from ssj.domain.organisation import resolve_departments
 from ssj.domain.targets import OPTIONAL_STATE, Target, TargetRecord, target_id
 from ssj.errors import ValidationError
 from ssj.imports.spreadsheet import (
+    Column,
     ImportFileError,
     Note,
     Problem,
@@ -52,14 +55,19 @@ from ssj.imports.spreadsheet import (
     Value,
     read_table,
 )
+from ssj.ledger.envelope import Actor
 from ssj.metrics import count_import_rows
 from ssj.presentation import sheets
+from ssj.services import import_check
 from ssj.services.context import Services
 
 Progress = Callable[[int, int], None]
 Reading = Callable[[Table], None]
 BATCH = 1000
 READING_EVERY = 256  # records between calls of a `reading` callback
+# Files from this size are checked by a checker process under skip_invalid (its start-up, about
+# half a second, is paid back from about 10,000 rows); SSJ_IMPORT_CHECKER overrides.
+CHECK_ELSEWHERE_BYTES = 1 << 20
 
 
 Prepare = Callable[["_Context", dict[str, Any], int], list[Problem]]
@@ -722,6 +730,12 @@ def import_file(
     rows, and the others to a rejects file with a 问题 column), a sheet, and a column mapping
     with constants (`--columns`). `progress(done, total)` follows the writing; `reading(table)`
     the reading and checking. `name` is the file's name in messages (for a temporary copy).
+
+    Checked records are never all held in memory: they go to a temporary file (`_Spool`) and
+    are written from it in batches, their current states read per batch. With skip_invalid a
+    large file is checked by another process (`ssj.services.import_check`) while this one
+    writes the batches it has checked: both cores, and rows that are valid are written as they
+    come (what the option asks for), the rejected ones to the rejects file at the end.
     """
     kind = KINDS[kind_name]
     options = options or Options()
@@ -731,77 +745,132 @@ def import_file(
         department = fields.text("department", department, required=False, max_length=64) or None
     path = Path(path)
     report = ImportReport(file=name or path.name, kind=kind.name, dry_run=options.dry_run)
-    labels = _labels(kind, options.columns)
-    optional = [*kind.optional, *options.constants]
-    if department:
-        optional.append("department")
-    optional = [f for f in dict.fromkeys(optional) if f in labels]
-    context = _Context(services, principal, kind, department, options, report)
-    with read_table(
-        path,
-        expected=labels,
-        key=kind.key,
-        list_fields=kind.list_fields,
-        optional=optional,
-        limits=limits,
-        joined_fields=kind.joined_fields,
-        variant_fields=kind.variant_fields,
-        fallback_labels=kind.fallback_labels,
-        sheet=options.sheet,
-        name=name,
-        keep_unmapped=True,
-    ) as table:
-        _describe(report, table)
-        kind.check_header(table)
-        table.on_record = _watch(report, limits, reading, context)
-        refused: set[str] = set()
-        records = _validate(context, table, refused)
-        if reading is not None:
-            reading(table)
-    report.notes.extend(table.notes)
-    _reader_problems(context, table, records)
-    current = _current_states(services, kind, records)
-    _check_existing(context, records, current, refused)
+    services.refresh()
+    departments = [s for s in services.queries.states("departments") if not s["closed"]]
+    context = _Context(principal, kind, department, options, report, departments, limits.problems)
+    job = _CheckJob(path, name, kind.name, department, options, limits, principal, departments)
+    writer = _Writer(services, kind, context, progress)
+    if options.skip_invalid and not options.dry_run and _check_elsewhere(path):
+        layout = import_check.run(job, context, writer.accept, reading)
+    else:
+        with _Spool() as spool:
+            layout = _check(job, context, spool.add, reading)
+            spool.flush()
+            for batch in spool.batches():
+                writer.look(batch)
+            if not _refuse(services, context, layout) and not options.dry_run:
+                if context.rejected:
+                    report.rejects_file = str(_write_rejects(context, layout, path, options))
+                for batch in spool.batches():
+                    writer.write([r for r in batch if r.row not in context.rejected])
+                writer.finish()
+                report.written = True
+        return report
+    writer.finish()
+    _refuse(services, context, layout)
+    if context.rejected:
+        report.rejects_file = str(_write_rejects(context, layout, path, options))
+    report.written = True
+    return report
+
+
+def _check_elsewhere(path: Path) -> bool:
+    """Whether a checker process pays: SSJ_IMPORT_CHECKER=process or inline decides, else a
+    file of CHECK_ELSEWHERE_BYTES or more with a core to spare."""
+    chosen = os.environ.get("SSJ_IMPORT_CHECKER", "").strip()
+    if chosen in ("process", "inline"):
+        return chosen == "process"
+    if len(os.sched_getaffinity(0)) < 2:
+        return False
+    try:
+        return path.stat().st_size >= CHECK_ELSEWHERE_BYTES
+    except OSError:
+        return False
+
+
+def _refuse(services: Services, context: _Context, layout: _Layout) -> bool:
+    """The report once every record is checked and looked up: notes, the refusal on the record,
+    problems in order. True when nothing may be written (problems without skip_invalid, or no
+    data rows)."""
+    report, kind = context.report, context.kind
     if kind is ITEMS:
-        _absent_items(context, records)
+        _absent_items(services, context)
     context.finish()
-    if refused:
+    if context.refused:
         # Recorded once per file, like a refused single-entry command (全程留痕).
         services.record_refusal(
-            principal,
+            context.principal,
             kind.command,
-            sorted(refused),
+            sorted(context.refused),
             Forbidden(
                 f"导入文件 {report.file} 含无权操作的部门的数据",
                 f"import file {report.file} holds rows of departments the user may not act for",
             ),
         )
     report.problems.sort(key=lambda p: (p.row, p.column))
-    if table.stopped:
+    if layout.stopped:
         report.stopped = True
-        report.problems.append(_stopped(limits.problems))
-    valid = [r for r in records if r.row not in context.rejected]
-    report.preview = [orjson.loads(r.state) for r in valid[: options.preview_rows]]
-    if not options.skip_invalid and report.problems:
-        return report
-    if not valid and not context.rejected:
+        report.problems.append(_stopped(context.limit))
+    if not context.options.skip_invalid and report.problems:
+        return True
+    if not context.valid and not context.rejected:
         report.problems.append(Problem(0, "", "文件中没有数据行", "the file has no data rows"))
-        return report
+        return True
     report.rejected = len(context.rejected)
-    if options.dry_run:
-        return report
-    if context.rejected:
-        report.rejects_file = str(_write_rejects(context, table, path, options.rejects))
-    if valid:
-        departments = {d for r in valid for d in kind.departments(r.view)}
-        for record in valid:
-            state = current.get(record.key)
-            if state is not None:
-                departments.update(kind.current_departments(state))
-        actor = services.authorise(principal, kind.command, sorted(departments))
-        _write(services, kind, valid, current, report, actor, progress)
-    report.written = True
-    return report
+    return False
+
+
+def checking_context(job: _CheckJob) -> _Context:
+    """A checker process's context: the job's, with a report of its own."""
+    report = ImportReport(file=job.name or job.path.name, kind=job.kind)
+    return _Context(
+        job.principal,
+        KINDS[job.kind],
+        job.department,
+        job.options,
+        report,
+        job.departments,
+        job.limits.problems,
+    )
+
+
+def _check(
+    job: _CheckJob,
+    context: _Context,
+    sink: Callable[[_Stored], None],
+    reading: Reading | None,
+) -> _Layout:
+    """Read and check the whole file (in this process or a checker's), each record that
+    passes given to `sink`; returns what the report and the rejects file need of the table."""
+    kind = context.kind
+    labels = _labels(kind, job.options.columns)
+    optional = [*kind.optional, *job.options.constants]
+    if job.department:
+        optional.append("department")
+    optional = [f for f in dict.fromkeys(optional) if f in labels]
+    with read_table(
+        job.path,
+        expected=labels,
+        key=kind.key,
+        list_fields=kind.list_fields,
+        optional=optional,
+        limits=job.limits,
+        joined_fields=kind.joined_fields,
+        variant_fields=kind.variant_fields,
+        fallback_labels=kind.fallback_labels,
+        sheet=job.options.sheet,
+        name=job.name,
+        keep_unmapped=True,
+    ) as table:
+        _describe(context.report, table)
+        kind.check_header(table)
+        table.on_record = _watch(context.report, job.limits, reading, context)
+        _validate(context, table, sink)
+        if reading is not None:
+            reading(table)
+    context.report.notes.extend(table.notes)
+    _reader_problems(context, table)
+    return _Layout.of(table)
 
 
 def _labels(kind: Kind, columns: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -854,8 +923,10 @@ class _Stored:
 
     @property
     def record(self) -> Record | None:
-        found: Record | None = None if self.kept is None else pickle.loads(self.kept)
-        return found
+        if self.kept is None:
+            return None
+        rows, values, extra, variant_of, joined = orjson.loads(self.kept)
+        return Record(tuple(rows), values, extra, variant_of, frozenset(joined))
 
 
 class _View(dict[str, Any]):
@@ -871,28 +942,43 @@ class _View(dict[str, Any]):
         return dict(self)
 
 
+# What a checker process's report holds that the writing process's does not.
+_CHECKED_FIELDS = (
+    "rows",
+    "stopped",
+    "problem_count",
+    "problems",
+    "notes",
+    "format",
+    "sheet",
+    "encoding",
+    "header_rows",
+    "columns",
+)
+
+
 class _Context:
     """What checking a file keeps: departments to resolve names against, the rows rejected
-    and why, unresolved names and counts of derived values for the report."""
+    and why, unresolved names and counts of derived values for the report. Picklable: a
+    checker process sends back what it found (`found`, `merge`)."""
 
     def __init__(
         self,
-        services: Services,
         principal: Principal,
         kind: Kind,
         department: str | None,
         options: Options,
         report: ImportReport,
+        departments: list[dict[str, Any]],
+        limit: int,
     ) -> None:
-        services.refresh()
-        self.services = services
         self.principal = principal
         self.kind = kind
         self.department = department
         self.options = options
         self.report = report
-        self.limit = services.settings.imports.problems
-        self.departments = [s for s in services.queries.states("departments") if not s["closed"]]
+        self.limit = limit
+        self.departments = departments
         self.codes = {s["code"]: s for s in self.departments}
         self.resolved: dict[str, tuple[list[str], list[str]]] = {}
         self.unresolved: dict[str, list[int]] = {}
@@ -904,6 +990,32 @@ class _Context:
         self.derived: Counter[str] = Counter()
         self.consumed: set[int] = set()  # reader problems already given to their records
         self.carried: dict[str, Any] = {}  # item lists: the last unit and category named
+        self.refused: set[str] = set()  # departments of rows the user may not act for
+        self.checked = 0  # records that passed checking
+        self.valid = 0  # of those, records that also passed the look-up of their entries
+        self.keys: set[tuple[str, ...]] = set()  # item lists only: the items in the file
+
+    _FOUND = ("report", "unresolved", "rejected", "rejected_records", "derived", "refused")
+
+    def found(self) -> dict[str, Any]:
+        """What checking found, for the process that writes."""
+        return {name: getattr(self, name) for name in self._FOUND} | {"checked": self.checked}
+
+    def merge(self, found: Mapping[str, Any]) -> None:
+        """Take what a checker found; problems this process found meanwhile (`_Writer.look`)
+        follow the checker's."""
+        mine, count = self.report.problems, self.report.problem_count
+        theirs = found["report"]
+        for name in _CHECKED_FIELDS:
+            setattr(self.report, name, getattr(theirs, name))
+        self.report.problem_count += count
+        self.report.problems.extend(mine[: max(0, self.limit - len(self.report.problems))])
+        self.unresolved, self.derived = found["unresolved"], found["derived"]
+        self.refused |= found["refused"]
+        self.checked = found["checked"]
+        for row, problems in found["rejected"].items():
+            self.rejected.setdefault(row, []).extend(problems)
+        self.rejected_records.update(found["rejected_records"])
 
     def problem(self, problem: Problem, record: Record | None = None) -> None:
         self.report.problem_count += 1
@@ -1061,10 +1173,12 @@ DERIVED = {
 }
 
 
-def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Stored]:
+def _validate(context: _Context, table: Table, sink: Callable[[_Stored], None]) -> None:
     kind, report = context.kind, context.report
-    seen: dict[tuple[str, ...], int] = {}
-    records: list[_Stored] = []
+    # Each key seen, and its first row: the one per-row thing checking keeps (a joined string
+    # and an int, about 130 bytes a row; the records themselves go to `sink`).
+    seen: dict[str, int] = {}
+    refused = context.refused
     keep = context.options.skip_invalid
     mark, pending = 0, []
     for record in table.records:
@@ -1107,18 +1221,19 @@ def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Store
                 problems = [Problem(row, "", e.zh, e.en)]
         if parsed is not None:
             key = kind.natural_key(parsed)
-            if key in seen:
+            joined = "\x1f".join(key)
+            if joined in seen:
                 problems.append(
                     _problem(
                         table,
                         row,
                         kind.id_field,
-                        f"与第 {seen[key]} 行重复：{'/'.join(key)}",
-                        f"duplicate of row {seen[key]}: {'/'.join(key)}",
+                        f"与第 {seen[joined]} 行重复：{'/'.join(key)}",
+                        f"duplicate of row {seen[joined]}: {'/'.join(key)}",
                     )
                 )
             else:
-                seen[key] = row
+                seen[joined] = row
                 problem = _department_problem(context, parsed, table, row, refused)
                 if problem is not None:
                     problems.append(problem)
@@ -1141,29 +1256,28 @@ def _validate(context: _Context, table: Table, refused: set[str]) -> list[_Store
         # (measured with orjson 3.13: 4,097 bytes held per 388-byte state), which made a
         # million kept records take 4 GiB.
         state = memoryview(orjson.dumps(parsed.as_state())).tobytes()
-        records.append(_Stored(row, record.rows, key, state, _compact(record) if keep else None))
-    return records
+        context.checked += 1
+        sink(_Stored(row, record.rows, key, state, _compact(record) if keep else None))
 
 
 def _compact(record: Record) -> bytes:
-    """A record kept for a rejects file that may never be written, as pickled bytes without
-    its blank fields (the rejects file writes a blank cell for a field it lacks): a third of
-    the memory of the record's objects, for a million rows of which few are rejected late."""
+    """A record kept for a rejects file that may never be written, as JSON bytes without its
+    blank fields (the rejects file writes a blank cell for a field it lacks): cells are text,
+    lists of text or blank, and orjson writes them in a fifth of pickle's time."""
     values: dict[str, Value] = {k: v for k, v in record.values.items() if v is not None and v != ""}
-    return pickle.dumps(
-        Record(record.rows, values, record.extra, record.variant_of, record.joined),
-        protocol=pickle.HIGHEST_PROTOCOL,
+    return orjson.dumps(
+        (record.rows, values, record.extra, record.variant_of, sorted(record.joined))
     )
 
 
-def _absent_items(context: _Context, records: list[_Stored]) -> None:
+def _absent_items(services: Services, context: _Context) -> None:
     """A new edition of a list retires nothing silently: the departments' current items it
     does not hold are listed in a note (retire them with `ssj items retire`)."""
-    keys = {r.key for r in records}
+    keys = context.keys
     departments = {key[0] for key in keys}
     absent = sorted(
         f"{s['department']}/{s['code']}（{s['name']}）"
-        for s in context.services.queries.states("items")
+        for s in services.queries.states("items")
         if s["department"] in departments
         and s.get("retired_reason") is None
         and (s["department"], s["code"]) not in keys
@@ -1183,19 +1297,12 @@ def _absent_items(context: _Context, records: list[_Stored]) -> None:
         )
 
 
-def _reader_problems(context: _Context, table: Table, records: list[_Stored]) -> None:
-    """The reader's problems (formulas, error values, numbers Excel may have changed, rows with
-    nothing to continue) reject the records they fall in."""
-    by_row = {row: r for r in records for row in r.rows}
+def _reader_problems(context: _Context, table: Table) -> None:
+    """The reader's problems that fell in no record (rows with nothing to continue, stray
+    cells): a record's own come before it is read to its end, and `_validate` gave them to
+    it (they reject it)."""
     for problem in table.problems:
-        if id(problem) in context.consumed:
-            continue
-        stored = by_row.get(problem.row)
-        if stored is not None:
-            context.problem(
-                Problem(stored.row, problem.column, problem.zh, problem.en), stored.record
-            )
-        else:
+        if id(problem) not in context.consumed:
             context.problem(problem)
 
 
@@ -1248,7 +1355,6 @@ def _check_existing(
     context: _Context,
     records: list[_Stored],
     current: Mapping[tuple[str, ...], Mapping[str, Any]],
-    refused: set[str],
 ) -> None:
     """A row that changes an existing entry must be allowed for the departments the entry
     belongs to now, exactly as the single-entry command (else a file could move another
@@ -1261,7 +1367,7 @@ def _check_existing(
         try:
             authorise(context.principal, kind.command, kind.current_departments(state))
         except Forbidden as e:
-            refused.update(kind.current_departments(state))
+            context.refused.update(kind.current_departments(state))
             where = "/".join(record.key)
             context.problem(
                 Problem(
@@ -1301,10 +1407,10 @@ def _problem(
     )
 
 
-def _write_rejects(context: _Context, table: Table, source: Path, target: Path | None) -> Path:
+def _write_rejects(context: _Context, layout: _Layout, source: Path, options: Options) -> Path:
     """The rejected rows in the input's format (CSV stays CSV in its encoding; Excel files
     become .xlsx), with the file's own header and a 问题 column: fix them and import this file."""
-    columns = sorted([*table.columns, *table.unmapped], key=lambda c: c.index)
+    columns = sorted([*layout.columns, *layout.unmapped], key=lambda c: c.index)
     header = [c.label for c in columns] + ["问题"]
     rows: list[list[str]] = []
     for row, problems in sorted(context.rejected.items()):
@@ -1327,88 +1433,206 @@ def _write_rejects(context: _Context, table: Table, source: Path, target: Path |
                 cells.append(value or "")
             rows.append([*cells, ""])
         rows[first][-1] = "；".join(p.zh for p in problems)
-    csv_input = table.format == "csv"
+    csv_input = layout.format == "csv"
     suffix = source.suffix if csv_input and source.suffix else ".csv" if csv_input else ".xlsx"
-    target = target or source.with_name(f"{source.stem}.rejects{suffix}")
+    target = options.rejects or source.with_name(f"{source.stem}.rejects{suffix}")
     temporary = target.with_name(f".{target.name}.tmp")
     if csv_input:
-        encoding = "gb18030" if table.encoding == "gb18030" else "utf-8-sig"
+        encoding = "gb18030" if layout.encoding == "gb18030" else "utf-8-sig"
         with temporary.open("w", encoding=encoding, newline="") as handle:
-            sheets.write_csv([header, *rows], handle, delimiter=table.delimiter or ",")
+            sheets.write_csv([header, *rows], handle, delimiter=layout.delimiter or ",")
     else:
-        sheets.write_xlsx([header, *rows], temporary, title=table.sheet or "Sheet1")
+        sheets.write_xlsx([header, *rows], temporary, title=layout.sheet or "Sheet1")
     temporary.replace(target)
     return target
 
 
-def _write(
-    services: Services,
-    kind: Kind,
-    records: list[_Stored],
-    current: dict[tuple[str, ...], dict[str, Any]],
-    report: ImportReport,
-    actor: Any,
-    progress: Progress | None,
-) -> None:
-    # Hundreds of thousands of long-lived objects: the cyclic collector would rescan them over
-    # and over (a quarter of the import's time); nothing here makes reference cycles.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        _write_batches(services, kind, records, current, report, actor, progress)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+@dataclass(frozen=True)
+class _Layout:
+    """What the report and the rejects file need of a table once it is read (picklable)."""
+
+    columns: tuple[Column, ...]
+    unmapped: tuple[Column, ...]
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    stopped: bool
+
+    @classmethod
+    def of(cls, table: Table) -> _Layout:
+        return cls(
+            tuple(table.columns),
+            tuple(table.unmapped),
+            table.format,
+            table.encoding,
+            table.delimiter,
+            table.sheet,
+            table.stopped,
+        )
 
 
-def _write_batches(
-    services: Services,
-    kind: Kind,
-    records: list[_Stored],
-    current: dict[tuple[str, ...], dict[str, Any]],
-    report: ImportReport,
-    actor: Any,
-    progress: Progress | None,
-) -> None:
-    """Build each batch while the previous one is being saved (database waits release the GIL);
-    one save in flight at a time, so batches reach the ledger in file order."""
-    total = len(records)
-    pending: list[Aggregate] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssj-import") as saver:
-        in_flight: Future[Any] | None = None
+@dataclass(frozen=True)
+class _CheckJob:
+    """What checking a file needs besides the context (sent to a checker process)."""
 
-        def flush(batch: list[Aggregate], done: int) -> None:
-            nonlocal in_flight
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = saver.submit(services.ledger.save, *batch, actor=actor)
-            if progress is not None:
-                progress(done, total)
+    path: Path
+    name: str | None
+    kind: str
+    department: str | None
+    options: Options
+    limits: ImportLimits
+    principal: Principal
+    departments: list[dict[str, Any]]
 
-        for done, stored in enumerate(records, start=1):
+
+class _Spool:
+    """Checked records in a temporary file, in batches of BATCH pickled tuples: read back once
+    to look up their entries and once to write them, never all in memory."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="ssj-import-")  # noqa: SIM115  # closed by __exit__
+        self.pending: list[_Stored] = []
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def add(self, stored: _Stored) -> None:
+        self.pending.append(stored)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            pickle.dump(
+                [(s.row, s.rows, s.key, s.state, s.kept) for s in self.pending],
+                self.file,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+            self.pending = []
+
+    def batches(self) -> Iterator[list[_Stored]]:
+        self.file.seek(0)
+        while True:
+            try:
+                batch = pickle.load(self.file)
+            except EOFError:
+                return
+            yield [_Stored(*fields) for fields in batch]
+
+
+class _Writer:
+    """Looks up the entries of checked records, batch by batch, and writes them: new entries
+    registered, changed ones amended, unchanged ones skipped; one ledger save in flight (in a
+    thread: database waits release the GIL) while the next batch is built, batches in file
+    order."""
+
+    def __init__(
+        self, services: Services, kind: Kind, context: _Context, progress: Progress | None
+    ) -> None:
+        self.services, self.kind, self.context, self.progress = services, kind, context, progress
+        self.departments: set[str] = set()
+        self.pending: list[Aggregate] = []
+        self.done = 0
+        self.saver: ThreadPoolExecutor | None = None
+        self.in_flight: Future[Any] | None = None
+        self.actor: Actor | None = None
+        self.gc_was_enabled = gc.isenabled()
+
+    def look(self, batch: list[_Stored]) -> tuple[list[_Stored], dict[tuple[str, ...], Any]]:
+        """Check a batch against the entries it changes (`_check_existing`); returns the
+        records still valid, and the current states found."""
+        context = self.context
+        current = _current_states(self.services, self.kind, batch)
+        if current:
+            _check_existing(context, batch, current)
+        if self.kind is ITEMS:
+            context.keys.update(r.key for r in batch)
+        valid = [r for r in batch if r.row not in context.rejected]
+        context.valid += len(valid)
+        preview = context.report.preview
+        for stored in valid[: max(0, context.options.preview_rows - len(preview))]:
+            preview.append(orjson.loads(stored.state))
+        for stored in valid:
+            self.departments.update(self.kind.departments(stored.view))
+            state = current.get(stored.key)
+            if state is not None:
+                self.departments.update(self.kind.current_departments(state))
+        return valid, current
+
+    def accept(self, batch: list[_Stored]) -> None:
+        """Look a batch up and write what stays valid at once (a checker process's batches),
+        authorised for the departments of the rows and entries written so far."""
+        valid, current = self.look(batch)
+        if valid:
+            self._authorise()
+            self._write(valid, current)
+
+    def write(self, records: list[_Stored]) -> None:
+        """Write a batch already looked up (its states are read again: not kept between)."""
+        if records:
+            if self.actor is None:
+                self._authorise()
+            self._write(records, _current_states(self.services, self.kind, records))
+
+    def _authorise(self) -> None:
+        self.actor = self.services.authorise(
+            self.context.principal, self.kind.command, sorted(self.departments)
+        )
+
+    def _write(self, records: list[_Stored], current: dict[tuple[str, ...], Any]) -> None:
+        kind, report, ledger = self.kind, self.context.report, self.services.ledger
+        if self.saver is None:
+            # Hundreds of thousands of long-lived objects: the cyclic collector would rescan
+            # them over and over; nothing here makes reference cycles.
+            gc.disable()
+            self.saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssj-import")
+        for stored in records:
+            self.done += 1
             state = current.get(stored.key)
             record = stored.view
             if state is None:
-                pending.append(kind.create(record))
+                self.pending.append(kind.create(record))
                 report.created += 1
             elif not _differs(state, record):
                 report.unchanged += 1
             else:
-                aggregate: Any = services.ledger.repository.get(kind.aggregate_id(record))
+                aggregate: Any = ledger.repository.get(kind.aggregate_id(record))
                 if kind.update(aggregate, record):
-                    pending.append(aggregate)
+                    self.pending.append(aggregate)
                     report.updated += 1
                 else:
                     report.unchanged += 1
-            if len(pending) >= BATCH:
-                flush(pending, done)
-                pending = []
-        if pending:
-            flush(pending, total)
-        if in_flight is not None:
-            in_flight.result()
-    if progress is not None:
-        progress(total, total)
+            if len(self.pending) >= BATCH:
+                self._flush()
+
+    def _flush(self) -> None:
+        assert self.saver is not None
+        if self.in_flight is not None:
+            self.in_flight.result()
+        batch, self.pending = self.pending, []
+        self.in_flight = self.saver.submit(self.services.ledger.save, *batch, actor=self.actor)
+        if self.progress is not None:
+            self.progress(self.done, max(self.done, self.context.valid))
+
+    def finish(self) -> None:
+        """The last batch saved, every save waited for; raises what a save raised."""
+        try:
+            if self.pending:
+                self._flush()
+            if self.in_flight is not None:
+                self.in_flight.result()
+        finally:
+            if self.saver is not None:
+                self.saver.shutdown(wait=True)
+                self.saver = None
+                if self.gc_was_enabled:
+                    gc.enable()
+        if self.progress is not None:
+            self.progress(self.done, self.done)
 
 
 def _differs(state: dict[str, Any], record: Any) -> bool:
@@ -1421,16 +1645,21 @@ def _differs(state: dict[str, Any], record: Any) -> bool:
 
 
 def _current_states(
-    services: Services, kind: Kind, records: Iterable[_Stored]
+    services: Services, kind: Kind, records: Sequence[_Stored]
 ) -> dict[tuple[str, ...], dict[str, Any]]:
-    """Current states of the entries in the file, from the read model, in a few queries."""
-    services.refresh()
+    """Current states of these records' entries, from the read model, in a few queries (one
+    IN list per 400 keys when the natural key is one column)."""
     keys = [r.key for r in records]
     found: dict[tuple[str, ...], dict[str, Any]] = {}
     natural = TABLES[kind.table].natural_key
     for i in range(0, len(keys), 400):
         chunk = keys[i : i + 400]
-        where = " OR ".join("(" + " AND ".join(f"{k} = ?" for k in natural) + ")" for _ in chunk)
+        if len(natural) == 1:
+            where = f"{natural[0]} IN ({', '.join('?' for _ in chunk)})"
+        else:
+            where = " OR ".join(
+                "(" + " AND ".join(f"{k} = ?" for k in natural) + ")" for _ in chunk
+            )
         rows = services.store.query(
             f"SELECT state FROM {kind.table} WHERE to_seq IS NULL AND ({where})",
             [v for key in chunk for v in key],

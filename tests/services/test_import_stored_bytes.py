@@ -1,6 +1,7 @@
 """What an import stores, byte for byte: the events and envelopes of a small registry export
 (120 rows, one with a bad check character, 15-digit 注册号 among them) compared with the
 recording made before the import was made faster (tests/data/golden/import_export_120.json).
+Checked in the importing process or in a checker process while it writes: the same events.
 Only what differs on every run is masked: the event's `timestamp`, the envelope's
 `recorded_at`, `prev`, `key_id` (a fresh key per test) and its state digest, which is checked
 against the stored state instead. Both backends, CSV (GBK) and XLSX: the same events."""
@@ -67,10 +68,17 @@ def stored_after(j: Jurisdiction, start: int) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.parametrize("checker", ["inline", "process"])
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_stored_events_of_an_import_are_unchanged(
-    jurisdiction: Jurisdiction, tmp_path: Path, fmt: str
+    jurisdiction: Jurisdiction,
+    tmp_path: Path,
+    fmt: str,
+    checker: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Checked in this process or in a checker process (SSJ_IMPORT_CHECKER): the same bytes."""
+    monkeypatch.setenv("SSJ_IMPORT_CHECKER", checker)
     j = jurisdiction
     start = j.services.ledger.size()
     options = Options(department=OWN, skip_invalid=True, rejects=tmp_path / f"rejects.{fmt}")

@@ -1,0 +1,126 @@
+"""The checker process of a large import under --skip-invalid: it reads and checks the file
+while the importing process writes the batches it has checked (both cores).
+
+A fresh interpreter (`python -m ssj.services.import_check`, fork and exec: never a bare fork
+beside psycopg's threads) that needs no database: it is sent the file, the options and the
+departments to resolve names against (`imports._CheckJob`), and sends back, length-prefixed
+pickles on its stdout, ("batch", records) for every BATCH records that pass, ("reading", …)
+for progress, then ("done", (what the checking found, the table's layout)) or ("error", …).
+The pipe holds a few batches at most, so a checker ahead of the writer waits: memory stays
+bounded whatever the file's length.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from ssj.processes import READY, WorkerGone, announce_ready, read_exact, receive, send, spawn
+
+if TYPE_CHECKING:
+    from ssj.imports.spreadsheet import Table
+    from ssj.services.imports import Reading, _CheckJob, _Context, _Layout, _Stored
+
+READING_EVERY = 256  # records between progress messages
+
+
+class Position:
+    """How far the checker has read: what a `reading` callback asks a Table for."""
+
+    def __init__(self, last_row: int, records_read: int, position: tuple[int, int]) -> None:
+        self.last_row, self.records_read, self._position = last_row, records_read, position
+
+    def position(self) -> tuple[int, int]:
+        return self._position
+
+
+def run(
+    job: _CheckJob,
+    context: _Context,
+    accept: Callable[[list[_Stored]], None],
+    reading: Reading | None,
+) -> _Layout:
+    """Check `job`'s file in a checker process; `accept` each batch of checked records as it
+    comes; merge what the checker found into `context`. Raises what checking raised (an
+    ImportFileError for a file that cannot be read: the batches accepted before it stay)."""
+    from ssj.services.imports import _Stored
+
+    process = spawn("ssj.services.import_check")
+    assert process.stdin is not None and process.stdout is not None
+    finished = False
+    try:
+        if read_exact(process.stdout, 1) != READY:
+            raise WorkerGone("the checker process did not start")
+        send(process.stdin, job)
+        while True:
+            what, value = receive(process.stdout)
+            if what == "batch":
+                accept([_Stored(*fields) for fields in value])
+            elif what == "reading":
+                if reading is not None:
+                    reading(cast("Table", Position(*value)))
+            elif what == "done":
+                found, layout = value
+                context.merge(found)
+                finished = True
+                return cast("_Layout", layout)
+            else:
+                raise _rebuilt(value)
+    finally:
+        process.stdin.close()
+        if not finished:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+
+
+def _portable(error: BaseException) -> tuple[str, str, tuple[Any, ...], dict[str, Any]]:
+    return (type(error).__module__, type(error).__qualname__, error.args, dict(error.__dict__))
+
+
+def _rebuilt(value: tuple[str, str, tuple[Any, ...], dict[str, Any]]) -> BaseException:
+    """The checker's exception as raised there (ImportFileError keeps its bilingual message)."""
+    module, name, args, attributes = value
+    try:
+        cls = getattr(importlib.import_module(module), name)
+        error: BaseException = cls.__new__(cls)
+        error.args = args
+        error.__dict__.update(attributes)
+    except Exception:
+        return RuntimeError(f"the import's checker process failed: {module}.{name}{args!r}")
+    return error
+
+
+def _serve() -> None:
+    from ssj.services import imports
+
+    inp, out = announce_ready()
+    job = receive(inp)
+    batch: list[tuple[Any, ...]] = []
+
+    def sink(stored: _Stored) -> None:
+        batch.append((stored.row, stored.rows, stored.key, stored.state, stored.kept))
+        if len(batch) >= imports.BATCH:
+            send(out, ("batch", batch[:]))
+            batch.clear()
+
+    def progress(table: Table) -> None:
+        send(out, ("reading", (table.last_row, table.records_read, table.position())))
+
+    try:
+        context = imports.checking_context(job)
+        layout = imports._check(job, context, sink, progress)
+        if batch:
+            send(out, ("batch", batch[:]))
+        send(out, ("done", (context.found(), layout)))
+    except BaseException as error:  # sent to the importing process, which raises it
+        send(out, ("error", _portable(error)))
+
+
+if __name__ == "__main__":
+    try:
+        _serve()
+    except (WorkerGone, BrokenPipeError):  # the importing process went away
+        sys.exit(1)
