@@ -393,13 +393,20 @@ def _import_export(path: str, fmt: str, seed: int, queue: Any) -> None:
         rejects = Path(path).with_name(f"rejects-{fmt}{Path(path).suffix}")
         options = Options(department=EXPORT_DEPARTMENT, skip_invalid=True, rejects=rejects)
         cpu = time.process_time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         report = import_file(services, admin, "targets", Path(path), options=options)
         elapsed = time.perf_counter() - t0
+        checker = resource.getrusage(resource.RUSAGE_CHILDREN)  # the checker process, waited for
         queue.put(
             {
                 "elapsed": elapsed,
                 "cpu": time.process_time() - cpu,
+                "checker_cpu": checker.ru_utime
+                + checker.ru_stime
+                - children.ru_utime
+                - children.ru_stime,
+                "checker_peak_mb": checker.ru_maxrss / 1024,
                 "rows": report.rows,
                 "created": report.created,
                 "rejected": report.rejected,
@@ -441,7 +448,9 @@ def run_exports(
                 "seconds": got["elapsed"],
                 "rows_per_s": count / got["elapsed"],
                 "cpu_s": got["cpu"],
+                "checker_cpu_s": got["checker_cpu"],
                 "peak_mb": got["peak_mb"],
+                "checker_peak_mb": got["checker_peak_mb"],
                 "created": got["created"],
                 "rejected": got["rejected"],
                 "file_mb": path.stat().st_size / 1e6,
@@ -458,6 +467,7 @@ def bench_exports(count: int, seed: int, formats: list[str], results: Results) -
         results.add(
             f"(c) {name} export ({got['file_mb']:.0f} MB), {count:,} rows, 1 % bad, --skip-invalid",
             f"{got['seconds']:.1f} s, {per_s:,.0f} rows/s, CPU {got['cpu_s']:.0f} s "
+            f"+ checker {got['checker_cpu_s']:.0f} s "
             f"({got['created']:,.0f} written, {got['rejected']:,.0f} rejected; load "
             f"{got['load_before']:.1f} → {got['load_after']:.1f})",
             ">= 10,000 rows/s",
@@ -465,9 +475,9 @@ def bench_exports(count: int, seed: int, formats: list[str], results: Results) -
         )
         results.add(
             f"(c) {name} export: peak memory of the importing process (ru_maxrss)",
-            f"{got['peak_mb']:,.0f} MB",
+            f"{got['peak_mb']:,.0f} MB (checker process {got['checker_peak_mb']:,.0f} MB)",
             "<= 1,024 MB",
-            "met" if got["peak_mb"] <= 1024 else "MISSED",
+            "met" if max(got["peak_mb"], got["checker_peak_mb"]) <= 1024 else "MISSED",
         )
 
 
