@@ -18,6 +18,7 @@ outcome, and each gets the answer it would have had on its own.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +67,7 @@ class GroupCommitter:
         self._append = append
         self._max_events = max_events
         self._lock = threading.Lock()
-        self._queue: list[_Save] = []
+        self._queue: deque[_Save] = deque()
         self._busy = False  # a leader is appending; invariant: not busy => the queue is empty
         self.stats = GroupStats()
 
@@ -100,7 +101,7 @@ class GroupCommitter:
                 not group or size + len(self._queue[0].events) <= self._max_events
             ):
                 size += len(self._queue[0].events)
-                group.append(self._queue.pop(0))
+                group.append(self._queue.popleft())
         try:
             self._write(group)
         finally:
