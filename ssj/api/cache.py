@@ -60,7 +60,7 @@ def seen_seq(app: Any) -> int | None:
     watch = reader.watch
     if watch.seen_seq < 0 or not watch.listening():
         return None
-    if watch.seen_seq < reader.primary.ledger.written_seq():
+    if watch.seen_seq < reader.read_floor():
         return None  # a read waits for this process's own write first
     seq: int = watch.seen_seq
     return seq

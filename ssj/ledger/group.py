@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ssj.errors import UnavailableError
 from ssj.ledger.envelope import Actor
 
 # Appends `events` (domain events, in order) with one actor per event; returns one recording per
@@ -30,6 +31,20 @@ from ssj.ledger.envelope import Actor
 Append = Callable[[Sequence[Any], Sequence[Actor]], list[Any]]
 
 MAX_GROUP_EVENTS = 500  # a group's batch stays well inside one transaction's comfortable size
+
+
+class GroupInterruptedError(UnavailableError):
+    """The thread appending a group was stopped mid-append (not an ordinary failure: those
+    fall back to each save alone), so a save it carried has no known outcome."""
+
+    code = "group_interrupted"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "与本次保存一同写入的批次被中断，结果未知：请先查询账本再重试",
+            "the group append carrying this save was interrupted; its outcome is unknown: "
+            "read the ledger before retrying",
+        )
 
 
 @dataclass
@@ -114,7 +129,7 @@ class GroupCommitter:
                     self._busy = False
             for other in group:
                 if other.recordings is None and other.error is None:  # the leader was stopped
-                    other.error = RuntimeError("the group's append was interrupted: read first")
+                    other.error = GroupInterruptedError()
                 if other is not me:
                     other.woken.set()
         return me.outcome()

@@ -112,9 +112,15 @@ class Services:
         if self.watch is None:
             self.runner.catch_up()
         elif reading.get():
-            self.watch.wait_for(self.primary.ledger.written_seq())
+            self.watch.wait_for(self.read_floor())
         else:
             self.watch.wait_for(self.head_seq())
+
+    def read_floor(self) -> int:
+        """The oldest seq a read here may reflect: what this process has written (its clients
+        read their own writes). `refresh` waits for it; the API's public-answer cache replays
+        an answer only at a seq past it."""
+        return self.primary.ledger.written_seq()
 
     def head_seq(self) -> int:
         """The ledger's newest seq for this command: read once per API request, then at least

@@ -24,6 +24,7 @@ from ssj.config import Settings
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.envelope import Actor, Envelope
+from ssj.ledger.group import GroupCommitter, GroupInterruptedError
 from tests.ledger.test_ledger import Thing
 
 
@@ -190,3 +191,47 @@ def test_many_threads_lose_and_double_nothing(ledger: Ledger) -> None:
         assert recorded[str(thing_id)] == {(actor.user, actor.department, actor.role)}
     assert stats.alone + stats.grouped_saves - saves_before == THREADS * SAVES
     assert verify_ledger(ledger, jobs=1).ok
+
+
+class Stopped(BaseException):
+    """What stops a thread mid-append (as KeyboardInterrupt or SystemExit would)."""
+
+
+def test_a_leader_stopped_mid_append_gives_its_group_a_bilingual_error() -> None:
+    """The committer alone, with an append that blocks the first save and is stopped on the
+    group after it: the stopped leader's save raises what stopped it, the other save of its
+    group an error saying its outcome is unknown, in Chinese and English."""
+    entered, release = threading.Event(), threading.Event()
+
+    def append(events: Any, actors: Any) -> list[Any]:
+        if list(events) == ["first"]:
+            entered.set()
+            release.wait(10)
+            return ["recorded"]
+        raise Stopped
+
+    committer = GroupCommitter(append)
+    actor = Actor("u", "d", "operator")
+
+    def outcome(events: list[str]) -> Any:
+        try:
+            return committer.save(events, actor)
+        except BaseException as e:
+            return e
+
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(outcome, ["first"])
+        assert entered.wait(10)
+        second = pool.submit(outcome, ["second"])
+        wait_until(lambda: committer.queued() == 1, "the second save queued")
+        third = pool.submit(outcome, ["third"])
+        wait_until(lambda: committer.queued() == 2, "the third save queued")
+        release.set()
+        results = [f.result(timeout=10) for f in (first, second, third)]
+    assert results[0] == ["recorded"]
+    assert isinstance(results[1], Stopped)  # it led the group of the second and third saves
+    error = results[2]
+    assert isinstance(error, GroupInterruptedError)
+    assert error.code == "group_interrupted"
+    assert "结果未知" in error.zh and "outcome is unknown" in error.en
+    assert not committer.busy and committer.queued() == 0
