@@ -3,7 +3,7 @@ while the importing process writes the batches it has checked (both cores).
 
 A fresh interpreter (`python -m ssj.services.import_check`, fork and exec: never a bare fork
 beside psycopg's threads) that needs no database: it is sent the file, the options and the
-departments to resolve names against (`imports._CheckJob`), and sends back, length-prefixed
+departments to resolve names against (`imports.CheckJob`), and sends back, length-prefixed
 pickles on its stdout, ("batch", records) for every BATCH records that pass, ("reading", …)
 for progress, then ("done", (what the checking found, the table's layout)) or ("error", …).
 The pipe holds a few batches at most, so a checker ahead of the writer waits: memory stays
@@ -21,7 +21,7 @@ from ssj.processes import READY, WorkerGone, announce_ready, read_exact, receive
 
 if TYPE_CHECKING:
     from ssj.imports.spreadsheet import Table
-    from ssj.services.imports import Reading, _CheckJob, _Context, _Layout, _Stored
+    from ssj.services.imports import CheckedRecord, CheckingContext, CheckJob, Reading, TableLayout
 
 READING_EVERY = 256  # records between progress messages
 
@@ -37,15 +37,15 @@ class Position:
 
 
 def run(
-    job: _CheckJob,
-    context: _Context,
-    accept: Callable[[list[_Stored]], None],
+    job: CheckJob,
+    context: CheckingContext,
+    accept: Callable[[list[CheckedRecord]], None],
     reading: Reading | None,
-) -> _Layout:
+) -> TableLayout:
     """Check `job`'s file in a checker process; `accept` each batch of checked records as it
     comes; merge what the checker found into `context`. Raises what checking raised (an
     ImportFileError for a file that cannot be read: the batches accepted before it stay)."""
-    from ssj.services.imports import _Stored
+    from ssj.services.imports import CheckedRecord
 
     process = spawn("ssj.services.import_check")
     assert process.stdin is not None and process.stdout is not None
@@ -57,7 +57,7 @@ def run(
         while True:
             what, value = receive(process.stdout)
             if what == "batch":
-                accept([_Stored(*fields) for fields in value])
+                accept([CheckedRecord(*fields) for fields in value])
             elif what == "reading":
                 if reading is not None:
                     reading(cast("Table", Position(*value)))
@@ -65,7 +65,7 @@ def run(
                 found, layout = value
                 context.merge(found)
                 finished = True
-                return cast("_Layout", layout)
+                return cast("TableLayout", layout)
             else:
                 raise _rebuilt(value)
     finally:
@@ -100,7 +100,7 @@ def _serve() -> None:
     job = receive(inp)
     batch: list[tuple[Any, ...]] = []
 
-    def sink(stored: _Stored) -> None:
+    def sink(stored: CheckedRecord) -> None:
         batch.append((stored.row, stored.rows, stored.key, stored.state, stored.kept))
         if len(batch) >= imports.BATCH:
             send(out, ("batch", batch[:]))
@@ -111,7 +111,7 @@ def _serve() -> None:
 
     try:
         context = imports.checking_context(job)
-        layout = imports._check(job, context, sink, progress)
+        layout = imports.check_file(job, context, sink, progress)
         if batch:
             send(out, ("batch", batch[:]))
         send(out, ("done", (context.found(), layout)))

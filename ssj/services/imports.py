@@ -70,14 +70,16 @@ READING_EVERY = 256  # records between calls of a `reading` callback
 CHECK_ELSEWHERE_BYTES = 1 << 20
 
 
-Prepare = Callable[["_Context", dict[str, Any], int], list[Problem]]
+Prepare = Callable[["CheckingContext", dict[str, Any], int], list[Problem]]
 
 
-def _nothing_to_prepare(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+def _nothing_to_prepare(
+    context: CheckingContext, values: dict[str, Any], row: int
+) -> list[Problem]:
     return []
 
 
-def _nothing_to_count(context: _Context, values: dict[str, Any], parsed: Any) -> None:
+def _nothing_to_count(context: CheckingContext, values: dict[str, Any], parsed: Any) -> None:
     return None
 
 
@@ -109,7 +111,7 @@ class Kind:
     # Before parsing: resolve department names, fill what the file lacks; problems reject the row.
     prepare: Prepare = _nothing_to_prepare
     # After parsing: count what was derived, for the report's notes.
-    count: Callable[[_Context, dict[str, Any], Any], None] = _nothing_to_count
+    count: Callable[[CheckingContext, dict[str, Any], Any], None] = _nothing_to_count
     check_header: Callable[[Table], None] = _any_header
     # Continuation rows' own values join these fields' text (see ssj/imports/spreadsheet.py).
     joined_fields: Sequence[str] = ()
@@ -120,7 +122,7 @@ class Kind:
 
 
 def _department_cell(
-    context: _Context, values: dict[str, Any], row: int, names: Sequence[str]
+    context: CheckingContext, values: dict[str, Any], row: int, names: Sequence[str]
 ) -> list[Problem]:
     """The row's department: its own column (a code or a name), else --department, else the
     first of `names` (管辖单位, 登记机关 …) that resolves. A name that resolves to no department
@@ -177,7 +179,7 @@ CREDIT_CODE_LABELS = frozenset(
 )
 
 
-def _prepare_target(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+def _prepare_target(context: CheckingContext, values: dict[str, Any], row: int) -> list[Problem]:
     problems = _department_cell(context, values, row, ("jurisdiction", "registration_authority"))
     given = values.get("identifier")
     if given and not values.get("id_kind"):
@@ -191,7 +193,7 @@ def _prepare_target(context: _Context, values: dict[str, Any], row: int) -> list
     return problems
 
 
-def _count_target(context: _Context, values: dict[str, Any], parsed: TargetRecord) -> None:
+def _count_target(context: CheckingContext, values: dict[str, Any], parsed: TargetRecord) -> None:
     if not values.get("region_code"):
         carried = region_of(parsed.id_kind, parsed.identifier) is not None
         context.derived["region_identifier" if carried else "region_department"] += 1
@@ -329,7 +331,7 @@ TARGETS = Kind(
 )
 
 
-def _prepare_inspector(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+def _prepare_inspector(context: CheckingContext, values: dict[str, Any], row: int) -> list[Problem]:
     """A roster row: the 工商执法证 stands in when the main certificate column is blank."""
     if not values.get("certificate_no") and values.get("alt_certificate_no"):
         values["certificate_no"] = values["alt_certificate_no"]
@@ -338,7 +340,9 @@ def _prepare_inspector(context: _Context, values: dict[str, Any], row: int) -> l
     return _department_cell(context, values, row, ())
 
 
-def _count_inspector(context: _Context, values: dict[str, Any], parsed: InspectorRecord) -> None:
+def _count_inspector(
+    context: CheckingContext, values: dict[str, Any], parsed: InspectorRecord
+) -> None:
     if parsed.certificate_valid_to is None:
         context.derived["validity_unknown"] += 1
     if not values.get("status"):
@@ -446,7 +450,7 @@ _NAME_LENGTH = 200
 _FIRST_CLAUSE = re.compile(r"[\n：:；;]")
 
 
-def _single_lines(context: _Context, values: dict[str, Any]) -> None:
+def _single_lines(context: CheckingContext, values: dict[str, Any]) -> None:
     for name, joint in _LINE_JOINS.items():
         value = values.get(name)
         if isinstance(value, str) and "\n" in value:
@@ -468,7 +472,7 @@ _SEVERAL = re.compile(r"[、，,;；\n]")
 _UNNAMED_DEPARTMENTS = re.compile(r"(相关|有关)(部门|单位)$|^各(部门|单位)$")
 
 
-def _prepare_item(context: _Context, values: dict[str, Any], row: int) -> list[Problem]:
+def _prepare_item(context: CheckingContext, values: dict[str, Any], row: int) -> list[Problem]:
     """An item row as published: 编制单位/发起部门 left blank below a unit's first item carries
     down from the item above (merged cells carry down in the reader); names are resolved. A
     variant (the same 抽查事项 again for another 检查对象, on a continuation row or a record of
@@ -513,7 +517,7 @@ def _prepare_item(context: _Context, values: dict[str, Any], row: int) -> list[P
     return problems
 
 
-def _count_item(context: _Context, values: dict[str, Any], parsed: ItemRecord) -> None:
+def _count_item(context: CheckingContext, values: dict[str, Any], parsed: ItemRecord) -> None:
     if not values.get("code"):
         context.derived["code_derived"] += 1
     for name in values.get("carried", ()):
@@ -747,14 +751,16 @@ def import_file(
     report = ImportReport(file=name or path.name, kind=kind.name, dry_run=options.dry_run)
     services.refresh()
     departments = [s for s in services.queries.states("departments") if not s["closed"]]
-    context = _Context(principal, kind, department, options, report, departments, limits.problems)
-    job = _CheckJob(path, name, kind.name, department, options, limits, principal, departments)
+    context = CheckingContext(
+        principal, kind, department, options, report, departments, limits.problems
+    )
+    job = CheckJob(path, name, kind.name, department, options, limits, principal, departments)
     writer = _Writer(services, kind, context, progress)
     if options.skip_invalid and not options.dry_run and _check_elsewhere(path):
         layout = import_check.run(job, context, writer.accept, reading)
     else:
         with _Spool() as spool:
-            layout = _check(job, context, spool.add, reading)
+            layout = check_file(job, context, spool.add, reading)
             spool.flush()
             for batch in spool.batches():
                 writer.look(batch)
@@ -788,7 +794,7 @@ def _check_elsewhere(path: Path) -> bool:
         return False
 
 
-def _refuse(services: Services, context: _Context, layout: _Layout) -> bool:
+def _refuse(services: Services, context: CheckingContext, layout: TableLayout) -> bool:
     """The report once every record is checked and looked up: notes, the refusal on the record,
     problems in order. True when nothing may be written (problems without skip_invalid, or no
     data rows)."""
@@ -820,10 +826,10 @@ def _refuse(services: Services, context: _Context, layout: _Layout) -> bool:
     return False
 
 
-def checking_context(job: _CheckJob) -> _Context:
+def checking_context(job: CheckJob) -> CheckingContext:
     """A checker process's context: the job's, with a report of its own."""
     report = ImportReport(file=job.name or job.path.name, kind=job.kind)
-    return _Context(
+    return CheckingContext(
         job.principal,
         KINDS[job.kind],
         job.department,
@@ -834,12 +840,12 @@ def checking_context(job: _CheckJob) -> _Context:
     )
 
 
-def _check(
-    job: _CheckJob,
-    context: _Context,
-    sink: Callable[[_Stored], None],
+def check_file(
+    job: CheckJob,
+    context: CheckingContext,
+    sink: Callable[[CheckedRecord], None],
     reading: Reading | None,
-) -> _Layout:
+) -> TableLayout:
     """Read and check the whole file (in this process or a checker's), each record that
     passes given to `sink`; returns what the report and the rejects file need of the table."""
     kind = context.kind
@@ -870,7 +876,7 @@ def _check(
             reading(table)
     context.report.notes.extend(table.notes)
     _reader_problems(context, table)
-    return _Layout.of(table)
+    return TableLayout.of(table)
 
 
 def _labels(kind: Kind, columns: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -908,8 +914,9 @@ def _describe(report: ImportReport, table: Table) -> None:
 
 
 @dataclass(slots=True)
-class _Stored:
-    """A checked record, kept compact until it is written: its state as JSON bytes."""
+class CheckedRecord:
+    """A record that passed checking, kept compact until it is written: its state as JSON
+    bytes. What a checker process sends back (part of the boundary with `import_check`)."""
 
     row: int
     rows: tuple[int, ...]
@@ -957,7 +964,7 @@ _CHECKED_FIELDS = (
 )
 
 
-class _Context:
+class CheckingContext:
     """What checking a file keeps: departments to resolve names against, the rows rejected
     and why, unresolved names and counts of derived values for the report. Picklable: a
     checker process sends back what it found (`found`, `merge`)."""
@@ -1173,7 +1180,9 @@ DERIVED = {
 }
 
 
-def _validate(context: _Context, table: Table, sink: Callable[[_Stored], None]) -> None:
+def _validate(
+    context: CheckingContext, table: Table, sink: Callable[[CheckedRecord], None]
+) -> None:
     kind, report = context.kind, context.report
     # Each key seen, and its first row: the one per-row thing checking keeps (a joined string
     # and an int, about 130 bytes a row; the records themselves go to `sink`).
@@ -1257,7 +1266,7 @@ def _validate(context: _Context, table: Table, sink: Callable[[_Stored], None]) 
         # million kept records take 4 GiB.
         state = memoryview(orjson.dumps(parsed.as_state())).tobytes()
         context.checked += 1
-        sink(_Stored(row, record.rows, key, state, _compact(record) if keep else None))
+        sink(CheckedRecord(row, record.rows, key, state, _compact(record) if keep else None))
 
 
 def _compact(record: Record) -> bytes:
@@ -1270,7 +1279,7 @@ def _compact(record: Record) -> bytes:
     )
 
 
-def _absent_items(services: Services, context: _Context) -> None:
+def _absent_items(services: Services, context: CheckingContext) -> None:
     """A new edition of a list retires nothing silently: the departments' current items it
     does not hold are listed in a note (retire them with `ssj items retire`)."""
     keys = context.keys
@@ -1297,7 +1306,7 @@ def _absent_items(services: Services, context: _Context) -> None:
         )
 
 
-def _reader_problems(context: _Context, table: Table) -> None:
+def _reader_problems(context: CheckingContext, table: Table) -> None:
     """The reader's problems that fell in no record (rows with nothing to continue, stray
     cells): a record's own come before it is read to its end, and `_validate` gave them to
     it (they reject it)."""
@@ -1307,7 +1316,7 @@ def _reader_problems(context: _Context, table: Table) -> None:
 
 
 def _watch(
-    report: ImportReport, limits: ImportLimits, reading: Reading | None, context: _Context
+    report: ImportReport, limits: ImportLimits, reading: Reading | None, context: CheckingContext
 ) -> Any:
     """Called after each record: stop once the problems reach the limit (not when skipping
     invalid rows: every row must then be checked); report progress."""
@@ -1334,7 +1343,7 @@ def _stopped(limit: int) -> Problem:
 
 
 def _department_problem(
-    context: _Context, parsed: Any, table: Table, row: int, refused: set[str]
+    context: CheckingContext, parsed: Any, table: Table, row: int, refused: set[str]
 ) -> Problem | None:
     kind = context.kind
     departments = kind.departments(parsed)
@@ -1352,8 +1361,8 @@ def _department_problem(
 
 
 def _check_existing(
-    context: _Context,
-    records: list[_Stored],
+    context: CheckingContext,
+    records: list[CheckedRecord],
     current: Mapping[tuple[str, ...], Mapping[str, Any]],
 ) -> None:
     """A row that changes an existing entry must be allowed for the departments the entry
@@ -1407,7 +1416,9 @@ def _problem(
     )
 
 
-def _write_rejects(context: _Context, layout: _Layout, source: Path, options: Options) -> Path:
+def _write_rejects(
+    context: CheckingContext, layout: TableLayout, source: Path, options: Options
+) -> Path:
     """The rejected rows in the input's format (CSV stays CSV in its encoding; Excel files
     become .xlsx), with the file's own header and a 问题 column: fix them and import this file."""
     columns = sorted([*layout.columns, *layout.unmapped], key=lambda c: c.index)
@@ -1448,8 +1459,9 @@ def _write_rejects(context: _Context, layout: _Layout, source: Path, options: Op
 
 
 @dataclass(frozen=True)
-class _Layout:
-    """What the report and the rejects file need of a table once it is read (picklable)."""
+class TableLayout:
+    """What the report and the rejects file need of a table once it is read (picklable: a
+    checker process returns it)."""
 
     columns: tuple[Column, ...]
     unmapped: tuple[Column, ...]
@@ -1460,7 +1472,7 @@ class _Layout:
     stopped: bool
 
     @classmethod
-    def of(cls, table: Table) -> _Layout:
+    def of(cls, table: Table) -> TableLayout:
         return cls(
             tuple(table.columns),
             tuple(table.unmapped),
@@ -1473,8 +1485,9 @@ class _Layout:
 
 
 @dataclass(frozen=True)
-class _CheckJob:
-    """What checking a file needs besides the context (sent to a checker process)."""
+class CheckJob:
+    """What checking a file needs besides the context: the one message sent to a checker
+    process (picklable), from which it builds its `CheckingContext`."""
 
     path: Path
     name: str | None
@@ -1492,7 +1505,7 @@ class _Spool:
 
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile(prefix="ssj-import-")  # noqa: SIM115  # closed by __exit__
-        self.pending: list[_Stored] = []
+        self.pending: list[CheckedRecord] = []
 
     def __enter__(self) -> _Spool:
         return self
@@ -1500,7 +1513,7 @@ class _Spool:
     def __exit__(self, *exc: object) -> None:
         self.file.close()
 
-    def add(self, stored: _Stored) -> None:
+    def add(self, stored: CheckedRecord) -> None:
         self.pending.append(stored)
         if len(self.pending) >= BATCH:
             self.flush()
@@ -1514,14 +1527,14 @@ class _Spool:
             )
             self.pending = []
 
-    def batches(self) -> Iterator[list[_Stored]]:
+    def batches(self) -> Iterator[list[CheckedRecord]]:
         self.file.seek(0)
         while True:
             try:
                 batch = pickle.load(self.file)
             except EOFError:
                 return
-            yield [_Stored(*fields) for fields in batch]
+            yield [CheckedRecord(*fields) for fields in batch]
 
 
 class _Writer:
@@ -1531,7 +1544,7 @@ class _Writer:
     order."""
 
     def __init__(
-        self, services: Services, kind: Kind, context: _Context, progress: Progress | None
+        self, services: Services, kind: Kind, context: CheckingContext, progress: Progress | None
     ) -> None:
         self.services, self.kind, self.context, self.progress = services, kind, context, progress
         self.departments: set[str] = set()
@@ -1542,7 +1555,9 @@ class _Writer:
         self.actor: Actor | None = None
         self.gc_was_enabled = gc.isenabled()
 
-    def look(self, batch: list[_Stored]) -> tuple[list[_Stored], dict[tuple[str, ...], Any]]:
+    def look(
+        self, batch: list[CheckedRecord]
+    ) -> tuple[list[CheckedRecord], dict[tuple[str, ...], Any]]:
         """Check a batch against the entries it changes (`_check_existing`); returns the
         records still valid, and the current states found."""
         context = self.context
@@ -1563,7 +1578,7 @@ class _Writer:
                 self.departments.update(self.kind.current_departments(state))
         return valid, current
 
-    def accept(self, batch: list[_Stored]) -> None:
+    def accept(self, batch: list[CheckedRecord]) -> None:
         """Look a batch up and write what stays valid at once (a checker process's batches),
         authorised for the departments of the rows and entries written so far."""
         valid, current = self.look(batch)
@@ -1571,7 +1586,7 @@ class _Writer:
             self._authorise()
             self._write(valid, current)
 
-    def write(self, records: list[_Stored]) -> None:
+    def write(self, records: list[CheckedRecord]) -> None:
         """Write a batch already looked up (its states are read again: not kept between)."""
         if records:
             if self.actor is None:
@@ -1583,7 +1598,7 @@ class _Writer:
             self.context.principal, self.kind.command, sorted(self.departments)
         )
 
-    def _write(self, records: list[_Stored], current: dict[tuple[str, ...], Any]) -> None:
+    def _write(self, records: list[CheckedRecord], current: dict[tuple[str, ...], Any]) -> None:
         kind, report, ledger = self.kind, self.context.report, self.services.ledger
         if self.saver is None:
             # Hundreds of thousands of long-lived objects: the cyclic collector would rescan
@@ -1645,7 +1660,7 @@ def _differs(state: dict[str, Any], record: Any) -> bool:
 
 
 def _current_states(
-    services: Services, kind: Kind, records: Sequence[_Stored]
+    services: Services, kind: Kind, records: Sequence[CheckedRecord]
 ) -> dict[tuple[str, ...], dict[str, Any]]:
     """Current states of these records' entries, from the read model, in a few queries (one
     IN list per 400 keys when the natural key is one column)."""
