@@ -150,6 +150,30 @@ def test_long_request_line_is_414_and_big_head_is_431(server: int) -> None:
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
 
 
+def test_a_header_still_arriving_past_the_limit_is_431(server: int) -> None:
+    """One header sent in pieces, never ending: refused once the head passes MAX_HEAD."""
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as sock:
+        sock.sendall(b"GET /public/items HTTP/1.1\r\nHost: x\r\nX-Filler: ")
+        answer = b""
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(MAX_HEAD // 4096 + 4):
+                sock.sendall(b"b" * 4096)
+                time.sleep(0.01)
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+def test_requests_on_one_connection_are_each_answered(server: int) -> None:
+    """Keep-alive: a second request on the connection is measured afresh, and answered."""
+    one = (
+        b"GET /public/items?q=" + b"a" * (MAX_REQUEST_LINE - 100) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    two = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = _raw(server, one + two)
+    assert answer.count(b"HTTP/1.1 200 ") == 2, answer[:200]
+
+
 @pytest.mark.parametrize(
     ("url", "field"),
     [
