@@ -15,12 +15,14 @@ from ssj.api.deps import (
     IDENTICAL,
     MAY_CREATE,
     AtSeq,
+    CredentialsDep,
     PrincipalDep,
     ReasonIn,
     RegistryDep,
     ServicesDep,
     WindowDep,
     authorise_read,
+    current_principal,
     flag,
     found,
     make_router,
@@ -29,6 +31,7 @@ from ssj.api.deps import (
     read_scope,
     render_page,
     states,
+    threaded,
     written,
 )
 from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
@@ -249,15 +252,17 @@ def get_declaration(
     responses=answers(DeclarationWritten, IDENTICAL),
     summary="声明利害关系 / Declare a conflict of interest",
 )
+@threaded  # the token, the command and the answer in one thread hop
 def declare_conflict(
     services: ServicesDep,
     registry: RegistryDep,
-    principal: PrincipalDep,
+    credentials: CredentialsDep,
     body: DeclarationIn,
     response: Response,
 ) -> dict[str, Any]:
     """201 with the new declaration; 200 `unchanged` with the existing one when an identical
     active declaration exists (nothing written)."""
+    principal = current_principal(services, credentials)
     declaration_id, outcome = registry.declare_conflict(
         principal, body.model_dump(exclude_none=True)
     )

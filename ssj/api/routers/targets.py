@@ -252,13 +252,15 @@ def get_target(
     "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "
     "(updated), or nothing (unchanged).",
 )
+@threaded  # the token, the command and the answer in one thread hop
 def save_target(
     services: ServicesDep,
     registry: RegistryDep,
-    principal: PrincipalDep,
+    credentials: CredentialsDep,
     body: TargetIn,
     response: Response,
 ) -> dict[str, Any]:
+    principal = current_principal(services, credentials)
     raw = body.model_dump(exclude_none=True)
     outcome = registry.save_target(principal, raw)
     record = TargetRecord.parse(raw)
