@@ -23,16 +23,16 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from projections.runner import Runner, Wakeup, projected_channel
 from projections.store import ViewStore
 from ssj.config import DatabaseURL
 from ssj.errors import UnavailableError
 from ssj.ledger.application import Ledger
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class Listener:
         self._retry_at = 0.0
 
     def _connect(self) -> psycopg.Connection[Any] | None:
+        # Imported here: a process on SQLite never loads psycopg (part of every `ssj` start).
+        import psycopg
+        from psycopg import sql
+
         if self.conn is not None and not self.conn.closed:
             return self.conn
         if time.monotonic() < self._retry_at:
@@ -88,6 +92,8 @@ class Listener:
         if conn is None:
             time.sleep(timeout)
             return None
+        import psycopg
+
         try:
             return [n.payload for n in conn.notifies(timeout=timeout, stop_after=1)]
         except psycopg.Error as e:
@@ -97,6 +103,8 @@ class Listener:
 
     def close(self) -> None:
         if self.conn is not None:
+            import psycopg
+
             with contextlib.suppress(psycopg.Error):
                 self.conn.close()
             self.conn = None

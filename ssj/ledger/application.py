@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import orjson
@@ -43,13 +43,20 @@ from ssj.ledger.group import GroupCommitter
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
 from ssj.ledger.mapper import TextCheckingMapper
-from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
 from ssj.ledger.suite import DEFAULT, Suite
 
 # Both backends implement the recorder contract: checked here by mypy, and at run time by
-# tests/ledger/test_recorder_contract.py (one test case per backend).
-BACKENDS: tuple[type[ChainedRecorder], ...] = (ChainedSQLiteRecorder, ChainedPostgresRecorder)
+# tests/ledger/test_recorder_contract.py (one test case per backend). The PostgreSQL backend is
+# imported by eventsourcing from APPLICATION_RECORDER_TOPIC when the database is PostgreSQL, so
+# that a process on SQLite never loads psycopg and asyncio (about 0.2 CPU-s of every start).
+if TYPE_CHECKING:
+    from ssj.ledger.postgres import ChainedPostgresRecorder
+
+    BACKENDS: tuple[type[ChainedRecorder], ...] = (
+        ChainedSQLiteRecorder,
+        ChainedPostgresRecorder,
+    )
 
 
 @dataclass(frozen=True)
