@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,9 +396,11 @@ class Launcher:
         self.slots = threading.BoundedSemaphore(settings.imports.workers)
         self.env = {**os.environ, **settings.to_env()}
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, ended: Callable[[], None] | None = None) -> None:
+        """Run `job` when a slot is free; `ended` is called once it has ended, however it ended
+        (an upload waiting for its job answers then, not at its next look at the job's row)."""
         threading.Thread(
-            target=self._run, args=(job,), name=f"ssj-import-{job.id[:8]}", daemon=True
+            target=self._run, args=(job, ended), name=f"ssj-import-{job.id[:8]}", daemon=True
         ).start()
 
     def execute(self, job: Job) -> int:
@@ -412,7 +414,7 @@ class Launcher:
         )
         return process.wait()
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, ended: Callable[[], None] | None) -> None:
         try:
             while not self.slots.acquire(timeout=HEARTBEAT):
                 with job_store(self.settings) as jobs:
@@ -434,6 +436,8 @@ class Launcher:
                 logger.exception("import job %s: could not record the failure", job.id)
         finally:
             shutil.rmtree(Path(job.path).parent, ignore_errors=True)
+            if ended is not None:
+                ended()
 
 
 def _died(code: int) -> dict[str, Any]:

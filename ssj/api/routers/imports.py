@@ -11,6 +11,7 @@ file is read, and recorded), and the job's row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import tempfile
@@ -513,19 +514,38 @@ async def import_upload(
             )
 
         job = await _gated(request, create)
-        _launcher(request, services).submit(job)  # the job's launcher removes the upload
+        ended = _Ended()
+        _launcher(request, services).submit(job, ended.set)  # its launcher removes the upload
         submitted = True
     finally:
         if not submitted:
             shutil.rmtree(directory, ignore_errors=True)
     deadline = time.monotonic() + wait
-    while wait and time.monotonic() < deadline:
-        await asyncio.sleep(POLL_SECONDS)
+    while wait and (left := deadline - time.monotonic()) > 0:
+        await ended.wait(min(POLL_SECONDS, left))
         found = await _gated(request, _job, services, job.id)
         if found is not None and found.finished:
             return _outcome(found)
         job = found or job
     return JSONResponse(job_body(job), status_code=202, headers=_location(job))
+
+
+class _Ended:
+    """Set by the launcher's thread when the job has ended: a waiting upload answers at once
+    instead of at its next look at the job's row (every POLL_SECONDS, which stays the fallback:
+    a job may also be ended by another process)."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the server stopped; nobody waits any more
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
 
 
 def _job(services: Services, job_id: str) -> Job | None:
