@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from dataclasses import fields as fields_of
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -19,6 +19,8 @@ from eventsourcing.domain import Aggregate, event
 from ssj.domain import fields, trail
 from ssj.domain import published as published_values
 from ssj.errors import ValidationError
+
+E = TypeVar("E", bound=StrEnum)
 
 TARGET_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ssj:target")
 
@@ -158,6 +160,61 @@ class TargetRecord:
         identifier. What was derived keeps the published text in `published`. Every bad
         field is reported (`fields.FieldErrors`), not only the first.
         """
+        try:
+            return cls._parse_valid(raw)
+        except Exception:  # checked again below, which raises what it finds
+            return cls._parse_collecting(raw)
+
+    @classmethod
+    def _parse_valid(cls, raw: dict[str, Any]) -> TargetRecord:
+        """`parse` for a row without problems (nearly every row of an import): the same
+        validators called directly, without gathering errors. Anything raised here sends the
+        row to `_parse_collecting`, which reports every problem as it always did."""
+        from ssj.domain.identifiers import region_of
+
+        identifier, id_kind, target_type, enterprise_type = _identity(raw)
+        region = raw.get("region_code") or region_of(id_kind, identifier)
+        region = region or raw.get("region_fallback")
+        published: dict[str, str] = {}
+        established = raw.get("established_on")
+        established_on = None
+        if established:
+            established_on = published_values.iso_date(str(established))
+            if established_on is None:
+                raise fields.FieldError("established_on", "", "")  # reported by the other path
+            if established_on != established:
+                published["established_on"] = str(established)
+        return cls(
+            identifier=identifier,
+            id_kind=id_kind.value,
+            name=fields.text("name", raw.get("name")),
+            address=fields.text("address", raw.get("address"), required=False),
+            region_code=fields.region_code("region_code", region),
+            target_type=target_type,
+            department=fields.text("department", raw.get("department"), max_length=64),
+            credit_class=_choose(
+                "credit_class", raw.get("credit_class") or "B", CreditClass, CREDIT_CLASS_LABELS
+            ),
+            status=_choose(
+                "status", raw.get("status") or "active", TargetStatus, TARGET_STATUS_LABELS
+            ),
+            applicable_items=tuple(
+                fields.text_list("applicable_items", raw.get("applicable_items"))
+            ),
+            tags=tuple(fields.text_list("tags", raw.get("tags"))),
+            established_on=established_on,
+            registration_authority=_optional("registration_authority", raw),
+            jurisdiction=_optional("jurisdiction", raw),
+            enterprise_type=enterprise_type or None,
+            legal_representative=_optional("legal_representative", raw),
+            phone=_optional("phone", raw),
+            extra=_extra(raw.get("extra")),
+            published=published,
+        )
+
+    @classmethod
+    def _parse_collecting(cls, raw: dict[str, Any]) -> TargetRecord:
+        """`parse` field by field, every error gathered (`fields.Collect`)."""
         from ssj.domain.identifiers import region_of
 
         published: dict[str, str] = {}
@@ -228,13 +285,17 @@ class TargetRecord:
         """JSON-ready values, as recorded in events (a shallow copy: asdict deep-copies). The
         optional fields of registry exports appear only when they hold a value, so an entry
         registered before they existed does not change when re-imported from the same file."""
-        state = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        values = self.__dict__  # a frozen dataclass's fields, without getattr per field
+        state = {name: values[name] for name in _RECORD_FIELDS}
         state["applicable_items"] = list(self.applicable_items)
         state["tags"] = list(self.tags)
         for name in OPTIONAL_STATE:
             if state[name] in (None, {}, ""):
                 del state[name]
-        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in state.items()}
+        for name, value in state.items():
+            if isinstance(value, StrEnum):
+                state[name] = value.value
+        return state
 
 
 # TargetRecord's field names in declaration order (the order of a state's keys): looked up
@@ -259,9 +320,9 @@ def _identity(raw: dict[str, Any]) -> tuple[str, Any, TargetType, str]:
     stated_type = raw.get("target_type")
     stated = None
     if stated_type:
-        stated = fields.choice("target_type", stated_type, TargetType, TARGET_TYPE_LABELS)
+        stated = _choose("target_type", stated_type, TargetType, TARGET_TYPE_LABELS)
     if raw.get("id_kind"):
-        id_kind = fields.choice("id_kind", raw.get("id_kind"), IdKind, ID_KIND_LABELS)
+        id_kind = _choose("id_kind", raw.get("id_kind"), IdKind, ID_KIND_LABELS)
     elif stated in (TargetType.PROJECT, TargetType.PRODUCT, TargetType.BEHAVIOUR):
         id_kind = IdKind.OTHER
     else:
@@ -302,6 +363,23 @@ def _extra(values: object) -> dict[str, str]:
 
 def _optional(name: str, raw: dict[str, Any]) -> str | None:
     return fields.text(name, raw.get(name), required=False) or None
+
+
+# Members already chosen, by field and cell: an import's class, status and type cells hold a
+# few values on a million rows (`fields.choice` looks each up anew). Successes only.
+_CHOSEN: dict[tuple[str, str], Any] = {}
+
+
+def _choose(field: str, value: object, enum: type[E], labels: dict[str, E]) -> E:
+    """`fields.choice` for this module's fields, each always with the same enum and labels."""
+    if type(value) is not str:
+        return fields.choice(field, value, enum, labels)
+    found: E | None = _CHOSEN.get((field, value))
+    if found is None:
+        found = fields.choice(field, value, enum, labels)
+        if len(_CHOSEN) < 1024:
+            _CHOSEN[(field, value)] = found
+    return found
 
 
 ID_KIND_NAMES_ZH = {

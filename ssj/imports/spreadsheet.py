@@ -744,6 +744,8 @@ def _pick_sheet(
 
 def _clean(value: object) -> str | _Bad | None:
     """One value as text, the way an official reads it in Excel."""
+    if type(value) is str:  # every cell of a CSV, most of a workbook: straight to the text rules
+        return _clean_text(value)
     if value is None:
         return None
     if isinstance(value, bool):
@@ -762,7 +764,11 @@ def _clean(value: object) -> str | _Bad | None:
         seconds = round(abs(value.total_seconds()))
         sign = "-" if value < timedelta(0) else ""
         return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    text = _EDGE.sub("", unicodedata.normalize("NFC", str(value)))
+    return _clean_text(str(value))
+
+
+def _clean_text(value: str) -> str | _Bad | None:
+    text = _EDGE.sub("", unicodedata.normalize("NFC", value))
     if not text:
         return None
     if text in _EXCEL_ERRORS:

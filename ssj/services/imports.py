@@ -923,10 +923,13 @@ class CheckedRecord:
     key: tuple[str, ...]
     state: bytes
     kept: bytes | None  # the record, kept only under skip_invalid for the rejects file
+    seen: Any = None  # `view`, decoded once: looked up, then written
 
     @property
     def view(self) -> Any:
-        return _View(orjson.loads(self.state))
+        if self.seen is None:
+            self.seen = _View(orjson.loads(self.state))
+        return self.seen
 
     @property
     def record(self) -> Record | None:

@@ -85,3 +85,38 @@ def test_identifier_cannot_change() -> None:
     other = uscc("MA1M0001")
     with pytest.raises(FieldError):
         target.update(TargetRecord.parse(raw(identifier=other)))
+
+
+def _outcome(parse: object, values: dict[str, object]) -> object:
+    """What parsing gives: the record's state, or every error with its field and messages."""
+    try:
+        record = parse(values)  # type: ignore[operator]
+    except FieldError as e:
+        return [(x.field, x.zh, x.en) for x in getattr(e, "errors", [e])]
+    return record.as_state()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"identifier": None, "registration_no": "320402000000035", "region_code": None},
+        {"identifier": USCC[:17] + ("0" if USCC[17] != "0" else "1")},
+        {"name": "", "credit_class": "E类", "status": "歇业?"},
+        {"established_on": "2017年3月7日", "extra": {"备注": "第一行\n第二行"}},
+        {"established_on": "不详", "region_code": "32040"},
+        {"target_type": None, "enterprise_type": "个体工商户", "id_kind": "统一社会信用代码"},
+        {"target_type": None, "credit_class": None, "status": None, "region_fallback": "320400"},
+        {"department": "x" * 65, "phone": "0519-1234567", "jurisdiction": " 天宁所 "},
+        {"identifier": "ABC", "id_kind": "其他", "target_type": "项目"},
+        {"target_type": "企业?", "tags": "甲、乙、甲"},
+    ],
+)
+def test_parse_fast_path_matches_the_collecting_one(overrides: dict[str, object]) -> None:
+    """A row is parsed directly and only rechecked field by field when something is wrong:
+    the state, or the errors (every one, in order, in both languages), are those of checking
+    field by field."""
+    values = raw(**overrides)
+    expected = _outcome(TargetRecord._parse_collecting, values)
+    assert _outcome(TargetRecord.parse, values) == expected
+    assert _outcome(TargetRecord.parse, values) == expected  # the remembered choices too
