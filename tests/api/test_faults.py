@@ -160,7 +160,7 @@ def serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             pass
         assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)

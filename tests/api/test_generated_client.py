@@ -103,7 +103,7 @@ def served(jurisdiction: Jurisdiction, settings: Settings, tmp_path: Path) -> It
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, f"ssj serve did not answer:\n{log.read_text()}"
-            time.sleep(0.3)
+            time.sleep(0.05)
         yield base, token, world
     finally:
         server.terminate()

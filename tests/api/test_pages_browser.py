@@ -84,7 +84,7 @@ def served(
                 pytest.fail(
                     f"ssj serve did not answer in {SERVER_START_SECONDS} s:\n{log.read_text()}"
                 )
-            time.sleep(0.2)
+            time.sleep(0.05)
         yield base, data
     finally:
         server.terminate()
