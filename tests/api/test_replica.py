@@ -58,7 +58,9 @@ class Cluster:
         assert done.returncode == 0, f"{args[0]}: {done.stdout}{done.stderr}"
 
     def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir.parent}"
+        # fsync off: a throwaway cluster, whose writes need not reach the disk (the test waits
+        # on replay, not on the disk of a machine shared with other work).
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir.parent} -c fsync=off"
         self.run(
             pg_bin("pg_ctl") or "",
             "-D",
@@ -125,6 +127,7 @@ def clusters() -> Iterator[tuple[Cluster, Cluster]]:
             "-X",
             "stream",
             "--no-sync",
+            "--checkpoint=fast",  # the primary's checkpoint at once, not spread out
         )
         standby.start()
         yield primary, standby
