@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ssj.cli.common import EXIT_DAMAGE, err, fail, out, print_json, progress_bar
+from ssj.cli.common import EXIT_DAMAGE, err, fail, out, print_json, progress_bar, read_checkpoints
 from ssj.cli.ledger import Quorum, WitnessKeys, witness_options
 from ssj.errors import SsjError, ValidationError
 
@@ -128,12 +128,7 @@ def verify(
     from ssj.ledger.bundle import BundleError
     from ssj.services.audit_bundle import audit_bundle
 
-    outside = []
-    for path in checkpoint or []:
-        try:
-            outside.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as e:
-            fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
+    outside = read_checkpoints(checkpoint)
     if not bundle.is_file():
         fail(ValidationError(f"审计包不存在：{bundle}", f"no such bundle file: {bundle}"))
     witness_keys, needed = witness_options(witness, quorum)

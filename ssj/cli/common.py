@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
@@ -52,6 +53,18 @@ def open_ledger() -> Ledger:
         fail(e)
 
 
+@contextmanager
+def ledger_session(read_only: bool = False) -> Iterator[Ledger]:
+    """The ledger (on the read replica: `read_only`) for one command, closed when it ends
+    whatever the outcome: its connections and SQLite files are let go then, not at garbage
+    collection (which matters where commands run in-process, as in the tests)."""
+    ledger = open_read_ledger() if read_only else open_ledger()
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
 def open_read_ledger() -> Ledger:
     """The ledger on the read replica (SSJ_READ_DATABASE_URL), for reading only."""
     from dataclasses import replace
@@ -69,6 +82,17 @@ def open_read_ledger() -> Ledger:
         return Ledger(replace(settings, database=settings.read_database, create_tables=False))
     except SsjError as e:
         fail(e)
+
+
+def read_checkpoints(paths: list[Path] | None) -> list[str]:
+    """The checkpoint files kept outside the database (`--checkpoint`), or one line and exit 2."""
+    found = []
+    for path in paths or []:
+        try:
+            found.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
+    return found
 
 
 def cli_actor(role: str = "admin") -> Actor:

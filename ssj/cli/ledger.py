@@ -13,11 +13,11 @@ from ssj.cli.common import (
     cli_actor,
     err,
     fail,
-    open_ledger,
-    open_read_ledger,
+    ledger_session,
     out,
     print_json,
     progress_bar,
+    read_checkpoints,
 )
 from ssj.config import Settings
 from ssj.errors import SsjError, ValidationError
@@ -54,18 +54,18 @@ def init(
     """初始化账本（生成首个签名密钥，选定密码套件）/ initialise the ledger: its suite and first key."""
     from ssj.ledger import suite as suites
 
-    ledger = open_ledger()
-    try:
-        chosen = suites.get(suite)
-        existed = ledger.is_initialised()
-        key_id = ledger.initialise(cli_actor(), chosen)
-    except SsjError as e:
-        fail(e)
-    state = "已存在 / already initialised" if existed else "已初始化 / initialised"
-    out.print(
-        f"{state}: {ledger.settings.database.redacted()} suite {ledger.suite.name} key {key_id}",
-        highlight=False,
-    )
+    with ledger_session() as ledger:
+        try:
+            chosen = suites.get(suite)
+            existed = ledger.is_initialised()
+            key_id = ledger.initialise(cli_actor(), chosen)
+        except SsjError as e:
+            fail(e)
+        state = "已存在 / already initialised" if existed else "已初始化 / initialised"
+        out.print(
+            f"{state}: {ledger.settings.database.redacted()} suite {ledger.suite.name} key {key_id}",
+            highlight=False,
+        )
 
 
 def verify(
@@ -95,57 +95,52 @@ def verify(
     ] = False,
 ) -> None:
     """校验整个账本 / verify every signature, link, seq, root and checkpoint."""
-    ledger = open_read_ledger() if read_only else open_ledger()
-    outside = []
-    for path in checkpoint or []:
-        try:
-            outside.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as e:
-            fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
-    witness_keys, needed = witness_options(witness, quorum)
-    with progress_bar("校验 / verifying", ledger.size()) as update:
-        report = verify_ledger(
-            ledger,
-            outside,
-            key or [],
-            jobs=jobs,
-            progress=update,
-            witness_keys=witness_keys,
-            quorum=needed,
-        )
-    first = report.first
-    if json:
-        print_json(
-            {
-                "ok": report.ok,
-                "size": report.size,
-                "root": report.root.hex(),
-                "signatures": report.signatures,
-                "checkpoints": report.checkpoints,
-                "outside_checkpoints": report.outside_checkpoints,
-                "suite": ledger.suite.name,
-                "cosigned_by": report.cosigned_by,
-                "damage": [
-                    {"seq": d.seq, "kind": d.kind, "zh": d.zh, "en": d.en, "detail": d.detail}
-                    for d in sorted(report.damage, key=lambda d: d.seq)
-                ],
-            }
-        )
-    elif first is None:
-        out.print(
-            f"账本完好 / ledger intact: {report.size} events, {report.signatures} signatures, "
-            f"{report.checkpoints} checkpoints, {report.outside_checkpoints} outside checkpoints, "
-            f"root {report.root.hex()} ({ledger.suite.name})"
-            + (
-                f"; newest checkpoint cosigned by {', '.join(report.cosigned_by)}"
-                if report.cosigned_by
-                else ""
-            ),
-            highlight=False,
-        )
-    if first is not None:
-        err.print(f"[bold red]损坏 / DAMAGE[/] {first.line()}", highlight=False)
-        raise typer.Exit(EXIT_DAMAGE)
+    with ledger_session(read_only) as ledger:
+        outside = read_checkpoints(checkpoint)
+        witness_keys, needed = witness_options(witness, quorum)
+        with progress_bar("校验 / verifying", ledger.size()) as update:
+            report = verify_ledger(
+                ledger,
+                outside,
+                key or [],
+                jobs=jobs,
+                progress=update,
+                witness_keys=witness_keys,
+                quorum=needed,
+            )
+        first = report.first
+        if json:
+            print_json(
+                {
+                    "ok": report.ok,
+                    "size": report.size,
+                    "root": report.root.hex(),
+                    "signatures": report.signatures,
+                    "checkpoints": report.checkpoints,
+                    "outside_checkpoints": report.outside_checkpoints,
+                    "suite": ledger.suite.name,
+                    "cosigned_by": report.cosigned_by,
+                    "damage": [
+                        {"seq": d.seq, "kind": d.kind, "zh": d.zh, "en": d.en, "detail": d.detail}
+                        for d in sorted(report.damage, key=lambda d: d.seq)
+                    ],
+                }
+            )
+        elif first is None:
+            out.print(
+                f"账本完好 / ledger intact: {report.size} events, {report.signatures} signatures, "
+                f"{report.checkpoints} checkpoints, {report.outside_checkpoints} outside checkpoints, "
+                f"root {report.root.hex()} ({ledger.suite.name})"
+                + (
+                    f"; newest checkpoint cosigned by {', '.join(report.cosigned_by)}"
+                    if report.cosigned_by
+                    else ""
+                ),
+                highlight=False,
+            )
+        if first is not None:
+            err.print(f"[bold red]损坏 / DAMAGE[/] {first.line()}", highlight=False)
+            raise typer.Exit(EXIT_DAMAGE)
 
 
 def checkpoint(
@@ -156,18 +151,18 @@ def checkpoint(
     """签发检查点（已签名的树头）/ issue a signed checkpoint now and print it."""
     from ssj.witness.log import cosigned_note
 
-    ledger = open_ledger()
-    try:
-        ledger.issue_checkpoint(cli_actor())
-        signed = cosigned_note(ledger) or ""
-    except SsjError as e:
-        fail(e)
-    if output is not None:
-        output.write_text(signed, encoding="utf-8")
-    typer.echo(signed, nl=False)
-    refused = _report_witnesses(ledger.witness_outcomes)
-    if refused:
-        raise typer.Exit(EXIT_DAMAGE)
+    with ledger_session() as ledger:
+        try:
+            ledger.issue_checkpoint(cli_actor())
+            signed = cosigned_note(ledger) or ""
+        except SsjError as e:
+            fail(e)
+        if output is not None:
+            output.write_text(signed, encoding="utf-8")
+        typer.echo(signed, nl=False)
+        refused = _report_witnesses(ledger.witness_outcomes)
+        if refused:
+            raise typer.Exit(EXIT_DAMAGE)
 
 
 @proof_app.command("inclusion")
@@ -175,51 +170,55 @@ def inclusion(
     seq: int, size: Annotated[int | None, typer.Option(help="树大小 / tree size")] = None
 ) -> None:
     """收录证明 / inclusion proof for the envelope at SEQ."""
-    ledger = open_ledger()
-    try:
-        n = ledger.size() if size is None else size
-        proof = ledger.inclusion_proof(seq, n)
-    except SsjError as e:
-        fail(e)
-    print_json({"seq": seq, "size": n, "proof": [h.hex() for h in proof]})
+    with ledger_session() as ledger:
+        try:
+            n = ledger.size() if size is None else size
+            proof = ledger.inclusion_proof(seq, n)
+        except SsjError as e:
+            fail(e)
+        print_json({"seq": seq, "size": n, "proof": [h.hex() for h in proof]})
 
 
 @proof_app.command("consistency")
 def consistency(old_size: int, new_size: int) -> None:
     """一致性证明 / consistency proof between two tree sizes."""
-    ledger = open_ledger()
-    try:
-        proof = ledger.consistency_proof(old_size, new_size)
-    except SsjError as e:
-        fail(e)
-    print_json({"old_size": old_size, "new_size": new_size, "proof": [h.hex() for h in proof]})
+    with ledger_session() as ledger:
+        try:
+            proof = ledger.consistency_proof(old_size, new_size)
+        except SsjError as e:
+            fail(e)
+        print_json({"old_size": old_size, "new_size": new_size, "proof": [h.hex() for h in proof]})
 
 
 @keys_app.command("list")
 def keys_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """列出密钥环 / list the key ring (validity in ledger seqs)."""
-    ledger = open_ledger()
-    try:
-        listing = ledger.key_listing()
-    except SsjError as e:
-        fail(e)
-    if json:
-        print_json(listing)
-        return
-    labels = {"active": "使用中 active", "retired": "已停用 retired", "revoked": "已吊销 revoked"}
-    for k in listing:
-        to = k["valid_to_seq"] if k["valid_to_seq"] is not None else "…"
-        revoked = (
-            f"  revoked as of {k['revoked_as_of_seq']}"
-            if k["revoked_as_of_seq"] is not None
-            else ""
-        )
-        here = "private key here" if k["private_key_here"] else "no private key here"
-        out.print(
-            f"{k['key_id']}  {k['suite']}  {labels[k['status']]}  seq {k['valid_from_seq']}–{to}"
-            f"{revoked}  ({here})",
-            highlight=False,
-        )
+    with ledger_session() as ledger:
+        try:
+            listing = ledger.key_listing()
+        except SsjError as e:
+            fail(e)
+        if json:
+            print_json(listing)
+            return
+        labels = {
+            "active": "使用中 active",
+            "retired": "已停用 retired",
+            "revoked": "已吊销 revoked",
+        }
+        for k in listing:
+            to = k["valid_to_seq"] if k["valid_to_seq"] is not None else "…"
+            revoked = (
+                f"  revoked as of {k['revoked_as_of_seq']}"
+                if k["revoked_as_of_seq"] is not None
+                else ""
+            )
+            here = "private key here" if k["private_key_here"] else "no private key here"
+            out.print(
+                f"{k['key_id']}  {k['suite']}  {labels[k['status']]}  seq {k['valid_from_seq']}–{to}"
+                f"{revoked}  ({here})",
+                highlight=False,
+            )
 
 
 @keys_app.command("create")
@@ -246,12 +245,12 @@ def keys_rotate(
     ] = None,
 ) -> None:
     """轮换签名密钥 / make a new (or the given) key the signing key; the old one retires."""
-    ledger = open_ledger()
-    try:
-        key_id = ledger.rotate_key(cli_actor(), to)
-    except SsjError as e:
-        fail(e)
-    out.print(f"已轮换 / rotated: now signing with {key_id}", highlight=False)
+    with ledger_session() as ledger:
+        try:
+            key_id = ledger.rotate_key(cli_actor(), to)
+        except SsjError as e:
+            fail(e)
+        out.print(f"已轮换 / rotated: now signing with {key_id}", highlight=False)
 
 
 @keys_app.command("revoke")
@@ -261,12 +260,12 @@ def keys_revoke(
     reason: Annotated[str, typer.Option(help="理由 / reason")],
 ) -> None:
     """吊销密钥 / revoke a key as of a seq: its later signatures fail verification."""
-    ledger = open_ledger()
-    try:
-        ledger.revoke_key(cli_actor(), key_id, as_of, reason)
-    except SsjError as e:
-        fail(e)
-    out.print(f"已吊销 / revoked {key_id} as of seq {as_of}", highlight=False)
+    with ledger_session() as ledger:
+        try:
+            ledger.revoke_key(cli_actor(), key_id, as_of, reason)
+        except SsjError as e:
+            fail(e)
+        out.print(f"已吊销 / revoked {key_id} as of seq {as_of}", highlight=False)
 
 
 @db_app.command("migrate")
@@ -331,12 +330,12 @@ def witnesses_add(
     """添加见证方（记入账本）/ configure a witness (a ledger event)."""
     from ssj.witness import log as witness_log
 
-    ledger = open_ledger()
-    try:
-        name = witness_log.add(ledger, cli_actor(), key, url)
-    except SsjError as e:
-        fail(e)
-    out.print(f"已添加见证方 / witness added: {name} {url}", highlight=False)
+    with ledger_session() as ledger:
+        try:
+            name = witness_log.add(ledger, cli_actor(), key, url)
+        except SsjError as e:
+            fail(e)
+        out.print(f"已添加见证方 / witness added: {name} {url}", highlight=False)
 
 
 @witnesses_app.command("remove")
@@ -344,12 +343,12 @@ def witnesses_remove(name: str, reason: Annotated[str, typer.Option(help="理由
     """移除见证方（记入账本）/ stop sending checkpoints to a witness (a ledger event)."""
     from ssj.witness import log as witness_log
 
-    ledger = open_ledger()
-    try:
-        witness_log.remove(ledger, cli_actor(), name, reason)
-    except SsjError as e:
-        fail(e)
-    out.print(f"已移除见证方 / witness removed: {name}", highlight=False)
+    with ledger_session() as ledger:
+        try:
+            witness_log.remove(ledger, cli_actor(), name, reason)
+        except SsjError as e:
+            fail(e)
+        out.print(f"已移除见证方 / witness removed: {name}", highlight=False)
 
 
 @witnesses_app.command("list")
@@ -357,23 +356,25 @@ def witnesses_list(json: Annotated[bool, typer.Option("--json")] = False) -> Non
     """列出见证方 / list the witnesses, their last cosigned size and last refusal."""
     from ssj.witness import log as witness_log
 
-    ledger = open_ledger()
-    try:
-        listing = witness_log.listing(ledger)
-    except SsjError as e:
-        fail(e)
-    if json:
-        print_json(listing)
-        return
-    for w in listing:
-        state = "使用中 active" if w["active"] else "已移除 removed"
-        problem = w["problem"]
-        extra = f"  last refusal at size {problem['size']}: {problem['detail']}" if problem else ""
-        out.print(
-            f"{w['name']}  {state}  {w['url']}  cosigned {w['cosigned_size'] or 0}{extra}\n"
-            f"    {w['key']}",
-            highlight=False,
-        )
+    with ledger_session() as ledger:
+        try:
+            listing = witness_log.listing(ledger)
+        except SsjError as e:
+            fail(e)
+        if json:
+            print_json(listing)
+            return
+        for w in listing:
+            state = "使用中 active" if w["active"] else "已移除 removed"
+            problem = w["problem"]
+            extra = (
+                f"  last refusal at size {problem['size']}: {problem['detail']}" if problem else ""
+            )
+            out.print(
+                f"{w['name']}  {state}  {w['url']}  cosigned {w['cosigned_size'] or 0}{extra}\n"
+                f"    {w['key']}",
+                highlight=False,
+            )
 
 
 @witnesses_app.command("status")
@@ -382,36 +383,36 @@ def witnesses_status(json: Annotated[bool, typer.Option("--json")] = False) -> N
     was unreachable, or has not cosigned the newest checkpoint."""
     from ssj.witness import log as witness_log
 
-    ledger = open_ledger()
-    try:
-        rows = witness_log.status(ledger)
-    except SsjError as e:
-        fail(e)
-    labels = {
-        "ok": "正常 ok",
-        "behind": "未联署最新检查点 behind",
-        "refused": "拒绝联署 REFUSED",
-        "unreachable": "无法连接 UNREACHABLE",
-    }
-    if json:
-        print_json(rows)
-    else:
-        if not rows:
-            out.print("未配置见证方 / no witnesses configured", highlight=False)
-        for r in rows:
-            problem = r["problem"]
-            detail = (
-                f" — size {problem['size']}: HTTP {problem['status']} {problem['detail']}"
-                if problem
-                else ""
-            )
-            line = (
-                f"{r['name']}: {labels[r['state']]}, cosigned {r['cosigned_size']} of newest "
-                f"checkpoint {r['newest_checkpoint']}{detail}"
-            )
-            if r["state"] == "ok":
-                out.print(line, highlight=False, markup=False)
-            else:
-                err.print(f"[bold red]{escape(line)}[/]", highlight=False)
-    if any(r["state"] != "ok" for r in rows):
-        raise typer.Exit(EXIT_DAMAGE)
+    with ledger_session() as ledger:
+        try:
+            rows = witness_log.status(ledger)
+        except SsjError as e:
+            fail(e)
+        labels = {
+            "ok": "正常 ok",
+            "behind": "未联署最新检查点 behind",
+            "refused": "拒绝联署 REFUSED",
+            "unreachable": "无法连接 UNREACHABLE",
+        }
+        if json:
+            print_json(rows)
+        else:
+            if not rows:
+                out.print("未配置见证方 / no witnesses configured", highlight=False)
+            for r in rows:
+                problem = r["problem"]
+                detail = (
+                    f" — size {problem['size']}: HTTP {problem['status']} {problem['detail']}"
+                    if problem
+                    else ""
+                )
+                line = (
+                    f"{r['name']}: {labels[r['state']]}, cosigned {r['cosigned_size']} of newest "
+                    f"checkpoint {r['newest_checkpoint']}{detail}"
+                )
+                if r["state"] == "ok":
+                    out.print(line, highlight=False, markup=False)
+                else:
+                    err.print(f"[bold red]{escape(line)}[/]", highlight=False)
+        if any(r["state"] != "ok" for r in rows):
+            raise typer.Exit(EXIT_DAMAGE)

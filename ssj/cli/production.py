@@ -178,17 +178,11 @@ def ops_restore_check(
     """恢复演练：恢复到临时库、对照外部检查点完整校验、重建读模型 / the restore drill: restore
     into a scratch database, verify everything against outside checkpoints, rebuild the read
     models. Exit 0 only if nothing is missing or damaged; 1 otherwise."""
-    from ssj.cli.common import print_json
+    from ssj.cli.common import print_json, read_checkpoints
     from ssj.config import Settings
-    from ssj.errors import ValidationError
     from ssj.services.backup import restore_check
 
-    outside = []
-    for path in checkpoint or []:
-        try:
-            outside.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as e:
-            fail(ValidationError(f"无法读取检查点文件 {path}：{e}", f"cannot read {path}: {e}"))
+    outside = read_checkpoints(checkpoint)
     try:
         report = restore_check(Settings.from_env(), directory, outside, keep=keep)
     except SsjError as e:

@@ -21,6 +21,8 @@ import sqlite3
 import stat
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,7 @@ class Witness:
         self.db_path = directory / DB_FILE
         self.cosigner = _load_key(directory / KEY_FILE)
         self._lock = threading.Lock()
-        with self._connect() as conn:
+        with self._session() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
 
@@ -89,6 +91,16 @@ class Witness:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
 
+    @contextmanager
+    def _session(self) -> Iterator[sqlite3.Connection]:
+        """An autocommit connection, closed at the end of the block (sqlite3's own `with`
+        only commits: the file would stay open until garbage collection)."""
+        conn = self._connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
     @property
     def verifier_key(self) -> str:
         return self.cosigner.public().to_key()
@@ -105,7 +117,7 @@ class Witness:
             raise ValidationError(
                 "同一日志的公钥必须属于同一密码套件", "one log's keys must share one suite"
             )
-        with self._connect() as conn:
+        with self._session() as conn:
             conn.execute(
                 "INSERT INTO logs (origin, keys) VALUES (?, ?) "
                 "ON CONFLICT (origin) DO UPDATE SET keys = excluded.keys",
@@ -113,7 +125,7 @@ class Witness:
             )
 
     def logs(self) -> list[dict[str, Any]]:
-        with self._connect() as conn:
+        with self._session() as conn:
             rows = conn.execute(
                 "SELECT l.origin, l.keys, c.size, c.at FROM logs l "
                 "LEFT JOIN checkpoints c ON c.origin = l.origin ORDER BY l.origin"
@@ -125,14 +137,14 @@ class Witness:
 
     def latest(self, origin: str) -> str | None:
         """The last checkpoint it cosigned for an origin, with its cosignature."""
-        with self._connect() as conn:
+        with self._session() as conn:
             row = conn.execute(
                 "SELECT note, cosignature FROM checkpoints WHERE origin = ?", (origin,)
             ).fetchone()
         return None if row is None else cosignature.with_lines(row[0], [row[1]])
 
     def requests(self, origin: str) -> list[dict[str, Any]]:
-        with self._connect() as conn:
+        with self._session() as conn:
             rows = conn.execute(
                 "SELECT old, size, status, detail, at FROM requests WHERE origin = ? ORDER BY id",
                 (origin,),
@@ -151,7 +163,7 @@ class Witness:
             cp = Checkpoint.from_text(note_text)
         except (UnicodeDecodeError, ValueError, note.NoteError, CheckpointError) as e:
             return Answer(400, f"malformed request: {e}\n")
-        with self._connect() as conn:
+        with self._session() as conn:
             row = conn.execute("SELECT keys FROM logs WHERE origin = ?", (cp.origin,)).fetchone()
         if row is None:
             return Answer(404, f"unknown log origin {cp.origin!r}\n")
@@ -206,7 +218,7 @@ class Witness:
                 conn.close()
 
     def _refuse(self, cp: Checkpoint, old: int, signed: str, answer: Answer) -> Answer:
-        with self._connect() as conn:
+        with self._session() as conn:
             self._record(conn, cp, old, signed, answer)
         return answer
 

@@ -33,6 +33,20 @@ def invoke(args: Sequence[str], env: Mapping[str, str]) -> typer.testing.Result:
     return _runner.invoke(app, list(args), env=dict(env))
 
 
+def _open_databases() -> set[str]:
+    """This process's open file descriptors on SQLite files (a database, its -wal or -shm), as
+    "fd path": a command run in-process must close what it opened, as its process would."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile (listdir's own descriptor)
+        if ".sqlite" in target:
+            found.add(f"{fd} {target}")
+    return found
+
+
 def run_ssj(
     args: Sequence[str], env: Mapping[str, str], *, subprocess_: bool = False
 ) -> subprocess.CompletedProcess[str]:
@@ -43,7 +57,14 @@ def run_ssj(
         )
     changes: dict[str, str | None] = {k: None for k in os.environ if k not in env}
     changes.update(env)
+    before = _open_databases()
     result = _runner.invoke(app, list(args), env=changes)
+    left = _open_databases() - before
+    # A file the test itself holds open is left out: SQLite keeps a closed connection's
+    # descriptor while another connection of the process holds a lock on that file.
+    held = {line.split(" ", 1)[1] for line in before}
+    left = {line for line in left if line.split(" ", 1)[1] not in held}
+    assert not left, f"`ssj {' '.join(args)}` left SQLite files open: {sorted(left)}"
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         # What the interpreter would have printed before exiting 1.
