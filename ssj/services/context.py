@@ -187,19 +187,27 @@ class Services:
         return _as_principal(username, self.queries.get("users", [username]))
 
     def principal_for_token(self, token: str) -> Principal:
-        """The token's user as the read models hold them now: one query for both."""
+        """The token's user as the read models hold them now: one query for both. A read waits
+        only for this process's own writes, so a token the read models do not hold yet (issued
+        by another process a moment ago) is looked up once more after they reach the head."""
         self.refresh()
-        rows = self.store.query(
-            "SELECT t.state, u.state FROM tokens t LEFT JOIN users u "
-            "ON u.username = t.username AND u.to_seq IS NULL "
-            "WHERE t.token_sha256 = ? AND t.to_seq IS NULL",
-            [token_hash(token)],
-        )
+        rows = self._token_rows(token)
+        if not rows and self.watch is not None and reading.get():
+            self.watch.wait_for(self.head_seq())
+            rows = self._token_rows(token)
         found = orjson.loads(rows[0][0]) if rows else None
         if found is None or found["revoked"]:
             raise Forbidden("令牌无效或已吊销", "invalid or revoked token")
         user = orjson.loads(rows[0][1]) if rows[0][1] is not None else None
         return _as_principal(found["username"], user)
+
+    def _token_rows(self, token: str) -> list[tuple[Any, ...]]:
+        return self.store.query(
+            "SELECT t.state, u.state FROM tokens t LEFT JOIN users u "
+            "ON u.username = t.username AND u.to_seq IS NULL "
+            "WHERE t.token_sha256 = ? AND t.to_seq IS NULL",
+            [token_hash(token)],
+        )
 
     def authorise(
         self, principal: Principal, command: Command, departments: Collection[str] = ()
