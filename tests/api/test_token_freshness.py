@@ -35,7 +35,7 @@ def client(jurisdiction: Jurisdiction, monkeypatch: pytest.MonkeyPatch) -> Itera
 def test_a_token_issued_elsewhere_is_accepted_once_the_read_models_hold_it(
     jurisdiction: Jurisdiction, client: TestClient, tmp_path: Path
 ) -> None:
-    other = Services(jurisdiction.services.settings)  # another process, as `ssj users token`
+    other = Services(jurisdiction.services.settings)  # another process, as `ssj tokens issue`
     try:
         token = RegistryService(other).issue_token(
             other.principal("root"), "operator-own", "issued elsewhere"
