@@ -5,9 +5,10 @@
 
 (a) Import --import-rows targets (default 100,000) from a GBK CSV in the official format through
     the real importer (`ssj.services.imports.import_file`: read and validate every row, look up
-    current states, write signed ledger batches). Reports rows/s (target >= 5,000/s) and the peak
-    memory the import added: ru_maxrss after minus before. The file is generated in a child
-    process, so the high-water mark before the import is the importer's own baseline.
+    current states, write signed ledger batches). Reports rows/s (target >= 10,000/s: issue
+    #13's 5,000, raised by issue #11) and the peak memory the import added: ru_maxrss after
+    minus before. The file is generated in a child process, so the high-water mark before the
+    import is the importer's own baseline.
 (b) Fill the registry to --population targets (default 1,000,000): Target aggregates saved with
     `Ledger.save` in batches of 1,000 (generation and validation included in the fill time), and
     note the last seq S. Then, after S: 5 % of the targets change credit class or status and 2 %
@@ -135,8 +136,8 @@ def bench_import(services: Services, count: int, seed: int, tmp: Path, results: 
     results.add(
         f"(a) import {count:,} targets (GBK CSV, import_file)",
         f"{elapsed:.1f} s, {per_s:,.0f} rows/s",
-        ">= 5,000 rows/s",
-        "met" if per_s >= 5000 else "MISSED",
+        ">= 10,000 rows/s",  # issue #13's 5,000, raised by issue #11
+        "met" if per_s >= 10_000 else "MISSED",
     )
     results.add(
         "(a) peak memory added by the import (ru_maxrss)",
@@ -171,13 +172,13 @@ def fill(
             console.print(f"    … {done:,} / {count:,} ({time.perf_counter() - t0:.0f} s)")
     elapsed = time.perf_counter() - t0
     if count == 0:
-        return ledger.size() - 1, kept
+        return ledger.head_seq(), kept
     results.add(
         f"(b) fill: {count:,} targets, Ledger.save batches of {FILL_BATCH:,}",
         f"{elapsed:.0f} s, {count / elapsed:,.0f} targets/s "
         f"(of which Ledger.save {saving:.0f} s, {count / saving:,.0f} events/s)",
     )
-    return ledger.size() - 1, kept
+    return ledger.head_seq(), kept
 
 
 def after_s(

@@ -563,7 +563,7 @@ def run(settings: Settings, job_id: str) -> None:
                 )
                 body = report.as_dict()
                 if report.written:
-                    body["seq"] = services.ledger.size() - 1
+                    body["seq"] = services.ledger.head_seq()
             finally:
                 services.close()
             heartbeat.stop()

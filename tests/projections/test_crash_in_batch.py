@@ -37,7 +37,7 @@ def test_kill_9_inside_a_batch(
     for n in range(0, COUNT, 7):  # changes of rows written in earlier batches
         targets[n].update(record(n, credit_class="C"))
     services.ledger.save(*targets[::7], actor=OPERATOR)
-    head = services.ledger.size() - 1
+    head = services.ledger.head_seq()
     views = f'"{settings.database.schema}_views"'
     admin_sql(settings.database, f"DELETE FROM {views}.projection_versions")
     admin_sql(settings.database, f"DELETE FROM {views}.projection_positions")

@@ -70,17 +70,17 @@ def replay_targets(ledger: Ledger, at_seq: int) -> dict[str, dict[str, object]]:
 def test_current_and_as_of_views_equal_a_replay(ledger: Ledger) -> None:
     targets = [Target.register(record(n)) for n in range(30)]
     ledger.save(*targets, actor=OPERATOR)
-    first = ledger.size() - 1
+    first = ledger.head_seq()
     for t in targets[:10]:
         t.update(record(int(t.state["name"][3:-6]), credit_class="D"))
     ledger.save(*targets[:10], actor=OPERATOR)
-    middle = ledger.size() - 1
+    middle = ledger.head_seq()
     targets[3].update(record(3, status="注销", credit_class="D"))
     ledger.save(targets[3], actor=OPERATOR)
     runner = runner_for(ledger)
     runner.catch_up()
     queries = RegistryQueries(runner.store)
-    for at_seq in (first, middle, ledger.size() - 1, None):
+    for at_seq in (first, middle, ledger.head_seq(), None):
         expected = replay_targets(ledger, ledger.size() if at_seq is None else at_seq)
         got = {s["identifier"]: s for s in queries.states("targets", at_seq=at_seq)}
         assert got == expected
@@ -117,7 +117,7 @@ def test_crash_and_resume_never_applies_twice(ledger: Ledger) -> None:
     runner.catch_up()
     queries = RegistryQueries(runner.store)
     assert queries.list("targets").total == 10
-    assert runner.seq("registry") == ledger.size() - 1
+    assert runner.seq("registry") == ledger.head_seq()
 
 
 def test_rebuild_gives_the_same_result(ledger: Ledger) -> None:

@@ -56,7 +56,7 @@ class Year:
         for ref in self.refs:
             t.confirmed(ref)  # completed 2026-03-05, informed 03-06, confirmed
         tasks.publish(t.operator, on_time, on="2026-03-10", public_summary="未发现问题")
-        self.before_late = t.s.ledger.size() - 1
+        self.before_late = t.s.ledger.head_seq()
         tasks.publish(t.operator, late, on="2026-05-20", public_summary="未发现问题")
         tasks.withhold(t.operator, withheld, "涉及商业秘密", until_final=False)
         # A rectification re-checked and passed by its deadline; one never re-checked.

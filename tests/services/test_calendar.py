@@ -57,12 +57,12 @@ def test_unknown_year_until_registered_and_replayable(
     j = jurisdiction
     error = unchanged(j, lambda: calendar.deadline("2031-01-17", 4), CalendarYearUnknown)
     assert "2031" in error.zh and "ssj calendar register 2031" in error.en
-    before = j.services.ledger.size() - 1  # the last seq before the registration
+    before = j.services.ledger.head_seq()  # the last seq before the registration
 
     done = register(j, calendar)
     assert done["outcome"] == "created" and done["version"] == 1
     assert done["holidays"][:2] == ["2031-01-01", "2031-01-22"] and len(done["holidays"]) == 15
-    registered_seq = j.services.ledger.size() - 1
+    registered_seq = j.services.ledger.head_seq()
 
     assert calendar.deadline("2031-01-17", 1) == D("2031-01-19")  # the make-up Sunday
     assert calendar.deadline("2031-01-17", 4) == D("2031-01-29")  # over the Spring Festival
@@ -82,7 +82,7 @@ def test_registering_again_is_a_new_version(
 ) -> None:
     j = jurisdiction
     register(j, calendar)
-    first_seq = j.services.ledger.size() - 1
+    first_seq = j.services.ledger.head_seq()
     # The same arrangement again: nothing written.
     size = j.services.ledger.size()
     assert register(j, calendar, reason="重复提交")["outcome"] == "unchanged"

@@ -77,7 +77,7 @@ def test_round_trip_and_idempotent_reimport(jurisdiction: Jurisdiction, tmp_path
     changed[3][6] = "D"
     report = import_file(j.services, operator, "targets", target_csv(tmp_path / "t2.csv", changed))
     assert (report.updated, report.unchanged) == (1, 24)
-    last = j.services.ledger.read(j.services.ledger.size() - 1, 1)[0].event
+    last = j.services.ledger.read(j.services.ledger.head_seq(), 1)[0].event
     assert last.changes == {"credit_class": "D"}
     j.services.refresh()
     listed = {s["identifier"]: s for s in j.services.queries.states("targets")}

@@ -83,7 +83,7 @@ def test_whole_workflow(jurisdiction: Jurisdiction, plans: PlanService) -> None:
     assert plans.approve(leader, OWN, "2026-A1", "同意")["status"] == "approved"
     published = plans.publish(operator, OWN, "2026-A1")
     assert published["status"] == "published" and published["version"] == 7
-    published_seq = j.services.ledger.size() - 1
+    published_seq = j.services.ledger.head_seq()
 
     j.services.refresh()
     row = j.services.plan_queries.get(OWN, "2026-A1")
@@ -204,7 +204,7 @@ def test_as_of_reads_and_unchanged_amendments(
     j = jurisdiction
     operator: Principal = j.as_role(Role.OPERATOR)
     plans.draft(operator, plan_row())
-    drafted_seq = j.services.ledger.size() - 1
+    drafted_seq = j.services.ledger.head_seq()
     size = j.services.ledger.size()
     unchanged = plans.amend(
         operator, OWN, "2026-A1", {"team_size": "2", "title": plan_row()["title"]}

@@ -186,7 +186,7 @@ def test_lifecycle_from_notification_to_closure(t: Tasks) -> None:
     assert t.tasks.page(draw=t.label, status="drawn").total == len(t.targets) - 1
     assert t.tasks.page(involving="CZ-SJJ-SP").total == 0
     # The read model, rebuilt from the ledger alone, says the same.
-    replayed = t.w.draws.replay_store(t.s.ledger.size() - 1)
+    replayed = t.w.draws.replay_store(t.s.ledger.head_seq())
     try:
         from projections.draws import TABLES
         from projections.registry import RegistryQueries
