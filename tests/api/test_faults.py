@@ -110,7 +110,7 @@ def test_kill_9_of_an_import_and_of_the_daemon(
             return -1
         return -1 if not rows or rows[0][0] is None else int(rows[0][0])
 
-    head = services.ledger.size() - 1
+    head = services.ledger.head_seq()
     daemon = subprocess.Popen(
         [SSJ, "projections", "run"],
         env=settings_env(settings),

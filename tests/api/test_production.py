@@ -87,7 +87,7 @@ def test_the_daemon_feeds_the_api_and_requests_only_wait(daemon_api: tuple[Api, 
         created = api.put("/targets", target_row(1))
         assert created.status_code == 201, created.text
         seq = int(created.headers["X-SSJ-Seq"])
-        assert seq >= created.json()["seq"] == api.size() - 1
+        assert seq >= created.json()["seq"] == api.head_seq()
         # The next read sees the write without asking.
         listed = api.get("/targets")
         assert listed.json()["total"] == 1
@@ -102,7 +102,7 @@ def test_the_daemon_feeds_the_api_and_requests_only_wait(daemon_api: tuple[Api, 
     late = api.put("/targets", target_row(2))
     assert late.status_code == 503, late.text
     assert late.json()["code"] == "unavailable" and late.json()["message_zh"]
-    head = api.size() - 1
+    head = api.head_seq()
     assert api.get("/targets", params={"min_seq": head}).status_code == 503
     # A process never answers from read models older than its own writes.
     assert api.get("/targets").status_code == 503
@@ -199,7 +199,7 @@ def test_health_readiness_and_metrics(api: Api) -> None:
 
     api.get("/targets")
     text = api.get("/metrics", who=None).text
-    head = api.size() - 1
+    head = api.head_seq()
     assert f"ssj_ledger_head_seq {float(head)}" in text
     assert f"ssj_ledger_events_total {float(head + 1)}" in text
     assert 'ssj_projection_lag_events{projection="registry"}' in text
@@ -225,7 +225,7 @@ def test_one_log_line_per_request(api: Api, caplog: pytest.LogCaptureFixture) ->
     lines = [r.fields for r in caplog.records if r.getMessage() == "request"]  # type: ignore[attr-defined]
     put, get = lines[-2], lines[-1]
     assert put["method"] == "PUT" and put["route"] == "/targets" and put["status"] == 201
-    assert put["actor"] == f"operator-own@{OWN}" and put["seq"] == api.size() - 1
+    assert put["actor"] == f"operator-own@{OWN}" and put["seq"] == api.head_seq()
     assert get["request_id"] == "trace-42" and get["route"] == "/targets/{identifier}"
     assert get["duration_ms"] >= 0 and get["seq"] == int(traced.headers["X-SSJ-Seq"])
 
