@@ -171,8 +171,12 @@ def test_kill_9_of_the_api_under_writes(
     headers = {"Authorization": f"Bearer {token}"}
     log = tmp_path / "api.log"
     daemon = start_daemon(settings, tmp_path / "daemon.log")
-    port = free_port()
-    api = serve(settings, port, log)
+    try:
+        port = free_port()
+        api = serve(settings, port, log)
+    except BaseException:
+        stop(daemon)  # a server that does not start must not leave the daemon running
+        raise
     answered: list[int] = []
     stop_writing = threading.Event()
 
