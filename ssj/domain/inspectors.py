@@ -279,7 +279,14 @@ class Inspector(Aggregate):
 
     @classmethod
     def register(cls, record: InspectorRecord) -> Inspector:
-        return cls(certificate_no=record.certificate_no, state=record.as_state())
+        """As `Target.register`: the Registered event made by `_create`, the id given."""
+        certificate_no = record.certificate_no
+        return cls._create(
+            cls.Registered,
+            id=inspector_id(certificate_no),
+            certificate_no=certificate_no,
+            state=record.as_state(),
+        )
 
     def update(self, record: InspectorRecord) -> bool:
         """Record only the fields that differ; nothing if none do."""

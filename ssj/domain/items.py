@@ -409,7 +409,15 @@ class Item(Aggregate):
 
     @classmethod
     def publish(cls, record: ItemRecord) -> Item:
-        return cls(department=record.department, code=record.code, state=record.as_state())
+        """As `Target.register`: the Published event made by `_create`, the id given."""
+        department, code = record.department, record.code
+        return cls._create(
+            cls.Published,
+            id=item_id(department, code),
+            department=department,
+            code=code,
+            state=record.as_state(),
+        )
 
     @property
     def departments(self) -> tuple[str, ...]:
