@@ -2,8 +2,9 @@
 
 Domain validators (`ssj.domain.fields`) refuse bad text field by field, with the field's name;
 this mapper catches whatever reaches the ledger another way (a new command that forgot to
-validate, a dict key, a label) before anything is signed or written. The check costs one regex
-over the encoded bytes per event; only a suspicious event is walked to name the bad value.
+validate, a dict key, a label) before anything is signed or written. The check looks for a few
+byte strings in the encoded bytes of each event (a regex only where one is found); only a
+suspicious event is walked to name the bad value.
 
 Reading is the other half: an event written before this check existed (or below the API) may
 hold a character no read model can store; `escape_unstorable_state` gives the projections a copy
@@ -29,6 +30,16 @@ _SUSPECT = re.compile(
     rb"\\u00[01]|\\[bfr]|\x7f|\xc2[\x80-\x9f]|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]"
     rb"|[\xf0-\xf4][\x80-\xbf]\xbf[\xbe\xbf]"
 )
+# Every match of _SUSPECT holds one of these: searching for them is C's substring search, ~20x
+# faster than the regex over a whole state (~20 us an event, a tenth of an import's CPU).
+_SUSPECT_PARTS = (b"\\", b"\x7f", b"\xc2", b"\xef\xb7", b"\xbf\xbe", b"\xbf\xbf")
+
+
+def suspect(state: bytes) -> bool:
+    """Whether `state` may hold a character the text policy forbids (`_SUSPECT` matches)."""
+    return any(part in state for part in _SUSPECT_PARTS) and _SUSPECT.search(state) is not None
+
+
 # A JSON escape that decodes to a character no read model can store (NUL, a surrogate half).
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
@@ -50,7 +61,7 @@ class TextCheckingMapper(Mapper[UUID]):
             if found is None:
                 raise
             raise _refuse(domain_event, found) from None
-        if _SUSPECT.search(stored.state):
+        if suspect(stored.state):
             found = policy.first_problem(vars(domain_event))
             if found is not None:
                 raise _refuse(domain_event, found)
