@@ -3,12 +3,14 @@ one seq.
 
 Targets are read grouped by the columns a draw decides on, each group's ids in one
 newline-joined column: a million targets arrive as a few thousand rows, hash-aggregated by the
-database and split in C here, instead of a million row tuples. Tasks are read by their indexed
+database (on PostgreSQL, two sessions each aggregating half the table at once) and split in C
+here, instead of a million row tuples. Tasks are read by their indexed
 columns; inspectors, declarations, rules and items are small and read whole.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,25 +58,90 @@ def load_registry_view(
 
 
 GROUPED = "department, status, target_type, region_code, credit_class, tags"
-IDS = {  # each group's ids, newline-joined (identifiers are printable: no newline)
-    True: "string_agg(identifier, E'\\n')",
-    False: "group_concat(identifier, char(10))",
-}
+SETTINGS = (  # one hash table of the groups, never a sort of a million rows
+    "SET LOCAL work_mem = '256MB'",
+    "SET LOCAL enable_sort = off",
+    "SET LOCAL jit = off",
+)
+SPLIT_PAGES = 4096  # a targets table of more pages (32 MiB) is read in two halves at once
 
 
 def _target_groups(store: ViewStore, where: str, params: Sequence[object]) -> list[TargetGroup]:
+    if store.is_postgres:
+        return _groups(_pg_group_rows(store, where, params))
     sql = (
-        f"SELECT {GROUPED}, {IDS[store.is_postgres]} FROM targets "
+        f"SELECT {GROUPED}, group_concat(identifier, char(10)) FROM targets "
         f"WHERE {where} AND department = ? GROUP BY {GROUPED}"
     )
     with store.transaction() as c:
-        if store.is_postgres:  # one hash table of the groups, never a sort of a million rows
-            c.execute("SET LOCAL work_mem = '256MB'")
-            c.execute("SET LOCAL enable_sort = off")
-            c.execute("SET LOCAL jit = off")
         c.execute(sql, params)
-        rows = c.fetchall()
-    return [TargetGroup(r[0], r[1], r[2], r[3], r[4], r[5] or "[]", r[6].split("\n")) for r in rows]
+        return _groups(c.fetchall())
+
+
+def _groups(rows: Sequence[Sequence[Any]]) -> list[TargetGroup]:
+    """Groups from (fields..., newline-joined ids) rows; rows of the same fields (the halves of
+    a split read) are one group. The order of groups and of ids in a group means nothing: a
+    draw sorts every stratum (and the database's hash aggregate never promised an order)."""
+    joined: dict[tuple[Any, ...], list[str]] = {}
+    for r in rows:
+        key = tuple(r[:6])
+        found = joined.get(key)
+        if found is None:
+            joined[key] = [r[6]]
+        else:
+            found.append(r[6])
+    return [
+        TargetGroup(k[0], k[1], k[2], k[3], k[4], k[5] or "[]", "\n".join(ids).split("\n"))
+        for k, ids in joined.items()
+    ]
+
+
+def _pg_group_rows(store: ViewStore, where: str, params: Sequence[object]) -> list[Any]:
+    """The grouped targets, PostgreSQL's string_agg: its hash aggregate runs in one backend
+    (no parallel string_agg before PostgreSQL 16), so a large table is read as two halves of
+    its pages (TID range scans), each aggregated by its own session at the same time. Both
+    sessions read one snapshot (exported by the first, imported by the second): a row that a
+    concurrent write moves to the other half is seen exactly once."""
+    sql = (
+        f"SELECT {GROUPED}, string_agg(identifier, E'\\n') FROM targets "
+        f"WHERE {where} AND department = ?{{}} GROUP BY {GROUPED}"
+    )
+    with store.transaction() as c:
+        c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        for setting in SETTINGS:
+            c.execute(setting)
+        c.execute(
+            "SELECT pg_relation_size('targets') / current_setting('block_size')::int, "
+            "pg_export_snapshot()"
+        )
+        pages, snapshot = c.fetchone()
+        if pages <= SPLIT_PAGES:
+            c.execute(sql.format(""), params)
+            return list(c.fetchall())
+        middle = f"({pages // 2},0)"
+        other: list[Any] = []
+
+        def second_half() -> None:
+            try:
+                with store.transaction() as c2:
+                    c2.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    c2.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                    for setting in SETTINGS:
+                        c2.execute(setting)
+                    c2.execute(sql.format(" AND ctid >= ?::tid"), [*params, middle])
+                    other.append(c2.fetchall())
+            except Exception as e:  # no second connection (a full pool): read it here
+                other.append(e)
+
+        thread = threading.Thread(target=second_half, name="ssj-targets-read", daemon=True)
+        thread.start()
+        c.execute(sql.format(" AND ctid < ?::tid"), [*params, middle])
+        rows = list(c.fetchall())
+        thread.join()
+        if isinstance(other[0], Exception):
+            c.execute(sql.format(" AND ctid >= ?::tid"), [*params, middle])
+            other[0] = c.fetchall()
+        return rows + list(other[0])
 
 
 def _members(state: str) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ runs per id; a large population splits into chunks that any map can run (see `po
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import operator
@@ -40,6 +41,9 @@ Map = Callable[..., Iterable[Any]]  # the built-in `map`, or one that runs calls
 _sha256 = hashlib.sha256  # OpenSSL's, with the CPU's SHA instructions where it has them
 _digest = type(_sha256()).digest
 _hexdigest = type(_sha256()).hexdigest
+_copy = type(_sha256()).copy
+_update = type(_sha256()).update
+SLICE = 1 << 14  # hash states alive at once in `_hashes_after` (a few MB)
 
 
 @cache
@@ -117,14 +121,25 @@ def digest_keys(digests: bytes) -> np.ndarray:
     return keys
 
 
-def _hashes(messages: Iterable[bytes]) -> bytes:
-    """SHA-256 of each message, concatenated: one chain of C calls."""
-    return b"".join(map(_digest, map(_sha256, messages)))
+def _hashes_after(heads: Iterable[Any], data: Iterable[bytes], count: int) -> bytes:
+    """SHA-256(prefix + item) of `count` data items, concatenated, where each head is a hash
+    object that has taken its item's prefix. A ticket's prefix is a 64-character hex seed
+    hash, exactly one SHA-256 block: each head's state is copied, not recomputed, so a short
+    id costs one compression and no fresh OpenSSL context (about a third less CPU than hashing
+    prefix + id whole), with the same digests. Chains of C calls, `SLICE` states at a time."""
+    states = map(_copy, heads)
+    items = iter(data)
+    out = []
+    for start in range(0, count, SLICE):
+        part = list(itertools.islice(states, min(SLICE, count - start)))
+        collections.deque(map(_update, part, items), maxlen=0)  # stops with `part`
+        out.append(b"".join(map(_digest, part)))
+    return b"".join(out)
 
 
-def prefix_keys(hexed: bytes, data: Iterable[bytes]) -> np.ndarray:
+def prefix_keys(hexed: bytes, data: Sequence[bytes]) -> np.ndarray:
     """The ticket prefix key of each id (UTF-8) under the hex seed hash `hexed`."""
-    return digest_keys(_hashes(map(operator.add, itertools.repeat(hexed), data)))
+    return digest_keys(_hashes_after(itertools.repeat(_sha256(hexed)), data, len(data)))
 
 
 def chunk_keys(job: tuple[bytes, bytes]) -> bytes:
@@ -138,8 +153,9 @@ def _keys(hexed: str, ids: Sequence[str], run: Map) -> np.ndarray:
 
     seed = hexed.encode("ascii")
     runs = blobs(ids, CHUNK) if run is not map and len(ids) > CHUNK else None
-    if runs is None:
-        return prefix_keys(seed, map(str.encode, ids))  # lazily: no list of a million bytes
+    if runs is None:  # in runs: no list of a million bytes at once
+        keys = [prefix_keys(seed, encoded(ids[s : s + CHUNK])) for s in range(0, len(ids), CHUNK)]
+        return np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
     found = run(chunk_keys, [(seed, r) for r in runs])
     return np.frombuffer(b"".join(found), dtype=np.uint64)
 
@@ -222,12 +238,9 @@ def firsts(seeds: Sequence[str], pools: Sequence[Sequence[str]], k: int) -> list
         if id(p) not in data:
             data[id(p)] = encoded(p)
     sizes = list(map(len, pools))
-    messages = map(
-        operator.add,
-        itertools.chain.from_iterable(map(itertools.repeat, hexeds, sizes)),
-        itertools.chain.from_iterable(data[id(p)] for p in pools),
-    )
-    keys = digest_keys(_hashes(messages))
+    heads = itertools.chain.from_iterable(map(itertools.repeat, map(_sha256, hexeds), sizes))
+    items = itertools.chain.from_iterable(data[id(p)] for p in pools)
+    keys = digest_keys(_hashes_after(heads, items, sum(sizes)))
     out: list[list[str]] = [[] for _ in seeds]
     starts = np.cumsum([0, *sizes])
     by_size: dict[int, list[int]] = {}
