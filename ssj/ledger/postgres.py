@@ -7,6 +7,10 @@ the insert, so a chained append costs no more round trips than a plain one. Both
 private because the library has no public one inside its insert transaction; the pinned version's
 hooks are checked by tests/ledger/test_eventsourcing_hooks.py, and what the ledger asks of this
 recorder is `ssj.ledger.contract.ChainedRecorder`.
+
+The statements a command runs are composed once, as bytes (`_text`): psycopg renders a
+`Composed` statement again at every execution (about 7 us, and as much to compose it), several
+times per command.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ TAIL = 256  # envelopes of other writers read with the head, at most (else nodes
 NO_TAIL = 2**62  # a tail start no ledger reaches: this process has not appended yet
 
 
+def _text(statement: Composed) -> bytes:
+    """A statement as the bytes psycopg would send (identifiers quoted as on any connection)."""
+    return statement.as_bytes(None)
+
+
 class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -62,36 +71,64 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             signed=True,
         )
         self.lock_table_statements = [
-            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
-            SQL("SELECT pg_advisory_xact_lock({0})").format(lock_key),
+            _text(SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)),
+            _text(SQL("SELECT pg_advisory_xact_lock({0})").format(lock_key)),
         ]
+        self.sql_notify = _text(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
         # The newest envelope, the key ring's version, and the envelopes other processes
         # appended after this one's last append (at most TAIL of them): with those the head is
         # advanced in memory, without reading Merkle nodes while the lock is held.
-        self.sql_head = SQL(
-            "SELECT h.seq, h.envelope, "
-            "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) AS kv, "
-            "(SELECT array_agg(t.envelope ORDER BY t.seq) FROM {env} t "
-            "WHERE t.seq >= %s AND t.seq < h.seq AND t.seq >= h.seq - {tail}) AS tail "
-            "FROM (SELECT 1) AS one LEFT JOIN "
-            "(SELECT seq, envelope FROM {env} ORDER BY seq DESC LIMIT 1) AS h ON true"
-        ).format(events=self.t_events, env=self.t_envelopes, tail=TAIL)
+        self.sql_head = _text(
+            SQL(
+                "SELECT h.seq, h.envelope, "
+                "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) AS kv, "
+                "(SELECT array_agg(t.envelope ORDER BY t.seq) FROM {env} t "
+                "WHERE t.seq >= %s AND t.seq < h.seq AND t.seq >= h.seq - {tail}) AS tail "
+                "FROM (SELECT 1) AS one LEFT JOIN "
+                "(SELECT seq, envelope FROM {env} ORDER BY seq DESC LIMIT 1) AS h ON true"
+            ).format(events=self.t_events, env=self.t_envelopes, tail=TAIL)
+        )
         # Batches go as arrays in binary format (%b): the text format escapes every byte of
         # every bytea array element with a regular expression, which cost a batch writer about
         # half its time (issue #11's import benchmark); the values stored are the same.
-        self.sql_insert_events = SQL(
-            "INSERT INTO {} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(self.t_events, SQL(self.datastore.originator_id_type))
-        self.sql_insert_envelopes = SQL(
-            "INSERT INTO {} (seq, notification_id, envelope, signature) "
-            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
-        ).format(self.t_envelopes)
-        self.sql_insert_nodes = SQL(
-            "INSERT INTO {} (level, idx, hash) "
-            "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
-        ).format(self.t_nodes)
+        self.sql_insert_events = _text(
+            SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) "
+                "RETURNING notification_id"
+            ).format(self.t_events, SQL(self.datastore.originator_id_type))
+        )
+        self.sql_insert_envelopes = _text(
+            SQL(
+                "INSERT INTO {} (seq, notification_id, envelope, signature) "
+                "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
+            ).format(self.t_envelopes)
+        )
+        self.sql_insert_nodes = _text(
+            SQL(
+                "INSERT INTO {} (level, idx, hash) "
+                "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
+            ).format(self.t_nodes)
+        )
+        self.sql_size = _text(SQL("SELECT max(seq) AS m FROM {}").format(self.t_envelopes))
+        self.sql_nodes = _text(
+            SQL(
+                "SELECT n.level, n.idx, n.hash FROM {} n "
+                "JOIN unnest(%s::smallint[], %s::bigint[]) AS c(level, idx) "
+                "ON n.level = c.level AND n.idx = c.idx"
+            ).format(self.t_nodes)
+        )
+        self.sql_events_in = _text(
+            SQL(
+                "SELECT originator_version AS v, topic, state FROM {} WHERE originator_id = %s "
+                "ORDER BY originator_version"
+            ).format(self.t_events)
+        )
+        self.sql_envelope_bytes = _text(
+            SQL("SELECT envelope FROM {} WHERE seq >= %s AND seq < %s ORDER BY seq").format(
+                self.t_envelopes
+            )
+        )
 
     def ssj_create_statements(self) -> list[Composed]:
         return [
@@ -154,7 +191,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         # insert's arrays in binary format; what the library's `_fetch_ids_after_insert_events`
         # reads (the returned notification ids, in insert order) is unchanged.
         self._lock_table(curs)
-        self._notify_channel(curs)
+        curs.execute(self.sql_notify)
         curs.execute(
             self.sql_insert_events,
             (
@@ -216,36 +253,18 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
     ) -> dict[tuple[int, int], bytes]:
         if not coords:
             return {}
-        curs.execute(
-            SQL(
-                "SELECT n.level, n.idx, n.hash FROM {} n "
-                "JOIN unnest(%s::smallint[], %s::bigint[]) AS c(level, idx) "
-                "ON n.level = c.level AND n.idx = c.idx"
-            ).format(self.t_nodes),
-            ([c[0] for c in coords], [c[1] for c in coords]),
-        )
+        curs.execute(self.sql_nodes, ([c[0] for c in coords], [c[1] for c in coords]))
         return {(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
 
     def _select_events_in(self, curs: Cursor[DictRow], originator_id: UUID) -> list[StoredEvent]:
-        curs.execute(
-            SQL(
-                "SELECT originator_version AS v, topic, state FROM {} WHERE originator_id = %s "
-                "ORDER BY originator_version"
-            ).format(self.t_events),
-            (originator_id,),
-        )
+        curs.execute(self.sql_events_in, (originator_id,))
         return [
             StoredEvent(originator_id, r["v"], r["topic"], bytes(r["state"]))
             for r in curs.fetchall()
         ]
 
     def _select_envelope_bytes(self, curs: Cursor[DictRow], lo: int, hi: int) -> list[bytes]:
-        curs.execute(
-            SQL("SELECT envelope FROM {} WHERE seq >= %s AND seq < %s ORDER BY seq").format(
-                self.t_envelopes
-            ),
-            (lo, hi),
-        )
+        curs.execute(self.sql_envelope_bytes, (lo, hi))
         return [bytes(r["envelope"]) for r in curs.fetchall()]
 
     def node_hashes(
@@ -263,7 +282,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
 
     def ledger_size(self) -> int:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT max(seq) AS m FROM {}").format(self.t_envelopes))
+            curs.execute(self.sql_size)
             row = curs.fetchone()
         return 0 if row is None or row["m"] is None else int(row["m"]) + 1
 
