@@ -106,6 +106,47 @@ async def get_services(request: Request) -> AsyncIterator[Services]:
 ServicesDep = Annotated[Services, Depends(get_services, scope="function")]
 
 
+async def command_services(request: Request) -> Services:
+    """The services for a `command` endpoint, set up as `get_services` sets them up for a
+    write; the gate and the wait for the read models are `command`'s."""
+    reading.set(False)
+    request_head.set(RequestHead())
+    services: Services = request.app.state.services
+    return services
+
+
+CommandServicesDep = Annotated[Services, Depends(command_services)]
+
+
+def command(endpoint: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """A sync write endpoint on `CommandServicesDep`, in one thread hop as `threaded`, doing
+    what `get_services` does around other writes: the gate is held while it runs (SQLite), and
+    before it answers the read models are awaited to hold the ledger's head (`settle`), in the
+    same hop. FastAPI exits a generator dependency such as `get_services` shielded from
+    cancellation, which was about 7 % of the API's CPU in a profile of the write mix."""
+    signature = inspect.signature(endpoint, eval_str=True)
+    if "request" in signature.parameters:
+        raise TypeError(f"{endpoint.__name__}: `command` adds the request parameter itself")
+
+    def call(state: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        answer = endpoint(*args, **kwargs)
+        if not settled(state.services, state.reader):
+            settle(state.services, state.reader)
+        return answer
+
+    @functools.wraps(endpoint)
+    async def run(*args: Any, request: Request, **kwargs: Any) -> T:
+        state = request.app.state
+        async with state.gate:
+            return await run_in_threadpool(call, state, args, kwargs)
+
+    request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), request]
+    )
+    return run
+
+
 async def get_registry(services: ServicesDep) -> RegistryService:
     """Async (it does no I/O): a sync dependency costs a hop to the thread pool."""
     return RegistryService(services)

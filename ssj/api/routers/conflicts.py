@@ -15,6 +15,7 @@ from ssj.api.deps import (
     IDENTICAL,
     MAY_CREATE,
     AtSeq,
+    CommandServicesDep,
     CredentialsDep,
     PrincipalDep,
     ReasonIn,
@@ -22,6 +23,7 @@ from ssj.api.deps import (
     ServicesDep,
     WindowDep,
     authorise_read,
+    command,
     current_principal,
     flag,
     found,
@@ -31,12 +33,12 @@ from ssj.api.deps import (
     read_scope,
     render_page,
     states,
-    threaded,
     written,
 )
 from ssj.api.schemas import Page, Schema, Shown, Written, absent, answers
 from ssj.errors import NotFoundError
 from ssj.services.context import Services
+from ssj.services.registry import RegistryService
 
 TAG = "利害关系 / Conflicts"
 router = make_router(TAG)
@@ -252,10 +254,9 @@ def get_declaration(
     responses=answers(DeclarationWritten, IDENTICAL),
     summary="声明利害关系 / Declare a conflict of interest",
 )
-@threaded  # the token, the command and the answer in one thread hop
+@command  # the token, the command, the wait for the read models and the answer in one hop
 def declare_conflict(
-    services: ServicesDep,
-    registry: RegistryDep,
+    services: CommandServicesDep,
     credentials: CredentialsDep,
     body: DeclarationIn,
     response: Response,
@@ -263,7 +264,7 @@ def declare_conflict(
     """201 with the new declaration; 200 `unchanged` with the existing one when an identical
     active declaration exists (nothing written)."""
     principal = current_principal(services, credentials)
-    declaration_id, outcome = registry.declare_conflict(
+    declaration_id, outcome = RegistryService(services).declare_conflict(
         principal, body.model_dump(exclude_none=True)
     )
     response.status_code = 201 if outcome == "created" else 200

@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ssj.api.deps import (
     MAY_CREATE,
     AtSeq,
+    CommandServicesDep,
     CredentialsDep,
     PrincipalDep,
-    RegistryDep,
     ServicesDep,
     WindowDep,
     authorise_read,
+    command,
     constructed,
     current_principal,
     export_response,
@@ -34,6 +35,7 @@ from ssj.domain.targets import TargetRecord
 from ssj.presentation.sheets import CSV, XLSX
 from ssj.presentation.views import TARGETS
 from ssj.services.context import Services
+from ssj.services.registry import RegistryService
 
 TAG = "检查对象名录库 / Targets"
 router = make_router(TAG)
@@ -252,16 +254,15 @@ def get_target(
     "（unchanged）。/ New: 201 and created; existing: only changed fields are recorded "
     "(updated), or nothing (unchanged).",
 )
-@threaded  # the token, the command and the answer in one thread hop
+@command  # the token, the command, the wait for the read models and the answer in one hop
 def save_target(
-    services: ServicesDep,
-    registry: RegistryDep,
+    services: CommandServicesDep,
     credentials: CredentialsDep,
     body: TargetIn,
     response: Response,
 ) -> dict[str, Any]:
     principal = current_principal(services, credentials)
     raw = body.model_dump(exclude_none=True)
-    outcome = registry.save_target(principal, raw)
+    outcome = RegistryService(services).save_target(principal, raw)
     record = TargetRecord.parse(raw)
     return written(services, response, outcome, "targets", [record.identifier])
