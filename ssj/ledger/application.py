@@ -44,6 +44,7 @@ from ssj.ledger import merkle, note
 from ssj.ledger.checkpoint import Checkpoint
 from ssj.ledger.contract import ChainedRecorder
 from ssj.ledger.decoding import EventDecoder
+from ssj.ledger.encoding import LedgerTranscoder
 from ssj.ledger.envelope import ENVELOPE_VERSION, SYSTEM, Actor
 from ssj.ledger.group import GroupCommitter
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
@@ -207,6 +208,11 @@ class Ledger(Application[UUID]):
         )
         repository.cache = found.cache
         return repository
+
+    def construct_transcoder(self) -> LedgerTranscoder:
+        transcoder = LedgerTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
