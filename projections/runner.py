@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from projections.store import Cursor, ViewStore
 from ssj.ledger.application import Ledger, LoggedEvent
+from ssj.services import collector
 
 BATCH = 2000
 # A catch-up whose first batch came back full (a rebuild, a daemon far behind) goes on in larger
@@ -114,7 +115,13 @@ class Runner:
         self, progress: Callable[[int, int], None] | None = None, until: int | None = None
     ) -> int:
         """Apply everything new (up to seq `until` if given); returns the number of events
-        applied (per projection, max)."""
+        applied (per projection, max).
+
+        The cyclic collector is paused while a batch is read and applied
+        (`ssj.services.collector`): a batch holds hundreds of thousands of containers (events,
+        states, rows) and none forms a cycle, yet its full passes rescanned them all several times
+        per rebuild (a fifth of a SQLite rebuild's CPU, a third of a PostgreSQL one's client CPU,
+        on the bench ledger). Between batches it runs, so that a cycle made anyway is freed."""
         with self._lock:
             started = time.perf_counter()
             first = start = min(self.seqs().values(), default=-1) + 1
@@ -129,10 +136,12 @@ class Runner:
             size = BATCH  # LARGE_BATCH once a full batch shows the runner is behind
             while total is None or start < total:
                 limit = size if total is None else min(size, total - start)
-                batch = self.ledger.read(start, limit)
+                with collector.paused():
+                    batch = self.ledger.read(start, limit)
+                    if batch:
+                        self.apply_batch(batch)
                 if not batch:
                     break
-                self.apply_batch(batch)
                 applied += len(batch)
                 start = batch[-1].seq + 1
                 if progress is not None and total is not None:

@@ -162,13 +162,53 @@ def insert_rows(
     c.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
-def select_in(c: Cursor, sql: str, values: Sequence[Any], chunk: int = 500) -> list[Any]:
-    """The rows of `sql`, whose `{}` stands for an IN list, for all `values` in chunked queries
-    (a batch's keys in a few statements, not one each)."""
-    rows: list[Any] = []
+def _in_lists(c: Cursor, sql: str, values: Sequence[Any], chunk: int) -> Iterator[list[Any]]:
+    """Run `sql`, whose `{}` stands for the inside of an IN list, for all `values`: on
+    PostgreSQL once, the values as one array (a statement of hundreds of placeholders costs
+    psycopg more to parse than to run; text values, as every key of the read models); on
+    SQLite in chunks of placeholders."""
+    if not values:
+        return
+    if isinstance(c, _PgCursor):
+        c.execute(sql.format("SELECT unnest(?::text[])"), [list(values)])
+        yield c.fetchall() if c.cur.description is not None else []
+        return
     for start in range(0, len(values), chunk):
         part = values[start : start + chunk]
         c.execute(sql.format(", ".join("?" * len(part))), part)
+        yield c.fetchall()
+
+
+def select_in(c: Cursor, sql: str, values: Sequence[Any], chunk: int = 500) -> list[Any]:
+    """The rows of `sql`, whose `{}` stands for an IN list, for all `values` (a batch's keys
+    in one statement or a few, not one each)."""
+    return [row for rows in _in_lists(c, sql, values, chunk) for row in rows]
+
+
+def execute_in(c: Cursor, sql: str, values: Sequence[Any], chunk: int = 500) -> None:
+    """`sql`, an UPDATE or DELETE whose `{}` stands for an IN list, for all `values`."""
+    for _ in _in_lists(c, sql, values, chunk):
+        pass
+
+
+def select_in_pairs(
+    c: Cursor, sql: str, pairs: Sequence[tuple[Any, Any]], chunk: int = 400
+) -> list[Any]:
+    """The rows of `sql`, whose `{}` stands for a table of `pairs` with columns column1 and
+    column2 (to join on: SQLite looks a row-value IN list up by scanning), for all `pairs`: on
+    PostgreSQL one statement of two text arrays, on SQLite chunked `VALUES`."""
+    if not pairs:
+        return []
+    if isinstance(c, _PgCursor):
+        firsts, seconds = [p[0] for p in pairs], [p[1] for p in pairs]
+        table = "(SELECT * FROM unnest(?::text[], ?::text[]) AS u (column1, column2))"
+        c.execute(sql.format(table), [firsts, seconds])
+        return c.fetchall()
+    rows: list[Any] = []
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start : start + chunk]
+        values = "(VALUES " + ", ".join("(?, ?)" for _ in part) + ")"
+        c.execute(sql.format(values), [v for p in part for v in p])
         rows += c.fetchall()
     return rows
 
@@ -179,16 +219,22 @@ def upsert_rows(
     keys: Sequence[str],
     values: Sequence[str],
     rows: Sequence[Sequence[Any]],
+    *,
+    kept: Sequence[str] = (),
 ) -> None:
     """Insert or replace many rows by their primary key `keys` in one statement on PostgreSQL
     (TEXT columns; the rows passed as one JSON array of arrays: orjson writes it in a fraction
     of the time psycopg takes to quote text arrays, a third of a trail batch's client CPU), one
-    executemany on SQLite."""
+    executemany on SQLite. A column of `kept` keeps its stored value where the new one is
+    NULL."""
     if not rows:
         return
     columns = (*keys, *values)
     names = ", ".join(columns)
-    update = ", ".join(f"{v} = excluded.{v}" for v in values)
+    update = ", ".join(
+        f"{v} = COALESCE(excluded.{v}, {table}.{v})" if v in kept else f"{v} = excluded.{v}"
+        for v in values
+    )
     conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
     if isinstance(c, _PgCursor):
         picks = ", ".join(f"r ->> {i}" for i in range(len(columns)))

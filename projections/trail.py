@@ -1,22 +1,37 @@
 """The audit trail (全程留痕) as a read model: one row per (subject, seq).
 
 Fed from the ledger through the pure mapping `ssj.domain.trail.describe`; what that mapping must
-remember between events (which target an aggregate id is, a task's team) is kept in
-`trail_memos`, one row per aggregate, read once per batch for the aggregates the batch touches
-and written once per batch for those it changed (never a memo query per event); each subject's
-departments (for deciding who may read its trail) in `trail_subjects`. Nothing here is trusted: a page's signature status is checked against the
-ledger when it is served (`ssj.services.trail`), and a rebuild from seq 0 gives the same rows.
+remember between events (which target an aggregate id is, a task's team) is read once per batch
+for the aggregates the batch touches and written once per batch for those it changed (never a
+memo query per event). Each subject's departments (for deciding who may read its trail) are in
+`trail_subjects`. Most memos say only which one subject an aggregate is (a registration's
+`{"subjects": [subject]}`, the subject whose row the same event writes): such a memo is that
+row's `originator_id`, its owner, and has no row of its own; every other memo is a row of
+`trail_memos`. An aggregate whose memo becomes anything else gives its ownership up, and one that
+becomes an owner its memo row; of two aggregates claiming one subject the later owns it and the
+earlier's memo gets a row: the same tables whatever the batches (issue #13 item 4: most memo
+rows were one per registration, about 15 % of the rows a rebuild wrote). Nothing here is
+trusted: a page's signature status is checked against the ledger when it is served
+(`ssj.services.trail`), and a rebuild from seq 0 gives the same rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from projections.store import Cursor, ViewStore, insert_rows, select_in, upsert_rows
+from projections.store import (
+    Cursor,
+    ViewStore,
+    execute_in,
+    insert_rows,
+    select_in,
+    select_in_pairs,
+    upsert_rows,
+)
 from ssj.domain.trail import Memo, Subject, describe, merge_memo
 from ssj.ledger.application import LoggedEvent
 
@@ -26,7 +41,7 @@ TRAIL_COLUMNS = ("subject_kind", "subject_id", *COLUMNS)
 
 class TrailProjection:
     name = "trail"
-    version = 1
+    version = 2  # 2: a one-subject memo is its subject row's owner, not a trail_memos row
 
     def create(self, c: Cursor) -> None:
         c.execute(
@@ -43,7 +58,13 @@ class TrailProjection:
         )
         c.execute(
             "CREATE TABLE IF NOT EXISTS trail_subjects (subject_kind TEXT NOT NULL, subject_id "
-            "TEXT NOT NULL, departments TEXT NOT NULL, PRIMARY KEY (subject_kind, subject_id))"
+            "TEXT NOT NULL, departments TEXT NOT NULL, originator_id TEXT, "
+            "PRIMARY KEY (subject_kind, subject_id))"
+        )
+        # Batches recall memos by owner: kept up to date during a rebuild too.
+        c.execute(
+            "CREATE INDEX IF NOT EXISTS trail_subjects_owner ON trail_subjects (originator_id) "
+            "WHERE originator_id IS NOT NULL"
         )
 
     def read_indexes(self) -> list[tuple[str, str]]:
@@ -78,9 +99,8 @@ class TrailProjection:
         recall, append = memos.get, rows.append
         for logged in events:
             described = describe(logged.event, recall)
-            for originator_id, memo in described.remember.items():
-                old = memos.get(originator_id) if "replace" in memo else None
-                memos.put(originator_id, merge_memo(old, memo))
+            if described.remember:
+                memos.remember(logged, described.remember)
             for subject, found in described.departments.items():
                 departments[subject] = orjson.dumps(list(found)).decode()
             actor = logged.actor
@@ -96,13 +116,14 @@ class TrailProjection:
                 append(
                     (kind, ref, seq, recorded_at, user, role, department, kind_en, kind_zh, text)
                 )
-        memos.flush()
+        owners = memos.flush(departments)
         upsert_rows(
             c,
             "trail_subjects",
             ("subject_kind", "subject_id"),
-            ("departments",),
-            [(*subject, d) for subject, d in departments.items()],
+            ("departments", "originator_id"),
+            [(*subject, d, owners.get(subject)) for subject, d in departments.items()],
+            kept=("originator_id",),
         )
         insert_rows(c, "trail", TRAIL_COLUMNS, rows)
 
@@ -115,39 +136,113 @@ def _recalls_first(event: Any) -> bool:
     return type(event).__qualname__.startswith("Task.")
 
 
+def _one_subject(memo: Memo) -> tuple[str, str] | None:
+    """The subject of a memo that says only which one subject its aggregate is, else None."""
+    if len(memo) != 1:
+        return None
+    subjects = memo.get("subjects")
+    if type(subjects) is not list or len(subjects) != 1:
+        return None
+    first = subjects[0]
+    if type(first) not in (list, tuple) or len(first) != 2:
+        return None
+    kind, ref = first
+    return (kind, ref) if type(kind) is str and type(ref) is str else None
+
+
 class _Memos:
-    """What `describe` remembers per aggregate, for one batch: read once, written once."""
+    """What `describe` remembers per aggregate, for one batch: read once, written once (see the
+    module's note on owners)."""
 
     def __init__(self, c: Cursor) -> None:
         self.c = c
         self.known: dict[str, Memo | None] = {}
         self.changed: dict[str, Memo] = {}
+        self.when: dict[str, int] = {}  # seq of each changed memo's last change
+        self.absent: set[str] = set()  # aggregates known to have no trail_memos row
+        self.own: set[str] = set()  # last changed by their own aggregate's event
+        self.fresh: set[str] = set()  # first event in this batch: owned no row before it
 
     def prefetch(self, ids: Iterable[str]) -> None:
         wanted = [i for i in dict.fromkeys(ids) if i not in self.known]
+        if not wanted:
+            return
         sql = "SELECT originator_id, memo FROM trail_memos WHERE originator_id IN ({})"
-        found = dict(select_in(self.c, sql, wanted))
+        found: dict[str, Memo] = {}
+        for oid, raw in select_in(self.c, sql, wanted):
+            found[oid] = orjson.loads(raw)
+        self.absent.update(i for i in wanted if i not in found)
+        sql = (
+            "SELECT originator_id, subject_kind, subject_id FROM trail_subjects "
+            "WHERE originator_id IN ({})"
+        )
+        for oid, kind, ref in select_in(self.c, sql, wanted):
+            found[oid] = {"subjects": [[kind, ref]]}  # (never both: see flush)
         for i in wanted:
-            raw = found.get(i)
-            self.known[i] = None if raw is None else orjson.loads(raw)
+            self.known[i] = found.get(i)
 
     def get(self, originator_id: str) -> Memo | None:
         if originator_id not in self.known:
             self.prefetch([originator_id])
         return self.known[originator_id]
 
-    def put(self, originator_id: str, memo: Memo) -> None:
-        self.known[originator_id] = self.changed[originator_id] = memo
+    def remember(self, logged: LoggedEvent, remembered: Mapping[str, Memo]) -> None:
+        own = logged.aggregate_id
+        for originator_id, memo in remembered.items():
+            old = self.get(originator_id) if "replace" in memo else None
+            self.known[originator_id] = self.changed[originator_id] = merge_memo(old, memo)
+            self.when[originator_id] = logged.seq
+            if originator_id == own:  # only an aggregate's own events make it an owner
+                self.own.add(originator_id)
+                if getattr(logged.event, "originator_version", 0) == 1:
+                    self.fresh.add(originator_id)
+            else:
+                self.own.discard(originator_id)
 
-    def flush(self) -> None:
+    def flush(self, departments: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+        """Write the batch's memos; returns the owners of subject rows the batch writes
+        (`departments`: those rows)."""
+        owners: dict[tuple[str, str], str] = {}
+        rows: dict[str, Memo] = {}
+        # In the order of their last changes: of two claims on one subject the later wins, as
+        # it would if each event were a batch of its own.
+        for oid in sorted(self.changed, key=self.when.__getitem__):
+            memo = self.changed[oid]
+            subject = _one_subject(memo) if oid in self.own else None
+            if subject is not None and subject in departments:
+                before = owners.get(subject)
+                if before is not None:
+                    rows[before] = self.changed[before]
+                owners[subject] = oid
+            else:
+                rows[oid] = memo
+        c = self.c
+        # Aggregates that may own a row from before and whose memo changed give it up.
+        stale = [oid for oid in self.changed if oid not in self.fresh]
+        execute_in(
+            c, "UPDATE trail_subjects SET originator_id = NULL WHERE originator_id IN ({})", stale
+        )
+        if owners:
+            # A subject owned by another aggregate before: that one's memo gets a row.
+            sql = (
+                "SELECT t.subject_kind, t.subject_id, t.originator_id FROM {} AS v JOIN "
+                "trail_subjects AS t ON t.subject_kind = v.column1 AND t.subject_id = v.column2"
+            )
+            for kind, ref, oid in select_in_pairs(c, sql, list(owners)):
+                if oid is not None and oid != owners[(kind, ref)]:
+                    rows[oid] = {"subjects": [[kind, ref]]}
+            # A memo row left from before an aggregate became an owner goes.
+            dropped = [oid for oid in owners.values() if oid not in self.absent]
+            execute_in(c, "DELETE FROM trail_memos WHERE originator_id IN ({})", dropped)
         upsert_rows(
-            self.c,
+            c,
             "trail_memos",
             ("originator_id",),
             ("memo",),
-            [(i, orjson.dumps(m).decode()) for i, m in self.changed.items()],
+            [(i, orjson.dumps(m).decode()) for i, m in rows.items()],
         )
-        self.changed = {}
+        self.changed, self.when = {}, {}
+        return owners
 
 
 # Reading -----------------------------------------------------------------------------------------

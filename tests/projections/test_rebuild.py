@@ -4,8 +4,9 @@ the multi-row upsert the trail writes its memos with."""
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -22,7 +23,7 @@ from projections.store import (
 from projections.trail import TrailProjection
 from ssj.config import Settings
 from ssj.domain.targets import Target
-from ssj.ledger.application import Ledger
+from ssj.ledger.application import Ledger, LoggedEvent
 from tests.projections.test_registry import OPERATOR, ledger, record
 
 __all__ = ["ledger"]
@@ -142,3 +143,25 @@ def test_only_the_sqlite_writer_gets_the_large_page_cache(filled: Runner) -> Non
     reader.join()
     assert writer == -WRITER_CACHE_KIB
     assert other and other[0] != writer
+
+
+def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
+    """A batch's containers form no cycles: the collector's full passes are skipped while the
+    runner applies them, and it is on again afterwards."""
+    seen: list[bool] = []
+    apply = filled.apply_batch
+
+    def watched(batch: Sequence[LoggedEvent]) -> None:
+        seen.append(gc.isenabled())
+        apply(batch)
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        filled.apply_batch = watched  # type: ignore[method-assign]
+        assert filled.catch_up() > 0
+        assert seen and not any(seen)
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()
