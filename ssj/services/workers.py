@@ -6,8 +6,9 @@ could leave it holding a lock no thread will release. It imports numpy and the d
 once, says it is ready, then answers calls read from its stdin: a pure function of `ssj.draw`
 and its argument, pickled (the argument is bytes, newline-joined ids, or short lists: nothing
 big goes object by object). The caller works too, taking calls from the end of the list while
-each ready worker takes them from the front, so a busy or still-starting worker never makes a
-draw slower than working alone.
+each worker takes them from the front once it is ready (a worker still starting joins a call
+already running), so a busy or still-starting worker never makes a draw slower than working
+alone.
 
 `SSJ_DRAW_WORKERS` sets the number of workers (default: one less than the usable cores; 0
 keeps all the work in the calling process).
@@ -38,6 +39,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PRELOAD = ("numpy", "ssj.draw.procedure")  # imported by each worker before it says ready
+JOIN_POLL = 0.005  # seconds between looks at whether a starting worker is ready
 
 
 def count() -> int:
@@ -118,14 +120,15 @@ def _close() -> None:
 
 
 def _idle() -> list[_Worker]:
-    """Ready workers no other caller is using, reserved for this one."""
+    """Workers no other caller is using, ready or still starting, reserved for this one."""
     with _lock:
         candidates = list(_workers)
-    return [w for w in candidates if w.ready.is_set() and not w.gone and w.busy.acquire(False)]
+    return [w for w in candidates if not w.gone and w.busy.acquire(False)]
 
 
 def run(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """`[fn(item) for item in items]`, the calls shared between ready workers and the caller."""
+    """`[fn(item) for item in items]`, the calls shared between the workers (ready ones at
+    once, starting ones as soon as they are ready) and the caller."""
     jobs = list(items)
     warm()
     helpers = _idle() if len(jobs) > 1 else []
@@ -149,6 +152,11 @@ def run(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
     def drive(worker: _Worker) -> None:
         try:
+            # A worker still starting (a draw's first call comes a few tenths of a second after
+            # `warm`) joins when it is ready, unless the caller has taken every call by then.
+            while not worker.ready.wait(JOIN_POLL):
+                if worker.gone or bounds[0] >= bounds[1]:
+                    return
             while (n := take(front=True)) is not None:
                 try:
                     results[n] = worker.call(fn, jobs[n])

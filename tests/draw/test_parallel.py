@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -103,4 +104,42 @@ def test_workers_take_chunks_in_other_processes() -> None:
 
 def slow_pid(_: object) -> int:
     time.sleep(0.2)  # long enough that the worker starts some before the caller takes them all
+    return os.getpid()
+
+
+@pytest.mark.slow
+def test_a_starting_worker_joins_a_call_already_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A draw's first call comes moments after `warm` started the workers: one still starting
+    takes calls from the front once ready (the caller's call here waits for a worker's mark)."""
+    if workers.count() == 0:
+        pytest.skip("SSJ_DRAW_WORKERS=0 or one core: no worker processes")
+    with workers._lock:
+        running = [w for w in workers._workers if not w.gone]
+    for w in running:  # kept busy: only the new, starting worker may help
+        assert w.busy.acquire(timeout=120)
+    try:
+        monkeypatch.setenv("SSJ_DRAW_WORKERS", str(len(running) + 1))
+        workers.warm()
+        jobs = [(str(tmp_path / "mark"), os.getpid())] * 4
+        pids = workers.run(mark_or_wait, jobs)
+    finally:
+        for w in running:
+            w.busy.release()
+    assert set(pids) - {os.getpid()}
+
+
+def mark_or_wait(job: tuple[str, int]) -> int:
+    """In a worker: leave the mark. In the caller: wait for it, two minutes in all."""
+    mark, caller = job
+    if os.getpid() != caller:
+        Path(mark).touch()
+        return os.getpid()
+    gave_up = Path(f"{mark}.gave-up")
+    deadline = time.monotonic() + 120
+    while not Path(mark).exists() and not gave_up.exists():
+        if time.monotonic() > deadline:
+            gave_up.touch()
+        time.sleep(0.01)
     return os.getpid()
