@@ -34,7 +34,6 @@ from uuid import UUID
 import orjson
 from eventsourcing.domain import Aggregate
 
-from projections.registry import TABLES
 from ssj.config import ImportLimits
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal, authorise
@@ -1665,24 +1664,6 @@ def _differs(state: dict[str, Any], record: Any) -> bool:
 def _current_states(
     services: Services, kind: Kind, records: Sequence[CheckedRecord]
 ) -> dict[tuple[str, ...], dict[str, Any]]:
-    """Current states of these records' entries, from the read model, in a few queries (one
-    IN list per 400 keys when the natural key is one column)."""
-    keys = [r.key for r in records]
-    found: dict[tuple[str, ...], dict[str, Any]] = {}
-    natural = TABLES[kind.table].natural_key
-    for i in range(0, len(keys), 400):
-        chunk = keys[i : i + 400]
-        if len(natural) == 1:
-            where = f"{natural[0]} IN ({', '.join('?' for _ in chunk)})"
-        else:
-            where = " OR ".join(
-                "(" + " AND ".join(f"{k} = ?" for k in natural) + ")" for _ in chunk
-            )
-        rows = services.store.query(
-            f"SELECT state FROM {kind.table} WHERE to_seq IS NULL AND ({where})",
-            [v for key in chunk for v in key],
-        )
-        for (state_json,) in rows:
-            state = orjson.loads(state_json)
-            found[tuple(str(state[k]) for k in natural)] = state
-    return found
+    """Current states of these records' entries, from the read model, in one statement or a
+    few (`RegistryQueries.current_by_key`)."""
+    return services.queries.current_by_key(kind.table, [r.key for r in records])
