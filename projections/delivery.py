@@ -386,7 +386,9 @@ class _Batch:
 
     def prefetch_tasks(self, ids: Iterable[str]) -> None:
         wanted = [i for i in dict.fromkeys(ids) if i not in self.tasks]
-        sql = "SELECT task_id, from_seq, to_seq, identifier, departments FROM tasks WHERE task_id IN ({})"
+        sql = (
+            "SELECT task_id, from_seq, to_seq, identifier, departments FROM tasks WHERE task_id {}"
+        )
         rows = select_in(self.c, sql, wanted)
         for i in wanted:
             self.tasks[i] = []

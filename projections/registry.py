@@ -262,7 +262,7 @@ class RegistryQueries:
         natural = self.tables[table].natural_key
         with self.store.transaction() as c:
             if len(natural) == 1:
-                sql = f"SELECT state FROM {table} WHERE to_seq IS NULL AND {natural[0]} IN ({{}})"
+                sql = f"SELECT state FROM {table} WHERE to_seq IS NULL AND {natural[0]} {{}}"
                 rows = select_in(c, sql, [key[0] for key in keys])
             else:
                 first, second = natural

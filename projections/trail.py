@@ -167,14 +167,14 @@ class _Memos:
         wanted = [i for i in dict.fromkeys(ids) if i not in self.known]
         if not wanted:
             return
-        sql = "SELECT originator_id, memo FROM trail_memos WHERE originator_id IN ({})"
+        sql = "SELECT originator_id, memo FROM trail_memos WHERE originator_id {}"
         found: dict[str, Memo] = {}
         for oid, raw in select_in(self.c, sql, wanted):
             found[oid] = orjson.loads(raw)
         self.absent.update(i for i in wanted if i not in found)
         sql = (
             "SELECT originator_id, subject_kind, subject_id FROM trail_subjects "
-            "WHERE originator_id IN ({})"
+            "WHERE originator_id {}"
         )
         for oid, kind, ref in select_in(self.c, sql, wanted):
             found[oid] = {"subjects": [[kind, ref]]}  # (never both: see flush)
@@ -220,7 +220,7 @@ class _Memos:
         # Aggregates that may own a row from before and whose memo changed give it up.
         stale = [oid for oid in self.changed if oid not in self.fresh]
         execute_in(
-            c, "UPDATE trail_subjects SET originator_id = NULL WHERE originator_id IN ({})", stale
+            c, "UPDATE trail_subjects SET originator_id = NULL WHERE originator_id {}", stale
         )
         if owners:
             # A subject owned by another aggregate before: that one's memo gets a row.
@@ -233,7 +233,7 @@ class _Memos:
                     rows[oid] = {"subjects": [[kind, ref]]}
             # A memo row left from before an aggregate became an owner goes.
             dropped = [oid for oid in owners.values() if oid not in self.absent]
-            execute_in(c, "DELETE FROM trail_memos WHERE originator_id IN ({})", dropped)
+            execute_in(c, "DELETE FROM trail_memos WHERE originator_id {}", dropped)
         upsert_rows(
             c,
             "trail_memos",

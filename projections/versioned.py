@@ -132,7 +132,7 @@ class Writes:
         if not wanted:
             return
         [column] = self.table.keys
-        sql = f"SELECT {column}, state FROM {self.table.table} WHERE {column} IN ({{}}) "
+        sql = f"SELECT {column}, state FROM {self.table.table} WHERE {column} {{}} "
         rows = select_in(self.c, sql + "AND to_seq IS NULL", [k[0] for k in wanted])
         found = {str(r[0]): r[1] for r in rows}
         for k in wanted:
