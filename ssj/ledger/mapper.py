@@ -30,8 +30,8 @@ _SUSPECT = re.compile(
     rb"\\u00[01]|\\[bfr]|\x7f|\xc2[\x80-\x9f]|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]"
     rb"|[\xf0-\xf4][\x80-\xbf]\xbf[\xbe\xbf]"
 )
-# Every match of _SUSPECT holds one of these: searching for them is C's substring search, ~20x
-# faster than the regex over a whole state (~20 us an event, a tenth of an import's CPU).
+# Every match of _SUSPECT holds one of these. Searching for them is C's substring search: over a
+# 600-byte target state ~6 us for all six, against 15-20 us for the regex (measured 2026-12-04).
 _SUSPECT_PARTS = (b"\\", b"\x7f", b"\xc2", b"\xef\xb7", b"\xbf\xbe", b"\xbf\xbf")
 
 
