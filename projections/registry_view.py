@@ -84,12 +84,7 @@ def _groups(rows: Sequence[Sequence[Any]]) -> list[TargetGroup]:
     draw sorts every stratum (and the database's hash aggregate never promised an order)."""
     joined: dict[tuple[Any, ...], list[str]] = {}
     for r in rows:
-        key = tuple(r[:6])
-        found = joined.get(key)
-        if found is None:
-            joined[key] = [r[6]]
-        else:
-            found.append(r[6])
+        joined.setdefault(tuple(r[:6]), []).append(r[6])
     return [
         TargetGroup(k[0], k[1], k[2], k[3], k[4], k[5] or "[]", "\n".join(ids).split("\n"))
         for k, ids in joined.items()
