@@ -237,13 +237,7 @@ class Handler:
 def parse(chunks: Iterable[bytes], handler: Handler, name: str, part: str) -> Iterator[None]:
     """Feed `chunks` to expat with `handler`; yields after each chunk, so a caller can hand on
     what the handler gathered. Stops when the handler is done."""
-    parser = pyexpat.ParserCreate()
-    parser.buffer_text = True
-    parser.buffer_size = CHUNK
-    parser.StartDoctypeDeclHandler = _no_doctype
-    parser.StartElementHandler = handler.start
-    parser.EndElementHandler = handler.end
-    parser.CharacterDataHandler = handler.text
+    parser = expat(handler)
     quiet, seen = 0, handler.ticks
     source = iter(chunks)
     try:
@@ -270,6 +264,18 @@ def parse(chunks: Iterable[bytes], handler: Handler, name: str, part: str) -> It
         close = getattr(source, "close", None)
         if close is not None:
             close()  # the part's file, when stopped early
+
+
+def expat(handler: Handler) -> pyexpat.XMLParserType:
+    """A parser calling `handler`, refusing a DOCTYPE (so no entity can be declared)."""
+    parser = pyexpat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = CHUNK
+    parser.StartDoctypeDeclHandler = _no_doctype
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.text
+    return parser
 
 
 def _no_doctype(*_: object) -> None:

@@ -25,7 +25,7 @@ import mmap
 import re
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,10 +40,12 @@ from ssj.imports.ooxml import (
     Package,
     attribute,
     broken,
+    expat,
     local,
     parse,
     resolve,
 )
+from ssj.imports.plainrows import PlainRows, place
 
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _MERGES = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells[\s/>]")
@@ -217,7 +219,28 @@ class Workbook:
             pass
 
     def rows(self, sheet: Sheet) -> Iterator[tuple[int, list[Raw]]]:
-        """(row number, values by 0-based column) for each row the XML holds, in order."""
+        """(row number, values by 0-based column) for each row the XML holds, in order. Plain
+        rows are read by `ssj.imports.plainrows`; from the first row it does not read exactly,
+        the part is read again by expat and `_SheetHandler` (the reference), skipping the rows
+        already given."""
+        handler = _SheetHandler(self, self.strings())
+        limits = self.limits
+        plain = PlainRows(
+            handler.strings, handler.plain, limits.rows, limits.columns, limits.cell_chars
+        )
+        for batch in plain.batches(self.package.chunks(sheet.part), _entering(handler)):
+            yield from batch
+        if plain.finished:
+            return
+        skip = plain.given
+        for row in self.reference_rows(sheet):
+            if skip:
+                skip -= 1
+            else:
+                yield row
+
+    def reference_rows(self, sheet: Sheet) -> Iterator[tuple[int, list[Raw]]]:
+        """`rows` read by expat and `_SheetHandler` alone."""
         handler = _SheetHandler(self, self.strings())
         for _ in parse(self.package.chunks(sheet.part), handler, self.name, sheet.part):
             if handler.ready:
@@ -226,6 +249,35 @@ class Workbook:
 
     def position(self, sheet: Sheet) -> int:
         return self.package.size(sheet.part)
+
+
+_PLAIN_ENCODINGS = frozenset({"utf-8", "us-ascii", "iso-8859-1"})
+
+
+def _entering(handler: _SheetHandler) -> Callable[[bytes], bool]:
+    """What `PlainRows` calls with the part up to and including `<sheetData>`: read by expat and
+    the reference handler (a DOCTYPE, malformed XML, a row outside sheetData are refused there),
+    True if that leaves it inside sheetData with no row open, in an ASCII-compatible encoding."""
+    parser = expat(handler)
+    declared: list[str] = []
+    parser.XmlDeclHandler = lambda version, encoding, standalone: declared.append(encoding or "")
+
+    def enter(prefix: bytes) -> bool:
+        try:
+            parser.Parse(prefix, False)
+        except Exception:  # the reference reads the part again and says why
+            return False
+        encoding = (declared[0] if declared else "") or "utf-8"
+        return (
+            encoding.lower() in _PLAIN_ENCODINGS
+            and handler.in_data
+            and handler.depth == 2
+            and handler.cells is None
+            and not handler.done
+            and not handler.ready
+        )
+
+    return enter
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -598,35 +650,33 @@ class _SheetHandler(Handler):
                 f"第 {self.rownum:,} 行第 {col + 1:,} 列（{self._letter()}）有内容",
                 f"row {self.rownum:,} has a value in column {col + 1:,} ({self._letter()})",
             )
-        cells = self.cells
-        assert cells is not None
-        if col < len(cells):
-            cells[col] = value
-        else:
-            if col > len(cells):
-                cells.extend([None] * (col - len(cells)))
-            cells.append(value)
+        assert self.cells is not None
+        place(self.cells, col, value)
 
     def _value(self) -> Raw:
-        kind, value = self.kind, self.value
         if self.formula is not None:
             return Formula("=" + self.formula)
-        if kind == "inlineStr":
+        if self.kind == "inlineStr":
             return unescape("".join(self.inline)) if self.inline is not None else None
-        if value is None:
+        if self.value is None:
             return None
+        return self.plain(self.kind, self.value, self.style)
+
+    def plain(self, kind: str, value: str, style: int) -> Raw:
+        """A cell's value from its type, its `<v>` text and its style: the reference, and what
+        `ssj.imports.plainrows` asks for every cell that is not a shared string."""
         if kind == "n":
             number: int | float = (
                 float(value) if "." in value or "e" in value or "E" in value else int(value)
             )
-            if self.style in self.book.dates:
+            if style in self.book.dates:
                 try:
                     return excel.from_serial(
-                        number, self.book.epoch, duration=self.style in self.book.durations
+                        number, self.book.epoch, duration=style in self.book.durations
                     )
                 except (OverflowError, ValueError):
                     return BadDate(value)
-            if self.style in self.book.percents:
+            if style in self.book.percents:
                 return Percent(number)
             return number
         if kind == "s":
