@@ -20,6 +20,15 @@ STAMP  := $(VENV)/.installed
 # 0.9 -> 0.6 CPU-s. The caches are git-ignored (__pycache__).
 test test-fast coverage: export PYTHONDONTWRITEBYTECODE =
 
+# The tests' temporary directories (pytest's tmp_path: SQLite ledgers and read models, import
+# files, the data directories of servers and workers) go on tmpfs (/dev/shm) where there is one:
+# on disk every SQLite commit waits for its fsync, which no test needs (a killed process loses
+# nothing either way; no test cuts the power). TEST_TMPDIR=/some/dir keeps them elsewhere.
+# Measured 2026-12-04 18:00 UTC, load 7-10 on 2 cores, 27 SQLite service tests (plans, calendar,
+# draws) alternated: /tmp 25.3 and 32.7 s wall (4.8, 5.7 CPU-s), /dev/shm 17.9 and 13.5 s (3.8, 4.3).
+TEST_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm,$(TMPDIR))
+test test-fast coverage: export TMPDIR = $(TEST_TMPDIR)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
