@@ -129,6 +129,10 @@ class RegistryProjection(VersionedProjection):
         "ConflictRules": RULES,
     }
     creations = frozenset({"Registered", "Issued", "Published", "Declared", "Created"})
+    # Events that change who a token stands for or which departments exist (the rows API
+    # processes keep, `Services.principal_for_token` and `department_exists`): the runner says
+    # so when it announces their batch, and API processes forget what they kept.
+    organisation_events: ClassVar[tuple[type, ...]] = (User.Event, ApiToken.Event, Department.Event)
 
     def apply_one(self, w: Tables, logged: LoggedEvent) -> None:
         _apply_event(w, logged.seq, logged.event, logged.aggregate_id)

@@ -166,17 +166,20 @@ class Runner:
             reached = {name: int(seq) for name, seq in c.fetchall()}
             self._record_escapes(c, batch)
             advanced: dict[str, int] = {}
+            organisation = False
             for p in self.projections:
                 done = reached.get(p.name, -1)
                 todo = batch if done < batch[0].seq else [e for e in batch if e.seq > done]
                 if todo:
                     p.apply_batch(c, todo)
                     advanced[p.name] = todo[-1].seq
+                    organisation = organisation or changes_organisation(p, todo)
             self._save_seqs(c, advanced)
             if self.store.is_postgres:
                 # Delivered on commit: API workers waiting for this seq wake at once.
                 c.execute(
-                    "SELECT pg_notify(?, ?)", (projected_channel(self.store), str(batch[-1].seq))
+                    "SELECT pg_notify(?, ?)",
+                    (projected_channel(self.store), projected_payload(batch[-1].seq, organisation)),
                 )
         if self.on_batch is not None:
             self.on_batch(batch[-1].seq)
@@ -252,6 +255,22 @@ class Runner:
                 wakeup.wait(stop)
         finally:
             wakeup.close()
+
+
+ORGANISATION_MARK = "organisation"
+
+
+def changes_organisation(projection: Projection, batch: Sequence[LoggedEvent]) -> bool:
+    """Whether `batch` changes who a token stands for or which departments exist (the
+    projection's `organisation_events`: users, tokens, departments)."""
+    kinds: tuple[type, ...] = getattr(projection, "organisation_events", ())
+    return bool(kinds) and any(isinstance(e.event, kinds) for e in batch)
+
+
+def projected_payload(seq: int, organisation: bool) -> str:
+    """The NOTIFY payload for a committed batch: its last seq, then `organisation` when it
+    changed users, tokens or departments (an API process then forgets what it kept of them)."""
+    return f"{seq} {ORGANISATION_MARK}" if organisation else str(seq)
 
 
 def projected_channel(store: ViewStore) -> str:

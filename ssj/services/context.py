@@ -37,6 +37,8 @@ from ssj.services.refusals import RefusalLog
 
 T = TypeVar("T")
 
+MAX_KEPT = 4096  # tokens (and departments) a process remembers at once; all forgotten when full
+
 # True while the API serves a read (GET): its read models need only be as new as this process's
 # own writes (a client asks for more with min_seq). A command's must be as new as the ledger.
 reading: ContextVar[bool] = ContextVar("ssj_reading", default=False)
@@ -97,6 +99,9 @@ class Services:
         self.watch: ProjectionWatch | None = None
         self.refusals = RefusalLog(self.ledger, self.settings.refusal_window_seconds)
         self._by_head: dict[str, tuple[int, object]] = {}
+        # Token digest -> (the watch's access generation, principal): see principal_for_token.
+        self._principals: dict[str, tuple[int, Principal]] = {}
+        self._open_departments: dict[str, int] = {}  # code -> generation: department_exists
         self._by_head_lock = threading.Lock()
 
     def close(self) -> None:
@@ -189,24 +194,39 @@ class Services:
     def principal_for_token(self, token: str) -> Principal:
         """The token's user as the read models hold them now: one query for both. A read waits
         only for this process's own writes, so a token the read models do not hold yet (issued
-        by another process a moment ago) is looked up once more after they reach the head."""
+        by another process a moment ago) is looked up once more after they reach the head.
+
+        An API process keeps the principals it found while its watch says no batch since has
+        changed users, tokens or departments (`ProjectionWatch.organisation_generation`, taken before the query):
+        the answer is then the query's, without it. Refusals are not kept."""
         self.refresh()
-        rows = self._token_rows(token)
+        digest = token_hash(token)
+        generation = None if self.watch is None else self.watch.organisation_generation()
+        if generation is not None:
+            kept = self._principals.get(digest)
+            if kept is not None and kept[0] == generation:
+                return kept[1]
+        rows = self._token_rows(digest)
         if not rows and self.watch is not None and reading.get():
             self.watch.wait_for(self.head_seq())
-            rows = self._token_rows(token)
+            rows = self._token_rows(digest)
         found = orjson.loads(rows[0][0]) if rows else None
         if found is None or found["revoked"]:
             raise Forbidden("令牌无效或已吊销", "invalid or revoked token")
         user = orjson.loads(rows[0][1]) if rows[0][1] is not None else None
-        return _as_principal(found["username"], user)
+        principal = _as_principal(found["username"], user)
+        if generation is not None:
+            if len(self._principals) >= MAX_KEPT:
+                self._principals.clear()
+            self._principals[digest] = (generation, principal)
+        return principal
 
-    def _token_rows(self, token: str) -> list[tuple[Any, ...]]:
+    def _token_rows(self, digest: str) -> list[tuple[Any, ...]]:
         return self.store.query(
             "SELECT t.state, u.state FROM tokens t LEFT JOIN users u "
             "ON u.username = t.username AND u.to_seq IS NULL "
             "WHERE t.token_sha256 = ? AND t.to_seq IS NULL",
-            [token_hash(token)],
+            [digest],
         )
 
     def authorise(
@@ -232,8 +252,19 @@ class Services:
         self.primary.refusals.record(principal, command, departments, refused)
 
     def department_exists(self, code: str) -> bool:
+        """Registered and not closed. An API process keeps the departments it found open while
+        its watch says no batch since changed users, tokens or departments (taken before the
+        query, as `principal_for_token` does)."""
+        generation = None if self.watch is None else self.watch.organisation_generation()
+        if generation is not None and self._open_departments.get(code) == generation:
+            return True
         found = self.queries.get("departments", [code])
-        return found is not None and not found["closed"]
+        exists = found is not None and not found["closed"]
+        if exists and generation is not None:
+            if len(self._open_departments) >= MAX_KEPT:
+                self._open_departments.clear()
+            self._open_departments[code] = generation
+        return exists
 
     def require_department(self, code: str) -> None:
         if not self.department_exists(code):

@@ -14,6 +14,7 @@ from ssj.api import feed
 from ssj.config import Settings
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
+from tests.services.conftest import target_row
 
 pytestmark = pytest.mark.postgres
 
@@ -47,6 +48,44 @@ def test_a_listening_watch_follows_the_runner_without_queries(services: Services
         # Heard, not read: the position it states is the one the read models committed.
         eventually(lambda: watch.seen_seq == read_seq(services.store, watch.names), "no NOTIFY")
         assert watch.seq() == watch.seen_seq >= head
+    finally:
+        runner.stop()
+        watch.close()
+
+
+def test_the_organisation_generation_changes_with_users_tokens_and_departments_only(
+    services: Services,
+) -> None:
+    watch = feed.watch(services)
+    runner = ProjectionThread(services.runner).start()  # not wired to the watch: only NOTIFY
+    registry = RegistryService(services)
+
+    def settled() -> int | None:
+        watch.wait_for(services.ledger.head_seq())
+        return watch.organisation_generation()
+
+    try:
+        assert watch.organisation_generation() is None  # not listening yet: nothing is kept
+        eventually(watch.listening, "the watch's LISTEN connection never answered")
+        registry.bootstrap("admin", "管理员", "BUR", "测试局", "320400")
+        watch.wait_for(services.ledger.head_seq())
+        eventually(lambda: watch.organisation_generation() is not None, "nothing trusted")
+        admin = services.principal("admin")
+        seen = [watch.organisation_generation()]
+        registry.add_department(admin, "OWN", "本科", "city", "section", "BUR", "320400")
+        seen.append(settled())
+        token = registry.issue_token(admin, "admin", "watch")
+        seen.append(settled())
+        registry.revoke_token(admin, token, "test")
+        seen.append(settled())
+        registry.add_user(admin, "op", "操作员", "OWN", ["operator"])
+        seen.append(settled())
+        assert None not in seen and len(set(seen)) == len(seen), seen  # each one changed it
+        registry.save_target(admin, target_row(1, department="OWN"))
+        assert settled() == seen[-1]  # a target: no user, token or department changed
+        # A seq read by query ahead of the notifications: the generation cannot be trusted.
+        watch.advance(watch.seen_seq + 1)
+        assert watch.organisation_generation() is None
     finally:
         runner.stop()
         watch.close()
