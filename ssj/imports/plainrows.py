@@ -13,7 +13,8 @@ outside `sheetData`, deep nesting and malformed XML as before.
 The scanner never raises on the file's account. At the first thing it does not read exactly as
 the reference would (formulas, inline or rich text, an entity, CDATA, a comment, a prefixed
 name, odd attributes or quoting, a row out of order or beyond a limit, a value that does not
-convert, a row longer than `MAX_TOKEN`, the end of the part before `</sheetData>`), it stops
+convert, a row longer than `MAX_TOKEN`, the end of the part before `</sheetData>`, the part
+going beyond a limit or found damaged while inflated), it stops
 (`finished` stays False) and the caller reads the part with the reference handler from the
 start, skipping the rows already given: the same rows, values, limits and errors. A row is
 given only once every byte of the chunk it ended in has been read here (the row running on
@@ -27,6 +28,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from ssj.imports.errors import ImportFileError
 from ssj.imports.ooxml import MAX_TOKEN
 
 Cells = list[object]
@@ -128,6 +130,8 @@ class PlainRows:
                     return
                 data = data[pos:] + more
                 pos = 0
+        except ImportFileError:  # the part itself (a limit, damage): the reference stops there too
+            return
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:

@@ -436,3 +436,16 @@ def test_the_bench_export_is_read_by_the_fast_path(tmp_path: Path) -> None:
         assert rows == list(book.reference_rows(sheet))
     finally:
         book.close()
+
+
+@pytest.mark.parametrize("chunk", [64, 1000])
+def test_a_part_over_its_limit_midway_gives_the_reference_rows_first(
+    tmp_path: Path, chunk: int
+) -> None:
+    """The rows given before a part's limit stops the reading are the reference's."""
+    sheet = plain_sheet(300)
+    path = write(tmp_path / "over.xlsx", sheet)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ooxml, "CHUNK", chunk)
+        rows, error = assert_same(path, ImportLimits(member_bytes=len(sheet) // 2, ratio=0))
+    assert error is not None and "ImportLimitError" in error and 0 < len(rows) < 300
