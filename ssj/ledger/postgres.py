@@ -25,7 +25,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ssj.errors import SchemaError
 from ssj.ledger.keyring import KEYRING_ID
@@ -74,7 +74,20 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             _text(SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)),
             _text(SQL("SELECT pg_advisory_xact_lock({0})").format(lock_key)),
         ]
-        self.sql_notify = _text(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+        # An append's SET LOCAL lock_timeout, lock and NOTIFY (the library's three statements)
+        # as one: two statements fewer per append. The FROM subquery sets the timeout before
+        # the lock is asked for (a subquery with a volatile function is scanned, never pulled
+        # up), and the notification is delivered on commit wherever the transaction asks for it.
+        self.sql_lock_and_notify = _text(
+            SQL(
+                "SELECT pg_advisory_xact_lock({key}), pg_notify({channel}, '') "
+                "FROM (SELECT set_config('lock_timeout', {timeout}, true)) AS timeout"
+            ).format(
+                key=lock_key,
+                channel=Literal(self.channel_name),
+                timeout=Literal(f"{self.datastore.lock_timeout}s"),
+            )
+        )
         # The newest envelope, the key ring's version, and the envelopes other processes
         # appended after this one's last append (at most TAIL of them): with those the head is
         # advanced in memory, without reading Merkle nodes while the lock is held.
@@ -190,8 +203,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         # The library's statements (lock, notify, insert of a composite-type array) with the
         # insert's arrays in binary format; what the library's `_fetch_ids_after_insert_events`
         # reads (the returned notification ids, in insert order) is unchanged.
-        self._lock_table(curs)
-        curs.execute(self.sql_notify)
+        curs.execute(self.sql_lock_and_notify, prepare=True)
         curs.execute(
             self.sql_insert_events,
             (

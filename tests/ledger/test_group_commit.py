@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -235,3 +236,26 @@ def test_a_leader_stopped_mid_append_gives_its_group_a_bilingual_error() -> None
     assert error.code == "group_interrupted"
     assert "结果未知" in error.zh and "outcome is unknown" in error.en
     assert not committer.busy and committer.queued() == 0
+
+
+@pytest.mark.postgres
+def test_an_append_behind_the_held_lock_gives_up_after_the_lock_timeout(
+    postgres_settings: Settings,
+) -> None:
+    """The lock timeout is set before the lock is asked for, in the one statement that takes
+    it and notifies (ssj/ledger/postgres.py): the append fails, writes nothing, and the ledger
+    appends again once the lock is free."""
+    settings = replace(postgres_settings, lock_timeout_seconds=1)
+    actor = Actor("late", "DEPT", "operator")
+    with closing(Ledger(settings)) as ledger:
+        ledger.initialise()
+        before = ledger.size()
+        with ThreadPoolExecutor(1) as pool, write_lock_held(ledger):
+            attempt = pool.submit(ledger.save, Thing("late"), actor=actor)
+            error = attempt.exception(timeout=120)  # without the timeout it would wait for ever
+        assert error is not None
+        assert "lock timeout" in str(error), error
+        assert ledger.size() == before
+        ledger.save(Thing("on time"), actor=actor)
+        assert ledger.size() == before + 1
+        assert verify_ledger(ledger, jobs=1).ok
