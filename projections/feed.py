@@ -25,7 +25,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from projections.runner import ORGANISATION_MARK, Runner, Wakeup, projected_channel
+from projections.runner import (
+    ORGANISATION_MARK,
+    UNCHANGED_MARK,
+    Runner,
+    Wakeup,
+    projected_channel,
+)
 from projections.store import ViewStore
 from ssj.config import DatabaseURL
 from ssj.errors import UnavailableError
@@ -167,14 +173,17 @@ class ProjectionWatch:
                 self._cond.notify_all()
 
     def notified(self, payload: str) -> None:
-        """A runner's notification: `seq`, or `seq organisation` for a batch that changed
-        users, tokens or departments (see `organisation_generation`)."""
+        """A runner's notification: `seq organisation` for a batch that changed users, tokens
+        or departments, `seq -` for one that did not (see `organisation_generation`). A bare
+        `seq` is an older runner's, which never says `organisation`: the seq is taken, the
+        payload vouches for nothing, so nothing is kept while it is the newest heard."""
         seq_text, _, mark = payload.partition(" ")
         seq = int(seq_text)
         with self._cond:
             if mark == ORGANISATION_MARK:
                 self._organisation_generation += 1
-            self._notified_seq = max(self._notified_seq, seq)
+            if mark in (ORGANISATION_MARK, UNCHANGED_MARK):
+                self._notified_seq = max(self._notified_seq, seq)
         self.advance(seq)
 
     def organisation_generation(self) -> int | None:

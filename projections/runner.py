@@ -258,6 +258,7 @@ class Runner:
 
 
 ORGANISATION_MARK = "organisation"
+UNCHANGED_MARK = "-"  # every payload carries a mark: one without is an older runner's
 
 
 def changes_organisation(projection: Projection, batch: Sequence[LoggedEvent]) -> bool:
@@ -269,8 +270,11 @@ def changes_organisation(projection: Projection, batch: Sequence[LoggedEvent]) -
 
 def projected_payload(seq: int, organisation: bool) -> str:
     """The NOTIFY payload for a committed batch: its last seq, then `organisation` when it
-    changed users, tokens or departments (an API process then forgets what it kept of them)."""
-    return f"{seq} {ORGANISATION_MARK}" if organisation else str(seq)
+    changed users, tokens or departments (an API process then forgets what it kept of them),
+    else `-`. A runner older than the mark sends the seq alone, and an API process that hears
+    such a payload keeps nothing (`ProjectionWatch.organisation_generation`), whichever of the
+    two was restarted first in an upgrade."""
+    return f"{seq} {ORGANISATION_MARK if organisation else UNCHANGED_MARK}"
 
 
 def projected_channel(store: ViewStore) -> str:

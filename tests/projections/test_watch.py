@@ -7,9 +7,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 
 from projections.feed import ProjectionThread, read_seq
+from projections.runner import projected_channel, projected_payload
 from ssj.api import feed
 from ssj.config import Settings
 from ssj.services.context import Services
@@ -86,6 +88,29 @@ def test_the_organisation_generation_changes_with_users_tokens_and_departments_o
         # A seq read by query ahead of the notifications: the generation cannot be trusted.
         watch.advance(watch.seen_seq + 1)
         assert watch.organisation_generation() is None
+    finally:
+        runner.stop()
+        watch.close()
+
+
+def test_a_notification_without_a_mark_vouches_for_nothing(services: Services) -> None:
+    """An older runner sends the seq alone and never says `organisation`: an API process that
+    hears one keeps no principals (whichever was restarted first in an upgrade)."""
+    watch = feed.watch(services)
+    runner = ProjectionThread(services.runner).start()
+    try:
+        eventually(watch.listening, "the watch's LISTEN connection never answered")
+        RegistryService(services).bootstrap("admin", "管理员", "BUR", "测试局", "320400")
+        watch.wait_for(services.ledger.head_seq())
+        eventually(lambda: watch.organisation_generation() is not None, "nothing trusted")
+        runner.stop()
+        seq, channel = watch.seen_seq + 1, projected_channel(services.store)
+        with psycopg.connect(services.settings.database.url(), autocommit=True) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, str(seq)))  # an older runner's
+            eventually(lambda: watch.seen_seq == seq, "the bare seq was not heard")
+            assert watch.organisation_generation() is None
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, projected_payload(seq, False)))
+            eventually(lambda: watch.organisation_generation() is not None, "never trusted again")
     finally:
         runner.stop()
         watch.close()
