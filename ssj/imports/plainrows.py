@@ -221,3 +221,83 @@ def _column(letters: bytes) -> int:
     for letter in letters:
         found = found * 26 + letter - 64
     return found - 1
+
+
+_SI = re.compile(
+    _SPACE
+    + rb'(?:<si><t(?: xml:space="preserve")?>([^<&>\r\x00-\x08\x0b\x0c\x0e-\x1f]*)</t></si>'
+    + rb"|<si><t/></si>|(</sst>))"
+)
+_SST = b"<sst"
+_LONG = 1 << 16  # a string of more bytes is left to the reference
+
+
+def plain_strings(
+    chunks: Iterator[bytes],
+    feed: Callable[[bytes, bool], bool],
+    add: Callable[[str], int],
+    limit: int,
+    chars: int,
+) -> bool:
+    """Reads a shared-string table of plain strings (`<si><t>text</t></si>`, UTF-8 text without
+    `<`, `&`, `>`, CR or control characters), each given to `add` (which says how many strings
+    there are then); False at anything else, and then the caller drops what was added and reads
+    the part with the reference handler. `feed` gives expat and the reference handler the part
+    up to and including the `<sst …>` tag (True if that leaves the root open, in UTF-8) and, from
+    `</sst>` on, the rest (True if well-formed); a rest over half of MAX_TOKEN is not read here."""
+    try:
+        data = b""
+        for chunk in chunks:
+            data += chunk
+            at = data.find(_SST)
+            end = data.find(b">", at) if at >= 0 else -1
+            if end >= 0:
+                if not feed(data[: end + 1], False):
+                    return False
+                data = data[end + 1 :]
+                break
+            if len(data) > MAX_TOKEN:
+                return False
+        else:
+            return False
+        pos = count = 0
+        match = _SI.match
+        while True:
+            while (found := match(data, pos)) is not None:
+                text, last = found.groups()
+                if last is not None:
+                    return _rest(data[found.start(2) :], chunks, feed)
+                if count >= limit or (text is not None and len(text) > chars):
+                    return False  # the reference says which limit, and where
+                decoded = text.decode() if text else ""
+                if "\ufffe" in decoded or "\uffff" in decoded:
+                    return False
+                count = add(decoded)
+                pos = found.end()
+            if data.find(b"</si>", pos) >= 0 or data.find(b"</sst>", pos) >= 0:
+                return False  # a complete string that is not plain
+            if len(data) - pos > _LONG:
+                return False  # the reference stops a string over the limit after a chunk or two
+            more = next(chunks, None)
+            if more is None:
+                return False
+            data = data[pos:] + more
+            pos = 0
+    except (ImportFileError, ValueError):
+        return False
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _rest(tail: bytes, chunks: Iterator[bytes], feed: Callable[[bytes, bool], bool]) -> bool:
+    """The part from `</sst>` on, read by expat to its end."""
+    size = len(tail)
+    if not feed(tail, False):
+        return False
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_TOKEN // 2 or not feed(chunk, False):
+            return False
+    return feed(b"", True)

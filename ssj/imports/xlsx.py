@@ -45,7 +45,7 @@ from ssj.imports.ooxml import (
     parse,
     resolve,
 )
-from ssj.imports.plainrows import PlainRows, place
+from ssj.imports.plainrows import PlainRows, place, plain_strings
 
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _MERGES = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells[\s/>]")
@@ -184,17 +184,55 @@ class Workbook:
         return dates, durations, percents
 
     def strings(self) -> SharedStrings:
+        """The shared strings: plain ones read by `ssj.imports.plainrows`; any other table, or
+        one it gives up on, read again by expat and `_StringsHandler` (the reference)."""
         if self._strings is None:
             store = SharedStrings(self.limits.member_bytes)
             try:
-                if self._strings_part is not None:
-                    self._parse(self._strings_part, _StringsHandler(store, self))
+                part = self._strings_part
+                if part is not None and not self._plain_strings(part, store):
+                    store.close()
+                    store = SharedStrings(self.limits.member_bytes)
+                    self._parse(part, _StringsHandler(store, self))
                 store.finish()
             except BaseException:
                 store.close()
                 raise
             self._strings = store
         return self._strings
+
+    def _plain_strings(self, part: str, store: SharedStrings) -> bool:
+        handler = _StringsHandler(store, self)
+        parser = expat(handler)
+        declared: list[str] = []
+        parser.XmlDeclHandler = lambda version, encoding, standalone: declared.append(
+            encoding or ""
+        )
+
+        fed: list[bool] = []
+
+        def feed(data: bytes, final: bool) -> bool:
+            """The prefix first (True if it leaves the root open), then the rest."""
+            try:
+                parser.Parse(data, final)
+            except Exception:  # the reference reads the part again and says why
+                return False
+            encoding = (declared[0] if declared else "") or "utf-8"
+            first = not fed
+            fed.append(True)
+            return encoding.lower() == "utf-8" and (not first or handler.depth == 1)
+
+        def add(text: str) -> int:
+            store.add(unescape(text))
+            return len(store)
+
+        return plain_strings(
+            self.package.chunks(part),
+            feed,
+            add,
+            self.limits.shared_strings,
+            self.limits.cell_chars,
+        )
 
     # --- a sheet -------------------------------------------------------------------------------
 

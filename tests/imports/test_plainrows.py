@@ -449,3 +449,151 @@ def test_a_part_over_its_limit_midway_gives_the_reference_rows_first(
         patch.setattr(ooxml, "CHUNK", chunk)
         rows, error = assert_same(path, ImportLimits(member_bytes=len(sheet) // 2, ratio=0))
     assert error is not None and "ImportLimitError" in error and 0 < len(rows) < 300
+
+
+# --- shared strings ------------------------------------------------------------------------------
+
+PLAIN_SI = [
+    "<si><t>{text}</t></si>",
+    '<si><t xml:space="preserve">{text}</t></si>',
+    "<si><t/></si>",
+    "<si><t></t></si>",
+]
+ODD_SI = [
+    "<si><r><t>富</t></r><r><t>{text}</t></r></si>",
+    '<si><t>{text}</t><rPh sb="0" eb="1"><t>ふり</t></rPh></si>',
+    "<si><t>a &amp; b</t></si>",
+    "<si><t><![CDATA[x<y]]></t></si>",
+    "<si><!-- c --><t>{text}</t></si>",
+    "<si><t>a\rb</t></si>",
+    "<si><t>a > b</t></si>",
+    "<x:si><x:t>{text}</x:t></x:si>",
+    "<si><t>a\x01b</t></si>",  # malformed
+    "<si><t>a\uffffb</t></si>",  # malformed
+    "<si><t>{text}</t>",  # malformed
+    "<si>\n<t>{text}</t>\n</si>",
+]
+TEXT = st.text(alphabet="ab 中文_x0041\t\n", max_size=12)
+
+
+@st.composite
+def strings_xml(draw: st.DrawFn) -> bytes:
+    plain = draw(st.booleans())
+    items = [
+        draw(st.sampled_from(PLAIN_SI)).format(text=draw(TEXT))
+        for _ in range(draw(st.integers(0, 8)))
+    ]
+    if not plain:  # one odd string among plain ones
+        odd = draw(st.sampled_from(ODD_SI)).format(text=draw(TEXT))
+        items.insert(draw(st.integers(0, len(items))), odd)
+    sep = draw(st.sampled_from(["", "", "\n"]))
+    declared = draw(st.sampled_from(["", ' uniqueCount="3"', ' count="9" uniqueCount="99"']))
+    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    if not plain and draw(st.integers(0, 9)) == 0:
+        head = '<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "b">]>'
+    end = "</sst>"
+    if not plain:
+        end = draw(
+            st.sampled_from(["</sst>", "</sst>", "</sst><!-- after -->\n", "</sst><junk/>", ""])
+        )
+    text = (
+        head + '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+        f"{declared}>" + sep.join(items) + end
+    )
+    data = text.encode("utf-8", "surrogatepass")
+    if not plain and draw(st.integers(0, 9)) == 0:
+        data = data.replace("中".encode(), b"\xe4\xb8")  # invalid UTF-8
+    return data
+
+
+def strings_outcome(path: Path, limits: ImportLimits, reference: bool) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        if reference:
+            patch.setattr(xlsx.Workbook, "_plain_strings", lambda *_: False)
+        try:
+            book = xlsx.Workbook(path, limits)
+        except SsjError as e:
+            return f"{type(e).__name__}: {e}"
+        try:
+            store = book.strings()
+            return [store[i] for i in range(len(store))]
+        except SsjError as e:
+            return f"{type(e).__name__}: {e}"
+        finally:
+            book.close()
+
+
+@settings(
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    table=strings_xml(),
+    limits=st.one_of(
+        st.just(ImportLimits()),
+        st.builds(ImportLimits, shared_strings=st.integers(1, 12), cell_chars=st.integers(1, 12)),
+    ),
+    chunk=st.sampled_from([ooxml.CHUNK, 1, 7, 64]),
+)
+def test_shared_strings_read_as_the_reference_reads_them(
+    tmp_path: Path, table: bytes, limits: ImportLimits, chunk: int
+) -> None:
+    parts = dict(PARTS)
+    path = tmp_path / "strings.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, text in parts.items():
+            if name != "xl/sharedStrings.xml":
+                book.writestr(name, text.encode())
+        book.writestr("xl/sharedStrings.xml", table)
+        book.writestr("xl/worksheets/sheet1.xml", plain_sheet(2))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ooxml, "CHUNK", chunk)
+        patch.setattr(plainrows, "MAX_TOKEN", 200)
+        assert strings_outcome(path, limits, False) == strings_outcome(path, limits, True)
+
+
+def test_plain_shared_strings_are_read_without_the_reference(tmp_path: Path) -> None:
+    from ops.bench.registry import write_xlsx
+
+    path = tmp_path / "export.xlsx"
+    write_xlsx(path, [["企业名称", "代码"], ["甲 乙_x0041_", "91330000668306747T"]])
+    book = xlsx.Workbook(path, ImportLimits())
+    store = xlsx.SharedStrings(ImportLimits().member_bytes)
+    try:
+        assert book._strings_part is not None
+        assert book._plain_strings(book._strings_part, store)
+        store.finish()
+        assert [store[i] for i in range(len(store))] == [
+            "企业名称",
+            "代码",
+            "甲 乙A",
+            "91330000668306747T",
+        ]
+    finally:
+        store.close()
+        book.close()
+    assert strings_outcome(path, ImportLimits(), False) == strings_outcome(
+        path, ImportLimits(), True
+    )
+
+
+@pytest.mark.parametrize(
+    "odd", ["a\uffffb", "a\ufffeb", "a\x01b", "a\rb", "a &amp; b", "a<!-- c -->b"]
+)
+def test_a_string_expat_refuses_or_rewrites_is_left_to_it(tmp_path: Path, odd: str) -> None:
+    table = (
+        '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="x"><si><t>ok</t></si>'
+        f"<si><t>{odd}</t></si><si><t>end</t></si></sst>"
+    ).encode()
+    path = tmp_path / "odd.xlsx"
+    with zipfile.ZipFile(path, "w") as book:
+        for name, text in PARTS.items():
+            if name != "xl/sharedStrings.xml":
+                book.writestr(name, text.encode())
+        book.writestr("xl/sharedStrings.xml", table)
+        book.writestr("xl/worksheets/sheet1.xml", plain_sheet(2))
+    got = strings_outcome(path, ImportLimits(), False)
+    assert got == strings_outcome(path, ImportLimits(), True)
+    malformed = any(c in odd for c in "\x01\ufffe\uffff")
+    assert isinstance(got, str) if malformed else got[0] == "ok"
