@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from starlette.routing import BaseRoute, compile_path
 
 import ssj
-from ssj.api import dispatch, idempotency, production, ratelimit
+from ssj.api import dispatch, feed, idempotency, production, ratelimit
 from ssj.api.cache import PublicCache
 from ssj.api.deps import Unauthenticated
 from ssj.api.guards import TextGuard
@@ -451,6 +452,48 @@ def build_routes(app: FastAPI) -> None:
     dispatch.install(app.router)
 
 
+ROUTERS = (
+    public,
+    public_draws,
+    public_results,
+    calendar,
+    departments,
+    users,
+    tokens,
+    items,
+    plans,
+    draws,
+    tasks,
+    followups,
+    targets,
+    inspectors,
+    conflicts,
+    imports,
+    overdue,
+    assessment,
+    pages,
+    log,
+    trail,
+    subscribers,
+    feeds,
+)
+
+
+@functools.cache
+def _included_routes() -> tuple[BaseRoute, ...]:
+    """The routers of `ROUTERS`, included once per process and shared by every app it makes.
+
+    FastAPI builds an included route's dependencies and validators for each include: about
+    0.5 CPU-s for this API, paid again by every app of a process (each test's, each server's
+    start). The routes keep nothing of an app (a request's app and router are its scope's); the
+    one exception, FastAPI's dependency overrides, would be read from the router here, not from
+    the app, and ssj uses none. Every operation takes `min_seq` (`ssj.api.feed.consistency`)."""
+    api = APIRouter(dependencies=[Depends(feed.consistency)])
+    for module in ROUTERS:
+        api.include_router(module.router)
+    return tuple(api.routes)
+
+
 def create_app(services: Services | None = None) -> FastAPI:
     """The API over `services`, or over services opened from the environment (closed on
     shutdown). `uvicorn --factory ssj.api.app:create_app` serves the latter."""
@@ -486,32 +529,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_middleware(PublicCache)  # public answers by seq (ssj.api.cache)
     app.add_middleware(ratelimit.RateLimit, settings=app.state.services.settings)  # around it
     production.install(app, app.state.services)
-    for module in (
-        public,
-        public_draws,
-        public_results,
-        calendar,
-        departments,
-        users,
-        tokens,
-        items,
-        plans,
-        draws,
-        tasks,
-        followups,
-        targets,
-        inspectors,
-        conflicts,
-        imports,
-        overdue,
-        assessment,
-        pages,
-        log,
-        trail,
-        subscribers,
-        feeds,
-    ):
-        app.include_router(module.router)
+    app.router.routes.extend(_included_routes())
     app.add_middleware(TextGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     idempotency.documented(app)  # the header on every write operation of the OpenAPI document

@@ -1,8 +1,7 @@
 """What makes the API a service: concurrency, fed read models, observability, clean 503s.
 
 `install(app)` is called by `create_app` before the routers are added: it adds the request
-middleware (`ssj.api.observe`), `min_seq` on every operation (`ssj.api.feed.consistency`),
-`/healthz`, `/readyz` and `/metrics`, and answers a database that dropped or timed out with a
+middleware (`ssj.api.observe`), `/healthz`, `/readyz` and `/metrics`, and answers a database that dropped or timed out with a
 bilingual 503 (the pool replaces the broken connection; the next request works without a
 restart). Every request has a deadline (`Deadline`). `start(app)` and its returned stop run in
 the lifespan.
@@ -19,7 +18,7 @@ from contextlib import nullcontext
 import orjson
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,14 +50,14 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
 
 
 def install(app: FastAPI, services: Services) -> None:
-    """Before the routers are included (so that each operation gets `min_seq`)."""
+    """Health routes, deadlines, logs and the database's 503 (`min_seq` comes with the
+    routers: `ssj.api.app._included_routes`)."""
     app.state.reader = services.reader() or services
     # SQLite serves one request at a time in one process; PostgreSQL requests run concurrently,
     # each transaction on a pooled connection, writers serialised by the ledger's lock.
     if services.settings.database.is_postgres:
         app.state.gate = nullcontext()  # `async with` it as with the SQLite lock
     app.include_router(health.router)
-    app.router.dependencies.append(Depends(feed.consistency))
     app.add_middleware(Deadline, seconds=request_timeout())
     app.add_middleware(Observe, fallback_seq=lambda: _seen(app))  # outside: logs a 504 too
     for error in (

@@ -17,6 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from ssj.api.app import _included_routes
 from ssj.api.routers import (
     assessment,
     calendar,
@@ -115,11 +116,14 @@ def _set_extra(models: list[type[BaseModel]], extra: typing.Any) -> dict[type, o
 
 @pytest.fixture(scope="session", autouse=True)
 def strict_response_models() -> Iterator[list[type[BaseModel]]]:
-    """Forbid unnamed keys for the whole session (apps built by the tests copy the models'
-    validators when they are created, after this)."""
+    """Forbid unnamed keys for the whole session. Apps copy the models' validators when their
+    process first includes the routes (`ssj.api.app._included_routes`, shared by its apps), so
+    routes included before this, by another directory's test in this worker, are dropped."""
     models = response_models((*STRICT_ROUTERS, *STRICT_ROUTERS_B))
     before = _set_extra(models, "forbid")
+    _included_routes.cache_clear()
     yield models
     for model in models:
         model.model_config["extra"] = before[model]  # type: ignore[typeddict-item]
         model.model_rebuild(force=True)
+    _included_routes.cache_clear()
