@@ -216,9 +216,7 @@ class Services:
         user = orjson.loads(rows[0][1]) if rows[0][1] is not None else None
         principal = _as_principal(found["username"], user)
         if generation is not None:
-            if len(self._principals) >= MAX_KEPT:
-                self._principals.clear()
-            self._principals[digest] = (generation, principal)
+            _keep(self._principals, digest, (generation, principal))
         return principal
 
     def _token_rows(self, digest: str) -> list[tuple[Any, ...]]:
@@ -261,14 +259,19 @@ class Services:
         found = self.queries.get("departments", [code])
         exists = found is not None and not found["closed"]
         if exists and generation is not None:
-            if len(self._open_departments) >= MAX_KEPT:
-                self._open_departments.clear()
-            self._open_departments[code] = generation
+            _keep(self._open_departments, code, generation)
         return exists
 
     def require_department(self, code: str) -> None:
         if not self.department_exists(code):
             raise NotFoundError(f"部门 {code} 不存在", f"unknown department {code}")
+
+
+def _keep(kept: dict[str, T], key: str, value: T) -> None:
+    """Remember `value`; a store at `MAX_KEPT` entries is emptied first (bounded memory)."""
+    if len(kept) >= MAX_KEPT:
+        kept.clear()
+    kept[key] = value
 
 
 def _as_principal(username: str, user: dict[str, Any] | None) -> Principal:

@@ -69,15 +69,18 @@ def write(path: Path, sheet: bytes) -> Path:
     return path
 
 
-def outcome(path: Path, limits: ImportLimits, reference: bool) -> tuple[list[Any], str | None]:
-    """Every row given, then the error (type and both languages) if reading stopped on one."""
+def outcome(
+    path: Path, limits: ImportLimits, reference: bool, index: int = 0
+) -> tuple[list[Any], str | None]:
+    """Every row of sheet `index` given, then the error (type and both languages) if reading
+    stopped on one."""
     got: list[Any] = []
     try:
         book = xlsx.Workbook(path, limits)
     except SsjError as e:
         return got, f"{type(e).__name__}: {e}"
     try:
-        sheet = book.sheets[0]
+        sheet = book.sheets[index]
         rows = book.reference_rows(sheet) if reference else book.rows(sheet)
         for row in rows:
             got.append(row)
@@ -392,25 +395,9 @@ def test_real_files_read_as_the_reference_reads_them(name: str) -> None:
         finally:
             book.close()
         for index in range(len(sheets)):
-            new = _sheet_outcome(path, limits, index, reference=False)
-            old = _sheet_outcome(path, limits, index, reference=True)
+            new = outcome(path, limits, reference=False, index=index)
+            old = outcome(path, limits, reference=True, index=index)
             assert new == old
-
-
-def _sheet_outcome(
-    path: Path, limits: ImportLimits, index: int, reference: bool
-) -> tuple[list[Any], str | None]:
-    got: list[Any] = []
-    book = xlsx.Workbook(path, limits)
-    try:
-        sheet = book.sheets[index]
-        for row in book.reference_rows(sheet) if reference else book.rows(sheet):
-            got.append(row)
-    except SsjError as e:
-        return got, f"{type(e).__name__}: {e}"
-    finally:
-        book.close()
-    return got, None
 
 
 def test_the_bench_export_is_read_by_the_fast_path(tmp_path: Path) -> None:
