@@ -123,7 +123,7 @@ class SQLiteViewStore(ViewStore):
             conn.close()
 
 
-class _PgCursor:
+class PgCursor:
     """Accepts `?` placeholders like sqlite3."""
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
@@ -153,7 +153,7 @@ def insert_rows(
     if not rows:
         return
     names = ", ".join(columns)
-    if isinstance(c, _PgCursor):
+    if isinstance(c, PgCursor):
         with c.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -171,7 +171,7 @@ def _in_lists(c: Cursor, sql: str, values: Sequence[Any], chunk: int) -> Iterato
     of placeholders. Text values, as every key of the read models."""
     if not values:
         return
-    if isinstance(c, _PgCursor):
+    if isinstance(c, PgCursor):
         c.execute(sql.format("= ANY(?::text[])"), [list(values)])
         yield c.fetchall() if c.cur.description is not None else []
         return
@@ -201,7 +201,7 @@ def select_in_pairs(
     PostgreSQL one statement of two text arrays, on SQLite chunked `VALUES`."""
     if not pairs:
         return []
-    if isinstance(c, _PgCursor):
+    if isinstance(c, PgCursor):
         firsts, seconds = [p[0] for p in pairs], [p[1] for p in pairs]
         table = "(SELECT * FROM unnest(?::text[], ?::text[]) AS u (column1, column2))"
         c.execute(sql.format(table), [firsts, seconds])
@@ -238,7 +238,7 @@ def upsert_rows(
         for v in values
     )
     conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
-    if isinstance(c, _PgCursor):
+    if isinstance(c, PgCursor):
         picks = ", ".join(f"r ->> {i}" for i in range(len(columns)))
         c.execute(
             f"INSERT INTO {table} ({names}) SELECT {picks} "
@@ -322,13 +322,13 @@ class PostgresViewStore(ViewStore):
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield _PgCursor(cur)
+            yield PgCursor(cur)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """One statement on an autocommit connection: atomic by itself, so no BEGIN and COMMIT
         round trips around it."""
         with self.pool.connection() as conn, conn.cursor() as cur:
-            _PgCursor(cur).execute(sql, params)
+            PgCursor(cur).execute(sql, params)
             return [tuple(r) for r in cur.fetchall()]
 
     def exclusive(self, c: Cursor) -> None:

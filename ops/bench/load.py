@@ -71,7 +71,7 @@ import orjson
 import psycopg
 from rich.console import Console
 
-from ops.bench.common import ADMIN_URL, bench_services, print_table
+from ops.bench.common import ADMIN_URL, bench_services, print_table, stand_in_for_autovacuum
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 
@@ -640,6 +640,7 @@ def run(
                 done = run_ssj(env, *args)
                 if done.returncode != 0:
                     raise RuntimeError(f"ssj {args[0]} failed: {done.stdout}{done.stderr}")
+        stand_in_for_autovacuum(services.settings.database.dbname, say)
         fixture = build_fixture(services)
         say(f"{len(fixture.writers)} writers, {fixture.total_targets} targets; serving …")
         logs = data_dir / "logs"

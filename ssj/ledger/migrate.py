@@ -105,5 +105,13 @@ def migrate(settings: Settings, owner: str = "ssj_owner", runtime: str = "ssj_ap
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(views, run))
         done.append(f"schema {db.schema}: tables {', '.join(tables)} owned by {owner}")
         done.append(f"schema {db.schema}_views: projections, owned by {runtime}")
+        # Trigram indexes let the public name search find a few targets among many without
+        # reading every name (projections.versioned). Optional: without the contrib package
+        # the search still works, by reading every current row.
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            done.append("extension pg_trgm: trigram indexes for name search")
+        except psycopg.Error as e:
+            done.append(f"extension pg_trgm not available ({e}): name search reads every row")
         done.append(f"{runtime}: SELECT, INSERT only (no UPDATE, DELETE, TRUNCATE)")
     return done
