@@ -181,10 +181,13 @@ CREDIT_CODE_LABELS = frozenset(
 def _prepare_target(context: CheckingContext, values: dict[str, Any], row: int) -> list[Problem]:
     problems = _department_cell(context, values, row, ("jurisdiction", "registration_authority"))
     given = values.get("identifier")
-    if given and not values.get("id_kind"):
-        label = next((c["label"] for c in context.report.columns if c["field"] == "identifier"), "")
-        if _norm(label) in CREDIT_CODE_LABELS and classify_identifier(str(given)) is IdKind.OTHER:
-            values["id_kind"] = IdKind.USCC.value
+    if (
+        given
+        and not values.get("id_kind")
+        and context.credit_code_column()
+        and classify_identifier(str(given)) is IdKind.OTHER
+    ):
+        values["id_kind"] = IdKind.USCC.value
     code = values.get("department")
     if code in context.codes:
         values["region_fallback"] = context.codes[code].get("region_code")
@@ -1003,8 +1006,18 @@ class CheckingContext:
         self.checked = 0  # records that passed checking
         self.valid = 0  # of those, records that also passed the look-up of their entries
         self.keys: set[tuple[str, ...]] = set()  # item lists only: the items in the file
+        self._credit_code_column: bool | None = None  # see credit_code_column
 
     _FOUND = ("report", "unresolved", "rejected", "rejected_records", "derived", "refused")
+
+    def credit_code_column(self) -> bool:
+        """Whether the identifier's column is headed by a label that names the credit code alone
+        (CREDIT_CODE_LABELS): decided once the columns are known, not again every row."""
+        if self._credit_code_column is None:
+            columns = self.report.columns
+            label = next((c["label"] for c in columns if c["field"] == "identifier"), "")
+            self._credit_code_column = _norm(label) in CREDIT_CODE_LABELS
+        return self._credit_code_column
 
     def found(self) -> dict[str, Any]:
         """What checking found, for the process that writes."""
@@ -1192,22 +1205,23 @@ def _validate(
     refused = context.refused
     keep = context.options.skip_invalid
     mark, pending = 0, []
+    own: list[Problem] = []
     for record in table.records:
         row = record.rows[0]
         report.rows += 1
-        pending.extend(table.problems_since(mark))
-        mark = table.problem_count
-        own = [p for p in pending if p.row in record.rows]
-        pending = [p for p in pending if p.row > record.rows[-1]]
+        if table.problem_count > mark:
+            pending.extend(table.problems_since(mark))
+            mark = table.problem_count
+        if pending or own:  # nearly every row of a file has no reader problem
+            own = [p for p in pending if p.row in record.rows]
+            pending = [p for p in pending if p.row > record.rows[-1]]
         values: dict[str, Any] = dict(record.values)
         extra = record.extra
         if record.variant_of is not None:
             values["variant_of"] = record.variant_of
         for name in record.joined:
             context.derived[f"joined_{name}"] += 1
-        if PLACEHOLDERS.intersection(v for v in values.values() if isinstance(v, str)) or (
-            PLACEHOLDERS.intersection(extra.values())
-        ):
+        if _holds_placeholder(values) or PLACEHOLDERS.intersection(extra.values()):
             values = {
                 k: None if isinstance(v, str) and v in PLACEHOLDERS else v
                 for k, v in values.items()
@@ -1269,6 +1283,15 @@ def _validate(
         state = memoryview(orjson.dumps(parsed.as_state())).tobytes()
         context.checked += 1
         sink(CheckedRecord(row, record.rows, key, state, _compact(record) if keep else None))
+
+
+def _holds_placeholder(values: dict[str, Any]) -> bool:
+    """Whether a text value is one of PLACEHOLDERS: one set operation, unless a value cannot be
+    hashed (a list field's), when the text values are taken one by one."""
+    try:
+        return not PLACEHOLDERS.isdisjoint(values.values())
+    except TypeError:
+        return bool(PLACEHOLDERS.intersection(v for v in values.values() if isinstance(v, str)))
 
 
 def _compact(record: Record) -> bytes:
