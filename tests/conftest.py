@@ -299,15 +299,26 @@ class ScratchDatabases:
             conn.execute(f'CREATE DATABASE "{name}"')
         return name
 
+    def template(self) -> str:
+        """This process's migrated template (made on first use): what `migrated` clones, and
+        what a database handed back to `release` is emptied to match."""
+        if self._template is None:
+            self._template = self._make_template()
+        return self._template
+
+    def fresh_name(self) -> str:
+        """A name for a database the caller creates and then hands to `release`."""
+        self.template()  # release empties a database for reuse only against the template
+        return self._name()
+
     def migrated(self) -> str:
         if self._free:
             self.reused += 1
             return self._free.pop()
-        if self._template is None:
-            self._template = self._make_template()
+        template = self.template()
         name = self._name()
         with self._connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         self.cloned += 1
         return name
 
@@ -349,6 +360,10 @@ SCRATCH = ScratchDatabases()
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     SCRATCH.close()
+    if not hasattr(session.config, "workerinput"):  # the controller: every worker is done
+        from tests.worlds import drop_templates
+
+        drop_templates(session.config._tmp_path_factory)  # type: ignore[attr-defined]
     if os.environ.get("SSJ_TEST_DATABASE_STATS"):
         print(f"\nPostgreSQL test databases: {SCRATCH.cloned} cloned, {SCRATCH.reused} reused")
 

@@ -6,37 +6,32 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 
 from ssj.config import Settings
 from ssj.demo import draws as demo
-from ssj.demo.jurisdiction import BUREAU, build
+from ssj.demo.jurisdiction import BUREAU
 from ssj.domain.draws import MIN_DICE_DIGITS, commit_digest, draw_id
 from ssj.domain.plans import plan_id
 from ssj.draw.facts import DrawFacts
 from ssj.services.context import Services
 from ssj.services.draws import DrawService
+from tests import worlds
 from tests.conftest import settings_env
 
 pytestmark = pytest.mark.slow  # a demo-sized jurisdiction
 
-SMALL = 300
-SEED = 3
+SMALL, SEED = worlds.SMALL, worlds.SEED
 PLANS = {p.code: p for p in demo.schedule()}
 
 
-@pytest.fixture
-def services(settings: Settings, tmp_path: Path) -> Iterator[Services]:
-    s = Services(settings)
-    try:
-        s.ledger.initialise()
-        build(s, tmp_path / "demo", targets=SMALL, seed=SEED)
+@pytest.fixture(params=worlds.BACKENDS)
+def services(request: pytest.FixtureRequest) -> Iterator[Services]:
+    """A copy of the small jurisdiction (`tests/worlds.py`: built once a run and backend)."""
+    with worlds.services_over(request, "built") as s:
         yield s
-    finally:
-        s.close()
 
 
 def draw_of(code: str, round: int) -> str:

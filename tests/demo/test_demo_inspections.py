@@ -15,7 +15,7 @@ from projections.followups import TABLES as FOLLOWUP_TABLES
 from projections.registry import RegistryQueries
 from ssj.config import Settings
 from ssj.demo import draws, followups, inspections
-from ssj.demo.jurisdiction import ADMIN, build
+from ssj.demo.jurisdiction import ADMIN
 from ssj.domain.draws import draw_id
 from ssj.domain.plans import plan_id
 from ssj.domain.tasks import TaskStatus
@@ -23,26 +23,31 @@ from ssj.ledger.audit import verify_ledger
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
 from ssj.services.overdue import OverdueService
+from tests import worlds
 from tests.cli.inprocess import run_ssj
 from tests.conftest import settings_env
 
 pytestmark = pytest.mark.slow  # a demo-sized year
 
-SMALL = 300
-SEED = 3
+SMALL, SEED = worlds.SMALL, worlds.SEED
 MIDYEAR = date(2026, 7, 15)
-NOVEMBER = date(2026, 11, 20)
+NOVEMBER = worlds.NOVEMBER
 STAGES = ("notified_on", "completed_on", "informed_on", "published_on", "closed_on")
 
 
+@pytest.fixture(params=worlds.BACKENDS)
+def drawn(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """A copy of the small jurisdiction with the demo's draws (`tests/worlds.py`)."""
+    with worlds.copied(request.param, "drawn", tmp_path, tmp_path_factory) as settings:
+        yield settings
+
+
 @pytest.fixture
-def services(settings: Settings, tmp_path: Path) -> Iterator[Services]:
-    s = Services(settings)
+def services(drawn: Settings) -> Iterator[Services]:
+    s = Services(drawn)
     try:
-        s.ledger.initialise()
-        build(s, tmp_path / "demo", targets=SMALL, seed=SEED)
-        result = draws.run(s, seed=SEED)
-        assert not result.skipped
         yield s
     finally:
         s.close()
@@ -69,7 +74,7 @@ def check_dates(services: Services, today: date) -> None:
                 assert {result["drafted_by"], result["signed_by"]} <= set(row["inspectors"])
 
 
-def test_the_years_inspections(services: Services, settings: Settings) -> None:
+def test_the_years_inspections(services: Services, drawn: Settings) -> None:
     # Midyear: tasks at every stage; the September draw's targets are not even notified.
     size = services.ledger.size()
     first = inspections.run(services, seed=SEED, today=MIDYEAR)
@@ -133,7 +138,7 @@ def test_the_years_inspections(services: Services, settings: Settings) -> None:
     checked = draws.verify_all(services)
     assert len(checked) == 8 and all(c.ok for c in checked), [c.failed for c in checked]
     assert verify_ledger(services.ledger, jobs=1).ok
-    result = run_ssj(["verify"], settings_env(settings))
+    result = run_ssj(["verify"], settings_env(drawn))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -24,8 +24,10 @@ from ssj.domain.identifiers import validate_identifier
 from ssj.domain.inspectors import InspectorRecord
 from ssj.domain.items import ItemRecord
 from ssj.domain.targets import TargetRecord
+from ssj.ledger.audit import verify_ledger
 from ssj.services.context import Services
 from ssj.services.imports import import_file
+from tests import worlds
 from tests.conftest import settings_env
 
 SMALL = 300
@@ -106,12 +108,35 @@ def check_counts(services: Services, summary: Summary) -> None:
     assert len(q.states("conflict_rules")) == summary.rule_sets
 
 
-def test_build_twice_writes_nothing_the_second_time(services: Services, tmp_path: Path) -> None:
+KINDS = ("departments", "users", "items", "targets", "inspectors", "declarations")
+
+
+def everything(services: Services) -> tuple[int, dict[str, list[dict]]]:
+    """The ledger's size and the registry's rows, sorted (two builds of the same seed list
+    their declarations in different orders)."""
+    services.refresh()
+    return services.ledger.size(), {k: sorted(services.queries.states(k), key=repr) for k in KINDS}
+
+
+def test_build_twice_writes_nothing_the_second_time(
+    services: Services, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     summary = build(services, tmp_path / "demo", targets=SMALL, seed=3)
     assert summary.targets == SMALL and summary.written
     assert {r.file: r.created for r in summary.imports}["targets.csv"] > 0
     check_counts(services, summary)
     size = services.ledger.size()
+
+    # The copy other tests start from (tests/worlds.py) holds what this build wrote.
+    backend = "postgres" if services.settings.database.is_postgres else "sqlite"
+    assert (worlds.SMALL, worlds.SEED) == (SMALL, 3)
+    with worlds.copied(backend, "built", tmp_path / "copy", tmp_path_factory) as settings:
+        copy = Services(settings)
+        try:
+            assert everything(copy) == everything(services)
+            assert verify_ledger(copy.ledger, jobs=1).ok
+        finally:
+            copy.close()
 
     again = build(services, tmp_path / "demo", targets=SMALL, seed=3)
     assert again.events_written == 0 and services.ledger.size() == size

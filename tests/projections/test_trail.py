@@ -5,42 +5,30 @@ a signature tampered with by the DBA shows as invalid."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from projections.trail import COLUMNS, TrailFilters, subject_departments, trail_page
-from ssj.config import Settings
-from ssj.demo import draws, followups, inspections
-from ssj.demo.jurisdiction import build
 from ssj.domain.organisation import Role
 from ssj.domain.trail import KINDS, SUBSCRIBER, USER, Replay, Subject
 from ssj.errors import ValidationError
 from ssj.services.context import Services
 from ssj.services.trail import TrailService, make_filters
+from tests import worlds
 from tests.ledger.test_tamper import RawDB, raw  # noqa: F401  (the DBA fixture)
 from tests.services.conftest import Jurisdiction, jurisdiction  # noqa: F401  (fixture)
 from tests.services.test_draws import World
 
-SMALL, SEED = 300, 3
-NOVEMBER = date(2026, 11, 20)
+SMALL, SEED = worlds.SMALL, worlds.SEED
+NOVEMBER = worlds.NOVEMBER
 
 
-@pytest.fixture
-def demo(settings: Settings, tmp_path: Path) -> Iterator[Services]:
-    s = Services(settings)
-    try:
-        s.ledger.initialise()
-        build(s, tmp_path / "demo", targets=SMALL, seed=SEED)
-        assert not draws.run(s, seed=SEED).skipped
-        inspections.run(s, seed=SEED, today=NOVEMBER)
-        followups.run(s, seed=SEED, today=NOVEMBER)
-        s.refresh()
+@pytest.fixture(params=worlds.BACKENDS)
+def demo(request: pytest.FixtureRequest) -> Iterator[Services]:
+    """A copy of the demo's small year to 2026-11-20, follow-up included (`tests/worlds.py`)."""
+    with worlds.services_over(request, "followed") as s:
         yield s
-    finally:
-        s.close()
 
 
 def replay(services: Services) -> Replay:

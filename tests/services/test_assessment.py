@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ssj.config import Settings
 from ssj.domain.access import Forbidden
 from ssj.domain.organisation import Role
 from ssj.errors import NotFoundError, ValidationError
@@ -18,6 +17,7 @@ from ssj.services.assessment import AssessmentService
 from ssj.services.calendar import CalendarService
 from ssj.services.context import Services
 from ssj.services.followups import FollowUpService
+from tests import worlds
 from tests.conftest import IN_CI
 from tests.services.conftest import OTHER, OWN
 from tests.services.test_draws import World, unchanged, world
@@ -242,23 +242,23 @@ def test_chart_without_a_cjk_font_uses_english_labels(
 
 
 @pytest.mark.slow
-def test_over_everything_the_demo_writes(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", worlds.BACKENDS)
+def test_over_everything_the_demo_writes(
+    backend: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The demo's year (plans, draws with recusals, an abandoned draw, a joint plan, the
-    inspections): every department assessed, and no target over its yearly cap."""
-    from ssj.demo import draws, inspections
-    from ssj.demo.jurisdiction import ADMIN, build
+    inspections to 2026-11-20; a copy of `tests/worlds.py`'s): every department assessed, and
+    no target over its yearly cap."""
+    from ssj.demo.jurisdiction import ADMIN
 
-    services = Services(settings)
-    try:
-        services.ledger.initialise()
-        build(services, tmp_path / "demo", targets=300, seed=3)
-        draws.run(services, seed=3)
-        inspections.run(services, seed=3, today=date(2026, 11, 20))
-        report = AssessmentService(services, clock=lambda: date(2026, 11, 20)).year(
-            services.principal(ADMIN), 2026, on="2026-11-20"
-        )
-    finally:
-        services.close()
+    with worlds.copied(backend, "inspected", tmp_path, tmp_path_factory) as settings:
+        services = Services(settings)
+        try:
+            report = AssessmentService(services, clock=lambda: date(2026, 11, 20)).year(
+                services.principal(ADMIN), 2026, on="2026-11-20"
+            )
+        finally:
+            services.close()
     by_code = {d["department"]: d["figures"] for d in report["departments"]}
     assert all(f["caps"]["over_cap"] == 0 for f in by_code.values())
     assert by_code["CZ-SJJ-ZL"]["abandoned_draws"]["count"] == 1
