@@ -1,87 +1,76 @@
-"""The `ssj` command: thin commands over the application services."""
+"""The `ssj` command's entry point.
+
+`ssj witness ...` and the ledger's own commands (init, verify, checkpoint, keys, db, proof,
+witnesses) need none of the other command modules, so for them `main` builds a tree of only
+their module's commands: the same commands, options and help as in the whole tree
+(`ssj.cli.app`, which registers them with the same functions), without importing the rest
+(registry, plans, draws, tasks, ...). A witness server or an `ssj checkpoint` process starts
+with about 0.2 CPU-s of imports fewer. `tests/cli/test_smoke.py` compares each such tree with
+the whole one.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 import typer
 
-from ssj.cli import (
-    assessment,
-    audit,
-    calendar,
-    deliver,
-    draws,
-    followups,
-    imports,
-    ledger,
-    overdue,
-    plans,
-    production,
-    registry,
-    tasks,
-    trail,
-)
-from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
-from ssj.witness import cli as witness_cli
 
-app = typer.Typer(
-    help="ssj：双随机、一公开 审计账本 / the audit-first ledger for random inspections",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.command()(ledger.init)
-app.command()(ledger.verify)
-app.command()(ledger.checkpoint)
-app.add_typer(ledger.keys_app, name="keys")
-app.add_typer(ledger.db_app, name="db")
-app.add_typer(ledger.proof_app, name="proof")
-audit.audit_app.add_typer(trail.trail_app, name="trail")
-app.add_typer(audit.audit_app, name="audit")
-app.command()(registry.bootstrap)
-app.add_typer(registry.departments_app, name="departments")
-app.add_typer(imports.imports_app, name="imports")
-app.add_typer(registry.users_app, name="users")
-app.add_typer(registry.tokens_app, name="tokens")
-app.add_typer(registry.items_app, name="items")
-app.add_typer(registry.targets_app, name="targets")
-app.add_typer(registry.inspectors_app, name="inspectors")
-app.add_typer(registry.conflicts_app, name="conflicts")
-app.add_typer(plans.plans_app, name="plans")
-app.add_typer(draws.draws_app, name="draws")
-app.add_typer(tasks.tasks_app, name="tasks")
-app.add_typer(followups.followups_app, name="followups")
-# The singular names used until now (`ssj draw`, `ssj task`, `ssj followup`): hidden aliases kept
-# for one release so that scripts keep working (CHANGELOG.md, Deprecated).
-for group, old_name in (
-    (draws.draws_app, "draw"),
-    (tasks.tasks_app, "task"),
-    (followups.followups_app, "followup"),
-):
-    app.add_typer(group, name=old_name, hidden=True)
-app.add_typer(calendar.calendar_app, name="calendar")
-registry.projections_app.command("run")(production.projections_run)
-app.add_typer(registry.projections_app, name="projections")
-app.command()(production.serve)
-app.add_typer(production.ops_app, name="ops")
-app.command()(overdue.overdue)
-app.add_typer(assessment.assessment_app, name="assessment")
-app.add_typer(ledger.witnesses_app, name="witnesses")
-app.add_typer(witness_cli.witness_app, name="witness")
-app.add_typer(deliver.subscribers_app, name="subscribers")
-app.add_typer(deliver.deliver_app, name="deliver")
+def new_app() -> typer.Typer:
+    """The top of the tree, as the whole `ssj` has it."""
+    return typer.Typer(
+        help="ssj：双随机、一公开 审计账本 / the audit-first ledger for random inspections",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
 
 
-@app.command()
-def demo(
-    targets: int = typer.Option(
-        DEFAULT_TARGETS, "--targets", min=MIN_TARGETS, help="检查对象数量 / number of targets"
-    ),
-    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="随机种子 / seed of the synthetic data"),
-) -> None:
-    """演示：示例辖区、计划与抽取，并逐一校验 / a sample jurisdiction, plans and draws, all verified."""
-    from ssj.cli.demo import run
+def add_ledger(app: typer.Typer) -> None:
+    from ssj.cli import ledger
 
-    run(targets=targets, seed=seed)
+    app.command()(ledger.init)
+    app.command()(ledger.verify)
+    app.command()(ledger.checkpoint)
+    app.add_typer(ledger.keys_app, name="keys")
+    app.add_typer(ledger.db_app, name="db")
+    app.add_typer(ledger.proof_app, name="proof")
+
+
+def add_witnesses(app: typer.Typer) -> None:
+    from ssj.cli import ledger
+
+    app.add_typer(ledger.witnesses_app, name="witnesses")
+
+
+def add_witness(app: typer.Typer) -> None:
+    from ssj.witness import cli as witness_cli
+
+    app.add_typer(witness_cli.witness_app, name="witness")
+
+
+# A top-level name -> what registers it (and the names beside it) on its own.
+ALONE: dict[str, Callable[[typer.Typer], None]] = {
+    **dict.fromkeys(("init", "verify", "checkpoint", "keys", "db", "proof"), add_ledger),
+    "witnesses": add_witnesses,
+    "witness": add_witness,
+}
+
+
+def alone(name: str) -> typer.Typer | None:
+    """The tree of only `name`'s module, or None when `name` needs the whole tree."""
+    register = ALONE.get(name)
+    if register is None:
+        return None
+    app = new_app()
+    register(app)
+    return app
 
 
 def main() -> None:
+    app = alone(sys.argv[1]) if len(sys.argv) > 1 else None
+    if app is None:
+        from ssj.cli.app import app as whole
+
+        app = whole
     app()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typer.testing
 
-from ssj.cli.main import app
+from ssj.cli.app import app
 
 SSJ = str(Path(sys.executable).parent / "ssj")
 ALWAYS_SUBPROCESS = os.environ.get("SSJ_CLI_SUBPROCESS", "") in ("1", "true", "yes")

@@ -79,7 +79,7 @@ def test_at_seq_options_hide_their_old_name(sqlite_settings: Settings) -> None:
     name, one release more) is accepted, hidden; `ssj keys revoke --as-of` is not a read."""
     import typer.main
 
-    from ssj.cli.main import app
+    from ssj.cli.app import app
 
     def walk(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
         if hasattr(command, "commands"):  # a group (typer vendors its own click)
@@ -98,3 +98,39 @@ def test_at_seq_options_hide_their_old_name(sqlite_settings: Settings) -> None:
         shown = run_ssj([*path, "--help"], env)
         assert shown.returncode == 0 and "--at-seq" in shown.stdout, (path, shown.stderr)
         assert not re.search(r"--as-of(?![\w-])", shown.stdout), path
+
+
+def test_a_name_run_alone_is_the_same_command_as_in_the_whole_tree() -> None:
+    """`ssj NAME ...` for the names `ssj.cli.main` runs without the rest of the tree: every
+    command under NAME has the same parameters (names, options, defaults, help), the same help
+    text, and prints the same help, as in the whole tree (`ssj.cli.app`)."""
+    import typer.main
+    import typer.testing
+
+    from ssj.cli.app import app
+    from ssj.cli.main import ALONE, alone
+
+    def shape(command: Any, path: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        params = [
+            (p.name, tuple(p.opts), repr(p.default), p.required, getattr(p, "help", None))
+            for p in command.params
+        ]
+        yield path, command.help, command.hidden, params
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from shape(sub, (*path, name))
+
+    whole = typer.main.get_command(app)
+    runner = typer.testing.CliRunner()
+    assert {"witness", "checkpoint", "keys"} <= set(ALONE) < set(whole.commands)  # type: ignore[attr-defined]
+    for name in ALONE:
+        part = alone(name)
+        assert part is not None
+        fast = typer.main.get_command(part)
+        assert name in fast.commands  # type: ignore[attr-defined]
+        expected = list(shape(whole.commands[name], (name,)))  # type: ignore[attr-defined]
+        assert list(shape(fast.commands[name], (name,))) == expected, name  # type: ignore[attr-defined]
+        for path, *_ in expected:
+            shown = runner.invoke(part, [*path, "--help"], env={"COLUMNS": "120"})
+            reference = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "120"})
+            assert shown.exit_code == reference.exit_code == 0, path
+            assert shown.output == reference.output, path
