@@ -20,7 +20,7 @@ from ssj.cli import (
     tasks,
     trail,
 )
-from ssj.cli.main import add_ledger, add_witness, add_witnesses, new_app
+from ssj.cli.main import add_ledger, add_production, add_witness, add_witnesses, new_app
 from ssj.demo import DEFAULT_SEED, DEFAULT_TARGETS, MIN_TARGETS
 
 app = new_app()
@@ -54,8 +54,7 @@ for group, old_name in (
 app.add_typer(calendar.calendar_app, name="calendar")
 registry.projections_app.command("run")(production.projections_run)
 app.add_typer(registry.projections_app, name="projections")
-app.command()(production.serve)
-app.add_typer(production.ops_app, name="ops")
+add_production(app)
 app.command()(overdue.overdue)
 app.add_typer(assessment.assessment_app, name="assessment")
 add_witnesses(app)

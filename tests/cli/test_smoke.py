@@ -121,7 +121,7 @@ def test_a_name_run_alone_is_the_same_command_as_in_the_whole_tree() -> None:
 
     whole = typer.main.get_command(app)
     runner = typer.testing.CliRunner()
-    assert {"witness", "checkpoint", "keys"} <= set(ALONE) < set(whole.commands)  # type: ignore[attr-defined]
+    assert {"witness", "checkpoint", "keys", "serve"} <= set(ALONE) < set(whole.commands)  # type: ignore[attr-defined]
     for name in ALONE:
         part = alone(name)
         assert part is not None
