@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from dataclasses import fields as fields_of
 from enum import StrEnum
+from hashlib import sha1
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -120,8 +121,17 @@ OPTIONAL_STATE = (
 )
 
 
+# uuid5's version and variant bits, applied to the name's SHA-1 as an integer.
+_UUID5_KEEP = ~(0xC000 << 48) & ~(0xF000 << 64)
+_UUID5_SET = (0x8000 << 48) | (5 << 76)
+_TARGET_NAMESPACE_BYTES = TARGET_NAMESPACE.bytes
+
+
 def target_id(identifier: str) -> UUID:
-    return uuid5(TARGET_NAMESPACE, identifier)
+    """`uuid5(TARGET_NAMESPACE, identifier)`, the same UUID in half its time (an import of a
+    million targets derives a million): no import inside the call, no UUID(bytes=...) checks."""
+    digest = sha1(_TARGET_NAMESPACE_BYTES + identifier.encode()).digest()
+    return UUID(int=(int.from_bytes(digest[:16], "big") & _UUID5_KEEP) | _UUID5_SET)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from enum import StrEnum
 
 import pytest
@@ -13,6 +14,7 @@ from ssj.domain.fields import FieldError
 from ssj.domain.identifiers import IdKind, make_uscc, organization_code_check_character
 from ssj.domain.targets import (
     OPTIONAL_STATE,
+    TARGET_NAMESPACE,
     CreditClass,
     Target,
     TargetRecord,
@@ -226,3 +228,11 @@ def test_parse_fast_path_matches_the_collecting_one(overrides: dict[str, object]
     expected = _outcome(TargetRecord._parse_collecting, values)
     assert _outcome(TargetRecord.parse, values) == expected
     assert _outcome(TargetRecord.parse, values) == expected  # the remembered choices too
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(st.text(max_size=40) | st.sampled_from([USCC, "320402000000035", "项目-2024-01"]))
+def test_target_id_is_the_uuid5_of_the_identifier(identifier: str) -> None:
+    """target_id computes uuid5 itself (faster): every id stays the one stored until now."""
+    assert target_id(identifier) == uuid.uuid5(TARGET_NAMESPACE, identifier)
+    assert str(target_id(identifier)) == str(uuid.uuid5(TARGET_NAMESPACE, identifier))
