@@ -213,7 +213,9 @@ class RegistryQueries:
             for part, values in as_of_parts(at_seq)
         ]
         counts = " + ".join(f"(SELECT COUNT(*) FROM {table} WHERE {w})" for w, _ in parts)
-        total = self.store.query(f"SELECT {counts}", [v for _, a in parts for v in a])[0][0]
+        total = self.store.query(
+            f"SELECT {counts}", [v for _, a in parts for v in a], planned_with_values=True
+        )[0][0]
         terms = [t.split() for t in (order or ", ".join(versioned.natural_key)).split(",")]
         by = ", ".join(map(" ".join, terms))
         picked = ", ".join(dict.fromkeys([*versioned.keys, "from_seq", *(t[0] for t in terms)]))
@@ -229,6 +231,9 @@ class RegistryQueries:
             "AND (t.to_seq IS NULL OR t.to_seq > t.from_seq) "
             f"ORDER BY {', '.join(' '.join(['p.' + t[0], *t[1:]]) for t in terms)}",
             [*(v for _, a in parts for v in (*a, offset + limit)), limit, offset],
+            # A generic plan walked every version in key order looking for rows closed after
+            # the seq (137 ms a page on the demo after its writes); planned for the seq: 7 ms.
+            planned_with_values=True,
         )
         return Page([orjson.loads(r[0]) for r in rows], int(total), offset, limit)
 

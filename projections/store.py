@@ -55,7 +55,11 @@ class ViewStore:
         """Hold the projections' writer lock until `c`'s transaction ends (SQLite: BEGIN
         IMMEDIATE already does), so runners in several processes never apply an event twice."""
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def query(
+        self, sql: str, params: Sequence[Any] = (), *, planned_with_values: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """`planned_with_values`: PostgreSQL plans the statement for these values every time,
+        never with a prepared statement's generic plan (SQLite plans every statement so)."""
         with self.transaction() as c:
             c.execute(sql, params)
             return [tuple(r) for r in c.fetchall()]
@@ -130,14 +134,14 @@ class PgCursor:
         self.cur = cur
 
     @staticmethod
-    def _sql(sql: str) -> str:
+    def sql(sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.cur.execute(self._sql(sql), params)
+        return self.cur.execute(self.sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self.cur.executemany(self._sql(sql), rows)
+        return self.cur.executemany(self.sql(sql), rows)
 
     def fetchall(self) -> list[Any]:
         return self.cur.fetchall()
@@ -324,11 +328,15 @@ class PostgresViewStore(ViewStore):
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield PgCursor(cur)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def query(
+        self, sql: str, params: Sequence[Any] = (), *, planned_with_values: bool = False
+    ) -> list[tuple[Any, ...]]:
         """One statement on an autocommit connection: atomic by itself, so no BEGIN and COMMIT
-        round trips around it."""
+        round trips around it. psycopg prepares a statement run often; PostgreSQL may then use
+        a generic plan, which guesses a third of the rows for `to_seq > ?` whatever the value:
+        `planned_with_values` keeps it unprepared, planned for its values."""
         with self.pool.connection() as conn, conn.cursor() as cur:
-            PgCursor(cur).execute(sql, params)
+            cur.execute(PgCursor.sql(sql), params, prepare=False if planned_with_values else None)
             return [tuple(r) for r in cur.fetchall()]
 
     def exclusive(self, c: Cursor) -> None:
