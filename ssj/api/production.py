@@ -1,9 +1,9 @@
 """What makes the API a service: concurrency, fed read models, observability, clean 503s.
 
 `install(app)` is called by `create_app` before the routers are added: it adds the request
-middleware (`ssj.api.observe`), `/healthz`, `/readyz` and `/metrics`, and answers a database that dropped or timed out with a
-bilingual 503 (the pool replaces the broken connection; the next request works without a
-restart). Every request has a deadline (`Deadline`). `start(app)` and its returned stop run in
+middleware (`ssj.api.observe`), `/healthz`, `/readyz` and `/metrics`, and answers a database
+that dropped or timed out with a bilingual 503 (the pool replaces the broken connection; the
+next request works without a restart). Every request has a deadline (`Deadline`). `start(app)` and its returned stop run in
 the lifespan.
 """
 

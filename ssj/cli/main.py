@@ -2,11 +2,11 @@
 
 `ssj witness ...`, the ledger's own commands (init, verify, checkpoint, keys, db, proof,
 witnesses) and `ssj serve` / `ssj ops` need none of the other command modules, so for them
-`main` builds a tree of only their module's commands: the same commands, options and help as in the whole tree
-(`ssj.cli.app`, which registers them with the same functions), without importing the rest
-(registry, plans, draws, tasks, ...). A witness server or an `ssj checkpoint` process starts
-with about 0.3 CPU-s of imports fewer, `ssj serve` about 0.15. `tests/cli/test_smoke.py` compares each such tree with
-the whole one.
+`main` builds a tree of only their module's commands: the same commands, options and help as
+in the whole tree (`ssj.cli.app`, which registers them with the same functions), without
+importing the rest (registry, plans, draws, tasks, ...). A witness server or an `ssj
+checkpoint` process starts with about 0.3 CPU-s of imports fewer, `ssj serve` about 0.15.
+`tests/cli/test_smoke.py` compares each such tree with the whole one.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ does not know them; see `ssj.imports.excel`).
 from __future__ import annotations
 
 import mmap
+import pyexpat
 import re
 import tempfile
 from array import array
@@ -203,12 +204,7 @@ class Workbook:
 
     def _plain_strings(self, part: str, store: SharedStrings) -> bool:
         handler = _StringsHandler(store, self)
-        parser = expat(handler)
-        declared: list[str] = []
-        parser.XmlDeclHandler = lambda version, encoding, standalone: declared.append(
-            encoding or ""
-        )
-
+        parser, declared_encoding = _declaring(handler)
         fed: list[bool] = []
 
         def feed(data: bytes, final: bool) -> bool:
@@ -217,10 +213,9 @@ class Workbook:
                 parser.Parse(data, final)
             except Exception:  # the reference reads the part again and says why
                 return False
-            encoding = (declared[0] if declared else "") or "utf-8"
             first = not fed
             fed.append(True)
-            return encoding.lower() == "utf-8" and (not first or handler.depth == 1)
+            return declared_encoding() == "utf-8" and (not first or handler.depth == 1)
 
         def add(text: str) -> int:
             store.add(unescape(text))
@@ -292,22 +287,28 @@ class Workbook:
 _PLAIN_ENCODINGS = frozenset({"utf-8", "us-ascii", "iso-8859-1"})
 
 
+def _declaring(handler: Handler) -> tuple[pyexpat.XMLParserType, Callable[[], str]]:
+    """An expat parser for `handler`, and what its XML declaration says the encoding is (lower
+    case; "utf-8" without one): the plain-text fast paths read only ASCII-compatible parts."""
+    parser = expat(handler)
+    declared: list[str] = []
+    parser.XmlDeclHandler = lambda version, encoding, standalone: declared.append(encoding or "")
+    return parser, lambda: ((declared[0] if declared else "") or "utf-8").lower()
+
+
 def _entering(handler: _SheetHandler) -> Callable[[bytes], bool]:
     """What `PlainRows` calls with the part up to and including `<sheetData>`: read by expat and
     the reference handler (a DOCTYPE, malformed XML, a row outside sheetData are refused there),
     True if that leaves it inside sheetData with no row open, in an ASCII-compatible encoding."""
-    parser = expat(handler)
-    declared: list[str] = []
-    parser.XmlDeclHandler = lambda version, encoding, standalone: declared.append(encoding or "")
+    parser, declared_encoding = _declaring(handler)
 
     def enter(prefix: bytes) -> bool:
         try:
             parser.Parse(prefix, False)
         except Exception:  # the reference reads the part again and says why
             return False
-        encoding = (declared[0] if declared else "") or "utf-8"
         return (
-            encoding.lower() in _PLAIN_ENCODINGS
+            declared_encoding() in _PLAIN_ENCODINGS
             and handler.in_data
             and handler.depth == 2
             and handler.cells is None
