@@ -42,7 +42,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ops.bench.common import bench_services, print_table
-from ops.bench.ledger import ACTOR, thing
+from ops.bench.ledger import ACTOR, signature_bound, thing
 from ssj.demo import DEFAULT_SEED, draws
 from ssj.demo.jurisdiction import build
 from ssj.ledger.application import Ledger
@@ -246,6 +246,16 @@ def measure(
         ("(b) CPU seconds, all processes", f"{med(V2, 3):.1f}", f"{med(V1, 3):.1f}", "", "")
     )
     rows.append(("(b) v2 / v1 speed", f"{rate[V2] / rate[V1]:.2f}x", "", "", ""))
+    bound = signature_bound(ledger.suite)
+    rows.append(
+        (
+            "(b) this machine's signature bound (cores x one core's verifies/s)",
+            f"{bound:,.0f} events/s (v2 at {rate[V2] / bound:.2f} of it)",
+            "",
+            "",
+            "",
+        )
+    )
     console.print("ssj verify on the database …")
     t0 = time.perf_counter()
     report = verify_ledger(ledger, jobs=args.jobs)

@@ -26,11 +26,12 @@ def test_draw_rows_are_read_and_judged() -> None:
 def test_numeric_results_and_missing_figures() -> None:
     ledger = (
         [("SQLite", "100-event batches", 20_000.0, {"ed25519-sha256": 17_000.0})],
-        [("SQLite", "ed25519-sha256", 1_000_001, 31_000.0)],
+        [("SQLite", "ed25519-sha256", 1_000_001, 31_000.0, 28_000.0)],
         ["ed25519-sha256"],
     )
-    verdicts = [r[-1] for r in judged("ledger", ledger)]
-    assert verdicts == ["met", "met"]  # 0.85x plain; 31,000 events/s
+    judged_rows = judged("ledger", ledger)
+    assert [r[-1] for r in judged_rows] == ["met", "met"]  # 0.85x plain; 31,000 events/s
+    assert "signature bound 28,000/s" in judged_rows[1][0]
     catch_up = Result("sqlite", 50_000, 1.0, 1.0, 0.5, 0.5, (0, 0, 0), (0, 0, 0))
     assert judged("projections", [catch_up])[0][-1] == "met"
     assert judged("delivery", [])[0][2:] == ("not reported", "", "missed")
