@@ -90,6 +90,11 @@ class SQLiteViewStore(ViewStore):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # a read model can be rebuilt
+        # Freed pages and deleted cells are left as they are, not zeroed: a read model holds
+        # nothing the ledger beside it does not (and the ledger erases nothing). SQLite built with
+        # SQLITE_SECURE_DELETE (Debian's is) zeroed them: a rebuild's drops wrote every page of
+        # the old tables once more (1.2 of 8 s rebuilding a 53,000-event ledger's read models).
+        conn.execute("PRAGMA secure_delete=OFF")
         with self._guard:
             self._all.append(conn)
         self._local.conn = conn

@@ -192,3 +192,21 @@ def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
     finally:
         if not was:
             gc.disable()
+
+
+def test_sqlite_read_models_leave_freed_pages_unzeroed(filled: Runner) -> None:
+    """A SQLite built with SQLITE_SECURE_DELETE would zero every page a rebuild's drops free:
+    each connection of the store turns it off (a read model hides nothing the ledger holds)."""
+    store = filled.store
+    if not isinstance(store, SQLiteViewStore):
+        pytest.skip("a SQLite pragma")
+    filled.rebuild()
+    found = [store.connection().execute("PRAGMA secure_delete").fetchone()[0]]
+    reader = threading.Thread(
+        target=lambda: found.append(
+            store.connection().execute("PRAGMA secure_delete").fetchone()[0]
+        )
+    )
+    reader.start()
+    reader.join()
+    assert found == [0, 0]
