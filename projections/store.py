@@ -71,6 +71,12 @@ class ViewStore:
 # The writer's page cache (KiB): a large batch's pages stay in memory until its commit instead of
 # spilling to the WAL mid-transaction (the default is 2 MiB). Only the runner's connection.
 WRITER_CACHE_KIB = 65_536
+# The writer checkpoints the WAL into the database once it holds this many pages (4 KiB: as much
+# as the writer's cache) instead of SQLite's 1,000: a large batch's commit then seldom waits for
+# a checkpoint (two fsyncs and a copy of its pages), and the pages that successive batches
+# rewrite (the indexes) are copied once per checkpoint, not once per batch. The WAL stays the
+# journal: a crash at any point leaves the last committed batch, as before.
+WRITER_CHECKPOINT_PAGES = 16_384
 
 
 class SQLiteViewStore(ViewStore):
@@ -120,9 +126,10 @@ class SQLiteViewStore(ViewStore):
 
     def exclusive(self, c: Cursor) -> None:
         """BEGIN IMMEDIATE holds the writer lock already; the writer's connection gets a larger
-        page cache, once (no statement more per batch)."""
+        page cache and checkpoints the WAL less often, once (no statement more per batch)."""
         if not getattr(self._local, "writer_cache", False):
             c.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            c.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
             self._local.writer_cache = True
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from projections.registry import RegistryProjection
 from projections.runner import Runner
 from projections.store import (
     WRITER_CACHE_KIB,
+    WRITER_CHECKPOINT_PAGES,
     SQLiteViewStore,
     ViewStore,
     open_view_store,
@@ -156,20 +157,29 @@ def test_upsert_rows_keeps_text_as_given(settings: Settings) -> None:
         store.close()
 
 
-def test_only_the_sqlite_writer_gets_the_large_page_cache(filled: Runner) -> None:
+def test_only_the_sqlite_writer_gets_the_large_page_cache_and_checkpoint_interval(
+    filled: Runner,
+) -> None:
     store = filled.store
     if not isinstance(store, SQLiteViewStore):
         pytest.skip("a SQLite page cache")
     filled.catch_up()
-    writer = store.connection().execute("PRAGMA cache_size").fetchone()[0]
-    other: list[int] = []
-    reader = threading.Thread(
-        target=lambda: other.append(store.connection().execute("PRAGMA cache_size").fetchone()[0])
-    )
+
+    def settings() -> tuple[int, int]:
+        conn = store.connection()
+        return (
+            conn.execute("PRAGMA cache_size").fetchone()[0],
+            conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+        )
+
+    writer = settings()
+    other: list[tuple[int, int]] = []
+    reader = threading.Thread(target=lambda: other.append(settings()))
     reader.start()
     reader.join()
-    assert writer == -WRITER_CACHE_KIB
-    assert other and other[0] != writer
+    assert writer == (-WRITER_CACHE_KIB, WRITER_CHECKPOINT_PAGES)
+    assert other and other[0][0] != writer[0]
+    assert other[0][1] == 1000  # SQLite's own
 
 
 def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
