@@ -222,7 +222,8 @@ class Runner:
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop every projection and replay the whole ledger into it, in large batches, with
         the indexes that serve only reads created at the end (a rebuild stopped before that
-        gets them back from `create` when a runner next starts)."""
+        gets them back from `create` when a runner next starts), then checkpoint SQLite's WAL
+        (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`)."""
         deferred = [
             i for p in self.projections if isinstance(p, ReadIndexed) for i in p.read_indexes()
         ]
@@ -237,6 +238,7 @@ class Runner:
         with self._lock, self.store.transaction() as c:
             for _, create in deferred:
                 c.execute(create)
+        self.store.checkpoint()
         return applied
 
     def run_forever(self, stop: threading.Event, wakeup: Wakeup | None = None) -> None:

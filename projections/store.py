@@ -55,6 +55,11 @@ class ViewStore:
         """Hold the projections' writer lock until `c`'s transaction ends (SQLite: BEGIN
         IMMEDIATE already does), so runners in several processes never apply an event twice."""
 
+    def checkpoint(self) -> None:
+        """Copy what the journal holds into the database now (SQLite's WAL; nothing on
+        PostgreSQL), without waiting for readers: after a rebuild, so that the next batch's
+        commit does not pay for it."""
+
     def query(
         self, sql: str, params: Sequence[Any] = (), *, planned_with_values: bool = False
     ) -> list[tuple[Any, ...]]:
@@ -131,6 +136,9 @@ class SQLiteViewStore(ViewStore):
             c.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             c.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
             self._local.writer_cache = True
+
+    def checkpoint(self) -> None:
+        self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def close(self) -> None:
         with self._guard:

@@ -6,6 +6,7 @@ with."""
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -220,3 +221,21 @@ def test_sqlite_read_models_leave_freed_pages_unzeroed(filled: Runner) -> None:
     reader.start()
     reader.join()
     assert found == [0, 0]
+
+
+def test_a_sqlite_rebuild_ends_with_its_wal_checkpointed(filled: Runner) -> None:
+    """The writer checkpoints only every 64 MiB: a rebuild copies its WAL into the database
+    file at the end, which then holds every read model without the WAL."""
+    store = filled.store
+    if not isinstance(store, SQLiteViewStore):
+        pytest.skip("SQLite's WAL")
+    filled.catch_up()
+    filled.rebuild()
+    file_alone = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)
+    try:
+        tables = ("trail", "targets", "projection_positions")
+        found = {t: file_alone.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    finally:
+        file_alone.close()
+    assert found == {t: store.query(f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+    assert found["trail"] > 0
