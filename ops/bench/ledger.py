@@ -225,21 +225,24 @@ def verify_rate(ledger: Ledger) -> tuple[int, float, float]:
     return report.size, report.size / elapsed, cpu
 
 
-def signature_bound(suite: Suite, count: int = 4000, size: int = 300) -> float:
+def signature_bound(suite: Suite, count: int = 2000, size: int = 300, tries: int = 3) -> float:
     """Signatures per second that all cores verify at most: cores x one core's rate (CPU time)
-    through `suite.public_key(...).verify`, on `size`-byte messages (an envelope's length).
-    Measured in each run because it is the machine, not ssj, that sets it."""
+    through `suite.public_key(...).verify`, on `size`-byte messages (an envelope's length), the
+    best of `tries` (other work on the machine only lowers it). Measured in each run because it
+    is the machine, not ssj, that sets it."""
     private = suite.generate()
     signer = suite.private_key(private)
     public = suite.public_key(suite.public_material(private))
     messages = [os.urandom(size) for _ in range(count)]
     signed = [(m, signer.sign(m)) for m in messages]
-    c0 = time.process_time()
-    ok = all(public.verify(m, sig) for m, sig in signed)
-    cpu = time.process_time() - c0
-    if not ok:
-        raise SystemExit("the suite rejected its own signatures")
-    return (os.cpu_count() or 1) * count / cpu
+    best = float("inf")
+    for _ in range(tries):
+        c0 = time.process_time()
+        ok = all(public.verify(m, sig) for m, sig in signed)
+        best = min(best, time.process_time() - c0)
+        if not ok:
+            raise SystemExit("the suite rejected its own signatures")
+    return (os.cpu_count() or 1) * count / best
 
 
 def load() -> str:
