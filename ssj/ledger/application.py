@@ -25,8 +25,10 @@ from eventsourcing.application import (
 )
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     Mapper,
+    Notification,
     PersistenceError,
     Recording,
     StoredEvent,
@@ -165,6 +167,49 @@ class LedgerRepository(Repository[UUID]):
         )
 
 
+# Events a large batch's writer maps before drafting them and sending them to sign (measured on
+# 100-event batches, quiet machine: 15 against 10 and 25).
+MAP_PART = 15
+
+
+class LedgerEventStore(EventStore[UUID]):
+    """The library's event store, but a large batch is mapped in parts, each drafted as soon as
+    it is mapped: a signer process signs the first envelopes while the writer maps the rest
+    (`Drafting`). The stored events, envelopes and signatures are the same bytes."""
+
+    def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
+        recorder = cast(ChainedRecorder, self.recorder)
+        drafting = recorder.start_draft(len(domain_events), kwargs)
+        if drafting is None:
+            return super().put(domain_events, **kwargs)
+        to_stored = self.mapper.to_stored_event
+        stored: list[StoredEvent] = []
+        try:
+            for lo in range(0, len(domain_events), MAP_PART):
+                part = [to_stored(e) for e in domain_events[lo : lo + MAP_PART]]
+                stored += part
+                drafting.add(part)
+        except BaseException:
+            drafting.discard()
+            raise
+        recorder.use_draft(stored, drafting.finish())
+        ids = recorder.insert_events(stored, **kwargs)
+        assert ids is not None and len(ids) == len(stored)
+        return [
+            Recording(
+                d,
+                Notification(
+                    originator_id=s.originator_id,
+                    originator_version=s.originator_version,
+                    topic=s.topic,
+                    state=s.state,
+                    id=n_id,
+                ),
+            )
+            for d, s, n_id in zip(domain_events, stored, ids, strict=True)
+        ]
+
+
 class Ledger(Application[UUID]):
     """The single event log of ssj; every bounded context saves through it."""
 
@@ -208,6 +253,9 @@ class Ledger(Application[UUID]):
         )
         repository.cache = found.cache
         return repository
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return LedgerEventStore(mapper=self.mapper, recorder=self.recorder)
 
     def construct_transcoder(self) -> LedgerTranscoder:
         transcoder = LedgerTranscoder()

@@ -2,9 +2,11 @@
 
 Pure computation shared by the SQLite and PostgreSQL recorders. A writer *drafts* a batch from
 the head it last committed, before taking the log's lock, and has a large batch signed by other
-processes while the database works (`ssj.ledger.signing`). Under the lock the recorder
-compares the true head with the draft's: if another writer got in first, it drafts again there.
-So signatures never sit on the critical path of a single writer, and are never wrong for many.
+processes while the database works (`ssj.ledger.signing`); the ledger drafts a large batch part
+by part as it maps the events (`Drafting`), so the signing starts with the first part. Under
+the lock the recorder compares the true head with the draft's: if another writer got in first,
+it drafts again there. So signatures sit on the critical path of a single writer as little as
+the cores allow, and are never wrong for many.
 
 Only Merkle nodes at `STORED_LEVEL` and above are stored: the lower levels are recomputed from
 at most 2**STORED_LEVEL - 1 envelopes, which keeps proofs at O(log n) reads and cuts the rows
@@ -115,49 +117,94 @@ def draft(
     signer: LedgerSigner,
 ) -> Draft:
     """`actor`: one for the whole batch, or one per event (a group commit's commands)."""
-    suite = signer.suite
-    digest = suite.digest
-    recorded_at = utc_now_text()
-    writers: dict[Actor, EnvelopeWriter] = {}
-    actors = None if isinstance(actor, Actor) else actor
-    write = (
-        EnvelopeWriter(actor, recorded_at, signer.key_id, suite.state_key)
-        if isinstance(actor, Actor)
-        else None
-    )
-    frontier = list(head.frontier)  # the Merkle tree's right edge (merkle.CompactRange.append)
-    prev = head.last_hash
-    envelopes: list[bytes] = []
-    nodes: list[tuple[int, int, bytes]] = []
-    seq = head.size
-    for n, stored in enumerate(stored_events):
-        if actors is not None:
-            who = actors[n]
-            write = writers.get(who)
-            if write is None:
-                write = writers[who] = EnvelopeWriter(
-                    who, recorded_at, signer.key_id, suite.state_key
-                )
-        assert write is not None
-        data = write(
-            seq,
-            str(stored.originator_id),
-            stored.originator_version,
-            stored.topic,
-            digest(stored.state),
-            prev,
+    drafting = Drafting(head, actor, signer, len(stored_events))
+    drafting.add(stored_events)
+    return drafting.finish()
+
+
+class Drafting:
+    """A draft built part by part: a writer that maps a large batch's events in parts drafts
+    each part as soon as it is mapped, and its signatures are made (by a signer process) while
+    the rest are mapped. The envelopes, nodes and signatures are those `draft` makes of the
+    whole batch at once (one `recorded_at` for the batch, taken here)."""
+
+    def __init__(
+        self,
+        head: Head,
+        actor: Actor | Sequence[Actor],
+        signer: LedgerSigner,
+        size: int,
+        recorded_at: str | None = None,
+    ) -> None:
+        """`size`: the events the batch will have in all; `actor`: one for the whole batch,
+        or one per event."""
+        suite = signer.suite
+        self._start = head
+        self._signer = signer
+        self._recorded_at = utc_now_text() if recorded_at is None else recorded_at
+        self._writers: dict[Actor, EnvelopeWriter] = {}
+        self._actors = None if isinstance(actor, Actor) else actor
+        self._write = (
+            EnvelopeWriter(actor, self._recorded_at, signer.key_id, suite.state_key)
+            if isinstance(actor, Actor)
+            else None
         )
-        envelopes.append(data)
-        h = digest(b"\x00" + data)
-        index, level = seq, 0
-        while index & 1:
-            h = digest(b"\x01" + frontier.pop() + h)
-            index >>= 1
-            level += 1
-            if level >= STORED_LEVEL:
-                nodes.append((level, index, h))
-        frontier.append(h)
-        prev = digest(data)
-        seq += 1
-    signing = Signing(signer.signer_key, signer.sign, envelopes)
-    return Draft(head, signer.key_id, envelopes, signing, nodes, Head(seq, prev, tuple(frontier)))
+        self._frontier = list(head.frontier)  # the Merkle tree's right edge
+        self._prev = head.last_hash
+        self.envelopes: list[bytes] = []
+        self._nodes: list[tuple[int, int, bytes]] = []
+        self._signing = Signing(signer.signer_key, signer.sign, size=size)
+
+    def add(self, stored_events: Sequence[StoredEvent]) -> None:
+        """The batch's next events: their envelopes and nodes, handed to the signing."""
+        signer = self._signer
+        suite = signer.suite
+        digest = suite.digest
+        writers, actors, write = self._writers, self._actors, self._write
+        frontier, prev, nodes = self._frontier, self._prev, self._nodes
+        envelopes: list[bytes] = []
+        done = len(self.envelopes)
+        seq = self._start.size + done
+        for n, stored in enumerate(stored_events, done):
+            if actors is not None:
+                who = actors[n]
+                write = writers.get(who)
+                if write is None:
+                    write = writers[who] = EnvelopeWriter(
+                        who, self._recorded_at, signer.key_id, suite.state_key
+                    )
+            assert write is not None
+            data = write(
+                seq,
+                str(stored.originator_id),
+                stored.originator_version,
+                stored.topic,
+                digest(stored.state),
+                prev,
+            )
+            envelopes.append(data)
+            h = digest(b"\x00" + data)
+            index, level = seq, 0
+            while index & 1:
+                h = digest(b"\x01" + frontier.pop() + h)
+                index >>= 1
+                level += 1
+                if level >= STORED_LEVEL:
+                    nodes.append((level, index, h))
+            frontier.append(h)
+            prev = digest(data)
+            seq += 1
+        self._prev = prev
+        self.envelopes.extend(envelopes)
+        self._signing.add(envelopes)
+
+    def finish(self) -> Draft:
+        size = self._start.size + len(self.envelopes)
+        end = Head(size, self._prev, tuple(self._frontier))
+        return Draft(
+            self._start, self._signer.key_id, self.envelopes, self._signing, self._nodes, end
+        )
+
+    def discard(self) -> None:
+        """Not to be written (mapping an event failed): free the signer processes."""
+        self._signing.discard()

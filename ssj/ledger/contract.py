@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from ssj.ledger.chain import Head
+from ssj.ledger.chain import Draft, Drafting, Head
 from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.recorder import SignerLoader
 from ssj.ledger.suite import Suite
@@ -47,6 +47,12 @@ class ChainedRecorder(Protocol):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None: ...
+
+    def start_draft(self, size: int, kwargs: dict[str, Any]) -> Drafting | None:
+        """An optimistic draft of a large batch, to add its events to as they are mapped."""
+
+    def use_draft(self, stored_events: Sequence[StoredEvent], drafted: Draft) -> None:
+        """The draft of exactly `stored_events`, for their `insert_events` next."""
 
     @property
     def cached_head(self) -> Head | None:

@@ -123,6 +123,26 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
                 "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
             ).format(self.t_nodes)
         )
+        # A one-event append's rows as plain VALUES: the same values stored, at less than half
+        # the cost of the arrays (building and sending them, unnesting them), in the client and
+        # the server, measured on the 1-event commits of ops.bench.ledger.
+        self.sql_insert_event = _text(
+            SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state) "
+                "VALUES (%b::{}, %b::bigint, %b::text, %b::bytea) RETURNING notification_id"
+            ).format(self.t_events, SQL(self.datastore.originator_id_type))
+        )
+        self.sql_insert_envelope = _text(
+            SQL(
+                "INSERT INTO {} (seq, notification_id, envelope, signature) "
+                "VALUES (%b::bigint, %b::bigint, %b::bytea, %b::bytea)"
+            ).format(self.t_envelopes)
+        )
+        self.sql_insert_node = _text(
+            SQL(
+                "INSERT INTO {} (level, idx, hash) VALUES (%b::smallint, %b::bigint, %b::bytea)"
+            ).format(self.t_nodes)
+        )
         self.sql_size = _text(SQL("SELECT max(seq) AS m FROM {}").format(self.t_envelopes))
         self.sql_nodes = _text(
             SQL(
@@ -204,16 +224,24 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         # insert's arrays in binary format; what the library's `_fetch_ids_after_insert_events`
         # reads (the returned notification ids, in insert order) is unchanged.
         curs.execute(self.sql_lock_and_notify, prepare=True)
-        curs.execute(
-            self.sql_insert_events,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-        )
+        if len(stored_events) == 1:
+            [e] = stored_events
+            curs.execute(
+                self.sql_insert_event,
+                (e.originator_id, e.originator_version, e.topic, e.state),
+                prepare=True,
+            )
+        else:
+            curs.execute(
+                self.sql_insert_events,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+                prepare=True,
+            )
         # Queue the head read behind the lock and the insert, in the same pipeline.
         head_curs = curs.connection.cursor()
         cached = self._cached_head
@@ -245,12 +273,21 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             signatures = d.signatures()
         except Exception as e:
             raise AbortTransaction(e) from e
-        curs.execute(
-            self.sql_insert_envelopes,
-            (list(range(d.start.size, d.end.size)), list(ids), d.envelopes, signatures),
-            prepare=True,
-        )
-        if d.nodes:
+        if len(ids) == 1:
+            curs.execute(
+                self.sql_insert_envelope,
+                (d.start.size, ids[0], d.envelopes[0], signatures[0]),
+                prepare=True,
+            )
+        else:
+            curs.execute(
+                self.sql_insert_envelopes,
+                (list(range(d.start.size, d.end.size)), list(ids), d.envelopes, signatures),
+                prepare=True,
+            )
+        if len(d.nodes) == 1:
+            curs.execute(self.sql_insert_node, d.nodes[0], prepare=True)
+        elif d.nodes:
             curs.execute(
                 self.sql_insert_nodes,
                 ([n[0] for n in d.nodes], [n[1] for n in d.nodes], [n[2] for n in d.nodes]),

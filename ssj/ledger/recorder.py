@@ -16,11 +16,12 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from ssj.errors import SchemaError, SigningKeyError
-from ssj.ledger import merkle
+from ssj.ledger import merkle, signing
 from ssj.ledger.chain import (
     EMPTY_HEAD,
     STORED_LEVEL,
     Draft,
+    Drafting,
     Head,
     draft,
     event_actors,
@@ -119,11 +120,32 @@ class ChainedRecorderMixin:
         assert self.signer is not None
         return self.signer
 
+    def start_draft(self, size: int, kwargs: dict[str, Any]) -> Drafting | None:
+        """For a writer about to map a large batch of `size` events: an optimistic draft to add
+        them to as they are mapped (`Drafting`; hand it back with `use_draft`), or None when
+        `_before_insert` drafts (no head or signer known yet, or a batch no worker signs)."""
+        head, signer = self._cached_head, self.signer
+        if head is None or signer is None or size < signing.FROM:
+            return None
+        return Drafting(head, event_actors(kwargs, size), signer, size)
+
+    def use_draft(self, stored_events: Sequence[StoredEvent], drafted: Draft) -> None:
+        """The draft of exactly `stored_events` (this list), for their `insert_events` next."""
+        self._local.early = (stored_events, drafted)
+
     def _before_insert(self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> None:
-        """No lock held: check the actor (nothing written without one) and draft optimistically."""
+        """No lock held: check the actor (nothing written without one) and draft optimistically
+        (unless the writer drafted these events while it mapped them)."""
         actor = event_actors(kwargs, len(stored_events))
+        early: tuple[Sequence[StoredEvent], Draft] | None = getattr(self._local, "early", None)
+        self._local.early = None
         head, signer = self._cached_head, self.signer
         self._local.pending = None
+        if early is not None and early[0] is stored_events:
+            self._local.draft = early[1]
+            return
+        if early is not None:
+            early[1].discard()
         self._local.draft = (
             draft(head, stored_events, actor, signer)
             if head is not None and signer is not None and stored_events

@@ -6,7 +6,9 @@ unchanged; the eventsourcing hooks the backends override are pinned in test_even
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
+from copy import deepcopy
 from typing import ClassVar
 
 import pytest
@@ -15,8 +17,9 @@ from eventsourcing.persistence import StoredEvent
 
 from ssj.config import Settings
 from ssj.errors import ValidationError
-from ssj.ledger import merkle
-from ssj.ledger.application import Ledger
+from ssj.ledger import chain, merkle, signing
+from ssj.ledger.application import MAP_PART, Ledger
+from ssj.ledger.audit import verify_ledger
 from ssj.ledger.contract import ChainedRecorder
 from ssj.ledger.envelope import Actor, Envelope, envelope_hash
 from ssj.ledger.keys import LedgerSigner
@@ -38,6 +41,18 @@ class Note(Aggregate):
     @event(Amended)
     def amend(self, text: str) -> None:
         self.text = text
+
+
+def _wait_for_signers(signer: LedgerSigner, workers: int) -> None:
+    """Until `workers` signer processes have started and sign batches."""
+    for _ in range(400):
+        batch = signing.Signing(signer.signer_key, signer.sign, [b"m"] * signing.FROM)
+        used = {id(w) for w, _, _ in batch._parts if w is not None}
+        batch.result()
+        if len(used) == workers:
+            return
+        time.sleep(0.05)
+    pytest.fail("the signer processes never became ready")
 
 
 class RecorderContract:
@@ -129,6 +144,83 @@ class RecorderContract:
         assert loaded and loaded[0] > 0  # the key ring's events, read under the lock
         [row] = recorder.select_envelopes(recorder.ledger_size() - 1, 1)
         assert Envelope.from_bytes(row[2]).key_id == ledger.keyring().active_key_id
+
+    @pytest.mark.parametrize("workers", ["0", "1", "2"])
+    def test_batches_drafted_while_mapped_store_the_reference_bytes(
+        self, ledger: Ledger, workers: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A large batch is mapped in parts, each drafted and sent to sign as it is mapped
+        (`start_draft`, `use_draft`): the event rows, envelopes, signatures and Merkle nodes
+        stored are, byte for byte, what the library's mapping of the whole batch and `draft`
+        of it at once (the reference path) make, whoever signs, one actor or one per event;
+        so are one-event appends' (single-row statements on PostgreSQL)."""
+        monkeypatch.setenv("SSJ_SIGN_WORKERS", workers)
+        monkeypatch.setattr(chain, "utc_now_text", lambda: "2026-12-04T23:00:00.000000Z")
+        recorder = self.recorder(ledger)
+        started: list[object] = []
+        start_draft = recorder.start_draft
+        monkeypatch.setattr(
+            recorder, "start_draft", lambda *a: started.append(start_draft(*a)) or started[-1]
+        )
+        if workers != "0":
+            _wait_for_signers(ledger._load_signer()[1], int(workers))
+        other = Actor(user="other", department="TEST", role="reviewer")
+        existing = Note("amended")
+        ledger.save(existing, actor=ACTOR)
+        # nine one-event appends (one Merkle node stored among them), then batches
+        for n in (*[1] * 9, signing.FROM, MAP_PART, MAP_PART + 1, 3 * MAP_PART + 7, 100, 3):
+            notes: list[Aggregate] = [Note(f"{n}-{i}-名") for i in range(n - 1)]
+            existing.amend(f"amended {n}")
+            notes.append(existing)
+            events = [e for a in notes for e in deepcopy(a).collect_events()]
+            actors = [ACTOR if i % 3 else other for i in range(n)] if n % 2 == 0 else None
+            head = recorder.cached_head
+            assert head is not None
+            signer = ledger._load_signer()[1]
+            reference = chain.draft(
+                head, [ledger.mapper.to_stored_event(e) for e in events], actors or ACTOR, signer
+            )
+            assert reference.signatures() == [signer.sign(m) for m in reference.envelopes]
+            domain = [e for a in notes for e in a.collect_events()]
+            if actors:
+                ledger.events.put(domain, actor=ACTOR, actors=actors)
+            else:
+                ledger.events.put(domain, actor=ACTOR)
+            # drafted while mapped from signing.FROM events on, else by the reference path
+            assert (started[-1] is not None) == (n >= signing.FROM)
+            rows = recorder.select_envelopes(head.size, n + 1)
+            assert [r[0] for r in rows] == list(range(head.size, head.size + n))
+            assert [r[2] for r in rows] == reference.envelopes
+            assert [r[3] for r in rows] == reference.signatures()
+            assert recorder.cached_head == reference.end
+            stored = recorder.select_event_rows(rows[0][1], n + 1, rows[-1][1])
+            assert [(str(r[1]), r[2], r[3], bytes(r[4])) for r in stored] == [
+                (str(e.originator_id), e.originator_version, e.topic, e.state)
+                for e in map(ledger.mapper.to_stored_event, events)
+            ]
+            coords = [(level, index) for level, index, _ in reference.nodes]
+            found = recorder.node_hashes(coords)
+            assert [(c[0], c[1], found.get(c)) for c in coords] == reference.nodes
+        assert verify_ledger(ledger, jobs=1).ok
+        assert all(not w.busy.locked() for w in signing._workers)
+
+    def test_a_batch_whose_mapping_fails_writes_nothing_and_frees_the_signers(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An event refused by the mapper in the batch's last part: the parts drafted before
+        it are discarded (signer processes freed), nothing is written, and the next batch
+        chains on as if it had never been tried."""
+        monkeypatch.setenv("SSJ_SIGN_WORKERS", "1")
+        recorder = self.recorder(ledger)
+        size = recorder.ledger_size()
+        bad = [Note(f"n{i}") for i in range(2 * MAP_PART)] + [Note("\x00")]
+        with pytest.raises(ValidationError):
+            ledger.save(*bad, actor=ACTOR)
+        assert recorder.ledger_size() == size
+        assert all(not w.busy.locked() for w in signing._workers)
+        ledger.save(*[Note(f"m{i}") for i in range(2 * MAP_PART)], actor=ACTOR)
+        assert recorder.ledger_size() == size + 2 * MAP_PART
+        assert verify_ledger(ledger, jobs=1).ok
 
 
 class TestSQLiteRecorder(RecorderContract):
