@@ -46,8 +46,10 @@ class ReadIndexed(Protocol):
     batches look rows up by them): a rebuild drops them and creates them once at the end, which
     costs less than keeping them up to date row by row."""
 
-    def read_indexes(self) -> Sequence[tuple[str, str]]:
-        """(index name, its CREATE INDEX IF NOT EXISTS statement), as `create` makes them."""
+    def read_indexes(self, c: Cursor) -> Sequence[tuple[str, str]]:
+        """(index name, its CREATE INDEX IF NOT EXISTS statement), as `create` makes them in
+        the database of `c` (which may decide which there are: the trigram index of names only
+        where PostgreSQL has pg_trgm, named by the extension's schema)."""
         ...
 
 
@@ -224,10 +226,10 @@ class Runner:
         the indexes that serve only reads created at the end (a rebuild stopped before that
         gets them back from `create` when a runner next starts), then checkpoint SQLite's WAL
         (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`)."""
-        deferred = [
-            i for p in self.projections if isinstance(p, ReadIndexed) for i in p.read_indexes()
-        ]
         with self._lock, self.store.transaction() as c:
+            deferred = [
+                i for p in self.projections if isinstance(p, ReadIndexed) for i in p.read_indexes(c)
+            ]
             for p in self.projections:
                 p.drop(c)
                 p.create(c)

@@ -50,7 +50,7 @@ class TrailProjection:
             "TEXT NOT NULL, department TEXT NOT NULL, kind TEXT NOT NULL, kind_zh TEXT NOT NULL, "
             "summary TEXT NOT NULL, PRIMARY KEY (subject_kind, subject_id, seq))"
         )
-        for _, create in self.read_indexes():
+        for _, create in self.read_indexes(c):
             c.execute(create)
         c.execute(
             "CREATE TABLE IF NOT EXISTS trail_memos (originator_id TEXT PRIMARY KEY, "
@@ -67,7 +67,7 @@ class TrailProjection:
             "WHERE originator_id IS NOT NULL"
         )
 
-    def read_indexes(self) -> list[tuple[str, str]]:
+    def read_indexes(self, c: Cursor) -> list[tuple[str, str]]:
         """Pages by time and by actor (`projections.runner.ReadIndexed`): no batch reads
         the trail back."""
         return [

@@ -85,14 +85,20 @@ def test_every_read_model_rebuilt_whatever_the_batches_equals_its_catch_ups(
     assert rows(demo.store) == incremental
 
 
+def read_indexes(store: ViewStore) -> set[str]:
+    """The read indexes `filled` has: on PostgreSQL (migrated: pg_trgm) the trigram index of
+    the targets' current names too."""
+    return READ_INDEXES | ({"targets_name_trigrams"} if store.is_postgres else set())
+
+
 def test_a_rebuild_makes_the_read_indexes_at_the_end(filled: Runner) -> None:
     filled.catch_up()
-    made = indexes(filled.store)
-    assert made >= READ_INDEXES
+    made, deferred = indexes(filled.store), read_indexes(filled.store)
+    assert made >= deferred
     incremental = rows(filled.store)
     seen: list[set[str]] = []
     filled.rebuild(lambda done, total: seen.append(indexes(filled.store)))
-    assert seen and all(not (s & READ_INDEXES) for s in seen)  # absent while replaying
+    assert seen and all(not (s & deferred) for s in seen)  # absent while replaying
     assert indexes(filled.store) == made
     assert rows(filled.store) == incremental
 
@@ -109,7 +115,7 @@ def test_a_rebuild_stopped_half_way_gets_its_indexes_back(
 
     with pytest.raises(KeyboardInterrupt):
         filled.rebuild(stop)
-    assert not indexes(filled.store) & READ_INDEXES
+    assert not indexes(filled.store) & read_indexes(filled.store)
     assert 0 <= min(filled.seqs().values()) < filled.ledger.head_seq()
     restarted = Runner(filled.ledger, filled.store, filled.projections)
     assert indexes(filled.store) == made
