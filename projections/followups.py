@@ -16,7 +16,11 @@ from ssj.domain.followup import FollowUp
 from ssj.ledger.application import LoggedEvent
 
 FOLLOWUPS = Versioned(
-    "followups", ("task_id",), ("identifier", "departments"), indexed=("identifier",)
+    "followups",
+    ("task_id",),
+    ("identifier", "departments"),
+    indexed=("identifier",),
+    as_of_in_batches=True,  # the delivery records read a follow-up as of a case's event
 )
 TABLES = {FOLLOWUPS.table: FOLLOWUPS}
 

@@ -30,6 +30,11 @@ class Versioned:
     # Whether a projection's batch looks rows up by the natural key (the delivery outbox finds
     # tasks by task id): then its index is kept up to date during a rebuild too.
     natural_in_batches: bool = False
+    # Whether a projection's batch reads a row as of a seq by its keys (the delivery records
+    # read a follow-up as its event found it): then the key-and-seq index is kept up to date
+    # during a rebuild too. Prefetches and closes read the current rows by the current-row
+    # index.
+    as_of_in_batches: bool = False
     # Whether `RegistryQueries.list` searches the name column for a substring (`name LIKE
     # %text%`): on PostgreSQL with pg_trgm, a trigram index of the current rows serves it.
     searched: bool = False
@@ -46,7 +51,6 @@ class Versioned:
             "to_seq BIGINT, state TEXT NOT NULL)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self.table}_current ON {self.table} ({keys}) "
             "WHERE to_seq IS NULL",
-            f"CREATE INDEX IF NOT EXISTS {self.table}_key ON {self.table} ({keys}, from_seq)",
             *(create for _, create in self._indexes()),
         ]
 
@@ -59,6 +63,11 @@ class Versioned:
         # registry whose targets changed twice). Those a past seq still needs are found by
         # to_seq, of which the current rows have none.
         return [
+            (
+                f"{self.table}_key",
+                f"CREATE INDEX IF NOT EXISTS {self.table}_key ON {self.table} "
+                f"({', '.join(self.keys)}, from_seq)",
+            ),
             (
                 f"{self.table}_natural",
                 f"CREATE INDEX IF NOT EXISTS {self.table}_natural ON {self.table} ({natural})",
@@ -83,12 +92,15 @@ class Versioned:
         ]
 
     def read_indexes(self, c: Cursor) -> list[tuple[str, str]]:
-        """The indexes only reads use (`projections.runner.ReadIndexed`): by natural key
-        (unless batches look it up), the `indexed` columns and the names' trigrams. The
-        current-row and the key-and-seq indexes serve every batch's prefetch, closes and as-of
-        lookups."""
-        found = self._indexes()
-        return (found[1:] if self.natural_in_batches else found) + self._trigrams(c)
+        """The indexes only reads use (`projections.runner.ReadIndexed`): by keys and seq
+        (unless batches read rows as of a seq), by natural key (unless batches look it up),
+        the `indexed` columns and the names' trigrams. The current-row index serves every
+        batch's prefetch and closes."""
+        kept = {
+            f"{self.table}_key" if self.as_of_in_batches else "",
+            f"{self.table}_natural" if self.natural_in_batches else "",
+        }
+        return [i for i in self._indexes() if i[0] not in kept] + self._trigrams(c)
 
     def _trigrams(self, c: Cursor) -> list[tuple[str, str]]:
         """The trigram index of the current names of a `searched` table, on PostgreSQL with
