@@ -33,6 +33,7 @@ from tests.projections.test_trail import demo
 
 __all__ = ["demo", "ledger"]
 READ_INDEXES = {
+    "trail_key",
     "trail_recorded",
     "trail_actor",
     "targets_natural",
@@ -108,6 +109,17 @@ def test_a_rebuild_makes_the_read_indexes_at_the_end(filled: Runner) -> None:
     assert seen and all(not (s & deferred) for s in seen)  # absent while replaying
     assert indexes(filled.store) == made
     assert rows(filled.store) == incremental
+
+
+def test_the_trail_keeps_one_row_per_subject_and_seq(filled: Runner) -> None:
+    """Its key is a unique index (made at the end of a rebuild), not a primary key: a second
+    row for a subject and seq is refused all the same, after a catch-up and after a rebuild."""
+    for make in (filled.catch_up, filled.rebuild):
+        make()
+        [row] = filled.store.query("SELECT * FROM trail ORDER BY seq LIMIT 1")
+        marks = ", ".join("?" * len(row))
+        with pytest.raises(Exception, match=r"(?i)unique"), filled.store.transaction() as c:
+            c.execute(f"INSERT INTO trail VALUES ({marks})", row)
 
 
 def test_a_rebuild_keeps_the_indexes_its_batches_read_by(demo: Services) -> None:
