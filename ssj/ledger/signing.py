@@ -27,6 +27,7 @@ import os
 import pickle
 import select
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -150,6 +151,8 @@ class Signing:
         self._given = total - int(total * OWN_SHARE) if self._workers else 0
         self._step = -(-self._given // max(len(self._workers), 1))
         self._signed: list[bytes] = []  # without workers: each message signed as it is added
+        # Answers read early (`_drain`), per worker, in the order of its parts.
+        self._answers: dict[_Worker, deque[Any]] = {w: deque() for w in self._workers}
         if messages:
             self.add(messages)
 
@@ -166,6 +169,7 @@ class Signing:
             end = min(hi, (lo // self._step + 1) * self._step)
             assert w is not None and w.process.stdin is not None
             if not w.gone:
+                self._drain(w)
                 try:
                     send(w.process.stdin, (self._key, self._messages[lo:end]))
                 except OSError:
@@ -196,12 +200,33 @@ class Signing:
             self._result = [s for lo in sorted(done) for s in done[lo]]
         return self._result
 
+    def _drain(self, w: _Worker) -> None:
+        """Read the answers the worker has written so far, before sending it another part.
+        Otherwise a batch of many parts deadlocks: the worker blocks writing answers nobody
+        reads (its output pipe full) and so stops reading, and the writer then blocks sending
+        the next part (its input pipe full). Between two drains the worker answers at most the
+        parts its input pipe holds: a fraction of what its output pipe holds."""
+        out = w.process.stdout
+        assert out is not None
+        try:
+            while select.select([out], [], [], 0)[0]:
+                self._answers[w].append(receive(out))
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            w.fail()
+
+    def _answer(self, w: _Worker) -> Any:
+        """The worker's answer to its next part not yet collected."""
+        queued = self._answers[w]
+        if queued:
+            return queued.popleft()
+        assert w.process.stdout is not None
+        return receive(w.process.stdout)
+
     def discard(self) -> None:
         for w, _, _ in self._parts:
             if w is not None and not w.gone:
                 try:
-                    assert w.process.stdout is not None
-                    receive(w.process.stdout)
+                    self._answer(w)
                 except Exception:
                     w.fail()
         self._parts = []
@@ -217,8 +242,7 @@ class Signing:
         if w is None or w.gone:
             return [self._sign(m) for m in part]
         try:
-            assert w.process.stdout is not None
-            ok, value = receive(w.process.stdout)
+            ok, value = self._answer(w)
         except (OSError, EOFError, pickle.UnpicklingError):
             w.fail()
             ok, value = False, None

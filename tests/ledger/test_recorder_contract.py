@@ -6,6 +6,7 @@ unchanged; the eventsourcing hooks the backends override are pinned in test_even
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from copy import deepcopy
@@ -17,7 +18,8 @@ from eventsourcing.persistence import StoredEvent
 
 from ssj.config import Settings
 from ssj.errors import ValidationError
-from ssj.ledger import chain, merkle, signing
+from ssj.ledger import chain, merkle, note, signing
+from ssj.ledger import suite as suites
 from ssj.ledger.application import MAP_PART, Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.contract import ChainedRecorder
@@ -53,6 +55,34 @@ def _wait_for_signers(signer: LedgerSigner, workers: int) -> None:
             return
         time.sleep(0.05)
     pytest.fail("the signer processes never became ready")
+
+
+def test_a_batch_sent_in_many_parts_is_signed_without_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of thousands of envelopes sent part by part to one signer process (an import's
+    batch): the writer reads the answers written so far before each send, so neither pipe fills
+    with the other side waiting (before, the 64th part or so hung both processes for good). Run
+    in a thread, so that a deadlock fails this test instead of hanging the suite."""
+    monkeypatch.setenv("SSJ_SIGN_WORKERS", "1")
+    key, _ = note.generate_key("test.example/log", suites.DEFAULT)
+    signer = LedgerSigner(note.parse_signer_key(key), key)
+    _wait_for_signers(signer, 1)
+    messages = [f"envelope {i} ".encode() * 30 for i in range(5000)]  # ~400 bytes, as real ones
+    found: list[list[bytes]] = []
+
+    def sign_in_parts() -> None:
+        batch = signing.Signing(signer.signer_key, signer.sign, size=len(messages))
+        for lo in range(0, len(messages), MAP_PART):
+            batch.add(messages[lo : lo + MAP_PART])
+        found.append(batch.result())
+
+    worker = threading.Thread(target=sign_in_parts, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the writer and its signer process deadlocked"
+    assert found == [[signer.sign(m) for m in messages]]
+    assert all(not w.busy.locked() for w in signing._workers)
 
 
 class RecorderContract:
