@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +48,39 @@ NO_TAIL = 2**62  # a tail start no ledger reaches: this process has not appended
 def _text(statement: Composed) -> bytes:
     """A statement as the bytes psycopg would send (identifiers quoted as on any connection)."""
     return statement.as_bytes(None)
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """One table's INSERT of a batch's rows as arrays, in binary format (%b: the text format
+    escapes every byte of every bytea array element with a regular expression, which cost a
+    batch writer about half its time in issue #11's import benchmark), and of a single row as
+    plain VALUES (less than half the cost of one-element arrays, building, sending and unnesting
+    them, in the client and the server: the 1-event commits of ops.bench.ledger). The values
+    stored are the same either way."""
+
+    many: bytes
+    one: bytes
+
+    @classmethod
+    def of(
+        cls, table: Composed, columns: Sequence[str], types: Sequence[str], returning: str = ""
+    ) -> _Insert:
+        head = SQL("INSERT INTO {} ({}) ").format(table, SQL(", ").join(map(Identifier, columns)))
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
+        values = ", ".join(f"%b::{t}" for t in types)
+        tail = f" {returning}" if returning else ""
+        return cls(
+            _text(head + SQL(f"SELECT * FROM unnest({arrays}){tail}")),
+            _text(head + SQL(f"VALUES ({values}){tail}")),
+        )
+
+    def execute(self, curs: Cursor[DictRow], columns: Sequence[list[Any]]) -> None:
+        """Insert the rows whose columns these are (one list per column, rows in order)."""
+        if len(columns[0]) == 1:
+            curs.execute(self.one, [column[0] for column in columns], prepare=True)
+        else:
+            curs.execute(self.many, columns, prepare=True)
 
 
 class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder):
@@ -101,47 +135,19 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
                 "(SELECT seq, envelope FROM {env} ORDER BY seq DESC LIMIT 1) AS h ON true"
             ).format(events=self.t_events, env=self.t_envelopes, tail=TAIL)
         )
-        # Batches go as arrays in binary format (%b): the text format escapes every byte of
-        # every bytea array element with a regular expression, which cost a batch writer about
-        # half its time (issue #11's import benchmark); the values stored are the same.
-        self.sql_insert_events = _text(
-            SQL(
-                "INSERT INTO {} (originator_id, originator_version, topic, state) "
-                "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) "
-                "RETURNING notification_id"
-            ).format(self.t_events, SQL(self.datastore.originator_id_type))
+        self.insert_event_rows = _Insert.of(
+            self.t_events,
+            ("originator_id", "originator_version", "topic", "state"),
+            (self.datastore.originator_id_type, "bigint", "text", "bytea"),
+            "RETURNING notification_id",
         )
-        self.sql_insert_envelopes = _text(
-            SQL(
-                "INSERT INTO {} (seq, notification_id, envelope, signature) "
-                "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
-            ).format(self.t_envelopes)
+        self.insert_envelope_rows = _Insert.of(
+            self.t_envelopes,
+            ("seq", "notification_id", "envelope", "signature"),
+            ("bigint", "bigint", "bytea", "bytea"),
         )
-        self.sql_insert_nodes = _text(
-            SQL(
-                "INSERT INTO {} (level, idx, hash) "
-                "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
-            ).format(self.t_nodes)
-        )
-        # A one-event append's rows as plain VALUES: the same values stored, at less than half
-        # the cost of the arrays (building and sending them, unnesting them), in the client and
-        # the server, measured on the 1-event commits of ops.bench.ledger.
-        self.sql_insert_event = _text(
-            SQL(
-                "INSERT INTO {} (originator_id, originator_version, topic, state) "
-                "VALUES (%b::{}, %b::bigint, %b::text, %b::bytea) RETURNING notification_id"
-            ).format(self.t_events, SQL(self.datastore.originator_id_type))
-        )
-        self.sql_insert_envelope = _text(
-            SQL(
-                "INSERT INTO {} (seq, notification_id, envelope, signature) "
-                "VALUES (%b::bigint, %b::bigint, %b::bytea, %b::bytea)"
-            ).format(self.t_envelopes)
-        )
-        self.sql_insert_node = _text(
-            SQL(
-                "INSERT INTO {} (level, idx, hash) VALUES (%b::smallint, %b::bigint, %b::bytea)"
-            ).format(self.t_nodes)
+        self.insert_node_rows = _Insert.of(
+            self.t_nodes, ("level", "idx", "hash"), ("smallint", "bigint", "bytea")
         )
         self.sql_size = _text(SQL("SELECT max(seq) AS m FROM {}").format(self.t_envelopes))
         self.sql_nodes = _text(
@@ -224,24 +230,15 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         # insert's arrays in binary format; what the library's `_fetch_ids_after_insert_events`
         # reads (the returned notification ids, in insert order) is unchanged.
         curs.execute(self.sql_lock_and_notify, prepare=True)
-        if len(stored_events) == 1:
-            [e] = stored_events
-            curs.execute(
-                self.sql_insert_event,
-                (e.originator_id, e.originator_version, e.topic, e.state),
-                prepare=True,
-            )
-        else:
-            curs.execute(
-                self.sql_insert_events,
-                (
-                    [e.originator_id for e in stored_events],
-                    [e.originator_version for e in stored_events],
-                    [e.topic for e in stored_events],
-                    [e.state for e in stored_events],
-                ),
-                prepare=True,
-            )
+        self.insert_event_rows.execute(
+            curs,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
         # Queue the head read behind the lock and the insert, in the same pipeline.
         head_curs = curs.connection.cursor()
         cached = self._cached_head
@@ -273,25 +270,12 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             signatures = d.signatures()
         except Exception as e:
             raise AbortTransaction(e) from e
-        if len(ids) == 1:
-            curs.execute(
-                self.sql_insert_envelope,
-                (d.start.size, ids[0], d.envelopes[0], signatures[0]),
-                prepare=True,
-            )
-        else:
-            curs.execute(
-                self.sql_insert_envelopes,
-                (list(range(d.start.size, d.end.size)), list(ids), d.envelopes, signatures),
-                prepare=True,
-            )
-        if len(d.nodes) == 1:
-            curs.execute(self.sql_insert_node, d.nodes[0], prepare=True)
-        elif d.nodes:
-            curs.execute(
-                self.sql_insert_nodes,
-                ([n[0] for n in d.nodes], [n[1] for n in d.nodes], [n[2] for n in d.nodes]),
-                prepare=True,
+        self.insert_envelope_rows.execute(
+            curs, (list(range(d.start.size, d.end.size)), list(ids), d.envelopes, signatures)
+        )
+        if d.nodes:
+            self.insert_node_rows.execute(
+                curs, ([n[0] for n in d.nodes], [n[1] for n in d.nodes], [n[2] for n in d.nodes])
             )
         return ids
 
