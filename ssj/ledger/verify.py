@@ -315,15 +315,7 @@ class LedgerVerifier:
                     self.expected_seq = seq + 1
                     self.prev_hex = hexdigest(data)
                     self.last_nid = nid
-                    runs = state.runs
-                    if runs and runs[-1][1] == seq - 1:
-                        runs[-1][1] = seq
-                    else:
-                        runs.append([seq, seq])
-                    pending = self.pending
-                    pending.append((seq, key_id, data, signature))
-                    if len(pending) >= self.batch:
-                        self._flush_signatures()
+                    self._to_verify(state, seq, key_id, data, signature)
                     self._append_leaf(data)
                     return
         self._check_row_fully(seq, nid, data, signature, event)
@@ -456,6 +448,13 @@ class LedgerVerifier:
             self.damage(seq, "retired_key", key_id)
         if state.revoked_from is not None and seq >= state.revoked_from:
             self.damage(seq, "revoked_key", key_id)
+        self._to_verify(state, seq, key_id, data, signature)
+
+    def _to_verify(
+        self, state: _KeyState, seq: int, key_id: str, data: bytes, signature: bytes
+    ) -> None:
+        """The signature goes to the workers; the key's runs of seqs grow by this one (a later
+        revocation reaching back names the first seq it signed after its as-of seq)."""
         runs = state.runs
         if runs and runs[-1][1] == seq - 1:
             runs[-1][1] = seq
