@@ -127,7 +127,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             "CREATE_TABLE": create,
         }
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "ssj.ledger.sqlite:LedgerSQLiteFactory",
         "APPLICATION_RECORDER_TOPIC": "ssj.ledger.sqlite:ChainedSQLiteRecorder",
         "SQLITE_DBNAME": db.path,
         "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),

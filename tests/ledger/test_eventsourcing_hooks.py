@@ -6,7 +6,9 @@ The backends chain and sign inside the library's insert transaction by overridin
 `_lock_table`, in one pipeline) and `_fetch_ids_after_insert_events` (the first hook after the
 lock and the insert), called by `insert_events` inside `conn.transaction()`, which catches
 `Exception` (so our hook raises `AbortTransaction`, a BaseException); and the event store's
-`put`, which the ledger's event store redoes for large batches. If a new eventsourcing
+`put`, which the ledger's event store redoes for large batches; and the SQLite pool's
+`_create_connection` and factory's `__init__`, which `ssj.ledger.sqlite.LedgerSQLiteFactory`
+redoes to give each connection a statement cache. If a new eventsourcing
 release changes any of these, this test names it: re-read that method, check the hooks still run
 in the same transaction and order, then update the pin here.
 """
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import EventStore
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteFactory
 
 from ssj.ledger.postgres import ChainedPostgresRecorder
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
@@ -39,6 +41,10 @@ PINNED_SOURCES = {
     # ssj.ledger.application.LedgerEventStore.put maps a large batch in parts and then does
     # what this does with the stored events (insert them, return the recordings)
     (EventStore, "put"): "7cbbe45730a0d3b9",
+    # ssj.ledger.sqlite.LedgerSQLitePool opens connections as this does, with a statement cache;
+    # LedgerSQLiteFactory swaps it in for the pool this makes
+    (SQLiteConnectionPool, "_create_connection"): "4635cb356e9ae4ec",
+    (SQLiteFactory, "__init__"): "31a496bb9dab899a",
 }
 
 

@@ -9,8 +9,10 @@ from ssj.config import Settings
 from ssj.errors import SigningKeyError, ValidationError
 from ssj.ledger import merkle, note
 from ssj.ledger.application import Ledger
+from ssj.ledger.audit import verify_ledger
 from ssj.ledger.checkpoint import open_checkpoint
 from ssj.ledger.envelope import Actor, Envelope, envelope_hash
+from ssj.ledger.sqlite import LedgerSQLitePool
 
 ALICE = Actor("alice", "city-market", "operator")
 
@@ -162,3 +164,25 @@ def test_missing_private_key_is_a_clear_error(ledger: Ledger) -> None:
     with pytest.raises(SigningKeyError, match="not found"):
         other.save(Thing("x"), actor=ALICE)
     assert other.size() == size
+
+
+def test_sqlite_ledger_connections_come_from_the_statement_caching_pool(
+    sqlite_settings: Settings,
+) -> None:
+    """The embedded ledger opens its connections through `LedgerSQLitePool` (a statement cache
+    instead of eventsourcing's one statement), in WAL mode, with rows read by column name as
+    the library reads them; appends and reads work through it."""
+    ledger = Ledger(sqlite_settings)
+    try:
+        ledger.initialise()
+        pool = ledger.ledger_recorder.datastore.pool
+        assert type(pool) is LedgerSQLitePool
+        ledger.save(Thing(name="一"), actor=ALICE)
+        with ledger.ledger_recorder.datastore.transaction(commit=False) as c:
+            c.execute("PRAGMA journal_mode")
+            assert c.fetchone()[0] == "wal"
+            c.execute("SELECT COUNT(*) AS n FROM ssj_envelopes")
+            assert c.fetchone()["n"] == ledger.size() >= 2
+        assert verify_ledger(ledger).ok
+    finally:
+        ledger.close()
