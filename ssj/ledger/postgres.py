@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
@@ -229,17 +230,31 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
         # The library's statements (lock, notify, insert of a composite-type array) with the
         # insert's arrays in binary format; what the library's `_fetch_ids_after_insert_events`
         # reads (the returned notification ids, in insert order) is unchanged.
-        curs.execute(self.sql_lock_and_notify, prepare=True)
-        self.insert_event_rows.execute(
-            curs,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-        )
-        # Queue the head read behind the lock and the insert, in the same pipeline.
+        try:
+            curs.execute(self.sql_lock_and_notify, prepare=True)
+            self.insert_event_rows.execute(
+                curs,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+            )
+            self._queue_head(curs)
+        except psycopg.Error:
+            # An earlier statement's error (the insert's conflict, the lock timeout) arrived
+            # while a later one was being queued, before the library's sync: the pipeline is
+            # still aborted, so the COMMIT the library ends its transaction with would fail
+            # with "pipeline aborted" in place of this error. A synchronisation point (a
+            # nested pipeline's exit) ends that state, as the library's own sync does; its
+            # errors are this one's consequences.
+            with suppress(psycopg.Error), curs.connection.pipeline():
+                pass
+            raise
+
+    def _queue_head(self, curs: Cursor[DictRow]) -> None:
+        """Queue the head read behind the lock and the insert, in the same pipeline."""
         head_curs = curs.connection.cursor()
         cached = self._cached_head
         tail_start = NO_TAIL if cached is None else cached.size

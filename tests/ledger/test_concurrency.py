@@ -282,3 +282,47 @@ def test_alternating_writers_advance_their_heads_from_the_tail(
     finally:
         ours.close()
         theirs.close()
+
+
+@pytest.mark.postgres
+def test_a_conflict_that_arrives_early_in_the_pipeline_is_still_the_conflict(
+    postgres_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the lock, the insert and the head query go out in one pipeline. A slow
+    writer (a loaded machine) receives the insert's conflict while it queues the head query,
+    before the library's sync: the append must still fail with the conflict (409 to an API
+    client), not with "pipeline aborted" from the COMMIT after it, and write nothing."""
+    from eventsourcing.persistence import IntegrityError
+
+    from ssj.ledger.postgres import ChainedPostgresRecorder
+
+    ledger, other = Ledger(postgres_settings), Ledger(postgres_settings)
+    try:
+        ledger.initialise()
+        thing = Thing("shared")
+        ledger.save(thing, actor=Actor("setup", "D", "admin"))
+        mine: Thing = ledger.repository.get(thing.id)
+        theirs: Thing = other.repository.get(thing.id)
+        mine.rename("mine")
+        theirs.rename("theirs")
+        ledger.save(mine, actor=Actor("first", "D", "operator"))
+        size = ledger.size()
+        queue_head = ChainedPostgresRecorder._queue_head
+
+        def slowly(self: ChainedPostgresRecorder, curs: Any) -> None:
+            time.sleep(0.3)  # the server answers the insert meanwhile
+            queue_head(self, curs)
+
+        monkeypatch.setattr(ChainedPostgresRecorder, "_queue_head", slowly)
+        with pytest.raises(IntegrityError):
+            other.save(theirs, actor=Actor("second", "D", "operator"))
+        monkeypatch.undo()
+        assert ledger.size() == size
+        assert ledger.repository.get(thing.id).name == "mine"
+        # The connection and the head are fine afterwards: the next append lands.
+        other.save(Thing("after"), actor=Actor("third", "D", "operator"))
+        assert ledger.size() == size + 1
+        assert verify_ledger(ledger, jobs=1).ok
+    finally:
+        other.close()
+        ledger.close()
