@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, runtime_checkable
 
 from projections.store import Cursor, ViewStore
@@ -23,6 +24,9 @@ BATCH = 2000
 # batches: fewer queries and commits per event (each commit of a large batch checkpoints
 # SQLite's WAL), and still about a second per transaction.
 LARGE_BATCH = 10_000
+# Connections a PostgreSQL rebuild makes its deferred read indexes on at once (a server builds
+# each index on one core; two: this machine's, and no more than a small server's).
+INDEX_CONNECTIONS = 2
 logger = logging.getLogger(__name__)
 
 
@@ -227,9 +231,10 @@ class Runner:
         gets them back from `create` when a runner next starts), then checkpoint SQLite's WAL
         (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`)."""
         with self._lock, self.store.transaction() as c:
-            deferred = [
-                i for p in self.projections if isinstance(p, ReadIndexed) for i in p.read_indexes(c)
+            per_projection = [
+                list(p.read_indexes(c)) for p in self.projections if isinstance(p, ReadIndexed)
             ]
+            deferred = [i for indexes in per_projection for i in indexes]
             for p in self.projections:
                 p.drop(c)
                 p.create(c)
@@ -237,11 +242,30 @@ class Runner:
             for name, _ in deferred:
                 c.execute(f"DROP INDEX IF EXISTS {name}")
         applied = self.catch_up(progress)
-        with self._lock, self.store.transaction() as c:
-            for _, create in deferred:
-                c.execute(create)
+        with self._lock:
+            self._create_indexes([i for i in per_projection if i])
         self.store.checkpoint()
         return applied
+
+    def _create_indexes(self, per_projection: Sequence[Sequence[tuple[str, str]]]) -> None:
+        """Make the read indexes a rebuild deferred. On PostgreSQL each projection's in a
+        transaction of their own, on `INDEX_CONNECTIONS` connections at once: the server builds
+        an index on one core, and the client waits meanwhile (the trail's three and the
+        targets' trigram index take about the same time). One transaction on SQLite: one
+        writer at a time. Each is `IF NOT EXISTS`: a runner started after a failure here makes
+        the missing ones (`Projection.create`)."""
+
+        def make(indexes: Sequence[tuple[str, str]]) -> None:
+            with self.store.transaction() as c:
+                for _, create in indexes:
+                    c.execute(create)
+
+        if not self.store.is_postgres or len(per_projection) < 2:
+            make([i for indexes in per_projection for i in indexes])
+            return
+        with ThreadPoolExecutor(INDEX_CONNECTIONS, thread_name_prefix="read-indexes") as pool:
+            for made in [pool.submit(make, indexes) for indexes in per_projection]:
+                made.result()
 
     def run_forever(self, stop: threading.Event, wakeup: Wakeup | None = None) -> None:
         """Catch up, then sleep until the ledger says it has more (PostgreSQL's NOTIFY) or the

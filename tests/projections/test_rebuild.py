@@ -9,6 +9,7 @@ import gc
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from projections.runner import Runner
 from projections.store import (
     WRITER_CACHE_KIB,
     WRITER_CHECKPOINT_PAGES,
+    PgCursor,
     SQLiteViewStore,
     ViewStore,
     open_view_store,
@@ -107,6 +109,54 @@ def test_a_rebuild_makes_the_read_indexes_at_the_end(filled: Runner) -> None:
     seen: list[set[str]] = []
     filled.rebuild(lambda done, total: seen.append(indexes(filled.store)))
     assert seen and all(not (s & deferred) for s in seen)  # absent while replaying
+    assert indexes(filled.store) == made
+    assert rows(filled.store) == incremental
+
+
+def test_a_postgresql_rebuild_makes_each_projections_read_indexes_on_a_connection_of_its_own(
+    filled: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the registry's and the trail's read indexes are made in transactions of
+    their own, on two connections at once (SQLite: one transaction, one writer)."""
+    if not filled.store.is_postgres:
+        pytest.skip("PostgreSQL connections")
+    filled.catch_up()
+    made, incremental = indexes(filled.store), rows(filled.store)
+    backends: dict[str, int] = {}
+    execute = PgCursor.execute
+
+    def watched(self: PgCursor, sql: str, params: Sequence[Any] = ()) -> Any:
+        if sql.startswith("CREATE") and " INDEX " in sql:
+            self.cur.execute("SELECT pg_backend_pid()")
+            backends[sql.split(" ON ")[0].split()[-1]] = int(self.cur.fetchone()[0])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(PgCursor, "execute", watched)
+    filled.rebuild()
+    assert indexes(filled.store) == made
+    assert rows(filled.store) == incremental
+    assert backends["trail_key"] == backends["trail_actor"]
+    assert backends["targets_key"] == backends["users_key"]
+    assert backends["trail_key"] != backends["targets_key"]
+
+
+def test_a_rebuild_whose_index_fails_raises_and_a_restart_makes_the_indexes(
+    filled: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index that cannot be made fails the rebuild (whichever connection made it: here a
+    unique index, made on the empty table first, of an actor who recorded many events); its
+    rows stay, and a runner started afterwards makes every read index."""
+    filled.catch_up()
+    made, incremental = indexes(filled.store), rows(filled.store)
+    good = TrailProjection.read_indexes
+    broken = [("trail_one", "CREATE UNIQUE INDEX IF NOT EXISTS trail_one ON trail (actor)")]
+    monkeypatch.setattr(TrailProjection, "read_indexes", lambda self, c: good(self, c) + broken)
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        filled.rebuild()
+    monkeypatch.setattr(TrailProjection, "read_indexes", good)
+    assert rows(filled.store) == incremental
+    assert not indexes(filled.store) >= made
+    Runner(filled.ledger, filled.store, filled.projections)
     assert indexes(filled.store) == made
     assert rows(filled.store) == incremental
 
