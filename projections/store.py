@@ -60,6 +60,29 @@ class ViewStore:
         PostgreSQL), without waiting for readers: after a rebuild, so that the next batch's
         commit does not pay for it."""
 
+    @property
+    def apart_path(self) -> Path | None:
+        """Where a rebuild's second process writes the read models it replays
+        (`projections.runner.Runner.rebuild`, a `ScratchSQLiteViewStore`), or None where there is
+        no such place: SQLite's in-memory database, and PostgreSQL (whose runtime role may not
+        create a scratch schema, and whose rebuild has the server's backend working beside it
+        already)."""
+        return None
+
+    def clear_apart(self) -> None:
+        """Remove the scratch store at `apart_path`, if any is left (a rebuild that stopped)."""
+
+    @contextmanager
+    def joined_apart(self) -> Iterator[tuple[Cursor, str]]:
+        """A transaction of this store that also sees the scratch store's tables, by the
+        returned prefix (`take_apart` moves them in)."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def take_apart(self, c: Cursor, table: str) -> None:
+        """Inside `joined_apart`: `table` (empty here) gets the scratch store's rows."""
+        raise NotImplementedError
+
     def query(
         self, sql: str, params: Sequence[Any] = (), *, planned_with_values: bool = False
     ) -> list[tuple[Any, ...]]:
@@ -140,11 +163,55 @@ class SQLiteViewStore(ViewStore):
     def checkpoint(self) -> None:
         self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
+    @property
+    def apart_path(self) -> Path | None:
+        return None if self.shared else self.path.with_name(self.path.stem + "-apart.sqlite")
+
+    def clear_apart(self) -> None:
+        if self.apart_path is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.apart_path}{suffix}").unlink(missing_ok=True)
+
+    @contextmanager
+    def joined_apart(self) -> Iterator[tuple[Cursor, str]]:
+        """ATTACH is refused inside a transaction: the scratch file is attached to this
+        thread's connection before it begins, and detached after it ends."""
+        conn = self.connection()
+        conn.execute("ATTACH DATABASE ? AS apart", (str(self.apart_path),))
+        try:
+            with self.transaction() as c:
+                yield c, "apart."
+        finally:
+            conn.execute("DETACH DATABASE apart")
+
+    def take_apart(self, c: Cursor, table: str) -> None:
+        """One INSERT … SELECT of the whole table: SQLite copies the records (and those of the
+        indexes, when the scratch table has every index this one has) as they are, without
+        decoding them."""
+        c.execute(f"INSERT INTO main.{table} SELECT * FROM apart.{table}")
+
     def close(self) -> None:
         with self._guard:
             conns, self._all = self._all, []
         for conn in conns:
             conn.close()
+
+
+class ScratchSQLiteViewStore(SQLiteViewStore):
+    """The scratch file a rebuild's second process writes (`ViewStore.apart_path`): nothing
+    in it counts until the read models' store has taken its tables in, in one transaction of
+    its own after that process exited, so it keeps no journal and syncs nothing (a crash
+    leaves a file the next rebuild removes)."""
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA secure_delete=OFF")
+        with self._guard:
+            self._all.append(conn)
+        self._local.conn = conn
+        return conn
 
 
 class PgCursor:

@@ -44,6 +44,9 @@ class TrailProjection:
     # 2: a one-subject memo is its subject row's owner, not a trail_memos row; 3: the trail's
     # key is a unique index that a rebuild makes at the end, not a primary key
     version = 3
+    # Every table: the trail reads no other read model, and none reads it while being fed, so a
+    # rebuild may replay it in a second process (`projections.runner.RebuiltApart`).
+    own_tables = ("trail", "trail_memos", "trail_subjects")
 
     def create(self, c: Cursor) -> None:
         c.execute(
@@ -90,7 +93,7 @@ class TrailProjection:
         ]
 
     def drop(self, c: Cursor) -> None:
-        for table in ("trail", "trail_memos", "trail_subjects"):
+        for table in self.own_tables:
             c.execute(f"DROP TABLE IF EXISTS {table}")
 
     def apply_batch(self, c: Cursor, events: Sequence[LoggedEvent]) -> None:
