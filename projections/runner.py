@@ -359,7 +359,9 @@ class Runner:
         models hold none of `group`'s rows and no seq for it, as after a crash at the start of a
         rebuild: whatever stops either process, `catch_up` (here at the end, or when a runner
         next starts) replays `group` from seq 0, and the scratch store is left unused. A new
-        interpreter, not a fork: it shares no connection, lock or thread with this one."""
+        interpreter, not a fork: it shares no connection, lock or thread with this one. This
+        one makes its projections' read indexes before waiting for it (it is the slower of the
+        two: it makes the trail's)."""
         scratch = self.store.apart_path
         assert scratch is not None
         until = self.ledger.size() - 1
@@ -376,6 +378,10 @@ class Runner:
             with child.stdin:
                 pickle.dump((self.ledger.settings, scratch, list(group), until), child.stdin)
             rest.catch_up(progress, until=until)
+            # The other projections' read indexes while the second process may still run.
+            with rest.store.transaction() as c:
+                rest_indexes = _read_indexes(c, rest.projections)
+            rest._create_indexes([rest_indexes])
             if child.wait() != 0:
                 logger.warning(
                     "the rebuild's second process failed (exit code %s): %s replayed here",
