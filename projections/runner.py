@@ -375,8 +375,11 @@ class Runner:
         rest.on_batch = self.on_batch
         try:
             assert child.stdin is not None
-            with child.stdin:
-                pickle.dump((self.ledger.settings, scratch, list(group), until), child.stdin)
+            try:
+                with child.stdin:
+                    pickle.dump((self.ledger.settings, scratch, list(group), until), child.stdin)
+            except BrokenPipeError:
+                pass  # it ended at once: its exit code says so below
             rest.catch_up(progress, until=until)
             # The other projections' read indexes while the second process may still run.
             with rest.store.transaction() as c:

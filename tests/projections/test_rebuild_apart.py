@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,14 @@ def taken(monkeypatch: pytest.MonkeyPatch, runner: Runner) -> list[bool]:
     return seen
 
 
+class Ended(subprocess.Popen[bytes]):
+    """A process that has ended by the time it is handed back: writing to it breaks the pipe."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wait()
+
+
 def sqlite_only(store: ViewStore) -> None:
     if not isinstance(store, SQLiteViewStore):
         pytest.skip("no scratch store on PostgreSQL: one process there")
@@ -109,24 +119,37 @@ def test_every_read_model_rebuilt_apart_equals_its_catch_ups(
     assert not scratch_left(demo.store)
 
 
-@pytest.mark.parametrize("how", ["raises", "dies"])
+@pytest.mark.parametrize(
+    ("how", "command"),
+    [
+        ("raises", ("-m", "tests.projections.apart_broken", "raises")),
+        ("dies", ("-m", "tests.projections.apart_broken", "dies")),
+        ("cannot start", ("-c", "import sys; sys.exit(3)")),
+    ],
+)
 @pytest.mark.usefixtures("apart")
 def test_a_second_process_that_fails_leaves_the_trail_to_this_one(
-    filled: Runner, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, how: str
+    filled: Runner,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+    command: tuple[str, ...],
 ) -> None:
     """It raises at once, or dies (as by `kill -9`) after committing two batches to the
-    scratch store (`tests/projections/apart_broken.py`): nothing of it is taken in, this
-    process replays the trail, and the scratch store is removed."""
+    scratch store (`tests/projections/apart_broken.py`), or ends before reading what to do:
+    nothing of it is taken in, this process replays the trail, and the scratch store is
+    removed."""
     sqlite_only(filled.store)
     incremental = rows(filled.store)
     seen = taken(monkeypatch, filled)
-    monkeypatch.setattr(
-        runner_module, "APART_COMMAND", ("-m", "tests.projections.apart_broken", how)
-    )
+    monkeypatch.setattr(runner_module, "APART_COMMAND", command)
+    if how == "cannot start":
+        monkeypatch.setattr(runner_module.subprocess, "Popen", Ended)
     with caplog.at_level(logging.WARNING, logger="projections.runner"):
         filled.rebuild()
     assert seen == []
-    assert f"second process failed (exit code {9 if how == 'dies' else 1})" in caplog.text
+    code = {"raises": 1, "dies": 9, "cannot start": 3}[how]
+    assert f"second process failed (exit code {code})" in caplog.text
     assert rows(filled.store) == incremental
     assert not scratch_left(filled.store)
 
