@@ -5,7 +5,8 @@ envelopes and Merkle nodes commit or roll back together. The first statement is 
 INSERT, which takes SQLite's write lock before we read the head: no other writer can interleave.
 The hook is private because the library has no public one inside its write transaction; the
 pinned version's hooks are checked by tests/ledger/test_eventsourcing_hooks.py, and what the
-ledger asks of this recorder is `ssj.ledger.contract.ChainedRecorder`.
+ledger asks of this recorder is `ssj.ledger.contract.ChainedRecorder`. Its connections come
+from `LedgerSQLitePool` (the library's, with a statement cache), through `LedgerSQLiteFactory`.
 """
 
 from __future__ import annotations
