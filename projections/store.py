@@ -120,15 +120,17 @@ class SQLiteViewStore(ViewStore):
         self._guard = threading.Lock()
         self.conn = self._connect()
 
+    # Set on each connection. synchronous=NORMAL: a read model can be rebuilt. secure_delete
+    # off: freed pages and deleted cells are left as they are, not zeroed: a read model holds
+    # nothing the ledger beside it does not (and the ledger erases nothing). SQLite built with
+    # SQLITE_SECURE_DELETE (Debian's is) zeroed them: a rebuild's drops wrote every page of the
+    # old tables once more (1.2 of 8 s rebuilding a 53,000-event ledger's read models).
+    PRAGMAS: tuple[str, ...] = ("journal_mode=WAL", "synchronous=NORMAL", "secure_delete=OFF")
+
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # a read model can be rebuilt
-        # Freed pages and deleted cells are left as they are, not zeroed: a read model holds
-        # nothing the ledger beside it does not (and the ledger erases nothing). SQLite built with
-        # SQLITE_SECURE_DELETE (Debian's is) zeroed them: a rebuild's drops wrote every page of
-        # the old tables once more (1.2 of 8 s rebuilding a 53,000-event ledger's read models).
-        conn.execute("PRAGMA secure_delete=OFF")
+        for pragma in self.PRAGMAS:
+            conn.execute(f"PRAGMA {pragma}")
         with self._guard:
             self._all.append(conn)
         self._local.conn = conn
@@ -203,15 +205,7 @@ class ScratchSQLiteViewStore(SQLiteViewStore):
     its own after that process exited, so it keeps no journal and syncs nothing (a crash
     leaves a file the next rebuild removes)."""
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("PRAGMA secure_delete=OFF")
-        with self._guard:
-            self._all.append(conn)
-        self._local.conn = conn
-        return conn
+    PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "secure_delete=OFF")
 
 
 class PgCursor:
