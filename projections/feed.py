@@ -22,7 +22,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from projections.runner import (
@@ -116,11 +116,14 @@ class Listener:
             self.conn = None
 
 
-def ledger_wakeup(ledger: Ledger, poll_seconds: float) -> Wakeup:
-    """Sleep until the ledger has new events (PostgreSQL) or `poll_seconds` pass."""
+def ledger_wakeup(
+    ledger: Ledger, poll_seconds: float, nudged: threading.Event | None = None
+) -> Wakeup:
+    """Sleep until the ledger has new events (PostgreSQL), `nudged` is set (SQLite) or
+    `poll_seconds` pass."""
     db = ledger.settings.database
     if not db.is_postgres:
-        return Wakeup(None, poll_seconds)
+        return Wakeup(None, poll_seconds, nudged=nudged)
     listener = Listener(db, ledger.recorder.channel_name)  # type: ignore[attr-defined]
 
     def listen(timeout: float) -> bool:
@@ -144,6 +147,9 @@ class ProjectionWatch:
         self.store = store
         self.names = list(names)
         self.poll = poll
+        # Set by a runner thread of this process (`ProjectionThread`): a wait asks it to catch up
+        # at once rather than at its next poll.
+        self.nudge: Callable[[], None] | None = None
         self.timeout = timeout
         self._seen_seq = -1
         # Seqs heard in the runner's notifications (not read by query), and how many of them,
@@ -220,6 +226,8 @@ class ProjectionWatch:
         most of the API's queries under write load); otherwise they are read every `poll`."""
         if self._seen_seq >= seq:
             return self._seen_seq
+        if self.nudge is not None:
+            self.nudge()
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         polled = time.monotonic()  # when this wait last read seqs (or began)
         while True:
@@ -281,7 +289,9 @@ def lagging(seq: int, reached: int) -> UnavailableError:
 
 
 class ProjectionThread:
-    """A runner in a background thread of this process, woken by the ledger."""
+    """A runner in a background thread of this process, woken by the ledger, and by a request
+    of this process waiting for it (`ProjectionWatch.nudge`): on SQLite, which has no
+    notifications, a command's own write is then read back without waiting for a poll."""
 
     def __init__(
         self,
@@ -293,8 +303,10 @@ class ProjectionThread:
         is_pg = runner.ledger.settings.database.is_postgres
         self.poll_seconds = poll_seconds or (1.0 if is_pg else 0.05)
         self._stop = threading.Event()
+        self._nudged = threading.Event()
         if watch is not None:
             runner.on_batch = watch.advance
+            watch.nudge = self._nudged.set
         self._thread = threading.Thread(target=self._run, name="ssj-projections", daemon=True)
 
     def start(self) -> ProjectionThread:
@@ -302,10 +314,12 @@ class ProjectionThread:
         return self
 
     def _run(self) -> None:
-        self.runner.run_forever(self._stop, ledger_wakeup(self.runner.ledger, self.poll_seconds))
+        wakeup = ledger_wakeup(self.runner.ledger, self.poll_seconds, self._nudged)
+        self.runner.run_forever(self._stop, wakeup)
 
     def stop(self) -> None:
         self._stop.set()
+        self._nudged.set()
         self._thread.join(timeout=10)
 
 

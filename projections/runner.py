@@ -491,21 +491,28 @@ def projected_channel(store: ViewStore) -> str:
 
 class Wakeup:
     """What a runner sleeps on between rounds: a LISTEN connection to the ledger's channel
-    (eventsourcing NOTIFYs it in every insert transaction), or only the poll interval."""
+    (eventsourcing NOTIFYs it in every insert transaction), or the poll interval, cut short
+    by `nudged` (set by whoever stops the runner too)."""
 
     def __init__(
         self,
         listen: Callable[[float], bool] | None,
         poll_seconds: float = 1.0,
         close: Callable[[], None] | None = None,
+        nudged: threading.Event | None = None,
     ) -> None:
         self.poll_seconds = poll_seconds
         self._listen = listen
         self._close = close
+        self._nudged = nudged
 
     def wait(self, stop: threading.Event) -> None:
         if self._listen is None:
-            stop.wait(self.poll_seconds)
+            if self._nudged is None:
+                stop.wait(self.poll_seconds)
+            else:  # cleared before the round it calls for, so a nudge during it calls another
+                self._nudged.wait(self.poll_seconds)
+                self._nudged.clear()
             return
         deadline = time.monotonic() + self.poll_seconds
         while not stop.is_set():

@@ -23,8 +23,9 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
@@ -44,6 +45,9 @@ NODES = "ssj_merkle_nodes"
 META = "ssj_meta"
 TAIL = 256  # envelopes of other writers read with the head, at most (else nodes are read)
 NO_TAIL = 2**62  # a tail start no ledger reaches: this process has not appended yet
+
+# The library's `insert_events` without its retry decorator (`functools.wraps` keeps it).
+_LIBRARY_INSERT = PostgresApplicationRecorder.insert_events.__wrapped__
 
 
 def _text(statement: Composed) -> bytes:
@@ -214,7 +218,7 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
     ) -> Sequence[int] | None:
         self._before_insert(stored_events, kwargs)
         try:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = self._insert_retrying(stored_events, **kwargs)
         except AbortTransaction as abort:
             self._discard()
             raise abort.cause from None
@@ -223,6 +227,20 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             raise
         self._after_commit()
         return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_retrying(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's `insert_events` with its retries, except after a lock timeout: the
+        writer has then waited the whole `SSJ_LOCK_TIMEOUT` its operators set (the library
+        would wait it ten times over, past the API's request deadline)."""
+        try:
+            return _LIBRARY_INSERT(self, stored_events, **kwargs)  # type: ignore[no-any-return]
+        except OperationalError as e:
+            if isinstance(e.__cause__, psycopg.errors.LockNotAvailable):
+                raise AbortTransaction(e) from e
+            raise
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
