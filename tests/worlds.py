@@ -36,6 +36,7 @@ from tests.conftest import (
     SCRATCH,
     as_runtime,
     base_settings,
+    create_database,
     require_postgres,
 )
 
@@ -134,7 +135,7 @@ class DemoWorld:
             self.directory.mkdir(parents=True)
             if database:
                 with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{SCRATCH.template()}"')
+                    create_database(conn, database, SCRATCH.template())
         else:
             before = DemoWorld(root, self.backend, STAGES[index - 1])
             _copy(before, before.ready(root), self.directory, database)
@@ -155,7 +156,7 @@ def _copy(world: DemoWorld, template: str, directory: Path, database: str) -> No
     shutil.copytree(world.directory, directory, dirs_exist_ok=True)
     if template:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+            create_database(conn, database, template)
 
 
 @contextmanager

@@ -31,7 +31,14 @@ from ssj.demo.jurisdiction import build
 from ssj.ledger.envelope import SYSTEM
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
-from tests.conftest import OWNER_ROLE, PG_ADMIN_URL, RUNTIME_ROLE, base_settings, require_postgres
+from tests.conftest import (
+    OWNER_ROLE,
+    PG_ADMIN_URL,
+    RUNTIME_ROLE,
+    base_settings,
+    create_database,
+    require_postgres,
+)
 
 pytestmark = pytest.mark.slow  # a probe of every operation over a demo ledger
 
@@ -101,7 +108,7 @@ def probe(
 
     name = f"ssj_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        create_database(conn, name)
     try:
         database = replace(DatabaseURL.parse(PG_ADMIN_URL), dbname=name)
         admin = base_settings(tmp, database.redacted())
