@@ -364,11 +364,12 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             params.append(stop)
         sql += SQL(" ORDER BY seq LIMIT %s")
         params.append(limit)
-        # Binary results: bytea as it is stored, not hex text to encode and decode (the log is
-        # read whole by catch-up and verification).
+        # Binary results: bytea as it is stored, not hex text to encode and decode, and loaded
+        # as `bytes` already, so the rows are returned as fetched (the log is read whole by
+        # catch-up and verification).
         with self._binary_cursor() as curs:
             curs.execute(sql, params, prepare=True)
-            return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in curs.fetchall()]
+            return curs.fetchall()
 
     def select_event_rows(
         self, start: int, limit: int, stop: int | None = None

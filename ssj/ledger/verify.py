@@ -15,9 +15,11 @@ and checks everything in that suite; a key of another suite later on is damage (
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -144,10 +146,57 @@ class Report:
         return min(self.damage, key=lambda d: d.seq) if self.damage else None
 
 
-def verify_signatures(
-    public_keys: dict[str, bytes],
-    items: Sequence[tuple[int, str, bytes, bytes]],
-    suite_name: str = ED25519_SHA256,
+@dataclass(frozen=True)
+class SignatureBatch:
+    """Signatures to check, as a few flat values that pickle whole: one object per row handed
+    to a worker cost the verifying process ~2.7 µs a row, and the worker ~1 µs, of the ~66 µs
+    a row may cost in all at 30,000 rows/s on two cores (measured 2026-12-05, PostgreSQL).
+    Row i is `seqs[i]`, signed by the key of the run it falls in, its message
+    `messages[message_ends[i - 1]:message_ends[i]]`, its signature likewise."""
+
+    seqs: array[int]
+    key_runs: tuple[tuple[str, int], ...]  # (key id, rows), in row order
+    messages: bytes
+    message_ends: array[int]
+    signatures: bytes
+    signature_ends: array[int]
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[int, str, bytes, bytes]]) -> SignatureBatch:
+        """From (seq, key id, message, signature) rows."""
+        runs: list[list[Any]] = []
+        for _, key_id, _, _ in rows:
+            if runs and runs[-1][0] == key_id:
+                runs[-1][1] += 1
+            else:
+                runs.append([key_id, 1])
+        return cls.from_columns(
+            [r[0] for r in rows], runs, [r[2] for r in rows], [r[3] for r in rows]
+        )
+
+    @classmethod
+    def from_columns(
+        cls,
+        seqs: Sequence[int],
+        key_runs: Sequence[Sequence[Any]],
+        messages: Sequence[bytes],
+        signatures: Sequence[bytes],
+    ) -> SignatureBatch:
+        return cls(
+            array("q", seqs),
+            tuple((str(k), int(n)) for k, n in key_runs),
+            b"".join(messages),
+            array("Q", accumulate(map(len, messages))),
+            b"".join(signatures),
+            array("Q", accumulate(map(len, signatures))),
+        )
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
+def verify_batch(
+    public_keys: dict[str, bytes], batch: SignatureBatch, suite_name: str = ED25519_SHA256
 ) -> list[int]:
     """Worker: the seqs whose signature (in the named suite) does not verify."""
     suite = SUITES[suite_name]
@@ -158,11 +207,27 @@ def verify_signatures(
         except (ValueError, TypeError):
             continue
     bad = []
-    for seq, key_id, data, signature in items:
+    seqs, messages, signatures = batch.seqs, batch.messages, batch.signatures
+    message_ends, signature_ends = batch.message_ends, batch.signature_ends
+    start = m_start = s_start = 0
+    for key_id, count in batch.key_runs:
         key = keys.get(key_id)
-        if key is None or not key.verify(data, signature):
-            bad.append(seq)
+        for i in range(start, start + count):
+            m_end, s_end = message_ends[i], signature_ends[i]
+            if key is None or not key.verify(messages[m_start:m_end], signatures[s_start:s_end]):
+                bad.append(seqs[i])
+            m_start, s_start = m_end, s_end
+        start += count
     return bad
+
+
+def verify_signatures(
+    public_keys: dict[str, bytes],
+    items: Sequence[tuple[int, str, bytes, bytes]],
+    suite_name: str = ED25519_SHA256,
+) -> list[int]:
+    """The seqs of (seq, key id, message, signature) rows whose signature does not verify."""
+    return verify_batch(public_keys, SignatureBatch.of(items), suite_name)
 
 
 @dataclass
@@ -213,7 +278,11 @@ class LedgerVerifier:
         self.cosignatures: dict[int, list[str]] = {}  # checkpoint size -> cosignature lines
         self.jobs = jobs
         self.batch = batch
-        self.pending: list[tuple[int, str, bytes, bytes]] = []
+        # The signatures not yet handed to the workers, by column (`SignatureBatch`).
+        self._seqs: list[int] = []
+        self._key_runs: list[list[Any]] = []  # [key id, rows]
+        self._messages: list[bytes] = []
+        self._signatures: list[bytes] = []
         self.futures: list[Future[list[int]]] = []
         self.pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
 
@@ -255,6 +324,12 @@ class LedgerVerifier:
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def pending(self) -> list[tuple[int, str, bytes, bytes]]:
+        """The signatures not yet handed to the workers: (seq, key id, message, signature)."""
+        keys = [key_id for key_id, rows in self._key_runs for _ in range(rows)]
+        return list(zip(self._seqs, keys, self._messages, self._signatures, strict=True))
 
     @property
     def prev(self) -> bytes:
@@ -460,8 +535,15 @@ class LedgerVerifier:
             runs[-1][1] = seq
         else:
             runs.append([seq, seq])
-        self.pending.append((seq, key_id, data, signature))
-        if len(self.pending) >= self.batch:
+        self._seqs.append(seq)
+        self._messages.append(data)
+        self._signatures.append(signature)
+        key_runs = self._key_runs
+        if key_runs and key_runs[-1][0] == key_id:
+            key_runs[-1][1] += 1
+        else:
+            key_runs.append([key_id, 1])
+        if len(self._seqs) >= self.batch:
             self._flush_signatures()
 
     def _apply_keyring(self, seq: int, event: Notification, kind: str) -> None:
@@ -560,18 +642,21 @@ class LedgerVerifier:
         return cp
 
     def _flush_signatures(self) -> None:
-        if not self.pending:
+        if not self._seqs:
             return
-        items, self.pending = self.pending, []
+        batch = SignatureBatch.from_columns(
+            self._seqs, self._key_runs, self._messages, self._signatures
+        )
+        self._seqs, self._key_runs, self._messages, self._signatures = [], [], [], []
         public = {k: s.verifier.public_key for k, s in self.keys.items()}
         name = (self.suite or DEFAULT).name
         if self.pool is None:
-            for seq in verify_signatures(public, items, name):
+            for seq in verify_batch(public, batch, name):
                 self.damage(seq, "signature")
-            self.report.signatures += len(items)
+            self.report.signatures += len(batch)
             return
-        self.futures.append(self.pool.submit(verify_signatures, public, items, name))
-        self.report.signatures += len(items)
+        self.futures.append(self.pool.submit(verify_batch, public, batch, name))
+        self.report.signatures += len(batch)
         # Bound memory: wait for the oldest batches once enough are in flight.
         while len(self.futures) > 2 * self.jobs:
             for seq in self.futures.pop(0).result():
