@@ -124,11 +124,6 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_SCHEMA": db.schema,
             "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
             "POSTGRES_CONNECT_TIMEOUT": "5",
-            # One connection opened with the pool, up to 15 on demand (the library's default
-            # opens 5 at once: a command-line process or a test used one and paid for five
-            # server processes).
-            "POSTGRES_POOL_SIZE": "1",
-            "POSTGRES_MAX_OVERFLOW": "14",
             "CREATE_TABLE": create,
         }
     return {

@@ -221,10 +221,12 @@ def test_kill_9_of_the_api_under_writes(
         )[0][0]
         assert listed["total"] == registered  # none doubled: one Registered per target
     finally:
-        if api.poll() is None:
-            os.killpg(api.pid, signal.SIGTERM)
-            api.wait(timeout=30)
-        stop(daemon)
+        try:
+            if api.poll() is None:
+                os.killpg(api.pid, signal.SIGTERM)
+                api.wait(timeout=30)
+        finally:
+            stop(daemon)  # even when the API does not stop: no daemon outlives the test
     fresh = Services(settings)
     try:
         fresh.refresh()
