@@ -70,11 +70,12 @@ browser: system
 # subprocesses, PostgreSQL), so more processes than cores keep the cores busy. Measured on fresh
 # clones, nothing else running: 2026-12-04 -n 2 752.9 s (730 CPU-s), -n 3 568.8 s (669 CPU-s),
 # both 2,128 passed; later that day, a faster machine, 2,191 passed: -n 3 394.7 s (the tests'
-# wall 993 s, own CPU 233 s, child CPU 109 s), -n 4 341.0 s. 2026-12-05, fresh clones, -n 4,
-# 2,231 passed: 361.9 s, then 333.5 s once an SQLite API's projection thread was woken by the
-# request waiting for it, a lock timeout ended the append at once, and the PostgreSQL test
-# databases were made with synchronous_commit = off (one run measured in a worktree: the
-# machine 96 % busy, PostgreSQL's server ~170 CPU-s, the tests' own and children's ~400).
+# wall 993 s, own CPU 233 s, child CPU 109 s), -n 4 341.0 s. 2026-12-05, fresh clones, -n 4:
+# 362.5 s (2,229 passed); 361.9 s with an SQLite API's projection thread woken by the request
+# waiting for it and a lock timeout ending the append at once; 333.5 s once the PostgreSQL test
+# databases had synchronous_commit = off; then 323.8-369.0 s over six runs (median 343.7 s) as
+# the machine's speed varied: the suite is CPU-bound (one run measured in a worktree: the machine
+# 96 % busy, PostgreSQL's server ~170 CPU-s, the tests' own and children's ~400).
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
