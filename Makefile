@@ -73,9 +73,10 @@ browser: system
 # wall 993 s, own CPU 233 s, child CPU 109 s), -n 4 341.0 s. 2026-12-05, fresh clones, -n 4:
 # 362.5 s (2,229 passed); 361.9 s with an SQLite API's projection thread woken by the request
 # waiting for it and a lock timeout ending the append at once; 333.5 s once the PostgreSQL test
-# databases had synchronous_commit = off; then 323.8-369.0 s over six runs (median 343.7 s) as
-# the machine's speed varied: the suite is CPU-bound (one run measured in a worktree: the machine
-# 96 % busy, PostgreSQL's server ~170 CPU-s, the tests' own and children's ~400).
+# databases had synchronous_commit = off; seven runs from then on: 323.8-369.0 s, median 345.0 s,
+# two over 360 s. The suite is CPU-bound (one run measured in a worktree: the machine 96 % busy,
+# PostgreSQL's server ~170 CPU-s, the tests' own and children's ~400), and the same code's runs
+# took 263-297 CPU-s of their own: the machine's speed varies by about a tenth.
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
