@@ -161,38 +161,48 @@ class SignatureBatch:
     signatures: bytes
     signature_ends: array[int]
 
-    @classmethod
-    def of(cls, rows: Sequence[tuple[int, str, bytes, bytes]]) -> SignatureBatch:
-        """From (seq, key id, message, signature) rows."""
-        runs: list[list[Any]] = []
-        for _, key_id, _, _ in rows:
-            if runs and runs[-1][0] == key_id:
-                runs[-1][1] += 1
-            else:
-                runs.append([key_id, 1])
-        return cls.from_columns(
-            [r[0] for r in rows], runs, [r[2] for r in rows], [r[3] for r in rows]
-        )
+    def __len__(self) -> int:
+        return len(self.seqs)
 
-    @classmethod
-    def from_columns(
-        cls,
-        seqs: Sequence[int],
-        key_runs: Sequence[Sequence[Any]],
-        messages: Sequence[bytes],
-        signatures: Sequence[bytes],
-    ) -> SignatureBatch:
-        return cls(
-            array("q", seqs),
-            tuple((str(k), int(n)) for k, n in key_runs),
-            b"".join(messages),
-            array("Q", accumulate(map(len, messages))),
-            b"".join(signatures),
-            array("Q", accumulate(map(len, signatures))),
-        )
+
+class SignatureColumns:
+    """Rows added one by one, kept as the columns of the `SignatureBatch` they become."""
+
+    __slots__ = ("key_runs", "messages", "seqs", "signatures")
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.key_runs: list[list[Any]] = []  # [key id, rows]
+        self.messages: list[bytes] = []
+        self.signatures: list[bytes] = []
+
+    def add(self, seq: int, key_id: str, message: bytes, signature: bytes) -> None:
+        self.seqs.append(seq)
+        self.messages.append(message)
+        self.signatures.append(signature)
+        key_runs = self.key_runs
+        if key_runs and key_runs[-1][0] == key_id:
+            key_runs[-1][1] += 1
+        else:
+            key_runs.append([key_id, 1])
 
     def __len__(self) -> int:
         return len(self.seqs)
+
+    def rows(self) -> list[tuple[int, str, bytes, bytes]]:
+        """(seq, key id, message, signature) of every row added."""
+        keys = [key_id for key_id, rows in self.key_runs for _ in range(rows)]
+        return list(zip(self.seqs, keys, self.messages, self.signatures, strict=True))
+
+    def batch(self) -> SignatureBatch:
+        return SignatureBatch(
+            array("q", self.seqs),
+            tuple((str(k), int(n)) for k, n in self.key_runs),
+            b"".join(self.messages),
+            array("Q", accumulate(map(len, self.messages))),
+            b"".join(self.signatures),
+            array("Q", accumulate(map(len, self.signatures))),
+        )
 
 
 def verify_batch(
@@ -227,7 +237,10 @@ def verify_signatures(
     suite_name: str = ED25519_SHA256,
 ) -> list[int]:
     """The seqs of (seq, key id, message, signature) rows whose signature does not verify."""
-    return verify_batch(public_keys, SignatureBatch.of(items), suite_name)
+    columns = SignatureColumns()
+    for item in items:
+        columns.add(*item)
+    return verify_batch(public_keys, columns.batch(), suite_name)
 
 
 @dataclass
@@ -278,11 +291,7 @@ class LedgerVerifier:
         self.cosignatures: dict[int, list[str]] = {}  # checkpoint size -> cosignature lines
         self.jobs = jobs
         self.batch = batch
-        # The signatures not yet handed to the workers, by column (`SignatureBatch`).
-        self._seqs: list[int] = []
-        self._key_runs: list[list[Any]] = []  # [key id, rows]
-        self._messages: list[bytes] = []
-        self._signatures: list[bytes] = []
+        self._pending = SignatureColumns()  # not yet handed to the workers
         self.futures: list[Future[list[int]]] = []
         self.pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
 
@@ -328,8 +337,7 @@ class LedgerVerifier:
     @property
     def pending(self) -> list[tuple[int, str, bytes, bytes]]:
         """The signatures not yet handed to the workers: (seq, key id, message, signature)."""
-        keys = [key_id for key_id, rows in self._key_runs for _ in range(rows)]
-        return list(zip(self._seqs, keys, self._messages, self._signatures, strict=True))
+        return self._pending.rows()
 
     @property
     def prev(self) -> bytes:
@@ -535,15 +543,8 @@ class LedgerVerifier:
             runs[-1][1] = seq
         else:
             runs.append([seq, seq])
-        self._seqs.append(seq)
-        self._messages.append(data)
-        self._signatures.append(signature)
-        key_runs = self._key_runs
-        if key_runs and key_runs[-1][0] == key_id:
-            key_runs[-1][1] += 1
-        else:
-            key_runs.append([key_id, 1])
-        if len(self._seqs) >= self.batch:
+        self._pending.add(seq, key_id, data, signature)
+        if len(self._pending) >= self.batch:
             self._flush_signatures()
 
     def _apply_keyring(self, seq: int, event: Notification, kind: str) -> None:
@@ -642,12 +643,9 @@ class LedgerVerifier:
         return cp
 
     def _flush_signatures(self) -> None:
-        if not self._seqs:
+        if not self._pending:
             return
-        batch = SignatureBatch.from_columns(
-            self._seqs, self._key_runs, self._messages, self._signatures
-        )
-        self._seqs, self._key_runs, self._messages, self._signatures = [], [], [], []
+        batch, self._pending = self._pending.batch(), SignatureColumns()
         public = {k: s.verifier.public_key for k, s in self.keys.items()}
         name = (self.suite or DEFAULT).name
         if self.pool is None:

@@ -10,7 +10,7 @@ import pytest
 
 from ssj.ledger.suite import NAMES
 from ssj.ledger.suite import get as get_suite
-from ssj.ledger.verify import SignatureBatch, verify_batch, verify_signatures
+from ssj.ledger.verify import SignatureColumns, verify_batch, verify_signatures
 
 
 @pytest.mark.parametrize("suite_name", NAMES)
@@ -30,7 +30,10 @@ def test_every_row_is_checked_against_its_own_key_message_and_signature(
     rows[1] = (*rows[1][:3], rows[2][3])  # another row's signature
     rows[4] = (rows[4][0], "k0", *rows[4][2:])  # signed by k1, said to be k0's
     rows[6] = (rows[6][0], "unknown", *rows[6][2:])
-    batch = pickle.loads(pickle.dumps(SignatureBatch.of(rows)))  # as a worker receives it
+    columns = SignatureColumns()
+    for row in rows:
+        columns.add(*row)
+    batch = pickle.loads(pickle.dumps(columns.batch()))  # as a worker receives it
     assert len(batch) == len(rows)
     assert batch.key_runs == (("k0", 3), ("k1", 1), ("k0", 2), ("unknown", 1))
     assert set(verify_batch(public, batch, suite_name)) == bad
