@@ -7,16 +7,25 @@ over `MAX_HEAD` bytes, each with the API's bilingual error body. The rest of the
 and dropped for a moment before closing, so the client reads the answer instead of a reset.
 
 The protocol is uvicorn's httptools one (llhttp, a C parser) rather than its h11 one (pure
-Python, a noticeable part of a worker's CPU per request).
+Python, a noticeable part of a worker's CPU per request). `ssj serve --workers N` runs its
+workers under `Supervisor`, uvicorn's supervisor with a health check that a stop signal ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import pickle
+import signal
+import time
+from multiprocessing.connection import wait
 from typing import Any
 
 import orjson
+from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 MAX_REQUEST_LINE = 8 * 1024  # nginx's large_client_header_buffers default, per line
 MAX_HEAD = 32 * 1024  # nginx: four such buffers
@@ -110,9 +119,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         asyncio.get_running_loop().call_later(DRAIN_SECONDS, self.transport.close)
 
 
-# uvicorn's supervisor pings each worker every half second and kills one that has not answered
-# in this many seconds (its default, 5, is shorter than a worker's start on a busy 2-core
-# machine: importing the app took 30 s there under load, and workers were killed in a loop).
+# The supervisor (`Supervisor` below, as uvicorn's) pings each worker in turn and kills one
+# that has not answered in this many seconds (uvicorn's default, 5, is shorter than a worker's
+# start on a busy 2-core machine: importing the app took 30 s there under load, and workers were
+# killed in a loop).
 WORKER_HEALTHCHECK_SECONDS = 60
 
 
@@ -123,3 +133,85 @@ def uvicorn_options() -> dict[str, Any]:
         "http": BoundedHttpToolsProtocol,
         "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }
+
+
+# How long the supervisor waits on a worker's health answer before it looks at its signals
+# again: uvicorn's own supervisor loop looks every half second.
+HEALTHCHECK_SLICE_SECONDS = 0.5
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+_supervisor_log = logging.getLogger("uvicorn.error")
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, whose health check ends at once on a stop signal or on the
+    worker's exit.
+
+    uvicorn 0.55.0 waits for each worker's answer to its ping in one blocking `poll` of up to
+    `WORKER_HEALTHCHECK_SECONDS` and reads its queued signals only between checks. A worker
+    answers only once its start-up has imported ssj and uvicorn, and the supervisor holds both
+    ends of each worker's pipe: a worker killed then by the process group's SIGTERM never
+    answers, and its death never reads as end-of-file, so `ssj serve --workers N` took 60 s to
+    stop (with SIGTERM to the supervisor alone, systemd's `KillMode=mixed`: as long as the
+    worker took to start). Here the same ping keeps the same deadline, waited for in slices on
+    the pipe and on the worker's sentinel, until SIGINT or SIGTERM is queued; `run()` then
+    terminates and joins the workers as before. A hung worker is still killed at the deadline.
+
+    Not a shorter health timeout (workers slow to start on a busy machine were killed in a
+    loop), nor workers that exit on SIGTERM in start-up (they do; the pipe stays open in the
+    supervisor). Pinned to the installed uvicorn by tests/api/test_uvicorn_supervisor.py."""
+
+    def keep_subprocess_alive(self) -> None:
+        """uvicorn's, with `process.is_alive(timeout)` replaced by `_answers`."""
+        for idx, process in enumerate(self.processes):
+            if self._stopping():
+                return  # run() handles the signal: it terminates and joins every worker
+            if self._answers(process):
+                continue
+            if self._stopping():
+                return  # the worker died of that signal, most likely: no replacement
+            process.kill()  # hung; a no-op on a worker that has exited
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # the app, TLS or the socket is broken: every restart would fail the same way
+                _supervisor_log.error(
+                    "Child process [%s] failed to start, stopping the parent process.", process.pid
+                )
+                self.should_exit.set()
+                return
+            _supervisor_log.info("Child process [%s] died", process.pid)
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[idx] = replacement
+
+    def _answers(self, process: Process) -> bool:
+        """Whether the worker answers a ping within `timeout_worker_healthcheck`, as uvicorn's
+        `Process.ping` asks; False as soon as it has exited or the supervisor is stopping."""
+        conn = process.parent_conn
+        deadline = time.monotonic() + self.config.timeout_worker_healthcheck
+        try:
+            conn.send(b"ping")
+            while not self._stopping():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                ready = wait([conn, process.process.sentinel], min(left, HEALTHCHECK_SLICE_SECONDS))
+                if conn in ready:
+                    conn.recv()  # whether its server has started: any answer is alive
+                    return True
+                if ready:
+                    return False  # the worker has exited
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return False
+        return False
+
+    def _stopping(self) -> bool:
+        """Told to stop, or SIGINT/SIGTERM queued for `run()`'s next round. Only peeked at: the
+        other signals' handlers restart or resize the list of workers being checked."""
+        return self.should_exit.is_set() or not STOP_SIGNALS.isdisjoint(self.signal_queue)
+
+
+def supervise(config: Config) -> None:
+    """What `uvicorn.run` does for `workers > 1` (bind the socket, supervise the workers), with
+    `Supervisor` in place of uvicorn's."""
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT before the supervisor's handlers
+        Supervisor(config, sockets=[config.bind_socket()]).run()

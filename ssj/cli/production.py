@@ -71,9 +71,11 @@ def serve(
             services.close()
         return
     services.close()  # each worker opens its own, with its own pools
+    from ssj.api.serving import supervise
+
     with tempfile.TemporaryDirectory(prefix="ssj-metrics-") as metrics_dir:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
-        uvicorn.run(
+        config = uvicorn.Config(
             "ssj.api.app:create_app",
             factory=True,
             host=host,
@@ -82,6 +84,7 @@ def serve(
             log_config=None,
             **options,
         )
+        supervise(config)  # uvicorn.run's, with a supervisor that stops promptly
 
 
 def serving_options() -> dict[str, Any]:
