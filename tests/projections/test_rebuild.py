@@ -217,15 +217,38 @@ def test_a_rebuild_stopped_half_way_gets_its_indexes_back(
 def test_a_catch_up_behind_goes_on_in_large_batches(
     filled: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Behind, on PostgreSQL, each next batch is read in the read-ahead thread while the one
+    before is applied (on SQLite all in the caller's thread); every seq is read once, in order."""
     monkeypatch.setattr(runner_module, "BATCH", 4)
     monkeypatch.setattr(runner_module, "LARGE_BATCH", 10)
     sizes: list[int] = []
     apply = filled.apply_batch
     monkeypatch.setattr(filled, "apply_batch", lambda b: (sizes.append(len(b)), apply(b)))
+    reads: list[tuple[int, int, bool]] = []
+    read = filled.ledger.read
+
+    def reading(start: int, limit: int) -> list[LoggedEvent]:
+        reads.append((start, limit, threading.current_thread() is threading.main_thread()))
+        return read(start, limit)
+
+    monkeypatch.setattr(filled.ledger, "read", reading)
     assert filled.catch_up() == filled.ledger.size() == 36  # with the key ring's 2
     assert sizes == [4, 10, 10, 10, 2]
+    ahead = filled.store.is_postgres
+    assert reads == [(0, 4, True)] + [(s, 10, not ahead) for s in (4, 14, 24, 34)]
     sizes.clear()
-    assert filled.catch_up() == 0 and sizes == []
+    reads.clear()
+    assert filled.catch_up() == 0 and sizes == [] and reads == [(36, 4, True)]
+    assert rows(filled.store) == catch_up_in_one(filled)
+
+
+def catch_up_in_one(runner: Runner) -> dict[str, list[str]]:
+    """The rows of `runner`'s read models after a rebuild in one batch."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner_module, "BATCH", 1000)
+        patch.setattr(runner_module, "LARGE_BATCH", 1000)
+        runner.rebuild()
+    return rows(runner.store)
 
 
 def test_upsert_rows_keeps_text_as_given(settings: Settings) -> None:
