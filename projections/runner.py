@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
 
-from projections.store import Cursor, ScratchSQLiteViewStore, ViewStore
+from projections.store import Cursor, ScratchSQLiteViewStore, ViewStore, open_view_store
 from ssj.config import Settings
 from ssj.ledger.application import Ledger, LoggedEvent
 from ssj.services import collector
@@ -112,17 +112,20 @@ def _idle_seconds() -> float | None:
 
 
 def replay_apart(
-    settings: Settings, scratch: Path, group: Sequence[Projection], until: int
+    settings: Settings, scratch: Path | None, group: Sequence[Projection], until: int
 ) -> None:
-    """The second process of a rebuild (`python -m projections.apart`): `group` replayed from
-    seq 0 to `until` into a new scratch store at `scratch`, its read indexes made at the end
-    (here, beside the first process: `Runner._take_apart` copies them as they are)."""
-    store = ScratchSQLiteViewStore(scratch)
+    """The second process of a rebuild (`python -m projections.apart`): `group` replayed up to
+    seq `until`, its read indexes made at the end (here, beside the first process), either
+    from seq 0 into a new scratch store at `scratch` (`Runner._take_apart` copies the tables
+    and indexes as they are), or, with no `scratch` (a `ViewStore.side_by_side` store), into
+    the read models themselves from where `group` stands, its seqs committed batch by batch."""
+    store = open_view_store(settings) if scratch is None else ScratchSQLiteViewStore(scratch)
     ledger = Ledger(settings)
     try:
-        runner = Runner(ledger, store, group)
-        with store.transaction() as c:
-            runner._start_over(c)
+        runner = Runner(ledger, store, group, prepare=scratch is not None)
+        if scratch is not None:
+            with store.transaction() as c:
+                runner._start_over(c)
         runner.catch_up(until=until)
         with store.transaction() as c:
             for _, create in _read_indexes(c, group):
@@ -149,6 +152,7 @@ class Runner:
         self.ledger = ledger
         self.store = store
         self.projections = list(projections)
+        self._names = [p.name for p in self.projections]
         self._lock = threading.Lock()
         # Told the seq of each committed batch (an in-process watch: SQLite has no NOTIFY).
         self.on_batch: Callable[[int], None] | None = None
@@ -256,7 +260,7 @@ class Runner:
         with self.store.transaction() as c:
             # Another process may have applied part of this batch meanwhile: seqs are
             # read again under the writer lock.
-            self.store.exclusive(c)
+            self.store.exclusive(c, self._names)
             c.execute("SELECT name, seq FROM projection_positions")
             reached = {name: int(seq) for name, seq in c.fetchall()}
             self._record_escapes(c, batch)
@@ -321,10 +325,11 @@ class Runner:
         (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`).
         Where a core is idle, the projections that depend on no other (`RebuiltApart`: the
         trail) are replayed in a second process meanwhile (`_rebuild_apart`)."""
-        free = CoresSample()
         with self._lock, self.store.transaction() as c:
             per_projection = self._start_over(c)
-        apart = self._apart(free)
+        # Counted after the start-over: on PostgreSQL the server's work of dropping the tables
+        # is this rebuild's, not another process's.
+        apart = self._apart(CoresSample())
         applied = self._rebuild_apart(apart, progress) if apart else self.catch_up(progress)
         with self._lock:
             self._create_indexes([i for i in per_projection if i])
@@ -349,31 +354,38 @@ class Runner:
     def _apart(self, free: CoresSample) -> list[Projection]:
         """The projections a rebuild replays in a second process: those that depend on no
         other (`RebuiltApart`), when others remain, the ledger is large enough to pay for the
-        process, the store can have a scratch store, and other processes left at least
+        process, the store can have a scratch store or writers side by side, and other
+        processes left at least
         `APART_FREE_CORES` cores free while the rebuild started (`free`): the second process
         reads and decodes the whole log too (about a third more CPU altogether), a gain only
         where it runs beside the first, not in turn with it."""
         group: list[Projection] = [p for p in self.projections if isinstance(p, RebuiltApart)]
         if not group or len(group) == len(self.projections) or (os.cpu_count() or 1) < 2:
             return []
-        if self.store.apart_path is None or self.ledger.size() < APART_MIN_EVENTS:
+        if self.store.apart_path is None and not self.store.side_by_side:
+            return []
+        if self.ledger.size() < APART_MIN_EVENTS:
             return []
         return group if free.cores() >= APART_FREE_CORES else []
 
     def _rebuild_apart(
         self, group: Sequence[Projection], progress: Callable[[int, int], None] | None
     ) -> int:
-        """Replay `group` in a second process (`projections.apart`) into a scratch store while
-        this one replays the other projections into the read models, up to the same seq; then
-        take the scratch store's tables and seqs in, in one transaction. Until then the read
-        models hold none of `group`'s rows and no seq for it, as after a crash at the start of a
-        rebuild: whatever stops either process, `catch_up` (here at the end, or when a runner
-        next starts) replays `group` from seq 0, and the scratch store is left unused. A new
-        interpreter, not a fork: it shares no connection, lock or thread with this one. This
-        one makes its projections' read indexes before waiting for it (it is the slower of the
-        two: it makes the trail's)."""
+        """Replay `group` in a second process (`projections.apart`) while this one replays the
+        other projections into the read models, up to the same seq.
+
+        On SQLite (one writer) it replays into a scratch store, whose tables and seqs this one
+        then takes in, in one transaction. Until then the read models hold none of `group`'s
+        rows and no seq for it, as after a crash at the start of a rebuild: whatever stops
+        either process, `catch_up` (here at the end, or when a runner next starts) replays
+        `group` from seq 0, and the scratch store is left unused. On PostgreSQL
+        (`ViewStore.side_by_side`) it writes the read models itself, committing `group`'s seq
+        with each batch as any runner does: whatever stops it, `catch_up` goes on from there.
+
+        A new interpreter, not a fork: it shares no connection, lock or thread with this one.
+        This one makes its projections' read indexes before waiting for it (it is the slower of
+        the two: it makes the trail's)."""
         scratch = self.store.apart_path
-        assert scratch is not None
         until = self.ledger.size() - 1
         self.store.clear_apart()
         child = subprocess.Popen(
@@ -401,7 +413,7 @@ class Runner:
                     child.returncode,
                     ", ".join(p.name for p in group),
                 )
-            elif not self._take_apart(group):
+            elif scratch is not None and not self._take_apart(group):
                 logger.warning("read models changed during the rebuild: its scratch copy dropped")
         finally:
             if child.poll() is None:
@@ -419,7 +431,7 @@ class Runner:
         53,000-event rebuild's trail indexes made beside this process, ~0.06 s to copy)."""
         names = {p.name for p in group}
         with self._lock, self.store.joined_apart() as (c, apart):
-            self.store.exclusive(c)
+            self.store.exclusive(c, [p.name for p in group])
             c.execute("SELECT name FROM projection_positions")
             if names & {str(name) for (name,) in c.fetchall()}:
                 return False

@@ -46,14 +46,19 @@ class ViewStore:
     """A connection to the projections database, with transactions and dialect helpers."""
 
     is_postgres: bool = False
+    # Whether runners of disjoint projections write at once (`exclusive` locks per projection):
+    # then a rebuild's second process writes the read models themselves (PostgreSQL), else a
+    # scratch store at `apart_path` (SQLite: one writer at a time).
+    side_by_side: bool = False
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         raise NotImplementedError
 
-    def exclusive(self, c: Cursor) -> None:
-        """Hold the projections' writer lock until `c`'s transaction ends (SQLite: BEGIN
-        IMMEDIATE already does), so runners in several processes never apply an event twice."""
+    def exclusive(self, c: Cursor, names: Sequence[str]) -> None:
+        """Hold the writer lock of the projections `names` until `c`'s transaction ends
+        (SQLite: BEGIN IMMEDIATE already holds the one lock of all), so runners in several
+        processes never apply an event twice."""
 
     def checkpoint(self) -> None:
         """Copy what the journal holds into the database now (SQLite's WAL; nothing on
@@ -65,8 +70,8 @@ class ViewStore:
         """Where a rebuild's second process writes the read models it replays
         (`projections.runner.Runner.rebuild`, a `ScratchSQLiteViewStore`), or None where there is
         no such place: SQLite's in-memory database, and PostgreSQL (whose runtime role may not
-        create a scratch schema, and whose rebuild has the server's backend working beside it
-        already)."""
+        create a scratch schema, and where that process writes the read models themselves:
+        `side_by_side`)."""
         return None
 
     def clear_apart(self) -> None:
@@ -154,7 +159,7 @@ class SQLiteViewStore(ViewStore):
             raise
         conn.commit()
 
-    def exclusive(self, c: Cursor) -> None:
+    def exclusive(self, c: Cursor, names: Sequence[str]) -> None:
         """BEGIN IMMEDIATE holds the writer lock already; the writer's connection gets a larger
         page cache and checkpoints the WAL less often, once (no statement more per batch)."""
         if not getattr(self._local, "writer_cache", False):
@@ -420,8 +425,21 @@ class PostgresViewStore(ViewStore):
             cur.execute(PgCursor.sql(sql), params, prepare=False if planned_with_values else None)
             return [tuple(r) for r in cur.fetchall()]
 
-    def exclusive(self, c: Cursor) -> None:
-        c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+    side_by_side = True
+
+    def exclusive(self, c: Cursor, names: Sequence[str]) -> None:
+        """One transaction lock per projection, taken in name order (PostgreSQL evaluates a
+        volatile output expression after ORDER BY), so two runners sharing any projection wait
+        for each other without deadlock and runners of disjoint ones (a rebuild's two
+        processes) write at once; first the schema's lock, shared, which runners of versions
+        before these locks took exclusively (both kinds exclude each other)."""
+        c.execute(
+            "WITH schema_lock AS MATERIALIZED ("
+            "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))) "
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/' || name)) "
+            "FROM schema_lock, unnest(?::text[]) AS name ORDER BY name",
+            [list(names)],
+        )
 
     def close(self) -> None:
         self.pool.close()

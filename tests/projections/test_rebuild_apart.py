@@ -1,13 +1,16 @@
-"""A rebuild that replays the trail in a second process (`Runner._rebuild_apart`), on SQLite
-(PostgreSQL has no scratch store: one process there): the same rows and seqs as one process and as the incremental catch-ups; a second
-process that fails or dies mid-replay, or a rebuild stopped half-way, leaves read models that a
-catch-up completes to the same rows, and no scratch store behind."""
+"""A rebuild that replays the trail in a second process (`Runner._rebuild_apart`), into a
+scratch store on SQLite and into the read models themselves on PostgreSQL: the same rows and
+seqs as one process and as the incremental catch-ups; a second process that fails or dies
+mid-replay, or a rebuild stopped half-way, leaves read models that a catch-up completes to the
+same rows, and no scratch store behind."""
 
 from __future__ import annotations
 
 import logging
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,25 @@ def taken(monkeypatch: pytest.MonkeyPatch, runner: Runner) -> list[bool]:
     return seen
 
 
+def second_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """Every second process a rebuild starts from now on."""
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    class Watched(popen):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(runner_module.subprocess, "Popen", Watched)
+    return started
+
+
+def trail_seq(store: ViewStore) -> int | None:
+    found = dict(store.query("SELECT name, seq FROM projection_positions"))
+    return None if "trail" not in found else int(found["trail"])
+
+
 class Ended(subprocess.Popen[bytes]):
     """A process that has ended by the time it is handed back: writing to it breaks the pipe."""
 
@@ -76,7 +98,7 @@ class Ended(subprocess.Popen[bytes]):
 
 def sqlite_only(store: ViewStore) -> None:
     if not isinstance(store, SQLiteViewStore):
-        pytest.skip("no scratch store on PostgreSQL: one process there")
+        pytest.skip("PostgreSQL: no scratch store, the second process writes the read models")
 
 
 def scratch_left(store: ViewStore) -> bool:
@@ -88,17 +110,31 @@ def scratch_left(store: ViewStore) -> bool:
 def test_a_rebuild_apart_gives_the_rows_of_one_process(
     filled: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqlite_only(filled.store)
+    """On PostgreSQL the second process writes the trail and its seq itself (here waited for
+    at this process's last batch)."""
     incremental, made = rows(filled.store), indexes(filled.store)
     seen = taken(monkeypatch, filled)
-    assert filled.rebuild() == filled.ledger.size()
-    assert seen == [True]
+    started = second_processes(monkeypatch)
+    monkeypatch.setattr(runner_module, "LARGE_BATCH", 10)
+    side_by_side = filled.store.side_by_side
+    trail_seen: list[int | None] = []
+
+    def progress(done: int, total: int) -> None:
+        if side_by_side and done >= total:  # this process's last batch: wait for the other's
+            started[0].wait()
+        trail_seen.append(trail_seq(filled.store))
+
+    assert filled.rebuild(progress) == filled.ledger.size()
+    assert [p.returncode for p in started] == [0]
+    assert seen == ([] if side_by_side else [True])
+    assert trail_seen[-1] == (filled.ledger.head_seq() if side_by_side else None)
     assert rows(filled.store) == incremental
     assert indexes(filled.store) == made
-    assert not scratch_left(filled.store)
+    if not side_by_side:
+        assert not scratch_left(filled.store)
     monkeypatch.setattr(runner_module, "APART_MIN_EVENTS", 10**9)  # one process
     filled.rebuild()
-    assert seen == [True]
+    assert len(started) == 1
     assert rows(filled.store) == incremental
 
 
@@ -109,14 +145,14 @@ def test_every_read_model_rebuilt_apart_equals_its_catch_ups(
 ) -> None:
     """The demo's year, every projection: the trail replayed in the second process, the others
     here, in batches of 500 events."""
-    sqlite_only(demo.store)
     incremental = rows(demo.store)
-    seen = taken(monkeypatch, demo.runner)
+    started = second_processes(monkeypatch)
     monkeypatch.setattr(runner_module, "LARGE_BATCH", 500)
     demo.runner.rebuild()
-    assert seen == [True]
+    assert [p.returncode for p in started] == [0]
     assert rows(demo.store) == incremental
-    assert not scratch_left(demo.store)
+    if not demo.store.side_by_side:
+        assert not scratch_left(demo.store)
 
 
 @pytest.mark.parametrize(
@@ -135,11 +171,10 @@ def test_a_second_process_that_fails_leaves_the_trail_to_this_one(
     how: str,
     command: tuple[str, ...],
 ) -> None:
-    """It raises at once, or dies (as by `kill -9`) after committing two batches to the
-    scratch store (`tests/projections/apart_broken.py`), or ends before reading what to do:
-    nothing of it is taken in, this process replays the trail, and the scratch store is
-    removed."""
-    sqlite_only(filled.store)
+    """It raises at once, or dies (as by `kill -9`) after committing two batches
+    (`tests/projections/apart_broken.py`), or ends before reading what to do: this process
+    replays the trail (on SQLite nothing of the scratch store is taken in, and it is removed;
+    on PostgreSQL from the seq the second process committed)."""
     incremental = rows(filled.store)
     seen = taken(monkeypatch, filled)
     monkeypatch.setattr(runner_module, "APART_COMMAND", command)
@@ -151,16 +186,17 @@ def test_a_second_process_that_fails_leaves_the_trail_to_this_one(
     code = {"raises": 1, "dies": 9, "cannot start": 3}[how]
     assert f"second process failed (exit code {code})" in caplog.text
     assert rows(filled.store) == incremental
-    assert not scratch_left(filled.store)
+    if not filled.store.side_by_side:
+        assert not scratch_left(filled.store)
 
 
 @pytest.mark.usefixtures("apart")
 def test_a_rebuild_apart_stopped_half_way_is_caught_up_by_the_next_runner(
     filled: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stopped while this process replays (the second process is then killed): the trail has
-    no seq and no rows, and a runner started afterwards replays it to the same rows."""
-    sqlite_only(filled.store)
+    """Stopped while this process replays (the second process is then killed): on SQLite the
+    trail has no seq and no rows; on PostgreSQL what the second process committed; a runner
+    started afterwards replays it to the same rows."""
     incremental, made = rows(filled.store), indexes(filled.store)
     monkeypatch.setattr(runner_module, "BATCH", 10)
     monkeypatch.setattr(runner_module, "LARGE_BATCH", 10)
@@ -171,9 +207,10 @@ def test_a_rebuild_apart_stopped_half_way_is_caught_up_by_the_next_runner(
 
     with pytest.raises(KeyboardInterrupt):
         filled.rebuild(stop)
-    assert "trail" not in dict(filled.store.query("SELECT name, seq FROM projection_positions"))
-    assert filled.store.query("SELECT count(*) FROM trail") == [(0,)]
-    assert not scratch_left(filled.store)
+    if not filled.store.side_by_side:
+        assert trail_seq(filled.store) is None
+        assert filled.store.query("SELECT count(*) FROM trail") == [(0,)]
+        assert not scratch_left(filled.store)
     restarted = Runner(filled.ledger, filled.store, filled.projections)
     restarted.catch_up()
     assert rows(filled.store) == incremental
@@ -205,13 +242,12 @@ def test_a_trail_applied_meanwhile_keeps_its_rows(
 def test_a_small_ledger_or_a_busy_machine_rebuilds_in_one_process(
     filled: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqlite_only(filled.store)
-    seen = taken(monkeypatch, filled)
+    started = second_processes(monkeypatch)
     filled.rebuild()  # 40-odd events: below APART_MIN_EVENTS
     monkeypatch.setattr(runner_module, "APART_MIN_EVENTS", 0)
     monkeypatch.setattr(runner_module, "APART_FREE_CORES", 1_000.0)  # never so many free
     filled.rebuild()
-    assert seen == []
+    assert started == []
 
 
 class Clock:
@@ -251,3 +287,61 @@ def test_free_cores_count_the_idle_time_and_this_process_over_the_window(
     monkeypatch.setattr(os, "getloadavg", lambda: (1.25, 0.0, 0.0))
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert runner_module.CoresSample().cores() == pytest.approx(2.75)
+
+
+def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner) -> None:
+    """While a transaction holds the trail's writer lock, a runner of the registry alone
+    applies new events, and a runner of both waits for that lock (seen waiting in
+    PostgreSQL's pg_locks), then applies the rest: every event once."""
+    store = filled.store
+    if not store.side_by_side:
+        pytest.skip("SQLite: one writer lock for every projection")
+    targets = [Target.register(record(n)) for n in range(100, 103)]
+    filled.ledger.save(*targets, actor=OPERATOR)
+    registry, trail = filled.projections
+    registry_only = Runner(filled.ledger, store, [registry], prepare=False)
+    both = Runner(filled.ledger, store, [registry, trail], prepare=False)
+    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    with store.transaction() as c:
+        store.exclusive(c, ["trail"])
+        applied: list[int] = []
+        alone = threading.Thread(target=lambda: applied.append(registry_only.catch_up()))
+        alone.start()
+        alone.join(30)  # on a lock of all projections it would wait for this transaction
+        assert applied == [3]
+        caught_up = threading.Thread(target=both.catch_up)
+        caught_up.start()
+        deadline = time.monotonic() + 30
+        while store.query(waiting) != [(1,)] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.query(waiting) == [(1,)]
+        assert caught_up.is_alive()
+    caught_up.join(30)
+    assert not caught_up.is_alive()
+    assert filled.seqs() == {
+        "registry": filled.ledger.head_seq(),
+        "trail": filled.ledger.head_seq(),
+    }
+    incremental = rows(store)
+    filled.rebuild()
+    assert rows(store) == incremental
+
+
+def test_postgresql_runners_wait_for_a_runner_of_the_schema_wide_lock(filled: Runner) -> None:
+    """Runners of versions before the per-projection locks held one lock of the schema: a
+    runner now waits while one of those applies (a rolling upgrade never applies twice)."""
+    store = filled.store
+    if not store.side_by_side:
+        pytest.skip("SQLite: one writer lock for every projection")
+    filled.ledger.save(Target.register(record(200)), actor=OPERATOR)
+    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    with store.transaction() as c:
+        c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")  # the old lock
+        caught_up = threading.Thread(target=filled.catch_up)
+        caught_up.start()
+        deadline = time.monotonic() + 30
+        while store.query(waiting) != [(1,)] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.query(waiting) == [(1,)]
+    caught_up.join(30)
+    assert set(filled.seqs().values()) == {filled.ledger.head_seq()}
