@@ -289,6 +289,15 @@ def test_free_cores_count_the_idle_time_and_this_process_over_the_window(
     assert runner_module.CoresSample().cores() == pytest.approx(2.75)
 
 
+def one_lock_waits(store: ViewStore) -> bool:
+    """Whether, within 30 s, exactly one advisory lock is waited for (PostgreSQL's pg_locks)."""
+    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    deadline = time.monotonic() + 30
+    while store.query(waiting) != [(1,)] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return store.query(waiting) == [(1,)]
+
+
 def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner) -> None:
     """While a transaction holds the trail's writer lock, a runner of the registry alone
     applies new events, and a runner of both waits for that lock (seen waiting in
@@ -301,7 +310,6 @@ def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner
     registry, trail = filled.projections
     registry_only = Runner(filled.ledger, store, [registry], prepare=False)
     both = Runner(filled.ledger, store, [registry, trail], prepare=False)
-    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
     with store.transaction() as c:
         store.exclusive(c, ["trail"])
         applied: list[int] = []
@@ -311,10 +319,7 @@ def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner
         assert applied == [3]
         caught_up = threading.Thread(target=both.catch_up)
         caught_up.start()
-        deadline = time.monotonic() + 30
-        while store.query(waiting) != [(1,)] and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert store.query(waiting) == [(1,)]
+        assert one_lock_waits(store)
         assert caught_up.is_alive()
     caught_up.join(30)
     assert not caught_up.is_alive()
@@ -334,14 +339,10 @@ def test_postgresql_runners_wait_for_a_runner_of_the_schema_wide_lock(filled: Ru
     if not store.side_by_side:
         pytest.skip("SQLite: one writer lock for every projection")
     filled.ledger.save(Target.register(record(200)), actor=OPERATOR)
-    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
     with store.transaction() as c:
         c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")  # the old lock
         caught_up = threading.Thread(target=filled.catch_up)
         caught_up.start()
-        deadline = time.monotonic() + 30
-        while store.query(waiting) != [(1,)] and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert store.query(waiting) == [(1,)]
+        assert one_lock_waits(store)
     caught_up.join(30)
     assert set(filled.seqs().values()) == {filled.ledger.head_seq()}
