@@ -34,7 +34,10 @@ console = Console(width=160)
 # Sizes per benchmark: --quick (minutes) and full (the issues' sizes).
 RUNS: dict[str, tuple[list[str], list[str]]] = {
     "ledger": (
-        ["--rounds", "1", "--singles", "60", "--batches", "5", "--verify-events", "20000"],
+        [
+            *("--rounds", "1", "--singles", "60", "--batches", "5"),
+            *("--warm-up", "100", "--verify-events", "20000"),
+        ],
         ["--verify-events", "1000000"],
     ),
     "draw": (["--targets", "30000", "--rounds", "3"], []),
