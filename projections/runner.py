@@ -355,10 +355,9 @@ class Runner:
         """The projections a rebuild replays in a second process: those that depend on no
         other (`RebuiltApart`), when others remain, the ledger is large enough to pay for the
         process, the store can have a scratch store or writers side by side, and other
-        processes left at least
-        `APART_FREE_CORES` cores free while the rebuild started (`free`): the second process
-        reads and decodes the whole log too (about a third more CPU altogether), a gain only
-        where it runs beside the first, not in turn with it."""
+        processes left at least `APART_FREE_CORES` cores free as the rebuild started (`free`):
+        the second process reads and decodes the whole log too (about a third more CPU
+        altogether), a gain only where it runs beside the first, not in turn with it."""
         group: list[Projection] = [p for p in self.projections if isinstance(p, RebuiltApart)]
         if not group or len(group) == len(self.projections) or (os.cpu_count() or 1) < 2:
             return []

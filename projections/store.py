@@ -344,6 +344,7 @@ class PostgresViewStore(ViewStore):
     """A pool of connections to the `<schema>_views` schema (of a replica, for `read_only`)."""
 
     is_postgres = True
+    side_by_side = True
 
     def __init__(
         self, db: DatabaseURL, *, read_only: bool = False, pool_max: int = POOL_MAX
@@ -424,8 +425,6 @@ class PostgresViewStore(ViewStore):
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(PgCursor.sql(sql), params, prepare=False if planned_with_values else None)
             return [tuple(r) for r in cur.fetchall()]
-
-    side_by_side = True
 
     def exclusive(self, c: Cursor, names: Sequence[str]) -> None:
         """One transaction lock per projection, taken in name order (PostgreSQL evaluates a
