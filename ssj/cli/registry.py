@@ -1131,6 +1131,6 @@ def projections_rebuild() -> None:
         size = services.ledger.size()
     rate = f"{applied / seconds:,.0f}" if seconds > 0 else "-"
     _done(
-        f"已重建 / rebuilt: {applied} 条事件 events replayed in {seconds:.1f} s ({rate} 条/秒 "
-        f"events/s), ledger size {size}"
+        f"已重建 / rebuilt: {applied:,} 条事件 events replayed in {seconds:.1f} s ({rate} 条/秒 "
+        f"events/s), 账本 / ledger size {size:,}"
     )
