@@ -122,7 +122,7 @@ def replay_apart(
     store = open_view_store(settings) if scratch is None else ScratchSQLiteViewStore(scratch)
     ledger = Ledger(settings)
     try:
-        runner = Runner(ledger, store, group, prepare=scratch is not None)
+        runner = Runner(ledger, store, group, prepare=scratch is not None, part=True)
         if scratch is not None:
             with store.transaction() as c:
                 runner._start_over(c)
@@ -147,12 +147,15 @@ class Runner:
         projections: Sequence[Projection],
         *,
         prepare: bool = True,
+        part: bool = False,
     ) -> None:
-        """`prepare=False` for a read-only store (a replica): no tables created or reshaped."""
+        """`prepare=False` for a read-only store (a replica): no tables created or reshaped.
+        `part`: a runner of a part of the projections, beside a runner of another part (a
+        rebuild's two processes): it takes only its projections' writer locks."""
         self.ledger = ledger
         self.store = store
         self.projections = list(projections)
-        self._names = [p.name for p in self.projections]
+        self._names = [p.name for p in self.projections] if part else None
         self._lock = threading.Lock()
         # Told the seq of each committed batch (an in-process watch: SQLite has no NOTIFY).
         self.on_batch: Callable[[int], None] | None = None
@@ -391,7 +394,11 @@ class Runner:
             [sys.executable, *APART_COMMAND], stdin=subprocess.PIPE, close_fds=True
         )
         rest = Runner(
-            self.ledger, self.store, [p for p in self.projections if p not in group], prepare=False
+            self.ledger,
+            self.store,
+            [p for p in self.projections if p not in group],
+            prepare=False,
+            part=True,
         )
         rest.on_batch = self.on_batch
         try:
@@ -430,7 +437,7 @@ class Runner:
         53,000-event rebuild's trail indexes made beside this process, ~0.06 s to copy)."""
         names = {p.name for p in group}
         with self._lock, self.store.joined_apart() as (c, apart):
-            self.store.exclusive(c, [p.name for p in group])
+            self.store.exclusive(c)
             c.execute("SELECT name FROM projection_positions")
             if names & {str(name) for (name,) in c.fetchall()}:
                 return False

@@ -299,8 +299,8 @@ def one_lock_waits(store: ViewStore) -> bool:
 
 
 def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner) -> None:
-    """While a transaction holds the trail's writer lock, a runner of the registry alone
-    applies new events, and a runner of both waits for that lock (seen waiting in
+    """While a transaction holds the trail's writer lock (as a part), a part runner of the
+    registry applies new events, and a runner of every projection waits (seen waiting in
     PostgreSQL's pg_locks), then applies the rest: every event once."""
     store = filled.store
     if not store.side_by_side:
@@ -308,7 +308,7 @@ def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner
     targets = [Target.register(record(n)) for n in range(100, 103)]
     filled.ledger.save(*targets, actor=OPERATOR)
     registry, trail = filled.projections
-    registry_only = Runner(filled.ledger, store, [registry], prepare=False)
+    registry_only = Runner(filled.ledger, store, [registry], prepare=False, part=True)
     both = Runner(filled.ledger, store, [registry, trail], prepare=False)
     with store.transaction() as c:
         store.exclusive(c, ["trail"])
@@ -332,17 +332,18 @@ def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner
     assert rows(store) == incremental
 
 
-def test_postgresql_runners_wait_for_a_runner_of_the_schema_wide_lock(filled: Runner) -> None:
-    """Runners of versions before the per-projection locks held one lock of the schema: a
-    runner now waits while one of those applies (a rolling upgrade never applies twice)."""
+def test_postgresql_part_runners_wait_for_a_runner_of_every_projection(filled: Runner) -> None:
+    """Runners of every projection hold one lock of the schema, as before there were parts:
+    a part runner waits while one applies."""
     store = filled.store
     if not store.side_by_side:
         pytest.skip("SQLite: one writer lock for every projection")
     filled.ledger.save(Target.register(record(200)), actor=OPERATOR)
     with store.transaction() as c:
-        c.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")  # the old lock
-        caught_up = threading.Thread(target=filled.catch_up)
+        store.exclusive(c)  # every projection's lock
+        trail_part = Runner(filled.ledger, store, filled.projections[1:], prepare=False, part=True)
+        caught_up = threading.Thread(target=trail_part.catch_up)
         caught_up.start()
         assert one_lock_waits(store)
     caught_up.join(30)
-    assert set(filled.seqs().values()) == {filled.ledger.head_seq()}
+    assert filled.seqs()["trail"] == filled.ledger.head_seq()
