@@ -83,11 +83,6 @@ def second_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[b
     return started
 
 
-def trail_seq(store: ViewStore) -> int | None:
-    found = dict(store.query("SELECT name, seq FROM projection_positions"))
-    return None if "trail" not in found else int(found["trail"])
-
-
 class Ended(subprocess.Popen[bytes]):
     """A process that has ended by the time it is handed back: writing to it breaks the pipe."""
 
@@ -99,6 +94,11 @@ class Ended(subprocess.Popen[bytes]):
 def sqlite_only(store: ViewStore) -> None:
     if not isinstance(store, SQLiteViewStore):
         pytest.skip("PostgreSQL: no scratch store, the second process writes the read models")
+
+
+def postgres_only(store: ViewStore) -> None:
+    if not store.side_by_side:
+        pytest.skip("SQLite: one writer lock for every projection")
 
 
 def scratch_left(store: ViewStore) -> bool:
@@ -117,17 +117,17 @@ def test_a_rebuild_apart_gives_the_rows_of_one_process(
     started = second_processes(monkeypatch)
     monkeypatch.setattr(runner_module, "LARGE_BATCH", 10)
     side_by_side = filled.store.side_by_side
-    trail_seen: list[int | None] = []
+    trail_seen: list[int] = []
 
     def progress(done: int, total: int) -> None:
         if side_by_side and done >= total:  # this process's last batch: wait for the other's
             started[0].wait()
-        trail_seen.append(trail_seq(filled.store))
+        trail_seen.append(filled.seq("trail"))
 
     assert filled.rebuild(progress) == filled.ledger.size()
     assert [p.returncode for p in started] == [0]
     assert seen == ([] if side_by_side else [True])
-    assert trail_seen[-1] == (filled.ledger.head_seq() if side_by_side else None)
+    assert trail_seen[-1] == (filled.ledger.head_seq() if side_by_side else -1)
     assert rows(filled.store) == incremental
     assert indexes(filled.store) == made
     if not side_by_side:
@@ -208,7 +208,7 @@ def test_a_rebuild_apart_stopped_half_way_is_caught_up_by_the_next_runner(
     with pytest.raises(KeyboardInterrupt):
         filled.rebuild(stop)
     if not filled.store.side_by_side:
-        assert trail_seq(filled.store) is None
+        assert filled.seq("trail") == -1
         assert filled.store.query("SELECT count(*) FROM trail") == [(0,)]
         assert not scratch_left(filled.store)
     restarted = Runner(filled.ledger, filled.store, filled.projections)
@@ -303,8 +303,7 @@ def test_postgresql_runners_of_disjoint_projections_write_at_once(filled: Runner
     registry applies new events, and a runner of every projection waits (seen waiting in
     PostgreSQL's pg_locks), then applies the rest: every event once."""
     store = filled.store
-    if not store.side_by_side:
-        pytest.skip("SQLite: one writer lock for every projection")
+    postgres_only(store)
     targets = [Target.register(record(n)) for n in range(100, 103)]
     filled.ledger.save(*targets, actor=OPERATOR)
     registry, trail = filled.projections
@@ -336,8 +335,7 @@ def test_postgresql_part_runners_wait_for_a_runner_of_every_projection(filled: R
     """Runners of every projection hold one lock of the schema, as before there were parts:
     a part runner waits while one applies."""
     store = filled.store
-    if not store.side_by_side:
-        pytest.skip("SQLite: one writer lock for every projection")
+    postgres_only(store)
     filled.ledger.save(Target.register(record(200)), actor=OPERATOR)
     with store.transaction() as c:
         store.exclusive(c)  # every projection's lock
