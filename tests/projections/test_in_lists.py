@@ -1,0 +1,76 @@
+"""A batch's keys in one statement (projections/store.py `select_in`, `execute_in`,
+`select_in_pairs`): every key found whatever the list's length (on PostgreSQL a short list is
+an array, a long one a subquery) and whatever its text (the keys travel as JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from projections import store as view_store
+from projections.store import ViewStore, execute_in, open_view_store, select_in, select_in_pairs
+from ssj.config import Settings
+
+# Text an array literal or a JSON string would have to escape, and text beyond ASCII.
+AWKWARD = ['a"b', "a\\b", "a,b", "{a}", "NULL", "", " lead", "常州市 天宁区", "é\u200b", "'quote'"]
+ARRAY_MAX = view_store.PG_ARRAY_MAX - len(AWKWARD)  # the longest list PostgreSQL gets as an array
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[ViewStore]:
+    s = open_view_store(settings)
+    with s.transaction() as c:
+        c.execute("DROP TABLE IF EXISTS in_lists")
+        c.execute(
+            "CREATE TABLE in_lists (kind TEXT NOT NULL, id TEXT NOT NULL, n BIGINT NOT NULL, "
+            "PRIMARY KEY (kind, id))"
+        )
+    yield s
+    s.close()
+
+
+def fill(store: ViewStore, ids: list[str]) -> None:
+    with store.transaction() as c:
+        c.executemany(
+            "INSERT INTO in_lists (kind, id, n) VALUES (?, ?, ?)",
+            [("k", i, n) for n, i in enumerate(ids)],
+        )
+
+
+@pytest.mark.parametrize("count", [1, ARRAY_MAX, ARRAY_MAX + 1, 3000])
+def test_every_key_is_found_whatever_the_list_length(store: ViewStore, count: int) -> None:
+    ids = [f"id-{n:05d}" for n in range(count)] + AWKWARD
+    fill(store, [*ids, "not-asked-1", "not-asked-2"])
+    asked = [*ids, "absent"]
+    with store.transaction() as c:
+        found = select_in(c, "SELECT id, n FROM in_lists WHERE id {}", asked)
+        pairs = select_in_pairs(
+            c,
+            "SELECT t.id FROM {} AS v JOIN in_lists AS t ON t.kind = v.column1 "
+            "AND t.id = v.column2",
+            [("k", i) for i in ids] + [("other", ids[0])],
+        )
+    assert sorted(i for i, _ in found) == sorted(ids)
+    assert sorted(i for (i,) in pairs) == sorted(ids)
+    assert {i: int(n) for i, n in found} == {i: n for n, i in enumerate(ids)}
+
+
+@pytest.mark.parametrize("count", [3, 3000])
+def test_an_update_or_delete_touches_exactly_the_keys(store: ViewStore, count: int) -> None:
+    ids = [f"id-{n:05d}" for n in range(count)] + AWKWARD
+    fill(store, ids)
+    gone, moved = ids[::2], ids[1::4]
+    with store.transaction() as c:
+        execute_in(c, "DELETE FROM in_lists WHERE id {}", gone)
+        execute_in(c, "UPDATE in_lists SET n = -1 WHERE id {}", moved)
+    left = dict(store.query("SELECT id, n FROM in_lists"))
+    assert sorted(left) == sorted(set(ids) - set(gone))
+    assert sorted(i for i, n in left.items() if int(n) == -1) == sorted(moved)
+
+
+def test_no_keys_no_statement(store: ViewStore) -> None:
+    with store.transaction() as c:
+        assert select_in(c, "SELECT id FROM no_such_table WHERE id {}", []) == []
+        assert select_in_pairs(c, "SELECT * FROM {} AS v JOIN no_such_table", []) == []
+        execute_in(c, "DELETE FROM no_such_table WHERE id {}", [])
