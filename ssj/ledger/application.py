@@ -463,7 +463,7 @@ class Ledger(Application[UUID]):
         distinct actor of the batch); states decoded by `EventDecoder` (orjson), after
         escaping what no read model can store (`TextCheckingMapper.escape_unstorable_state`)."""
         recorder = self.ledger_recorder
-        rows = recorder.select_envelopes(start, limit)
+        rows = recorder.select_envelope_texts(start, limit)
         if not rows:
             return []
         events = recorder.select_event_rows(rows[0][1], len(rows), stop=rows[-1][1])
@@ -475,7 +475,7 @@ class Ledger(Application[UUID]):
         actors: dict[tuple[str, str, str], Actor] = {}
         loads = orjson.loads
         logged = []
-        for seq, nid, data, _ in rows:
+        for seq, nid, data in rows:
             found = by_nid.get(nid)
             if found is None:
                 raise NotFoundError(

@@ -352,12 +352,8 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
             row = curs.fetchone()
         return 0 if row is None or row["m"] is None else int(row["m"]) + 1
 
-    def select_envelopes(
-        self, start: int, limit: int, stop: int | None = None
-    ) -> list[tuple[int, int, bytes, bytes]]:
-        sql = SQL(
-            "SELECT seq, notification_id, envelope, signature FROM {} WHERE seq >= %s"
-        ).format(self.t_envelopes)
+    def _envelope_rows(self, columns: str, start: int, limit: int, stop: int | None) -> list[Any]:
+        sql = SQL(f"SELECT {columns} FROM {{}} WHERE seq >= %s").format(self.t_envelopes)
         params: list[int] = [start]
         if stop is not None:
             sql += SQL(" AND seq < %s")

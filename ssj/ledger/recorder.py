@@ -96,6 +96,20 @@ class ChainedRecorderMixin:
         """The head after the last append this process committed (None before the first)."""
         return self._cached_head
 
+    def select_envelopes(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, int, bytes, bytes]]:
+        return self._envelope_rows("seq, notification_id, envelope, signature", start, limit, stop)
+
+    def select_envelope_texts(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        return self._envelope_rows("seq, notification_id, envelope", start, limit, stop)
+
+    def _envelope_rows(self, columns: str, start: int, limit: int, stop: int | None) -> list[Any]:
+        """`columns` of the envelopes from seq `start`, below `stop`, as tuples (the backend's)."""
+        raise NotImplementedError
+
     def configure_signer(
         self, signer: LedgerSigner | None, keyring_version: int | None, loader: SignerLoader
     ) -> None:

@@ -215,10 +215,8 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
             row = c.fetchone()
         return 0 if row is None else int(row[0]) + 1
 
-    def select_envelopes(
-        self, start: int, limit: int, stop: int | None = None
-    ) -> list[tuple[int, int, bytes, bytes]]:
-        sql = f"SELECT seq, notification_id, envelope, signature FROM {ENVELOPES} WHERE seq >= ?"
+    def _envelope_rows(self, columns: str, start: int, limit: int, stop: int | None) -> list[Any]:
+        sql = f"SELECT {columns} FROM {ENVELOPES} WHERE seq >= ?"
         params: list[int] = [start]
         if stop is not None:
             sql += " AND seq < ?"
@@ -226,8 +224,10 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         sql += " ORDER BY seq LIMIT ?"
         params.append(limit)
         with self.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # tuples, not the library's `sqlite3.Row`s
             c.execute(sql, params)
-            return [(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in c.fetchall()]
+            rows: list[Any] = c.fetchall()  # BLOBs come as bytes
+            return rows
 
     def select_event_rows(
         self, start: int, limit: int, stop: int | None = None

@@ -541,7 +541,7 @@ class RecordBuilder:
             while j + 1 < len(seqs) and seqs[j + 1] - seqs[j] <= width:
                 j += 1
             first, last = seqs[i] - seqs[i] % width, min(size, seqs[j] - seqs[j] % width + width)
-            for seq, _, data, _ in recorder.select_envelopes(first, last - first, last):
+            for seq, _, data in recorder.select_envelope_texts(first, last - first, last):
                 found[seq] = data
             i = j + 1
         return found

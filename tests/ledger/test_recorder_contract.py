@@ -137,6 +137,11 @@ class RecorderContract:
         assert head.last_hash == envelope_hash(rows[-1][2], ledger.suite)
         assert recorder.select_envelopes(before, 10, stop=before + 1) == rows[:1]
         assert recorder.select_envelopes(size, 10) == []
+        texts = recorder.select_envelope_texts(before, 10)
+        assert texts == [(seq, nid, data) for seq, nid, data, _ in rows]
+        assert recorder.select_envelope_texts(before, 10, stop=before + 1) == texts[:1]
+        assert recorder.select_envelope_texts(before + 1, 1) == texts[1:]
+        assert recorder.select_envelope_texts(size, 10) == []
 
     def test_node_hashes_fold_to_the_root_of_the_envelopes(self, ledger: Ledger) -> None:
         recorder = self.recorder(ledger)
