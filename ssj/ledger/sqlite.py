@@ -248,6 +248,7 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         sql += " ORDER BY rowid LIMIT ?"
         params.append(limit)
         with self.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # tuples, as the contract says
             c.execute(sql, params)
             return c.fetchall()  # type: ignore[no-any-return]
 
