@@ -23,6 +23,44 @@ ADMIN_URL = os.environ.get(
 )
 
 
+def server_cpu(services: Services) -> Callable[[], float] | None:
+    """CPU seconds so far of the whole local PostgreSQL server serving `services` (its
+    processes, and the ended ones its postmaster reaped: a rebuild's connections come and go),
+    read from /proc; None on SQLite, or where the server's processes cannot be read (another
+    host, another user's processes). On a machine whose load moves wall times, what the server
+    spent moves less."""
+    if not services.store.is_postgres:
+        return None
+    [(backend,)] = services.store.query("SELECT pg_backend_pid()")
+    postmaster = _stat(int(backend))
+    if postmaster is None:
+        return None
+    pid = int(postmaster[1])  # the backend's parent
+
+    def used() -> float:
+        ticks = 0
+        own = _stat(pid)
+        if own is not None:
+            # utime, stime, and the reaped children's cutime, cstime
+            ticks += sum(int(own[i]) for i in (11, 12, 13, 14))
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                fields = _stat(int(entry.name))
+                if fields is not None and fields[1] == str(pid):
+                    ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    return used if _stat(pid) is not None else None
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's name (state first), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 @contextmanager
 def bench_services(
     prefix: str, keep: str | None, *, sqlite: bool = False
