@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.bench.ledger import settings_for
+from ops.bench.procs import TICKS, stat_fields
 from ssj.config import DatabaseURL
 from ssj.ledger.migrate import migrate
 from ssj.services.context import Services
@@ -32,33 +33,24 @@ def server_cpu(services: Services) -> Callable[[], float] | None:
     if not services.store.is_postgres:
         return None
     [(backend,)] = services.store.query("SELECT pg_backend_pid()")
-    postmaster = _stat(int(backend))
+    postmaster = stat_fields(int(backend))
     if postmaster is None:
         return None
     pid = int(postmaster[1])  # the backend's parent
 
     def used() -> float:
         ticks = 0
-        own = _stat(pid)
-        if own is not None:
-            # utime, stime, and the reaped children's cutime, cstime
+        own = stat_fields(pid)
+        if own is not None:  # its own time and its reaped children's
             ticks += sum(int(own[i]) for i in (11, 12, 13, 14))
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
-                fields = _stat(int(entry.name))
+                fields = stat_fields(int(entry.name))
                 if fields is not None and fields[1] == str(pid):
                     ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return ticks / TICKS
 
-    return used if _stat(pid) is not None else None
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command's name (state first), or None."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
+    return used if stat_fields(pid) is not None else None
 
 
 @contextmanager

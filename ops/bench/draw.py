@@ -53,6 +53,7 @@ from consistent_sampler import sampler as reference_sampler
 from rich.console import Console
 
 from ops.bench.common import ADMIN_URL, bench_services, print_table
+from ops.bench.procs import process_cpu
 from ops.bench.registry import batches
 from projections.registry_view import load_registry_view
 from ssj.demo import DEFAULT_SEED, MIN_TARGETS
@@ -133,11 +134,7 @@ def cpu_seconds(database: str) -> float:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
         ).fetchall()
     for pid in [*pids(), *(b[0] for b in backends)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += process_cpu(pid)
     return total
 
 

@@ -38,6 +38,7 @@ from eventsourcing.domain import Aggregate, event
 from rich.console import Console
 from rich.table import Table
 
+from ops.bench.procs import process_cpu
 from ssj.config import DatabaseURL, Settings
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
@@ -113,14 +114,6 @@ def rate(
     return commits * batch / elapsed, used * 1e6 / (commits * batch)
 
 
-def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def tree_cpu(settings: Settings) -> Callable[[], float]:
     """CPU seconds so far of what an append uses: this process, the signer processes and,
     on PostgreSQL, the server processes serving the database (what a shared machine
@@ -142,7 +135,7 @@ def tree_cpu(settings: Settings) -> Callable[[], float]:
 
     def used() -> float:
         pids = [*signing.pids(), *backends()]
-        return time.process_time() + sum(map(_proc_cpu, pids))
+        return time.process_time() + sum(map(process_cpu, pids))
 
     return used
 

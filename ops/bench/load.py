@@ -72,6 +72,7 @@ import psycopg
 from rich.console import Console
 
 from ops.bench.common import ADMIN_URL, bench_services, print_table, stand_in_for_autovacuum
+from ops.bench.procs import process_cpu
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 
@@ -558,14 +559,6 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_snapshot(servers: Servers, dbname: str) -> dict[str, dict[int, float]]:
     """CPU seconds so far of each process, by group: the API, the daemon, PostgreSQL."""
     processes = servers.processes()
@@ -582,7 +575,7 @@ def cpu_snapshot(servers: Servers, dbname: str) -> dict[str, dict[int, float]]:
         "daemon": [servers.daemon],
         "postgres": backends,
     }
-    return {g: {pid: cpu_seconds(pid) for pid in pids} for g, pids in groups.items()}
+    return {g: {pid: process_cpu(pid) for pid in pids} for g, pids in groups.items()}
 
 
 def charge(

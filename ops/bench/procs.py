@@ -1,0 +1,26 @@
+"""Other processes' CPU time, from Linux's /proc: what the benchmarks count beside wall time (a
+busy machine stretches wall time, not CPU time), for their workers and the database's server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's name (the state first, then the
+    parent's pid, …; utime and stime at 11 and 12, the reaped children's at 13 and 14), or None
+    if the process is gone or cannot be read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds so far of one process (0.0 if it is gone)."""
+    fields = stat_fields(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / TICKS
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
