@@ -458,8 +458,8 @@ class PostgresViewStore(ViewStore):
             "WITH schema_lock AS MATERIALIZED ("
             "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))) "
             "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/' || name)) "
-            "FROM schema_lock, unnest(?::text[]) AS name ORDER BY name",
-            [list(names)],
+            f"FROM schema_lock, unnest({PG_TEXT_ARRAY}) AS name ORDER BY name",
+            [_json_list(names)],
         )
 
     def close(self) -> None:

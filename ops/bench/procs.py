@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def stat_fields(pid: int) -> list[str] | None:
     """The fields of /proc/<pid>/stat after the command's name (the state first, then the
@@ -21,6 +23,3 @@ def process_cpu(pid: int) -> float:
     """CPU seconds so far of one process (0.0 if it is gone)."""
     fields = stat_fields(pid)
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / TICKS
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
