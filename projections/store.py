@@ -273,8 +273,9 @@ def _in_lists(c: Cursor, sql: str, values: Sequence[Any], chunk: int) -> Iterato
     statistics (the semi-join read a whole 20,000-row trail table twice a daemon batch). More
     keys, `IN (SELECT …)`, which the planner may hash: with an array of thousands it chose a
     sequential scan that tested every row against every key (96 ms a rebuild batch on a
-    430-row trail_memos). On SQLite `IN (?, …)` in chunks of placeholders. Text values, as
-    every key of the read models."""
+    430-row trail_memos). On SQLite `IN (?, …)` in chunks of placeholders, each key in one
+    chunk only (a key asked twice in two chunks would give its rows twice, where one
+    statement gives them once). Text values, as every key of the read models."""
     if not values:
         return
     if isinstance(c, PgCursor):
@@ -282,6 +283,8 @@ def _in_lists(c: Cursor, sql: str, values: Sequence[Any], chunk: int) -> Iterato
         c.execute(sql.format(test), [_json_list(values)])
         yield c.fetchall() if c.cur.description is not None else []
         return
+    if len(values) > chunk:
+        values = list(dict.fromkeys(values))
     for start in range(0, len(values), chunk):
         part = values[start : start + chunk]
         c.execute(sql.format("IN (" + ", ".join("?" * len(part)) + ")"), part)

@@ -74,3 +74,15 @@ def test_no_keys_no_statement(store: ViewStore) -> None:
         assert select_in(c, "SELECT id FROM no_such_table WHERE id {}", []) == []
         assert select_in_pairs(c, "SELECT * FROM {} AS v JOIN no_such_table", []) == []
         execute_in(c, "DELETE FROM no_such_table WHERE id {}", [])
+
+
+@pytest.mark.parametrize("count", [3, 3000])
+def test_a_key_asked_twice_gives_its_row_once(store: ViewStore, count: int) -> None:
+    """As one statement would, however many statements the list takes (on SQLite a key
+    repeated 600 keys later fell into another chunk of placeholders, and its row came twice)."""
+    ids = [f"id-{n:05d}" for n in range(count)]
+    fill(store, ids)
+    asked = [*ids, *ids[:: max(1, count // 10)], ids[0]]
+    with store.transaction() as c:
+        found = select_in(c, "SELECT id FROM in_lists WHERE id {}", asked)
+    assert sorted(i for (i,) in found) == sorted(ids)
