@@ -15,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
 
@@ -40,6 +41,15 @@ APART_MIN_EVENTS = 20_000
 APART_FREE_CORES = 1.5  # cores other processes leave free: this one's and most of another
 APART_SAMPLE_SECONDS = 0.1  # the shortest window those are counted over
 APART_COMMAND = ("-m", "projections.apart")  # run by this interpreter (tests run another)
+# A rebuild's phases in order (`Runner.phases`), as `ssj projections rebuild` names them.
+REBUILD_PHASES: dict[str, tuple[str, str]] = {
+    "start_over": ("清空读模型", "emptying the read models"),
+    "replay": ("重放账本", "replaying the ledger"),
+    "read_indexes": ("建立读索引", "making the read indexes"),
+    "waiting": ("等待第二进程", "waiting for the second process"),
+    "taking_in": ("并入第二进程的表", "taking in the second process's tables"),
+    "checkpoint": ("写入检查点", "checkpointing the journal"),
+}
 logger = logging.getLogger(__name__)
 
 
@@ -161,6 +171,8 @@ class Runner:
         self.on_batch: Callable[[int], None] | None = None
         # Told (first seq, last seq, events, seconds) after each catch-up that applied any.
         self.on_round: Callable[[int, int, int, float], None] | None = None
+        # Seconds of the last rebuild by phase (`REBUILD_PHASES`): where its time went.
+        self.phases: dict[str, float] = {}
         if prepare:
             self._prepare()
 
@@ -327,17 +339,33 @@ class Runner:
         gets them back from `create` when a runner next starts), then checkpoint SQLite's WAL
         (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`).
         Where a core is idle, the projections that depend on no other (`RebuiltApart`: the
-        trail) are replayed in a second process meanwhile (`_rebuild_apart`)."""
-        with self._lock, self.store.transaction() as c:
+        trail) are replayed in a second process meanwhile (`_rebuild_apart`). `phases` says
+        where the time went."""
+        self.phases = {}
+        with self._phase("start_over"), self._lock, self.store.transaction() as c:
             per_projection = self._start_over(c)
         # Counted after the start-over: on PostgreSQL the server's work of dropping the tables
         # is this rebuild's, not another process's.
         apart = self._apart(CoresSample())
-        applied = self._rebuild_apart(apart, progress) if apart else self.catch_up(progress)
-        with self._lock:
+        if apart:
+            applied = self._rebuild_apart(apart, progress)
+        else:
+            with self._phase("replay"):
+                applied = self.catch_up(progress)
+        with self._phase("read_indexes"), self._lock:
             self._create_indexes([i for i in per_projection if i])
-        self.store.checkpoint()
+        with self._phase("checkpoint"):
+            self.store.checkpoint()
         return applied
+
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        """Add the seconds of the block to `phases[name]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - started
 
     def _start_over(self, c: Cursor) -> list[list[tuple[str, str]]]:
         """Empty every projection's tables, forget their seqs and drop their read indexes;
@@ -408,25 +436,35 @@ class Runner:
                     pickle.dump((self.ledger.settings, scratch, list(group), until), child.stdin)
             except BrokenPipeError:
                 pass  # it ended at once: its exit code says so below
-            rest.catch_up(progress, until=until)
+            with self._phase("replay"):
+                rest.catch_up(progress, until=until)
             # The other projections' read indexes while the second process may still run.
-            with rest.store.transaction() as c:
-                rest_indexes = _read_indexes(c, rest.projections)
-            rest._create_indexes([rest_indexes])
-            if child.wait() != 0:
+            with self._phase("read_indexes"):
+                with rest.store.transaction() as c:
+                    rest_indexes = _read_indexes(c, rest.projections)
+                rest._create_indexes([rest_indexes])
+            with self._phase("waiting"):
+                code = child.wait()
+            if code != 0:
                 logger.warning(
                     "the rebuild's second process failed (exit code %s): %s replayed here",
                     child.returncode,
                     ", ".join(p.name for p in group),
                 )
-            elif scratch is not None and not self._take_apart(group):
-                logger.warning("read models changed during the rebuild: its scratch copy dropped")
+            elif scratch is not None:
+                with self._phase("taking_in"):
+                    taken = self._take_apart(group)
+                if not taken:
+                    logger.warning(
+                        "read models changed during the rebuild: its scratch copy dropped"
+                    )
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
             self.store.clear_apart()
-        self.catch_up(progress)
+        with self._phase("replay"):  # what the second process did not replay, if anything
+            self.catch_up(progress)
         return min(self.seqs().values(), default=-1) + 1
 
     def _take_apart(self, group: Sequence[Projection]) -> bool:

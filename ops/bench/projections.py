@@ -20,7 +20,8 @@ for where the time goes. The CPU seconds of this process are printed beside wall
 shared machine they move less with the load), those of the second process a rebuild starts
 where a core is free ("apart") and, on PostgreSQL, those of the whole local server ("server":
 read from /proc, so only where the server runs on this machine and its processes can be read);
-the load average before and after.
+where the rebuild's time went (`Runner.phases`: the replay, the read indexes, the wait for the
+second process, taking its tables in); the load average before and after.
 
 Needs a PostgreSQL server for its rows: SSJ_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres); scratch databases are created and dropped.
@@ -58,6 +59,7 @@ class Result:
     load_after: tuple[float, float, float]
     apart_cpu_seconds: float = 0.0  # of a rebuild's second process (`Runner.rebuild`)
     server_cpu_seconds: float | None = None  # of the local PostgreSQL server (`server_cpu`)
+    phases: dict[str, float] = field(default_factory=dict)  # of the rebuild (`Runner.phases`)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -125,7 +127,17 @@ def measure(services: Services, backend: str) -> Result:
     base = baseline(services, events)
     load_after = os.getloadavg()
     return Result(
-        backend, events, seconds, cpu, base, read_seconds, load_before, load_after, apart, served
+        backend,
+        events,
+        seconds,
+        cpu,
+        base,
+        read_seconds,
+        load_before,
+        load_after,
+        apart,
+        served,
+        dict(services.runner.phases),
     )
 
 
@@ -181,6 +193,17 @@ def rows_of(results: list[Result]) -> list[tuple[str, str, str, str]]:
                 + f": {r.events / r.all_cpu_seconds:,.0f} events per CPU second)",
                 f">= {TARGET:,} events/s",
                 "met" if r.rate >= TARGET else "MISSED",
+            )
+        )
+        rows.append(
+            (
+                f"{r.backend}: (a) where its time went",
+                ", ".join(
+                    f"{name.replace('_', ' ')} {seconds:.1f} s"
+                    for name, seconds in r.phases.items()
+                ),
+                "",
+                "",
             )
         )
         plain = "COPY" if r.backend == "postgresql" else "executemany"

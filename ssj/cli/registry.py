@@ -25,6 +25,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from projections.runner import REBUILD_PHASES
 from ssj.cli.common import (
     AsUser,
     DeprecatedAsOf,
@@ -1129,8 +1130,17 @@ def projections_rebuild() -> None:
             applied = services.runner.rebuild(update)
         seconds = time.perf_counter() - started
         size = services.ledger.size()
+        phases = services.runner.phases
     rate = f"{applied / seconds:,.0f}" if seconds > 0 else "-"
     _done(
         f"已重建 / rebuilt: {applied:,} 条事件 events replayed in {seconds:.1f} s ({rate} 条/秒 "
         f"events/s), 账本 / ledger size {size:,}"
+    )
+    _done(
+        "用时 / time: "
+        + "; ".join(
+            f"{zh} / {en} {phases[name]:.1f} s"
+            for name, (zh, en) in REBUILD_PHASES.items()
+            if name in phases
+        )
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -359,3 +360,22 @@ def test_a_sqlite_rebuild_ends_with_its_wal_checkpointed(filled: Runner) -> None
         file_alone.close()
     assert found == {t: store.query(f"SELECT count(*) FROM {t}")[0][0] for t in tables}
     assert found["trail"] > 0
+
+
+def test_a_rebuild_says_where_its_time_went(filled: Runner) -> None:
+    """`Runner.phases`: the seconds of each phase of the last rebuild in one process (no
+    second process: no waiting for one, nothing taken in), in the order `ssj projections
+    rebuild` shows them, within the rebuild's own time; the replay is the phase that ran the
+    progress callback."""
+    seen: list[float] = []
+    started = time.perf_counter()
+    filled.rebuild(lambda done, total: seen.append(time.perf_counter()))
+    elapsed = time.perf_counter() - started
+    phases = filled.phases
+    assert list(phases) == ["start_over", "replay", "read_indexes", "checkpoint"]
+    assert list(phases) == [p for p in runner_module.REBUILD_PHASES if p in phases]
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert sum(phases.values()) <= elapsed
+    assert seen and phases["replay"] >= seen[-1] - seen[0]
+    filled.rebuild()
+    assert list(filled.phases) == list(phases)  # the last rebuild's, not added up

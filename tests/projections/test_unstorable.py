@@ -161,7 +161,9 @@ def test_cli_lists_rebuilds_and_verifies_despite_poison(
     seqs = poison(jurisdiction)
     listed = json.loads(ok(run(settings, "targets", "list", "--format", "json")))
     assert [t["name"] for t in listed] == ["公司\\u0000名"]
-    assert "rebuilt" in ok(run(settings, "projections", "rebuild"))
+    rebuilt = ok(run(settings, "projections", "rebuild"))
+    assert "rebuilt" in rebuilt
+    assert "重放账本 / replaying the ledger" in rebuilt  # where its time went
     escapes = json.loads(ok(run(settings, "projections", "escapes", "--json")))
     assert [e["seq"] for e in escapes] == seqs
     assert escapes[1]["paths"] == ["changes.name"]
