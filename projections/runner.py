@@ -48,7 +48,7 @@ REBUILD_PHASES: dict[str, tuple[str, str]] = {
     "read_indexes": ("建立读索引", "making the read indexes"),
     "waiting": ("等待第二进程", "waiting for the second process"),
     "taking_in": ("并入第二进程的表", "taking in the second process's tables"),
-    "checkpoint": ("写入检查点", "checkpointing the journal"),
+    "wal": ("合并预写日志", "merging the write-ahead log"),
 }
 logger = logging.getLogger(__name__)
 
@@ -354,7 +354,9 @@ class Runner:
                 applied = self.catch_up(progress)
         with self._phase("read_indexes"), self._lock:
             self._create_indexes([i for i in per_projection if i])
-        with self._phase("checkpoint"):
+        if self.store.is_postgres:
+            return applied  # no journal of its own to merge (`ViewStore.checkpoint`)
+        with self._phase("wal"):
             self.store.checkpoint()
         return applied
 
