@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.bench.ledger import settings_for
-from ops.bench.procs import TICKS, stat_fields
+from ops.bench.procs import TICKS, cpu_ticks, stat_fields
 from ssj.config import DatabaseURL
 from ssj.ledger.migrate import migrate
 from ssj.services.context import Services
@@ -39,15 +39,13 @@ def server_cpu(services: Services) -> Callable[[], float] | None:
     pid = int(postmaster[1])  # the backend's parent
 
     def used() -> float:
-        ticks = 0
-        own = stat_fields(pid)
-        if own is not None:  # its own time and its reaped children's
-            ticks += sum(int(own[i]) for i in (11, 12, 13, 14))
+        own = stat_fields(pid)  # its own time and its reaped children's
+        ticks = 0 if own is None else cpu_ticks(own, reaped=True)
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
                 fields = stat_fields(int(entry.name))
                 if fields is not None and fields[1] == str(pid):
-                    ticks += int(fields[11]) + int(fields[12])
+                    ticks += cpu_ticks(fields)
         return ticks / TICKS
 
     return used if stat_fields(pid) is not None else None

@@ -19,7 +19,13 @@ def stat_fields(pid: int) -> list[str] | None:
         return None
 
 
+def cpu_ticks(fields: list[str], *, reaped: bool = False) -> int:
+    """Clock ticks of CPU in a process's `stat_fields` (with `reaped`, its ended children's
+    too)."""
+    return sum(int(fields[i]) for i in ((11, 12, 13, 14) if reaped else (11, 12)))
+
+
 def process_cpu(pid: int) -> float:
     """CPU seconds so far of one process (0.0 if it is gone)."""
     fields = stat_fields(pid)
-    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / TICKS
+    return 0.0 if fields is None else cpu_ticks(fields) / TICKS

@@ -135,9 +135,9 @@ def measure(services: Services, backend: str) -> Result:
         read_seconds,
         load_before,
         load_after,
-        apart,
-        served,
-        dict(services.runner.phases),
+        apart_cpu_seconds=apart,
+        server_cpu_seconds=served,
+        phases=dict(services.runner.phases),
     )
 
 
