@@ -11,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast coverage docs lint typecheck bench install browser system clean
+.PHONY: demo test test-fast coverage docs lint typecheck bench install constraints browser system clean
 
 # Python's bytecode cache stays on for the tests even where the environment turns it off
 # (PYTHONDONTWRITEBYTECODE=1): without it every test process re-rewrites the tests' asserts and
@@ -33,13 +33,28 @@ ENV_TMPDIR := $(TMPDIR)
 TEST_TMPDIR ?= $(if $(shell [ "$(SHM_FREE_KB)" -ge 4194304 ] 2>/dev/null && echo y),/dev/shm,$(ENV_TMPDIR))
 test test-fast coverage: export TMPDIR = $(TEST_TMPDIR)
 
-$(STAMP): pyproject.toml
+# Installed through constraints.txt: the versions the last green CI run had (see its header).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# constraints.txt afresh: pyproject.toml's ranges resolved in a scratch virtualenv (the newest
+# versions the index has), frozen under the file's header. Run the tests before committing it.
+LOCK_VENV := .venv-constraints
+constraints:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	{ grep '^#' constraints.txt | grep -v '^# Generated'; \
+	  echo "# Generated $$(date -u +%F), Python $$($(LOCK_VENV)/bin/python -c 'import platform; print(platform.python_version())')."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
 
 demo: $(STAMP)
 	$(VENV)/bin/ssj demo
@@ -111,4 +126,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m ops.bench all $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache .hypothesis
