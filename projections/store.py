@@ -226,6 +226,13 @@ class PgCursor:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.cur.execute(self.sql(sql), params)
 
+    def execute_planned(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """`execute`, planned for the tables as they are now, never from a plan kept for the
+        statement: psycopg prepares a statement run five times, and PostgreSQL then keeps one
+        generic plan for it until the table is analysed or altered, however much the table has
+        grown meanwhile (`_in_lists`)."""
+        return self.cur.execute(self.sql(sql), params, prepare=False)
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         return self.cur.executemany(self.sql(sql), rows)
 
@@ -258,7 +265,7 @@ def insert_rows(
 # `= ANY(…)` of it keeps the index scan of a generic plan, as a parameter array does.
 PG_TEXT_ARRAY = "ARRAY(SELECT json_array_elements_text(?::json))"
 PG_IN_SELECT = "IN (SELECT json_array_elements_text(?::json))"
-PG_ARRAY_MAX = 50  # keys `_in_lists` tests as an array; more as a subquery
+PG_ARRAY_MAX = 50  # keys `_in_lists` tests as an array; more as a subquery, planned each time
 
 
 def _json_list(values: Sequence[Any]) -> str:
@@ -273,14 +280,21 @@ def _in_lists(c: Cursor, sql: str, values: Sequence[Any], chunk: int) -> Iterato
     statistics (the semi-join read a whole 20,000-row trail table twice a daemon batch). More
     keys, `IN (SELECT …)`, which the planner may hash: with an array of thousands it chose a
     sequential scan that tested every row against every key (96 ms a rebuild batch on a
-    430-row trail_memos). On SQLite `IN (?, …)` in chunks of placeholders, each key in one
+    430-row trail_memos). The subquery is planned afresh each time (`PgCursor.execute_planned`):
+    a plan kept from when the table was empty (a new read model, an import's first batches on
+    a cluster that had not analysed it yet) parsed the keys again for every row it scanned,
+    which grew with the table without bound: the bench's import of 500,000 targets into a new
+    database took over a minute a 1,000-row batch once the table held 490,000 rows (issue #13,
+    2026-12-05). On SQLite `IN (?, …)` in chunks of placeholders, each key in one
     chunk only (a key asked twice in two chunks would give its rows twice, where one
     statement gives them once). Text values, as every key of the read models."""
     if not values:
         return
     if isinstance(c, PgCursor):
-        test = f"= ANY({PG_TEXT_ARRAY})" if len(values) <= PG_ARRAY_MAX else PG_IN_SELECT
-        c.execute(sql.format(test), [_json_list(values)])
+        if len(values) <= PG_ARRAY_MAX:
+            c.execute(sql.format(f"= ANY({PG_TEXT_ARRAY})"), [_json_list(values)])
+        else:
+            c.execute_planned(sql.format(PG_IN_SELECT), [_json_list(values)])
         yield c.fetchall() if c.cur.description is not None else []
         return
     if len(values) > chunk:
@@ -308,13 +322,15 @@ def select_in_pairs(
 ) -> list[Any]:
     """The rows of `sql`, whose `{}` stands for a table of `pairs` with columns column1 and
     column2 (to join on: SQLite looks a row-value IN list up by scanning), for all `pairs`: on
-    PostgreSQL one statement of two text arrays, on SQLite chunked `VALUES`."""
+    PostgreSQL one statement of two text arrays, planned each time (`_in_lists`: a join kept
+    from a small table took 7x the time of a fresh plan on 100,000 rows), on SQLite chunked
+    `VALUES`."""
     if not pairs:
         return []
     if isinstance(c, PgCursor):
         firsts, seconds = [p[0] for p in pairs], [p[1] for p in pairs]
         table = f"(SELECT * FROM unnest({PG_TEXT_ARRAY}, {PG_TEXT_ARRAY}) AS u (column1, column2))"
-        c.execute(sql.format(table), [_json_list(firsts), _json_list(seconds)])
+        c.execute_planned(sql.format(table), [_json_list(firsts), _json_list(seconds)])
         return c.fetchall()
     rows: list[Any] = []
     for start in range(0, len(pairs), chunk):
