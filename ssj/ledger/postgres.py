@@ -317,9 +317,15 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
     def _select_nodes(
         self, curs: Cursor[DictRow], coords: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], bytes]:
+        """Planned each time, never from a plan psycopg's preparing kept: PostgreSQL keeps one
+        generic plan per prepared statement until the table is analysed, and the join planned
+        when the nodes were few took 0.09 s against 0.001 s planned afresh once they were
+        ~400,000 (2026-12-05; the same as `projections.store.PgCursor.execute_planned`)."""
         if not coords:
             return {}
-        curs.execute(self.sql_nodes, ([c[0] for c in coords], [c[1] for c in coords]))
+        curs.execute(
+            self.sql_nodes, ([c[0] for c in coords], [c[1] for c in coords]), prepare=False
+        )
         return {(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
 
     def _select_events_in(self, curs: Cursor[DictRow], originator_id: UUID) -> list[StoredEvent]:

@@ -25,6 +25,7 @@ from ssj.ledger.audit import verify_ledger
 from ssj.ledger.contract import ChainedRecorder
 from ssj.ledger.envelope import Actor, Envelope, envelope_hash
 from ssj.ledger.keys import LedgerSigner
+from ssj.ledger.postgres import ChainedPostgresRecorder
 
 ACTOR = Actor(user="tester", department="TEST", role="operator")
 
@@ -265,3 +266,24 @@ class TestSQLiteRecorder(RecorderContract):
 @pytest.mark.postgres
 class TestPostgresRecorder(RecorderContract):
     settings_fixture = "postgres_settings"
+
+    def test_the_merkle_node_lookup_is_never_kept_prepared(self, ledger: Ledger) -> None:
+        """psycopg prepares a statement on its fifth run and PostgreSQL keeps that statement's
+        generic plan until the table is analysed: the node lookup's join, planned while the
+        nodes were few, stayed slow as they grew (`_select_nodes`). The control, a lookup of
+        one aggregate's events, is kept: the check would see a kept node lookup."""
+        recorder = ledger.ledger_recorder
+        assert isinstance(recorder, ChainedPostgresRecorder)
+        note = Note("n")
+        ledger.save(note, *[Note(f"n{i}") for i in range(31)], actor=ACTOR)
+        coords = [c for c in merkle.subtree_nodes(0, recorder.ledger_size()) if c[0] >= 3]
+        assert coords
+        with recorder.datastore.transaction(commit=False) as curs:
+            for _ in range(8):
+                found = recorder._select_nodes(curs, coords)
+                recorder._select_events_in(curs, note.id)
+            curs.execute("SELECT statement FROM pg_prepared_statements")
+            kept = [str(row["statement"]) for row in curs.fetchall()]
+        assert set(found) == set(coords)
+        assert any("originator_id = $1" in k for k in kept)
+        assert [k for k in kept if "unnest(" in k] == []
