@@ -317,10 +317,10 @@ class ChainedPostgresRecorder(ChainedRecorderMixin, PostgresApplicationRecorder)
     def _select_nodes(
         self, curs: Cursor[DictRow], coords: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], bytes]:
-        """Planned each time, never from a plan psycopg's preparing kept: PostgreSQL keeps one
-        generic plan per prepared statement until the table is analysed, and the join planned
-        when the nodes were few took 0.09 s against 0.001 s planned afresh once they were
-        ~400,000 (2026-12-05; the same as `projections.store.PgCursor.execute_planned`)."""
+        """Planned each time, not prepared: psycopg prepares a statement on its fifth run and
+        PostgreSQL then keeps one generic plan for it until the table is analysed; the join
+        planned when the nodes were few took 0.09 s against 0.001 s planned afresh once they
+        were ~400,000 (2026-12-05; as `projections.store.PgCursor.execute_planned`)."""
         if not coords:
             return {}
         curs.execute(
