@@ -39,6 +39,7 @@ from typing import Any
 from rich.console import Console
 
 from ops.bench.common import bench_services, print_table, server_cpu
+from projections.runner import REBUILD_PHASES
 from ssj.demo import DEFAULT_SEED
 from ssj.services.context import Services
 
@@ -199,7 +200,7 @@ def rows_of(results: list[Result]) -> list[tuple[str, str, str, str]]:
             (
                 f"{r.backend}: (a) where its time went",
                 ", ".join(
-                    f"{name.replace('_', ' ')} {seconds:.1f} s"
+                    f"{REBUILD_PHASES[name][1]} {seconds:.1f} s"
                     for name, seconds in r.phases.items()
                 ),
                 "",
