@@ -302,3 +302,51 @@ def test_ed25519_bindings_agree() -> None:
         assert not key.verify(message, theirs[:63])
         other = suites.ED25519.private_key(suites.ED25519.generate()).sign(message)
         assert not key.verify(message, other)
+
+
+def test_ed25519_verify_gives_pynacl_s_verdicts() -> None:
+    """`verify` calls libsodium's `crypto_sign_open` itself, without output buffers; PyNaCl's
+    public wrapper of the same function must agree on every verdict: good signatures, each byte
+    of signature and message flipped, S not reduced (S + L), the identity as public key, empty
+    and envelope-sized messages, a memoryview, wrong lengths."""
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import BadSignatureError
+
+    order = 2**252 + 27742317777372353535851937790883648493  # L, the group's order
+
+    def pynacl(public: bytes, message: bytes, signature: bytes) -> bool:
+        try:
+            crypto_sign_open(signature + message, public)
+        except (BadSignatureError, ValueError):
+            return False
+        return True
+
+    cases: list[tuple[bytes, bytes, bytes]] = []
+    for n, size in enumerate((0, 1, 64, 443)):
+        seed = suites.ED25519.generate()
+        public = suites.ED25519.public_material(seed)
+        message = bytes((n * 7 + i) % 256 for i in range(size))
+        signature = suites.ED25519.private_key(seed).sign(message)
+        cases.append((public, message, signature))
+        for i in range(0, 64, 5):
+            cases.append(
+                (public, message, signature[:i] + bytes([signature[i] ^ 1]) + signature[i + 1 :])
+            )
+        for i in range(0, size, max(size // 7, 1)):
+            cases.append(
+                (public, message[:i] + bytes([message[i] ^ 0x80]) + message[i + 1 :], signature)
+            )
+        s = int.from_bytes(signature[32:], "little") + order
+        if s < 2**256:
+            cases.append((public, message, signature[:32] + s.to_bytes(32, "little")))
+        cases.append((bytes([1]) + bytes(31), message, signature))  # the identity point
+    for public, message, signature in cases:
+        key = suites.ED25519.public_key(public)
+        expected = pynacl(public, message, signature)
+        assert key.verify(message, signature) is expected
+        assert key.verify(memoryview(message), signature) is expected  # type: ignore[arg-type]
+    assert sum(pynacl(*c) for c in cases) == 4  # the four unaltered signatures, no others
+    public, message, signature = cases[0]
+    key = suites.ED25519.public_key(public)
+    assert not key.verify(message, signature[:63])
+    assert not key.verify(message, signature + b"\x00")

@@ -143,6 +143,30 @@ def alterations(row: Row, key_ids: list[str]) -> Iterator[tuple[str, Row | None]
             yield f"envelope {key} #{i}", (seq, nid, _with(data, key, value), signature, event)
     for key_id in key_ids:
         yield f"key {key_id}", (seq, nid, _with(data, "key_id", key_id), signature, event)
+    for what, bytes_altered in byte_alterations(seq, data):
+        yield what, (seq, nid, bytes_altered, signature, event)
+
+
+def byte_alterations(seq: int, data: bytes) -> Iterator[tuple[str, bytes]]:
+    """Envelopes as bytes no writer of ssj makes: what a stricter decoder than orjson would refuse
+    or read otherwise (a faster one was tried for the ordinary path, and these are how it
+    differed), and what the ordinary path's subscripts must not take for a field."""
+    yield "invalid UTF-8 in the actor", data.replace(b'"user":"', b'"user":"\xff', 1)
+    yield "a lone surrogate in the actor", data.replace(b'"user":"', b'"user":"\\ud800', 1)
+    yield "an escaped character", data.replace(b'"user":"', b'"user":"\\u0041', 1)
+    yield "a field more, out of range", data[:-1] + b',"zz":1e999}'
+    yield "a field more", data[:-1] + b',"zz":1}'
+    yield "the actor with a member more", data.replace(b'"actor":{', b'"actor":{"x":1,', 1)
+    yield "the actor a list", _with(data, "actor", ["a"])
+    yield "the actor without its role", _with(data, "actor", lambda a: {"user": "u"})
+    yield "recorded_at a number", _with(data, "recorded_at", 5)
+    yield "recorded_at missing", _with(data, "recorded_at", DROP)
+    yield "seq twice, the first wrong", b'{"seq":%d,' % (seq + 7) + data[1:]
+    yield "seq twice, the last wrong", data[:-1] + b',"seq":%d}' % (seq + 7)
+    yield "spaces", data.replace(b",", b" , ").replace(b":", b" : ")
+    yield "seq as 1.0e0", _with(data, "seq", float(seq))
+    yield "trailing garbage", data + b"x"
+    yield "trailing space", data + b" "
 
 
 @pytest.mark.slow
