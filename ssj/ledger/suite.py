@@ -50,27 +50,6 @@ class PublicKey(Protocol):
     def verify(self, message: bytes, signature: bytes) -> bool: ...
 
 
-class Hashed(Protocol):
-    """What hashlib's constructors return: one object, then its digest as bytes or hex."""
-
-    def digest(self) -> bytes: ...
-
-    def hexdigest(self) -> str: ...
-
-
-class _Digested:
-    __slots__ = ("_digest",)
-
-    def __init__(self, digest: bytes) -> None:
-        self._digest = digest
-
-    def digest(self) -> bytes:
-        return self._digest
-
-    def hexdigest(self) -> str:
-        return self._digest.hex()
-
-
 class _Ed25519Private:
     """libsodium's Ed25519 (RFC 8032): `crypto_sign` returns signature || message."""
 
@@ -130,13 +109,6 @@ class Suite:
         digest = self.digest
         return lambda data: digest(data).hex()
 
-    @property
-    def new_hash(self) -> Callable[[bytes], Hashed]:
-        """hashlib's way: `new_hash(data).digest()` or `.hexdigest()` — for hot loops, where
-        SHA-256's is hashlib's own constructor (no Python call in between)."""
-        digest = self.digest
-        return lambda data: _Digested(digest(data))
-
     def hash(self, data: bytes) -> bytes:
         return self.digest(data)
 
@@ -190,10 +162,6 @@ class Ed25519Sha256(Suite):
     @property
     def hexdigest(self) -> Callable[[bytes], str]:
         return _sha256_hex
-
-    @property
-    def new_hash(self) -> Callable[[bytes], Hashed]:
-        return hashlib.sha256
 
     @property
     def tree(self) -> merkle.TreeHash:
