@@ -122,6 +122,6 @@ def test_a_long_key_list_is_planned_for_the_table_as_it_is_now(
                 assert sorted(i for (i,) in pairs) == long_list
             assert any("= ANY(ARRAY(SELECT json_array_elements_text" in k for k in kept)
             assert [k for k in kept if "IN (SELECT json_array_elements_text" in k] == []
-            assert [k for k in kept if "AS u (column1, column2)" in k] == []
+            assert [k for k in kept if pair_sql.split("{}")[1] in k] == []
     finally:
         s.close()
