@@ -33,6 +33,7 @@ from projections.plans import PlanProjection
 from projections.registry import RegistryProjection
 from projections.registry_view import load_registry_view
 from projections.store import SQLiteViewStore
+from projections.versioned import VersionedProjection
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.draws import Draw
 from ssj.domain.inspectors import Inspector
@@ -64,6 +65,7 @@ from ssj.ledger.bundle import (
     verify_bundle,
 )
 from ssj.ledger.bundle_v2 import EventBlock, FrameReader
+from ssj.ledger.decoding import EventDecoder
 from ssj.ledger.envelope import Actor, Envelope, utc_now_text
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, TransparencyLog
 from ssj.ledger.verify import pair_streams
@@ -261,6 +263,7 @@ def _replayed_topic(topic: str) -> bool:
 _TOPIC = b'"topic":"'
 _MANIFEST = b'{"kind":"manifest"'
 PARALLEL_EVENTS = 20_000  # bundles of this many events replay the draws in a second process
+REPLAY_BATCH = 5_000  # events of one read model applied together in the draws' replay
 
 
 @dataclass
@@ -436,10 +439,14 @@ class _Replayer:
 
     def __init__(self) -> None:
         self.mapper = offline_mapper()
+        self.decoder = EventDecoder(self.mapper)  # the same events as the mapper's, faster
         self.store = SQLiteViewStore(Path(":memory:"))
         self.registry = RegistryProjection()
         self.plans_projection = PlanProjection()
         self.draws_projection = DrawProjection()
+        # Consecutive events of one read model, applied together (`REPLAY_BATCH`).
+        self.pending: list[LoggedEvent] = []
+        self.pending_to: VersionedProjection | None = None
         self.draws: dict[str, list[_Logged]] = {}
         self.plans: dict[str, list[_Logged]] = {}
         self.selected: list[tuple[int, str, str]] = []
@@ -449,13 +456,22 @@ class _Replayer:
 
     def read(self, path: Path) -> None:
         v1 = bundle_format(path) == FORMAT_V1
+        projections = (self.registry, self.plans_projection, self.draws_projection)
         with self.store.transaction() as c:
-            for p in (self.registry, self.plans_projection, self.draws_projection):
+            # The indexes only reads use are made once the events are in, as a rebuild does
+            # (`projections.runner.Runner.rebuild`): one sort each, not one update a row.
+            deferred = [i for p in projections for i in p.read_indexes(c)]
+            for p in projections:
                 p.create(c)
+            for name, _ in deferred:
+                c.execute(f"DROP INDEX {name}")
             if v1:
                 self._read_v1(path, c)
             else:
                 self._read_v2(path, c)
+            self._flush(c)
+            for _, create in deferred:
+                c.execute(create)
 
     def _read_v2(self, path: Path, c: Any) -> None:
         """Every frame is read and hashed (as the ledger check does); only the replayed
@@ -471,8 +487,8 @@ class _Replayer:
                     except (KeyError, TypeError, ValueError):
                         continue  # the ledger check reports it
                     for seq, ev, state, envelope in block.pick(_replayed_topic):
-                        notification = event_of_record((ev, state))
-                        self._use(c, seq, ev[3].rpartition(".")[0], ev[1], notification, envelope)
+                        aggregate = ev[3].rpartition(".")[0]
+                        self._use(c, seq, aggregate, ev[1], (ev, state), envelope)
         finally:
             self.digest = reader.total
 
@@ -530,31 +546,57 @@ class _Replayer:
         seq: int,
         aggregate: str,
         originator_id: str,
-        notification: Notification,
+        record: Notification | tuple[list[Any], bytes],
         data: bytes,
     ) -> None:
-        """One event of a replayed aggregate into the read models (a range: only listed)."""
+        """One event of a replayed aggregate (a v1 line's, or a v2 event column with its
+        state) into the read models (a range: only listed)."""
         self.selected.append((seq, aggregate, originator_id))
         if self.from_seq > 0:
             # A range: registries cannot be rebuilt, draws are only listed (with the reason).
             if aggregate in (PLAN_AGGREGATE, DRAW_AGGREGATE):
                 found = self.plans if aggregate == PLAN_AGGREGATE else self.draws
-                found.setdefault(originator_id, []).append(_Logged(seq, data, notification))
+                found.setdefault(originator_id, []).append(
+                    _Logged(seq, data, event_of_record(record))
+                )
             return
-        event = self.mapper.to_domain_event(notification)
+        if isinstance(record, Notification):
+            n = record
+            event = self.decoder.event(n.originator_id, n.originator_version, n.topic, n.state)
+        else:
+            (_, originator, version, topic, _), state = record
+            event = self.decoder.event(originator, version, topic, state)
+        # Rows are keyed by the id as the bundle spells it (the ledger check holds it to the
+        # signed envelope's): not formatted again from the event's UUID.
         if aggregate in REGISTRY_AGGREGATES:
             # The registry read model reads neither actor nor time: no envelope parse.
-            self.registry.apply(c, LoggedEvent(seq, cast(Actor, None), "", event))
+            anyone = cast(Actor, None)
+            self._hold(c, self.registry, LoggedEvent(seq, anyone, "", event, (), originator_id))
             return
+        notification = event_of_record(record)
         envelope = Envelope.from_bytes(data)
-        logged = LoggedEvent(seq, envelope.actor, envelope.recorded_at, event)
+        logged = LoggedEvent(seq, envelope.actor, envelope.recorded_at, event, (), originator_id)
         if aggregate == PLAN_AGGREGATE:
-            self.plans_projection.apply(c, logged)
+            self._hold(c, self.plans_projection, logged)
             self.plans.setdefault(originator_id, []).append(_Logged(seq, data, notification))
         else:
-            self.draws_projection.apply(c, logged)
+            self._hold(c, self.draws_projection, logged)
             if aggregate == DRAW_AGGREGATE:
                 self.draws.setdefault(originator_id, []).append(_Logged(seq, data, notification))
+
+    def _hold(self, c: Any, projection: VersionedProjection, logged: LoggedEvent) -> None:
+        """Held until another read model's event comes, or `REPLAY_BATCH` are held: every
+        event still reaches the read models in seq order, as a runner's batches do, at a
+        fraction of one-by-one's cost (a prefetch and a flush per event)."""
+        if projection is not self.pending_to or len(self.pending) >= REPLAY_BATCH:
+            self._flush(c)
+            self.pending_to = projection
+        self.pending.append(logged)
+
+    def _flush(self, c: Any) -> None:
+        if self.pending_to is not None and self.pending:
+            self.pending_to.apply_batch(c, self.pending)
+        self.pending = []
 
 
 def replay_draws(path: Path, progress: Callable[[int, int], None] | None = None) -> Replay:

@@ -20,9 +20,12 @@ from ssj.domain.draws import Draw
 from ssj.ledger import note
 from ssj.ledger.bundle import FORMAT_V1, FORMAT_V2
 from ssj.ledger.keys import LedgerSigner
+from ssj.services import audit_bundle as audit_bundle_module
 from ssj.services.audit_bundle import (
     DRAW_PREFIX,
+    REPLAY_BATCH,
     OfflineAudit,
+    _Replayer,
     audit_bundle,
     export_bundle,
     judge,
@@ -237,3 +240,37 @@ def test_judge_needs_the_same_bytes(world: tuple[Services, list[str]], tmp_path:
     assert {d.status for d in judge(audit.result, replay)} == {"failed"}
     replay.error = "boom"
     assert all("boom" in d.reason_en for d in judge(audit.result, replay))
+
+
+def _replayed_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    replayer = _Replayer()
+    try:
+        replayer.read(path)
+        tables = [
+            t.table
+            for p in (replayer.registry, replayer.plans_projection, replayer.draws_projection)
+            for t in p.tables
+        ]
+        return {t: sorted(replayer.store.query(f"SELECT * FROM {t}"), key=repr) for t in tables}
+    finally:
+        replayer.store.close()
+
+
+@pytest.mark.parametrize("fmt", [FORMAT_V2, FORMAT_V1])
+def test_the_replay_holds_the_same_rows_whatever_its_batches(
+    world: tuple[Services, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    """Consecutive events of one read model are applied together: one at a time, a few at a
+    time and all together give the same rows, every version of every registry row."""
+    s, _ = world
+    path = tmp_path / "demo.ssjbundle"
+    export_bundle(s.ledger, path, fmt=fmt)
+    found = []
+    for batch in (1, 7, REPLAY_BATCH):
+        monkeypatch.setattr(audit_bundle_module, "REPLAY_BATCH", batch)
+        found.append(_replayed_tables(path))
+    assert found[0]["targets"] and found[0]["draws"] and found[0]["plans"]
+    assert found[0] == found[1] == found[2]
