@@ -458,20 +458,18 @@ class _Replayer:
         v1 = bundle_format(path) == FORMAT_V1
         projections = (self.registry, self.plans_projection, self.draws_projection)
         with self.store.transaction() as c:
-            # The indexes only reads use are made once the events are in, as a rebuild does
-            # (`projections.runner.Runner.rebuild`): one sort each, not one update a row.
-            deferred = [i for p in projections for i in p.read_indexes(c)]
+            # Without the indexes only reads use (`projections.runner.ReadIndexed`): the
+            # re-runs read whole tables as of a seq, which none of them serves.
+            unread = [name for p in projections for name, _ in p.read_indexes(c)]
             for p in projections:
                 p.create(c)
-            for name, _ in deferred:
+            for name in unread:
                 c.execute(f"DROP INDEX {name}")
             if v1:
                 self._read_v1(path, c)
             else:
                 self._read_v2(path, c)
             self._flush(c)
-            for _, create in deferred:
-                c.execute(create)
 
     def _read_v2(self, path: Path, c: Any) -> None:
         """Every frame is read and hashed (as the ledger check does); only the replayed
