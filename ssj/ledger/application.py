@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LoggedEvent:
     """A domain event at its place in the log, with the actor and time its envelope recorded."""
 
@@ -81,6 +81,26 @@ class LoggedEvent:
     # The originator id as canonical text, as the database spelt it (read models key rows by
     # it; formatting a UUID per event and per projection costs more than reading it).
     originator: str = ""
+
+    def __init__(
+        self,
+        seq: int,
+        actor: Actor,
+        recorded_at: str,
+        event: Any,
+        escaped: tuple[str, ...] = (),
+        originator: str = "",
+    ) -> None:
+        # The fields written straight into the instance's dict: the generated __init__ of a
+        # frozen dataclass sets each through object.__setattr__ (0.70 against 0.29 us an event,
+        # made once per event by every log reader and replay; 2026-12-05).
+        fields = self.__dict__
+        fields["seq"] = seq
+        fields["actor"] = actor
+        fields["recorded_at"] = recorded_at
+        fields["event"] = event
+        fields["escaped"] = escaped
+        fields["originator"] = originator
 
     @property
     def aggregate_id(self) -> str:
