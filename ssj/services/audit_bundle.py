@@ -444,9 +444,14 @@ class _Replayer:
         self.registry = RegistryProjection()
         self.plans_projection = PlanProjection()
         self.draws_projection = DrawProjection()
-        # Consecutive events of one read model, applied together (`REPLAY_BATCH`).
+        self.projections: tuple[VersionedProjection, ...] = (
+            self.registry,
+            self.plans_projection,
+            self.draws_projection,
+        )
+        # Events not yet applied: every read model takes the batch and applies the events
+        # routed to it, as a runner's batch (`projections.runner.Runner.apply_batch`).
         self.pending: list[LoggedEvent] = []
-        self.pending_to: VersionedProjection | None = None
         self.draws: dict[str, list[_Logged]] = {}
         self.plans: dict[str, list[_Logged]] = {}
         self.selected: list[tuple[int, str, str]] = []
@@ -456,12 +461,11 @@ class _Replayer:
 
     def read(self, path: Path) -> None:
         v1 = bundle_format(path) == FORMAT_V1
-        projections = (self.registry, self.plans_projection, self.draws_projection)
         with self.store.transaction() as c:
             # Without the indexes only reads use (`projections.runner.ReadIndexed`): the
             # re-runs read whole tables as of a seq, which none of them serves.
-            unread = [name for p in projections for name, _ in p.read_indexes(c)]
-            for p in projections:
+            unread = [name for p in self.projections for name, _ in p.read_indexes(c)]
+            for p in self.projections:
                 p.create(c)
             for name in unread:
                 c.execute(f"DROP INDEX {name}")
@@ -569,31 +573,28 @@ class _Replayer:
         if aggregate in REGISTRY_AGGREGATES:
             # The registry read model reads neither actor nor time: no envelope parse.
             anyone = cast(Actor, None)
-            self._hold(c, self.registry, LoggedEvent(seq, anyone, "", event, (), originator_id))
+            self._hold(c, LoggedEvent(seq, anyone, "", event, (), originator_id))
             return
         notification = event_of_record(record)
         envelope = Envelope.from_bytes(data)
         logged = LoggedEvent(seq, envelope.actor, envelope.recorded_at, event, (), originator_id)
+        self._hold(c, logged)
         if aggregate == PLAN_AGGREGATE:
-            self._hold(c, self.plans_projection, logged)
             self.plans.setdefault(originator_id, []).append(_Logged(seq, data, notification))
-        else:
-            self._hold(c, self.draws_projection, logged)
-            if aggregate == DRAW_AGGREGATE:
-                self.draws.setdefault(originator_id, []).append(_Logged(seq, data, notification))
+        elif aggregate == DRAW_AGGREGATE:
+            self.draws.setdefault(originator_id, []).append(_Logged(seq, data, notification))
 
-    def _hold(self, c: Any, projection: VersionedProjection, logged: LoggedEvent) -> None:
-        """Held until another read model's event comes, or `REPLAY_BATCH` are held: every
-        event still reaches the read models in seq order, as a runner's batches do, at a
-        fraction of one-by-one's cost (a prefetch and a flush per event)."""
-        if projection is not self.pending_to or len(self.pending) >= REPLAY_BATCH:
-            self._flush(c)
-            self.pending_to = projection
+    def _hold(self, c: Any, logged: LoggedEvent) -> None:
+        """Applied in batches of `REPLAY_BATCH`, in seq order, as a runner's: one event at a
+        time cost a prefetch and a flush per event."""
         self.pending.append(logged)
+        if len(self.pending) >= REPLAY_BATCH:
+            self._flush(c)
 
     def _flush(self, c: Any) -> None:
-        if self.pending_to is not None and self.pending:
-            self.pending_to.apply_batch(c, self.pending)
+        if self.pending:
+            for p in self.projections:
+                p.apply_batch(c, self.pending)
         self.pending = []
 
 

@@ -246,11 +246,7 @@ def _replayed_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     replayer = _Replayer()
     try:
         replayer.read(path)
-        tables = [
-            t.table
-            for p in (replayer.registry, replayer.plans_projection, replayer.draws_projection)
-            for t in p.tables
-        ]
+        tables = [t.table for p in replayer.projections for t in p.tables]
         return {t: sorted(replayer.store.query(f"SELECT * FROM {t}"), key=repr) for t in tables}
     finally:
         replayer.store.close()
