@@ -807,10 +807,6 @@ def _to_second(value: datetime) -> datetime:
     return (value + timedelta(microseconds=500_000)).replace(microsecond=0)
 
 
-def _cell(value: str | _Bad | None, row: int, column: int) -> _Cell | None:
-    return None if value is None else _Cell(value, (row, column))
-
-
 class _Filler:
     """Gives every cell of a merged range its top-left value (remembering where it came from),
     and reads a run of missing rows as one empty row (see the module docstring).
@@ -1061,12 +1057,16 @@ def _csv_rows(handle: io.TextIOWrapper, delimiter: str, named: Path, limits: Imp
                     if text.strip():
                         raise _too_wide(named, limits, rownum, index)
                     continue
-                value = _clean(unneutralised(text))
+                # `_clean(unneutralised(text))` as a cell, with the calls a CSV's text needs only
+                value = _clean_text(unneutralised(text) if text[0] == "'" else text)
+                if value is None:
+                    row.append(None)
+                    continue
                 if text[0] == "=" and isinstance(value, str):
                     # A CSV has no types: Excel would run this. Behind an apostrophe (how ssj
                     # and Excel keep such text as text) it is the text itself.
                     value = _Bad("formula", value)
-                row.append(_cell(value, rownum, index))
+                row.append(_new_cell(_Cell, (value, (rownum, index))))
             yield rownum, row
     except csv.Error as e:
         if "field larger than field limit" in str(e):
@@ -1107,7 +1107,7 @@ def _open_xlsx(path: Path, named: Path, sheet: str | None, limits: ImportLimits)
 
 
 def _xlsx_row(rownum: int, values: list[xlsx.Raw]) -> _Row:
-    """`_cell(_xlsx_value(v), ...)` for each value, text (nearly every cell) going straight to
+    """`_Cell(_xlsx_value(v), ...)` for each value, text (nearly every cell) going straight to
     `_clean_text`: four calls less a cell (about 2 of the 28 us of reading a registry export's
     row, measured at 100,000 rows)."""
     return [
@@ -1410,6 +1410,12 @@ def _match(labels: list[_Label], spec: _Spec) -> dict[int, tuple[str, bool]]:
 _SAMPLE = re.compile(
     r"请删除|删除本行|^(?:示例|样例|范例|案例|填写示例|填表示例)(?:\s*[：:（(\d].*)?$"
 )
+# `_SAMPLE` searched once in the row's texts joined by NUL (none holding one): what it finds in
+# one text, and nothing else (texts never end in whitespace: `_clean_text`).
+_SAMPLE_ANY = re.compile(
+    r"请删除|删除本行|(?:^|\x00)(?:示例|样例|范例|案例|填写示例|填表示例)"
+    r"(?:\s*[：:（(\d][^\x00\n]*)?(?=\x00|\Z)"
+)
 _HINT = re.compile(
     r"详见|参数表|YYYY|yyyy|请填写|请选择|请输入|格式[：:为]|必填|选填|单选|多选|下拉|"
     r"以(?:中文|英文)?[逗分顿][号隔]|[分隔]开填写|若.*(?:请|则)|填写|输入|如[：:]|例[：:]"
@@ -1432,9 +1438,11 @@ def _skip_reason(row: _Row, rownum: int, started: bool) -> tuple[str, str, str] 
     ]
     if not own:
         return None
-    sample = next((value for value in own if _SAMPLE.search(value)), None)
-    if sample is not None:
-        return ("示例行（模板中的样例）", "a sample row (the template's example)", sample)
+    joined = "\x00".join(own)  # one search for the row: nearly every row is data
+    if joined.count("\x00") >= len(own) or _SAMPLE_ANY.search(joined):
+        sample = next((value for value in own if _SAMPLE.search(value)), None)
+        if sample is not None:
+            return ("示例行（模板中的样例）", "a sample row (the template's example)", sample)
     if not started:
         hints = [value for value in own if _HINT.search(value)]
         if hints and len(hints) * 2 >= len(own):
@@ -1465,10 +1473,16 @@ def _records(
     draft: _Draft | None = None
     ready: Record | None = None  # `lone`: the record read, given when the next row starts
     started = False
+    at = [(column.field, column.index) for column in columns]
     for rownum, row in rows:
-        cells = {column.field: _body_cell(row, column.index) for column in columns}
+        # {field: _body_cell(row, index)}, inlined: a call per cell cost more than the rest
+        width = len(row)
+        cells: dict[str, _Cell | None] = {}
+        for name, index in at:
+            cell = row[index] if index < width else None
+            cells[name] = cell if cell is None or cell.origin[1] == index else None
         reason = _skip_reason(row, rownum, started) if notes is not None else None
-        if reason is not None or all(cell is None for cell in cells.values()):
+        if reason is not None or not any(cells.values()):
             if reason is not None and notes is not None:
                 shown = reason[2]
                 if len(shown) > 40:

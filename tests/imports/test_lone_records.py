@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssj.config import ImportLimits
@@ -166,3 +166,35 @@ def test_clean_text_is_the_edge_expression(value: str) -> None:
         else text
     )
     assert spreadsheet._clean_text(value) == expected
+
+
+_SAMPLE_PIECES = ["示例", "样例", "范例", "案例", "填写示例", "填表示例", "请删除", "删除本行", "删除"]
+_SAMPLE_TEXT = st.lists(
+    st.sampled_from([*_SAMPLE_PIECES, "：", ":", "（", "(", "1", " ", "\n", "\x00", "a", "中"])
+    | st.characters(),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.lists(_SAMPLE_TEXT, min_size=1, max_size=5))
+@example(["示例：第一行\n第二行"])  # `.` stops at a line's end: not a sample
+@example(["示例\n：说明"])  # `\s` takes a line's end: a sample
+@example(["示例", "：说明"])  # the first text alone is a sample
+@example(["某公司", "案例（请删除）"])
+@example(["某示例", "样例1", "a"])
+@example(["请删\x00除", "x"])  # a NUL: each text searched alone
+def test_one_search_of_a_row_finds_what_a_search_of_each_text_finds(texts: list[str]) -> None:
+    """`_skip_reason` searches a row's texts joined by NUL with `_SAMPLE_ANY` (unless a text
+    holds a NUL) instead of each with `_SAMPLE`: the same rows are sample rows. Texts as the
+    reader gives them (`_clean_text`: no blank ones, no edge whitespace)."""
+    own = [t for t in map(spreadsheet._clean_text, texts) if isinstance(t, str)]
+    if not own:
+        return
+    row = [spreadsheet._Cell(text, (5, index)) for index, text in enumerate(own)]
+    by_text = next((t for t in own if spreadsheet._SAMPLE.search(t)), None)
+    reason = spreadsheet._skip_reason(row, 5, started=True)
+    assert (reason is not None and reason[2] == by_text) == (by_text is not None)
+    if not any("\x00" in t for t in own):
+        joined = spreadsheet._SAMPLE_ANY.search("\x00".join(own))
+        assert (joined is not None) == (by_text is not None)
