@@ -168,7 +168,17 @@ def test_clean_text_is_the_edge_expression(value: str) -> None:
     assert spreadsheet._clean_text(value) == expected
 
 
-_SAMPLE_PIECES = ["示例", "样例", "范例", "案例", "填写示例", "填表示例", "请删除", "删除本行", "删除"]
+_SAMPLE_PIECES = [
+    "示例",
+    "样例",
+    "范例",
+    "案例",
+    "填写示例",
+    "填表示例",
+    "请删除",
+    "删除本行",
+    "删除",
+]
 _SAMPLE_TEXT = st.lists(
     st.sampled_from([*_SAMPLE_PIECES, "：", ":", "（", "(", "1", " ", "\n", "\x00", "a", "中"])
     | st.characters(),
