@@ -97,7 +97,6 @@ def sharing(job: CheckJob) -> Iterator[Iterator[RowCheck]]:
     problem limit)."""
     process = spawn("ssj.services.import_check")
     assert process.stdin is not None and process.stdout is not None
-    send(process.stdin, ("share", job))
     finished = False
 
     def checks() -> Iterator[RowCheck]:
@@ -119,6 +118,7 @@ def sharing(job: CheckJob) -> Iterator[Iterator[RowCheck]]:
                 raise _rebuilt(value)
 
     try:
+        send(process.stdin, ("share", job))
         yield checks()
     finally:
         _end(process, finished)
