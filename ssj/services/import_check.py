@@ -2,19 +2,17 @@
 
 Under --skip-invalid (`run`) it reads and checks the whole file while the importing process
 writes the batches it has checked. Otherwise nothing may be written before every row is
-checked, so it shares the checking (`sharing`): both processes read the file, each checks
-every other record by itself (`imports.share_checking`; the first SHARED_FROM are all the
-importing process's, checked while this one starts), and the importing process takes its
-checks in row order for what needs the rows before (a duplicate, the problem limit).
+checked, so it reads the file (`reading_elsewhere`, `imports.read_for_checking`) while the
+importing process checks the records as they come: reading is about half the work.
 
 A fresh interpreter (`python -m ssj.services.import_check`, fork and exec: never a bare fork
 beside psycopg's threads) that needs no database: it is sent the file, the options and the
 departments to resolve names against (`imports.CheckJob`), and sends back, length-prefixed
 pickles on its stdout, ("batch", records) for every BATCH records that pass, ("reading", …)
 for progress, then ("done", (what the checking found, the table's layout)) or ("error", …);
-when sharing, ("checks", RowCheck fields) for every SHARED checks, then ("done", None). The
-pipe holds a few batches at most, so a checker ahead of the other process waits: memory stays
-bounded whatever the file's length.
+when reading for the importing process, ("head", the table's layout), ("records", …) for every
+SHARED records, then ("end", …). The pipe holds a few batches at most, so a checker ahead of
+the other process waits: memory stays bounded whatever the file's length.
 """
 
 from __future__ import annotations
@@ -29,18 +27,17 @@ from typing import TYPE_CHECKING, Any, cast
 from ssj.processes import READY, WorkerGone, announce_ready, read_exact, receive, send, spawn
 
 if TYPE_CHECKING:
-    from ssj.imports.spreadsheet import Table
+    from ssj.imports.spreadsheet import Column, Note, Problem, Record, Table
     from ssj.services.imports import (
         CheckedRecord,
         CheckingContext,
         CheckJob,
         Reading,
-        RowCheck,
         TableLayout,
     )
 
 READING_EVERY = 256  # records between progress messages
-SHARED = 250  # checks per message when sharing: small, so neither process waits long
+SHARED = 100  # records per message when reading for the importing process
 
 
 class Position:
@@ -89,39 +86,97 @@ def run(
         _end(process, finished)
 
 
-@contextmanager
-def sharing(job: CheckJob) -> Iterator[Iterator[RowCheck]]:
-    """A checker process sharing the checking of `job`'s file: the checks of its records, in
-    order (`imports.share_checking`). Started at once, so that it reads while this process
-    begins; ended with the block, whether or not every check was taken (a file stopped at the
-    problem limit)."""
-    process = spawn("ssj.services.import_check")
-    assert process.stdin is not None and process.stdout is not None
-    finished = False
+class RemoteTable:
+    """The checker's table as the importing process reads it (`reading_elsewhere`): the same
+    header, records, problems and notes, each as the checker's table had them when it gave the
+    record. Duck-typed as a `Table` for checking (the attributes `check_file` uses)."""
 
-    def checks() -> Iterator[RowCheck]:
-        from ssj.services.imports import RowCheck
+    def __init__(self, process: subprocess.Popen[bytes], head: dict[str, Any]) -> None:
+        self._process = process
+        self.format: str = head["format"]
+        self.sheet: str | None = head["sheet"]
+        self.encoding: str | None = head["encoding"]
+        self.delimiter: str | None = head["delimiter"]
+        self.header_rows: tuple[int, ...] = head["header_rows"]
+        self.columns: tuple[Column, ...] = head["columns"]
+        self.unmapped: tuple[Column, ...] = head["unmapped"]
+        self.notes: list[Note] = list(head["notes"])
+        self.problems: list[Problem] = []
+        self.stopped = False
+        self.finished = False
+        self.records_read = 0
+        self.last_row = 0
+        self.on_record: Callable[[Any], bool] | None = None
+        self._position: tuple[int, int] = (0, 0)
+        self.records: Iterator[Record] = self._read()
 
-        nonlocal finished
-        assert process.stdout is not None
-        if read_exact(process.stdout, 1) != READY:
-            raise WorkerGone("the checker process did not start")
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(column.field for column in self.columns)
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems)
+
+    def problems_since(self, count: int) -> list[Problem]:
+        return self.problems[count:]
+
+    def position(self) -> tuple[int, int]:
+        return self._position
+
+    def column(self, field: str) -> Column:
+        for column in self.columns:
+            if column.field == field:
+                return column
+        raise KeyError(field)
+
+    def _read(self) -> Iterator[Record]:
+        from ssj.imports.spreadsheet import Record
+
+        stdout = self._process.stdout
+        assert stdout is not None
         while True:
-            what, value = receive(process.stdout)
-            if what == "checks":
-                for fields in value:
-                    yield RowCheck(*fields)
-            elif what == "done":
-                finished = True
+            what, value = receive(stdout)
+            if what == "records":
+                for fields, problems, notes, last_row, position in value:
+                    self.problems.extend(problems)
+                    self.notes.extend(notes)
+                    self.records_read += 1
+                    self.last_row, self._position = last_row, position
+                    yield Record(*fields)
+                    if self.on_record is not None and not self.on_record(self):
+                        self.stopped = True
+                        return
+            elif what == "end":
+                problems, notes = value
+                self.problems.extend(problems)
+                self.notes.extend(notes)
+                self.finished = True
                 return
             else:
                 raise _rebuilt(value)
 
+
+@contextmanager
+def reading_elsewhere(job: CheckJob) -> Iterator[Table]:
+    """The job's file read by a checker process (`imports.read_for_checking`): a table whose
+    records come through the pipe. Raises what opening the file raised there; ends the checker
+    with the block, whether or not every record was taken (a file stopped at the problem
+    limit)."""
+    process = spawn("ssj.services.import_check")
+    assert process.stdin is not None and process.stdout is not None
+    table = None
     try:
-        send(process.stdin, ("share", job))
-        yield checks()
+        send(process.stdin, ("read", job))
+        if read_exact(process.stdout, 1) != READY:
+            raise WorkerGone("the checker process did not start")
+        what, value = receive(process.stdout)
+        if what != "head":
+            raise _rebuilt(value)
+        table = RemoteTable(process, value)
+        yield cast("Table", table)
     finally:
-        _end(process, finished)
+        _end(process, table is not None and table.finished)
 
 
 def _end(process: subprocess.Popen[bytes], finished: bool) -> None:
@@ -156,8 +211,8 @@ def _serve() -> None:
 
     inp, out = announce_ready()
     mode, job = receive(inp)
-    if mode == "share":
-        _share(out, job)
+    if mode == "read":
+        _read(out, job)
         return
     batch: list[tuple[Any, ...]] = []
 
@@ -180,20 +235,25 @@ def _serve() -> None:
         send(out, ("error", _portable(error)))
 
 
-def _share(out: Any, job: CheckJob) -> None:
+def _read(out: Any, job: CheckJob) -> None:
     from ssj.services import imports
 
-    checks: list[tuple[Any, ...]] = []
+    records: list[Any] = []
     try:
-        for check in imports.share_checking(job, imports.checking_context(job)):
-            checks.append(check.as_tuple())
-            if len(checks) >= SHARED:
-                send(out, ("checks", checks))
-                checks = []
-        if checks:
-            send(out, ("checks", checks))
-        send(out, ("done", None))
+        for what, value in imports.read_for_checking(job, imports.KINDS[job.kind]):
+            if what == "record":
+                records.append(value)
+                if len(records) >= SHARED:
+                    send(out, ("records", records))
+                    records = []
+                continue
+            if records:
+                send(out, ("records", records))
+                records = []
+            send(out, (what, value))
     except BaseException as error:  # sent to the importing process, which raises it
+        if records:
+            send(out, ("records", records))
         send(out, ("error", _portable(error)))
 
 

@@ -26,7 +26,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -58,7 +58,6 @@ from ssj.imports.spreadsheet import (
 from ssj.ledger.envelope import Actor
 from ssj.metrics import count_import_rows
 from ssj.presentation import sheets
-from ssj.processes import WorkerGone
 from ssj.services import import_check
 from ssj.services.context import Services
 
@@ -69,10 +68,6 @@ READING_EVERY = 256  # records between calls of a `reading` callback
 # Files from this size are checked by a checker process under skip_invalid (its start-up, about
 # half a second, is paid back from about 10,000 rows); SSJ_IMPORT_CHECKER overrides.
 CHECK_ELSEWHERE_BYTES = 1 << 20
-# When two processes share the checking, the first records are all the importing process's: it
-# checks them while the other starts (about half a second: measured on 100,000 rows, 4,096
-# saved 0.5 s of 8.8 against none).
-SHARED_FROM = 4096
 
 
 Prepare = Callable[["CheckingContext", dict[str, Any], int], list[Problem]]
@@ -124,9 +119,6 @@ class Kind:
     variant_fields: Sequence[str] = ()
     # Generic labels that map their field only when no other column does (spreadsheet.read_table).
     fallback_labels: Sequence[str] = ()
-    # Whether a row is checked by itself (`_check_record`), so that two processes may share a
-    # file's rows (`share_checking`); an item list's rows carry its unit and category down.
-    rows_apart: bool = True
 
 
 def _department_cell(
@@ -642,7 +634,6 @@ ITEMS = Kind(
     prepare=_prepare_item,
     count=_count_item,
     check_header=_any_header,
-    rows_apart=False,
 )
 
 KINDS = {k.name: k for k in (TARGETS, INSPECTORS, ITEMS)}
@@ -749,8 +740,8 @@ def import_file(
     checked on both cores (`ssj.services.import_check`): with skip_invalid another process
     checks it while this one writes the batches it has checked (rows that are valid are written
     as they come, what the option asks for; the rejected ones go to the rejects file at the
-    end); otherwise the two processes share the checking, and the writing starts once all of it
-    is done.
+    end); otherwise the other process reads the file while this one checks the records as
+    they come, and the writing starts once all of them are checked.
     """
     kind = KINDS[kind_name]
     options = options or Options()
@@ -765,16 +756,13 @@ def import_file(
     context = CheckingContext(
         principal, kind, department, options, report, departments, limits.problems
     )
-    job = CheckJob(
-        path, name, kind.name, department, options, limits, principal, departments, SHARED_FROM
-    )
+    job = CheckJob(path, name, kind.name, department, options, limits, principal, departments)
     writer = _Writer(services, kind, context, progress)
     if options.skip_invalid and not options.dry_run and _check_elsewhere(path):
         layout = import_check.run(job, context, writer.accept, reading)
     else:
-        shared = kind.rows_apart and _check_elsewhere(path)
-        with _Spool() as spool, import_check.sharing(job) if shared else nullcontext() as theirs:
-            layout = check_file(job, context, spool.add, reading, theirs)
+        with _Spool() as spool:
+            layout = check_file(job, context, spool.add, reading, _check_elsewhere(path))
             spool.flush()
             for batch in spool.batches():
                 writer.look(batch)
@@ -859,16 +847,20 @@ def check_file(
     context: CheckingContext,
     sink: Callable[[CheckedRecord], None],
     reading: Reading | None,
-    theirs: Iterator[RowCheck] | None = None,
+    read_elsewhere: bool = False,
 ) -> TableLayout:
     """Read and check the whole file (in this process or a checker's), each record that
     passes given to `sink`; returns what the report and the rejects file need of the table.
-    `theirs`: checks from a process sharing the rows (`share_checking`)."""
-    with _open_table(job, context.kind) as table:
+    `read_elsewhere`: another process reads the file (`read_for_checking`) while this one
+    checks the records as they come: both cores."""
+    opened: AbstractContextManager[Table] = (
+        import_check.reading_elsewhere(job) if read_elsewhere else _open_table(job, context.kind)
+    )
+    with opened as table:
         _describe(context.report, table)
         context.kind.check_header(table)
         table.on_record = _watch(context.report, job.limits, reading, context)
-        _validate(context, table, sink, theirs, job.shared_from)
+        _validate(context, table, sink)
         if reading is not None:
             reading(table)
     context.report.notes.extend(table.notes)
@@ -1079,13 +1071,10 @@ class CheckingContext:
             found = resolve_departments(text, self.departments)
             self.resolved[text] = found
         for name in found[1]:
-            self.unresolved_at(name, row)
+            rows = self.unresolved.setdefault(name, [])
+            if len(rows) < 50:
+                rows.append(row)
         return found[0] if not found[1] else []
-
-    def unresolved_at(self, name: str, row: int) -> None:
-        rows = self.unresolved.setdefault(name, [])
-        if len(rows) < 50:
-            rows.append(row)
 
     def finish(self) -> None:
         self.report.unresolved_departments = [
@@ -1219,8 +1208,7 @@ DERIVED = {
 @dataclass(slots=True)
 class RowCheck:
     """What checking one record found by itself (`_check_record`), before what needs the rows
-    before it: a duplicate, the reader's problems. Made where the record is checked (here, or
-    in a process sharing the rows: `share_checking`), taken in row order by `_validate`."""
+    before it (`_validate`): a duplicate, the reader's problems."""
 
     problems: list[Problem]  # from preparing and parsing: the row did not parse
     key: tuple[str, ...] | None = None  # the natural key of a row that parsed
@@ -1229,23 +1217,6 @@ class RowCheck:
     refused: tuple[str, ...] = ()  # the departments the user may not act for, likewise
     state: bytes | None = None
     counted: tuple[str, ...] = ()  # derived values (DERIVED), counted if the row passes
-    # A sharing process's own side effects on its context, taken with the row by this one's:
-    derived: tuple[str, ...] = ()  # counted whatever the row's fate
-    unresolved: tuple[str, ...] = ()  # department names that resolve to none
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in order (what a sharing process sends: `RowCheck(*fields)`)."""
-        return (
-            self.problems,
-            self.key,
-            self.shown,
-            self.department_problem,
-            self.refused,
-            self.state,
-            self.counted,
-            self.derived,
-            self.unresolved,
-        )
 
 
 def _check_record(context: CheckingContext, table: Table, record: Record) -> RowCheck:
@@ -1302,12 +1273,9 @@ def _validate(
     context: CheckingContext,
     table: Table,
     sink: Callable[[CheckedRecord], None],
-    theirs: Iterator[RowCheck] | None = None,
-    shared_from: int = 0,
 ) -> None:
-    """Check every record in row order: each by itself (`_check_record`; with `theirs`, the
-    odd ones from `shared_from` on come from the process sharing the rows, which read the same
-    file), then against the rows before it and the reader's problems."""
+    """Check every record in row order: by itself (`_check_record`), then against the rows
+    before it and the reader's problems."""
     kind, report = context.kind, context.report
     # Each key seen, and its first row: the one per-row thing checking keeps (a joined string
     # and an int, about 130 bytes a row; the records themselves go to `sink`).
@@ -1315,7 +1283,7 @@ def _validate(
     keep = context.options.skip_invalid
     mark, pending = 0, []
     own: list[Problem] = []
-    for index, record in enumerate(table.records):
+    for record in table.records:
         row = record.rows[0]
         report.rows += 1
         if table.problem_count > mark:
@@ -1324,16 +1292,7 @@ def _validate(
         if pending or own:  # nearly every row of a file has no reader problem
             own = [p for p in pending if p.row in record.rows]
             pending = [p for p in pending if p.row > record.rows[-1]]
-        if theirs is None or index < shared_from or not index % 2:
-            check = _check_record(context, table, record)
-        else:
-            sent = next(theirs, None)
-            if sent is None:
-                raise WorkerGone("the process sharing the checking stopped early")
-            check = sent
-            context.derived.update(check.derived)
-            for name in check.unresolved:
-                context.unresolved_at(name, row)
+        check = _check_record(context, table, record)
         problems = check.problems
         if check.key is not None:
             joined = "\x1f".join(check.key)
@@ -1374,25 +1333,34 @@ def _validate(
         )
 
 
-def share_checking(job: CheckJob, context: CheckingContext) -> Iterator[RowCheck]:
-    """In the process sharing a file's rows: read the same file and check the odd records from
-    the job's `shared_from` on (`_validate` checks the others), each with what checking it did
-    to `context`."""
-    with _open_table(job, context.kind) as table:
-        _describe(context.report, table)
-        context.kind.check_header(table)
-        derived, unresolved = context.derived, context.unresolved
-        for index, record in enumerate(table.records):
-            if index < job.shared_from or not index % 2:
-                continue
-            check = _check_record(context, table, record)
-            if derived:
-                check.derived = tuple(derived.elements())
-                derived.clear()
-            if unresolved:
-                check.unresolved = tuple(unresolved)
-                unresolved.clear()
-            yield check
+def read_for_checking(job: CheckJob, kind: Kind) -> Iterator[tuple[str, Any]]:
+    """In a checker process: read the job's file for the importing process, which checks the
+    records as they come (`import_check.RemoteTable` is the other side). Gives ("head", the
+    table's layout and first notes), then ("record", …) for each record with the problems and
+    notes the reader found until then, then ("end", those found after the last record)."""
+    with _open_table(job, kind) as table:
+        yield (
+            "head",
+            {
+                "format": table.format,
+                "sheet": table.sheet,
+                "encoding": table.encoding,
+                "delimiter": table.delimiter,
+                "header_rows": table.header_rows,
+                "columns": table.columns,
+                "unmapped": table.unmapped,
+                "notes": list(table.notes),
+            },
+        )
+        problems, notes = 0, len(table.notes)
+        for record in table.records:
+            fields = (record.rows, record.values, record.extra, record.variant_of, record.joined)
+            found = table.problems_since(problems)
+            problems = table.problem_count
+            written = table.notes[notes:]
+            notes = len(table.notes)
+            yield "record", (fields, found, written, table.last_row, table.position())
+        yield "end", (table.problems_since(problems), table.notes[notes:])
 
 
 def _holds_placeholder(values: dict[str, Any]) -> bool:
@@ -1634,7 +1602,6 @@ class CheckJob:
     limits: ImportLimits
     principal: Principal
     departments: list[dict[str, Any]]
-    shared_from: int = 0  # when two processes share the checking: SHARED_FROM
 
 
 class _Spool:

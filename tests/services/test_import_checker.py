@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from ssj.domain.organisation import Role
 from ssj.imports.errors import ImportFileError
-from ssj.services import import_check, imports
-from ssj.services.imports import CheckJob, Options, RowCheck, import_file
+from ssj.imports.spreadsheet import Table
+from ssj.services import import_check
+from ssj.services.imports import CheckJob, Options, import_file
 from tests.data.real import synthetic
 from tests.services.conftest import OTHER, OWN, Jurisdiction, accounted, uscc
 
@@ -94,48 +96,41 @@ def test_checker_process_refusal_is_raised_as_in_the_importing_process(
     assert j.services.ledger.size() == size
 
 
-def _taken_from_a_sharing_process(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the checks the importing process takes from the process sharing the rows, so
-    that a test fails if the file was checked in one process after all; the rows are shared
-    from the first (not after SHARED_FROM: these files are small)."""
-    monkeypatch.setattr(imports, "SHARED_FROM", 0)
-    taken: list[int] = []
-    sharing = import_check.sharing
+def _read_elsewhere(monkeypatch: pytest.MonkeyPatch) -> list[import_check.RemoteTable]:
+    """The tables a checker process read, so that a test fails if the file was read in the
+    importing process after all."""
+    tables: list[import_check.RemoteTable] = []
+    reading_elsewhere = import_check.reading_elsewhere
 
     @contextmanager
-    def counted(job: CheckJob) -> Iterator[Iterator[RowCheck]]:
-        with sharing(job) as checks:
+    def kept(job: CheckJob) -> Iterator[Table]:
+        with reading_elsewhere(job) as table:
+            tables.append(cast(import_check.RemoteTable, table))
+            yield table
 
-            def counting() -> Iterator[RowCheck]:
-                for check in checks:
-                    taken.append(1)
-                    yield check
-
-            yield counting()
-
-    monkeypatch.setattr(import_check, "sharing", counted)
-    return taken
+    monkeypatch.setattr(import_check, "reading_elsewhere", kept)
+    return tables
 
 
 def _synthetic_targets_with_every_kind_of_problem(path: Path) -> None:
-    """Synthetic: each problem that needs the rows before it (a duplicate, a refused
-    department, an unresolved name) once on an even record and once on an odd one, the two
-    halves the processes check, and the reader's (a formula) likewise."""
+    """Synthetic: each problem that needs the rows before it (a duplicate, a duplicate of a
+    refused row, an unresolved name), a refused department, the reader's (a formula) and a
+    placeholder, most twice."""
     rows = [
-        ("常州第1机械有限公司", uscc(1), OWN, ""),  # record 0
-        ("常州第2机械有限公司", uscc(2), OWN, "N/A"),  # 1: placeholder, odd
-        ("重复一", uscc(1), OWN, ""),  # 2: duplicate of row 2, even
-        ("重复二", uscc(2), OWN, ""),  # 3: duplicate of row 3, odd
-        ("坏代码", uscc(3)[:-1] + "0", OWN, ""),  # 4
-        ("无此部门一", uscc(4), "不存在的科", ""),  # 5: unresolved, odd
-        ("他科一", uscc(5), OTHER, ""),  # 6: refused, even
-        ("他科二", uscc(6), OTHER, ""),  # 7: refused, odd
-        ("=1+1", uscc(7), OWN, ""),  # 8: formula, even
-        ("=2+2", uscc(8), OWN, ""),  # 9: formula, odd
-        ("常州第9机械有限公司", uscc(9), OWN, "N/A"),  # 10: placeholder, even
-        ("他科一重复", uscc(5), OTHER, ""),  # 11: duplicate of a refused row, odd
-        ("无此部门二", uscc(10), "不存在的科", ""),  # 12: unresolved, even
-        ("常州第11机械有限公司", uscc(11), "特种设备安全监察科", ""),  # 13: named, odd
+        ("常州第1机械有限公司", uscc(1), OWN, ""),  # row 2
+        ("常州第2机械有限公司", uscc(2), OWN, "N/A"),  # 3: placeholder
+        ("重复一", uscc(1), OWN, ""),  # 4: duplicate of row 2
+        ("无此部门一", uscc(4), "不存在的科", ""),  # 5: unresolved
+        ("重复二", uscc(2), OWN, ""),  # 6: duplicate of row 3
+        ("他科一", uscc(5), OTHER, ""),  # 7: refused
+        ("=1+1", uscc(7), OWN, ""),  # 8: formula
+        ("无此部门二", uscc(10), "不存在的科", ""),  # 9: unresolved
+        ("坏代码", uscc(3)[:-1] + "0", OWN, ""),  # 10: bad code
+        ("常州第9机械有限公司", uscc(9), OWN, "N/A"),  # 11: placeholder
+        ("他科二", uscc(6), OTHER, ""),  # 12: refused
+        ("常州第11机械有限公司", uscc(11), "特种设备安全监察科", ""),  # 13: named
+        ("他科一重复", uscc(5), OTHER, ""),  # 14: duplicate of a refused row
+        ("=2+2", uscc(8), OWN, ""),  # 15: formula
     ]
     with path.open("w", encoding="gbk", newline="") as handle:
         out = csv.writer(handle)
@@ -143,7 +138,7 @@ def _synthetic_targets_with_every_kind_of_problem(path: Path) -> None:
         out.writerows(rows)
 
 
-def test_shared_checking_reports_as_one_process(
+def test_a_file_read_elsewhere_reports_as_read_here(
     jurisdiction: Jurisdiction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without --skip-invalid a large file is checked by two processes, each every other
@@ -153,7 +148,7 @@ def test_shared_checking_reports_as_one_process(
     path = tmp_path / "targets.csv"
     _synthetic_targets_with_every_kind_of_problem(path)
     operator = j.as_role(Role.OPERATOR)
-    taken = _taken_from_a_sharing_process(monkeypatch)
+    tables = _read_elsewhere(monkeypatch)
     reports = {}
     for checker in ("process", "inline"):
         monkeypatch.setenv("SSJ_IMPORT_CHECKER", checker)
@@ -161,35 +156,36 @@ def test_shared_checking_reports_as_one_process(
         report = import_file(j.services, operator, "targets", path)
         assert not report.written and accounted(j.services) == before + 1
         reports[checker] = report.as_dict()
-    assert len(taken) == 7  # the odd records
+    assert [t.records_read for t in tables] == [14]
     shared, alone = reports["process"], reports["inline"]
     assert shared == alone
-    assert [p["row"] for p in alone["problems"]] == [4, 5, 6, 7, 8, 9, 10, 11, 13, 14]
+    assert [p["row"] for p in alone["problems"]] == [4, 5, 6, 7, 8, 9, 10, 12, 14, 15]
     assert alone["problem_count"] == 10 and alone["rows"] == 14
-    assert alone["unresolved_departments"] == [{"name": "不存在的科", "rows": [7, 14]}]
+    assert alone["unresolved_departments"] == [{"name": "不存在的科", "rows": [5, 9]}]
     assert any(n["en"].startswith("2 row(s)") and "N/A" in n["en"] for n in alone["notes"])
 
 
-def test_shared_checking_stops_at_the_problem_limit_as_one_process(
+def test_a_file_read_elsewhere_stops_at_the_problem_limit_as_read_here(
     jurisdiction: Jurisdiction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The importing process decides where checking stops, whatever the other has read."""
+    """The importing process decides where checking stops, whatever the checker has read
+    ahead."""
     j = jurisdiction
     path = tmp_path / "targets.csv"
     _synthetic_targets_with_every_kind_of_problem(path)
     limits = replace(j.services.settings.imports, problems=3)
-    taken = _taken_from_a_sharing_process(monkeypatch)
+    tables = _read_elsewhere(monkeypatch)
     reports = {}
     for checker in ("process", "inline"):
         monkeypatch.setenv("SSJ_IMPORT_CHECKER", checker)
         report = import_file(j.services, j.as_role(Role.ADMIN), "targets", path, limits=limits)
         reports[checker] = report.as_dict()
-    assert taken  # some were taken, not necessarily all the other process checked
+    assert len(tables) == 1 and tables[0].stopped and tables[0].records_read < 14
     assert reports["process"] == reports["inline"]
     assert reports["inline"]["stopped"] and reports["inline"]["rows"] < 14
 
 
-def test_shared_checking_writes_as_one_process(
+def test_a_file_read_elsewhere_writes_as_read_here(
     jurisdiction: Jurisdiction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     j = jurisdiction
@@ -198,12 +194,36 @@ def test_shared_checking_writes_as_one_process(
         out = csv.writer(handle)
         out.writerow(["企业名称", "统一社会信用代码", "责任部门", "地区编码"])
         out.writerows((f"常州第{n}机械有限公司", uscc(n), OWN, "") for n in range(1, 8))
-    taken = _taken_from_a_sharing_process(monkeypatch)
+    tables = _read_elsewhere(monkeypatch)
     monkeypatch.setenv("SSJ_IMPORT_CHECKER", "process")
     first = import_file(j.services, j.as_role(Role.OPERATOR), "targets", path)
-    assert first.written and first.created == 7 and len(taken) == 3
+    assert first.written and first.created == 7 and [t.records_read for t in tables] == [7]
     monkeypatch.setenv("SSJ_IMPORT_CHECKER", "inline")
     again = import_file(j.services, j.as_role(Role.OPERATOR), "targets", path)
     assert again.written and (again.created, again.unchanged) == (0, 7)
     assert [n.en for n in first.notes] == [n.en for n in again.notes]
     assert first.preview == again.preview
+
+
+def test_an_item_list_read_elsewhere_reports_and_writes_as_read_here(
+    jurisdiction: Jurisdiction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item list (merged units carried down, legal bases on continuation rows, a footer
+    note, an unmapped column) read by a checker process: the importing process carries the
+    unit and category from row to row as it checks, so the same report and the same items."""
+    j = jurisdiction
+    j.registry.add_department_alias(j.root, OWN, "合成省市场监督管理局")
+    j.registry.add_department_alias(j.root, OTHER, "生态环境部门")
+    j.registry.add_department_alias(j.root, OTHER, "合成应急管理局")
+    path = synthetic.item_list(tmp_path)
+    tables = _read_elsewhere(monkeypatch)
+    monkeypatch.setenv("SSJ_IMPORT_CHECKER", "process")
+    first = import_file(j.services, j.root, "items", path, options=Options(dry_run=True))
+    monkeypatch.setenv("SSJ_IMPORT_CHECKER", "inline")
+    again = import_file(j.services, j.root, "items", path, options=Options(dry_run=True))
+    assert len(tables) == 1 and tables[0].records_read == 5
+    assert first.as_dict() == again.as_dict() and first.problems == []
+    assert any("row 9 is a footer note" in n.en for n in first.notes)
+    monkeypatch.setenv("SSJ_IMPORT_CHECKER", "process")
+    written = import_file(j.services, j.root, "items", path)
+    assert written.written and written.created == 5
