@@ -7,7 +7,7 @@
     the real importer (`ssj.services.imports.import_file`: read and validate every row, look up
     current states, write signed ledger batches). Reports rows/s (target >= 10,000/s: issue
     #13's 5,000, raised by issue #11), the CPU of the importing process and of the checker
-    process that shares the check of a file of 1 MiB or more, and the peak memory the import
+    process that reads a file of 1 MiB or more for it, and the peak memory the import
     added: ru_maxrss after minus before. The file is generated in a child process, so the
     high-water mark before the import is the importer's own baseline.
 (b) Fill the registry to --population targets (default 1,000,000): Target aggregates saved with
@@ -89,8 +89,8 @@ def max_rss_mb() -> float:
 
 def _cpu() -> tuple[float, float]:
     """CPU seconds of this process (its threads) and of its reaped children: the checker
-    process that shares an import's check is reaped when the check ends (the signer
-    processes live on and are not counted)."""
+    process that reads an import's file is reaped when the check ends (the signer processes
+    live on and are not counted)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
@@ -152,7 +152,7 @@ def bench_import(services: Services, count: int, seed: int, tmp: Path, results: 
         "met" if per_s >= 10_000 else "MISSED",
     )
     results.add(
-        "(a) CPU of the import: importing process + checker process (sharing the check)",
+        "(a) CPU of the import: importing process + checker process (reading the file)",
         f"{own1 - own0:.1f} + {checker1 - checker0:.1f} s",
     )
     results.add(
