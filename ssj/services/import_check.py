@@ -11,8 +11,8 @@ departments to resolve names against (`imports.CheckJob`), and sends back, lengt
 pickles on its stdout, ("batch", records) for every BATCH records that pass, ("reading", …)
 for progress, then ("done", (what the checking found, the table's layout)) or ("error", …);
 when reading for the importing process, ("head", the table's layout), ("records", …) for every
-SHARED records, then ("end", …). The pipe holds a few batches at most, so a checker ahead of
-the other process waits: memory stays bounded whatever the file's length.
+RECORDS_PER_MESSAGE records, then ("end", …). The pipe holds a few batches at most, so a
+checker ahead of the other process waits: memory stays bounded whatever the file's length.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     )
 
 READING_EVERY = 256  # records between progress messages
-SHARED = 100  # records per message when reading for the importing process
+RECORDS_PER_MESSAGE = 100  # records per message when reading for the importing process
 
 
 class Position:
@@ -212,7 +212,7 @@ def _serve() -> None:
     inp, out = announce_ready()
     mode, job = receive(inp)
     if mode == "read":
-        _read(out, job)
+        _read_for_checking(out, job)
         return
     batch: list[tuple[Any, ...]] = []
 
@@ -235,7 +235,7 @@ def _serve() -> None:
         send(out, ("error", _portable(error)))
 
 
-def _read(out: Any, job: CheckJob) -> None:
+def _read_for_checking(out: Any, job: CheckJob) -> None:
     from ssj.services import imports
 
     records: list[Any] = []
@@ -243,7 +243,7 @@ def _read(out: Any, job: CheckJob) -> None:
         for what, value in imports.read_for_checking(job, imports.KINDS[job.kind]):
             if what == "record":
                 records.append(value)
-                if len(records) >= SHARED:
+                if len(records) >= RECORDS_PER_MESSAGE:
                     send(out, ("records", records))
                     records = []
                 continue
