@@ -340,6 +340,14 @@ class _Draft:
     joined: set[str] = dataclasses.field(default_factory=set)
 
 
+def column_of(columns: Sequence[Column], field: str) -> Column:
+    """The column mapped to `field` (KeyError if none is)."""
+    for column in columns:
+        if column.field == field:
+            return column
+    raise KeyError(field)
+
+
 class Table:
     """A header mapped to canonical fields and a one-pass stream of records.
 
@@ -405,10 +413,7 @@ class Table:
 
     def column(self, field: str) -> Column:
         """For importers reporting their own problems against the cell officials see."""
-        for column in self.columns:
-            if column.field == field:
-                return column
-        raise KeyError(field)
+        return column_of(self.columns, field)
 
     def close(self) -> None:
         """Stop reading early; a suspended stream closes the file through its finally."""

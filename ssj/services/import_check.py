@@ -91,16 +91,22 @@ class RemoteTable:
     header, records, problems and notes, each as the checker's table had them when it gave the
     record. Duck-typed as a `Table` for checking (the attributes `check_file` uses)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], head: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        layout: TableLayout,
+        header_rows: tuple[int, ...],
+        notes: list[Note],
+    ) -> None:
         self._process = process
-        self.format: str = head["format"]
-        self.sheet: str | None = head["sheet"]
-        self.encoding: str | None = head["encoding"]
-        self.delimiter: str | None = head["delimiter"]
-        self.header_rows: tuple[int, ...] = head["header_rows"]
-        self.columns: tuple[Column, ...] = head["columns"]
-        self.unmapped: tuple[Column, ...] = head["unmapped"]
-        self.notes: list[Note] = list(head["notes"])
+        self.format = layout.format
+        self.sheet = layout.sheet
+        self.encoding = layout.encoding
+        self.delimiter = layout.delimiter
+        self.columns = layout.columns
+        self.unmapped = layout.unmapped
+        self.header_rows = header_rows
+        self.notes = notes
         self.problems: list[Problem] = []
         self.stopped = False
         self.finished = False
@@ -125,10 +131,9 @@ class RemoteTable:
         return self._position
 
     def column(self, field: str) -> Column:
-        for column in self.columns:
-            if column.field == field:
-                return column
-        raise KeyError(field)
+        from ssj.imports.spreadsheet import column_of
+
+        return column_of(self.columns, field)
 
     def _read(self) -> Iterator[Record]:
         from ssj.imports.spreadsheet import Record
@@ -173,7 +178,7 @@ def reading_elsewhere(job: CheckJob) -> Iterator[Table]:
         what, value = receive(process.stdout)
         if what != "head":
             raise _rebuilt(value)
-        table = RemoteTable(process, value)
+        table = RemoteTable(process, *value)
         yield cast("Table", table)
     finally:
         _end(process, table is not None and table.finished)

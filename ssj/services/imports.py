@@ -1339,19 +1339,7 @@ def read_for_checking(job: CheckJob, kind: Kind) -> Iterator[tuple[str, Any]]:
     table's layout and first notes), then ("record", …) for each record with the problems and
     notes the reader found until then, then ("end", those found after the last record)."""
     with _open_table(job, kind) as table:
-        yield (
-            "head",
-            {
-                "format": table.format,
-                "sheet": table.sheet,
-                "encoding": table.encoding,
-                "delimiter": table.delimiter,
-                "header_rows": table.header_rows,
-                "columns": table.columns,
-                "unmapped": table.unmapped,
-                "notes": list(table.notes),
-            },
-        )
+        yield "head", (TableLayout.of(table), table.header_rows, list(table.notes))
         problems, notes = 0, len(table.notes)
         for record in table.records:
             fields = (record.rows, record.values, record.extra, record.variant_of, record.joined)
