@@ -51,7 +51,7 @@ from ssj.ledger.envelope import ENVELOPE_VERSION, SYSTEM, Actor
 from ssj.ledger.group import GroupCommitter
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, KeyRing, TransparencyLog
 from ssj.ledger.keys import KeyStore, LedgerSigner
-from ssj.ledger.mapper import TextCheckingMapper
+from ssj.ledger.mapper import PreparedEvent, TextCheckingMapper
 from ssj.ledger.sqlite import ChainedSQLiteRecorder
 from ssj.ledger.suite import DEFAULT, Suite
 
@@ -410,10 +410,12 @@ class Ledger(Application[UUID]):
 
     def save(  # type: ignore[override]  # aggregates only, and every save names its actor
         self,
-        *objs: MutableOrImmutableAggregate[UUID] | None,
+        *objs: MutableOrImmutableAggregate[UUID] | PreparedEvent | None,
         actor: Actor | None = None,
         **kwargs: Any,
     ) -> list[Recording[UUID]]:
+        """Append the new events of `objs` (aggregates, and events of aggregates not built:
+        `PreparedEvent`), in order, as one batch."""
         if not isinstance(actor, Actor):
             raise ValidationError(
                 "未指明操作人：每条记录都必须记明谁做的",
@@ -426,6 +428,8 @@ class Ledger(Application[UUID]):
             if isinstance(obj, Aggregate):
                 processing_event.events.extend(obj.collect_events())
                 processing_event.aggregates[obj.id] = obj
+            elif isinstance(obj, PreparedEvent):
+                processing_event.events.append(obj)  # type: ignore[arg-type]
             elif obj is not None:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs, actor=actor)

@@ -6,7 +6,9 @@ its Python loop needs the GIL between two C calls, and the writer holds it while
 inserts, so the thread waits out the switch interval for every signature. A process has no GIL
 to share. So a writer with a batch of `FROM` envelopes or more sends them to signer processes
 (part by part, as they are drafted: `ssj.ledger.chain.Drafting`), signs the batch's last
-`OWN_SHARE` itself after inserting the events, and then collects the workers' signatures.
+`OWN_SHARE` itself after inserting the events, and then collects the workers' signatures. A
+writer that drafts faster than a worker signs does not wait on the full pipe: once the worker has
+`BACKLOG` parts waiting, the writer signs the next part itself, beside it.
 
 Each worker is a fresh interpreter (`python -m ssj.ledger.signing`, fork and exec: never a fork
 that keeps running beside the API server's or psycopg's threads). It receives the signer key
@@ -38,6 +40,12 @@ FROM = 16  # envelopes in a batch from which workers sign (below, the pipe costs
 # (a worker given all of it was still signing the last part when the writer had inserted the
 # events). Measured on 100-event batches on SQLite, quiet machine, against 0.1 and 0.15: best.
 OWN_SHARE = 0.05
+# Parts a worker may have waiting before the writer signs the next part itself. A writer that
+# drafts faster than one core signs (an import, whose new entries' events come already
+# encoded: `ssj.ledger.mapper.PreparedEvent`) otherwise blocks on the full pipe while the
+# worker catches up; signing beside it uses the writer's core. A 100-event batch, whose
+# mapping takes about as long as its signing, never leaves a worker this far behind.
+BACKLOG = 4
 
 
 def count() -> int:
@@ -153,6 +161,8 @@ class Signing:
         self._signed: list[bytes] = []  # without workers: each message signed as it is added
         # Answers read early (`_drain`), per worker, in the order of its parts.
         self._answers: dict[_Worker, deque[Any]] = {w: deque() for w in self._workers}
+        self._waiting: dict[_Worker, int] = dict.fromkeys(self._workers, 0)  # parts unanswered
+        self._own: dict[int, list[bytes]] = {}  # parts the caller signed as they came, by start
         if messages:
             self.add(messages)
 
@@ -170,8 +180,14 @@ class Signing:
             assert w is not None and w.process.stdin is not None
             if not w.gone:
                 self._drain(w)
+                if self._waiting[w] >= BACKLOG:
+                    self._own[lo] = [self._sign(m) for m in self._messages[lo:end]]
+                    self._parts.append((None, lo, end))
+                    lo = end
+                    continue
                 try:
                     send(w.process.stdin, (self._key, self._messages[lo:end]))
+                    self._waiting[w] += 1
                 except OSError:
                     w.fail()
             self._parts.append((None if w.gone else w, lo, end))
@@ -187,7 +203,7 @@ class Signing:
             own.append((sent, len(self._messages)))
             try:
                 # The caller's parts first (while the workers sign theirs), then the workers'.
-                done = {lo: self._collect(None, lo, hi) for lo, hi in own}
+                done = {lo: self._own.get(lo) or self._collect(None, lo, hi) for lo, hi in own}
                 while self._parts:
                     w, lo, hi = self._parts[0]
                     if w is not None:
@@ -209,8 +225,9 @@ class Signing:
         out = w.process.stdout
         assert out is not None
         try:
-            while select.select([out], [], [], 0)[0]:
+            while self._waiting[w] and select.select([out], [], [], 0)[0]:
                 self._answers[w].append(receive(out))
+                self._waiting[w] -= 1
         except (OSError, EOFError, ValueError, pickle.UnpicklingError):
             w.fail()
 
@@ -220,6 +237,7 @@ class Signing:
         if queued:
             return queued.popleft()
         assert w.process.stdout is not None
+        self._waiting[w] -= 1
         return receive(w.process.stdout)
 
     def discard(self) -> None:

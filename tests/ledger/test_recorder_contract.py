@@ -86,6 +86,35 @@ def test_a_batch_sent_in_many_parts_is_signed_without_deadlock(
     assert all(not w.busy.locked() for w in signing._workers)
 
 
+@pytest.mark.parametrize("backlog", [0, 1, 10**6])
+def test_a_writer_ahead_of_its_signer_signs_parts_itself(
+    backlog: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that drafts faster than its signer process signs (an import's prepared events)
+    signs the next part itself once the worker has `BACKLOG` parts waiting: every part by the
+    writer (0), parts by both (1), every part by the worker (unbounded); the same signatures,
+    in order, in each case."""
+    monkeypatch.setenv("SSJ_SIGN_WORKERS", "1")
+    key, _ = note.generate_key("test.example/log", suites.DEFAULT)
+    signer = LedgerSigner(note.parse_signer_key(key), key)
+    _wait_for_signers(signer, 1)
+    monkeypatch.setattr(signing, "BACKLOG", backlog)
+    messages = [f"envelope {i} ".encode() * 30 for i in range(1000)]
+    batch = signing.Signing(signer.signer_key, signer.sign, size=len(messages))
+    for lo in range(0, len(messages), MAP_PART):
+        batch.add(messages[lo : lo + MAP_PART])
+    by_worker = sum(w is not None for w, _, _ in batch._parts)
+    by_writer = len(batch._own)
+    assert batch.result() == [signer.sign(m) for m in messages]
+    assert all(not w.busy.locked() for w in signing._workers)
+    if backlog == 0:
+        assert by_worker == 0 and by_writer > 0
+    elif backlog == 1:
+        assert by_worker > 0 and by_writer > 0
+    else:
+        assert by_writer == 0 and by_worker > 0
+
+
 class RecorderContract:
     """Every item of `ChainedRecorder`, on a fresh ledger of one backend."""
 
