@@ -84,9 +84,9 @@ class TextCheckingMapper(Mapper[UUID]):
         (name, `orjson.dumps(value)`) in the order of the event class's fields, each value one
         the transcoder writes with orjson alike (`ssj.ledger.encoding`: text, whole numbers,
         booleans, None, lists, dicts with text keys). An import registers a million targets
-        whose states it encoded when it checked them: building each aggregate and encoding its
-        state again cost more than the rest of writing it (tested byte for byte against
-        `to_stored_event`, tests/ledger/test_prepared.py)."""
+        whose states it encoded when it checked them: decoding each, building its aggregate and
+        encoding it again took twice as long (tested byte for byte against `to_stored_event`,
+        tests/ledger/test_prepared.py)."""
         topics = _CREATED_TOPICS.get((aggregate, event_class))
         if topics is None:
             version = getattr(event_class, "class_version", 1)

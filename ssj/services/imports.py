@@ -90,12 +90,13 @@ def _any_header(table: Table) -> None:
 
 @dataclass(frozen=True)
 class Creation:
-    """How a kind's `create` makes a new entry: the event
+    """How the domain makes a kind's new entry (`Target.register`, `Inspector.register`,
+    `Item.publish`): the event
     `aggregate._create(event, id=id_of(*key), <key_fields>=key…, state=record.as_state())`.
     The writer makes that event as it is stored from the key and the state's bytes checking
     wrote (`TextCheckingMapper.created`), without building the aggregate or encoding the state
-    again: the same bytes (tests/services/test_import_creation.py), a third of the CPU an
-    import spent writing a new target."""
+    again: the same bytes (tests/services/test_import_creation.py), in 9 µs a target instead
+    of 20 (2026-12-06)."""
 
     aggregate: type[Aggregate]
     event: type[Aggregate.Created]
@@ -124,8 +125,7 @@ class Kind:
     parse: Callable[[dict[str, Any]], Any]
     natural_key: Callable[[Any], tuple[str, ...]]
     aggregate_id: Callable[[Any], UUID]
-    create: Callable[[Any], Aggregate]
-    creation: Creation  # what `create` records, for writing it from the checked state
+    creation: Creation  # a new entry's created event, from its checked state
     update: Callable[[Any, Any], bool]
     departments: Callable[[Any], list[str]]
     # The departments an existing entry belongs to now, from its read-model state: a row that
@@ -347,7 +347,6 @@ TARGETS = Kind(
     parse=TargetRecord.parse,
     natural_key=lambda r: (r.identifier,),
     aggregate_id=lambda r: target_id(r.identifier),
-    create=Target.register,
     creation=Creation(Target, Target.Registered, ("identifier",), target_id),
     update=lambda agg, r: agg.update(r),
     departments=lambda r: [r.department],
@@ -454,7 +453,6 @@ INSPECTORS = Kind(
     parse=InspectorRecord.parse,
     natural_key=lambda r: (r.certificate_no,),
     aggregate_id=lambda r: inspector_id(r.certificate_no),
-    create=Inspector.register,
     creation=Creation(Inspector, Inspector.Registered, ("certificate_no",), inspector_id),
     update=lambda agg, r: agg.update(r),
     departments=lambda r: [r.department],
@@ -649,7 +647,6 @@ ITEMS = Kind(
     parse=ItemRecord.parse,
     natural_key=lambda r: (r.department, r.code),
     aggregate_id=lambda r: item_id(r.department, r.code),
-    create=Item.publish,
     creation=Creation(Item, Item.Published, ("department", "code"), item_id),
     update=lambda agg, r: agg.amend(r),
     departments=lambda r: [r.department, *r.cooperating_departments],

@@ -1,18 +1,22 @@
 """An import writes each new entry's created event from the key and the state bytes checking
 wrote (`Kind.creation`, `TextCheckingMapper.created`), without building the aggregate: the same
-stored event `Kind.create` makes, byte for byte, for every kind (targets, inspectors, items),
+stored event the domain's `register` or `publish` makes, byte for byte, for every kind,
 with optional fields, extra columns and text that needs escaping. What a whole import stores is
 held to a recording in test_import_stored_bytes.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
+from eventsourcing.domain import Aggregate
 
+from ssj.domain.inspectors import Inspector
+from ssj.domain.items import Item
+from ssj.domain.targets import Target
 from ssj.ledger.mapper import TextCheckingMapper
 from ssj.services.imports import INSPECTORS, ITEMS, TARGETS, Kind, _View
 from tests.ledger.test_prepared import MAPPER
@@ -46,10 +50,18 @@ ROWS: dict[str, list[Mapping[str, Any]]] = {
 }
 
 
+# How the domain makes a new entry of each kind, from a record (or a state seen as one).
+CREATE: dict[str, Callable[[Any], Aggregate]] = {
+    "targets": Target.register,
+    "inspectors": Inspector.register,
+    "items": Item.publish,
+}
+
+
 def _stored_by_create(kind: Kind, state: bytes) -> Any:
-    """What the writer stored before: the aggregate `Kind.create` makes of the checked state,
+    """What the writer stored before: the aggregate the domain makes of the checked state,
     mapped."""
-    [event] = kind.create(_View(orjson.loads(state))).collect_events()
+    [event] = CREATE[kind.name](_View(orjson.loads(state))).collect_events()
     return MAPPER.to_stored_event(event)
 
 
@@ -68,5 +80,5 @@ def test_a_new_entry_is_stored_as_create_stores_it(
         expected = _stored_by_create(kind, state)
         assert prepared == expected
         assert prepared.originator_id == kind.aggregate_id(record)
-        [event] = kind.create(record).collect_events()  # the record itself, not its state
+        [event] = CREATE[kind.name](record).collect_events()  # the record, not its state
         assert MAPPER.to_stored_event(event) == expected
