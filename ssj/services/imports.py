@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from uuid import UUID
 
 import orjson
@@ -60,7 +60,9 @@ from ssj.ledger.mapper import PreparedEvent, TextCheckingMapper
 from ssj.metrics import count_import_rows
 from ssj.presentation import sheets
 from ssj.services import import_check
-from ssj.services.context import Services
+
+if TYPE_CHECKING:  # not imported at run time: a checker process needs none of it
+    from ssj.services.context import Services
 
 Progress = Callable[[int, int], None]
 Reading = Callable[[Table], None]
