@@ -222,7 +222,9 @@ def _serve() -> None:
     batch: list[tuple[Any, ...]] = []
 
     def sink(stored: CheckedRecord) -> None:
-        batch.append((stored.row, stored.rows, stored.key, stored.state, stored.kept))
+        batch.append(
+            (stored.row, stored.rows, stored.key, stored.state, stored.kept, stored.departments)
+        )
         if len(batch) >= imports.BATCH:
             send(out, ("batch", batch[:]))
             batch.clear()

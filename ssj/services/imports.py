@@ -963,6 +963,7 @@ class CheckedRecord:
     key: tuple[str, ...]
     state: bytes
     kept: bytes | None  # the record, kept only under skip_invalid for the rejects file
+    departments: tuple[str, ...]  # the row's (`Kind.departments`): what writing it needs
     seen: Any = None  # `view`, decoded once: looked up, then written
 
     @property
@@ -1245,6 +1246,7 @@ class RowCheck:
     refused: tuple[str, ...] = ()  # the departments the user may not act for, likewise
     state: bytes | None = None
     counted: tuple[str, ...] = ()  # derived values (DERIVED), counted if the row passes
+    departments: tuple[str, ...] = ()  # the departments the row belongs to
 
 
 def _check_record(context: CheckingContext, table: Table, record: Record) -> RowCheck:
@@ -1279,7 +1281,8 @@ def _check_record(context: CheckingContext, table: Table, record: Record) -> Row
         return RowCheck([_problem(table, row, e.field, e.zh, e.en, values)])
     except ValidationError as e:
         return RowCheck([Problem(row, "", e.zh, e.en)])
-    department_problem, refused = _department_problem(context, parsed, table, row)
+    departments = tuple(kind.departments(parsed))
+    department_problem, refused = _department_problem(context, departments, table, row)
     counted = tuple(kind.count(values, parsed))
     if "department_source" in values:
         counted += (values["department_source"],)
@@ -1294,6 +1297,7 @@ def _check_record(context: CheckingContext, table: Table, record: Record) -> Row
         # million kept records take 4 GiB.
         memoryview(orjson.dumps(parsed.as_state())).tobytes(),
         counted,
+        departments,
     )
 
 
@@ -1356,7 +1360,12 @@ def _validate(
         context.checked += 1
         sink(
             CheckedRecord(
-                row, record.rows, check.key, check.state, _compact(record) if keep else None
+                row,
+                record.rows,
+                check.key,
+                check.state,
+                _compact(record) if keep else None,
+                check.departments,
             )
         )
 
@@ -1462,12 +1471,11 @@ def _stopped(limit: int) -> Problem:
 
 
 def _department_problem(
-    context: CheckingContext, parsed: Any, table: Table, row: int
+    context: CheckingContext, departments: tuple[str, ...], table: Table, row: int
 ) -> tuple[Problem | None, tuple[str, ...]]:
     """A department the row names that is unknown or that the user may not act for, and the
     departments refused (recorded once per file: `_refuse`)."""
     kind = context.kind
-    departments = kind.departments(parsed)
     for code in departments:
         if code not in context.codes:
             problem = _problem(
@@ -1477,7 +1485,7 @@ def _department_problem(
     try:
         authorise(context.principal, kind.command, departments)
     except Forbidden as e:
-        return _problem(table, row, "department", e.zh, e.en), tuple(departments)
+        return _problem(table, row, "department", e.zh, e.en), departments
     return None, ()
 
 
@@ -1642,7 +1650,7 @@ class _Spool:
     def flush(self) -> None:
         if self.pending:
             pickle.dump(
-                [(s.row, s.rows, s.key, s.state, s.kept) for s in self.pending],
+                [(s.row, s.rows, s.key, s.state, s.kept, s.departments) for s in self.pending],
                 self.file,
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
@@ -1693,7 +1701,7 @@ class _Writer:
         for stored in valid[: max(0, context.options.preview_rows - len(preview))]:
             preview.append(orjson.loads(stored.state))
         for stored in valid:
-            self.departments.update(self.kind.departments(stored.view))
+            self.departments.update(stored.departments)
             state = current.get(stored.key)
             if state is not None:
                 self.departments.update(self.kind.current_departments(state))
