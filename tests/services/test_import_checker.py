@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
+from ssj.domain.access import Command, Principal
 from ssj.domain.organisation import Role
 from ssj.imports.errors import ImportFileError
 from ssj.imports.spreadsheet import Table
+from ssj.ledger.envelope import Actor
 from ssj.services import import_check
 from ssj.services.imports import CheckJob, Options, import_file
 from tests.data.real import synthetic
@@ -227,3 +229,37 @@ def test_an_item_list_read_elsewhere_reports_and_writes_as_read_here(
     monkeypatch.setenv("SSJ_IMPORT_CHECKER", "process")
     written = import_file(j.services, j.root, "items", path)
     assert written.written and written.created == 5
+
+
+@pytest.mark.parametrize(
+    ("checker", "skip_invalid"), [("inline", False), ("process", False), ("process", True)]
+)
+def test_the_write_is_authorised_for_every_department_its_rows_belong_to(
+    jurisdiction: Jurisdiction,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    checker: str,
+    skip_invalid: bool,
+) -> None:
+    """Each row's departments travel with its checked record (through the spool, or the
+    checker process's pipe under --skip-invalid) to the authorisation of the write as a
+    whole, which names them all."""
+    monkeypatch.setenv("SSJ_IMPORT_CHECKER", checker)
+    j = jurisdiction
+    path = tmp_path / "targets.csv"
+    with path.open("w", encoding="gbk", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["企业名称", "统一社会信用代码", "责任部门"])
+        out.writerows([("甲公司", uscc(1), OWN), ("乙公司", uscc(2), OTHER)])
+    asked: list[list[str]] = []
+    authorise = j.services.authorise
+
+    def recorded(principal: Principal, command: Command, departments: Any = ()) -> Actor:
+        asked.append(sorted(departments))
+        return authorise(principal, command, departments)
+
+    monkeypatch.setattr(j.services, "authorise", recorded)
+    options = Options(skip_invalid=skip_invalid)
+    report = import_file(j.services, j.as_role(Role.ADMIN), "targets", path, options=options)
+    assert report.written and report.created == 2
+    assert [OTHER, OWN] in asked
