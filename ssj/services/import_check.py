@@ -222,9 +222,7 @@ def _serve() -> None:
     batch: list[tuple[Any, ...]] = []
 
     def sink(stored: CheckedRecord) -> None:
-        batch.append(
-            (stored.row, stored.rows, stored.key, stored.state, stored.kept, stored.departments)
-        )
+        batch.append(stored.fields())
         if len(batch) >= imports.BATCH:
             send(out, ("batch", batch[:]))
             batch.clear()

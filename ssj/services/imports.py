@@ -966,6 +966,10 @@ class CheckedRecord:
     departments: tuple[str, ...]  # the row's (`Kind.departments`): what writing it needs
     seen: Any = None  # `view`, decoded once: looked up, then written
 
+    def fields(self) -> tuple[Any, ...]:
+        """What crosses a pipe or the spool: `CheckedRecord(*fields)` is this record again."""
+        return (self.row, self.rows, self.key, self.state, self.kept, self.departments)
+
     @property
     def view(self) -> Any:
         if self.seen is None:
@@ -1243,7 +1247,7 @@ class RowCheck:
     key: tuple[str, ...] | None = None  # the natural key of a row that parsed
     shown: Any = None  # its id field's value, quoted if the row repeats an earlier key
     department_problem: Problem | None = None  # reported unless the row is a duplicate
-    refused: tuple[str, ...] = ()  # the departments the user may not act for, likewise
+    forbidden: bool = False  # that problem is the user's lack of right to the departments
     state: bytes | None = None
     counted: tuple[str, ...] = ()  # derived values (DERIVED), counted if the row passes
     departments: tuple[str, ...] = ()  # the departments the row belongs to
@@ -1282,7 +1286,7 @@ def _check_record(context: CheckingContext, table: Table, record: Record) -> Row
     except ValidationError as e:
         return RowCheck([Problem(row, "", e.zh, e.en)])
     departments = tuple(kind.departments(parsed))
-    department_problem, refused = _department_problem(context, departments, table, row)
+    department_problem, forbidden = _department_problem(context, departments, table, row)
     counted = tuple(kind.count(values, parsed))
     if "department_source" in values:
         counted += (values["department_source"],)
@@ -1291,7 +1295,7 @@ def _check_record(context: CheckingContext, table: Table, record: Record) -> Row
         kind.natural_key(parsed),
         values.get(kind.id_field),
         department_problem,
-        refused,
+        forbidden,
         # A copy of exactly its size: orjson's result keeps the 4 KiB buffer it was written
         # in (measured with orjson 3.13: 4,097 bytes held per 388-byte state), which made a
         # million kept records take 4 GiB.
@@ -1343,7 +1347,8 @@ def _validate(
                 seen[joined] = row
                 if check.department_problem is not None:
                     problems.append(check.department_problem)
-                    context.refused.update(check.refused)
+                    if check.forbidden:
+                        context.refused.update(check.departments)
         if own:
             # A cell the reader refused (a formula, a number Excel may have changed) reads as
             # empty: report the reader's problem, not also "must not be empty".
@@ -1472,21 +1477,22 @@ def _stopped(limit: int) -> Problem:
 
 def _department_problem(
     context: CheckingContext, departments: tuple[str, ...], table: Table, row: int
-) -> tuple[Problem | None, tuple[str, ...]]:
-    """A department the row names that is unknown or that the user may not act for, and the
-    departments refused (recorded once per file: `_refuse`)."""
+) -> tuple[Problem | None, bool]:
+    """A department the row names that is unknown or that the user may not act for, and
+    whether it is the latter (its departments are then refused: recorded once per file,
+    `_refuse`)."""
     kind = context.kind
     for code in departments:
         if code not in context.codes:
             problem = _problem(
                 table, row, "department", f"未知部门 {code}", f"unknown department {code}"
             )
-            return problem, ()
+            return problem, False
     try:
         authorise(context.principal, kind.command, departments)
     except Forbidden as e:
-        return _problem(table, row, "department", e.zh, e.en), departments
-    return None, ()
+        return _problem(table, row, "department", e.zh, e.en), True
+    return None, False
 
 
 def _check_existing(
@@ -1650,7 +1656,7 @@ class _Spool:
     def flush(self) -> None:
         if self.pending:
             pickle.dump(
-                [(s.row, s.rows, s.key, s.state, s.kept, s.departments) for s in self.pending],
+                [s.fields() for s in self.pending],
                 self.file,
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
