@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ssj.errors import UnavailableError
@@ -53,7 +53,8 @@ class _Save:
 
     events: Sequence[Any]
     actor: Actor
-    woken: threading.Event = field(default_factory=threading.Event)
+    # Made (under the committer's lock) only for a save that waits: a lone save never does.
+    woken: threading.Event | None = None
     lead: bool = False  # woken to lead the next group, not because it was saved
     recordings: list[Any] | None = None
     error: BaseException | None = None
@@ -104,7 +105,10 @@ class GroupCommitter:
             self._queue.append(me)
             lead = not self._busy
             self._busy = True
+            if not lead:
+                me.woken = threading.Event()
         if not lead:
+            assert me.woken is not None
             me.woken.wait()
             if not me.lead:
                 return me.outcome()
@@ -124,6 +128,7 @@ class GroupCommitter:
                 if self._queue:
                     successor = self._queue[0]
                     successor.lead = True
+                    assert successor.woken is not None
                     successor.woken.set()
                 else:
                     self._busy = False
@@ -131,6 +136,7 @@ class GroupCommitter:
                 if other.recordings is None and other.error is None:  # the leader was stopped
                     other.error = GroupInterruptedError()
                 if other is not me:
+                    assert other.woken is not None
                     other.woken.set()
         return me.outcome()
 

@@ -25,14 +25,12 @@ class LedgerSigner:
         self.signer = signer
         self.signer_key = signer_key
         self._private = signer.suite.private_key(signer.seed)
+        # Read several times an append (draft, head check): formatted once, not each time.
+        self.key_id: str = signer.key_id
 
     @property
     def suite(self) -> Suite:
         return self.signer.suite
-
-    @property
-    def key_id(self) -> str:
-        return self.signer.key_id
 
     @property
     def verifier_key(self) -> str:

