@@ -67,7 +67,8 @@ class _Ed25519Private:
         n = len(message)
         out = ffi.new("unsigned char[]", n + 64)
         lib.crypto_sign(out, _NULL, message, n, self._secret)
-        return ffi.buffer(out, 64)[:]
+        signature: bytes = ffi.buffer(out, 64)[:]
+        return signature
 
 
 class _Ed25519Public:
