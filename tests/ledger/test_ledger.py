@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import ConnectionPoolClosedError, IntegrityError
 
 from ssj.config import Settings
 from ssj.errors import SigningKeyError, ValidationError
@@ -186,3 +190,57 @@ def test_sqlite_ledger_connections_come_from_the_statement_caching_pool(
         assert verify_ledger(ledger).ok
     finally:
         ledger.close()
+
+
+def test_sqlite_appends_share_one_connection_kept_out_of_the_pool(
+    sqlite_settings: Settings,
+) -> None:
+    """Appends from several threads go through the one connection the pool keeps aside for
+    them; a conflicting append rolls back on it and leaves no transaction open for the next;
+    closing the ledger closes it, and an append after that is refused."""
+    ledger = Ledger(sqlite_settings)
+    pool = ledger.ledger_recorder.datastore.pool
+    assert isinstance(pool, LedgerSQLitePool)
+    try:
+        ledger.initialise()
+        first = Thing(name="一")
+        ledger.save(first, actor=ALICE)
+        before = ledger.size()
+        writer = pool.writer()
+        changes = writer._sqlite_conn.total_changes
+        errors: list[BaseException] = []
+
+        def append(n: int) -> None:
+            try:
+                for i in range(20):
+                    ledger.save(Thing(name=f"{n}-{i}"), actor=ALICE)
+            except BaseException as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert ledger.size() == before + 80
+        assert writer._sqlite_conn.total_changes >= changes + 2 * 80  # events and envelopes
+        assert pool.writer() is writer
+        stale = ledger.repository.get(first.id)
+        first.rename("二")
+        stale.rename("三")
+        ledger.save(first, actor=ALICE)
+        size = ledger.size()
+        with pytest.raises(IntegrityError):
+            ledger.save(stale, actor=ALICE)
+        assert ledger.size() == size
+        assert not writer._sqlite_conn.in_transaction
+        ledger.save(Thing(name="四"), actor=ALICE)
+        assert ledger.size() == size + 1
+        assert verify_ledger(ledger).ok
+    finally:
+        ledger.close()
+    with pytest.raises(ConnectionPoolClosedError):
+        pool.writer()
+    with pytest.raises(sqlite3.ProgrammingError):  # the kept connection was closed
+        writer._sqlite_conn.execute("SELECT 1")
