@@ -241,6 +241,6 @@ def test_sqlite_appends_share_one_connection_kept_out_of_the_pool(
     finally:
         ledger.close()
     with pytest.raises(ConnectionPoolClosedError):
-        pool.writer()
+        ledger.save(Thing(name="五"), actor=ALICE)
     with pytest.raises(sqlite3.ProgrammingError):  # the kept connection was closed
         writer._sqlite_conn.execute("SELECT 1")
