@@ -25,7 +25,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-# PyNaCl's cffi module: libsodium's functions themselves (`_Ed25519Private.sign`, `_Ed25519Public.verify`)
+# PyNaCl's cffi module: libsodium's own functions (`_Ed25519Private.sign`, `_Ed25519Public.verify`)
 from nacl._sodium import ffi, lib  # type: ignore[import-not-found]
 from nacl.bindings import crypto_sign_seed_keypair
 
