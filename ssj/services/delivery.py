@@ -11,7 +11,7 @@ measured to delivery.
   signed with the log's active key (through the ledger's key ring and key store, whatever the
   key's suite), with a tlog-proof against a checkpoint that covers it (issued if none does).
 - `DeliveryWorker`: one pass takes each active platform's queue head in seq order and posts it
-  (httpx; structured mode, or batched mode when the platform takes several per request),
+  (`ssj.services.platform_client`: one keep-alive connection each; structured mode, or batched mode when the platform takes several per request),
   stopping a platform's queue at its first failure so order is kept; each outcome (delivered
   with the receiver's reference, failed with the next try's time after exponential backoff with
   jitter, or dead-lettered after the platform's number of tries) goes into the ledger as a
@@ -26,11 +26,11 @@ measured to delivery.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import itertools
 import os
 import random
 import secrets
-import socket
 import ssl
 import threading
 import time
@@ -42,7 +42,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from projections import delivery as outbox
@@ -86,6 +85,7 @@ from ssj.presentation import sheets
 from ssj.services.base import Service
 from ssj.services.context import Services
 from ssj.services.draws import CHINA
+from ssj.services.platform_client import PlatformClient
 from ssj.services.public_results import public_result
 
 WORKER = Actor(user="ssj-deliver", department="", role="system")
@@ -722,7 +722,7 @@ class DeliveryWorker:
         self.draw = draw
         self.only = None if only is None else frozenset(only)  # these platforms only (a bench)
         self.builder = RecordBuilder(services)
-        self._clients: dict[str, tuple[tuple[Any, ...], httpx.Client]] = {}
+        self._clients: dict[str, tuple[tuple[Any, ...], PlatformClient]] = {}
         self._sending: ThreadPoolExecutor | None = None
 
     @property
@@ -765,30 +765,21 @@ class DeliveryWorker:
 
     # Posting -----------------------------------------------------------------------------------
 
-    def _client(self, subscriber: Mapping[str, Any]) -> httpx.Client:
+    def _client(self, subscriber: Mapping[str, Any]) -> PlatformClient:
         auth = subscriber["auth"]
-        options: tuple[Any, ...] = (auth.get("method"), auth.get("cert"), auth.get("key"))
-        options += (auth.get("ca"), self.timeout)
+        options: tuple[Any, ...] = (subscriber["endpoint"], auth.get("method"), auth.get("cert"))
+        options += (auth.get("key"), auth.get("ca"), self.timeout)
         found = self._clients.get(subscriber["name"])
         if found is not None and found[0] == options:
             return found[1]
         if found is not None:
             found[1].close()
         # Mutual TLS: our certificate, and the platform's checked against its CA if given
-        # (else the system's). TCP_NODELAY: a request's headers and body go out at once, not
-        # after a delayed ACK.
-        verify = ssl.create_default_context(cafile=auth.get("ca") or None)
+        # (else the system's).
+        context = ssl.create_default_context(cafile=auth.get("ca") or None)
         if auth.get("method") == AuthMethod.MTLS.value:
-            verify.load_cert_chain(auth["cert"], auth["key"])
-        transport = httpx.HTTPTransport(
-            verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        )
-        client = httpx.Client(
-            timeout=self.timeout,
-            transport=transport,
-            follow_redirects=False,
-            headers={"User-Agent": "ssj-deliver/1"},
-        )
+            context.load_cert_chain(auth["cert"], auth["key"])
+        client = PlatformClient(subscriber["endpoint"], self.timeout, context)
         self._clients[subscriber["name"]] = (options, client)
         return client
 
@@ -828,29 +819,29 @@ class DeliveryWorker:
         return content, headers, events
 
     def _send(
-        self, client: httpx.Client, endpoint: str, content: bytes, headers: dict[str, str]
+        self, client: PlatformClient, content: bytes, headers: dict[str, str]
     ) -> tuple[int | None, str, float | None, Any]:
         """POST and read the answer: (status, error, Retry-After, parsed JSON or None). Runs in
         the sending thread, so the next request is built meanwhile."""
         try:
-            response = client.post(endpoint, content=content, headers=headers)
-        except httpx.TimeoutException:
+            answer = client.post(content, headers)
+        except TimeoutError:
             return (
                 None,
                 f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s",
                 None,
                 None,
             )
-        except httpx.HTTPError as e:
+        except (OSError, http.client.HTTPException) as e:
             return None, f"{type(e).__name__}: {e}", None, None
-        status = response.status_code
+        status = answer.status
         if 200 <= status < 300:
             try:
-                return status, "", None, response.json()
+                return status, "", None, orjson.loads(answer.body)
             except ValueError:
                 return status, "", None, None
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        return status, f"HTTP {status}: {response.text[:200]}", retry_after, None
+        text = answer.body.decode("utf-8", "replace")[:200]
+        return status, f"HTTP {status}: {text}", _retry_after(answer.retry_after), None
 
     def _take_turn(self, turn: _Turn) -> None:
         """Send the platform's records in order, a request at a time; while one request is
@@ -880,10 +871,9 @@ class DeliveryWorker:
                 self.builder.prepare(turn.rows[n * size : upto])
             return self._request(turn, groups[n], secret)
 
-        endpoint = subscriber["endpoint"]
         current = request(0)
         ends = self.clock() + self.turn_seconds  # the turn's time starts with its first request
-        sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
+        sending = self._sender.submit(self._send, client, current[0], current[1])
         n = 0
         following: tuple[bytes, dict[str, str], list[dict[str, Any]]] | None = None
         exhausted = False
@@ -915,7 +905,7 @@ class DeliveryWorker:
                 return  # dead-lettered, or its next try is later: the turn ends here
             elif self.clock() >= ends:
                 return
-            sending = self._sender.submit(self._send, client, endpoint, current[0], current[1])
+            sending = self._sender.submit(self._send, client, current[0], current[1])
 
     def _extend(self, turn: _Turn) -> list[dict[str, Any]]:
         """The next chunk of the platform's queue after the turn's last record, up to a dead
