@@ -11,14 +11,15 @@ measured to delivery.
   signed with the log's active key (through the ledger's key ring and key store, whatever the
   key's suite), with a tlog-proof against a checkpoint that covers it (issued if none does).
 - `DeliveryWorker`: one pass takes each active platform's queue head in seq order and posts it
-  (`ssj.services.platform_client`: one keep-alive connection each; structured mode, or batched mode when the platform takes several per request),
-  stopping a platform's queue at its first failure so order is kept; each outcome (delivered
-  with the receiver's reference, failed with the next try's time after exponential backoff with
-  jitter, or dead-lettered after the platform's number of tries) goes into the ledger as a
-  `DeliveryReport`. A dead letter blocks its platform's later records until it is retried
-  (`SubscriberService.retry`): order is never given up. A platform's turn (up to
-  `turn_seconds`) goes on chunk after chunk of its queue: while the last request of a chunk is
-  on the wire, the worker records the outcomes so far and reads and prepares the next chunk.
+  (`ssj.services.platform_client`, one kept connection per platform; structured mode, or batched
+  mode when the platform takes several per request), stopping a platform's queue at its first
+  failure so order is kept; each outcome (delivered with the receiver's reference, failed with the
+  next try's time after exponential backoff with jitter, or dead-lettered after the platform's
+  number of tries) goes into the ledger as a `DeliveryReport`. A dead letter blocks its platform's
+  later records until it is retried (`SubscriberService.retry`): order is never given up. A
+  platform's turn (up to `turn_seconds`) goes on chunk after chunk of its queue: while the last
+  request of a chunk is on the wire, the worker records the outcomes so far and reads and prepares
+  the next chunk.
 - `late_deliveries`: the 20- and 7-working-day deadlines measured to the acknowledgement, for
   `ssj overdue` and the assessment.
 """
