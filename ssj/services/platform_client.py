@@ -19,7 +19,9 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ssj.errors import ValidationError
+from ssj.domain.subscribers import parse_endpoint
+
+USER_AGENT = "ssj-deliver/1"
 
 
 @dataclass(frozen=True)
@@ -35,19 +37,12 @@ class PlatformClient:
     """POSTs to one endpoint over one connection; not shared between threads at once."""
 
     def __init__(
-        self,
-        endpoint: str,
-        timeout: float,
-        context: ssl.SSLContext | None = None,
-        user_agent: str = "ssj-deliver/1",
+        self, endpoint: str, timeout: float, context: ssl.SSLContext | None = None
     ) -> None:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError(
-                f"平台地址须为 http(s) 网址：{endpoint}", f"not an http(s) URL: {endpoint}"
-            )
+        """`endpoint` is checked as a platform's registration checks it (`parse_endpoint`)."""
+        parts = urlsplit(parse_endpoint(endpoint))
+        assert parts.hostname is not None  # parse_endpoint refuses a URL without a host
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.user_agent = user_agent
         self.connection: http.client.HTTPConnection = (
             http.client.HTTPSConnection(
                 parts.hostname,
@@ -68,7 +63,7 @@ class PlatformClient:
             c.close()  # it hung up while idle: a new connection, not a failed try
         try:
             c.request(
-                "POST", self.path, body=content, headers={"User-Agent": self.user_agent, **headers}
+                "POST", self.path, body=content, headers={"User-Agent": USER_AGENT, **headers}
             )
             response = c.getresponse()
             body = response.read()
