@@ -265,7 +265,8 @@ _MANIFEST = b'{"kind":"manifest"'
 PARALLEL_EVENTS = 20_000  # bundles of this many events replay the draws in a second process
 # Events applied together in the draws' replay. Small enough that a batch's decoded events are
 # still in the CPU's caches when the read models take them: on the bundle benchmark's 994,934
-# events the replay took 16.4-18.8 CPU-s at 5,000 and 12.0-13.2 at 500 (250: 12.0-14.3).
+# events (2026-12-06, runs interleaved) the replay took 16.4-20.7 CPU-s in 7 runs at 5,000 and
+# 12.0-15.3 in 5 at 500 (250: 12.0-14.3; 20,000: 20.8-21.9).
 REPLAY_BATCH = 500
 
 
