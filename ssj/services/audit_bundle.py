@@ -263,9 +263,10 @@ def _replayed_topic(topic: str) -> bool:
 _TOPIC = b'"topic":"'
 _MANIFEST = b'{"kind":"manifest"'
 PARALLEL_EVENTS = 20_000  # bundles of this many events replay the draws in a second process
-# Events applied together in the draws' replay. Small enough that a batch's decoded events are
-# still in the CPU's caches when the read models take them: on the bundle benchmark's 994,934
-# events (2026-12-06, runs interleaved) the replay took 16.4-20.7 CPU-s in 7 runs at 5,000 and
+# Events applied together in the draws' replay. Smaller batches measured faster, most likely
+# because a batch's decoded events are still in the CPU's caches when the read models take
+# them (not checked with hardware counters): on the bundle benchmark's 994,934 events
+# (2026-12-06, runs interleaved) the replay took 16.4-20.7 CPU-s in 7 runs at 5,000 and
 # 12.0-15.3 in 5 at 500 (250: 12.0-14.3; 20,000: 20.8-21.9).
 REPLAY_BATCH = 500
 
