@@ -768,8 +768,11 @@ class DeliveryWorker:
 
     def _client(self, subscriber: Mapping[str, Any]) -> PlatformClient:
         auth = subscriber["auth"]
-        options: tuple[Any, ...] = (subscriber["endpoint"], auth.get("method"), auth.get("cert"))
-        options += (auth.get("key"), auth.get("ca"), self.timeout)
+        options = (
+            subscriber["endpoint"],
+            *(auth.get(name) for name in ("method", "cert", "key", "ca")),
+            self.timeout,
+        )
         found = self._clients.get(subscriber["name"])
         if found is not None and found[0] == options:
             return found[1]
