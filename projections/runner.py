@@ -178,6 +178,7 @@ class Runner:
 
     def _prepare(self) -> None:
         with self.store.transaction() as c:
+            self.store.upgrade(c)
             c.execute(
                 "CREATE TABLE IF NOT EXISTS projection_positions "
                 "(name TEXT PRIMARY KEY, seq BIGINT NOT NULL)"

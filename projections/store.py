@@ -2,7 +2,8 @@
 the same PostgreSQL database. One small adapter so every projection runs on both.
 
 SQL is written once with `?` placeholders and JSON in TEXT columns; the PostgreSQL adapter
-rewrites placeholders. Projections are not ledger tables: they may update and delete freely.
+rewrites placeholders, and makes text columns compare by their bytes as SQLite's do
+(`BINARY_TEXT`). Projections are not ledger tables: they may update and delete freely.
 
 Both are safe to share between threads: each transaction takes a PostgreSQL connection from the
 process's pool (a connection broken mid-request is discarded there, and one that sat idle is
@@ -12,6 +13,8 @@ projection writer).
 
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
 import threading
 import time
@@ -33,6 +36,15 @@ POOL_TIMEOUT = 10.0  # seconds a request waits for a connection before failing
 # A pooled connection taken less than this long ago is handed out without a check (a round trip
 # on every checkout was a fifth of a command's statements); an older one is checked first.
 CHECK_IDLE_SECONDS = 2.0
+# A text column of a read model on PostgreSQL. SQLite compares text by its bytes (BINARY);
+# PostgreSQL by the database's collation unless the column names one, so a cluster made with
+# another locale (zh_CN, en_US, ICU) sorted pages of the registry in another order than SQLite,
+# and a ledger's answers depended on the machine. "C" is byte order, as SQLite's, and the
+# server then compares keys with memcmp, not strcoll: a rebuild of the bench ledger's read
+# models took 1.9 fewer server CPU-seconds of ~15 (docs/operators/benchmarks.md).
+BINARY_TEXT = 'TEXT COLLATE "C"'
+_TEXT_TYPE = re.compile(r"\bTEXT\b")
+logger = logging.getLogger(__name__)
 
 
 class Cursor(Protocol):
@@ -59,6 +71,10 @@ class ViewStore:
         """Hold the writer lock of the projections `names` (None: of every projection) until
         `c`'s transaction ends (SQLite: BEGIN IMMEDIATE already holds the one lock of all), so
         runners in several processes never apply an event twice."""
+
+    def upgrade(self, c: Cursor) -> None:
+        """Bring tables an older ssj made here to the shape this one makes (a runner, as it
+        starts: `projections.runner.Runner`). Nothing on SQLite."""
 
     def checkpoint(self) -> None:
         """Copy what the journal holds into the database now (SQLite's WAL; nothing on
@@ -214,13 +230,16 @@ class ScratchSQLiteViewStore(SQLiteViewStore):
 
 
 class PgCursor:
-    """Accepts `?` placeholders like sqlite3."""
+    """Accepts SQLite's dialect: `?` placeholders, and a `CREATE TABLE`'s TEXT columns are
+    `BINARY_TEXT` (compared by their bytes, as SQLite's)."""
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self.cur = cur
 
     @staticmethod
     def sql(sql: str) -> str:
+        if sql.startswith("CREATE TABLE"):
+            sql = _TEXT_TYPE.sub(BINARY_TEXT, sql)
         return sql.replace("%", "%%").replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -461,6 +480,27 @@ class PostgresViewStore(ViewStore):
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(PgCursor.sql(sql), params, prepare=False if planned_with_values else None)
             return [tuple(r) for r in cur.fetchall()]
+
+    def upgrade(self, c: Cursor) -> None:
+        """Text columns that an older ssj made with the cluster's collation become
+        `BINARY_TEXT`: their rows stay, their indexes are made again. Under the schema's lock,
+        so the first runner to start does it once and the others then find nothing to do."""
+        self.exclusive(c)
+        c.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' "
+            "AND c.relowner = current_user::regrole AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND a.atttypid = 'text'::regtype AND a.attcollation <> '\"C\"'::regcollation "
+            "ORDER BY c.relname, a.attnum"
+        )
+        columns: dict[str, list[str]] = {}
+        for table, column in c.fetchall():
+            columns.setdefault(str(table), []).append(str(column))
+        for table, names in columns.items():
+            logger.info("read model %s: text compared by bytes from now on (%s)", table, names)
+            altered = ", ".join(f'ALTER COLUMN "{name}" TYPE {BINARY_TEXT}' for name in names)
+            c.execute(f'ALTER TABLE "{table}" {altered}')
 
     def exclusive(self, c: Cursor, names: Sequence[str] | None = None) -> None:
         """Every projection's: the schema's transaction lock, as every runner took it before
