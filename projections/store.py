@@ -483,9 +483,21 @@ class PostgresViewStore(ViewStore):
 
     def upgrade(self, c: Cursor) -> None:
         """Text columns that an older ssj made with the cluster's collation become
-        `BINARY_TEXT`: their rows stay, their indexes are made again. Under the schema's lock,
-        so the first runner to start does it once and the others then find nothing to do."""
+        `BINARY_TEXT`: their rows stay, their indexes are made again. Found without a lock
+        (one catalog query: nothing to do, nothing held), then again under the schema's lock,
+        so that of several runners starting at once one alters them and the others find
+        nothing left."""
+        if not self._text_to_recollate(c):
+            return
         self.exclusive(c)
+        for table, names in self._text_to_recollate(c).items():
+            logger.info("read model %s: text compared by bytes from now on (%s)", table, names)
+            altered = ", ".join(f'ALTER COLUMN "{name}" TYPE {BINARY_TEXT}' for name in names)
+            c.execute(f'ALTER TABLE "{table}" {altered}')
+
+    @staticmethod
+    def _text_to_recollate(c: Cursor) -> dict[str, list[str]]:
+        """The text columns of this role's tables here not compared by bytes, by table."""
         c.execute(
             "SELECT c.relname, a.attname FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid "
@@ -497,10 +509,7 @@ class PostgresViewStore(ViewStore):
         columns: dict[str, list[str]] = {}
         for table, column in c.fetchall():
             columns.setdefault(str(table), []).append(str(column))
-        for table, names in columns.items():
-            logger.info("read model %s: text compared by bytes from now on (%s)", table, names)
-            altered = ", ".join(f'ALTER COLUMN "{name}" TYPE {BINARY_TEXT}' for name in names)
-            c.execute(f'ALTER TABLE "{table}" {altered}')
+        return columns
 
     def exclusive(self, c: Cursor, names: Sequence[str] | None = None) -> None:
         """Every projection's: the schema's transaction lock, as every runner took it before

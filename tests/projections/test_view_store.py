@@ -126,8 +126,12 @@ def test_text_columns_an_older_ssj_made_are_recollated_once(zh_database: Databas
         rows = pg_views.query("SELECT k, name, n FROM sorted ORDER BY name")
         assert rows == [(k, k, KEYS.index(k)) for k in sorted(KEYS, key=lambda k: k.encode())]
         made = index_file()
-        with pg_views.transaction() as c:
-            pg_views.upgrade(c)  # nothing left to do: the index is not made again
+        with psycopg.connect(zh_database.url()) as other:  # a runner holding the schema's lock
+            other.execute(f'SET search_path TO "{pg_views.schema}"')
+            other.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+            with pg_views.transaction() as c:
+                c.execute("SET LOCAL lock_timeout = '2s'")
+                pg_views.upgrade(c)  # nothing left to do: no lock waited for, no index made
         assert index_file() == made
     finally:
         pg_views.close()
