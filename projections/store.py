@@ -41,7 +41,7 @@ CHECK_IDLE_SECONDS = 2.0
 # another locale (zh_CN, en_US, ICU) sorted pages of the registry in another order than SQLite,
 # and a ledger's answers depended on the machine. "C" is byte order, as SQLite's, and the
 # server then compares keys with memcmp, not strcoll: a rebuild of the bench ledger's read
-# models took 1.9 fewer server CPU-seconds of ~15 (docs/operators/benchmarks.md).
+# models took 1.5-1.9 fewer server CPU-seconds of ~15 (docs/operators/benchmarks.md).
 BINARY_TEXT = 'TEXT COLLATE "C"'
 _TEXT_TYPE = re.compile(r"\bTEXT\b")
 logger = logging.getLogger(__name__)
