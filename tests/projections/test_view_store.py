@@ -44,6 +44,7 @@ def test_an_idle_connection_whose_backend_died_is_replaced(
 # Identifiers and names whose byte order differs from the order Chinese readers use (ICU "zh":
 # Chinese first, by pinyin; then Latin letters, case and punctuation second).
 KEYS = ["王", "张", "a1", "B1", "a-1", "A", "b-2"]
+BY_BYTES = sorted(KEYS, key=lambda k: k.encode())  # SQLite's order
 
 
 @pytest.fixture
@@ -77,15 +78,14 @@ def ordered(views: ViewStore) -> list[str]:
 def test_read_models_sort_text_by_bytes_as_sqlite_does(
     zh_database: DatabaseURL, tmp_path: Path
 ) -> None:
-    by_bytes = sorted(KEYS, key=lambda k: k.encode())
     with psycopg.connect(zh_database.url()) as conn:  # the database's own order is not bytes
         found = conn.execute("SELECT k FROM unnest(%s::text[]) AS k ORDER BY k", (KEYS,))
-        assert [k for (k,) in found.fetchall()] != by_bytes
+        assert [k for (k,) in found.fetchall()] != BY_BYTES
     sqlite_views = SQLiteViewStore(tmp_path / "views.sqlite")
     pg_views = PostgresViewStore(zh_database)
     try:
-        assert ordered(sqlite_views) == by_bytes
-        assert ordered(pg_views) == by_bytes
+        assert ordered(sqlite_views) == BY_BYTES
+        assert ordered(pg_views) == BY_BYTES
     finally:
         sqlite_views.close()
         pg_views.close()
@@ -124,7 +124,7 @@ def test_text_columns_an_older_ssj_made_are_recollated_once(zh_database: Databas
             pg_views.upgrade(c)
         assert collations() == {"k": "C", "name": "C"}
         rows = pg_views.query("SELECT k, name, n FROM sorted ORDER BY name")
-        assert rows == [(k, k, KEYS.index(k)) for k in sorted(KEYS, key=lambda k: k.encode())]
+        assert rows == [(k, k, KEYS.index(k)) for k in BY_BYTES]
         made = index_file()
         with psycopg.connect(zh_database.url()) as other:  # a runner holding the schema's lock
             other.execute(f'SET search_path TO "{pg_views.schema}"')
