@@ -43,8 +43,9 @@ SUBJECT_COLUMNS = ("subject_kind", "subject_id", "departments", "originator_id")
 class TrailProjection:
     name = "trail"
     # 2: a one-subject memo is its subject row's owner, not a trail_memos row; 3: the trail's
-    # key is a unique index that a rebuild makes at the end, not a primary key
-    version = 3
+    # key is a unique index that a rebuild makes at the end, not a primary key; 4: the keys
+    # start with the subject's id, not its kind (`read_indexes`)
+    version = 4
     # Every table: the trail reads no other read model, and none reads it while being fed, so a
     # rebuild may replay it in a second process (`projections.runner.RebuiltApart`).
     own_tables = ("trail", "trail_memos", "trail_subjects")
@@ -65,7 +66,7 @@ class TrailProjection:
         c.execute(
             "CREATE TABLE IF NOT EXISTS trail_subjects (subject_kind TEXT NOT NULL, subject_id "
             "TEXT NOT NULL, departments TEXT NOT NULL, originator_id TEXT, "
-            "PRIMARY KEY (subject_kind, subject_id))"
+            "PRIMARY KEY (subject_id, subject_kind))"
         )
         # Batches recall memos by owner: kept up to date during a rebuild too.
         c.execute(
@@ -78,17 +79,20 @@ class TrailProjection:
         (`projections.runner.ReadIndexed`): no batch reads the trail back, and none upserts
         into it. As a primary key the key was kept up to date row by row during a rebuild too
         (a third to a half of its COPY into the trail); a unique index made at the end checks
-        the same once."""
+        the same once. The keys start with the subject's id: with its kind first (a handful
+        of values) nearly every comparison of a sort went on to the id, and the key and time
+        indexes took 1.40-1.78 s each to make from 568,181 rows against 0.91-1.13 s (every
+        lookup names both, in either order)."""
         return [
             (
                 "trail_key",
                 "CREATE UNIQUE INDEX IF NOT EXISTS trail_key ON trail "
-                "(subject_kind, subject_id, seq)",
+                "(subject_id, subject_kind, seq)",
             ),
             (
                 "trail_recorded",
                 "CREATE INDEX IF NOT EXISTS trail_recorded ON trail "
-                "(subject_kind, subject_id, recorded_at)",
+                "(subject_id, subject_kind, recorded_at)",
             ),
             ("trail_actor", "CREATE INDEX IF NOT EXISTS trail_actor ON trail (actor, seq)"),
         ]

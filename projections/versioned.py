@@ -39,6 +39,11 @@ class Versioned:
     # %text%`): on PostgreSQL with pg_trgm, a trigram index of the current rows serves it.
     searched: bool = False
 
+    def __hash__(self) -> int:
+        """By table name (unique): a batch looks its writes up by table once per event, and
+        the generated hash of every field took 1.6 % of a rebuild's registry replay."""
+        return hash(self.table)
+
     @cached_property
     def all_columns(self) -> tuple[str, ...]:
         return (*self.natural_key, *self.columns)
