@@ -31,8 +31,9 @@ BATCH = 2000
 # batches: fewer queries and commits per event (each commit of a large batch checkpoints
 # SQLite's WAL), and still about a second per transaction.
 LARGE_BATCH = 10_000
-# Connections a PostgreSQL rebuild makes its deferred read indexes on at once (a server builds
-# each index on one core; two: this machine's, and no more than a small server's).
+# Connections a PostgreSQL rebuild makes its deferred read indexes on at once (a server builds a
+# GIN index on one core, a B-tree with what parallel workers it allows; two: this machine's
+# cores, and no more than a small server's).
 INDEX_CONNECTIONS = 2
 # A rebuild replays the projections that depend on no other in a second process
 # (`Runner._rebuild_apart`) from this many events of the ledger, while other processes leave
@@ -344,7 +345,7 @@ class Runner:
         where the time went."""
         self.phases = {}
         with self._phase("start_over"), self._lock, self.store.transaction() as c:
-            per_projection = self._start_over(c)
+            deferred = self._start_over(c)
         # Counted after the start-over: on PostgreSQL the server's work of dropping the tables
         # is this rebuild's, not another process's.
         apart = self._apart(CoresSample())
@@ -354,7 +355,7 @@ class Runner:
             with self._phase("replay"):
                 applied = self.catch_up(progress)
         with self._phase("read_indexes"), self._lock:
-            self._create_indexes([i for i in per_projection if i])
+            self._create_indexes(deferred)
         if self.store.is_postgres:
             return applied  # no journal of its own to merge (`ViewStore.checkpoint`)
         with self._phase("wal"):
@@ -370,20 +371,17 @@ class Runner:
         finally:
             self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - started
 
-    def _start_over(self, c: Cursor) -> list[list[tuple[str, str]]]:
+    def _start_over(self, c: Cursor) -> list[tuple[str, str]]:
         """Empty every projection's tables, forget their seqs and drop their read indexes;
-        returns those indexes, per projection."""
-        per_projection = [
-            list(p.read_indexes(c)) for p in self.projections if isinstance(p, ReadIndexed)
-        ]
+        returns those indexes."""
+        deferred = _read_indexes(c, self.projections)
         for p in self.projections:
             p.drop(c)
             p.create(c)
             c.execute("DELETE FROM projection_positions WHERE name = ?", (p.name,))
-        for indexes in per_projection:
-            for name, _ in indexes:
-                c.execute(f"DROP INDEX IF EXISTS {name}")
-        return per_projection
+        for name, _ in deferred:
+            c.execute(f"DROP INDEX IF EXISTS {name}")
+        return deferred
 
     def _apart(self, free: CoresSample) -> list[Projection]:
         """The projections a rebuild replays in a second process: those that depend on no
@@ -445,7 +443,7 @@ class Runner:
             with self._phase("read_indexes"):
                 with rest.store.transaction() as c:
                     rest_indexes = _read_indexes(c, rest.projections)
-                rest._create_indexes([rest_indexes])
+                rest._create_indexes(rest_indexes)
             with self._phase("waiting"):
                 code = child.wait()
             if code != 0:
@@ -494,24 +492,26 @@ class Runner:
             self._save_seqs(c, seqs)
         return True
 
-    def _create_indexes(self, per_projection: Sequence[Sequence[tuple[str, str]]]) -> None:
-        """Make the read indexes a rebuild deferred. On PostgreSQL each projection's in a
-        transaction of their own, on `INDEX_CONNECTIONS` connections at once: the server builds
-        an index on one core, and the client waits meanwhile (the trail's three and the
-        targets' trigram index take about the same time). One transaction on SQLite: one
-        writer at a time. Each is `IF NOT EXISTS`: a runner started after a failure here makes
-        the missing ones (`Projection.create`)."""
+    def _create_indexes(self, indexes: Sequence[tuple[str, str]]) -> None:
+        """Make the read indexes a rebuild deferred. On PostgreSQL each in a transaction of its
+        own, `INDEX_CONNECTIONS` at a time, the GIN indexes first: the server builds a GIN
+        index on one core while a B-tree takes parallel workers, and the targets' trigram index
+        takes about as long as the registry's B-trees together (made one after the other,
+        they were the longest part of a rebuild after its replay). One transaction on SQLite:
+        one writer at a time. Each is `IF NOT EXISTS`: a runner started after a failure here
+        makes the missing ones (`Projection.create`)."""
 
-        def make(indexes: Sequence[tuple[str, str]]) -> None:
+        def make(part: Sequence[tuple[str, str]]) -> None:
             with self.store.transaction() as c:
-                for _, create in indexes:
+                for _, create in part:
                     c.execute(create)
 
-        if not self.store.is_postgres or len(per_projection) < 2:
-            make([i for indexes in per_projection for i in indexes])
+        if not self.store.is_postgres or len(indexes) < 2:
+            make(indexes)
             return
+        ordered = sorted(indexes, key=lambda index: " USING gin " not in index[1])
         with ThreadPoolExecutor(INDEX_CONNECTIONS, thread_name_prefix="read-indexes") as pool:
-            for made in [pool.submit(make, indexes) for indexes in per_projection]:
+            for made in [pool.submit(make, [index]) for index in ordered]:
                 made.result()
 
     def run_forever(self, stop: threading.Event, wakeup: Wakeup | None = None) -> None:
