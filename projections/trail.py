@@ -133,8 +133,10 @@ class TrailProjection:
         owners, new = memos.flush(departments)
         subjects = [(*subject, d, owners.get(subject)) for subject, d in departments.items()]
         # Rows known to be new are appended (COPY on PostgreSQL: about half an upsert's cost a
-        # row; nearly all of a rebuild's are new registrations).
-        insert_rows(c, "trail_subjects", SUBJECT_COLUMNS, [r for r in subjects if r[:2] in new])
+        # row; nearly all of a rebuild's are new registrations), in the order of the subjects'
+        # key, which their primary key then takes leaf by leaf (`Writes.flush`).
+        fresh = sorted((r for r in subjects if r[:2] in new), key=_by_key)
+        insert_rows(c, "trail_subjects", SUBJECT_COLUMNS, fresh)
         upsert_rows(
             c,
             "trail_subjects",
@@ -147,6 +149,11 @@ class TrailProjection:
 
     def apply(self, c: Cursor, logged: LoggedEvent) -> None:
         self.apply_batch(c, [logged])
+
+
+def _by_key(row: tuple[Any, ...]) -> tuple[str, str]:
+    """A `trail_subjects` row's primary key: (subject id, subject kind)."""
+    return row[1], row[0]
 
 
 def _recalls_first(event: Any) -> bool:
