@@ -42,7 +42,7 @@ class Versioned:
 
     def __hash__(self) -> int:
         """By table name (unique): a batch looks its writes up by table once per event, and
-        the generated hash of every field took 1.6 % of a rebuild's registry replay."""
+        the generated hash of every field took 0.23-0.41 us a lookup (against 0.11-0.20)."""
         return hash(self.table)
 
     @cached_property
