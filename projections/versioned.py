@@ -240,7 +240,7 @@ class Writes:
                 f"UPDATE {self.table.table} SET to_seq = ? WHERE {where} AND to_seq IS NULL",
                 [(seq, *k) for seq, k in self._closes],
             )
-        rows = sorted(self._rows, key=itemgetter(0)) if len(self._rows) > 1 else self._rows
+        rows = sorted(self._rows, key=itemgetter(0))
         insert_rows(self.c, self.table.table, self.table.row_columns, rows)
         self._closes, self._rows, self._open = [], [], {}
 
