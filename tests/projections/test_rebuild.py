@@ -347,9 +347,10 @@ def test_only_the_sqlite_writer_gets_the_large_page_cache_and_checkpoint_interva
 
 
 def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
-    """A batch's containers form no cycles: the collector's full passes are skipped while the
-    runner applies them, and it is on again afterwards."""
+    """A batch's containers form no cycles: the collector's passes are skipped while the
+    runner applies them and between its batches, and it is on again afterwards."""
     seen: list[bool] = []
+    between: list[bool] = []
     apply = filled.apply_batch
 
     def watched(batch: Sequence[LoggedEvent]) -> None:
@@ -360,8 +361,9 @@ def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
     gc.enable()
     try:
         filled.apply_batch = watched  # type: ignore[method-assign]
-        assert filled.catch_up() > 0
+        assert filled.catch_up(lambda done, total: between.append(gc.isenabled())) > 0
         assert seen and not any(seen)
+        assert between and not any(between)
         assert gc.isenabled()
     finally:
         if not was:
