@@ -5,6 +5,7 @@ bundle (and re-signed with a foreign key) fails."""
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,6 +241,27 @@ def test_judge_needs_the_same_bytes(world: tuple[Services, list[str]], tmp_path:
     assert {d.status for d in judge(audit.result, replay)} == {"failed"}
     replay.error = "boom"
     assert all("boom" in d.reason_en for d in judge(audit.result, replay))
+
+
+def test_the_replay_runs_with_the_collector_paused(
+    world: tuple[Services, list[str]], tmp_path: Path
+) -> None:
+    """A replay's events and rows form no cycles: the collector's passes over them are skipped
+    until the draws are re-run, and it is on again afterwards."""
+    s, ids = world
+    path = tmp_path / "demo.ssjbundle"
+    export_bundle(s.ledger, path)
+    seen: list[bool] = []
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        replay = replay_draws(path, lambda done, total: seen.append(gc.isenabled()))
+        assert not replay.error
+        assert len(seen) == len(ids) and not any(seen)
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()
 
 
 def _replayed_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
