@@ -230,8 +230,9 @@ class Runner:
         on the bench ledger). Not switched on between batches either: each time, its first young
         pass scanned the batch just applied and the one read ahead (0.9 CPU-s of a PostgreSQL
         rebuild's first process on the bench ledger, by `gc.callbacks`; 0.04 paused throughout).
-        Reference counting frees each batch; a cycle made anyway waits for the end (184 objects
-        after the bench ledger's 293,037 events)."""
+        Reference counting frees each batch; a cycle made meanwhile, by this or another thread
+        of the process, waits for the end (184 objects after the bench ledger's 293,037
+        events)."""
         with self._lock:
             started = time.perf_counter()
             first = start = min(self.seqs().values(), default=-1) + 1
