@@ -7,6 +7,7 @@ under CI=true, where they fail.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import uuid
@@ -100,6 +101,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
         SSJ_CREATE_TABLES="yes" if settings.create_tables else "no",
     )
     return env
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    """The cyclic collector on for the test, and left afterwards as it was before."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
 
 
 @pytest.fixture

@@ -346,7 +346,7 @@ def test_only_the_sqlite_writer_gets_the_large_page_cache_and_checkpoint_interva
     assert other[0][1] == 1000  # SQLite's own
 
 
-def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
+def test_a_catch_up_runs_with_the_collector_paused(filled: Runner, collector_on: None) -> None:
     """A batch's containers form no cycles: the collector's passes are skipped while the
     runner applies them and between its batches, and it is on again afterwards."""
     seen: list[bool] = []
@@ -357,17 +357,11 @@ def test_a_catch_up_runs_with_the_collector_paused(filled: Runner) -> None:
         seen.append(gc.isenabled())
         apply(batch)
 
-    was = gc.isenabled()
-    gc.enable()
-    try:
-        filled.apply_batch = watched  # type: ignore[method-assign]
-        assert filled.catch_up(lambda done, total: between.append(gc.isenabled())) > 0
-        assert seen and not any(seen)
-        assert between and not any(between)
-        assert gc.isenabled()
-    finally:
-        if not was:
-            gc.disable()
+    filled.apply_batch = watched  # type: ignore[method-assign]
+    assert filled.catch_up(lambda done, total: between.append(gc.isenabled())) > 0
+    assert seen and not any(seen)
+    assert between and not any(between)
+    assert gc.isenabled()
 
 
 def test_sqlite_read_models_leave_freed_pages_unzeroed(filled: Runner) -> None:

@@ -244,7 +244,7 @@ def test_judge_needs_the_same_bytes(world: tuple[Services, list[str]], tmp_path:
 
 
 def test_the_replay_runs_with_the_collector_paused(
-    world: tuple[Services, list[str]], tmp_path: Path
+    world: tuple[Services, list[str]], tmp_path: Path, collector_on: None
 ) -> None:
     """A replay's events and rows form no cycles: the collector's passes over them are skipped
     until the draws are re-run, and it is on again afterwards."""
@@ -252,16 +252,10 @@ def test_the_replay_runs_with_the_collector_paused(
     path = tmp_path / "demo.ssjbundle"
     export_bundle(s.ledger, path)
     seen: list[bool] = []
-    was = gc.isenabled()
-    gc.enable()
-    try:
-        replay = replay_draws(path, lambda done, total: seen.append(gc.isenabled()))
-        assert not replay.error
-        assert len(seen) == len(ids) and not any(seen)
-        assert gc.isenabled()
-    finally:
-        if not was:
-            gc.disable()
+    replay = replay_draws(path, lambda done, total: seen.append(gc.isenabled()))
+    assert not replay.error
+    assert len(seen) == len(ids) and not any(seen)
+    assert gc.isenabled()
 
 
 def _replayed_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from ssj.services import collector
-
-
-@pytest.fixture
-def collector_on() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    if not was:
-        gc.disable()
 
 
 def test_nested_pauses_switch_the_collector_back_on_after_the_last(collector_on: None) -> None:
