@@ -176,9 +176,12 @@ class ChainedRecorderMixin:
         read_envelopes: EnvelopeReader,
         read_keyring: KeyringReader,
         tail: tuple[int, Sequence[bytes]] | None = None,
+        known: Head | None = None,
     ) -> Draft:
         """Called holding the lock: `last` is (seq, envelope) of the newest envelope; `tail`,
-        when the recorder read them with it, (seq, envelopes) from that seq up to `last`."""
+        when the recorder read them with it, (seq, envelopes) from that seq up to `last`;
+        `known`, instead of `last`, the head itself when the recorder knows that nothing was
+        written since its own last commit (nothing is read or hashed)."""
         actor = event_actors(kwargs, len(stored_events))
         # The head query already sees this batch; what signs it is the key ring before it.
         in_batch = [s.originator_version for s in stored_events if s.originator_id == KEYRING_ID]
@@ -187,7 +190,9 @@ class ChainedRecorderMixin:
         signer = self._current_signer(keyring_version, read_keyring)
         optimistic: Draft | None = self._local.draft
         self._local.draft = None
-        if last is None:
+        if known is not None:
+            head = known
+        elif last is None:
             head = EMPTY_HEAD
         else:
             size, last_hash = last[0] + 1, envelope_hash(last[1], signer.suite)

@@ -26,6 +26,7 @@ from ssj.ledger.contract import ChainedRecorder
 from ssj.ledger.envelope import Actor, Envelope, envelope_hash
 from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.postgres import ChainedPostgresRecorder
+from ssj.ledger.sqlite import ChainedSQLiteRecorder, LedgerSQLitePool
 
 ACTOR = Actor(user="tester", department="TEST", role="operator")
 
@@ -290,6 +291,43 @@ class RecorderContract:
 
 class TestSQLiteRecorder(RecorderContract):
     settings_fixture = "sqlite_settings"
+
+    def test_the_head_is_read_only_after_another_connection_wrote(
+        self, ledger: Ledger, sqlite_settings: Settings
+    ) -> None:
+        """SQLite's `data_version` tells the appends' connection whether anyone else committed
+        since its own last append: if not, the head it committed is the log's and the head
+        query is skipped; after another connection's append it is read again, and the chain
+        stays whole."""
+        recorder = ledger.ledger_recorder
+        assert isinstance(recorder, ChainedSQLiteRecorder)
+        pool = recorder.datastore.pool
+        assert isinstance(pool, LedgerSQLitePool)
+        ledger.save(Note("first"), actor=ACTOR)
+        size = ledger.size()
+        statements: list[str] = []
+        pool.writer()._sqlite_conn.set_trace_callback(statements.append)
+
+        def head_queries() -> int:
+            found = sum(s.startswith(recorder.sql_head[:40]) for s in statements)
+            statements.clear()
+            return found
+
+        for n in range(3):
+            ledger.save(Note(f"alone {n}"), actor=ACTOR)
+            assert head_queries() == 0
+        other = Ledger(sqlite_settings)
+        try:
+            other.save(Note("another connection"), actor=ACTOR)
+        finally:
+            other.close()
+        ledger.save(Note("after it"), actor=ACTOR)
+        assert head_queries() == 1
+        ledger.save(Note("alone again"), actor=ACTOR)
+        assert head_queries() == 0
+        report = verify_ledger(ledger, jobs=1)
+        assert report.ok, report.damage[:5]
+        assert ledger.size() == size + 6
 
 
 @pytest.mark.postgres
