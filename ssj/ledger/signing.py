@@ -6,9 +6,11 @@ its Python loop needs the GIL between two C calls, and the writer holds it while
 inserts, so the thread waits out the switch interval for every signature. A process has no GIL
 to share. So a writer with a batch of `FROM` envelopes or more sends them to signer processes
 (part by part, as they are drafted: `ssj.ledger.chain.Drafting`), signs the batch's last
-`OWN_SHARE` itself after inserting the events, and then collects the workers' signatures. A
-writer that drafts faster than a worker signs does not wait on the full pipe: once the worker has
-`BACKLOG` parts waiting, the writer signs the next part itself, beside it.
+share itself after inserting the events, and then collects the workers' signatures. That share
+follows the machine (`rebalance`): where a worker signs slower than the writer works, the writer
+waited for it with a core idle. A writer that drafts faster than a worker signs does not wait on
+the full pipe: once the worker has `BACKLOG` parts waiting, the writer signs the next part
+itself, beside it.
 
 Each worker is a fresh interpreter (`python -m ssj.ledger.signing`, fork and exec: never a fork
 that keeps running beside the API server's or psycopg's threads). It receives the signer key
@@ -29,6 +31,7 @@ import os
 import pickle
 import select
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,16 +39,45 @@ from typing import Any
 from ssj.processes import READY, announce_ready, read_exact, receive, send, spawn, worker_count
 
 FROM = 16  # envelopes in a batch from which workers sign (below, the pipe costs more)
-# The share of a batch the writer signs itself, its last envelopes, after inserting the events
-# (a worker given all of it was still signing the last part when the writer had inserted the
-# events). Measured on 100-event batches on SQLite, quiet machine, against 0.1 and 0.15: best.
+# The share of a batch the writer signs itself, its last envelopes, after inserting the events,
+# to start with (a worker given all of it was still signing the last part when the writer had
+# inserted the events): best on a fast machine's 100-event batches on SQLite, against 0.1 and
+# 0.15. Each batch then moves it (`rebalance`), within [0, MAX_SHARE].
 OWN_SHARE = 0.05
+MAX_SHARE = 0.75
 # Parts a worker may have waiting before the writer signs the next part itself. A writer that
 # drafts faster than one core signs (an import, whose new entries' events come already
 # encoded: `ssj.ledger.mapper.PreparedEvent`) otherwise blocks on the full pipe while the
 # worker catches up; signing beside it uses the writer's core. A 100-event batch, whose
 # mapping takes about as long as its signing, never leaves a worker this far behind.
 BACKLOG = 4
+
+
+def rebalance(share: float, waited: float, per_signature: float, total: int) -> float:
+    """The writer's share of the next batch, after a batch of `total` messages for which it
+    `waited` seconds on the workers once its own were signed, at `per_signature` seconds each.
+
+    A wait longer than one signature means a worker had too many: the share grows by one
+    message; otherwise a worker may have been idle at the end, and it shrinks by one. One
+    message a batch, whatever the wait: a single wait is noisy (a worker descheduled for a
+    millisecond would otherwise move a fifth of the batch), and steps of one settle where the
+    writer waits half of the time. Measured 2026-12-06 on a slow machine (a signature ~27 us),
+    a 100-event batch on SQLite waited ~0.8 ms for its worker with a fixed 5 %."""
+    if total <= 0:
+        return share
+    step = 1 / total if waited > per_signature else -1 / total
+    return min(MAX_SHARE, max(0.0, share + step))
+
+
+class _Balance:
+    """This process's writer share and the time one signature took it (`rebalance`)."""
+
+    def __init__(self) -> None:
+        self.share = OWN_SHARE
+        self.per_signature = 0.0
+
+
+_balance = _Balance()
 
 
 def count() -> int:
@@ -131,8 +163,9 @@ def _close() -> None:
 
 
 class Signing:
-    """Signatures of one batch, being made: by workers (each a contiguous part of the batch's
-    first `1 - OWN_SHARE`) and by the caller for the rest and for whatever no worker took.
+    """Signatures of one batch, being made: by workers (contiguous parts of the batch's first
+    messages, all but the caller's share) and by the caller for the rest and for whatever no
+    worker took.
 
     The batch may arrive in parts (`add`): a writer that drafts while it maps its events sends
     each part to a worker as soon as it is drafted, so the worker signs while the writer maps
@@ -156,13 +189,14 @@ class Signing:
         total = len(messages) if size is None else size
         self._workers = _reserve(count()) if total >= FROM and count() else []
         # The workers' messages are [0, given), in equal contiguous parts; the caller's, the rest.
-        self._given = total - int(total * OWN_SHARE) if self._workers else 0
+        self._given = total - int(total * _balance.share) if self._workers else 0
         self._step = -(-self._given // max(len(self._workers), 1))
         self._signed: list[bytes] = []  # without workers: each message signed as it is added
         # Answers read early (`_drain`), per worker, in the order of its parts.
         self._answers: dict[_Worker, deque[Any]] = {w: deque() for w in self._workers}
         self._waiting: dict[_Worker, int] = dict.fromkeys(self._workers, 0)  # parts unanswered
         self._own: dict[int, list[bytes]] = {}  # parts the caller signed as they came, by start
+        self._waited = 0.0  # seconds blocked on the workers' answers (`_answer`)
         if messages:
             self.add(messages)
 
@@ -203,7 +237,10 @@ class Signing:
             own.append((sent, len(self._messages)))
             try:
                 # The caller's parts first (while the workers sign theirs), then the workers'.
+                t0 = time.perf_counter()
                 done = {lo: self._own.get(lo) or self._collect(None, lo, hi) for lo, hi in own}
+                t1 = time.perf_counter()
+                self._waited = 0.0  # from here: waiting with nothing left to sign
                 while self._parts:
                     w, lo, hi = self._parts[0]
                     if w is not None:
@@ -213,6 +250,14 @@ class Signing:
                 self.discard()
                 raise
             self._release()
+            signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
+            if signed_here:  # smoothed: a few signatures' time is noisy
+                took = (t1 - t0) / signed_here
+                known = _balance.per_signature
+                _balance.per_signature = took if not known else 0.9 * known + 0.1 * took
+            _balance.share = rebalance(
+                _balance.share, self._waited, _balance.per_signature, len(self._messages)
+            )
             self._result = [s for lo in sorted(done) for s in done[lo]]
         return self._result
 
@@ -236,9 +281,15 @@ class Signing:
         queued = self._answers[w]
         if queued:
             return queued.popleft()
-        assert w.process.stdout is not None
+        out = w.process.stdout
+        assert out is not None
         self._waiting[w] -= 1
-        return receive(w.process.stdout)
+        if select.select([out], [], [], 0)[0]:
+            return receive(out)
+        t = time.perf_counter()  # none on the pipe: waiting, unless it is in the read buffer
+        value = receive(out)
+        self._waited += time.perf_counter() - t
+        return value
 
     def discard(self) -> None:
         for w, _, _ in self._parts:
