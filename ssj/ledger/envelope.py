@@ -13,8 +13,8 @@ The state digest and the chain hash are the ledger's suite's hash: SHA-256 under
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -175,5 +175,20 @@ def originator_text(originator_id: UUID | str) -> str:
     return str(originator_id)
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second written, and its text
+
+
 def utc_now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(time.time_ns())
+
+
+def utc_text(ns: int) -> str:
+    """`ns` nanoseconds after the epoch in UTC, to the microsecond, as `datetime`'s
+    `isoformat(timespec="microseconds")` writes it but with "Z". The second's text is kept
+    while it lasts: ~0.5 us an append's time against ~1.5 through `datetime` (2026-12-06)."""
+    global _second
+    seconds, micros = divmod(ns // 1000, 1_000_000)
+    last = _second
+    if last[0] != seconds:
+        last = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{micros:06d}Z"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from copy import deepcopy
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from ssj.ledger import suite as suites
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.chain import EMPTY_HEAD, STORED_LEVEL, Head, draft
-from ssj.ledger.envelope import Actor, Envelope, EnvelopeWriter, envelope_hash
+from ssj.ledger.envelope import Actor, Envelope, EnvelopeWriter, envelope_hash, utc_text
 from ssj.ledger.keys import LedgerSigner
 from ssj.ledger.merkle import CompactRange
 from tests.conftest import examples
@@ -61,6 +62,16 @@ def test_envelope_writer_writes_to_bytes(
     ).to_bytes()
     write = EnvelopeWriter(actor, recorded_at, key_id, state_key)
     assert write(seq, originator, version, topic, digest, prev) == expected
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(st.lists(st.integers(0, 4 * 10**18), min_size=1, max_size=5))
+def test_utc_text_is_what_datetime_writes(times: list[int]) -> None:
+    """Each time's text (a kept second's text reused or replaced) is `datetime`'s, with "Z";
+    the next microsecond and the next second too."""
+    for ns in (n for t in times for n in (t, t + 1000, t + 10**9)):
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+        assert utc_text(ns) == moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _signer(suite: suites.Suite) -> LedgerSigner:
