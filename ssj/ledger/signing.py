@@ -45,6 +45,7 @@ FROM = 16  # envelopes in a batch from which workers sign (below, the pipe costs
 # 0.15. Each batch then moves it (`rebalance`), within [0, MAX_SHARE].
 OWN_SHARE = 0.05
 MAX_SHARE = 0.75
+STEP = 0.01  # one message of a 100-event batch
 # Parts a worker may have waiting before the writer signs the next part itself. A writer that
 # drafts faster than one core signs (an import, whose new entries' events come already
 # encoded: `ssj.ledger.mapper.PreparedEvent`) otherwise blocks on the full pipe while the
@@ -53,31 +54,42 @@ MAX_SHARE = 0.75
 BACKLOG = 4
 
 
-def rebalance(share: float, waited: float, per_signature: float, total: int) -> float:
-    """The writer's share of the next batch, after a batch of `total` messages for which it
-    `waited` seconds on the workers once its own were signed, at `per_signature` seconds each.
+def rebalance(share: float, waited: float, per_signature: float) -> float:
+    """The writer's share of the next batch, after a batch for which it `waited` seconds on
+    the workers once its own were signed, at `per_signature` seconds each.
 
-    A wait longer than one signature means a worker had too many: the share grows by one
-    message; otherwise a worker may have been idle at the end, and it shrinks by one. One
-    message a batch, whatever the wait: a single wait is noisy (a worker descheduled for a
-    millisecond would otherwise move a fifth of the batch), and steps of one settle where the
-    writer waits half of the time. Measured 2026-12-06 on a slow machine (a signature ~27 us),
-    a 100-event batch on SQLite waited ~0.8 ms for its worker with a fixed 5 %."""
-    if total <= 0:
-        return share
-    step = 1 / total if waited > per_signature else -1 / total
+    A wait longer than one signature means a worker had too many: the share grows by `STEP`;
+    otherwise a worker may have been idle at the end, and it shrinks by as much. The same step
+    whatever the wait: a single wait is noisy (a worker descheduled for a millisecond would
+    otherwise move a fifth of a 100-event batch), and such steps settle where the writer waits
+    half of the time.
+    Measured 2026-12-06 on a slow machine (a signature ~27 us), a 100-event batch on SQLite
+    waited ~0.8 ms for its worker with a fixed 5 %."""
+    step = STEP if waited > per_signature else -STEP
     return min(MAX_SHARE, max(0.0, share + step))
 
 
-class _Balance:
-    """This process's writer share and the time one signature took it (`rebalance`)."""
+class Balance:
+    """A writer share and the time one signature took the writer (`rebalance`), for batches of
+    one signer key and one size class (`balance`)."""
 
     def __init__(self) -> None:
         self.share = OWN_SHARE
         self.per_signature = 0.0
 
 
-_balance = _Balance()
+_balances: dict[tuple[str, int], Balance] = {}
+
+
+def balance(signer_key: str, size: int) -> Balance:
+    """The balance for batches of `size` messages signed with `signer_key`: one per key (an
+    SM2 signature takes ten times an Ed25519 one) and per power of two of the size (an import's
+    1,000-event batches outrun the worker, where 100-event ones wait for it), so that one kind
+    of batch does not leave another a share it must first undo."""
+    found = _balances.get((signer_key, size.bit_length()))
+    if found is None:
+        found = _balances.setdefault((signer_key, size.bit_length()), Balance())
+    return found
 
 
 def count() -> int:
@@ -189,7 +201,8 @@ class Signing:
         total = len(messages) if size is None else size
         self._workers = _reserve(count()) if total >= FROM and count() else []
         # The workers' messages are [0, given), in equal contiguous parts; the caller's, the rest.
-        self._given = total - int(total * _balance.share) if self._workers else 0
+        self._balance = balance(signer_key, total)
+        self._given = total - int(total * self._balance.share) if self._workers else 0
         self._step = -(-self._given // max(len(self._workers), 1))
         self._signed: list[bytes] = []  # without workers: each message signed as it is added
         # Answers read early (`_drain`), per worker, in the order of its parts.
@@ -253,10 +266,10 @@ class Signing:
             signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
             if signed_here:  # smoothed: a few signatures' time is noisy
                 took = (t1 - t0) / signed_here
-                known = _balance.per_signature
-                _balance.per_signature = took if not known else 0.9 * known + 0.1 * took
-            _balance.share = rebalance(
-                _balance.share, self._waited, _balance.per_signature, len(self._messages)
+                known = self._balance.per_signature
+                self._balance.per_signature = took if not known else 0.9 * known + 0.1 * took
+            self._balance.share = rebalance(
+                self._balance.share, self._waited, self._balance.per_signature
             )
             self._result = [s for lo in sorted(done) for s in done[lo]]
         return self._result

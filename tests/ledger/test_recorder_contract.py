@@ -117,15 +117,13 @@ def test_a_writer_ahead_of_its_signer_signs_parts_itself(
 
 
 def test_the_writer_share_grows_after_a_wait_and_shrinks_after_none() -> None:
-    """One message a batch, up or down, whatever the wait; never below 0 nor above MAX_SHARE."""
-    per = 20e-6
-    assert signing.rebalance(0.05, 5e-3, per, 100) == pytest.approx(0.06)
-    assert signing.rebalance(0.05, 21e-6, per, 100) == pytest.approx(0.06)
-    assert signing.rebalance(0.05, 19e-6, per, 100) == pytest.approx(0.04)
-    assert signing.rebalance(0.05, 0.0, per, 20) == pytest.approx(0.0)
-    assert signing.rebalance(0.0, 0.0, per, 100) == 0.0
-    assert signing.rebalance(signing.MAX_SHARE, 1.0, per, 100) == signing.MAX_SHARE
-    assert signing.rebalance(0.3, 1.0, per, 0) == 0.3
+    """By one step, up or down, whatever the wait; never below 0 nor above MAX_SHARE."""
+    per, step = 20e-6, signing.STEP
+    assert signing.rebalance(0.05, 5e-3, per) == pytest.approx(0.05 + step)
+    assert signing.rebalance(0.05, 21e-6, per) == pytest.approx(0.05 + step)
+    assert signing.rebalance(0.05, 19e-6, per) == pytest.approx(0.05 - step)
+    assert signing.rebalance(step / 2, 0.0, per) == 0.0
+    assert signing.rebalance(signing.MAX_SHARE, 1.0, per) == signing.MAX_SHARE
 
 
 def test_a_writer_that_waited_for_its_signer_takes_more_of_the_next_batch(
@@ -133,21 +131,23 @@ def test_a_writer_that_waited_for_its_signer_takes_more_of_the_next_batch(
 ) -> None:
     """A batch whose writer has nothing to do but sign its 5 % and collect the rest waits for
     the worker's 95 % (some 20 ms of signing against its 1), and the next batch leaves the
-    worker one message fewer. Signatures unchanged."""
+    worker a step fewer. Signatures unchanged."""
     monkeypatch.setenv("SSJ_SIGN_WORKERS", "1")
     key, _ = note.generate_key("test.example/log", suites.DEFAULT)
     signer = LedgerSigner(note.parse_signer_key(key), key)
     _wait_for_signers(signer, 1)
-    monkeypatch.setattr(signing._balance, "share", signing.OWN_SHARE)
     messages = [f"envelope {i} ".encode() * 30 for i in range(1000)]
     expected = [signer.sign(m) for m in messages]
+    balance = signing.balance(signer.signer_key, len(messages))  # the 16-message batches' apart
+    assert balance.share == signing.OWN_SHARE
     batch = signing.Signing(signer.signer_key, signer.sign, messages)
     assert batch._given == 950
     assert batch.result() == expected
-    assert signing._balance.per_signature > 0
-    assert signing._balance.share == pytest.approx(signing.OWN_SHARE + 0.001)
+    assert balance.per_signature > 0
+    assert balance.share == pytest.approx(signing.OWN_SHARE + signing.STEP)
+    assert signing.balance(signer.signer_key, signing.FROM) is not balance
     batch = signing.Signing(signer.signer_key, signer.sign, messages)
-    assert batch._given == 949
+    assert batch._given == 1000 - int(1000 * (signing.OWN_SHARE + signing.STEP))
     assert batch.result() == expected
     assert all(not w.busy.locked() for w in signing._workers)
 
