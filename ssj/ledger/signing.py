@@ -201,8 +201,8 @@ class Signing:
         total = len(messages) if size is None else size
         self._workers = _reserve(count()) if total >= FROM and count() else []
         # The workers' messages are [0, given), in equal contiguous parts; the caller's, the rest.
-        self._balance = balance(signer_key, total)
-        self._given = total - int(total * self._balance.share) if self._workers else 0
+        self._balance = balance(signer_key, total) if self._workers else None
+        self._given = total - int(total * self._balance.share) if self._balance else 0
         self._step = -(-self._given // max(len(self._workers), 1))
         self._signed: list[bytes] = []  # without workers: each message signed as it is added
         # Answers read early (`_drain`), per worker, in the order of its parts.
@@ -263,14 +263,14 @@ class Signing:
                 self.discard()
                 raise
             self._release()
+            kept = self._balance
+            assert kept is not None
             signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
             if signed_here:  # smoothed: a few signatures' time is noisy
                 took = (t1 - t0) / signed_here
-                known = self._balance.per_signature
-                self._balance.per_signature = took if not known else 0.9 * known + 0.1 * took
-            self._balance.share = rebalance(
-                self._balance.share, self._waited, self._balance.per_signature
-            )
+                known = kept.per_signature
+                kept.per_signature = took if not known else 0.9 * known + 0.1 * took
+            kept.share = rebalance(kept.share, self._waited, kept.per_signature)
             self._result = [s for lo in sorted(done) for s in done[lo]]
         return self._result
 
