@@ -62,9 +62,8 @@ def rebalance(share: float, waited: float, per_signature: float) -> float:
     otherwise a worker may have been idle at the end, and it shrinks by as much. The same step
     whatever the wait: a single wait is noisy (a worker descheduled for a millisecond would
     otherwise move a fifth of a 100-event batch), and such steps settle where the writer waits
-    half of the time.
-    Measured 2026-12-06 on a slow machine (a signature ~27 us), a 100-event batch on SQLite
-    waited ~0.8 ms for its worker with a fixed 5 %."""
+    half of the time. Measured 2026-12-06 on a slow machine (a signature ~27 us), a 100-event
+    batch on SQLite waited ~0.8 ms for its worker with a fixed 5 %."""
     step = STEP if waited > per_signature else -STEP
     return min(MAX_SHARE, max(0.0, share + step))
 

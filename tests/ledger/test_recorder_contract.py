@@ -138,7 +138,7 @@ def test_a_writer_that_waited_for_its_signer_takes_more_of_the_next_batch(
     _wait_for_signers(signer, 1)
     messages = [f"envelope {i} ".encode() * 30 for i in range(1000)]
     expected = [signer.sign(m) for m in messages]
-    balance = signing.balance(signer.signer_key, len(messages))  # the 16-message batches' apart
+    balance = signing.balance(signer.signer_key, len(messages))  # not the 16-message batches'
     assert balance.share == signing.OWN_SHARE
     batch = signing.Signing(signer.signer_key, signer.sign, messages)
     assert batch._given == 950
