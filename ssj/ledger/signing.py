@@ -82,7 +82,7 @@ _balances: dict[tuple[str, int], Balance] = {}
 
 def balance(signer_key: str, size: int) -> Balance:
     """The balance for batches of `size` messages signed with `signer_key`: one per key (an
-    SM2 signature takes ten times an Ed25519 one) and per power of two of the size (an import's
+    SM2 signature takes over ten times an Ed25519 one) and per power of two of the size (an import's
     1,000-event batches outrun the worker, where 100-event ones wait for it), so that one kind
     of batch does not leave another a share it must first undo."""
     found = _balances.get((signer_key, size.bit_length()))
