@@ -76,19 +76,26 @@ class Balance:
         self.share = OWN_SHARE
         self.per_signature = 0.0
 
+    def after(self, signed: int, signing: float, waited: float) -> None:
+        """After a batch whose writer signed `signed` messages in `signing` seconds, then
+        `waited` seconds on the workers."""
+        if signed:  # smoothed: a few signatures' time is noisy
+            took = signing / signed
+            known = self.per_signature
+            self.per_signature = took if not known else 0.9 * known + 0.1 * took
+        self.share = rebalance(self.share, waited, self.per_signature)
+
 
 _balances: dict[tuple[str, int], Balance] = {}
 
 
 def balance(signer_key: str, size: int) -> Balance:
     """The balance for batches of `size` messages signed with `signer_key`: one per key (an
-    SM2 signature takes over ten times an Ed25519 one) and per power of two of the size (an import's
-    1,000-event batches outrun the worker, where 100-event ones wait for it), so that one kind
-    of batch does not leave another a share it must first undo."""
-    found = _balances.get((signer_key, size.bit_length()))
-    if found is None:
-        found = _balances.setdefault((signer_key, size.bit_length()), Balance())
-    return found
+    SM2 signature takes over ten times an Ed25519 one) and per power of two of the size (an
+    import's 1,000-event batches outrun the worker, where 100-event ones wait for it), so that
+    one kind of batch does not leave another a share it must first undo."""
+    key = (signer_key, size.bit_length())
+    return _balances.get(key) or _balances.setdefault(key, Balance())
 
 
 def count() -> int:
@@ -251,8 +258,7 @@ class Signing:
                 # The caller's parts first (while the workers sign theirs), then the workers'.
                 t0 = time.perf_counter()
                 done = {lo: self._own.get(lo) or self._collect(None, lo, hi) for lo, hi in own}
-                t1 = time.perf_counter()
-                self._waited = 0.0  # from here: waiting with nothing left to sign
+                t1 = time.perf_counter()  # from here: waiting with nothing left to sign
                 while self._parts:
                     w, lo, hi = self._parts[0]
                     if w is not None:
@@ -262,14 +268,9 @@ class Signing:
                 self.discard()
                 raise
             self._release()
-            kept = self._balance
-            assert kept is not None
+            assert self._balance is not None
             signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
-            if signed_here:  # smoothed: a few signatures' time is noisy
-                took = (t1 - t0) / signed_here
-                known = kept.per_signature
-                kept.per_signature = took if not known else 0.9 * known + 0.1 * took
-            kept.share = rebalance(kept.share, self._waited, kept.per_signature)
+            self._balance.after(signed_here, t1 - t0, self._waited)
             self._result = [s for lo in sorted(done) for s in done[lo]]
         return self._result
 
