@@ -15,7 +15,7 @@ written per event from two to about one eighth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -55,6 +55,10 @@ class Draft:
 
     def signatures(self) -> list[bytes]:
         return self.signing.result()
+
+    def each_signature(self) -> Iterator[bytes]:
+        """In order, a signer process's part waited for only when reached (`Signing.each`)."""
+        return self.signing.each()
 
     def discard(self) -> None:
         """Not written: free the signer processes still working on it."""

@@ -33,7 +33,7 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ssj.processes import READY, announce_ready, read_exact, receive, send, spawn, worker_count
@@ -247,32 +247,47 @@ class Signing:
             lo = end
 
     def result(self) -> list[bytes]:
+        """Every signature of the batch, in order (`each`, kept: later calls return the same
+        list)."""
         if self._result is None:
-            if not self._workers:
-                self._result = self._signed
-                return self._result
-            sent = self._parts[-1][2] if self._parts else 0
-            own = [(lo, hi) for w, lo, hi in self._parts if w is None]
-            own.append((sent, len(self._messages)))
-            try:
-                # The caller's parts first (while the workers sign theirs), then the workers'.
-                t0 = time.perf_counter()
-                done = {lo: self._own.get(lo) or self._collect(None, lo, hi) for lo, hi in own}
-                t1 = time.perf_counter()  # from here: waiting with nothing left to sign
-                while self._parts:
-                    w, lo, hi = self._parts[0]
-                    if w is not None:
-                        done[lo] = self._collect(w, lo, hi)
-                    del self._parts[0]  # collected: not to be drained by `discard`
-            except BaseException:
-                self.discard()
-                raise
-            self._release()
-            assert self._balance is not None
-            signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
-            self._balance.after(signed_here, t1 - t0, self._waited)
-            self._result = [s for lo in sorted(done) for s in done[lo]]
+            self._result = list(self.each())
         return self._result
+
+    def each(self) -> Iterator[bytes]:
+        """The batch's signatures in order, each worker's part collected only when reached.
+
+        The caller's own parts are signed first (the workers sign theirs meanwhile); then a
+        writer consuming this as it inserts rows writes those of the parts already answered
+        while the workers still sign the later ones, instead of waiting for all of them first
+        (measured 2026-12-07: a 100-event batch on SQLite spent ~3 us a row on its envelope
+        rows after waiting ~0.2-0.8 ms for its worker). A consumer that stops early leaves the
+        rest to `discard`."""
+        if self._result is not None:
+            yield from self._result
+            return
+        if not self._workers:
+            yield from self._signed
+            return
+        sent = self._parts[-1][2] if self._parts else 0
+        own = [(lo, hi) for w, lo, hi in self._parts if w is None]
+        own.append((sent, len(self._messages)))
+        try:
+            t0 = time.perf_counter()
+            done = {lo: self._own.get(lo) or self._collect(None, lo, hi) for lo, hi in own}
+            signing = time.perf_counter() - t0  # from here: waiting, with nothing left to sign
+            while self._parts:
+                w, lo, hi = self._parts[0]
+                part = done.pop(lo) if w is None else self._collect(w, lo, hi)
+                del self._parts[0]  # collected: not to be drained by `discard`
+                yield from part
+        except BaseException:
+            self.discard()
+            raise
+        self._release()
+        assert self._balance is not None
+        signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
+        self._balance.after(signed_here, signing, self._waited)
+        yield from done[sent]
 
     def _drain(self, w: _Worker) -> None:
         """Read the answers the worker has written so far, before sending it another part.

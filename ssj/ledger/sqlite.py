@@ -240,7 +240,7 @@ class ChainedSQLiteRecorder(ChainedRecorderMixin, SQLiteApplicationRecorder):
         c.executemany(
             f"INSERT INTO {ENVELOPES} (seq, notification_id, envelope, signature) "
             "VALUES (?, ?, ?, ?)",
-            zip(range(d.start.size, d.end.size), ids, d.envelopes, d.signatures(), strict=True),
+            zip(range(d.start.size, d.end.size), ids, d.envelopes, d.each_signature(), strict=True),
         )
         if d.nodes:
             c.executemany(f"INSERT INTO {NODES} (level, idx, hash) VALUES (?, ?, ?)", d.nodes)

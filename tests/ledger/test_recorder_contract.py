@@ -152,6 +152,37 @@ def test_a_writer_that_waited_for_its_signer_takes_more_of_the_next_batch(
     assert all(not w.busy.locked() for w in signing._workers)
 
 
+def test_signatures_are_collected_as_the_writer_reaches_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`each` yields the signatures in order and reads a worker's part only when it gets
+    there, so a writer inserts the rows of the parts answered while later ones are signed. A
+    writer that stops part way (its insert failed) leaves the rest to `discard`: the worker
+    is freed and its next batch gets its own answers, not the abandoned batch's."""
+    monkeypatch.setenv("SSJ_SIGN_WORKERS", "1")
+    key, _ = note.generate_key("test.example/log", suites.DEFAULT)
+    signer = LedgerSigner(note.parse_signer_key(key), key)
+    _wait_for_signers(signer, 1)
+    monkeypatch.setattr(signing, "BACKLOG", 10**6)  # every part the worker's
+    messages = [f"envelope {i} ".encode() * 30 for i in range(1000)]
+    batch = signing.Signing(signer.signer_key, signer.sign, size=len(messages))
+    for lo in range(0, len(messages), MAP_PART):
+        batch.add(messages[lo : lo + MAP_PART])
+    parts = len(batch._parts)
+    assert parts > 2
+    stream = batch.each()
+    assert [next(stream) for _ in range(MAP_PART)] == [signer.sign(m) for m in messages[:MAP_PART]]
+    assert len(batch._parts) == parts - 1  # one part collected, the others not yet read
+    assert any(w.busy.locked() for w in signing._workers)
+    stream.close()
+    assert all(not w.busy.locked() for w in signing._workers)
+    others = [f"other {i} ".encode() * 30 for i in range(200)]
+    again = signing.Signing(signer.signer_key, signer.sign, others)
+    assert any(w is not None for w, _, _ in again._parts)
+    assert list(again.each()) == [signer.sign(m) for m in others]
+    assert all(not w.busy.locked() for w in signing._workers)
+
+
 class RecorderContract:
     """Every item of `ChainedRecorder`, on a fresh ledger of one backend."""
 
