@@ -299,6 +299,13 @@ def test_the_replay_reads_each_draws_groups_from_one_index(
     s, ids = world
     path = tmp_path / "demo.ssjbundle"
     export_bundle(s.ledger, path)
+    made: list[int] = []  # the thresholds under which the replay made the index
+
+    def index(store: Any) -> None:
+        made.append(audit_bundle_module.GROUPS_INDEX_FROM)
+        index_target_groups(store)
+
+    monkeypatch.setattr(audit_bundle_module, "index_target_groups", index)
     outcomes = []
     for threshold in (len(ids) + 1, len(ids)):
         monkeypatch.setattr(audit_bundle_module, "GROUPS_INDEX_FROM", threshold)
@@ -311,6 +318,7 @@ def test_the_replay_reads_each_draws_groups_from_one_index(
                 if c.verification is not None
             )
         )
+    assert made == [len(ids)]
     assert len(outcomes[0]) == len(ids)
     assert outcomes[0] == outcomes[1]
 
