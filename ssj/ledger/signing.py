@@ -247,10 +247,11 @@ class Signing:
             lo = end
 
     def result(self) -> list[bytes]:
-        """Every signature of the batch, in order (`each`, kept: later calls return the same
-        list)."""
+        """Every signature of the batch, in order (`each` read to the end, which keeps them)."""
         if self._result is None:
-            self._result = list(self.each())
+            for _ in self.each():
+                pass
+        assert self._result is not None
         return self._result
 
     def each(self) -> Iterator[bytes]:
@@ -261,16 +262,19 @@ class Signing:
         while the workers still sign the later ones, instead of waiting for all of them first
         (measured 2026-12-06: a 100-event batch on SQLite spent ~3 us a row on its envelope
         rows after waiting ~0.2-0.8 ms for its worker). A consumer that stops early leaves the
-        rest to `discard`."""
+        rest to `discard`; one that reads to the end leaves the list for `result` and any later
+        `each` (the parts are collected once)."""
         if self._result is not None:
             yield from self._result
             return
         if not self._workers:
+            self._result = self._signed
             yield from self._signed
             return
         sent = self._parts[-1][2] if self._parts else 0
         own = [(lo, hi) for w, lo, hi in self._parts if w is None]
         own.append((sent, len(self._messages)))
+        collected: list[bytes] = []
         try:
             t0 = time.perf_counter()
             done = {lo: self._own.get(lo) or self._collect(None, lo, hi) for lo, hi in own}
@@ -279,6 +283,7 @@ class Signing:
                 w, lo, hi = self._parts[0]
                 part = done.pop(lo) if w is None else self._collect(w, lo, hi)
                 del self._parts[0]  # collected: not to be drained by `discard`
+                collected += part
                 yield from part
         except BaseException:
             self.discard()
@@ -287,6 +292,8 @@ class Signing:
         assert self._balance is not None
         signed_here = sum(hi - lo for lo, hi in own if lo not in self._own)
         self._balance.after(signed_here, signing, self._waited)
+        collected += done[sent]
+        self._result = collected
         yield from done[sent]
 
     def _drain(self, w: _Worker) -> None:

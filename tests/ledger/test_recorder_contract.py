@@ -181,6 +181,8 @@ def test_signatures_are_collected_as_the_writer_reaches_them(
     assert any(w is not None for w, _, _ in again._parts)
     assert list(again.each()) == [signer.sign(m) for m in others]
     assert all(not w.busy.locked() for w in signing._workers)
+    # Read to the end once, the signatures are kept: nothing is signed or collected again.
+    assert again.result() == list(again.each()) == [signer.sign(m) for m in others]
 
 
 class RecorderContract:

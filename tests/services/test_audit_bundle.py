@@ -327,10 +327,12 @@ def test_the_replay_reads_each_draws_groups_from_one_index(
         replayer.read(path)
         where, params = at_seq_clause(replayer.to_seq)
         sql = "EXPLAIN QUERY PLAN " + SQLITE_GROUPS.format(where=where)
-        plan = " ".join(str(r[-1]) for r in replayer.store.query(sql, [*params, "any"]))
-        assert "targets_groups" not in plan and "TEMP B-TREE" in plan
+
+        def plan() -> str:
+            return " ".join(str(r[-1]) for r in replayer.store.query(sql, [*params, "any"]))
+
+        assert "targets_groups" not in plan() and "TEMP B-TREE" in plan()
         index_target_groups(replayer.store)
-        plan = " ".join(str(r[-1]) for r in replayer.store.query(sql, [*params, "any"]))
-        assert "targets_groups" in plan and "TEMP B-TREE" not in plan, plan
+        assert "targets_groups" in plan() and "TEMP B-TREE" not in plan(), plan()
     finally:
         replayer.store.close()
