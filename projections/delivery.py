@@ -309,44 +309,42 @@ class DeliveryProjection:
     # Acknowledgements and failures -------------------------------------------------------------
 
     def _report(self, c: Cursor, logged: LoggedEvent) -> None:
-        """Each outcome updates its outbox row, in the report's order (a record may fail and
-        then be delivered in one turn); runs of the same outcome go in one executemany (one
-        pipelined round trip on PostgreSQL, not one per record)."""
+        """Each outcome updates its outbox row as if applied in the report's order (a record
+        may fail and then be delivered in one turn): a record's last delivery wins over any
+        failure, and a record never delivered takes its last failure, dead if one of them
+        dead-lettered it. So a report is two executemany runs (one pipelined round trip each
+        on PostgreSQL) however its outcomes alternate, not one per change of outcome."""
         e = logged.event
-        delivered: list[tuple[Any, ...]] = []
-        failed: list[tuple[Any, ...]] = []
+        delivered: dict[int, tuple[Any, ...]] = {}
+        failed: dict[int, tuple[Any, ...]] = {}
         for outcome in e.outcomes:
+            seq = int(outcome["seq"])
+            common = (outcome.get("status"), seq, e.subscriber)
             kind = outcome["outcome"]
-            common = (outcome.get("status"), outcome["seq"], e.subscriber)
             if kind == Outcome.DELIVERED:
-                _flush(c, SET_FAILED, failed)
-                delivered.append(
-                    (
-                        DELIVERED,
-                        outcome["try"],
-                        outcome["at"],
-                        outcome.get("reference") or "",
-                        logged.seq,
-                        *common,
-                    )
+                delivered[seq] = (
+                    DELIVERED,
+                    outcome["try"],
+                    outcome["at"],
+                    outcome.get("reference") or "",
+                    logged.seq,
+                    *common,
                 )
-            else:
-                _flush(c, SET_DELIVERED, delivered)
-                status = DEAD if kind == Outcome.DEAD_LETTER else PENDING
-                failed.append(
-                    (
-                        PENDING,
-                        status,
-                        outcome["try"],
-                        outcome.get("next_at"),
-                        outcome.get("error") or "",
-                        logged.seq,
-                        *common,
-                        DELIVERED,
-                    )
-                )
-        _flush(c, SET_DELIVERED, delivered)
-        _flush(c, SET_FAILED, failed)
+                continue
+            earlier = failed.get(seq)
+            dead = kind == Outcome.DEAD_LETTER or (earlier is not None and earlier[1] == DEAD)
+            failed[seq] = (
+                PENDING,
+                DEAD if dead else PENDING,
+                outcome["try"],
+                outcome.get("next_at"),
+                outcome.get("error") or "",
+                logged.seq,
+                *common,
+                DELIVERED,
+            )
+        _flush(c, SET_DELIVERED, list(delivered.values()))
+        _flush(c, SET_FAILED, [row for seq, row in failed.items() if seq not in delivered])
 
 
 SET_DELIVERED = (
@@ -364,7 +362,6 @@ SET_FAILED = (
 def _flush(c: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> None:
     if rows:
         c.executemany(sql, rows)
-        rows.clear()
 
 
 class _Batch:

@@ -48,7 +48,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ops.bench.common import bench_services, print_table
+from ops.bench.common import bench_services, print_table, stand_in_for_autovacuum
 from ssj.domain.followup import FollowUp
 from ssj.domain.identifiers import make_uscc, organization_code_check_character
 from ssj.domain.targets import Target, TargetRecord
@@ -254,6 +254,8 @@ def run(
             build(services, records)
         else:
             services.refresh()
+        if not sqlite:
+            stand_in_for_autovacuum(services.settings.database.dbname, console.print)
         suffix = uuid.uuid4().hex[:6]  # each run's platform and store are new
         runs = []
         for batch in batches:

@@ -36,7 +36,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -724,23 +723,11 @@ class DeliveryWorker:
         self.only = None if only is None else frozenset(only)  # these platforms only (a bench)
         self.builder = RecordBuilder(services)
         self._clients: dict[str, tuple[tuple[Any, ...], PlatformClient]] = {}
-        self._sending: ThreadPoolExecutor | None = None
-
-    @property
-    def _sender(self) -> ThreadPoolExecutor:
-        """One sending thread: a request is on the wire while the main thread builds the next
-        (the read models are used by the main thread only)."""
-        if self._sending is None:
-            self._sending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssj-deliver")
-        return self._sending
 
     def close(self) -> None:
         for _, client in self._clients.values():
             client.close()
         self._clients.clear()
-        if self._sending is not None:
-            self._sending.shutdown(wait=True)
-            self._sending = None
 
     # Choosing what to send ---------------------------------------------------------------------
 
@@ -822,22 +809,28 @@ class DeliveryWorker:
             headers[cloudevents.HMAC_HEADER] = cloudevents.hmac_signature(secret, content)
         return content, headers, events
 
-    def _send(
-        self, client: PlatformClient, content: bytes, headers: dict[str, str]
-    ) -> tuple[int | None, str, float | None, Any]:
-        """POST and read the answer: (status, error, Retry-After, parsed JSON or None). Runs in
-        the sending thread, so the next request is built meanwhile."""
+    def _start(
+        self, client: PlatformClient, request: tuple[bytes, dict[str, str], Any]
+    ) -> str | None:
+        """Put the request on the wire (the next is built while the platform answers): None,
+        or why it could not be sent."""
         try:
-            answer = client.post(content, headers)
-        except TimeoutError:
-            return (
-                None,
-                f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s",
-                None,
-                None,
-            )
+            client.send(request[0], request[1])
         except (OSError, http.client.HTTPException) as e:
-            return None, f"{type(e).__name__}: {e}", None, None
+            return self._unreached(e)
+        return None
+
+    def _finish(
+        self, client: PlatformClient, unsent: str | None
+    ) -> tuple[int | None, str, float | None, Any]:
+        """The answer to the request `_start` sent: (status, error, Retry-After, parsed JSON or
+        None)."""
+        if unsent is not None:
+            return None, unsent, None, None
+        try:
+            answer = client.answer()
+        except (OSError, http.client.HTTPException) as e:
+            return None, self._unreached(e), None, None
         status = answer.status
         if 200 <= status < 300:
             try:
@@ -846,6 +839,11 @@ class DeliveryWorker:
                 return status, "", None, None
         text = answer.body.decode("utf-8", "replace")[:200]
         return status, f"HTTP {status}: {text}", _retry_after(answer.retry_after), None
+
+    def _unreached(self, e: Exception) -> str:
+        if isinstance(e, TimeoutError):
+            return f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s"
+        return f"{type(e).__name__}: {e}"
 
     def _take_turn(self, turn: _Turn) -> None:
         """Send the platform's records in order, a request at a time; while one request is
@@ -877,7 +875,7 @@ class DeliveryWorker:
 
         current = request(0)
         ends = self.clock() + self.turn_seconds  # the turn's time starts with its first request
-        sending = self._sender.submit(self._send, client, current[0], current[1])
+        unsent = self._start(client, current)
         n = 0
         following: tuple[bytes, dict[str, str], list[dict[str, Any]]] | None = None
         exhausted = False
@@ -899,7 +897,7 @@ class DeliveryWorker:
                     following = request(n + 1)
             else:
                 following = None
-            status, error, retry_after, answer = sending.result()
+            status, error, retry_after, answer = self._finish(client, unsent)
             if status is not None and 200 <= status < 300:
                 self._delivered(turn, groups[n], status, _references(answer, current[2]))
                 if following is None:
@@ -909,7 +907,7 @@ class DeliveryWorker:
                 return  # dead-lettered, or its next try is later: the turn ends here
             elif self.clock() >= ends:
                 return
-            sending = self._sender.submit(self._send, client, current[0], current[1])
+            unsent = self._start(client, current)
 
     def _extend(self, turn: _Turn) -> list[dict[str, Any]]:
         """The next chunk of the platform's queue after the turn's last record, up to a dead

@@ -58,6 +58,13 @@ class PlatformClient:
         """Send and read the whole answer. Raises `TimeoutError` when the platform is slower
         than the timeout, another `OSError` or `http.client.HTTPException` when it cannot be
         reached or answers with something that is not HTTP; the connection is then closed."""
+        self.send(content, headers)
+        return self.answer()
+
+    def send(self, content: bytes, headers: dict[str, str]) -> None:
+        """Put a request on the wire and return at once: the caller builds the next while the
+        platform works, then reads this one's `answer` (one thread, no hand-off between
+        threads on the critical path). Raises as `post` does."""
         c = self.connection
         if c.sock is not None and _closed_by_peer(c.sock):
             c.close()  # it hung up while idle: a new connection, not a failed try
@@ -65,6 +72,14 @@ class PlatformClient:
             c.request(
                 "POST", self.path, body=content, headers={"User-Agent": USER_AGENT, **headers}
             )
+        except BaseException:
+            c.close()
+            raise
+
+    def answer(self) -> Answer:
+        """The answer to the request `send` put on the wire. Raises as `post` does."""
+        c = self.connection
+        try:
             response = c.getresponse()
             body = response.read()
         except BaseException:

@@ -310,6 +310,38 @@ def test_a_lost_acknowledgement_is_sent_again_and_stored_once(d: Deliveries) -> 
     assert len(receiver.rows()) == 1  # the second delivery was a duplicate: answered, not stored
 
 
+def test_a_report_leaves_the_outbox_as_its_outcomes_applied_in_order_would(
+    d: Deliveries,
+) -> None:
+    """The outbox takes a report in two statements, not one per outcome; its rows must be
+    what applying the outcomes one by one gives: a record that failed and was then delivered
+    in the same turn is delivered, one dead-lettered is dead with its last try's error."""
+    for n in range(6):
+        d.published(n)
+    receiver = d.receiver("flaky", "--fail-rate", "0.6", "--seed", "8")
+    d.register("flaky", receiver.url, max_tries=3)
+    d.worker().run(once=True)
+    expected: dict[int, dict[str, Any]] = {}
+    for o in reports(d):
+        row = expected.setdefault(o["seq"], {"status": "pending"})
+        if o["outcome"] == "delivered":
+            row.update(status="delivered", tries=o["try"], next_at=None, last_error=None)
+        elif row["status"] != "delivered":
+            if row["status"] == "pending" and o["outcome"] == "dead_letter":
+                row["status"] = "dead"
+            row.update(tries=o["try"], next_at=o["next_at"], last_error=o["error"])
+    d.s.refresh()
+    _, rows = outbox.outbox_rows(d.s.store, subscriber="flaky")
+    columns = ("status", "tries", "next_at", "last_error")
+    found = {r["seq"]: {c: r[c] for c in columns} for r in rows if r["seq"] in expected}
+    assert found == expected
+    outcomes = [(o["seq"], o["outcome"]) for o in reports(d)]
+    assert any(
+        (seq, "failed") in outcomes and (seq, "delivered") in outcomes for seq, _ in outcomes
+    )
+    assert {row["status"] for row in expected.values()} == {"delivered", "dead"}
+
+
 def test_a_dead_letter_blocks_later_records_until_retried(d: Deliveries) -> None:
     first, second = d.published(0), d.published(1)
     receiver = d.receiver("refusing", "--refuse")
