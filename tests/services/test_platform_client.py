@@ -29,6 +29,7 @@ class Platform:
     delay: float = 0.0
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    gate: threading.Event | None = None  # when set up: answer only once it is set
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def platform() -> Iterator[Platform]:
             seen.connections.add(self.client_address)
             seen.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
             time.sleep(seen.delay)
+            if seen.gate is not None:
+                seen.gate.wait(10)
             data = b'{"reference": "R1"}'
             self.send_response(seen.status)
             for name, value in seen.headers.items():
@@ -71,6 +74,26 @@ def test_requests_share_one_kept_connection(platform: Platform) -> None:
     assert [(a.status, a.body) for a in answers] == [(200, b'{"reference": "R1"}')] * 3
     assert platform.bodies == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
     assert len(platform.connections) == 1
+    client.close()
+
+
+def test_send_returns_with_the_request_on_the_wire_and_answer_reads_its_answer(
+    platform: Platform,
+) -> None:
+    """The worker builds the next request between `send` and `answer`: `send` must not wait
+    for the platform's answer."""
+    platform.gate = threading.Event()
+    client = PlatformClient(platform.url, timeout=5)
+    client.send(b"first", {})  # the platform holds its answer until the gate opens
+    deadline = time.monotonic() + 5
+    while not platform.bodies and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert platform.bodies == [b"first"]
+    platform.gate.set()
+    answer = client.answer()
+    assert (answer.status, answer.body) == (200, b'{"reference": "R1"}')
+    assert client.post(b"second", {}).status == 200  # the same connection, ready again
+    assert platform.bodies == [b"first", b"second"] and len(platform.connections) == 1
     client.close()
 
 
