@@ -317,6 +317,7 @@ class DeliveryProjection:
         e = logged.event
         delivered: dict[int, tuple[Any, ...]] = {}
         failed: dict[int, tuple[Any, ...]] = {}
+        dead: set[int] = set()  # records a failure of this report dead-lettered
         for outcome in e.outcomes:
             seq = int(outcome["seq"])
             common = (outcome.get("status"), seq, e.subscriber)
@@ -331,11 +332,11 @@ class DeliveryProjection:
                     *common,
                 )
                 continue
-            earlier = failed.get(seq)
-            dead = kind == Outcome.DEAD_LETTER or (earlier is not None and earlier[1] == DEAD)
+            if kind == Outcome.DEAD_LETTER:
+                dead.add(seq)
             failed[seq] = (
                 PENDING,
-                DEAD if dead else PENDING,
+                DEAD if seq in dead else PENDING,
                 outcome["try"],
                 outcome.get("next_at"),
                 outcome.get("error") or "",

@@ -841,6 +841,7 @@ class DeliveryWorker:
         return status, f"HTTP {status}: {text}", _retry_after(answer.retry_after), None
 
     def _unreached(self, e: Exception) -> str:
+        """What a try that got no answer records as its error."""
         if isinstance(e, TimeoutError):
             return f"超时（{self.timeout:g} 秒）/ timed out after {self.timeout:g} s"
         return f"{type(e).__name__}: {e}"
