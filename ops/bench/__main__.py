@@ -8,8 +8,9 @@
 Each benchmark runs in turn in this process (its own worker processes and receivers as
 children), prints its own table and returns its results (`main(argv)` of each module); the
 targets are read from those results. The load average is printed before and after each one:
-on a shared machine a figure means little without it. A benchmark that fails is reported as
-such and the others still run.
+on a shared machine a figure means little without it; so is the machine's Python pace at the
+start and the end (`python_pace`), by which runs on different machines compare. A benchmark
+that fails is reported as such and the others still run.
 """
 
 from __future__ import annotations
@@ -222,6 +223,29 @@ def load_text() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+PACE_ADDITIONS = 10_000_000
+
+
+def python_pace(tries: int = 3) -> float:
+    """CPU seconds of the fastest of `tries` loops of `PACE_ADDITIONS` integer additions in a
+    function: how fast this machine runs Python. The targets in events/s, records/s and seconds
+    move with it (the whole runs in docs/operators/benchmarks.md took 0.22 to 0.68 CPU-s on the
+    machines they ran on); the ratios to a baseline measured in the same run move much less."""
+
+    def loop() -> int:
+        total = 0
+        for i in range(PACE_ADDITIONS):
+            total += i
+        return total
+
+    best = float("inf")
+    for _ in range(tries):
+        started = time.process_time()
+        loop()
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def run_all(quick: bool, only: list[str] | None = None) -> list[tuple[str, ...]]:
     """Run the benchmarks; returns the target table's rows."""
     chosen = [n for n in RUNS if (only is None or n in only) and available(n)]
@@ -252,13 +276,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help="comma-separated benchmarks: " + ", ".join(RUNS))
     args = parser.parse_args(argv)
     only = [n.strip() for n in args.only.split(",")] if args.only else None
+    pace = python_pace()
+    console.print(f"Python pace: {PACE_ADDITIONS:,} additions in {pace:.2f} CPU-s")
     started, before = time.perf_counter(), load_text()
     rows = run_all(args.quick, only)
     mode = "quick sizes" if args.quick else "full sizes"
+    seconds, after = time.perf_counter() - started, load_text()
     print_table(
         console,
-        f"Targets of the issues ({mode}, {os.cpu_count()} cores, load {before} → {load_text()}, "
-        f"{time.perf_counter() - started:.0f} s in all)",
+        f"Targets of the issues ({mode}, {os.cpu_count()} cores, load {before} → {after}, "
+        f"{seconds:.0f} s in all; Python pace {pace:.2f} → {python_pace():.2f} CPU-s)",
         ("benchmark", "target", "bound", "measured", "ratio", "verdict"),
         rows,
     )

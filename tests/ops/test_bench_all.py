@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from ops.bench.__main__ import TARGETS, stated_rows
 from ops.bench.projections import Result
 
@@ -50,3 +53,14 @@ def test_the_serving_benchmark_is_read_from_its_report() -> None:
     soak = Step("soak", 100, 600)  # states no target: not a row
     report = Report([reads, soak], {}, 0.25, True, (0, 0, 0), (0, 0, 0))
     assert [r[-1] for r in _load_steps(report)] == ["met", "MISSED"]  # RSS grew 25 %
+
+
+def test_a_run_states_the_machines_python_pace(monkeypatch: Any, capsys: Any) -> None:
+    """At the start and in the targets' title: what the absolute targets depend on."""
+    import ops.bench.__main__ as bench
+
+    monkeypatch.setattr(bench, "PACE_ADDITIONS", 1_000)
+    bench.main(["all", "--only", "nothing"])
+    shown = " ".join(capsys.readouterr().out.split())  # the title wraps to the table's width
+    assert re.search(r"Python pace: 1,000 additions in \d+\.\d\d CPU-s", shown)
+    assert re.search(r"Targets of the issues .*Python pace \d+\.\d\d → \d+\.\d\d CPU-s\)", shown)
