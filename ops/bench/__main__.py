@@ -229,8 +229,8 @@ PACE_ADDITIONS = 10_000_000
 def python_pace(tries: int = 3) -> float:
     """CPU seconds of the fastest of `tries` loops of `PACE_ADDITIONS` integer additions in a
     function: how fast this machine runs Python. The targets in events/s, records/s and seconds
-    move with it (the whole runs in docs/operators/benchmarks.md took 0.22 to 0.68 CPU-s on the
-    machines they ran on); the ratios to a baseline measured in the same run move much less."""
+    move with it (0.22 to 1.63 CPU-s on the machines the figures of docs/operators/benchmarks.md
+    were measured on); the ratios to a baseline measured in the same run move much less."""
 
     def loop() -> int:
         total = 0
