@@ -9,8 +9,8 @@ Each benchmark runs in turn in this process (its own worker processes and receiv
 children), prints its own table and returns its results (`main(argv)` of each module); the
 targets are read from those results. The load average is printed before and after each one:
 on a shared machine a figure means little without it; so is the machine's Python pace at the
-start and the end (`python_pace`), by which runs on different machines compare. A benchmark
-that fails is reported as such and the others still run.
+start and the end (`python_pace`: how fast it was then). A benchmark that fails is reported as
+such and the others still run.
 """
 
 from __future__ import annotations
@@ -228,9 +228,11 @@ PACE_ADDITIONS = 10_000_000
 
 def python_pace(tries: int = 3) -> float:
     """CPU seconds of the fastest of `tries` loops of `PACE_ADDITIONS` integer additions in a
-    function: how fast this machine runs Python. The targets in events/s, records/s and seconds
-    move with it (0.22 to 1.63 CPU-s on the machines the figures of docs/operators/benchmarks.md
-    were measured on); the ratios to a baseline measured in the same run move much less."""
+    function: how fast this machine ran Python as the run started and ended, beside the
+    signature bound the ledger and bundle benchmarks measure. It is a record, not a predictor:
+    the figures of docs/operators/benchmarks.md were measured at 0.22 to 1.63 CPU-s, and on
+    2026-12-07 one machine's loop went from 0.55 to 0.30 CPU-s within an hour while its
+    catch-up stayed at 16,500-19,700 events/s."""
 
     def loop() -> int:
         total = 0
