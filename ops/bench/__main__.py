@@ -7,8 +7,8 @@
 
 Each benchmark runs in turn in this process (its own worker processes and receivers as
 children), prints its own table and returns its results (`main(argv)` of each module); the
-targets are read from those results. The load average is printed before and after each one:
-on a shared machine a figure means little without it; so is the machine's Python pace at the
+targets are read from those results. The load average is printed before and after each one
+(on a shared machine a figure means little without it), and the machine's Python pace at the
 start and the end (`python_pace`: how fast it was then). A benchmark that fails is reported as
 such and the others still run.
 """

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+import pytest
 
 from ops.bench.__main__ import TARGETS, stated_rows
 from ops.bench.projections import Result
@@ -55,8 +56,11 @@ def test_the_serving_benchmark_is_read_from_its_report() -> None:
     assert [r[-1] for r in _load_steps(report)] == ["met", "MISSED"]  # RSS grew 25 %
 
 
-def test_a_run_states_the_machines_python_pace(monkeypatch: Any, capsys: Any) -> None:
-    """At the start and in the targets' title: what the absolute targets depend on."""
+def test_a_run_states_the_machines_python_pace(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At the start and in the targets' title: how fast the machine was as the run began and
+    ended."""
     import ops.bench.__main__ as bench
 
     monkeypatch.setattr(bench, "PACE_ADDITIONS", 1_000)
