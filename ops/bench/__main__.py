@@ -29,6 +29,7 @@ from typing import Any
 from rich.console import Console
 
 from ops.bench.common import print_table
+from ops.bench.procs import fastest_cpu_seconds
 
 console = Console(width=160)
 
@@ -240,12 +241,7 @@ def python_pace(tries: int = 3) -> float:
             total += i
         return total
 
-    best = float("inf")
-    for _ in range(tries):
-        started = time.process_time()
-        loop()
-        best = min(best, time.process_time() - started)
-    return best
+    return fastest_cpu_seconds(loop, tries)
 
 
 def run_all(quick: bool, only: list[str] | None = None) -> list[tuple[str, ...]]:

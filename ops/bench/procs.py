@@ -1,9 +1,12 @@
 """Other processes' CPU time, from Linux's /proc: what the benchmarks count beside wall time (a
-busy machine stretches wall time, not CPU time), for their workers and the database's server."""
+busy machine stretches wall time, not CPU time), for their workers and the database's server;
+and this process's, for the machine's own pace."""
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -29,3 +32,14 @@ def process_cpu(pid: int) -> float:
     """CPU seconds so far of one process (0.0 if it is gone)."""
     fields = stat_fields(pid)
     return 0.0 if fields is None else cpu_ticks(fields) / TICKS
+
+
+def fastest_cpu_seconds(work: Callable[[], object], tries: int) -> float:
+    """This process's CPU seconds for the fastest of `tries` calls of `work` (other work on the
+    machine only slows a call down)."""
+    best = float("inf")
+    for _ in range(tries):
+        started = time.process_time()
+        work()
+        best = min(best, time.process_time() - started)
+    return best
