@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
 
@@ -92,11 +92,17 @@ class RebuiltApart(Protocol):
 
 class CoresSample:
     """How many cores other processes leave free, counted from now until `cores` is asked:
-    the machine's idle time (Linux's /proc/stat) and this process's CPU time, over the wall
-    time. Where /proc/stat cannot be read, the cores less the load average."""
+    the machine's idle time (Linux's /proc/stat) and the CPU time of this process and of
+    `ours` (the rebuild's second process, which may still be starting), over the wall time.
+    Where /proc/stat cannot be read, the cores less the load average."""
 
-    def __init__(self) -> None:
-        self.started = (time.monotonic(), time.process_time(), _idle_seconds())
+    def __init__(self, ours: int | None = None) -> None:
+        self.ours = ours
+        self.started = (time.monotonic(), self._own_cpu(), _idle_seconds())
+
+    def _own_cpu(self) -> float:
+        theirs = 0.0 if self.ours is None else _process_cpu_seconds(self.ours)
+        return time.process_time() + theirs
 
     def cores(self) -> float:
         wall, cpu, idle = self.started
@@ -107,7 +113,7 @@ class CoresSample:
         now = _idle_seconds()
         if idle is None or now is None:
             return (os.cpu_count() or 1) - os.getloadavg()[0]
-        return (now - idle + time.process_time() - cpu) / max(elapsed, 1e-9)
+        return (now - idle + self._own_cpu() - cpu) / max(elapsed, 1e-9)
 
 
 def _idle_seconds() -> float | None:
@@ -122,17 +128,40 @@ def _idle_seconds() -> float | None:
     return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
 
 
-def replay_apart(
-    settings: Settings, scratch: Path | None, group: Sequence[Projection], until: int
-) -> None:
-    """The second process of a rebuild (`python -m projections.apart`): `group` replayed up to
-    seq `until`, its read indexes made at the end (here, beside the first process), either
-    from seq 0 into a new scratch store at `scratch` (`Runner._take_apart` copies the tables
-    and indexes as they are), or, with no `scratch` (a `ViewStore.side_by_side` store), into
-    the read models themselves from where `group` stands, its seqs committed batch by batch."""
-    store = open_view_store(settings) if scratch is None else ScratchSQLiteViewStore(scratch)
-    ledger = Ledger(settings)
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) of process `pid` so far (Linux's /proc), 0 where they
+    cannot be read (another system, or the process has ended)."""
     try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def replay_apart(
+    settings: Settings,
+    scratch: Path | None,
+    told: Callable[[], tuple[Sequence[Projection], int] | None],
+) -> None:
+    """The second process of a rebuild (`python -m projections.apart`): opens the ledger (and
+    on PostgreSQL the read models) while the first empties the read models, then asks `told`
+    which projections to replay up to which seq (None: none, the rebuild went on in one
+    process). It replays them, their read indexes made at the end (here, beside the first
+    process), either from seq 0 into a new scratch store at `scratch` (`Runner._take_apart`
+    copies the tables and indexes as they are), or, with no `scratch` (a
+    `ViewStore.side_by_side` store), into the read models themselves from where they stand,
+    their seqs committed batch by batch."""
+    ledger = Ledger(settings)
+    store = open_view_store(settings) if scratch is None else None
+    try:
+        order = told()
+        if order is None:
+            return
+        group, until = order
+        if store is None:
+            assert scratch is not None
+            store = ScratchSQLiteViewStore(scratch)
         runner = Runner(ledger, store, group, prepare=scratch is not None, part=True)
         if scratch is not None:
             with store.transaction() as c:
@@ -142,8 +171,54 @@ def replay_apart(
             for _, create in _read_indexes(c, group):
                 c.execute(create)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         ledger.close()
+
+
+class SecondProcess:
+    """A rebuild's second process (`python -m projections.apart`, a new interpreter, not a
+    fork: it shares no connection, lock or thread with this one), started before the rebuild
+    empties the read models and told what to replay after: meanwhile it imports ssj and opens
+    the ledger, about 0.3 s of its start that no longer comes after the start-over (the
+    server's work, mostly). Told nothing (its standard input closed), it exits having written
+    nothing."""
+
+    def __init__(self, settings: Settings, scratch: Path | None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, *APART_COMMAND], stdin=subprocess.PIPE, close_fds=True
+        )
+        self.pid = self.process.pid
+        self._send((settings, scratch))
+
+    def _send(self, message: object) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        with suppress(BrokenPipeError):  # it ended already: its exit code says so
+            pickle.dump(message, stdin)
+            stdin.flush()
+
+    def replay(self, group: Sequence[Projection], until: int) -> None:
+        """Have it replay `group` up to seq `until`."""
+        self._send((group, until))
+        self.release()
+
+    def release(self) -> None:
+        """Tell it nothing more: an untold process then exits."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        with suppress(BrokenPipeError):  # it ended already, unflushed
+            stdin.close()
+
+    def wait(self) -> int:
+        return self.process.wait()
+
+    def stop(self) -> None:
+        """Released, and killed if it still runs (a rebuild that stopped)."""
+        self.release()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def _read_indexes(c: Cursor, projections: Sequence[Projection]) -> list[tuple[str, str]]:
@@ -351,16 +426,27 @@ class Runner:
         trail) are replayed in a second process meanwhile (`_rebuild_apart`). `phases` says
         where the time went."""
         self.phases = {}
-        with self._phase("start_over"), self._lock, self.store.transaction() as c:
-            deferred = self._start_over(c)
-        # Counted after the start-over: on PostgreSQL the server's work of dropping the tables
-        # is this rebuild's, not another process's.
-        apart = self._apart(CoresSample())
-        if apart:
-            applied = self._rebuild_apart(apart, progress)
-        else:
-            with self._phase("replay"):
-                applied = self.catch_up(progress)
+        group = self._apart()
+        second: SecondProcess | None = None
+        try:
+            if group:
+                self.store.clear_apart()  # left by a rebuild that stopped
+                second = SecondProcess(self.ledger.settings, self.store.apart_path)
+            with self._phase("start_over"), self._lock, self.store.transaction() as c:
+                deferred = self._start_over(c)
+            # Counted after the start-over: on PostgreSQL the server's work of dropping the
+            # tables is this rebuild's, not another process's (and so is the second one's).
+            if second is not None and CoresSample(second.pid).cores() >= APART_FREE_CORES:
+                applied = self._rebuild_apart(second, group, progress)
+            else:
+                if second is not None:
+                    second.release()
+                with self._phase("replay"):
+                    applied = self.catch_up(progress)
+        finally:
+            if second is not None:
+                second.stop()
+                self.store.clear_apart()
         with self._phase("read_indexes"), self._lock:
             self._create_indexes(deferred)
         if self.store.is_postgres:
@@ -390,13 +476,14 @@ class Runner:
             c.execute(f"DROP INDEX IF EXISTS {name}")
         return deferred
 
-    def _apart(self, free: CoresSample) -> list[Projection]:
-        """The projections a rebuild replays in a second process: those that depend on no
+    def _apart(self) -> list[Projection]:
+        """The projections a rebuild may replay in a second process: those that depend on no
         other (`RebuiltApart`), when others remain, the ledger is large enough to pay for the
-        process, the store can have a scratch store or writers side by side, and other
-        processes left at least `APART_FREE_CORES` cores free as the rebuild started (`free`):
-        the second process reads and decodes the whole log too (about a third more CPU
-        altogether), a gain only where it runs beside the first, not in turn with it."""
+        process and the store can have a scratch store or writers side by side. It does so
+        only where other processes left at least `APART_FREE_CORES` cores free as the rebuild
+        started (`rebuild`): the second process reads and decodes the whole log too (about a
+        third more CPU altogether), a gain only where it runs beside the first, not in turn
+        with it."""
         group: list[Projection] = [p for p in self.projections if isinstance(p, RebuiltApart)]
         if not group or len(group) == len(self.projections) or (os.cpu_count() or 1) < 2:
             return []
@@ -404,13 +491,16 @@ class Runner:
             return []
         if self.ledger.size() < APART_MIN_EVENTS:
             return []
-        return group if free.cores() >= APART_FREE_CORES else []
+        return group
 
     def _rebuild_apart(
-        self, group: Sequence[Projection], progress: Callable[[int, int], None] | None
+        self,
+        second: SecondProcess,
+        group: Sequence[Projection],
+        progress: Callable[[int, int], None] | None,
     ) -> int:
-        """Replay `group` in a second process (`projections.apart`) while this one replays the
-        other projections into the read models, up to the same seq.
+        """Have the `second` process replay `group` while this one replays the other
+        projections into the read models, up to the same seq.
 
         On SQLite (one writer) it replays into a scratch store, whose tables and seqs this one
         then takes in, in one transaction. Until then the read models hold none of `group`'s
@@ -420,15 +510,10 @@ class Runner:
         (`ViewStore.side_by_side`) it writes the read models itself, committing `group`'s seq
         with each batch as any runner does: whatever stops it, `catch_up` goes on from there.
 
-        A new interpreter, not a fork: it shares no connection, lock or thread with this one.
         This one makes its projections' read indexes before waiting for it (it is the slower of
         the two: it makes the trail's)."""
-        scratch = self.store.apart_path
         until = self.ledger.size() - 1
-        self.store.clear_apart()
-        child = subprocess.Popen(
-            [sys.executable, *APART_COMMAND], stdin=subprocess.PIPE, close_fds=True
-        )
+        second.replay(list(group), until)
         rest = Runner(
             self.ledger,
             self.store,
@@ -437,40 +522,26 @@ class Runner:
             part=True,
         )
         rest.on_batch = self.on_batch
-        try:
-            assert child.stdin is not None
-            try:
-                with child.stdin:
-                    pickle.dump((self.ledger.settings, scratch, list(group), until), child.stdin)
-            except BrokenPipeError:
-                pass  # it ended at once: its exit code says so below
-            with self._phase("replay"):
-                rest.catch_up(progress, until=until)
-            # The other projections' read indexes while the second process may still run.
-            with self._phase("read_indexes"):
-                with rest.store.transaction() as c:
-                    rest_indexes = _read_indexes(c, rest.projections)
-                rest._create_indexes(rest_indexes)
-            with self._phase("waiting"):
-                code = child.wait()
-            if code != 0:
-                logger.warning(
-                    "the rebuild's second process failed (exit code %s): %s replayed here",
-                    child.returncode,
-                    ", ".join(p.name for p in group),
-                )
-            elif scratch is not None:
-                with self._phase("taking_in"):
-                    taken = self._take_apart(group)
-                if not taken:
-                    logger.warning(
-                        "read models changed during the rebuild: its scratch copy dropped"
-                    )
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-            self.store.clear_apart()
+        with self._phase("replay"):
+            rest.catch_up(progress, until=until)
+        # The other projections' read indexes while the second process may still run.
+        with self._phase("read_indexes"):
+            with rest.store.transaction() as c:
+                rest_indexes = _read_indexes(c, rest.projections)
+            rest._create_indexes(rest_indexes)
+        with self._phase("waiting"):
+            code = second.wait()
+        if code != 0:
+            logger.warning(
+                "the rebuild's second process failed (exit code %s): %s replayed here",
+                code,
+                ", ".join(p.name for p in group),
+            )
+        elif self.store.apart_path is not None:
+            with self._phase("taking_in"):
+                taken = self._take_apart(group)
+            if not taken:
+                logger.warning("read models changed during the rebuild: its scratch copy dropped")
         with self._phase("replay"):  # what the second process did not replay, if anything
             self.catch_up(progress)
         return min(self.seqs().values(), default=-1) + 1

@@ -10,13 +10,14 @@ import sys
 from collections.abc import Sequence
 
 from projections import runner
+from projections.apart import told
 from projections.store import Cursor
 from projections.trail import TrailProjection
 from ssj.ledger.application import LoggedEvent
 
 
 def main() -> None:
-    settings, scratch, group, until = pickle.load(sys.stdin.buffer)
+    settings, scratch = pickle.load(sys.stdin.buffer)
     if sys.argv[1] == "raises":
         raise RuntimeError("the second process fails")
     runner.BATCH = runner.LARGE_BATCH = 10
@@ -30,7 +31,7 @@ def main() -> None:
         applied.append(len(events))
 
     TrailProjection.apply_batch = dying  # type: ignore[method-assign]
-    runner.replay_apart(settings, scratch, group, until)
+    runner.replay_apart(settings, scratch, lambda: told(sys.stdin.buffer))
 
 
 if __name__ == "__main__":

@@ -246,12 +246,35 @@ def test_a_trail_applied_meanwhile_keeps_its_rows(
 def test_a_small_ledger_or_a_busy_machine_rebuilds_in_one_process(
     filled: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A small ledger starts no second process. On a busy machine the one started as the
+    rebuild began is told nothing and is gone by its end; the rows are one process's."""
+    incremental = rows(filled.store)
     started = second_processes(monkeypatch)
     filled.rebuild()  # 40-odd events: below APART_MIN_EVENTS
+    assert started == []
     monkeypatch.setattr(runner_module, "APART_MIN_EVENTS", 0)
     monkeypatch.setattr(runner_module, "APART_FREE_CORES", 1_000.0)  # never so many free
     filled.rebuild()
-    assert started == []
+    assert len(started) == 1
+    assert started[0].poll() is not None
+    assert list(filled.phases) == ["start_over", "replay", "read_indexes"] + (
+        [] if filled.store.side_by_side else ["wal"]
+    )
+    assert rows(filled.store) == incremental
+    if not filled.store.side_by_side:
+        assert not scratch_left(filled.store)
+
+
+def test_a_second_process_told_nothing_exits_having_written_nothing(
+    filled: Runner, tmp_path: Path
+) -> None:
+    """`python -m projections.apart` given the settings and a scratch store, then the end of its
+    input (the rebuild went on in one process): exit 0, no scratch store made."""
+    scratch = tmp_path / "views-apart.sqlite"
+    second = runner_module.SecondProcess(filled.ledger.settings, scratch)
+    second.release()
+    assert second.wait() == 0
+    assert not scratch.exists()
 
 
 class Clock:
@@ -276,8 +299,8 @@ def test_free_cores_count_the_idle_time_and_this_process_over_the_window(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """0.1 s idle on all cores together and 0.05 s of this process's CPU over a 0.1 s window
-    (waited for when the start of the rebuild took less): 1.5 cores free. Without /proc/stat,
-    the cores less the load average."""
+    (waited for when the start of the rebuild took less): 1.5 cores free; 1.8 with 0.03 s of
+    the rebuild's second process. Without /proc/stat, the cores less the load average."""
     clock = Clock()
     idle = iter([1_000.0, 1_000.1])
     monkeypatch.setattr(runner_module, "time", clock)
@@ -287,6 +310,13 @@ def test_free_cores_count_the_idle_time_and_this_process_over_the_window(
     clock.cpu += 0.05
     assert sample.cores() == pytest.approx(1.5)
     assert clock.slept == pytest.approx(0.06)
+    # The rebuild's second process, starting meanwhile: its 0.03 s are this rebuild's too.
+    idle = iter([1_000.0, 1_000.1])
+    theirs = iter([2.0, 2.03])
+    monkeypatch.setattr(runner_module, "_process_cpu_seconds", lambda pid: next(theirs))
+    sample = runner_module.CoresSample(ours=4321)
+    clock.cpu += 0.05
+    assert sample.cores() == pytest.approx(1.8)
     monkeypatch.setattr(runner_module, "_idle_seconds", lambda: None)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.25, 0.0, 0.0))
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
@@ -349,3 +379,17 @@ def test_postgresql_part_runners_wait_for_a_runner_of_every_projection(filled: R
         assert one_lock_waits(store)
     caught_up.join(30)
     assert filled.seqs()["trail"] == filled.ledger.head_seq()
+
+
+def test_a_processs_cpu_seconds_are_read_from_proc() -> None:
+    """This process's, as `time.process_time` counts them (to the kernel's ticks); 0 for a
+    process that has ended."""
+    busy = time.process_time() + 0.05
+    while time.process_time() < busy:
+        pass
+    assert runner_module._process_cpu_seconds(os.getpid()) == pytest.approx(
+        time.process_time(), abs=0.05
+    )
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    assert runner_module._process_cpu_seconds(ended.pid) == 0.0
