@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -380,6 +381,28 @@ def test_sqlite_read_models_leave_freed_pages_unzeroed(filled: Runner) -> None:
     reader.start()
     reader.join()
     assert found == [0, 0]
+
+
+def pragma(store: SQLiteViewStore, name: str) -> Any:
+    return store.connection().execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_read_models_in_memory_have_sqlites_largest_pages(tmp_path: Path) -> None:
+    """A replay's scratch read models (`:memory:`) take 64 KiB pages, set before the first
+    table; a file's keep SQLite's default and its WAL."""
+    memory = SQLiteViewStore(Path(":memory:"))
+    on_disk = SQLiteViewStore(tmp_path / "views.sqlite")
+    try:
+        for store in (memory, on_disk):
+            with store.transaction() as c:
+                c.execute("CREATE TABLE t (x TEXT)")
+        assert pragma(memory, "page_size") == 65536
+        assert pragma(on_disk, "page_size") == 4096
+        assert pragma(memory, "secure_delete") == pragma(on_disk, "secure_delete") == 0
+        assert pragma(on_disk, "journal_mode") == "wal"
+    finally:
+        memory.close()
+        on_disk.close()
 
 
 def test_a_sqlite_rebuild_ends_with_its_wal_checkpointed(filled: Runner) -> None:
