@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ssj.errors import ConfigurationError
@@ -217,3 +217,15 @@ class PublicKey:
             return bool(self._sm2.verify(message, raw))
         except Exception:
             return False
+
+    def failures(self, signed: bytes, marks: Sequence[int], rows: Iterable[int]) -> list[int]:
+        """`verify` of each row, its signature and message cut from `signed`
+        (`ssj.ledger.suite.PublicKey.failures`)."""
+        return [
+            i
+            for i in rows
+            if not self.verify(
+                signed[marks[2 * i] : marks[2 * i + 1]],
+                signed[marks[2 * i - 1] if i else 0 : marks[2 * i]],
+            )
+        ]
