@@ -24,6 +24,7 @@ from typing import Protocol, cast, runtime_checkable
 from projections.store import Cursor, ScratchSQLiteViewStore, ViewStore, open_view_store
 from ssj.config import Settings
 from ssj.ledger.application import Ledger, LoggedEvent
+from ssj.processes import process_cpu
 from ssj.services import collector
 
 BATCH = 2000
@@ -101,7 +102,7 @@ class CoresSample:
         self.started = (time.monotonic(), self._own_cpu(), _idle_seconds())
 
     def _own_cpu(self) -> float:
-        theirs = 0.0 if self.ours is None else _process_cpu_seconds(self.ours)
+        theirs = 0.0 if self.ours is None else process_cpu(self.ours)
         return time.process_time() + theirs
 
     def cores(self) -> float:
@@ -126,17 +127,6 @@ def _idle_seconds() -> float | None:
     if len(fields) < 6 or fields[0] != b"cpu":
         return None
     return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user and system) of process `pid` so far (Linux's /proc), 0 where they
-    cannot be read (another system, or the process has ended)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def replay_apart(
@@ -188,7 +178,6 @@ class SecondProcess:
         self.process = subprocess.Popen(
             [sys.executable, *APART_COMMAND], stdin=subprocess.PIPE, close_fds=True
         )
-        self.pid = self.process.pid
         self._send((settings, scratch))
 
     def _send(self, message: object) -> None:
@@ -436,7 +425,7 @@ class Runner:
                 deferred = self._start_over(c)
             # Counted after the start-over: on PostgreSQL the server's work of dropping the
             # tables is this rebuild's, not another process's (and so is the second one's).
-            if second is not None and CoresSample(second.pid).cores() >= APART_FREE_CORES:
+            if second is not None and CoresSample(second.process.pid).cores() >= APART_FREE_CORES:
                 applied = self._rebuild_apart(second, group, progress)
             else:
                 if second is not None:

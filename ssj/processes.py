@@ -20,6 +20,7 @@ from ssj.errors import ConfigurationError
 
 READY = b"R"
 _SIZE = struct.Struct(">Q")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class WorkerGone(EOFError):
@@ -81,3 +82,26 @@ def announce_ready() -> tuple[IO[bytes], IO[bytes]]:
     out.write(READY)
     out.flush()
     return inp, out
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's name (the state first, then the
+    parent's pid, …; utime and stime at 11 and 12, the reaped children's at 13 and 14), or None
+    if the process is gone or cannot be read (another system)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_ticks(fields: list[str], *, reaped: bool = False) -> int:
+    """Clock ticks of CPU in a process's `stat_fields` (with `reaped`, its ended children's
+    too)."""
+    return sum(int(fields[i]) for i in ((11, 12, 13, 14) if reaped else (11, 12)))
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) so far of one process (0.0 if it is gone or cannot be
+    read)."""
+    fields = stat_fields(pid)
+    return 0.0 if fields is None else cpu_ticks(fields) / TICKS

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.bench.ledger import settings_for
-from ops.bench.procs import TICKS, cpu_ticks, stat_fields
 from ssj.config import DatabaseURL
 from ssj.ledger.migrate import migrate
+from ssj.processes import TICKS, cpu_ticks, stat_fields
 from ssj.services.context import Services
 
 ADMIN_URL = os.environ.get(

@@ -53,7 +53,6 @@ from consistent_sampler import sampler as reference_sampler
 from rich.console import Console
 
 from ops.bench.common import ADMIN_URL, bench_services, print_table
-from ops.bench.procs import process_cpu
 from ops.bench.registry import batches
 from projections.registry_view import load_registry_view
 from ssj.demo import DEFAULT_SEED, MIN_TARGETS
@@ -62,6 +61,7 @@ from ssj.domain.targets import Target, TargetRecord
 from ssj.draw import procedure, sampler
 from ssj.draw.seed import stratum_seed
 from ssj.ledger.envelope import Actor
+from ssj.processes import process_cpu
 from ssj.services.context import Services
 from ssj.services.draws import DrawService
 from ssj.services.plans import PlanService

@@ -38,7 +38,7 @@ from eventsourcing.domain import Aggregate, event
 from rich.console import Console
 from rich.table import Table
 
-from ops.bench.procs import fastest_cpu_seconds, process_cpu
+from ops.bench.procs import fastest_cpu_seconds
 from ssj.config import DatabaseURL, Settings
 from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
@@ -46,6 +46,7 @@ from ssj.ledger.envelope import Actor
 from ssj.ledger.migrate import migrate
 from ssj.ledger.suite import ED25519_SHA256, NAMES, SM2_SM3, Suite
 from ssj.ledger.suite import get as get_suite
+from ssj.processes import process_cpu
 
 ACTOR = Actor("bench", "bench-dept", "operator")
 

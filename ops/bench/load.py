@@ -72,7 +72,7 @@ import psycopg
 from rich.console import Console
 
 from ops.bench.common import ADMIN_URL, bench_services, print_table, stand_in_for_autovacuum
-from ops.bench.procs import process_cpu
+from ssj.processes import process_cpu
 from ssj.services.context import Services
 from ssj.services.registry import RegistryService
 

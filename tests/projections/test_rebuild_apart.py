@@ -24,6 +24,7 @@ from projections.store import SQLiteViewStore, ViewStore, open_view_store
 from projections.trail import TrailProjection
 from ssj.domain.targets import Target
 from ssj.ledger.application import Ledger
+from ssj.processes import process_cpu
 from ssj.services.context import Services
 from tests.projections.test_rebuild import indexes, rows
 from tests.projections.test_registry import OPERATOR, ledger, record
@@ -313,7 +314,7 @@ def test_free_cores_count_the_idle_time_and_this_process_over_the_window(
     # The rebuild's second process, starting meanwhile: its 0.03 s are this rebuild's too.
     idle = iter([1_000.0, 1_000.1])
     theirs = iter([2.0, 2.03])
-    monkeypatch.setattr(runner_module, "_process_cpu_seconds", lambda pid: next(theirs))
+    monkeypatch.setattr(runner_module, "process_cpu", lambda pid: next(theirs))
     sample = runner_module.CoresSample(ours=4321)
     clock.cpu += 0.05
     assert sample.cores() == pytest.approx(1.8)
@@ -387,9 +388,7 @@ def test_a_processs_cpu_seconds_are_read_from_proc() -> None:
     busy = time.process_time() + 0.05
     while time.process_time() < busy:
         pass
-    assert runner_module._process_cpu_seconds(os.getpid()) == pytest.approx(
-        time.process_time(), abs=0.05
-    )
+    assert process_cpu(os.getpid()) == pytest.approx(time.process_time(), abs=0.05)
     ended = subprocess.Popen(["true"])
     ended.wait()
-    assert runner_module._process_cpu_seconds(ended.pid) == 0.0
+    assert process_cpu(ended.pid) == 0.0
