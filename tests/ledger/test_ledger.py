@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sqlite3
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from eventsourcing.domain import Aggregate, event
@@ -16,7 +20,7 @@ from ssj.ledger.application import Ledger
 from ssj.ledger.audit import verify_ledger
 from ssj.ledger.checkpoint import open_checkpoint
 from ssj.ledger.envelope import Actor, Envelope, envelope_hash
-from ssj.ledger.sqlite import LedgerSQLitePool
+from ssj.ledger.sqlite import CHECKPOINT_WORK, WRITER_BACKSTOP_PAGES, LedgerSQLitePool
 
 ALICE = Actor("alice", "city-market", "operator")
 
@@ -244,3 +248,52 @@ def test_sqlite_appends_share_one_connection_kept_out_of_the_pool(
         ledger.save(Thing(name="五"), actor=ALICE)
     with pytest.raises(sqlite3.ProgrammingError):  # the kept connection was closed
         writer._sqlite_conn.execute("SELECT 1")
+
+
+def _rows_in_database_file(path: Path, copy: Path) -> int:
+    """Envelopes the database file holds by itself, without its WAL (read from a copy)."""
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as c:
+        found = c.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'ssj_envelopes'"
+        ).fetchone()
+        return (
+            0
+            if found is None
+            else int(c.execute("SELECT COUNT(*) FROM ssj_envelopes").fetchone()[0])
+        )
+
+
+def test_sqlite_appends_leave_the_wal_checkpoints_to_a_thread_of_their_own(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    """The appends' connection checkpoints only past `WRITER_BACKSTOP_PAGES`; after
+    `CHECKPOINT_WORK` (commits plus events) the checkpointer's thread copies the WAL into the
+    database file itself; closing the ledger stops that thread."""
+    ledger = Ledger(sqlite_settings)
+    pool = ledger.ledger_recorder.datastore.pool
+    assert isinstance(pool, LedgerSQLitePool)
+    path = Path(pool.db_name)
+    try:
+        ledger.initialise()
+        with pool.writer_lock:
+            (pages,) = pool.writer()._sqlite_conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        assert pages == WRITER_BACKSTOP_PAGES
+        ledger.save(Thing(name="一"), actor=ALICE)
+        assert _rows_in_database_file(path, tmp_path / "early.sqlite") == 0  # all in the WAL
+        assert pool.checkpointer._thread is None
+        commits = CHECKPOINT_WORK // 2  # one event each
+        for i in range(commits):
+            ledger.save(Thing(name=f"{i}"), actor=ALICE)
+        thread = pool.checkpointer._thread
+        assert thread is not None and thread.is_alive()
+        deadline = time.monotonic() + 30
+        held = 0
+        while held < commits // 2 and time.monotonic() < deadline:  # its first checkpoint
+            held = _rows_in_database_file(path, tmp_path / "late.sqlite")
+            time.sleep(0.05)
+        assert held >= commits // 2
+        assert verify_ledger(ledger).ok
+    finally:
+        ledger.close()
+    assert not thread.is_alive()
