@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
 
 from projections.store import Cursor, ScratchSQLiteViewStore, ViewStore, open_view_store
+from ssj import collector
 from ssj.config import Settings
 from ssj.ledger.application import Ledger, LoggedEvent
 from ssj.processes import process_cpu
-from ssj.services import collector
 
 BATCH = 2000
 # A catch-up whose first batch came back full (a rebuild, a daemon far behind) goes on in larger
@@ -288,7 +288,7 @@ class Runner:
         applied (per projection, max).
 
         The cyclic collector is paused until the last batch is applied
-        (`ssj.services.collector`): a batch holds hundreds of thousands of containers (events,
+        (`ssj.collector`): a batch holds hundreds of thousands of containers (events,
         states, rows) and none forms a cycle, yet its full passes rescanned them all several times
         per rebuild (a fifth of a SQLite rebuild's CPU, a third of a PostgreSQL one's client CPU,
         on the bench ledger). Not switched on between batches either: each time, its first young

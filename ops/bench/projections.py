@@ -41,8 +41,8 @@ from rich.console import Console
 
 from ops.bench.common import bench_services, print_table, server_cpu
 from projections.runner import REBUILD_PHASES
+from ssj import collector
 from ssj.demo import DEFAULT_SEED
-from ssj.services import collector
 from ssj.services.context import Services
 
 console = Console()

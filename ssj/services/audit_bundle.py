@@ -34,6 +34,7 @@ from projections.registry import RegistryProjection
 from projections.registry_view import index_target_groups, load_registry_view
 from projections.store import SQLiteViewStore
 from projections.versioned import VersionedProjection
+from ssj import collector
 from ssj.domain.conflicts import ConflictRules, Declaration
 from ssj.domain.draws import Draw
 from ssj.domain.inspectors import Inspector
@@ -69,7 +70,6 @@ from ssj.ledger.decoding import EventDecoder
 from ssj.ledger.envelope import Actor, Envelope, utc_now_text
 from ssj.ledger.keyring import KEYRING_ID, TLOG_ID, TransparencyLog
 from ssj.ledger.verify import pair_streams
-from ssj.services import collector
 from ssj.services.draws import Verification, verify_draw
 
 DRAW_PREFIX = get_topic(Draw) + "."
@@ -615,7 +615,7 @@ class _Replayer:
 def replay_draws(path: Path, progress: Callable[[int, int], None] | None = None) -> Replay:
     """Replay the bundle's registries, plans and draws and re-run every draw (as if the ledger
     checks passed: `judge` decides whether they count). With the cyclic collector paused
-    (`ssj.services.collector`): its passes rescanned the replay's live rows and events, 6.0 of
+    (`ssj.collector`): its passes rescanned the replay's live rows and events, 6.0 of
     19.8 CPU-s on the bundle benchmark's 994,934 events (by `gc.callbacks`; 0.3 paused), and
     found no cycle to free."""
     replayer = _Replayer()

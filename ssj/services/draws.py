@@ -23,6 +23,7 @@ from projections.registry import RegistryProjection
 from projections.registry_view import load_registry_view
 from projections.runner import Projection, Runner
 from projections.store import SQLiteViewStore, ViewStore
+from ssj import collector
 from ssj.domain import fields
 from ssj.domain.access import Command, Forbidden, Principal
 from ssj.domain.draws import STATUS_LABELS_ZH, Draw, DrawStatus, commit_digest
@@ -36,7 +37,7 @@ from ssj.draw.registry_view import RegistryView
 from ssj.errors import ConflictError, ValidationError
 from ssj.ledger.application import LoggedEvent
 from ssj.ledger.envelope import Envelope
-from ssj.services import collector, workers
+from ssj.services import workers
 from ssj.services.base import Outcome, Service
 from ssj.services.context import Services
 from ssj.services.nonces import NonceStore

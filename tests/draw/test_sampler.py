@@ -8,6 +8,7 @@ into its corners on purpose.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from functools import cache
 
@@ -184,6 +185,24 @@ def test_chunked_hashing_gives_the_same_sample(monkeypatch: pytest.MonkeyPatch) 
         assert sample(TIE_SEED, ids, k, run=in_turn) == expected
     with_newline = [*ids[:100], "a\nb"]
     assert sample(TIE_SEED, with_newline, 9, run=in_turn) == ref_sample(TIE_SEED, with_newline, 9)
+
+
+def test_a_sample_is_drawn_with_the_collector_paused(
+    collector_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hashing of a sample runs with the cyclic collector off (`ssj.collector`), which is on
+    again afterwards, as before; the sample is the reference's."""
+    monkeypatch.setattr(sampler, "CHUNK", 64)
+    seen: list[bool] = []
+
+    def watching(fn, items):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return in_turn(fn, items)
+
+    ids = [f"9132{i:06d}" for i in range(500)]
+    assert sample(TIE_SEED, ids, 25, run=watching) == ref_sample(TIE_SEED, ids, 25)
+    assert seen == [False]
+    assert gc.isenabled()
 
 
 def test_firsts_equals_first_pool_by_pool() -> None:

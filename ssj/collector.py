@@ -1,11 +1,13 @@
-"""The cyclic garbage collector paused while a draw is computed.
+"""The cyclic garbage collector paused while much is allocated and nothing forms a cycle.
 
 A draw allocates hundreds of thousands of short-lived containers (rank lists, team dicts, key
 tuples) beside a heap of a million ids, so the collector's full passes ran several times per
 draw: about 0.3 CPU-s of a 1M commit + reveal and 0.5 CPU-s of its verification (measured
-with gc.callbacks, issue #13). Reference counting still frees everything a draw drops; only
-cycles wait until the pause ends. Nested and concurrent pauses (threads of one server) share
-one count, and the collector is switched back on only if it was on when the first began.
+with gc.callbacks, issue #13). The same holds for a catch-up's batches (`projections.runner`),
+an audit's replay (`ssj.services.audit_bundle`) and the sampler's hashes
+(`ssj.draw.sampler.sample`). Reference counting still frees everything they drop; only cycles
+wait until the pause ends. Nested and concurrent pauses (threads of one server) share one
+count, and the collector is switched back on only if it was on when the first began.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The collector pause (ssj/services/collector.py): nested and concurrent pauses share one
+"""The collector pause (ssj/collector.py): nested and concurrent pauses share one
 count, and the collector ends as it was before the first began."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ssj.services import collector
+from ssj import collector
 
 
 def test_nested_pauses_switch_the_collector_back_on_after_the_last(collector_on: None) -> None:
