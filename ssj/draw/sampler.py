@@ -213,7 +213,7 @@ def sample(seed: str, ids: Iterable[str], k: int, run: Map = map) -> list[str]:
     `run` maps the hashing of a large population's chunks (the built-in map: here). With the
     cyclic collector paused (`ssj.collector`): two objects an id (its bytes, its hash state)
     set off a young pass every few hundred ids and older passes over the caller's heap, 3 % of
-    the time of 700,000 ids beside a heap of a million registry rows (2026-12-07)."""
+    the time of 700,000 ids beside a million live dicts (2026-12-07)."""
     if k < 0:
         raise ValueError("k must not be negative")
     population = _distinct_nfc(ids)

@@ -195,7 +195,7 @@ def test_a_sample_is_drawn_with_the_collector_paused(
     monkeypatch.setattr(sampler, "CHUNK", 64)
     seen: list[bool] = []
 
-    def watching(fn, items):  # type: ignore[no-untyped-def]
+    def watching(fn, items):  # a map, as in_turn, that notes the collector
         seen.append(gc.isenabled())
         return in_turn(fn, items)
 
