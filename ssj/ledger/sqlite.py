@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -75,9 +75,8 @@ class WalCheckpointer:
     checkpoint copies what readers no longer need and waits for nobody, as the default does;
     the commits themselves still sync the WAL (synchronous=FULL)."""
 
-    def __init__(self, database: str, timeout: float) -> None:
-        self.database = database
-        self.timeout = timeout
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect  # the pool's own way to open a connection
         self._due = threading.Event()
         self._closing = False
         self._work = 0
@@ -98,14 +97,8 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         try:
-            c = sqlite3.connect(
-                self.database,
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=self.timeout,
-            )
-        except sqlite3.Error:
+            c = self._connect()
+        except (InterfaceError, sqlite3.Error):
             logger.exception("the ledger's WAL checkpointer could not open the database")
             return
         try:
@@ -144,9 +137,7 @@ class LedgerSQLitePool(SQLiteConnectionPool):
         super().__init__(**kwargs)
         self.writer_lock = threading.Lock()
         self._writer: SQLiteConnection | None = None
-        self.checkpointer = WalCheckpointer(
-            self.db_name, self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
-        )
+        self.checkpointer = WalCheckpointer(self._connect)
 
     def writer(self) -> SQLiteConnection:
         """The appends' connection (hold `writer_lock`), opened on first use; it leaves the
