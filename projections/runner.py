@@ -42,10 +42,15 @@ INDEX_CONNECTIONS = 2
 APART_MIN_EVENTS = 20_000
 APART_FREE_CORES = 1.5  # cores other processes leave free: this one's and most of another
 APART_SAMPLE_SECONDS = 0.1  # the shortest window those are counted over
+# Windows counted, one after another, before the rebuild gives the second process up: a busy
+# spell at its start (a tenth of a second, as on 2026-12-07 at 30c35aa) no longer costs it the
+# other core throughout; a machine busy for all of them costs it half a second more.
+APART_WINDOWS = 5
 APART_COMMAND = ("-m", "projections.apart")  # run by this interpreter (tests run another)
 # A rebuild's phases in order (`Runner.phases`), as `ssj projections rebuild` names them.
 REBUILD_PHASES: dict[str, tuple[str, str]] = {
     "start_over": ("清空读模型", "emptying the read models"),
+    "cores": ("统计空闲核心", "counting the free cores"),
     "replay": ("重放账本", "replaying the ledger"),
     "read_indexes": ("建立读索引", "making the read indexes"),
     "waiting": ("等待第二进程", "waiting for the second process"),
@@ -115,6 +120,13 @@ class CoresSample:
         if idle is None or now is None:
             return (os.cpu_count() or 1) - os.getloadavg()[0]
         return (now - idle + self._own_cpu() - cpu) / max(elapsed, 1e-9)
+
+
+def cores_free(ours: int) -> bool:
+    """Whether other processes leave `APART_FREE_CORES` cores free in any of `APART_WINDOWS`
+    windows counted one after another (`CoresSample`, `ours` the second process): the first
+    such window ends the count."""
+    return any(CoresSample(ours).cores() >= APART_FREE_CORES for _ in range(APART_WINDOWS))
 
 
 def _idle_seconds() -> float | None:
@@ -411,7 +423,7 @@ class Runner:
         the indexes that serve only reads created at the end (a rebuild stopped before that
         gets them back from `create` when a runner next starts), then checkpoint SQLite's WAL
         (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`).
-        Where a core is idle, the projections that depend on no other (`RebuiltApart`: the
+        Where a core is idle (`cores_free`), the projections that depend on no other (`RebuiltApart`: the
         trail) are replayed in a second process meanwhile (`_rebuild_apart`). `phases` says
         where the time went."""
         self.phases = {}
@@ -425,11 +437,15 @@ class Runner:
                 deferred = self._start_over(c)
             # Counted after the start-over: on PostgreSQL the server's work of dropping the
             # tables is this rebuild's, not another process's (and so is the second one's).
-            if second is not None and CoresSample(second.process.pid).cores() >= APART_FREE_CORES:
+            apart = False
+            if second is not None:
+                with self._phase("cores"):
+                    apart = cores_free(second.process.pid)
+                if not apart:
+                    second.release()
+            if second is not None and apart:
                 applied = self._rebuild_apart(second, group, progress)
             else:
-                if second is not None:
-                    second.release()
                 with self._phase("replay"):
                     applied = self.catch_up(progress)
         finally:
@@ -470,9 +486,9 @@ class Runner:
         other (`RebuiltApart`), when others remain, the ledger is large enough to pay for the
         process and the store can have a scratch store or writers side by side. It does so
         only where other processes left at least `APART_FREE_CORES` cores free as the rebuild
-        started (`rebuild`): the second process reads and decodes the whole log too (about a
-        third more CPU altogether), a gain only where it runs beside the first, not in turn
-        with it."""
+        started (`rebuild`, `cores_free`): the second process reads and decodes the whole log
+        too (about a third more CPU altogether), a gain only where it runs beside the first,
+        not in turn with it."""
         group: list[Projection] = [p for p in self.projections if isinstance(p, RebuiltApart)]
         if not group or len(group) == len(self.projections) or (os.cpu_count() or 1) < 2:
             return []

@@ -131,7 +131,14 @@ def test_a_rebuild_apart_gives_the_rows_of_one_process(
     # Where the time went: the wait for the second process; on SQLite taking its tables in and
     # merging the write-ahead log.
     sqlite = [] if side_by_side else ["taking_in", "wal"]
-    assert list(filled.phases) == ["start_over", "replay", "read_indexes", "waiting", *sqlite]
+    assert list(filled.phases) == [
+        "start_over",
+        "cores",
+        "replay",
+        "read_indexes",
+        "waiting",
+        *sqlite,
+    ]
     assert trail_seen[-1] == (filled.ledger.head_seq() if side_by_side else -1)
     assert rows(filled.store) == incremental
     assert indexes(filled.store) == made
@@ -258,12 +265,57 @@ def test_a_small_ledger_or_a_busy_machine_rebuilds_in_one_process(
     filled.rebuild()
     assert len(started) == 1
     assert started[0].poll() is not None
-    assert list(filled.phases) == ["start_over", "replay", "read_indexes"] + (
+    assert list(filled.phases) == ["start_over", "cores", "replay", "read_indexes"] + (
         [] if filled.store.side_by_side else ["wal"]
     )
+    # Every window counted before giving the second process up.
+    windows = runner_module.APART_WINDOWS * runner_module.APART_SAMPLE_SECONDS
+    assert filled.phases["cores"] >= windows
     assert rows(filled.store) == incremental
     if not filled.store.side_by_side:
         assert not scratch_left(filled.store)
+
+
+def test_a_busy_spell_at_the_start_of_a_rebuild_still_leaves_the_trail_apart(
+    filled: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two windows with one core free, then one with nearly two: the second process is told
+    at the third, and the rows are one process's."""
+    incremental = rows(filled.store)
+    started = second_processes(monkeypatch)
+    monkeypatch.setattr(runner_module, "APART_MIN_EVENTS", 0)
+    counted = iter([1.0, 1.2, 1.9])
+    asked: list[int | None] = []
+
+    def cores(sample: runner_module.CoresSample) -> float:
+        asked.append(sample.ours)
+        return next(counted)
+
+    monkeypatch.setattr(runner_module.CoresSample, "cores", cores)
+    filled.rebuild()
+    assert asked == [started[0].pid] * 3
+    assert [p.returncode for p in started] == [0]
+    assert "waiting" in filled.phases  # replayed apart, waited for
+    assert rows(filled.store) == incremental
+
+
+def test_free_cores_are_counted_window_after_window_until_enough_are_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`cores_free` stops at the first window with `APART_FREE_CORES` free, and gives up after
+    `APART_WINDOWS` windows without."""
+    counted: list[float] = []
+
+    def cores(sample: runner_module.CoresSample) -> float:
+        return counted.pop(0)
+
+    monkeypatch.setattr(runner_module.CoresSample, "cores", cores)
+    counted[:] = [0.9, 1.5, 0.2]
+    assert runner_module.cores_free(4321)
+    assert counted == [0.2]
+    counted[:] = [1.4] * (runner_module.APART_WINDOWS + 1)
+    assert not runner_module.cores_free(4321)
+    assert counted == [1.4]
 
 
 def test_a_second_process_told_nothing_exits_having_written_nothing(
