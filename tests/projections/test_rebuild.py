@@ -22,6 +22,7 @@ from projections.store import (
     WRITER_CACHE_KIB,
     WRITER_CHECKPOINT_PAGES,
     PgCursor,
+    ScratchSQLiteViewStore,
     SQLiteViewStore,
     ViewStore,
     open_view_store,
@@ -389,20 +390,43 @@ def pragma(store: SQLiteViewStore, name: str) -> Any:
 
 def test_read_models_in_memory_have_sqlites_largest_pages(tmp_path: Path) -> None:
     """A replay's scratch read models (`:memory:`) take 64 KiB pages, set before the first
-    table; a file's keep SQLite's default and its WAL."""
+    table; a file's take 8 KiB pages (a rebuild's scratch file too) and a WAL (the scratch file
+    none)."""
     memory = SQLiteViewStore(Path(":memory:"))
     on_disk = SQLiteViewStore(tmp_path / "views.sqlite")
+    scratch = ScratchSQLiteViewStore(tmp_path / "views-apart.sqlite")
     try:
-        for store in (memory, on_disk):
+        for store in (memory, on_disk, scratch):
             with store.transaction() as c:
                 c.execute("CREATE TABLE t (x TEXT)")
         assert pragma(memory, "page_size") == 65536
-        assert pragma(on_disk, "page_size") == 4096
+        assert pragma(on_disk, "page_size") == pragma(scratch, "page_size") == 8192
         assert pragma(memory, "secure_delete") == pragma(on_disk, "secure_delete") == 0
         assert pragma(on_disk, "journal_mode") == "wal"
+        assert pragma(scratch, "journal_mode") == "off"
     finally:
-        memory.close()
-        on_disk.close()
+        for store in (memory, on_disk, scratch):
+            store.close()
+
+
+def test_a_read_model_file_made_with_smaller_pages_keeps_them(tmp_path: Path) -> None:
+    """A file made before the stores took 8 KiB pages (SQLite's 4 KiB, in WAL mode) opens
+    as it is: the page size it was made with, its rows, and new rows written."""
+    path = tmp_path / "views.sqlite"
+    older = sqlite3.connect(path)
+    older.execute("PRAGMA journal_mode=WAL")
+    older.execute("CREATE TABLE t (x TEXT)")
+    older.execute("INSERT INTO t VALUES ('before')")
+    older.commit()
+    older.close()
+    store = SQLiteViewStore(path)
+    try:
+        with store.transaction() as c:
+            c.execute("INSERT INTO t VALUES ('after')")
+        assert pragma(store, "page_size") == 4096
+        assert store.query("SELECT x FROM t ORDER BY x") == [("after",), ("before",)]
+    finally:
+        store.close()
 
 
 def test_a_sqlite_rebuild_ends_with_its_wal_checkpointed(filled: Runner) -> None:
