@@ -125,9 +125,10 @@ WRITER_CACHE_KIB = 65_536
 # benchmark's read models (293,000 events, SQLite, the rebuild's scratch store alike) took
 # 11.4-12.3 s in a file made with 8 KiB pages against 13.5-14.3 with SQLite's 4 KiB (four pairs
 # alternated, 2026-12-07): fewer pages to allocate, split and write to the WAL. Copies of one
-# file made over with 8 and 16 KiB pages rebuilt alike (10.8-11.3 and 11.0-11.4 s), but
-# one-event batches took 360-404 µs with 16 KiB, whose pages each small commit writes whole to
-# the WAL, against 281-300 with 8 KiB and 300-307 with 4 KiB.
+# file made over with 8 and 16 KiB pages rebuilt alike, but one-event batches took 360 and 404
+# µs with 16 KiB, whose pages each small commit writes whole to the WAL, against 312 and 347 with
+# 4 KiB, and 281 and 300 with 8 KiB against 300 and 307. A point read costs about 2 µs more
+# (9.6-10.9 against 7.9-8.4): docs/operators/benchmarks.md, projection catch-up.
 FILE_PAGE_BYTES = 8192
 # The writer checkpoints the WAL into the database once it holds this many pages (64 MiB of
 # 8 KiB pages: as much as the writer's cache) instead of SQLite's 1,000: a large batch's commit
