@@ -44,7 +44,7 @@ APART_FREE_CORES = 1.5  # cores other processes leave free: this one's and most 
 APART_SAMPLE_SECONDS = 0.1  # the shortest window those are counted over
 # Windows counted, one after another, before the rebuild gives the second process up: a busy
 # spell at its start (a tenth of a second, as on 2026-12-07 at 30c35aa) no longer costs it the
-# other core throughout; a machine busy for all of them costs it half a second more.
+# other core throughout; a machine busy for all of them costs it half a second of counting.
 APART_WINDOWS = 5
 APART_COMMAND = ("-m", "projections.apart")  # run by this interpreter (tests run another)
 # A rebuild's phases in order (`Runner.phases`), as `ssj projections rebuild` names them.
@@ -423,9 +423,9 @@ class Runner:
         the indexes that serve only reads created at the end (a rebuild stopped before that
         gets them back from `create` when a runner next starts), then checkpoint SQLite's WAL
         (its writer checkpoints only every 64 MiB: `projections.store.WRITER_CHECKPOINT_PAGES`).
-        Where a core is idle (`cores_free`), the projections that depend on no other (`RebuiltApart`: the
-        trail) are replayed in a second process meanwhile (`_rebuild_apart`). `phases` says
-        where the time went."""
+        Where a core is idle (`cores_free`), the projections that depend on no other
+        (`RebuiltApart`: the trail) are replayed in a second process meanwhile
+        (`_rebuild_apart`). `phases` says where the time went."""
         self.phases = {}
         group = self._apart()
         second: SecondProcess | None = None
