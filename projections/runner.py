@@ -437,13 +437,7 @@ class Runner:
                 deferred = self._start_over(c)
             # Counted after the start-over: on PostgreSQL the server's work of dropping the
             # tables is this rebuild's, not another process's (and so is the second one's).
-            apart = False
-            if second is not None:
-                with self._phase("cores"):
-                    apart = cores_free(second.process.pid)
-                if not apart:
-                    second.release()
-            if second is not None and apart:
+            if second is not None and self._cores_free_for(second):
                 applied = self._rebuild_apart(second, group, progress)
             else:
                 with self._phase("replay"):
@@ -459,6 +453,15 @@ class Runner:
         with self._phase("wal"):
             self.store.checkpoint()
         return applied
+
+    def _cores_free_for(self, second: SecondProcess) -> bool:
+        """Whether other processes leave cores free for `second` (`cores_free`, counted as the
+        phase "cores"); if not, it is released, told nothing."""
+        with self._phase("cores"):
+            free = cores_free(second.process.pid)
+        if not free:
+            second.release()
+        return free
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:
