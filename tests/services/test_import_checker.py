@@ -143,9 +143,10 @@ def _synthetic_targets_with_every_kind_of_problem(path: Path) -> None:
 def test_a_file_read_elsewhere_reports_as_read_here(
     jurisdiction: Jurisdiction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without --skip-invalid a large file is checked by two processes, each every other
-    record: the report is the one a single process makes, to the problem, note and count,
-    nothing is written, and the refusal (rows of another department) is recorded once."""
+    """Without --skip-invalid a large file is read by the checker process while the importing
+    process checks its records as they come: the report is the one a single process makes, to
+    the problem, note and count, nothing is written, and the refusal (rows of another
+    department) is recorded once."""
     j = jurisdiction
     path = tmp_path / "targets.csv"
     _synthetic_targets_with_every_kind_of_problem(path)
