@@ -9,8 +9,9 @@ Each benchmark runs in turn in this process (its own worker processes and receiv
 children), prints its own table and returns its results (`main(argv)` of each module); the
 targets are read from those results. The load average is printed before and after each one
 (on a shared machine a figure means little without it), and the machine's Python pace at the
-start and the end (`python_pace`: how fast it was then). A benchmark that fails is reported as
-such and the others still run.
+start and the end (`python_pace`: how fast it was then), and its figures for the hardware limits
+issue #13 states (`ops.bench.machine`: SHA-256, Ed25519, PostgreSQL COPY) at the start and the
+end, beside the issue's. A benchmark that fails is reported as such and the others still run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ops.bench import machine
 from ops.bench.common import print_table
 from ops.bench.procs import fastest_cpu_seconds
 
@@ -276,6 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     only = [n.strip() for n in args.only.split(",")] if args.only else None
     pace = python_pace()
     console.print(f"Python pace: {PACE_ADDITIONS:,} additions in {pace:.2f} CPU-s")
+    at_start = machine.measure()
+    title = "This machine against issue #13's"
+    print_table(console, title, machine.columns(""), machine.rows(at_start))
     started, before = time.perf_counter(), load_text()
     rows = run_all(args.quick, only)
     mode = "quick sizes" if args.quick else "full sizes"
@@ -286,6 +291,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{seconds:.0f} s in all; Python pace {pace:.2f} → {python_pace():.2f} CPU-s)",
         ("benchmark", "target", "bound", "measured", "ratio", "verdict"),
         rows,
+    )
+    print_table(
+        console,
+        f"{title} (ratio above 1: faster than that machine)",
+        machine.columns(" at the start", " at the end"),
+        machine.rows(at_start, machine.measure()),
     )
 
 

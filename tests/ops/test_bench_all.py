@@ -60,11 +60,17 @@ def test_a_run_states_the_machines_python_pace(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """At the start and in the targets' title: how fast the machine was as the run began and
-    ended."""
+    ended; after the targets, its figures for the hardware limits issue #13 states, at the
+    start and at the end."""
     import ops.bench.__main__ as bench
+    from tests.ops.test_bench_machine import small
 
     monkeypatch.setattr(bench, "PACE_ADDITIONS", 1_000)
+    small(monkeypatch)
     bench.main(["all", "--only", "nothing"])
     shown = " ".join(capsys.readouterr().out.split())  # the title wraps to the table's width
     assert re.search(r"Python pace: 1,000 additions in \d+\.\d\d CPU-s", shown)
     assert re.search(r"Targets of the issues .*Python pace \d+\.\d\d → \d+\.\d\d CPU-s\)", shown)
+    ended = shown.rsplit("Targets of the issues", 1)[1]
+    assert "This machine against issue #13's (ratio above 1: faster than that machine)" in ended
+    assert re.search(r"SHA-256 of 1,000,000 short ids, one core │ 0\.37 s │ \d+\.\d\d s", ended)
