@@ -37,13 +37,13 @@ from rich.console import Console
 from ops.bench.common import ADMIN_URL, print_table
 from ops.bench.ledger import signature_bound
 from ops.bench.procs import fastest_cpu_seconds
+from ops.bench.projections import ROW
 from ssj.ledger.suite import Suite, get
 
 IDS = 1_000_000
 SIGNATURES = 2_000
 COPY_ROWS = 200_000
 TRIES = 3
-ROW = "x" * 300  # about a read-model row's state (ops.bench.projections.ROW)
 
 
 @dataclass(frozen=True)
