@@ -187,3 +187,20 @@ def test_every_command_refuses_or_records_allowed_text(command: str, data: st.Da
         assert e.zh and e.en
         return
     assert policy.first_problem(recorded) is None, recorded
+
+
+def test_no_forbidden_character_is_printable() -> None:
+    """`problem` lets printable text through without the pattern's search: over every code
+    point, none that `str.isprintable` passes is one the patterns forbid (a string is printable
+    when each of its characters is, and the patterns test one character at a time)."""
+    printable = "".join(c for c in map(chr, range(0x110000)) if c.isprintable())
+    assert policy.FORBIDDEN_SINGLE_LINE.search(printable) is None
+    assert policy.FORBIDDEN_MULTI_LINE.search(printable) is None
+
+
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
+@given(value=ARBITRARY, multiline=st.booleans())
+def test_the_policy_is_its_pattern(value: str, multiline: bool) -> None:
+    """Whatever the text, `problem` refuses exactly what the field's pattern finds."""
+    pattern = policy.FORBIDDEN_MULTI_LINE if multiline else policy.FORBIDDEN_SINGLE_LINE
+    assert (policy.problem(value, multiline=multiline) is None) is (pattern.search(value) is None)
