@@ -279,8 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     pace = python_pace()
     console.print(f"Python pace: {PACE_ADDITIONS:,} additions in {pace:.2f} CPU-s")
     at_start = machine.measure()
-    title = "This machine against issue #13's"
-    print_table(console, title, machine.columns(""), machine.rows(at_start))
+    print_table(console, machine.TITLE, machine.columns(""), machine.rows(at_start))
     started, before = time.perf_counter(), load_text()
     rows = run_all(args.quick, only)
     mode = "quick sizes" if args.quick else "full sizes"
@@ -294,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print_table(
         console,
-        f"{title} (ratio above 1: faster than that machine)",
+        f"{machine.TITLE} (ratio above 1: faster than that machine)",
         machine.columns(" at the start", " at the end"),
         machine.rows(at_start, machine.measure()),
     )

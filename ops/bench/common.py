@@ -52,6 +52,20 @@ def server_cpu(services: Services) -> Callable[[], float] | None:
 
 
 @contextmanager
+def scratch_database(prefix: str, admin_url: str = ADMIN_URL) -> Iterator[str]:
+    """The URL of a new database `prefix_<random>` on the server of `admin_url`, dropped
+    afterwards whatever happened."""
+    dbname = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{dbname}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@contextmanager
 def bench_services(
     prefix: str, keep: str | None, *, sqlite: bool = False
 ) -> Iterator[tuple[Services, Path, bool]]:

@@ -28,13 +28,12 @@ import argparse
 import hashlib
 import os
 import time
-import uuid
 from dataclasses import dataclass
 
 import psycopg
 from rich.console import Console
 
-from ops.bench.common import ADMIN_URL, print_table
+from ops.bench.common import ADMIN_URL, print_table, scratch_database
 from ops.bench.ledger import signature_bound
 from ops.bench.procs import fastest_cpu_seconds
 from ops.bench.projections import ROW
@@ -44,6 +43,7 @@ IDS = 1_000_000
 SIGNATURES = 2_000
 COPY_ROWS = 200_000
 TRIES = 3
+TITLE = "This machine against issue #13's"
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Measure:
         return f"{value:,.2f} {self.unit}" if value < 100 else f"{value:,.0f} {self.unit}"
 
 
-def sha256_seconds(count: int = IDS, tries: int = TRIES) -> float:
+def sha256_seconds(count: int, tries: int) -> float:
     """CPU seconds of one core for SHA-256 of 1,000,000 short ids, from `count` of them."""
     ids = [f"91330100MA{i:08d}".encode() for i in range(count)]
     sha256 = hashlib.sha256
@@ -84,7 +84,7 @@ def sha256_seconds(count: int = IDS, tries: int = TRIES) -> float:
     return fastest_cpu_seconds(hash_all, tries) * 1_000_000 / count
 
 
-def signs_per_second(suite: Suite, count: int = SIGNATURES, tries: int = TRIES) -> float:
+def signs_per_second(suite: Suite, count: int, tries: int) -> float:
     """One core's signatures a second on envelope-sized messages."""
     signer = suite.private_key(suite.generate())
     messages = [os.urandom(300) for _ in range(count)]
@@ -96,34 +96,27 @@ def signs_per_second(suite: Suite, count: int = SIGNATURES, tries: int = TRIES) 
     return count / fastest_cpu_seconds(sign_all, tries)
 
 
-def verifies_per_second(suite: Suite, count: int = SIGNATURES, tries: int = TRIES) -> float:
+def verifies_per_second(suite: Suite, count: int, tries: int) -> float:
     """One core's verifications a second: the signature bound over this many cores."""
     return signature_bound(suite, count, 300, tries) / (os.cpu_count() or 1)
 
 
-def copy_rows_per_second(admin_url: str, rows: int = COPY_ROWS, tries: int = TRIES) -> float:
+def copy_rows_per_second(admin_url: str, rows: int, tries: int) -> float:
     """Rows a second of the fastest of `tries` COPYs of `rows` rows into a fresh table, in a
     scratch database dropped afterwards. Raises `psycopg.OperationalError` without a server."""
-    name = f"ssj_bench_machine_{uuid.uuid4().hex[:8]}"
     data = [(i, ROW) for i in range(rows)]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        best = float("inf")
-        with psycopg.connect(admin_url.rsplit("/", 1)[0] + f"/{name}") as conn:
-            for _ in range(tries):
-                conn.execute("DROP TABLE IF EXISTS copied")
-                conn.execute("CREATE TABLE copied (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)")
-                conn.commit()
-                started = time.perf_counter()
-                with conn.cursor() as cur, cur.copy("COPY copied (seq, state) FROM STDIN") as copy:
-                    for row in data:
-                        copy.write_row(row)
-                conn.commit()
-                best = min(best, time.perf_counter() - started)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    best = float("inf")
+    with scratch_database("ssj_bench_machine", admin_url) as url, psycopg.connect(url) as conn:
+        for _ in range(tries):
+            conn.execute("DROP TABLE IF EXISTS copied")
+            conn.execute("CREATE TABLE copied (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy("COPY copied (seq, state) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+            conn.commit()
+            best = min(best, time.perf_counter() - started)
     return rows / best
 
 
@@ -192,7 +185,7 @@ def main(argv: list[str] | None = None) -> list[Measure]:
     parser = argparse.ArgumentParser(prog="python -m ops.bench.machine", description=__doc__)
     parser.parse_args(argv)
     found = measure()
-    print_table(Console(), "This machine against issue #13's", columns(""), rows(found))
+    print_table(Console(), TITLE, columns(""), rows(found))
     return found
 
 

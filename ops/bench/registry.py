@@ -44,19 +44,16 @@ import resource
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from ops.bench.common import bench_services, print_table
+from ops.bench.common import bench_services, print_table, scratch_database
 from ops.bench.ledger import settings_for
-from ssj.config import DatabaseURL
 from ssj.demo.jurisdiction import iter_targets, load_organisation, write_targets_csv
 from ssj.domain.targets import Target, TargetRecord
 from ssj.ledger.envelope import Actor
@@ -530,38 +527,30 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str, str]]:
         return results.rows
     if args.population < args.import_rows:
         parser.error("--population must be at least --import-rows")
-    pg_admin = os.environ.get(
-        "SSJ_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    dbname = f"ssj_bench_registry_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
     results = Results()
     started = time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory(prefix="ssj-bench-registry-") as tmp_name:
-            tmp = Path(tmp_name)
-            url = replace(DatabaseURL.parse(pg_admin), dbname=dbname)
-            settings = settings_for(url.url(), tmp / "data")
-            migrate(settings)
-            settings = replace(settings, create_tables=False)
-            services = Services(settings)
-            try:
-                services.ledger.initialise()
-                load_organisation(services, args.seed)
-                bench_import(services, args.import_rows, args.seed, tmp, results)
-                rest = args.population - args.import_rows
-                console.print(f"(b) filling {rest:,} more targets …")
-                seq, kept = fill(services, args.import_rows, rest, args.seed, results)
-                new = args.population // NEW_EVERY
-                at_s = after_s(services, kept, args.population, new, args.seed, results)
-                bench_as_of(services, seq, args.population, at_s, args.repeat, results)
-                size = services.ledger.size()
-            finally:
-                services.close()
-    finally:
-        with psycopg.connect(pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    with (
+        scratch_database("ssj_bench_registry") as url,
+        tempfile.TemporaryDirectory(prefix="ssj-bench-registry-") as tmp_name,
+    ):
+        tmp = Path(tmp_name)
+        settings = settings_for(url, tmp / "data")
+        migrate(settings)
+        settings = replace(settings, create_tables=False)
+        services = Services(settings)
+        try:
+            services.ledger.initialise()
+            load_organisation(services, args.seed)
+            bench_import(services, args.import_rows, args.seed, tmp, results)
+            rest = args.population - args.import_rows
+            console.print(f"(b) filling {rest:,} more targets …")
+            seq, kept = fill(services, args.import_rows, rest, args.seed, results)
+            new = args.population // NEW_EVERY
+            at_s = after_s(services, kept, args.population, new, args.seed, results)
+            bench_as_of(services, seq, args.population, at_s, args.repeat, results)
+            size = services.ledger.size()
+        finally:
+            services.close()
     table = Table(
         title=f"registry on PostgreSQL ({os.cpu_count()} cores, ledger of {size:,} events, "
         f"{time.perf_counter() - started:.0f} s in all)"
