@@ -300,3 +300,24 @@ def test_sqlite_appends_leave_the_wal_checkpoints_to_a_thread_of_their_own(
     finally:
         ledger.close()
     assert not thread.is_alive()
+
+
+def test_sqlite_wal_starts_again_under_steady_appends(sqlite_settings: Settings) -> None:
+    """One-event appends one after another, the checkpointer's thread copying beside them: the
+    WAL is rewound to its beginning again and again (`WRITER_BACKSTOP_PAGES`), so its file stays
+    far smaller than everything appended, not growing with each commit (a commit that extends
+    the file syncs more)."""
+    ledger = Ledger(sqlite_settings)
+    pool = ledger.ledger_recorder.datastore.pool
+    assert isinstance(pool, LedgerSQLitePool)
+    wal = Path(pool.db_name + "-wal")
+    try:
+        ledger.initialise()
+        commits = 4_000  # each writes at least three pages: 12,000 or more in all
+        for i in range(commits):
+            ledger.save(Thing(name=f"{i}"), actor=ALICE)
+        appended = 3 * commits * 4096
+        assert wal.stat().st_size < appended / 2
+        assert verify_ledger(ledger).ok
+    finally:
+        ledger.close()
