@@ -6,7 +6,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.bench.ledger import settings_for
-from ssj.config import DatabaseURL
 from ssj.ledger.migrate import migrate
 from ssj.processes import TICKS, cpu_ticks, stat_fields
 from ssj.services.context import Services
@@ -70,39 +69,38 @@ def bench_services(
     prefix: str, keep: str | None, *, sqlite: bool = False
 ) -> Iterator[tuple[Services, Path, bool]]:
     """(services, data directory, whether it existed already). A fresh PostgreSQL database
-    named `prefix_<random>` in a scratch directory, dropped afterwards; with `keep`, database
-    `keep` and `/tmp/<keep>`, created once and kept, so set-up runs once and later runs only
-    measure. `sqlite`: a SQLite file in the data directory instead."""
-    admin = DatabaseURL.parse(ADMIN_URL)
-    dbname = keep or f"{prefix}_{uuid.uuid4().hex[:8]}"
-    existed = False
-    if not sqlite:
-        with psycopg.connect(admin.url(), autocommit=True) as conn:
-            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            existed = found.fetchone() is not None
-            if not existed:
-                conn.execute(f'CREATE DATABASE "{dbname}"')
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            data_dir = Path(f"/tmp/{dbname}") if keep else Path(scratch)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            if sqlite:
-                existed = (data_dir / "ssj.sqlite").exists()
-                url = f"sqlite:///{data_dir / 'ssj.sqlite'}"
-            else:
-                url = ADMIN_URL.rsplit("/", 1)[0] + f"/{dbname}"
-            settings = settings_for(url, data_dir)
-            if not sqlite:
-                migrate(settings)
-            services = Services(settings)
-            try:
-                yield services, data_dir, existed
-            finally:
-                services.close()
-    finally:
-        if not keep and not sqlite:
-            with psycopg.connect(admin.url(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    named `prefix_<random>` in a scratch directory, dropped afterwards (`scratch_database`);
+    with `keep`, database `keep` and `/tmp/<keep>`, created once and kept, so set-up runs once
+    and later runs only measure. `sqlite`: a SQLite file in the data directory instead."""
+    with ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        data_dir = Path(f"/tmp/{keep}") if keep else scratch
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if sqlite:
+            existed = (data_dir / "ssj.sqlite").exists()
+            url = f"sqlite:///{data_dir / 'ssj.sqlite'}"
+        elif keep:
+            existed = _kept_database(keep)
+            url = ADMIN_URL.rsplit("/", 1)[0] + f"/{keep}"
+        else:
+            existed, url = False, stack.enter_context(scratch_database(prefix))
+        settings = settings_for(url, data_dir)
+        if not sqlite:
+            migrate(settings)
+        services = Services(settings)
+        try:
+            yield services, data_dir, existed
+        finally:
+            services.close()
+
+
+def _kept_database(dbname: str) -> bool:
+    """Whether database `dbname` existed; made if not (kept afterwards)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+            return True
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    return False
 
 
 def stand_in_for_autovacuum(dbname: str, say: Callable[[str], object]) -> None:

@@ -15,7 +15,7 @@ at its start and its end (the recent machines moved by half within minutes).
   one call each, scaled to 1,000,000; the fastest of three.
 - Ed25519: one core's signatures a second on 300-byte messages (an envelope's length) through
   the default suite's binding (`ssj.ledger.suite`, libsodium), and its verifications a second
-  (`ops.bench.ledger.signature_bound` over this many cores); the fastest of three.
+  (`ops.bench.ledger.verifies_per_core`); the fastest of three.
 - COPY: rows a second of `COPY ... FROM STDIN` of `COPY_ROWS` rows of (seq, 300 characters) into
   a table with a primary key, as the catch-up benchmark's baseline writes them, in a scratch
   database created and dropped here (SSJ_BENCH_POSTGRES_URL); the fastest of three by wall
@@ -34,7 +34,7 @@ import psycopg
 from rich.console import Console
 
 from ops.bench.common import ADMIN_URL, print_table, scratch_database
-from ops.bench.ledger import signature_bound
+from ops.bench.ledger import verifies_per_core
 from ops.bench.procs import fastest_cpu_seconds
 from ops.bench.projections import ROW
 from ssj.ledger.suite import Suite, get
@@ -96,17 +96,15 @@ def signs_per_second(suite: Suite, count: int, tries: int) -> float:
     return count / fastest_cpu_seconds(sign_all, tries)
 
 
-def verifies_per_second(suite: Suite, count: int, tries: int) -> float:
-    """One core's verifications a second: the signature bound over this many cores."""
-    return signature_bound(suite, count, 300, tries) / (os.cpu_count() or 1)
-
-
-def copy_rows_per_second(admin_url: str, rows: int, tries: int) -> float:
+def copy_rows_per_second(
+    admin_url: str, rows: int, tries: int, prefix: str = "ssj_bench_machine"
+) -> float:
     """Rows a second of the fastest of `tries` COPYs of `rows` rows into a fresh table, in a
-    scratch database dropped afterwards. Raises `psycopg.OperationalError` without a server."""
+    scratch database (`prefix_<random>`) dropped afterwards. Raises `psycopg.OperationalError`
+    without a server."""
     data = [(i, ROW) for i in range(rows)]
     best = float("inf")
-    with scratch_database("ssj_bench_machine", admin_url) as url, psycopg.connect(url) as conn:
+    with scratch_database(prefix, admin_url) as url, psycopg.connect(url) as conn:
         for _ in range(tries):
             conn.execute("DROP TABLE IF EXISTS copied")
             conn.execute("CREATE TABLE copied (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)")
@@ -148,7 +146,7 @@ def measure(admin_url: str = ADMIN_URL) -> list[Measure]:
             "Ed25519 verifications a second, one core (libsodium)",
             20_000,
             "/s",
-            verifies_per_second(suite, SIGNATURES, TRIES),
+            verifies_per_core(suite, SIGNATURES, 300, TRIES),
             True,
         ),
         Measure(
